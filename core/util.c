@@ -1,0 +1,337 @@
+/*
+ * Freestanding helpers: memory, strings, a small snprintf, UTF-16 to UTF-8.
+ */
+#include "bareusb/util.h"
+
+#include <stdbool.h>
+
+void *bu_memcpy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *bu_memset(void *dst, int c, size_t n)
+{
+	unsigned char *d = dst;
+
+	while (n--)
+		*d++ = (unsigned char)c;
+	return dst;
+}
+
+int bu_memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x - *y;
+	return 0;
+}
+
+size_t bu_strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+int bu_strcmp(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* snprintf subset                                                          */
+
+/** Output cursor for the formatter: counts everything, stores what fits. */
+struct fmt_out {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+/** Emit one character. */
+static void fmt_putc(struct fmt_out *o, char c)
+{
+	if (o->len + 1 < o->size)
+		o->buf[o->len] = c;
+	o->len++;
+}
+
+/** Emit `n` copies of `c`. */
+static void fmt_pad(struct fmt_out *o, char c, int n)
+{
+	while (n-- > 0)
+		fmt_putc(o, c);
+}
+
+/** Emit an unsigned number in `base` with width/zero/left-justify rules. */
+static void fmt_num(struct fmt_out *o, unsigned long long v, unsigned base,
+		    bool upper, bool neg, int width, bool zero, bool left)
+{
+	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	char tmp[24];
+	int n = 0, total;
+
+	do {
+		tmp[n++] = digits[v % base];
+		v /= base;
+	} while (v);
+	total = n + (neg ? 1 : 0);
+	if (!left && !zero)
+		fmt_pad(o, ' ', width - total);
+	if (neg)
+		fmt_putc(o, '-');
+	if (!left && zero)
+		fmt_pad(o, '0', width - total);
+	while (n)
+		fmt_putc(o, tmp[--n]);
+	if (left)
+		fmt_pad(o, ' ', width - total);
+}
+
+int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	struct fmt_out o = { buf, size, 0 };
+
+	for (; *fmt; fmt++) {
+		bool left = false, zero = false;
+		int width = 0, prec = -1, lng = 0;
+
+		if (*fmt != '%') {
+			fmt_putc(&o, *fmt);
+			continue;
+		}
+		fmt++;
+		for (;; fmt++) {
+			if (*fmt == '-')
+				left = true;
+			else if (*fmt == '0')
+				zero = true;
+			else
+				break;
+		}
+		if (*fmt == '*') {
+			width = va_arg(ap, int);
+			fmt++;
+		}
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (*fmt++ - '0');
+		if (*fmt == '.') {
+			fmt++;
+			prec = 0;
+			if (*fmt == '*') {
+				prec = va_arg(ap, int);
+				fmt++;
+			}
+			while (*fmt >= '0' && *fmt <= '9')
+				prec = prec * 10 + (*fmt++ - '0');
+		}
+		for (;; fmt++) {
+			if (*fmt == 'l')
+				lng++;
+			else if (*fmt == 'z')
+				lng = 3;
+			else if (*fmt == 'h')
+				;
+			else
+				break;
+		}
+		switch (*fmt) {
+		case 'd':
+		case 'i': {
+			long long v = lng >= 2 ? va_arg(ap, long long)
+				    : lng == 1 ? va_arg(ap, long)
+				    : lng == 3 ? (long long)va_arg(ap, size_t)
+						: va_arg(ap, int);
+			unsigned long long mag = v < 0 ? 0ULL - (unsigned long long)v
+						       : (unsigned long long)v;
+			fmt_num(&o, mag, 10, false, v < 0, width, zero, left);
+			break;
+		}
+		case 'u':
+		case 'x':
+		case 'X': {
+			unsigned long long v = lng >= 2 ? va_arg(ap, unsigned long long)
+					     : lng == 1 ? va_arg(ap, unsigned long)
+					     : lng == 3 ? va_arg(ap, size_t)
+							: va_arg(ap, unsigned int);
+			fmt_num(&o, v, *fmt == 'u' ? 10 : 16, *fmt == 'X', false,
+				width, zero, left);
+			break;
+		}
+		case 'p':
+			fmt_putc(&o, '0');
+			fmt_putc(&o, 'x');
+			fmt_num(&o, (uintptr_t)va_arg(ap, void *), 16, false,
+				false, width, zero, left);
+			break;
+		case 'c':
+			fmt_putc(&o, (char)va_arg(ap, int));
+			break;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+			int n = 0;
+
+			if (!s)
+				s = "(null)";
+			while (s[n] && (prec < 0 || n < prec))
+				n++;
+			if (!left)
+				fmt_pad(&o, ' ', width - n);
+			for (int i = 0; i < n; i++)
+				fmt_putc(&o, s[i]);
+			if (left)
+				fmt_pad(&o, ' ', width - n);
+			break;
+		}
+		case '%':
+			fmt_putc(&o, '%');
+			break;
+		case '\0':
+			fmt--;
+			break;
+		default:
+			fmt_putc(&o, '%');
+			fmt_putc(&o, *fmt);
+			break;
+		}
+	}
+	if (size)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return (int)o.len;
+}
+
+int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = bu_vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* strbuf                                                                   */
+
+void bu_strbuf_init(struct bu_strbuf *sb, char *buf, size_t size)
+{
+	sb->buf = buf;
+	sb->size = size;
+	sb->len = 0;
+	if (size)
+		buf[0] = '\0';
+}
+
+void bu_strbuf_printf(struct bu_strbuf *sb, const char *fmt, ...)
+{
+	size_t room = sb->len < sb->size ? sb->size - sb->len : 0;
+	char *at = room ? sb->buf + sb->len : NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = bu_vsnprintf(at, room, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+	if (sb->size && sb->len >= sb->size)
+		sb->buf[sb->size - 1] = '\0';
+}
+
+void bu_strbuf_json_str(struct bu_strbuf *sb, const char *s)
+{
+	if (!s) {
+		bu_strbuf_printf(sb, "null");
+		return;
+	}
+	bu_strbuf_printf(sb, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			bu_strbuf_printf(sb, "\\%c", c);
+		else if (c < 0x20)
+			bu_strbuf_printf(sb, "\\u%04x", c);
+		else
+			bu_strbuf_printf(sb, "%c", c);
+	}
+	bu_strbuf_printf(sb, "\"");
+}
+
+/* ------------------------------------------------------------------------ */
+/* UTF-16LE to UTF-8                                                        */
+
+/** Append one code point as UTF-8 if it fits with room for the NUL. */
+static bool utf8_put(char *out, size_t size, size_t *len, uint32_t cp)
+{
+	char tmp[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		tmp[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		tmp[0] = (char)(0xc0 | (cp >> 6));
+		tmp[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		tmp[0] = (char)(0xe0 | (cp >> 12));
+		tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		tmp[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		tmp[0] = (char)(0xf0 | (cp >> 18));
+		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		tmp[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	if (*len + n + 1 > size)
+		return false;
+	bu_memcpy(out + *len, tmp, n);
+	*len += n;
+	return true;
+}
+
+size_t bu_utf16le_to_utf8(const uint8_t *src, size_t n, char *out, size_t size)
+{
+	size_t len = 0;
+
+	if (!size)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cp = (uint32_t)src[2 * i] | ((uint32_t)src[2 * i + 1] << 8);
+
+		if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < n) {
+			uint32_t lo = (uint32_t)src[2 * i + 2] |
+				      ((uint32_t)src[2 * i + 3] << 8);
+
+			if (lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				i++;
+			} else {
+				cp = 0xfffd;
+			}
+		} else if ((cp >= 0xd800 && cp < 0xe000) || cp == 0) {
+			cp = 0xfffd;
+		}
+		if (!utf8_put(out, size, &len, cp))
+			break;
+	}
+	out[len] = '\0';
+	return len;
+}

@@ -1,0 +1,391 @@
+/*
+ * bareusb USB core API: buses, devices, endpoints, transfers, and the one
+ * operations table between the core and a host-controller driver.
+ *
+ * Ownership: the embedder owns buses (created by a controller driver such as
+ * bu_xhci_create). The core owns devices and their descriptors; they live
+ * until the device is removed (unplug or bus destroy). Callers own their
+ * transfers (struct bu_usb_xfer) and must keep them alive until the
+ * completion callback ran.
+ *
+ * Everything here is single-threaded per bus: completion callbacks run from
+ * bu_usb_bus_poll(), and may submit new transfers.
+ */
+#ifndef BAREUSB_USB_H
+#define BAREUSB_USB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/ch9.h"
+#include "bareusb/errors.h"
+#include "bareusb/platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Limits (build-time; a device exceeding one gets BU_EBADDESC / BU_ERANGE)  */
+
+#define BU_USB_MAX_CONFIGS 8     /**< configurations kept per device */
+#define BU_USB_MAX_ALTS 128      /**< interface alt settings per config */
+#define BU_USB_MAX_EPS 256       /**< endpoint descriptors per config */
+#define BU_USB_MAX_IADS 16       /**< interface associations per config */
+#define BU_USB_MAX_CONFIG_LEN 65535 /**< wTotalLength cap */
+#define BU_USB_MAX_TIER 7        /**< USB 2.0 §4.1.1: root port device is tier 1 of at most 7 (xHCI counts the root hub apart: route strings hold 5 hub levels) */
+#define BU_USB_MAX_STRING 127    /**< UTF-16 code units kept per string */
+
+/** Bus speeds, in PORTSC / slot-context order where they overlap. */
+enum bu_usb_speed {
+	BU_SPEED_UNKNOWN = 0,
+	BU_SPEED_FULL = 1,
+	BU_SPEED_LOW = 2,
+	BU_SPEED_HIGH = 3,
+	BU_SPEED_SUPER = 4,
+	BU_SPEED_SUPER_PLUS = 5,
+};
+
+/** Name used in usbdev lines: "low", "full", "high", "super", "super+". */
+const char *bu_usb_speed_name(enum bu_usb_speed speed);
+
+struct bu_usb_bus;
+struct bu_usb_device;
+struct bu_usb_endpoint;
+struct bu_usb_xfer;
+
+/* ------------------------------------------------------------------------ */
+/* Parsed descriptors (views into a device's raw configuration bytes)       */
+
+/** One endpoint descriptor (plus its SuperSpeed companions), validated. */
+struct bu_usb_ep_info {
+	uint8_t address;      /**< bEndpointAddress (bit 7 = IN) */
+	uint8_t attributes;   /**< bmAttributes (bits 1:0 = transfer type) */
+	uint16_t max_packet;  /**< wMaxPacketSize as sent (bits 12:11 = HS mult) */
+	uint8_t interval;     /**< bInterval as sent */
+	bool has_ss;          /**< a SuperSpeed companion followed it */
+	uint8_t ss_max_burst; /**< companion bMaxBurst (0..15) */
+	uint8_t ss_attributes; /**< companion bmAttributes */
+	uint16_t ss_bytes_per_interval; /**< companion wBytesPerInterval */
+	uint32_t ssp_bytes_per_interval; /**< SSP isoch companion, 0 if none */
+	const uint8_t *extra;  /**< class/vendor descriptors after it */
+	uint16_t extra_len;
+};
+
+/** One interface alternate setting. */
+struct bu_usb_alt_info {
+	uint8_t number;     /**< bInterfaceNumber */
+	uint8_t alt;        /**< bAlternateSetting */
+	uint8_t class_code; /**< bInterfaceClass */
+	uint8_t subclass;
+	uint8_t protocol;
+	uint8_t string;     /**< iInterface */
+	uint8_t num_eps;    /**< endpoints actually present (<= 30) */
+	uint16_t first_ep;  /**< index into bu_usb_config_info.eps */
+	const uint8_t *extra; /**< class descriptors (e.g. HID 0x21) */
+	uint16_t extra_len;
+};
+
+/** One interface association (IAD). */
+struct bu_usb_iad_info {
+	uint8_t first_interface;
+	uint8_t count;
+	uint8_t class_code;
+	uint8_t subclass;
+	uint8_t protocol;
+	uint8_t string;
+};
+
+/** A parsed configuration. Arrays are owned by whoever filled them. */
+struct bu_usb_config_info {
+	uint8_t value;        /**< bConfigurationValue */
+	uint8_t attributes;   /**< bmAttributes */
+	uint8_t max_power;    /**< bMaxPower as sent (units depend on speed) */
+	uint8_t string;       /**< iConfiguration */
+	uint8_t num_interfaces_declared; /**< bNumInterfaces as sent */
+	uint8_t num_interfaces; /**< distinct interface numbers seen */
+	uint16_t total_len;   /**< bytes parsed (min(wTotalLength, received)) */
+	uint16_t num_alts;
+	uint16_t num_eps;
+	uint16_t num_iads;
+	uint16_t warnings;    /**< count of tolerated irregularities */
+	struct bu_usb_alt_info *alts;
+	struct bu_usb_ep_info *eps;
+	struct bu_usb_iad_info *iads;
+	const uint8_t *raw;   /**< the raw bytes parsed */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Transfers                                                                */
+
+enum bu_usb_xfer_flags {
+	BU_XFER_ZLP = 1 << 0,     /**< OUT: end with a zero-length packet if len % mps == 0 */
+	BU_XFER_SHORT_ERR = 1 << 1, /**< IN: a short packet completes with BU_EOVERFLOW-free status but flags it (see actual) */
+	BU_XFER_ISOCH_ASAP = 1 << 2, /**< isoch: schedule as soon as possible */
+};
+
+/** Completion callback; runs from poll. The xfer may be resubmitted. */
+typedef void (*bu_usb_xfer_fn)(struct bu_usb_xfer *xfer);
+
+/**
+ * One transfer (a TD). Filled by the caller, submitted with
+ * bu_usb_xfer_submit(); the core and host-controller driver own it until
+ * `complete` runs.
+ */
+struct bu_usb_xfer {
+	struct bu_usb_endpoint *ep; /**< target endpoint */
+	uint8_t setup[8];     /**< control only: the SETUP packet */
+	void *buf;            /**< data buffer (DMA-mapped by the driver) */
+	size_t len;           /**< bytes to move */
+	unsigned flags;       /**< BU_XFER_* */
+	uint32_t timeout_ms;  /**< 0 = none; on expiry cancelled with BU_ETIMEDOUT */
+	bu_usb_xfer_fn complete; /**< completion callback, required */
+	void *ctx;            /**< caller's pointer */
+	/* Results, valid in the callback. */
+	int status;           /**< 0 or BU_E* */
+	size_t actual;        /**< bytes actually moved */
+	uint8_t cc;           /**< raw controller completion code, for logs */
+	/* Private to the core and the controller driver. */
+	struct bu_usb_xfer *next;
+	uint64_t deadline_us;
+	uint32_t hc_first;    /**< driver: index of the TD's first TRB */
+	uint32_t hc_end;      /**< driver: index one past its last TRB */
+	uint16_t hc_pending;  /**< driver: events still expected */
+	uint8_t hc_state;
+	uint8_t hc_nmaps;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Endpoints, devices, buses                                                */
+
+/** Endpoint types, as in bmAttributes bits 1:0. */
+enum bu_usb_ep_type {
+	BU_EP_CONTROL = 0,
+	BU_EP_ISOCH = 1,
+	BU_EP_BULK = 2,
+	BU_EP_INTERRUPT = 3,
+};
+
+/** An open endpoint of a configured device. */
+struct bu_usb_endpoint {
+	struct bu_usb_device *dev;
+	uint8_t address;     /**< 0x00 for EP0, else bEndpointAddress */
+	uint8_t type;        /**< enum bu_usb_ep_type */
+	uint16_t mps;        /**< max packet size in bytes (bits 10:0) */
+	uint8_t mult;        /**< HS high-bandwidth extra transactions (0..2) or SS isoch Mult */
+	uint8_t max_burst;   /**< SS bMaxBurst */
+	uint8_t interval;    /**< bInterval as described */
+	uint32_t max_esit;   /**< max bytes per service interval (periodic) */
+	bool halted;         /**< set on STALL/babble/error until recovered */
+	struct bu_usb_xfer *queue; /**< submitted, not yet completed (core list) */
+	void *hc_priv;       /**< controller driver's endpoint state */
+};
+
+/** Enumeration state of a device. */
+enum bu_usb_dev_state {
+	BU_DEV_NEW = 0,
+	BU_DEV_ENUMERATING,
+	BU_DEV_CONFIGURED,
+	BU_DEV_FAILED,
+	BU_DEV_GONE,
+};
+
+#define BU_USB_MAX_PATH 8
+
+/** A device on the bus. Created and freed by the core. */
+struct bu_usb_device {
+	struct bu_usb_bus *bus;
+	struct bu_usb_device *parent;  /**< hub above it, NULL on a root port */
+	struct bu_usb_device *next;    /**< bus device list */
+	uint8_t root_port;   /**< 1-based root port number */
+	uint8_t port;        /**< port on the parent (root port when parent NULL) */
+	uint8_t tier;        /**< 1 on a root port */
+	uint8_t path[BU_USB_MAX_PATH]; /**< root port, then hub ports */
+	uint32_t route;      /**< xHCI route string: 4 bits per hub tier */
+	enum bu_usb_speed speed;
+	uint8_t slot;        /**< controller's slot id (0 before addressing) */
+	enum bu_usb_dev_state state;
+	int error;           /**< BU_E* that stopped enumeration, or 0 */
+	const char *error_step; /**< static name of the failing step */
+
+	struct usb_device_descriptor desc; /**< device descriptor (host order) */
+	bool have_desc;      /**< desc was read in full */
+	char manufacturer[3 * BU_USB_MAX_STRING + 1]; /**< UTF-8 */
+	char product[3 * BU_USB_MAX_STRING + 1];
+	char serial[3 * BU_USB_MAX_STRING + 1];
+	bool have_manufacturer, have_product, have_serial;
+	uint16_t langid;     /**< first language, 0 = no strings */
+
+	uint8_t num_configs; /**< configurations read (<= BU_USB_MAX_CONFIGS) */
+	struct bu_usb_config_info configs[BU_USB_MAX_CONFIGS];
+	uint8_t *config_raw[BU_USB_MAX_CONFIGS]; /**< core-owned raw bytes */
+	uint8_t config_value; /**< active bConfigurationValue, 0 = none */
+	int active_config;    /**< index into configs, -1 = none */
+
+	/* Hub facts the controller needs (set by the hub driver). */
+	bool is_hub;
+	uint8_t hub_nports;
+	uint8_t hub_tt_think; /**< TT think time code 0..3 */
+	bool hub_mtt;
+
+	struct bu_usb_endpoint ep0;
+	struct bu_usb_endpoint *eps[32]; /**< open endpoints by (num*2 + IN) */
+	struct bu_usb_endpoint ep_store[30];
+
+	/* Enumeration machinery (core private). */
+	uint8_t enum_step;
+	uint8_t enum_retry;
+	uint8_t str_step;
+	uint64_t wake_us;    /**< timer: step again at this time, 0 = none */
+	uint64_t t_start_us; /**< when enumeration began (for benches) */
+	uint64_t t_done_us;  /**< when it was configured */
+	struct bu_usb_xfer ctrl; /**< the core's own control transfer */
+	uint8_t *ctrl_buf;   /**< DMA buffer for it */
+	uint64_t ctrl_buf_bus;
+	uint16_t ctrl_len;
+	bool ctrl_busy;
+	int ctrl_status;
+
+	void *hc_priv;       /**< controller driver's device state */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Host-controller operations: the whole boundary between core and driver  */
+
+/** Completion for asynchronous device/endpoint operations. */
+typedef void (*bu_usb_done_fn)(struct bu_usb_device *dev, int status);
+
+/** Root-port state as the core sees it. */
+struct bu_usb_port_status {
+	bool connected;
+	bool enabled;
+	bool resetting;
+	bool overcurrent;
+	bool changed;          /**< any change bit was set (and is now cleared) */
+	bool usb3;             /**< port speaks USB 3 (no debounce/reset needed) */
+	enum bu_usb_speed speed;
+};
+
+/**
+ * Implemented by a controller driver (hcd/). Asynchronous operations return
+ * 0 when started (then `done` runs later from poll, exactly once) or a
+ * negative error when they could not start (then `done` never runs).
+ */
+struct bu_usb_hc_ops {
+	/* bus */
+	/** Process controller events; run completions; returns BU_ESHUTDOWN once failed. */
+	int (*poll)(struct bu_usb_bus *bus);
+	/** Halt the controller and free everything the driver allocated. */
+	void (*destroy)(struct bu_usb_bus *bus);
+
+	/* root ports */
+	/** Read (and acknowledge the change bits of) root port `port` (1-based). */
+	int (*port_status)(struct bu_usb_bus *bus, unsigned port,
+			   struct bu_usb_port_status *st);
+	/** Start a port reset (warm for USB 3 when asked); poll port_status for the end. */
+	int (*port_reset)(struct bu_usb_bus *bus, unsigned port, bool warm);
+
+	/* device */
+	/** Allocate a slot and its contexts for `dev` (speed, route, parent set). */
+	int (*dev_enable)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	/** Give the device its address (xHCI Address Device). */
+	int (*dev_address)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	/** Tell the controller EP0's new max packet size (dev->ep0.mps). */
+	int (*dev_update_ep0)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	/**
+	 * Make the controller's endpoint set match dev->eps[] and hub facts:
+	 * endpoints with hc_priv == NULL are added, ones marked for removal
+	 * (listed in `drop_mask`, by index) dropped.
+	 */
+	int (*dev_configure)(struct bu_usb_device *dev, uint32_t drop_mask,
+			     bu_usb_done_fn done);
+	/** Release the slot and all its state; done may be NULL. */
+	int (*dev_disable)(struct bu_usb_device *dev, bu_usb_done_fn done);
+
+	/* endpoint */
+	/** Queue a transfer; completion through xfer->complete from poll. */
+	int (*xfer_submit)(struct bu_usb_xfer *xfer);
+	/** Cancel a queued transfer; it completes with `status` (from poll). */
+	int (*xfer_cancel)(struct bu_usb_xfer *xfer, int status);
+	/** Recover a halted endpoint so queued/new transfers run again. */
+	int (*ep_reset)(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
+};
+
+/** Per-bus counters a bench or test may read. */
+struct bu_usb_bus_stats {
+	uint64_t t_start_us;      /**< bus start (controller running) */
+	uint64_t t_settled_us;    /**< last enumeration finished */
+	unsigned devices_configured;
+	unsigned devices_failed;
+};
+
+/** Event callbacks for the embedder; any may be NULL. */
+struct bu_usb_bus_events {
+	void *ctx;
+	/** A device finished enumeration (configured, or failed with dev->error). */
+	void (*device_added)(void *ctx, struct bu_usb_device *dev);
+	/** A device is going away; it is freed right after this returns. */
+	void (*device_removed)(void *ctx, struct bu_usb_device *dev);
+};
+
+/** A USB bus (one per controller). Created by the controller driver. */
+struct bu_usb_bus {
+	const struct bu_usb_hc_ops *ops;
+	const struct bu_platform *plat;
+	void *hc_priv;        /**< controller driver's state */
+	unsigned index;       /**< embedder's bus number (usbdev "bus") */
+	unsigned num_ports;   /**< root ports */
+	struct bu_usb_device *devices; /**< every device, newest first */
+	struct bu_usb_bus_events events;
+	struct bu_usb_bus_stats stats;
+	unsigned enumerating; /**< devices in enumeration or ports in debounce */
+	uint32_t port_pending[8]; /**< bitmap: root ports with unhandled changes */
+	uint64_t port_wake_us[256]; /**< root-port debounce timers */
+	uint8_t port_state[256];
+	bool failed;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Core entry points                                                        */
+
+/** Called by a controller driver once its bus is running: scan root ports. */
+int bu_usb_bus_start(struct bu_usb_bus *bus);
+/** Called by a controller driver when a root port reports a change. */
+void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port);
+/** Called by a controller driver when a device's slot disappeared. */
+void bu_usb_device_gone(struct bu_usb_device *dev);
+
+/** Do pending work: controller events, enumeration steps, timeouts. */
+int bu_usb_bus_poll(struct bu_usb_bus *bus);
+/** True when no enumeration is in progress and no port change is pending. */
+bool bu_usb_bus_idle(const struct bu_usb_bus *bus);
+/** Remove all devices and destroy the bus (controller halted, memory freed). */
+void bu_usb_bus_destroy(struct bu_usb_bus *bus);
+
+/** Submit a transfer (async). Returns 0 or a negative error. */
+int bu_usb_xfer_submit(struct bu_usb_xfer *xfer);
+/** Cancel a submitted transfer; it completes with BU_ECANCELED. */
+int bu_usb_xfer_cancel(struct bu_usb_xfer *xfer);
+
+/**
+ * Synchronous control transfer on EP0: polls the bus until done or
+ * `timeout_ms` passes. Returns bytes transferred (>= 0) or a BU_E* code.
+ * Must not be called from a completion callback.
+ */
+int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
+		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
+		   void *data, uint16_t w_length, uint32_t timeout_ms);
+
+/**
+ * Format the device's `usbdev` JSON object (without the "usbdev " prefix)
+ * into buf. Returns the length it needed (excluding NUL), like snprintf;
+ * output is truncated when that is >= size.
+ */
+size_t bu_usb_device_json(const struct bu_usb_device *dev, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * Small freestanding helpers shared by the library and its embedders:
+ * memory and string routines and a snprintf subset, so that hcd/, core/ and
+ * winusb/ need nothing from libc.
+ */
+#ifndef BAREUSB_UTIL_H
+#define BAREUSB_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** memcpy without libc. */
+void *bu_memcpy(void *dst, const void *src, size_t n);
+/** memset without libc. */
+void *bu_memset(void *dst, int c, size_t n);
+/** memcmp without libc. */
+int bu_memcmp(const void *a, const void *b, size_t n);
+/** strlen without libc. */
+size_t bu_strlen(const char *s);
+/** strcmp without libc. */
+int bu_strcmp(const char *a, const char *b);
+
+/**
+ * snprintf subset: %d %i %u %x %X %c %s %p %% with flags '-', '0', width,
+ * precision for %s, and length modifiers hh h l ll z. Returns the length the
+ * full output needs (excluding NUL), like C99 snprintf.
+ */
+int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+/** See bu_vsnprintf. */
+int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** Append-only text buffer that counts what would not fit. */
+struct bu_strbuf {
+	char *buf;
+	size_t size;
+	size_t len; /**< length the full text needs; buf holds min(len, size-1) */
+};
+
+/** Start an empty strbuf over buf[size]. */
+void bu_strbuf_init(struct bu_strbuf *sb, char *buf, size_t size);
+/** Append formatted text. */
+void bu_strbuf_printf(struct bu_strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Append `s` as a JSON string literal (quotes and escapes), or null when s is NULL. */
+void bu_strbuf_json_str(struct bu_strbuf *sb, const char *s);
+
+/**
+ * Convert `n` UTF-16LE code units from untrusted bytes to UTF-8 in out[size]
+ * (always NUL-terminated). Unpaired surrogates and NUL become U+FFFD.
+ * Returns the UTF-8 length written.
+ */
+size_t bu_utf16le_to_utf8(const uint8_t *src, size_t n, char *out, size_t size);
+
+#define BU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BU_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define BU_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define BU_CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
