@@ -1,0 +1,41 @@
+/*
+ * xHCI decoders: human-readable names and one-line decodes of TRBs, events,
+ * PORTSC values and completion codes. Used by the driver's trace switch, by
+ * sim/'s model-side trace, and by anyone debugging at controller level.
+ */
+#ifndef BAREUSB_XHCI_TRACE_H
+#define BAREUSB_XHCI_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/xhci_hw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Name of a TRB type ("Normal", "Transfer Event", ...), "Reserved" if unknown. */
+const char *bu_xhci_trb_type_name(unsigned type);
+/** Name of a completion code ("Success", "Stall Error", ...). */
+const char *bu_xhci_cc_name(unsigned cc);
+/** Map a completion code to the project error enum (0 for success/short). */
+int bu_xhci_cc_to_err(unsigned cc);
+/** Name of a PORTSC link state value. */
+const char *bu_xhci_pls_name(unsigned pls);
+
+/**
+ * Decode one TRB (host-order dwords) into buf: type, fields and flags,
+ * e.g. "Normal buf=0x1000 len=512 td=0 C CH ISP". Returns what snprintf would.
+ */
+int bu_xhci_trb_decode(const uint32_t dw[4], char *buf, size_t size);
+/** Decode a PORTSC value: "CCS PED PP speed=3 PLS=U0 CSC PRC". */
+int bu_xhci_portsc_decode(uint32_t portsc, char *buf, size_t size);
+/** Decode USBSTS: "HCH HSE EINT PCD CNR HCE". */
+int bu_xhci_usbsts_decode(uint32_t sts, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
