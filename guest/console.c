@@ -1,0 +1,140 @@
+/*
+ * Serial console on COM1 (0x3F8), 115200 8N1, polled; plus formatted output
+ * and the log sink. Everything the image reports goes through here.
+ */
+#include "guest.h"
+
+#include "bareusb/util.h"
+
+#define COM1 0x3f8
+#define UART_THR 0 /* transmit holding (DLAB=0) */
+#define UART_DLL 0 /* divisor low (DLAB=1) */
+#define UART_IER 1
+#define UART_DLM 1
+#define UART_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define UART_LSR_THRE 0x20
+
+int guest_log_level = BU_LOG_INFO;
+
+void console_init(void)
+{
+	outb(COM1 + UART_IER, 0x00);      /* no interrupts */
+	outb(COM1 + UART_LCR, 0x80);      /* DLAB on */
+	outb(COM1 + UART_DLL, 1);         /* 115200 = 115200 / 1 */
+	outb(COM1 + UART_DLM, 0);
+	outb(COM1 + UART_LCR, 0x03);      /* 8N1, DLAB off */
+	outb(COM1 + UART_FCR, 0xc7);      /* FIFO on, cleared, 14-byte trigger */
+	outb(COM1 + UART_MCR, 0x03);      /* DTR, RTS */
+}
+
+/** Send one byte once the transmitter has room (bounded wait). */
+static void serial_putc(char c)
+{
+	for (unsigned i = 0; i < 100000; i++)
+		if (inb(COM1 + UART_LSR) & UART_LSR_THRE)
+			break;
+	outb(COM1 + UART_THR, (uint8_t)c);
+}
+
+void console_write(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n')
+			serial_putc('\r');
+		serial_putc(s[i]);
+	}
+}
+
+void kvprintf(const char *fmt, va_list ap)
+{
+	char buf[512];
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = bu_vsnprintf(buf, sizeof(buf), fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(buf)) {
+		console_write(buf, (size_t)n);
+		return;
+	}
+	/* Too long for the stack buffer: format into the arena. */
+	char *big = arena_alloc((size_t)n + 1, 16, 0);
+
+	if (!big) {
+		console_write(buf, sizeof(buf) - 1);
+		console_write("...\n", 4);
+		return;
+	}
+	bu_vsnprintf(big, (size_t)n + 1, fmt, ap);
+	console_write(big, (size_t)n);
+	arena_free(big, (size_t)n + 1);
+}
+
+void kprintf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+}
+
+void kputs_line(const char *s)
+{
+	console_write(s, bu_strlen(s));
+	console_write("\n", 1);
+}
+
+void guest_log(enum bu_log_level level, const char *line)
+{
+	static const char *const prefix[] = {
+		"[err] ", "[warn] ", "[info] ", "[debug] ", "[trace] ",
+	};
+
+	if ((int)level > guest_log_level)
+		return;
+	if ((unsigned)level < BU_ARRAY_SIZE(prefix))
+		console_write(prefix[level], bu_strlen(prefix[level]));
+	else
+		console_write("[?] ", 4);
+	kputs_line(line);
+}
+
+void glog(enum bu_log_level level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if ((int)level > guest_log_level)
+		return;
+	va_start(ap, fmt);
+	bu_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	guest_log(level, buf);
+}
+
+void guest_exit(uint32_t code)
+{
+	outl(GUEST_EXIT_PORT, code);
+	/* Without isa-debug-exit: stop here; the runner's timeout ends QEMU. */
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+void guest_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	kprintf("Bail out! ");
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+	kprintf("\n");
+	guest_exit(GUEST_EXIT_PANIC);
+}

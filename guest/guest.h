@@ -1,0 +1,218 @@
+/*
+ * bareusb QEMU test image: internal interfaces of guest/.
+ *
+ * The image is a multiboot1 kernel for x86_64 QEMU. boot.S enters long mode
+ * with identity paging (virtual = physical = bus address) and calls
+ * guest_main(). Everything runs with interrupts off; the USB stack is polled.
+ */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/platform.h"
+
+/* The memory routines of libc.c (the compiler may call them too). */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Port I/O and CPU helpers                                                 */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+static inline uint32_t mmio_read32(uintptr_t addr)
+{
+	return *(volatile uint32_t *)addr;
+}
+
+static inline void mmio_write32(uintptr_t addr, uint32_t v)
+{
+	*(volatile uint32_t *)addr = v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exit (isa-debug-exit at 0xf4: QEMU exits with (value << 1) | 1)          */
+
+#define GUEST_EXIT_PORT 0xf4
+#define GUEST_EXIT_PASS 0x10  /**< QEMU exit status 33 */
+#define GUEST_EXIT_FAIL 0x11  /**< QEMU exit status 35 */
+#define GUEST_EXIT_PANIC 0x12 /**< QEMU exit status 37 */
+
+/** Leave QEMU with `code` (one of GUEST_EXIT_*); never returns. */
+__attribute__((noreturn)) void guest_exit(uint32_t code);
+/** Print "Bail out! <msg>" and exit with GUEST_EXIT_PANIC. */
+__attribute__((noreturn, format(printf, 1, 2))) void guest_panic(const char *fmt,
+								  ...);
+
+/* ------------------------------------------------------------------------ */
+/* Console (COM1, 115200 8N1, polled)                                       */
+
+/** Program COM1. Output works before this too (QEMU ignores the rate). */
+void console_init(void);
+/** Write raw bytes; "\n" becomes "\r\n". */
+void console_write(const char *s, size_t n);
+/** Formatted output (the library's snprintf subset). */
+__attribute__((format(printf, 1, 2))) void kprintf(const char *fmt, ...);
+/** va_list flavour of kprintf. */
+void kvprintf(const char *fmt, va_list ap);
+/** Write a string followed by a newline (any length). */
+void kputs_line(const char *s);
+
+/** Lines at or below this level are printed (default BU_LOG_INFO). */
+extern int guest_log_level;
+/** Print one log line with a level prefix. */
+void guest_log(enum bu_log_level level, const char *line);
+/** Formatted guest_log. */
+__attribute__((format(printf, 2, 3))) void glog(enum bu_log_level level,
+						const char *fmt, ...);
+
+/* ------------------------------------------------------------------------ */
+/* CPU tables and paging                                                    */
+
+/** Install the exception handlers (every CPU exception ends the test). */
+void idt_init(void);
+/**
+ * Make [phys, phys + size) reachable, identity-mapped and uncached (2 MiB
+ * pages). Returns false when the page-table pool is exhausted.
+ */
+bool paging_map_mmio(uint64_t phys, uint64_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Clock                                                                    */
+
+/** Find and start a clock source (HPET, else TSC calibrated on the PIT). */
+void clock_init(bool force_tsc);
+/** Monotonic microseconds since clock_init. */
+uint64_t clock_now_us(void);
+/** Busy-wait `us` microseconds. */
+void clock_delay_us(uint64_t us);
+/** Name of the clock source in use ("hpet" or "tsc"). */
+const char *clock_source(void);
+/** Source frequency in kHz (for the boot banner). */
+uint64_t clock_khz(void);
+
+/* ------------------------------------------------------------------------ */
+/* Memory arena (DMA and objects; identity mapped so bus == physical)       */
+
+/** Hand [base, base + size) to the allocator. */
+void arena_init(uintptr_t base, size_t size);
+/**
+ * Allocate `size` zeroed bytes aligned to `align` (power of two, 0 = 64)
+ * not crossing a `boundary` (power of two, 0 = none). NULL when out of room.
+ */
+void *arena_alloc(size_t size, size_t align, size_t boundary);
+/** Give back memory from arena_alloc; `size` as asked for. */
+void arena_free(void *ptr, size_t size);
+/** Bytes currently allocated (rounded to the arena granule). */
+size_t arena_in_use(void);
+/** Bytes in the arena. */
+size_t arena_size(void);
+/** Largest number of free extents seen (fragmentation indicator). */
+unsigned arena_extents(void);
+/** True when `p` lies inside the arena. */
+bool arena_contains(const void *p, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* PCI (configuration mechanism #1, ports 0xCF8/0xCFC)                      */
+
+struct pci_func {
+	uint8_t bus, dev, fn;
+	uint16_t vendor, device;
+	uint32_t class_rev; /**< class << 24 | subclass << 16 | prog-if << 8 | rev */
+};
+
+/** Read a config dword. */
+uint32_t pci_read32(const struct pci_func *f, uint8_t off);
+/** Write a config dword. */
+void pci_write32(const struct pci_func *f, uint8_t off, uint32_t v);
+/** Read a config word. */
+uint16_t pci_read16(const struct pci_func *f, uint8_t off);
+/** Write a config word. */
+void pci_write16(const struct pci_func *f, uint8_t off, uint16_t v);
+/**
+ * Scan every bus, device and function; store up to `max` functions in
+ * discovery order. Returns how many exist (may exceed max).
+ */
+unsigned pci_scan(struct pci_func *out, unsigned max);
+/**
+ * Decode BAR `bar` (memory, 32- or 64-bit): base in *base, size in *size.
+ * Returns false for I/O or unassigned BARs.
+ */
+bool pci_bar_mem(const struct pci_func *f, unsigned bar, uint64_t *base,
+		 uint64_t *size);
+/** Set memory-space and bus-master enable, disable INTx. */
+void pci_enable_mmio_dma(const struct pci_func *f);
+/** Format "0000:BB:DD.F" into buf[16]. */
+void pci_name(const struct pci_func *f, char buf[16]);
+
+/* ------------------------------------------------------------------------ */
+/* Kernel command line (multiboot cmdline, QEMU -append)                    */
+
+/** Split a copy of the command line into words (first word = image name). */
+void cmdline_parse(const char *s);
+/** True when the word `key` or `key=...` is present. */
+bool cmdline_has(const char *key);
+/** Value of `key=value`, or NULL. */
+const char *cmdline_get(const char *key);
+/** Numeric value of `key=` (decimal or 0x hex), or `def`. */
+uint64_t cmdline_get_u64(const char *key, uint64_t def);
+/** The raw command line after the image name. */
+const char *cmdline_raw(void);
+
+/* ------------------------------------------------------------------------ */
+/* The bareusb platform table                                               */
+
+/** The guest's struct bu_platform (one, shared by every controller). */
+extern const struct bu_platform guest_platform;
+/** Bytes the library holds through dma_alloc right now. */
+size_t guest_dma_in_use(void);
+/** Bytes the library holds through alloc right now. */
+size_t guest_obj_in_use(void);
+
+/** C entry from boot.S. */
+void guest_main(uint32_t magic, uint32_t mbi);
+
+#endif

@@ -1,0 +1,577 @@
+/*
+ * bareusb QEMU test image: find every xHCI controller on PCI, bring each up
+ * with bareusb, wait until every bus has settled, then report what was found
+ * (device tree, one `usbdev` JSON line per device, timing) and the verdict
+ * as TAP, and leave QEMU through isa-debug-exit. With `watch` on the command
+ * line it keeps polling and reports hot-plug instead of exiting.
+ *
+ * Output contracts: docs/ and README.md ("Output").
+ */
+#include "guest.h"
+
+#include "bareusb/errors.h"
+#include "bareusb/usb.h"
+#include "bareusb/util.h"
+#include "bareusb/xhci.h"
+
+#ifndef GUEST_ARENA_MIB
+#define GUEST_ARENA_MIB 64
+#endif
+#ifndef GUEST_VERSION
+#define GUEST_VERSION "unknown"
+#endif
+
+#define MB_BOOTLOADER_MAGIC 0x2badb002u
+#define MB_INFO_MEMORY 0x001u
+#define MB_INFO_CMDLINE 0x004u
+
+#define MAX_PCI 256
+#define MAX_CTRL 8
+#define MAX_DEVS 128
+#define JSON_BUF 16384
+
+#define DEFAULT_TIMEOUT_MS 15000
+
+/*
+ * While the driver and the core's enumeration are not yet in lib_sources,
+ * these references are weak so the image still links and reports the
+ * missing driver as a failed test instead of breaking the build.
+ */
+#pragma weak bu_xhci_create
+#pragma weak bu_xhci_dump
+#pragma weak bu_usb_bus_poll
+#pragma weak bu_usb_bus_idle
+#pragma weak bu_usb_bus_destroy
+#pragma weak bu_usb_device_json
+
+/** One xHCI controller found on PCI, and its bus once started. */
+struct ctrl {
+	struct pci_func pci;
+	char name[16];
+	uint64_t bar, bar_size;
+	struct bu_usb_bus *bus;
+	int create_err;
+	uint64_t t_create_us; /* just before bu_xhci_create (reset start) */
+	uint64_t t_idle_us;   /* first poll that found the bus idle */
+	bool settled;
+	unsigned added;       /* device_added callbacks seen */
+};
+
+static struct pci_func pci_funcs[MAX_PCI];
+static struct ctrl ctrls[MAX_CTRL];
+static unsigned n_ctrls;
+static unsigned tap_n, tap_failed;
+static bool started;      /* start-up report done; callbacks now print */
+static char json_buf[JSON_BUF];
+
+/* ------------------------------------------------------------------------ */
+/* TAP                                                                      */
+
+/** Report one TAP test result; `fmt` describes it. Returns `ok`. */
+__attribute__((format(printf, 2, 3))) static bool tap(bool ok,
+						       const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	bu_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	tap_n++;
+	if (!ok)
+		tap_failed++;
+	kprintf("%sok %u - %s\n", ok ? "" : "not ", tap_n, buf);
+	return ok;
+}
+
+/** Print the plan and leave QEMU with the verdict. */
+__attribute__((noreturn)) static void finish(void)
+{
+	kprintf("1..%u\n", tap_n);
+	kprintf("# %u test(s), %u failed\n", tap_n, tap_failed);
+	guest_exit(tap_failed ? GUEST_EXIT_FAIL : GUEST_EXIT_PASS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Device reporting                                                         */
+
+/** "3.2" style path of `dev`. */
+static void dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
+{
+	struct bu_strbuf sb;
+	unsigned tiers = dev->tier;
+
+	if (tiers > BU_USB_MAX_PATH)
+		tiers = BU_USB_MAX_PATH;
+	bu_strbuf_init(&sb, buf, size);
+	for (unsigned i = 0; i < tiers; i++)
+		bu_strbuf_printf(&sb, "%s%u", i ? "." : "", dev->path[i]);
+	if (!tiers)
+		bu_strbuf_printf(&sb, "%u", dev->root_port);
+}
+
+static const char *speed_name(enum bu_usb_speed s)
+{
+	switch (s) {
+	case BU_SPEED_LOW:
+		return "low";
+	case BU_SPEED_FULL:
+		return "full";
+	case BU_SPEED_HIGH:
+		return "high";
+	case BU_SPEED_SUPER:
+		return "super";
+	case BU_SPEED_SUPER_PLUS:
+		return "super+";
+	default:
+		return "unknown";
+	}
+}
+
+/** Print `usbdev <json>` for one device. */
+static void print_usbdev(const struct bu_usb_device *dev)
+{
+	size_t need = bu_usb_device_json(dev, json_buf, sizeof(json_buf));
+
+	if (need < sizeof(json_buf)) {
+		kprintf("usbdev %s\n", json_buf);
+		return;
+	}
+	char *big = arena_alloc(need + 1, 16, 0);
+
+	if (!big) {
+		kprintf("# usbdev JSON of %zu bytes does not fit\n", need);
+		return;
+	}
+	bu_usb_device_json(dev, big, need + 1);
+	kprintf("usbdev %s\n", big);
+	arena_free(big, need + 1);
+}
+
+/** Path order: root port, then each hub port. */
+static int dev_cmp(const struct bu_usb_device *a, const struct bu_usb_device *b)
+{
+	unsigned ta = BU_MIN(a->tier, BU_USB_MAX_PATH);
+	unsigned tb = BU_MIN(b->tier, BU_USB_MAX_PATH);
+
+	for (unsigned i = 0; i < ta && i < tb; i++)
+		if (a->path[i] != b->path[i])
+			return a->path[i] < b->path[i] ? -1 : 1;
+	return (int)ta - (int)tb;
+}
+
+/** The bus's devices in path order; returns the count (<= max). */
+static unsigned sorted_devices(struct bu_usb_bus *bus,
+			       struct bu_usb_device **out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (struct bu_usb_device *d = bus->devices; d && n < max; d = d->next) {
+		unsigned i = n++;
+
+		while (i > 0 && dev_cmp(out[i - 1], d) > 0) {
+			out[i] = out[i - 1];
+			i--;
+		}
+		out[i] = d;
+	}
+	return n;
+}
+
+static const char *dev_state_name(const struct bu_usb_device *dev)
+{
+	switch (dev->state) {
+	case BU_DEV_CONFIGURED:
+		return "configured";
+	case BU_DEV_FAILED:
+		return "FAILED";
+	case BU_DEV_GONE:
+		return "gone";
+	case BU_DEV_ENUMERATING:
+		return "enumerating";
+	default:
+		return "new";
+	}
+}
+
+/** One line of the human-readable tree. */
+static void print_tree_line(const struct bu_usb_device *dev)
+{
+	char path[32];
+
+	dev_path(dev, path, sizeof(path));
+	kprintf("%*s%-*s %-6s %04x:%04x  %-24s slot %-3u %s", 2 * dev->tier, "",
+		(int)(14 - 2 * BU_MIN(dev->tier, 6u)), path,
+		speed_name(dev->speed), dev->desc.idVendor, dev->desc.idProduct,
+		dev->have_product ? dev->product : "-", dev->slot,
+		dev_state_name(dev));
+	if (dev->error)
+		kprintf(" (%s: %s)", dev->error_step ? dev->error_step : "?",
+			bu_strerror(dev->error));
+	kprintf("\n");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bus events                                                               */
+
+static void on_device_added(void *ctx, struct bu_usb_device *dev)
+{
+	struct ctrl *c = ctx;
+
+	c->added++;
+	if (started)
+		print_usbdev(dev);
+}
+
+static void on_device_removed(void *ctx, struct bu_usb_device *dev)
+{
+	char path[32];
+
+	(void)ctx;
+	if (!started)
+		return;
+	dev_path(dev, path, sizeof(path));
+	kprintf("usbgone {\"bus\":%u,\"path\":\"%s\"}\n", dev->bus->index, path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start-up                                                                 */
+
+/** Copy what we need out of the multiboot information before it is reused. */
+static uint64_t read_multiboot(uint32_t magic, uint32_t mbi)
+{
+	const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
+	uint64_t ram_top = 0;
+
+	if (magic != MB_BOOTLOADER_MAGIC || !mbi) {
+		cmdline_parse(NULL);
+		return 0;
+	}
+	if (info[0] & MB_INFO_CMDLINE)
+		cmdline_parse((const char *)(uintptr_t)info[4]);
+	else
+		cmdline_parse(NULL);
+	if (info[0] & MB_INFO_MEMORY)
+		ram_top = 0x100000ull + (uint64_t)info[2] * 1024;
+	return ram_top;
+}
+
+/** Place the arena after the image, inside RAM. */
+static void setup_arena(uint64_t ram_top)
+{
+	extern char __image_end[];
+	uint64_t base = ((uintptr_t)__image_end + (2u << 20) - 1) & ~((2ull << 20) - 1);
+	uint64_t want = (uint64_t)GUEST_ARENA_MIB << 20;
+	uint64_t size = want;
+
+	if (ram_top && base + size > ram_top) {
+		size = ram_top > base + (1u << 20) ? ram_top - base : 0;
+		glog(BU_LOG_WARN, "arena: only %llu of %llu MiB fit in RAM",
+		     (unsigned long long)(size >> 20),
+		     (unsigned long long)(want >> 20));
+	}
+	if (!size)
+		guest_panic("no RAM for the DMA arena (RAM top 0x%llx)",
+			    (unsigned long long)ram_top);
+	arena_init((uintptr_t)base, (size_t)size);
+	kprintf("# arena: %llu KiB at 0x%llx (RAM top 0x%llx)\n",
+		(unsigned long long)(arena_size() >> 10),
+		(unsigned long long)base, (unsigned long long)ram_top);
+}
+
+/** Scan PCI and remember every xHCI controller (class 0C0330). */
+static void find_controllers(void)
+{
+	unsigned n = pci_scan(pci_funcs, MAX_PCI);
+
+	if (n > MAX_PCI) {
+		glog(BU_LOG_WARN, "pci: %u functions, only %u examined", n, MAX_PCI);
+		n = MAX_PCI;
+	}
+	kprintf("# pci: %u function(s)\n", n);
+	for (unsigned i = 0; i < n; i++) {
+		const struct pci_func *f = &pci_funcs[i];
+		char name[16];
+		bool xhci = (f->class_rev >> 8) == 0x0c0330;
+
+		pci_name(f, name);
+		glog(xhci ? BU_LOG_INFO : BU_LOG_DEBUG,
+		     "pci %s %04x:%04x class %06x%s", name, f->vendor, f->device,
+		     (unsigned)(f->class_rev >> 8), xhci ? " xHCI" : "");
+		if (!xhci)
+			continue;
+		if (n_ctrls == MAX_CTRL) {
+			glog(BU_LOG_WARN, "more than %u xHCI controllers; ignoring %s",
+			     MAX_CTRL, name);
+			continue;
+		}
+		ctrls[n_ctrls].pci = *f;
+		bu_memcpy(ctrls[n_ctrls].name, name, sizeof(name));
+		n_ctrls++;
+	}
+}
+
+/**
+ * Test aid (`bar_high=<addr>`): move a 64-bit BAR0 to addr + i * 1 MiB so
+ * the mapping of MMIO above 4 GiB is exercised. QEMU decodes PCI memory
+ * anywhere RAM is not.
+ */
+static void relocate_bar(struct ctrl *c, unsigned i)
+{
+	uint64_t to = cmdline_get_u64("bar_high", 0);
+	uint32_t lo = pci_read32(&c->pci, 0x10);
+
+	if (!to || (lo & 0x7) != 0x4)
+		return;
+	to += (uint64_t)i << 20;
+	pci_write16(&c->pci, 0x04,
+		    (uint16_t)(pci_read16(&c->pci, 0x04) & ~0x0002u));
+	pci_write32(&c->pci, 0x10, (uint32_t)to | (lo & 0xf));
+	pci_write32(&c->pci, 0x14, (uint32_t)(to >> 32));
+}
+
+/** Map, enable and start controller `i`. */
+static void start_controller(unsigned i, const struct bu_xhci_options *opts)
+{
+	struct ctrl *c = &ctrls[i];
+
+	relocate_bar(c, i);
+	if (!pci_bar_mem(&c->pci, 0, &c->bar, &c->bar_size)) {
+		tap(false, "xhci %s started # BAR0 is not an assigned memory BAR",
+		    c->name);
+		c->create_err = BU_ENODEV;
+		return;
+	}
+	if (!paging_map_mmio(c->bar, c->bar_size)) {
+		tap(false, "xhci %s started # cannot map BAR0 0x%llx", c->name,
+		    (unsigned long long)c->bar);
+		c->create_err = BU_ENOMEM;
+		return;
+	}
+	pci_enable_mmio_dma(&c->pci);
+	kprintf("# xhci %s %04x:%04x BAR0 0x%llx size 0x%llx\n", c->name,
+		c->pci.vendor, c->pci.device, (unsigned long long)c->bar,
+		(unsigned long long)c->bar_size);
+
+	if (!bu_xhci_create) {
+		tap(false, "xhci %s started # xHCI driver not linked into this image",
+		    c->name);
+		c->create_err = BU_ENOTSUP;
+		return;
+	}
+	c->t_create_us = clock_now_us();
+	c->create_err = bu_xhci_create((uintptr_t)c->bar, &guest_platform, opts,
+				       i, &c->bus);
+	if (c->create_err || !c->bus) {
+		if (!c->create_err)
+			c->create_err = BU_EIO;
+		c->bus = NULL;
+		tap(false, "xhci %s started # %s (%d)", c->name,
+		    bu_strerror(c->create_err), c->create_err);
+		return;
+	}
+	c->bus->events.ctx = c;
+	c->bus->events.device_added = on_device_added;
+	c->bus->events.device_removed = on_device_removed;
+	tap(true, "xhci %s started", c->name);
+}
+
+/** Poll every bus until all are idle or `timeout_ms` passes. */
+static void wait_settled(uint64_t timeout_ms, uint64_t settle_ms)
+{
+	uint64_t t0 = clock_now_us();
+	uint64_t deadline = t0 + timeout_ms * 1000;
+
+	for (;;) {
+		uint64_t now;
+		bool all = true;
+
+		for (unsigned i = 0; i < n_ctrls; i++) {
+			struct ctrl *c = &ctrls[i];
+
+			if (!c->bus || c->settled)
+				continue;
+			bu_usb_bus_poll(c->bus);
+			if (c->bus->failed) {
+				c->settled = true;
+				c->t_idle_us = clock_now_us();
+				continue;
+			}
+			if (bu_usb_bus_idle(c->bus) &&
+			    clock_now_us() >= t0 + settle_ms * 1000) {
+				c->settled = true;
+				c->t_idle_us = clock_now_us();
+				continue;
+			}
+			all = false;
+		}
+		if (all)
+			return;
+		now = clock_now_us();
+		if (now >= deadline) {
+			glog(BU_LOG_ERR, "timeout: buses not idle after %llu ms",
+			     (unsigned long long)timeout_ms);
+			return;
+		}
+	}
+}
+
+/** Report one started bus: tree, usbdev lines, timing, device tests. */
+static void report_bus(struct ctrl *c, unsigned i)
+{
+	static struct bu_usb_device *devs[MAX_DEVS];
+	struct bu_usb_bus *bus = c->bus;
+	unsigned n = sorted_devices(bus, devs, MAX_DEVS);
+
+	kprintf("\nbus %u: xhci %s %04x:%04x, %u root ports, %u device(s)\n", i,
+		c->name, c->pci.vendor, c->pci.device, bus->num_ports, n);
+	for (unsigned k = 0; k < n; k++)
+		print_tree_line(devs[k]);
+	for (unsigned k = 0; k < n; k++)
+		print_usbdev(devs[k]);
+
+	uint64_t settled = bus->stats.t_settled_us ? bus->stats.t_settled_us :
+						     c->t_idle_us;
+	kprintf("usbtime {\"bus\":%u,\"reset_start_us\":%llu,"
+		"\"start_us\":%llu,\"settled_us\":%llu,\"idle_us\":%llu,"
+		"\"reset_to_settled_us\":%llu,\"configured\":%u,\"failed\":%u}\n",
+		i, (unsigned long long)c->t_create_us,
+		(unsigned long long)bus->stats.t_start_us,
+		(unsigned long long)bus->stats.t_settled_us,
+		(unsigned long long)c->t_idle_us,
+		(unsigned long long)(settled > c->t_create_us ?
+					     settled - c->t_create_us :
+					     0),
+		bus->stats.devices_configured, bus->stats.devices_failed);
+	kprintf("# bus %u: reset to settled %llu.%03llu ms (guest clock)\n", i,
+		(unsigned long long)((settled - c->t_create_us) / 1000),
+		(unsigned long long)((settled - c->t_create_us) % 1000));
+
+	tap(c->settled && !bus->failed, "bus %u settled%s", i,
+	    bus->failed ? " # controller failed" :
+	    !c->settled ? " # timeout" : "");
+	for (unsigned k = 0; k < n; k++) {
+		const struct bu_usb_device *d = devs[k];
+		char path[32];
+
+		dev_path(d, path, sizeof(path));
+		if (d->state == BU_DEV_CONFIGURED && !d->error)
+			tap(true, "bus %u path %s %04x:%04x configured", i, path,
+			    d->desc.idVendor, d->desc.idProduct);
+		else
+			tap(false, "bus %u path %s %04x:%04x configured # %s: %s",
+			    i, path, d->desc.idVendor, d->desc.idProduct,
+			    d->error_step ? d->error_step : dev_state_name(d),
+			    bu_strerror(d->error));
+	}
+}
+
+/** `teardown`: destroy every bus and check all memory came back. */
+static void teardown(size_t arena_before)
+{
+	for (unsigned i = 0; i < n_ctrls; i++) {
+		if (!ctrls[i].bus)
+			continue;
+		bu_usb_bus_destroy(ctrls[i].bus);
+		ctrls[i].bus = NULL;
+	}
+	kprintf("# teardown: dma %zu bytes, objects %zu bytes, arena %zu bytes in use\n",
+		guest_dma_in_use(), guest_obj_in_use(), arena_in_use());
+	tap(guest_dma_in_use() == 0, "teardown: DMA memory returned (%zu left)",
+	    guest_dma_in_use());
+	tap(guest_obj_in_use() == 0, "teardown: objects returned (%zu left)",
+	    guest_obj_in_use());
+	tap(arena_in_use() == arena_before, "teardown: arena back to %zu bytes",
+	    arena_before);
+}
+
+/** `watch`: keep polling forever, reporting hot-plug from the callbacks. */
+__attribute__((noreturn)) static void watch(void)
+{
+	kprintf("# watching (hot-plug reported as usbdev/usbgone lines)\n");
+	for (;;) {
+		for (unsigned i = 0; i < n_ctrls; i++)
+			if (ctrls[i].bus && !ctrls[i].bus->failed)
+				bu_usb_bus_poll(ctrls[i].bus);
+		cpu_relax();
+	}
+}
+
+void guest_main(uint32_t magic, uint32_t mbi)
+{
+	struct bu_xhci_options opts;
+	uint64_t ram_top, timeout_ms, settle_ms;
+	size_t arena_before;
+	unsigned n_devs = 0;
+
+	console_init();
+	idt_init();
+	ram_top = read_multiboot(magic, mbi); /* before the arena reuses it */
+	kprintf("\n# bareusb test image %s\n", GUEST_VERSION);
+	if (magic != MB_BOOTLOADER_MAGIC)
+		guest_panic("not started by a multiboot loader (eax=0x%x)", magic);
+	kprintf("# cmdline: %s\n", cmdline_raw());
+
+	if (cmdline_has("loglevel"))
+		guest_log_level = (int)cmdline_get_u64("loglevel", BU_LOG_INFO);
+	if (cmdline_has("debug"))
+		guest_log_level = BU_LOG_DEBUG;
+	bu_memset(&opts, 0, sizeof(opts));
+	if (cmdline_has("trace")) {
+		opts.trace = true;
+		guest_log_level = BU_LOG_TRACE;
+	}
+	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
+	settle_ms = cmdline_get_u64("settle", 0);
+
+	clock_init(cmdline_has("clock") && !bu_strcmp(cmdline_get("clock") ?
+							      cmdline_get("clock") :
+							      "",
+						      "tsc"));
+	kprintf("# clock: %s, %llu kHz\n", clock_source(),
+		(unsigned long long)clock_khz());
+	if (cmdline_has("delaytest")) {
+		uint64_t ms = cmdline_get_u64("delaytest", 1000);
+		uint64_t t0 = clock_now_us();
+
+		kprintf("delaytest begin %llu ms\n", (unsigned long long)ms);
+		clock_delay_us(ms * 1000);
+		kprintf("delaytest end %llu us\n",
+			(unsigned long long)(clock_now_us() - t0));
+	}
+	setup_arena(ram_top);
+	arena_before = arena_in_use();
+
+	find_controllers();
+	tap(n_ctrls > 0, "found %u xHCI controller(s)", n_ctrls);
+	for (unsigned i = 0; i < n_ctrls; i++)
+		start_controller(i, &opts);
+
+	wait_settled(timeout_ms, settle_ms);
+	for (unsigned i = 0; i < n_ctrls; i++) {
+		if (!ctrls[i].bus)
+			continue;
+		if (!ctrls[i].settled)
+			bu_xhci_dump(ctrls[i].bus);
+		report_bus(&ctrls[i], i);
+		for (struct bu_usb_device *d = ctrls[i].bus->devices; d; d = d->next)
+			n_devs++;
+	}
+	kprintf("usbtime {\"since_boot_us\":%llu,\"dma_bytes\":%zu,\"object_bytes\":%zu}\n",
+		(unsigned long long)clock_now_us(), guest_dma_in_use(),
+		guest_obj_in_use());
+	if (cmdline_has("expect_devices")) {
+		uint64_t want = cmdline_get_u64("expect_devices", 0);
+
+		tap(n_devs == want, "%u device(s) found, %llu expected", n_devs,
+		    (unsigned long long)want);
+	}
+	started = true;
+	if (cmdline_has("watch")) {
+		kprintf("1..%u\n", tap_n);
+		watch();
+	}
+	if (cmdline_has("teardown"))
+		teardown(arena_before);
+	finish();
+}

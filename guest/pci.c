@@ -1,0 +1,147 @@
+/*
+ * PCI through configuration mechanism #1 (ports 0xCF8/0xCFC): enough to
+ * find xHCI controllers behind any bus the firmware numbered, decode their
+ * BAR0 and turn on memory decoding and bus mastering.
+ */
+#include "guest.h"
+
+#include "bareusb/util.h"
+
+#define PCI_CONFIG_ADDR 0xcf8
+#define PCI_CONFIG_DATA 0xcfc
+
+#define PCI_VENDOR_ID 0x00
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x0002
+#define PCI_COMMAND_MASTER 0x0004
+#define PCI_COMMAND_INTX_DISABLE 0x0400
+#define PCI_CLASS_REV 0x08
+#define PCI_HEADER_TYPE 0x0e /* byte; bit 7 = multi-function */
+#define PCI_BAR0 0x10
+
+#define PCI_BAR_IO 0x1
+#define PCI_BAR_TYPE_MASK 0x6
+#define PCI_BAR_TYPE_64 0x4
+#define PCI_BAR_MEM_MASK 0xfffffff0u
+
+static uint32_t cfg_addr(const struct pci_func *f, uint8_t off)
+{
+	return 0x80000000u | ((uint32_t)f->bus << 16) | ((uint32_t)f->dev << 11) |
+	       ((uint32_t)f->fn << 8) | (off & 0xfc);
+}
+
+uint32_t pci_read32(const struct pci_func *f, uint8_t off)
+{
+	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
+	return inl(PCI_CONFIG_DATA);
+}
+
+void pci_write32(const struct pci_func *f, uint8_t off, uint32_t v)
+{
+	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
+	outl(PCI_CONFIG_DATA, v);
+}
+
+uint16_t pci_read16(const struct pci_func *f, uint8_t off)
+{
+	return (uint16_t)(pci_read32(f, off) >> ((off & 2) * 8));
+}
+
+void pci_write16(const struct pci_func *f, uint8_t off, uint16_t v)
+{
+	uint32_t d = pci_read32(f, off);
+	unsigned sh = (off & 2) * 8;
+
+	d = (d & ~(0xffffu << sh)) | ((uint32_t)v << sh);
+	pci_write32(f, off, d);
+}
+
+/** Fill `f` from config space; false when no function answers there. */
+static bool probe(struct pci_func *f)
+{
+	uint32_t id = pci_read32(f, PCI_VENDOR_ID);
+
+	if ((id & 0xffff) == 0xffff || (id & 0xffff) == 0)
+		return false;
+	f->vendor = (uint16_t)id;
+	f->device = (uint16_t)(id >> 16);
+	f->class_rev = pci_read32(f, PCI_CLASS_REV);
+	return true;
+}
+
+unsigned pci_scan(struct pci_func *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned bus = 0; bus < 256; bus++) {
+		for (unsigned dev = 0; dev < 32; dev++) {
+			struct pci_func f = { (uint8_t)bus, (uint8_t)dev, 0, 0, 0, 0 };
+			unsigned nfn = 1;
+
+			if (!probe(&f))
+				continue;
+			if ((pci_read32(&f, PCI_HEADER_TYPE & 0xfc) >> 16) & 0x80)
+				nfn = 8;
+			for (unsigned fn = 0; fn < nfn; fn++) {
+				f.fn = (uint8_t)fn;
+				if (fn && !probe(&f))
+					continue;
+				if (n < max)
+					out[n] = f;
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+bool pci_bar_mem(const struct pci_func *f, unsigned bar, uint64_t *base,
+		 uint64_t *size)
+{
+	uint8_t off = (uint8_t)(PCI_BAR0 + 4 * bar);
+	uint32_t lo = pci_read32(f, off), hi = 0, mlo, mhi = 0xffffffffu;
+	bool is64;
+	uint16_t cmd;
+
+	if (bar > 5 || (lo & PCI_BAR_IO))
+		return false;
+	is64 = (lo & PCI_BAR_TYPE_MASK) == PCI_BAR_TYPE_64;
+	if (is64 && bar == 5)
+		return false;
+	if (is64)
+		hi = pci_read32(f, (uint8_t)(off + 4));
+
+	/* Size it with decoding off (PCI 3.0 §6.2.5.1), then restore. */
+	cmd = pci_read16(f, PCI_COMMAND);
+	pci_write16(f, PCI_COMMAND, (uint16_t)(cmd & ~PCI_COMMAND_MEMORY));
+	pci_write32(f, off, 0xffffffffu);
+	mlo = pci_read32(f, off);
+	pci_write32(f, off, lo);
+	if (is64) {
+		pci_write32(f, (uint8_t)(off + 4), 0xffffffffu);
+		mhi = pci_read32(f, (uint8_t)(off + 4));
+		pci_write32(f, (uint8_t)(off + 4), hi);
+	}
+	pci_write16(f, PCI_COMMAND, cmd);
+
+	uint64_t mask = ((uint64_t)mhi << 32) | (mlo & PCI_BAR_MEM_MASK);
+
+	if (!is64)
+		mask |= 0xffffffff00000000ull;
+	*base = ((uint64_t)hi << 32) | (lo & PCI_BAR_MEM_MASK);
+	*size = ~mask + 1;
+	return *base != 0 && (mlo & PCI_BAR_MEM_MASK) != 0;
+}
+
+void pci_enable_mmio_dma(const struct pci_func *f)
+{
+	uint16_t cmd = pci_read16(f, PCI_COMMAND);
+
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
+	pci_write16(f, PCI_COMMAND, cmd);
+}
+
+void pci_name(const struct pci_func *f, char buf[16])
+{
+	bu_snprintf(buf, 16, "0000:%02x:%02x.%x", f->bus, f->dev, f->fn);
+}
