@@ -15,11 +15,13 @@
 #define bu_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define bu_cpu_to_le64(x) __builtin_bswap64(x)
 #define bu_cpu_to_le32(x) __builtin_bswap32(x)
 #define bu_le32_to_cpu(x) __builtin_bswap32(x)
 #define bu_cpu_to_le16(x) __builtin_bswap16(x)
 #define bu_le16_to_cpu(x) __builtin_bswap16(x)
 #else
+#define bu_cpu_to_le64(x) ((uint64_t)(x))
 #define bu_cpu_to_le32(x) ((uint32_t)(x))
 #define bu_le32_to_cpu(x) ((uint32_t)(x))
 #define bu_cpu_to_le16(x) ((uint16_t)(x))

@@ -147,7 +147,8 @@ struct bu_usb_xfer {
 	size_t actual;        /**< bytes actually moved */
 	uint8_t cc;           /**< raw controller completion code, for logs */
 	/* Private to the core and the controller driver. */
-	struct bu_usb_xfer *next;
+	struct bu_usb_xfer *next;   /**< driver: endpoint queue link */
+	struct bu_usb_xfer *tnext;  /**< core: bus list of transfers with a timeout */
 	uint64_t deadline_us;
 	uint32_t hc_first;    /**< driver: index of the TD's first TRB */
 	uint32_t hc_end;      /**< driver: index one past its last TRB */
@@ -220,6 +221,8 @@ struct bu_usb_device {
 	uint8_t num_configs; /**< configurations read (<= BU_USB_MAX_CONFIGS) */
 	struct bu_usb_config_info configs[BU_USB_MAX_CONFIGS];
 	uint8_t *config_raw[BU_USB_MAX_CONFIGS]; /**< core-owned raw bytes */
+	uint16_t config_raw_len[BU_USB_MAX_CONFIGS]; /**< allocated sizes */
+	uint16_t config_alloc[BU_USB_MAX_CONFIGS][3]; /**< alts/eps/iads allocated */
 	uint8_t config_value; /**< active bConfigurationValue, 0 = none */
 	int active_config;    /**< index into configs, -1 = none */
 
@@ -340,6 +343,8 @@ struct bu_usb_bus {
 	struct bu_usb_bus_events events;
 	struct bu_usb_bus_stats stats;
 	unsigned enumerating; /**< devices in enumeration or ports in debounce */
+	struct bu_usb_xfer *timed; /**< submitted transfers with a deadline */
+	unsigned next_dev_id;
 	uint32_t port_pending[8]; /**< bitmap: root ports with unhandled changes */
 	uint64_t port_wake_us[256]; /**< root-port debounce timers */
 	uint8_t port_state[256];
@@ -362,6 +367,12 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus);
 bool bu_usb_bus_idle(const struct bu_usb_bus *bus);
 /** Remove all devices and destroy the bus (controller halted, memory freed). */
 void bu_usb_bus_destroy(struct bu_usb_bus *bus);
+
+/**
+ * Called by a controller driver when a transfer finished (status, actual
+ * and cc filled): the core drops its timeout and calls xfer->complete.
+ */
+void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer);
 
 /** Submit a transfer (async). Returns 0 or a negative error. */
 int bu_usb_xfer_submit(struct bu_usb_xfer *xfer);
