@@ -50,10 +50,10 @@ void *arena_alloc(size_t size, size_t align, size_t boundary)
 {
 	if (!n_ext)
 		return NULL;
+	if ((align && !is_pow2(align)) || (boundary && !is_pow2(boundary)))
+		return NULL;
 	if (align < GRANULE)
 		align = GRANULE;
-	if (!is_pow2(align) || (boundary && !is_pow2(boundary)))
-		return NULL;
 	if (size == 0)
 		size = 1;
 	if (size > arena_end - arena_base)
@@ -164,6 +164,11 @@ size_t arena_size(void)
 unsigned arena_extents(void)
 {
 	return peak_ext;
+}
+
+unsigned arena_free_extents(void)
+{
+	return n_ext;
 }
 
 bool arena_contains(const void *p, size_t len)

@@ -138,3 +138,35 @@ void guest_panic(const char *fmt, ...)
 	kprintf("\n");
 	guest_exit(GUEST_EXIT_PANIC);
 }
+
+/* ------------------------------------------------------------------------ */
+/* TAP                                                                      */
+
+static unsigned tap_n, tap_failed;
+
+bool tap(bool ok, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	bu_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	tap_n++;
+	if (!ok)
+		tap_failed++;
+	kprintf("%sok %u - %s\n", ok ? "" : "not ", tap_n, buf);
+	return ok;
+}
+
+void tap_plan(void)
+{
+	kprintf("1..%u\n", tap_n);
+}
+
+void tap_finish(void)
+{
+	tap_plan();
+	kprintf("# %u test(s), %u failed\n", tap_n, tap_failed);
+	guest_exit(tap_failed ? GUEST_EXIT_FAIL : GUEST_EXIT_PASS);
+}

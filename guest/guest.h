@@ -109,6 +109,13 @@ void guest_log(enum bu_log_level level, const char *line);
 __attribute__((format(printf, 2, 3))) void glog(enum bu_log_level level,
 						const char *fmt, ...);
 
+/** Print one TAP result ("ok N - ..." / "not ok N - ..."); returns `ok`. */
+__attribute__((format(printf, 2, 3))) bool tap(bool ok, const char *fmt, ...);
+/** Print the plan line "1..N" for the results so far. */
+void tap_plan(void);
+/** Print the plan and exit QEMU with pass (no failures) or fail. */
+__attribute__((noreturn)) void tap_finish(void);
+
 /* ------------------------------------------------------------------------ */
 /* CPU tables and paging                                                    */
 
@@ -152,6 +159,8 @@ size_t arena_in_use(void);
 size_t arena_size(void);
 /** Largest number of free extents seen (fragmentation indicator). */
 unsigned arena_extents(void);
+/** Free extents right now (1 when nothing is allocated). */
+unsigned arena_free_extents(void);
 /** True when `p` lies inside the arena. */
 bool arena_contains(const void *p, size_t len);
 
@@ -211,6 +220,17 @@ extern const struct bu_platform guest_platform;
 size_t guest_dma_in_use(void);
 /** Bytes the library holds through alloc right now. */
 size_t guest_obj_in_use(void);
+
+/** `selftest`: check arena, DMA table, clock, PCI and paging (TAP). */
+void guest_selftest(void);
+/**
+ * Locate xHCI controller `i` (after find_controllers): BAR0 decode, move it
+ * high when `bar_high=` asks, map it, enable it. Returns its register base
+ * or 0 after reporting a failed TAP test.
+ */
+uintptr_t guest_prepare_controller(unsigned i);
+/** Number of xHCI controllers found on PCI. */
+unsigned guest_controller_count(void);
 
 /** C entry from boot.S. */
 void guest_main(uint32_t magic, uint32_t mbi);

@@ -60,37 +60,8 @@ struct ctrl {
 static struct pci_func pci_funcs[MAX_PCI];
 static struct ctrl ctrls[MAX_CTRL];
 static unsigned n_ctrls;
-static unsigned tap_n, tap_failed;
 static bool started;      /* start-up report done; callbacks now print */
 static char json_buf[JSON_BUF];
-
-/* ------------------------------------------------------------------------ */
-/* TAP                                                                      */
-
-/** Report one TAP test result; `fmt` describes it. Returns `ok`. */
-__attribute__((format(printf, 2, 3))) static bool tap(bool ok,
-						       const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	bu_vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	tap_n++;
-	if (!ok)
-		tap_failed++;
-	kprintf("%sok %u - %s\n", ok ? "" : "not ", tap_n, buf);
-	return ok;
-}
-
-/** Print the plan and leave QEMU with the verdict. */
-__attribute__((noreturn)) static void finish(void)
-{
-	kprintf("1..%u\n", tap_n);
-	kprintf("# %u test(s), %u failed\n", tap_n, tap_failed);
-	guest_exit(tap_failed ? GUEST_EXIT_FAIL : GUEST_EXIT_PASS);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Device reporting                                                         */
@@ -330,8 +301,7 @@ static void relocate_bar(struct ctrl *c, unsigned i)
 	pci_write32(&c->pci, 0x14, (uint32_t)(to >> 32));
 }
 
-/** Map, enable and start controller `i`. */
-static void start_controller(unsigned i, const struct bu_xhci_options *opts)
+uintptr_t guest_prepare_controller(unsigned i)
 {
 	struct ctrl *c = &ctrls[i];
 
@@ -340,19 +310,39 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 		tap(false, "xhci %s started # BAR0 is not an assigned memory BAR",
 		    c->name);
 		c->create_err = BU_ENODEV;
-		return;
+		return 0;
 	}
 	if (!paging_map_mmio(c->bar, c->bar_size)) {
 		tap(false, "xhci %s started # cannot map BAR0 0x%llx", c->name,
 		    (unsigned long long)c->bar);
 		c->create_err = BU_ENOMEM;
-		return;
+		return 0;
 	}
 	pci_enable_mmio_dma(&c->pci);
-	kprintf("# xhci %s %04x:%04x BAR0 0x%llx size 0x%llx\n", c->name,
-		c->pci.vendor, c->pci.device, (unsigned long long)c->bar,
-		(unsigned long long)c->bar_size);
+	/* xHCI 1.2 §5.3: CAPLENGTH/HCIVERSION and HCSPARAMS1, read-only. */
+	uint32_t cap = mmio_read32((uintptr_t)c->bar);
+	uint32_t hcs1 = mmio_read32((uintptr_t)c->bar + 4);
 
+	kprintf("# xhci %s %04x:%04x BAR0 0x%llx size 0x%llx: HCI %x.%02x, "
+		"%u ports, %u slots\n",
+		c->name, c->pci.vendor, c->pci.device, (unsigned long long)c->bar,
+		(unsigned long long)c->bar_size, cap >> 24, (cap >> 16) & 0xff,
+		hcs1 >> 24, hcs1 & 0xff);
+	return (uintptr_t)c->bar;
+}
+
+unsigned guest_controller_count(void)
+{
+	return n_ctrls;
+}
+
+/** Map, enable and start controller `i`. */
+static void start_controller(unsigned i, const struct bu_xhci_options *opts)
+{
+	struct ctrl *c = &ctrls[i];
+
+	if (!guest_prepare_controller(i))
+		return;
 	if (!bu_xhci_create) {
 		tap(false, "xhci %s started # xHCI driver not linked into this image",
 		    c->name);
@@ -539,10 +529,16 @@ void guest_main(uint32_t magic, uint32_t mbi)
 		kprintf("delaytest end %llu us\n",
 			(unsigned long long)(clock_now_us() - t0));
 	}
+	if (cmdline_has("fault")) /* test aid: show the exception report */
+		(void)*(volatile uint32_t *)(uintptr_t)0x7fff00000000ull;
 	setup_arena(ram_top);
 	arena_before = arena_in_use();
 
 	find_controllers();
+	if (cmdline_has("selftest")) {
+		guest_selftest();
+		tap_finish();
+	}
 	tap(n_ctrls > 0, "found %u xHCI controller(s)", n_ctrls);
 	for (unsigned i = 0; i < n_ctrls; i++)
 		start_controller(i, &opts);
@@ -568,10 +564,10 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	}
 	started = true;
 	if (cmdline_has("watch")) {
-		kprintf("1..%u\n", tap_n);
+		tap_plan();
 		watch();
 	}
 	if (cmdline_has("teardown"))
 		teardown(arena_before);
-	finish();
+	tap_finish();
 }

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""TAP self-test of tests/runner.py's pure logic (no QEMU needed)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.dont_write_bytecode = True
+import runner  # noqa: E402
+
+KBD = {"bus": 0, "path": "9", "tier": 1, "speed": "high", "vid": "0627", "pid": "0001",
+       "mps0": 64, "product": "QEMU USB Keyboard", "serial": "42",
+       "configs": [{"value": 1, "interfaces": [
+           {"number": 0, "alt": 0, "class": 3, "subclass": 1, "protocol": 1, "driver": None,
+            "endpoints": [{"address": "0x81", "type": "interrupt", "mps": 8, "interval": 7}]}]}]}
+MSD = {"bus": 1, "path": "3", "speed": "super", "vid": "46f4", "pid": "0001", "mps0": 512,
+       "configs": [{"value": 1, "interfaces": [
+           {"number": 0, "alt": 0, "class": 8, "subclass": 6, "protocol": 80, "driver": None,
+            "endpoints": [{"address": "0x81", "type": "bulk", "mps": 1024, "interval": 0},
+                          {"address": "0x02", "type": "bulk", "mps": 1024, "interval": 0}]}]}]}
+FAILED = {"bus": 0, "path": "4.1", "speed": "full", "error": "get_config: timeout"}
+
+results = []
+
+
+def check(name, cond):
+    results.append((name, bool(cond)))
+
+
+import json  # noqa: E402
+lines = ['noise', 'usbdev ' + json.dumps(KBD), 'ok 1 - a', 'usbdev ' + json.dumps(MSD),
+         'not ok 2 - b # why', '1..2', 'usbdev {broken']
+devs, errs = runner.parse_usbdev_lines(lines)
+check('usbdev lines parsed by bus/path', set(devs) == {(0, '9'), (1, '3')})
+check('broken usbdev JSON reported', len(errs) == 1)
+res, plan, bail, probs = runner.parse_tap(lines)
+check('TAP results and plan', res == {1: True, 2: False} and plan == 2 and not bail and not probs)
+res, plan, bail, probs = runner.parse_tap(['ok 1', 'ok 1', 'Bail out! x'])
+check('TAP duplicate and bail-out seen', probs and bail)
+
+good = {"devices": [
+    {"path": "9", "vid": "0627", "speed": "high", "serial": {"re": "^[0-9]+$"},
+     "interfaces": [{"class": 3, "subclass": 1}],
+     "endpoints": [{"address": "0x81", "type": "interrupt", "mps": 8}]},
+    {"bus": 1, "path": "3", "speed": "super",
+     "endpoints": [{"address": "0x02", "type": "bulk"}, {"address": "0x81", "type": "bulk"}]}],
+    "count": 2}
+check('matching expectation passes', runner.check_expect(good, devs) == [])
+check('list form accepted', runner.check_expect(good['devices'], devs) == [])
+bad = [{"path": "9", "speed": "full"}]
+check('wrong speed reported', len(runner.check_expect(bad, devs)) == 1)
+check('missing device reported',
+      runner.check_expect([{"path": "7"}], devs) == ['bus 0 path 7: no usbdev line'])
+check('endpoint count mismatch reported',
+      runner.check_expect([{"bus": 1, "path": "3", "endpoints": [{"type": "bulk"}]}], devs))
+check('count mismatch reported', runner.check_expect({"count": 3}, devs))
+check('regex mismatch reported',
+      runner.check_expect([{"path": "9", "product": {"re": "Mouse"}}], devs))
+devs[(0, '4.1')] = FAILED
+check('enumeration error fails a plain expectation',
+      runner.check_expect([{"path": "4.1", "speed": "full"}], devs))
+check('expected error accepted',
+      runner.check_expect([{"path": "4.1", "error": {"re": "timeout"}}], devs) == [])
+
+check('no controller in plain args', not runner.has_controller(['-device', 'usb-kbd,bus=xhci.0']))
+check('qemu-xhci detected', runner.has_controller(['-device', 'qemu-xhci,p2=4']))
+check('nec detected', runner.has_controller(['-device', 'nec-usb-xhci,id=x']))
+check('id=xhci detected', runner.has_controller(['-device', 'usb-ehci,id=xhci']))
+check('JSON -device detected',
+      runner.has_controller(['-device', '{"driver":"qemu-xhci","id":"a"}']))
+
+g = runner.Guest('/nonexistent', extra=['-device', 'usb-kbd'], disks=[('d0', 1)])
+cmd = g.command()
+check('default controller added', runner.DEFAULT_CONTROLLER in cmd)
+check('pass-through arguments last and unchanged', cmd[-2:] == ['-device', 'usb-kbd'])
+check('disk image created', os.path.getsize(g.disks[0][1]) == 1 << 20)
+check('isa-debug-exit present', 'isa-debug-exit,iobase=0xf4,iosize=0x04' in cmd)
+g.finish()
+g = runner.Guest('/nonexistent', default_controller=False)
+check('--no-default-controller honoured', runner.DEFAULT_CONTROLLER not in g.command())
+g.finish()
+
+print('1..%d' % len(results))
+for i, (name, ok) in enumerate(results, 1):
+    print('%sok %d - %s' % ('' if ok else 'not ', i, name))
+sys.exit(0 if all(ok for _, ok in results) else 1)
