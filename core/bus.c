@@ -16,6 +16,8 @@
  *   wTotalLength) → string 0, then manufacturer, product, serial →
  *   Configure Endpoint → SET_CONFIGURATION.
  */
+#include "core_priv.h"
+
 #include "bareusb/desc.h"
 #include "bareusb/usb.h"
 #include "bareusb/util.h"
@@ -80,16 +82,12 @@ static void dev_step(struct bu_usb_device *dev);
 /* Helpers                                                                  */
 /* ======================================================================== */
 
-static uint64_t bus_now(struct bu_usb_bus *bus)
+uint64_t bu_core_now(struct bu_usb_bus *bus)
 {
 	return bus->plat->now_us(bus->plat->ctx);
 }
 
-/** Log a formatted line for the bus. */
-static void blog(struct bu_usb_bus *bus, enum bu_log_level level,
-		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void blog(struct bu_usb_bus *bus, enum bu_log_level level,
+void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level,
 		 const char *fmt, ...)
 {
 	char line[256];
@@ -103,8 +101,7 @@ static void blog(struct bu_usb_bus *bus, enum bu_log_level level,
 	bus->plat->log(bus->plat->ctx, level, line);
 }
 
-/** Format a device's path ("3.2") into buf. */
-static const char *dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
+const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 {
 	struct bu_strbuf sb;
 
@@ -114,7 +111,7 @@ static const char *dev_path(const struct bu_usb_device *dev, char *buf, size_t s
 	return buf;
 }
 
-static void *core_alloc(struct bu_usb_bus *bus, size_t size)
+void *bu_core_alloc(struct bu_usb_bus *bus, size_t size)
 {
 	void *p = bus->plat->alloc(bus->plat->ctx, size);
 
@@ -123,7 +120,7 @@ static void *core_alloc(struct bu_usb_bus *bus, size_t size)
 	return p;
 }
 
-static void core_free(struct bu_usb_bus *bus, void *p, size_t size)
+void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size)
 {
 	if (p)
 		bus->plat->free(bus->plat->ctx, p, size);
@@ -160,7 +157,7 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
 	xfer->deadline_us = xfer->timeout_ms ?
-		bus_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
+		bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
 	xfer->tnext = NULL;
 	rc = bus->ops->xfer_submit(xfer);
 	if (rc)
@@ -194,7 +191,7 @@ static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 {
 	for (struct bu_usb_xfer *x = bus->timed; x; x = x->tnext) {
 		if (x->deadline_us && now >= x->deadline_us && x->hc_state == 1) {
-			blog(bus, BU_LOG_DEBUG, "transfer on ep 0x%02x timed out",
+			bu_core_log(bus, BU_LOG_DEBUG, "transfer on ep 0x%02x timed out",
 			     x->ep->address);
 			bus->ops->xfer_cancel(x, BU_ETIMEDOUT);
 		}
@@ -253,13 +250,13 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 					struct bu_usb_device *parent,
 					unsigned port, enum bu_usb_speed speed)
 {
-	struct bu_usb_device *dev = core_alloc(bus, sizeof(*dev));
+	struct bu_usb_device *dev = bu_core_alloc(bus, sizeof(*dev));
 
 	if (!dev)
 		return NULL;
-	dev->ctrl_buf = core_alloc(bus, CTRL_BUF_LEN);
+	dev->ctrl_buf = bu_core_alloc(bus, CTRL_BUF_LEN);
 	if (!dev->ctrl_buf) {
-		core_free(bus, dev, sizeof(*dev));
+		bu_core_free(bus, dev, sizeof(*dev));
 		return NULL;
 	}
 	dev->bus = bus;
@@ -285,7 +282,7 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 	dev->ep0.type = BU_EP_CONTROL;
 	dev->ep0.mps = speed == BU_SPEED_LOW ? 8 : speed >= BU_SPEED_SUPER ? 512 : 64;
 	dev->state = BU_DEV_ENUMERATING;
-	dev->t_start_us = bus_now(bus);
+	dev->t_start_us = bu_core_now(bus);
 	dev->next = bus->devices;
 	bus->devices = dev;
 	bus->enumerating++;
@@ -298,13 +295,22 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	for (unsigned i = 0; i < BU_USB_MAX_CONFIGS; i++) {
 		struct bu_usb_config_info *c = &dev->configs[i];
 
-		core_free(bus, c->alts, dev->config_alloc[i][0] * sizeof(*c->alts));
-		core_free(bus, c->eps, dev->config_alloc[i][1] * sizeof(*c->eps));
-		core_free(bus, c->iads, dev->config_alloc[i][2] * sizeof(*c->iads));
-		core_free(bus, dev->config_raw[i], dev->config_raw_len[i]);
+		bu_core_free(bus, c->alts, dev->config_alloc[i][0] * sizeof(*c->alts));
+		bu_core_free(bus, c->eps, dev->config_alloc[i][1] * sizeof(*c->eps));
+		bu_core_free(bus, c->iads, dev->config_alloc[i][2] * sizeof(*c->iads));
+		bu_core_free(bus, dev->config_raw[i], dev->config_raw_len[i]);
 	}
-	core_free(bus, dev->ctrl_buf, CTRL_BUF_LEN);
-	core_free(bus, dev, sizeof(*dev));
+	bu_core_free(bus, dev->ctrl_buf, CTRL_BUF_LEN);
+	bu_core_free(bus, dev, sizeof(*dev));
+}
+
+/** Give up the root port's default-address lock, if this device holds it. */
+static void addr_unlock(struct bu_usb_device *dev)
+{
+	if (dev->addr_lock) {
+		dev->addr_lock = false;
+		dev->bus->addr_owner[dev->root_port] = NULL;
+	}
 }
 
 /** Enumeration of `dev` ended (configured or failed). */
@@ -313,24 +319,27 @@ static void dev_finish(struct bu_usb_device *dev, int err)
 	struct bu_usb_bus *bus = dev->bus;
 	char path[32];
 
-	dev->t_done_us = bus_now(bus);
+	dev->t_done_us = bu_core_now(bus);
 	dev->wake_us = 0;
+	addr_unlock(dev);
 	if (err) {
 		dev->state = BU_DEV_FAILED;
 		dev->error = err;
 		dev->error_step = step_names[dev->enum_step];
 		bus->stats.devices_failed++;
-		blog(bus, BU_LOG_WARN, "device %s: %s failed: %s",
-		     dev_path(dev, path, sizeof(path)), dev->error_step,
+		bu_core_log(bus, BU_LOG_WARN, "device %s: %s failed: %s",
+		     bu_core_dev_path(dev, path, sizeof(path)), dev->error_step,
 		     bu_strerror(err));
 	} else {
 		dev->state = BU_DEV_CONFIGURED;
 		bus->stats.devices_configured++;
-		blog(bus, BU_LOG_INFO, "device %s: %04x:%04x configured in %llu us",
-		     dev_path(dev, path, sizeof(path)), dev->desc.idVendor,
+		bu_core_log(bus, BU_LOG_INFO, "device %s: %04x:%04x configured in %llu us",
+		     bu_core_dev_path(dev, path, sizeof(path)), dev->desc.idVendor,
 		     dev->desc.idProduct,
 		     (unsigned long long)(dev->t_done_us - dev->t_start_us));
 	}
+	if (!err)
+		bu_core_bind_device(dev);
 	if (bus->enumerating)
 		bus->enumerating--;
 	bus->stats.t_settled_us = dev->t_done_us;
@@ -338,8 +347,7 @@ static void dev_finish(struct bu_usb_device *dev, int err)
 		bus->events.device_added(bus->events.ctx, dev);
 }
 
-/** Remove a device and everything below it. */
-static void dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
+void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 {
 	struct bu_usb_device **pp;
 	bool was_enumerating = dev->state == BU_DEV_ENUMERATING ||
@@ -350,7 +358,7 @@ static void dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 		struct bu_usb_device *next = c->next;
 
 		if (c->parent == dev) {
-			dev_remove(bus, c);
+			bu_core_dev_remove(bus, c);
 			next = bus->devices; /* the list changed: restart */
 		}
 		c = next;
@@ -358,12 +366,16 @@ static void dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	if (!was_enumerating && bus->events.device_removed)
 		bus->events.device_removed(bus->events.ctx, dev);
 	dev->state = BU_DEV_GONE;
+	dev->wake_us = 0;
 	if (was_enumerating && bus->enumerating)
 		bus->enumerating--;
+	addr_unlock(dev);
 	/* The driver completes whatever is queued with BU_ENODEV and
-	 * releases the slot; our callbacks see BU_DEV_GONE and stop. */
+	 * releases the slot; callbacks see BU_DEV_GONE and stop. Then the
+	 * class drivers' remove() runs with nothing left in flight. */
 	if (dev->hc_priv)
 		bus->ops->dev_disable(dev, NULL);
+	bu_core_unbind_device(dev);
 	for (pp = &bus->devices; *pp; pp = &(*pp)->next) {
 		if (*pp == dev) {
 			*pp = dev->next;
@@ -375,7 +387,7 @@ static void dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 
 void bu_usb_device_gone(struct bu_usb_device *dev)
 {
-	dev_remove(dev->bus, dev);
+	bu_core_dev_remove(dev->bus, dev);
 }
 
 /* ======================================================================== */
@@ -393,7 +405,24 @@ static void dev_goto(struct bu_usb_device *dev, enum enum_step step)
 static void dev_sleep(struct bu_usb_device *dev, enum enum_step step, uint32_t us)
 {
 	dev->enum_step = (uint8_t)step;
-	dev->wake_us = bus_now(dev->bus) + us;
+	dev->wake_us = bu_core_now(dev->bus) + us;
+}
+
+struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
+				       struct bu_usb_device *parent, unsigned port,
+				       enum bu_usb_speed speed)
+{
+	struct bu_usb_device *dev = dev_create(bus, parent, port, speed);
+
+	if (!dev)
+		return NULL;
+	/* A hub hands over its default-address lock with the new device. */
+	if (parent && bus->addr_owner[dev->root_port]) {
+		bus->addr_owner[dev->root_port] = dev;
+		dev->addr_lock = true;
+	}
+	dev_goto(dev, ST_ENABLE);
+	return dev;
 }
 
 /** Completion of a controller operation during enumeration. */
@@ -410,6 +439,8 @@ static void dev_op_done(struct bu_usb_device *dev, int status)
 		dev_goto(dev, ST_ADDRESS);
 		break;
 	case ST_ADDRESS:
+		/* It has its own address now: another device may reset. */
+		addr_unlock(dev);
 		dev_sleep(dev, ST_DESC8, T_SETADDR_US);
 		break;
 	case ST_EP0_UPDATE:
@@ -475,8 +506,8 @@ static void dev_bad_desc(struct bu_usb_device *dev, int err, const char *why)
 {
 	char path[32];
 
-	blog(dev->bus, BU_LOG_WARN, "device %s: %s: %s",
-	     dev_path(dev, path, sizeof(path)), step_names[dev->enum_step],
+	bu_core_log(dev->bus, BU_LOG_WARN, "device %s: %s: %s",
+	     bu_core_dev_path(dev, path, sizeof(path)), step_names[dev->enum_step],
 	     why ? why : "malformed");
 	dev_finish(dev, err ? err : BU_EBADDESC);
 }
@@ -496,9 +527,9 @@ static int dev_parse_config(struct bu_usb_device *dev, unsigned i, size_t len,
 	na = BU_MIN(na, (uint16_t)BU_USB_MAX_ALTS);
 	ne = BU_MIN(ne, (uint16_t)BU_USB_MAX_EPS);
 	ni = BU_MIN(ni, (uint16_t)BU_USB_MAX_IADS);
-	cfg->alts = na ? core_alloc(bus, na * sizeof(*cfg->alts)) : NULL;
-	cfg->eps = ne ? core_alloc(bus, ne * sizeof(*cfg->eps)) : NULL;
-	cfg->iads = ni ? core_alloc(bus, ni * sizeof(*cfg->iads)) : NULL;
+	cfg->alts = na ? bu_core_alloc(bus, na * sizeof(*cfg->alts)) : NULL;
+	cfg->eps = ne ? bu_core_alloc(bus, ne * sizeof(*cfg->eps)) : NULL;
+	cfg->iads = ni ? bu_core_alloc(bus, ni * sizeof(*cfg->iads)) : NULL;
 	dev->config_alloc[i][0] = na;
 	dev->config_alloc[i][1] = ne;
 	dev->config_alloc[i][2] = ni;
@@ -623,8 +654,8 @@ static void dev_store_string(struct bu_usb_device *dev)
 	} else {
 		char path[32];
 
-		blog(dev->bus, BU_LOG_WARN, "device %s: string %u ignored: %s",
-		     dev_path(dev, path, sizeof(path)), dev->str_step,
+		bu_core_log(dev->bus, BU_LOG_WARN, "device %s: string %u ignored: %s",
+		     bu_core_dev_path(dev, path, sizeof(path)), dev->str_step,
 		     why ? why : "malformed");
 	}
 }
@@ -720,7 +751,7 @@ static void dev_step(struct bu_usb_device *dev)
 			unsigned i = dev->num_configs;
 			uint16_t total = (uint16_t)BU_MIN((unsigned)rc, (unsigned)BU_USB_MAX_CONFIG_LEN);
 
-			dev->config_raw[i] = core_alloc(bus, total);
+			dev->config_raw[i] = bu_core_alloc(bus, total);
 			if (!dev->config_raw[i]) {
 				rc = BU_ENOMEM;
 				break;
@@ -745,7 +776,7 @@ static void dev_step(struct bu_usb_device *dev)
 			return;
 		}
 		if (dev->configs[i].warnings)
-			blog(bus, BU_LOG_DEBUG, "configuration %u: %u irregularities (%s)",
+			bu_core_log(bus, BU_LOG_DEBUG, "configuration %u: %u irregularities (%s)",
 			     i, dev->configs[i].warnings, why ? why : "");
 		dev->num_configs++;
 		dev_goto(dev, ST_CONFIG_HDR);
@@ -838,22 +869,18 @@ static void port_set(struct bu_usb_bus *bus, unsigned port, enum port_state st,
 	else if (!busy && was_busy && bus->enumerating)
 		bus->enumerating--;
 	bus->port_state[port] = (uint8_t)st;
-	bus->port_wake_us[port] = wait_us ? bus_now(bus) + wait_us : 0;
+	bus->port_wake_us[port] = wait_us ? bu_core_now(bus) + wait_us : 0;
 }
 
 /** Attach a new device to a port that finished reset and recovery. */
 static void port_attach(struct bu_usb_bus *bus, unsigned port,
 			enum bu_usb_speed speed)
 {
-	struct bu_usb_device *dev = dev_create(bus, NULL, port, speed);
-
 	port_set(bus, port, PORT_DEVICE, 0);
-	if (!dev) {
-		blog(bus, BU_LOG_ERR, "port %u: out of memory for a device", port);
+	if (!bu_core_dev_attach(bus, NULL, port, speed)) {
+		bu_core_log(bus, BU_LOG_ERR, "port %u: out of memory for a device", port);
 		port_set(bus, port, PORT_FAILED, 0);
-		return;
 	}
-	dev_goto(dev, ST_ENABLE);
 }
 
 /** Re-evaluate a root port after a change or a timer. */
@@ -870,9 +897,9 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 		if (dev) {
 			char path[32];
 
-			blog(bus, BU_LOG_INFO, "device %s disconnected",
-			     dev_path(dev, path, sizeof(path)));
-			dev_remove(bus, dev);
+			bu_core_log(bus, BU_LOG_INFO, "device %s disconnected",
+			     bu_core_dev_path(dev, path, sizeof(path)));
+			bu_core_dev_remove(bus, dev);
 		}
 		port_set(bus, port, PORT_EMPTY, 0);
 		return;
@@ -907,7 +934,7 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 		if (st.enabled && !st.resetting) {
 			port_set(bus, port, PORT_RECOVERY, T_RSTRCY_US);
 		} else if (timer) {
-			blog(bus, BU_LOG_WARN, "port %u: reset did not enable the port", port);
+			bu_core_log(bus, BU_LOG_WARN, "port %u: reset did not enable the port", port);
 			port_set(bus, port, PORT_FAILED, 0);
 		}
 		break;
@@ -937,10 +964,11 @@ int bu_usb_bus_start(struct bu_usb_bus *bus)
 {
 	if (bus->num_ports > 255)
 		bus->num_ports = 255;
+	bu_usb_bus_register_driver(bus, &bu_usb_hub_driver);
 	for (unsigned p = 1; p <= bus->num_ports; p++)
 		port_check(bus, p, false);
 	if (!bus->enumerating)
-		bus->stats.t_settled_us = bus_now(bus);
+		bus->stats.t_settled_us = bu_core_now(bus);
 	return 0;
 }
 
@@ -967,7 +995,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 				port_set(bus, p, PORT_EMPTY, 0);
 		goto out;
 	}
-	now = bus_now(bus);
+	now = bu_core_now(bus);
 	for (unsigned p = 1; p <= bus->num_ports; p++) {
 		if (bus->port_wake_us[p] && now >= bus->port_wake_us[p]) {
 			bus->port_wake_us[p] = 0;
@@ -981,6 +1009,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 		}
 	}
 	check_timeouts(bus, now);
+	bu_core_poll_drivers(bus, now);
 out:
 	if (bus->plat->unlock)
 		bus->plat->unlock(bus->plat->ctx);
@@ -1002,7 +1031,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 		/* Root devices take their subtrees; find one. */
 		while (d->parent)
 			d = d->parent;
-		dev_remove(bus, d);
+		bu_core_dev_remove(bus, d);
 	}
 	/* Let the driver see the Disable Slot completions, boundedly. */
 	for (unsigned i = 0; i < 64; i++)

@@ -400,7 +400,7 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 {
 	struct bu_usb_config_info *cfg = w->cfg;
 	struct bu_usb_ep_info *ep;
-	uint8_t addr = d[2];
+	uint8_t addr;
 	unsigned type;
 	uint16_t maxp;
 
@@ -417,6 +417,7 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 		warn(w, "endpoint descriptor shorter than 7 bytes skipped");
 		return 0;
 	}
+	addr = d[2];
 	type = USB_ENDPOINT_XFERTYPE(d[3]);
 	if (USB_ENDPOINT_NUMBER(addr) == 0 || (addr & 0x70)) {
 		warn(w, "endpoint with number 0 or reserved address bits skipped");

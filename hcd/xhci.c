@@ -478,7 +478,7 @@ static int ring_alloc(struct xhci *x, struct xhci_ring *r, uint32_t count)
 
 	if (!trbs)
 		return BU_ENOMEM;
-	xhci_ring_init(r, trbs, bus, count);
+	bu_xhci_ring_init(r, trbs, bus, count);
 	return 0;
 }
 
@@ -567,7 +567,7 @@ static int cmd_submit(struct xhci *x, uint32_t dw0, uint32_t dw1, uint32_t dw2,
 		return BU_ESHUTDOWN;
 	if (!xhci_ring_space(&x->cmd_ring))
 		return BU_EBUSY;
-	c = xhci_ring_push(&x->cmd_ring, dw0, dw1, dw2, dw3, false);
+	c = bu_xhci_ring_push(&x->cmd_ring, dw0, dw1, dw2, dw3, false);
 	cmd = &x->cmds[xhci_ring_slot(&x->cmd_ring, c)];
 	cmd->done = done;
 	cmd->dev = dev;
@@ -599,7 +599,7 @@ static void cmd_complete(struct xhci *x, const uint32_t dw[4])
 			doorbell(x, 0, 0);
 		return;
 	}
-	if (!xhci_ring_find(&x->cmd_ring, ptr, &c)) {
+	if (!bu_xhci_ring_find(&x->cmd_ring, ptr, &c)) {
 		xlog(x, BU_LOG_WARN, "completion for unknown command 0x%llx (%s)",
 		     (unsigned long long)ptr, bu_xhci_cc_name(cc));
 		return;
@@ -746,8 +746,8 @@ static void ep_ctx_fill(struct xhci *x, struct xhci_dev *d, struct xhci_ep *ep)
 	struct bu_usb_endpoint *u = ep->uep;
 	enum bu_usb_speed speed = d->udev->speed;
 	uint32_t *c = in_ctx(x, d, ep->dci + 1);
-	unsigned type = xhci_ep_type(u->type, ep->in);
-	unsigned interval = xhci_ep_interval(speed, u->type, u->interval);
+	unsigned type = bu_xhci_ep_type(u->type, ep->in);
+	unsigned interval = bu_xhci_ep_interval(speed, u->type, u->interval);
 	unsigned cerr = u->type == BU_EP_ISOCH ? 0 : 3; /* §4.10.2.7 */
 	uint32_t esit = u->max_esit;
 	unsigned avg;
@@ -1176,9 +1176,9 @@ static void td_add_chunk(struct td_builder *b, uint64_t bus, size_t len,
 		b->done += n;
 		if (!last || more_after)
 			dw3 |= XHCI_TRB_CH;
-		c = xhci_ring_push(b->ring, (uint32_t)bus, (uint32_t)(bus >> 32),
+		c = bu_xhci_ring_push(b->ring, (uint32_t)bus, (uint32_t)(bus >> 32),
 				   (uint32_t)n |
-					   XHCI_TRB_TD_SIZE(xhci_td_size(b->td_len, b->done,
+					   XHCI_TRB_TD_SIZE(bu_xhci_td_size(b->td_len, b->done,
 									 b->mps, last && !more_after)),
 				   dw3, !b->have_first);
 		if (!b->have_first) {
@@ -1264,7 +1264,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 					  : in ? XHCI_TRT_IN : XHCI_TRT_OUT;
 
 		/* §6.4.1.2.1: Setup Stage with immediate data, length 8. */
-		b.first = xhci_ring_push(&ep->ring, setup0, setup1, 8,
+		b.first = bu_xhci_ring_push(&ep->ring, setup0, setup1, 8,
 					 XHCI_TRB_TYPE_SET(XHCI_TRB_SETUP) |
 						 XHCI_TRB_IDT | XHCI_TRB_TRT(trt),
 					 true);
@@ -1279,7 +1279,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 					     i == nchunks - 1, false);
 		}
 		/* Status stage: opposite direction of data, IN when none. */
-		xhci_ring_push(&ep->ring, 0, 0, 0,
+		bu_xhci_ring_push(&ep->ring, 0, 0, 0,
 			       XHCI_TRB_TYPE_SET(XHCI_TRB_STATUS) | XHCI_TRB_IOC |
 				       (in && xfer->len ? 0 : XHCI_TRB_DIR_IN),
 			       false);
@@ -1303,7 +1303,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 		b.extra = XHCI_TRB_SIA | XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
 		b.flags = (in ? XHCI_TRB_ISP : 0) | XHCI_TRB_IOC;
 		if (!xfer->len) {
-			b.first = xhci_ring_push(&ep->ring, 0, 0, 0,
+			b.first = bu_xhci_ring_push(&ep->ring, 0, 0, 0,
 						 XHCI_TRB_TYPE_SET(XHCI_TRB_ISOCH) | b.extra |
 							 XHCI_TRB_IOC, true);
 			b.have_first = true;
@@ -1317,7 +1317,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 		b.flags = in ? XHCI_TRB_ISP : 0;
 		if (!xfer->len) {
 			/* A zero-length TD is one zero-length Normal TRB. */
-			b.first = xhci_ring_push(&ep->ring, 0, 0, 0,
+			b.first = bu_xhci_ring_push(&ep->ring, 0, 0, 0,
 						 XHCI_TRB_TYPE_SET(XHCI_TRB_NORMAL) |
 							 XHCI_TRB_IOC, true);
 			b.have_first = true;
@@ -1327,7 +1327,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 			td_add_chunk(&b, chunks[i].bus, chunks[i].len,
 				     i == nchunks - 1, zlp);
 		if (zlp) {
-			xhci_ring_push(&ep->ring, 0, 0, 0,
+			bu_xhci_ring_push(&ep->ring, 0, 0, 0,
 				       XHCI_TRB_TYPE_SET(XHCI_TRB_NORMAL), false);
 			b.ntrbs++;
 		}
@@ -1354,7 +1354,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 		for (uint32_t c = b.first; c != ep->ring.enq; c++)
 			trace_trb(x, "xfer", xhci_ring_addr(&ep->ring, c),
 				  xhci_ring_trb(&ep->ring, c));
-	xhci_ring_release(&ep->ring, b.first);
+	bu_xhci_ring_release(&ep->ring, b.first);
 	if (!ep->halted && !ep->stopping)
 		doorbell(x, ep->dev->slot, ep->dci);
 	else
@@ -1399,7 +1399,7 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 
 	if (dw[3] & XHCI_TRB_ED)
 		return; /* we queue no Event Data TRBs */
-	if (!xhci_ring_find(&ep->ring, ptr, &c)) {
+	if (!bu_xhci_ring_find(&ep->ring, ptr, &c)) {
 		if (cc != XHCI_CC_STOPPED && cc != XHCI_CC_STOPPED_LENGTH_INVALID &&
 		    cc != XHCI_CC_RING_UNDERRUN && cc != XHCI_CC_RING_OVERRUN)
 			xlog(x, BU_LOG_DEBUG, "slot %u ep %u: event for unknown TRB 0x%llx (%s)",
@@ -1609,7 +1609,7 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	uint64_t deq = ((uint64_t)bu_le32_to_cpu(oc[3]) << 32) |
 		       (bu_le32_to_cpu(oc[2]) & ~15u);
 	uint32_t hc_at;
-	bool have_at = xhci_ring_find(&ep->ring, deq, &hc_at);
+	bool have_at = bu_xhci_ring_find(&ep->ring, deq, &hc_at);
 	bool move = false;
 	uint32_t move_to = 0;
 	struct bu_usb_xfer *xfer, *next;

@@ -56,24 +56,24 @@ static inline uint32_t xhci_ring_space(const struct xhci_ring *r)
  * Map a bus address the controller reported back to a counter in
  * [deq, enq). Returns false when the address is not a live TRB of the ring.
  */
-bool xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *counter);
+bool bu_xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *counter);
 
 /** Initialise ring bookkeeping over zeroed memory and write the Link TRB. */
-void xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
+void bu_xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
 		    uint32_t count);
 
 /**
  * Write one TRB (dw3 without the cycle bit) at the enqueue position and
  * advance. With `hold`, the TRB is written with the cycle bit inverted so the
- * controller cannot start on it before xhci_ring_release(). Passing the Link
+ * controller cannot start on it before bu_xhci_ring_release(). Passing the Link
  * TRB at the end of the ring is handled here: it inherits the chain bit of
  * the TRB before it, so a TD may span the wrap. Returns the TRB's counter.
  */
-uint32_t xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
+uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 			uint32_t dw2, uint32_t dw3, bool hold);
 
 /** Hand a held TRB to the controller (write barrier, then its cycle bit). */
-void xhci_ring_release(struct xhci_ring *r, uint32_t counter);
+void bu_xhci_ring_release(struct xhci_ring *r, uint32_t counter);
 
 /** The TRB at counter `c` (host order dwords, as written). */
 static inline struct xhci_trb *xhci_ring_trb(struct xhci_ring *r, uint32_t c)
@@ -86,13 +86,13 @@ static inline struct xhci_trb *xhci_ring_trb(struct xhci_ring *r, uint32_t c)
  * given the TD's total length, bytes up to and including this TRB, the max
  * packet size, and whether it is the TD's last TRB.
  */
-uint32_t xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool last);
+uint32_t bu_xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool last);
 
 /** Endpoint context Interval field for a descriptor's bInterval (§6.2.3.6). */
-unsigned xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
+unsigned bu_xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
 			  unsigned b_interval);
 
 /** Endpoint context EP Type for a transfer type and direction. */
-unsigned xhci_ep_type(unsigned type, bool in);
+unsigned bu_xhci_ep_type(unsigned type, bool in);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "bareusb/util.h"
 
-void xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
+void bu_xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
 		    uint32_t count)
 {
 	struct xhci_trb *link = &trbs[count];
@@ -25,7 +25,7 @@ void xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
 	link->dw[3] = bu_cpu_to_le32(XHCI_TRB_TYPE_SET(XHCI_TRB_LINK) | XHCI_TRB_TC);
 }
 
-bool xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *counter)
+bool bu_xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *counter)
 {
 	uint32_t slot, off;
 
@@ -39,7 +39,7 @@ bool xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *counter)
 	return true;
 }
 
-uint32_t xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
+uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 			uint32_t dw2, uint32_t dw3, bool hold)
 {
 	uint32_t c = r->enq++;
@@ -63,7 +63,7 @@ uint32_t xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 	return c;
 }
 
-void xhci_ring_release(struct xhci_ring *r, uint32_t counter)
+void bu_xhci_ring_release(struct xhci_ring *r, uint32_t counter)
 {
 	struct xhci_trb *t = xhci_ring_trb(r, counter);
 
@@ -71,7 +71,7 @@ void xhci_ring_release(struct xhci_ring *r, uint32_t counter)
 	t->dw[3] = bu_cpu_to_le32(bu_le32_to_cpu(t->dw[3]) ^ XHCI_TRB_C);
 }
 
-uint32_t xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool last)
+uint32_t bu_xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool last)
 {
 	size_t total_packets, sent_packets;
 
@@ -94,7 +94,7 @@ static unsigned ilog2(unsigned v)
 	return n;
 }
 
-unsigned xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
+unsigned bu_xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
 			  unsigned b_interval)
 {
 	unsigned v;
@@ -131,7 +131,7 @@ unsigned xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
 	}
 }
 
-unsigned xhci_ep_type(unsigned type, bool in)
+unsigned bu_xhci_ep_type(unsigned type, bool in)
 {
 	if (type == BU_EP_CONTROL)
 		return XHCI_EPT_CONTROL;

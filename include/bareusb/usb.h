@@ -34,7 +34,9 @@ extern "C" {
 #define BU_USB_MAX_EPS 256       /**< endpoint descriptors per config */
 #define BU_USB_MAX_IADS 16       /**< interface associations per config */
 #define BU_USB_MAX_CONFIG_LEN 65535 /**< wTotalLength cap */
-#define BU_USB_MAX_TIER 7        /**< USB 2.0 §4.1.1: root port device is tier 1 of at most 7 (xHCI counts the root hub apart: route strings hold 5 hub levels) */
+#define BU_USB_MAX_HUB_TIER 5    /**< deepest hub: USB 2.0 §4.1.1 allows 5 external hubs in a chain (our tier 1 = a device on a root port); xHCI route strings hold 5 levels */
+#define BU_USB_MAX_IFACES 32     /**< interfaces bound per device */
+#define BU_USB_MAX_DRIVERS 16    /**< class drivers registered per bus */
 #define BU_USB_MAX_STRING 127    /**< UTF-16 code units kept per string */
 
 /** Bus speeds, in PORTSC / slot-context order where they overlap. */
@@ -158,6 +160,68 @@ struct bu_usb_xfer {
 };
 
 /* ------------------------------------------------------------------------ */
+/* Class drivers                                                            */
+
+/** Which fields of a bu_usb_match must equal the device's. */
+enum bu_usb_match_flags {
+	BU_MATCH_VENDOR = 1 << 0,    /**< idVendor */
+	BU_MATCH_PRODUCT = 1 << 1,   /**< idProduct */
+	BU_MATCH_CLASS = 1 << 2,     /**< bInterfaceClass */
+	BU_MATCH_SUBCLASS = 1 << 3,  /**< bInterfaceSubClass */
+	BU_MATCH_PROTOCOL = 1 << 4,  /**< bInterfaceProtocol */
+	BU_MATCH_INTERFACE = 1 << 5, /**< bInterfaceNumber */
+	BU_MATCH_COMPAT_ID = 1 << 6, /**< Microsoft OS compatible ID */
+	BU_MATCH_DEV_CLASS = 1 << 7, /**< bDeviceClass (with class_code) */
+};
+
+/**
+ * One match rule. A driver binds an interface when every field named in
+ * `flags` matches; among several matching drivers the rule naming the most
+ * fields wins (so a VID/PID rule beats a class rule).
+ */
+struct bu_usb_match {
+	uint16_t flags;       /**< BU_MATCH_* */
+	uint16_t vid, pid;
+	uint8_t class_code, subclass, protocol;
+	uint8_t interface;
+	const char *compat_id; /**< e.g. "WINUSB" (MS OS descriptors) */
+	const void *data;      /**< driver's own data for this rule */
+};
+
+struct bu_usb_driver;
+
+/** An interface of the active configuration, as class drivers see it. */
+struct bu_usb_interface {
+	struct bu_usb_device *dev;
+	uint8_t number;       /**< bInterfaceNumber */
+	uint8_t alt;          /**< current alternate setting */
+	uint8_t func_first;   /**< first interface of its IAD function (or itself) */
+	uint8_t func_count;   /**< interfaces in that function (1 without IAD) */
+	const struct bu_usb_alt_info *info; /**< current alternate setting */
+	const struct bu_usb_driver *driver; /**< bound driver or NULL */
+	bool primary;         /**< the driver was probed with this interface */
+	void *driver_data;    /**< the driver's per-interface state */
+	char compat_id[9];    /**< MS OS compatible ID, "" when none */
+	char subcompat_id[9];
+};
+
+/**
+ * A class driver: a const struct registered on a bus. probe() runs from
+ * poll once the device is configured; return 0 to bind, BU_ENOTSUP to
+ * decline, another error to report a failed bind. remove() runs when the
+ * device goes away, after its transfers completed with BU_ENODEV. poll()
+ * (optional) runs on every bus poll for each bound primary interface.
+ */
+struct bu_usb_driver {
+	const char *name;
+	const struct bu_usb_match *match;
+	unsigned num_match;
+	int (*probe)(struct bu_usb_interface *intf, const struct bu_usb_match *m);
+	void (*remove)(struct bu_usb_interface *intf);
+	void (*poll)(struct bu_usb_interface *intf, uint64_t now_us);
+};
+
+/* ------------------------------------------------------------------------ */
 /* Endpoints, devices, buses                                                */
 
 /** Endpoint types, as in bmAttributes bits 1:0. */
@@ -249,6 +313,11 @@ struct bu_usb_device {
 	uint16_t ctrl_len;
 	bool ctrl_busy;
 	int ctrl_status;
+
+	/* Interfaces of the active configuration and their drivers. */
+	uint8_t num_ifaces;
+	struct bu_usb_interface ifaces[BU_USB_MAX_IFACES];
+	bool addr_lock;      /**< holds its root port's default-address lock */
 
 	void *hc_priv;       /**< controller driver's device state */
 };
@@ -345,7 +414,9 @@ struct bu_usb_bus {
 	unsigned enumerating; /**< devices in enumeration or ports in debounce */
 	struct bu_usb_xfer *timed; /**< submitted transfers with a deadline */
 	unsigned next_dev_id;
-	uint32_t port_pending[8]; /**< bitmap: root ports with unhandled changes */
+	const struct bu_usb_driver *drivers[BU_USB_MAX_DRIVERS]; /**< class drivers */
+	unsigned num_drivers;
+	const void *addr_owner[256]; /**< per root port: who has a device at address 0 */
 	uint64_t port_wake_us[256]; /**< root-port debounce timers */
 	uint8_t port_state[256];
 	bool failed;
@@ -360,6 +431,16 @@ int bu_usb_bus_start(struct bu_usb_bus *bus);
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port);
 /** Called by a controller driver when a device's slot disappeared. */
 void bu_usb_device_gone(struct bu_usb_device *dev);
+
+/**
+ * Register a class driver on the bus (the hub driver is always there).
+ * Devices already configured are offered to it. Returns BU_ENOSPC when full.
+ */
+int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
+			       const struct bu_usb_driver *drv);
+/** Unregister a driver; interfaces bound to it are removed from it first. */
+void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
+				  const struct bu_usb_driver *drv);
 
 /** Do pending work: controller events, enumeration steps, timeouts. */
 int bu_usb_bus_poll(struct bu_usb_bus *bus);

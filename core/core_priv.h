@@ -1,0 +1,42 @@
+/*
+ * USB core internals shared by the core's files (bus.c, driver.c, hub.c).
+ * Not a public header.
+ */
+#ifndef BAREUSB_CORE_PRIV_H
+#define BAREUSB_CORE_PRIV_H
+
+#include "bareusb/usb.h"
+
+/** Log a formatted line for the bus ("usbN: ..."). */
+void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** Format a device's path ("3.2") into buf; returns buf. */
+const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size);
+/** Zeroed allocation through the platform; NULL on failure. */
+void *bu_core_alloc(struct bu_usb_bus *bus, size_t size);
+/** Free what bu_core_alloc returned (NULL is fine). */
+void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size);
+/** The platform clock. */
+uint64_t bu_core_now(struct bu_usb_bus *bus);
+
+/**
+ * Create a device at `port` of `parent` (NULL: a root port) and start its
+ * enumeration. Returns the device or NULL when out of memory.
+ */
+struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
+				     struct bu_usb_device *parent, unsigned port,
+				     enum bu_usb_speed speed);
+/** Remove a device and its subtree (drivers' remove, slot released). */
+void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev);
+
+/** Build dev->ifaces for the active configuration and probe drivers. */
+void bu_core_bind_device(struct bu_usb_device *dev);
+/** Run remove() of every driver bound to the device, and forget them. */
+void bu_core_unbind_device(struct bu_usb_device *dev);
+/** Call the poll hook of every bound driver of every device. */
+void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now);
+
+/** The built-in hub class driver. */
+extern const struct bu_usb_driver bu_usb_hub_driver;
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * Class-driver binding: a per-bus registry of drivers, matched per
+ * interface of the active configuration (VID/PID, class triple, Microsoft
+ * OS compatible ID), with the interfaces of an IAD function kept together.
+ */
+#include "core_priv.h"
+
+#include "bareusb/desc.h"
+#include "bareusb/util.h"
+
+int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
+			       const struct bu_usb_driver *drv)
+{
+	if (!bus || !drv || !drv->name || !drv->probe)
+		return BU_EINVAL;
+	for (unsigned i = 0; i < bus->num_drivers; i++)
+		if (bus->drivers[i] == drv)
+			return 0;
+	if (bus->num_drivers >= BU_USB_MAX_DRIVERS)
+		return BU_ENOSPC;
+	bus->drivers[bus->num_drivers++] = drv;
+	/* Offer configured devices' unbound interfaces to the newcomer. */
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next)
+		if (d->state == BU_DEV_CONFIGURED)
+			bu_core_bind_device(d);
+	return 0;
+}
+
+/** Unbind one interface's driver (and the rest of its function). */
+static void unbind_interface(struct bu_usb_device *dev, struct bu_usb_interface *intf)
+{
+	const struct bu_usb_driver *drv = intf->driver;
+
+	if (!drv || !intf->primary)
+		return;
+	if (drv->remove)
+		drv->remove(intf);
+	for (unsigned i = 0; i < dev->num_ifaces; i++) {
+		struct bu_usb_interface *o = &dev->ifaces[i];
+
+		if (o->driver == drv && o->func_first == intf->func_first) {
+			o->driver = NULL;
+			o->primary = false;
+			o->driver_data = NULL;
+		}
+	}
+}
+
+void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
+				  const struct bu_usb_driver *drv)
+{
+	unsigned i;
+
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next)
+		for (unsigned k = 0; k < d->num_ifaces; k++)
+			if (d->ifaces[k].driver == drv)
+				unbind_interface(d, &d->ifaces[k]);
+	for (i = 0; i < bus->num_drivers && bus->drivers[i] != drv; i++)
+		;
+	if (i == bus->num_drivers)
+		return;
+	for (; i + 1 < bus->num_drivers; i++)
+		bus->drivers[i] = bus->drivers[i + 1];
+	bus->num_drivers--;
+}
+
+/** How many fields of `m` match the interface, or -1 when one differs. */
+static int match_score(const struct bu_usb_device *dev,
+		       const struct bu_usb_interface *intf,
+		       const struct bu_usb_match *m)
+{
+	const struct bu_usb_alt_info *a = intf->info;
+	int score = 0;
+
+	if (m->flags & BU_MATCH_VENDOR) {
+		if (dev->desc.idVendor != m->vid)
+			return -1;
+		score++;
+	}
+	if (m->flags & BU_MATCH_PRODUCT) {
+		if (dev->desc.idProduct != m->pid)
+			return -1;
+		score++;
+	}
+	if (m->flags & BU_MATCH_DEV_CLASS) {
+		if (dev->desc.bDeviceClass != m->class_code)
+			return -1;
+		score++;
+	} else if (m->flags & BU_MATCH_CLASS) {
+		if (!a || a->class_code != m->class_code)
+			return -1;
+		score++;
+	}
+	if (m->flags & BU_MATCH_SUBCLASS) {
+		if (!a || a->subclass != m->subclass)
+			return -1;
+		score++;
+	}
+	if (m->flags & BU_MATCH_PROTOCOL) {
+		if (!a || a->protocol != m->protocol)
+			return -1;
+		score++;
+	}
+	if (m->flags & BU_MATCH_INTERFACE) {
+		if (intf->number != m->interface)
+			return -1;
+		score++;
+	}
+	if (m->flags & BU_MATCH_COMPAT_ID) {
+		if (!m->compat_id || !intf->compat_id[0] ||
+		    bu_strcmp(intf->compat_id, m->compat_id) != 0)
+			return -1;
+		score += 2; /* the device asked for this driver by name */
+	}
+	return score;
+}
+
+/** Fill dev->ifaces from the active configuration (alt 0) and its IADs. */
+static void build_interfaces(struct bu_usb_device *dev)
+{
+	const struct bu_usb_config_info *cfg;
+
+	if (dev->num_ifaces || dev->active_config < 0)
+		return;
+	cfg = &dev->configs[dev->active_config];
+	for (unsigned a = 0; a < cfg->num_alts; a++) {
+		const struct bu_usb_alt_info *alt = &cfg->alts[a];
+		struct bu_usb_interface *intf;
+
+		if (alt->alt != 0 || dev->num_ifaces >= BU_USB_MAX_IFACES)
+			continue;
+		intf = &dev->ifaces[dev->num_ifaces++];
+		bu_memset(intf, 0, sizeof(*intf));
+		intf->dev = dev;
+		intf->number = alt->number;
+		intf->info = alt;
+		intf->func_first = alt->number;
+		intf->func_count = 1;
+		for (unsigned k = 0; k < cfg->num_iads; k++) {
+			const struct bu_usb_iad_info *iad = &cfg->iads[k];
+
+			if (iad->count && alt->number >= iad->first_interface &&
+			    alt->number - iad->first_interface < iad->count) {
+				intf->func_first = iad->first_interface;
+				intf->func_count = iad->count;
+				break;
+			}
+		}
+	}
+}
+
+void bu_core_bind_device(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus = dev->bus;
+
+	build_interfaces(dev);
+	for (unsigned i = 0; i < dev->num_ifaces; i++) {
+		struct bu_usb_interface *intf = &dev->ifaces[i];
+		const struct bu_usb_driver *best = NULL;
+		const struct bu_usb_match *best_m = NULL;
+		int best_score = -1;
+		int rc;
+
+		/* Interfaces of a function go to the driver of its first one. */
+		if (intf->driver || intf->number != intf->func_first)
+			continue;
+		for (unsigned d = 0; d < bus->num_drivers; d++) {
+			const struct bu_usb_driver *drv = bus->drivers[d];
+
+			for (unsigned k = 0; k < drv->num_match; k++) {
+				int s = match_score(dev, intf, &drv->match[k]);
+
+				if (s > best_score) {
+					best_score = s;
+					best = drv;
+					best_m = &drv->match[k];
+				}
+			}
+		}
+		if (!best)
+			continue;
+		intf->driver = best;
+		intf->primary = true;
+		rc = best->probe(intf, best_m);
+		if (rc) {
+			char path[32];
+
+			intf->driver = NULL;
+			intf->primary = false;
+			intf->driver_data = NULL;
+			if (rc != BU_ENOTSUP)
+				bu_core_log(bus, BU_LOG_WARN, "device %s interface %u: %s probe failed: %s",
+					    bu_core_dev_path(dev, path, sizeof(path)),
+					    intf->number, best->name, bu_strerror(rc));
+			continue;
+		}
+		for (unsigned k = 0; k < dev->num_ifaces; k++) {
+			struct bu_usb_interface *o = &dev->ifaces[k];
+
+			if (o != intf && !o->driver && o->func_first == intf->func_first &&
+			    intf->func_count > 1)
+				o->driver = best;
+		}
+	}
+}
+
+void bu_core_unbind_device(struct bu_usb_device *dev)
+{
+	for (unsigned i = 0; i < dev->num_ifaces; i++)
+		unbind_interface(dev, &dev->ifaces[i]);
+}
+
+void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now)
+{
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
+		if (d->state != BU_DEV_CONFIGURED)
+			continue;
+		for (unsigned i = 0; i < d->num_ifaces; i++) {
+			struct bu_usb_interface *intf = &d->ifaces[i];
+
+			if (intf->primary && intf->driver && intf->driver->poll)
+				intf->driver->poll(intf, now);
+		}
+	}
+}

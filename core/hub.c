@@ -1,0 +1,681 @@
+/*
+ * Hub class driver (USB 2.0 chapter 11, USB 3.2 chapter 10).
+ *
+ * One small state machine per hub: read the hub descriptor, tell the
+ * controller the slot is a hub (ports, TT think time, MTT), set the hub
+ * depth on USB 3 hubs, power the ports, then watch them. Port changes
+ * arrive on the status-change interrupt endpoint; while a port is being
+ * debounced or reset the driver reads its status directly instead of
+ * waiting for the next interrupt poll (a full-speed hub's is 128 ms or
+ * more), so only the delays the spec mandates are spent.
+ *
+ * Each hub has one control request in flight at a time. Within a root
+ * port's tree only one device may be at the default address: a port reset
+ * takes the root port's lock, and the new device gives it back once the
+ * controller has addressed it.
+ */
+#include "core_priv.h"
+
+#include "bareusb/util.h"
+
+#define HUB_MAX_PORTS 31 /* as Linux: larger bNbrPorts is refused */
+
+/* Hub class requests and features (USB 2.0 §11.24.2, Table 11-17). */
+#define HUB_REQ_SET_HUB_DEPTH 12
+#define HUB_FEAT_PORT_RESET 4
+#define HUB_FEAT_PORT_POWER 8
+#define HUB_FEAT_BH_PORT_RESET 28
+
+#define PS_CONNECTION 0x0001
+#define PS_ENABLE 0x0002
+#define PS_RESET 0x0010
+#define PS_LOW_SPEED 0x0200
+#define PS_HIGH_SPEED 0x0400
+#define PS_SS_LINK_STATE(s) (((s) >> 5) & 0xf)
+#define SS_LINK_INACTIVE 6
+
+/* Change bits and the features that clear them (wPortChange). */
+static const uint8_t change_feature[] = {
+	16, /* C_PORT_CONNECTION */
+	17, /* C_PORT_ENABLE */
+	18, /* C_PORT_SUSPEND (USB 2) */
+	19, /* C_PORT_OVER_CURRENT */
+	20, /* C_PORT_RESET */
+	23, /* C_PORT_L1 / bit 5: C_BH_PORT_RESET is 29 on USB 3 */
+	25, /* USB 3 bit 6: C_PORT_LINK_STATE */
+	26, /* USB 3 bit 7: C_PORT_CONFIG_ERROR */
+};
+
+/* Delays (microseconds). */
+#define T_ATTDB_US 100000 /* USB 2.0 §7.1.7.3: TATTDB */
+#define T_RSTRCY_US 10000 /* USB 2.0 §7.1.7.5: TRSTRCY */
+#define T_RESET_POLL_US 2000 /* re-read status while a reset runs */
+#define T_RESET_MAX_US 500000
+#define T_INTR_RETRY_US 100000
+
+/** Hub port states. */
+enum hub_port_state {
+	HP_EMPTY = 0,
+	HP_DEBOUNCE,
+	HP_WAIT_LOCK, /* debounced; waiting for the root port's address lock */
+	HP_RESET,
+	HP_RECOVERY,
+	HP_DEVICE,
+	HP_FAILED,
+};
+
+struct hub_port {
+	uint8_t state;
+	bool read;        /* status must be read */
+	bool act;         /* status read and changes cleared: decide */
+	bool timer_fired;
+	bool reconnect;   /* C_PORT_CONNECTION was seen in the last read */
+	bool disabled;    /* C_PORT_ENABLE was seen in the last read */
+	uint16_t status;
+	uint16_t change;  /* change bits still to clear */
+	uint64_t wake_us;
+	uint64_t deadline_us;
+	struct bu_usb_device *child;
+};
+
+/** Hub setup steps, then RUN. */
+enum hub_step {
+	HUB_GET_DESC = 0,
+	HUB_SET_DEPTH,
+	HUB_CONFIGURE,
+	HUB_POWER,
+	HUB_POWER_WAIT,
+	HUB_RUN,
+	HUB_DEAD,
+};
+
+struct hub {
+	struct bu_usb_interface *intf;
+	struct bu_usb_device *dev;
+	struct bu_usb_endpoint *status_ep;
+	bool usb3;
+	uint8_t nports;
+	uint8_t step;
+	uint8_t power_port;  /* next port to power */
+	uint8_t pwr_good_2ms;
+	uint16_t characteristics;
+	uint64_t wake_us;
+	bool ctrl_busy;
+	uint8_t ctrl_port;   /* port the request in flight is about */
+	uint8_t ctrl_kind;   /* what the request in flight is */
+	struct bu_usb_xfer ctrl;
+	uint8_t buf[64];
+	struct bu_usb_xfer intr;
+	uint8_t ibuf[8];
+	bool intr_busy;
+	bool settling;       /* counted as enumerating until the first port scan */
+	uint64_t intr_retry_us;
+	struct hub_port ports[HUB_MAX_PORTS + 1];
+};
+
+enum ctrl_kind {
+	CK_SETUP = 1,
+	CK_STATUS,
+	CK_CLEAR,
+	CK_RESET,
+};
+
+static void hub_kick(struct hub *h);
+
+/** Start a control request to the hub; completion re-enters hub_kick. */
+static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
+		    uint8_t req, uint16_t value, uint16_t index, uint16_t len);
+
+/** The hub's first scan is over (or it died): stop holding the bus busy. */
+static void hub_settled(struct hub *h)
+{
+	if (h->settling) {
+		h->settling = false;
+		if (h->dev->bus->enumerating)
+			h->dev->bus->enumerating--;
+	}
+}
+
+static bool hub_gone(const struct hub *h)
+{
+	return h->dev->state == BU_DEV_GONE || h->step == HUB_DEAD;
+}
+
+/** Log a hub message with its path. */
+static void hub_warn(struct hub *h, const char *what, unsigned port, int err)
+{
+	char path[32];
+
+	bu_core_log(h->dev->bus, BU_LOG_WARN, "hub %s port %u: %s%s%s",
+		    bu_core_dev_path(h->dev, path, sizeof(path)), port, what,
+		    err ? ": " : "", err ? bu_strerror(err) : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Status-change endpoint                                                   */
+
+static void intr_done(struct bu_usb_xfer *xfer);
+
+/** Submit the status-change interrupt transfer. */
+static void intr_submit(struct hub *h)
+{
+	unsigned len;
+
+	if (h->intr_busy || hub_gone(h) || !h->status_ep)
+		return;
+	/* (ports + 1) bits, but never beyond the endpoint's packet size. */
+	len = BU_MIN((h->nports + 8u) / 8u, (unsigned)sizeof(h->ibuf));
+	len = BU_MIN(len, (unsigned)h->status_ep->mps);
+	bu_memset(&h->intr, 0, sizeof(h->intr));
+	h->intr.ep = h->status_ep;
+	h->intr.buf = h->ibuf;
+	h->intr.len = len;
+	h->intr.complete = intr_done;
+	h->intr.ctx = h;
+	if (bu_usb_xfer_submit(&h->intr) == 0)
+		h->intr_busy = true;
+	else
+		h->intr_retry_us = bu_core_now(h->dev->bus) + T_INTR_RETRY_US;
+}
+
+/** Status-change bitmap arrived: mark the ports whose status must be read. */
+static void intr_done(struct bu_usb_xfer *xfer)
+{
+	struct hub *h = xfer->ctx;
+
+	h->intr_busy = false;
+	if (hub_gone(h) || xfer->status == BU_ENODEV)
+		return;
+	if (xfer->status) {
+		/* Halted endpoints are recovered by the controller driver;
+		 * try again a little later rather than spin. */
+		h->intr_retry_us = bu_core_now(h->dev->bus) + T_INTR_RETRY_US;
+		return;
+	}
+	for (unsigned p = 1; p <= h->nports && p / 8 < xfer->actual; p++)
+		if (h->ibuf[p / 8] & (1u << (p % 8)))
+			h->ports[p].read = true;
+	intr_submit(h);
+	hub_kick(h);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ports                                                                    */
+
+/** Speed of the device on a port from its status (USB 2.0 Table 11-21). */
+static enum bu_usb_speed port_speed(const struct hub *h, uint16_t status)
+{
+	if (h->usb3)
+		return BU_SPEED_SUPER;
+	if (status & PS_LOW_SPEED)
+		return BU_SPEED_LOW;
+	if (status & PS_HIGH_SPEED)
+		return BU_SPEED_HIGH;
+	return BU_SPEED_FULL;
+}
+
+/** Set a port's state; ports in the attach sequence count as enumerating. */
+static void port_set(struct hub *h, unsigned p, enum hub_port_state st,
+		     uint32_t wait_us)
+{
+	struct hub_port *hp = &h->ports[p];
+	struct bu_usb_bus *bus = h->dev->bus;
+	bool was = hp->state >= HP_DEBOUNCE && hp->state <= HP_RECOVERY;
+	bool now = st >= HP_DEBOUNCE && st <= HP_RECOVERY;
+
+	if (now && !was)
+		bus->enumerating++;
+	else if (!now && was && bus->enumerating)
+		bus->enumerating--;
+	if (hp->state == HP_RESET || hp->state == HP_RECOVERY)
+		if (bus->addr_owner[h->dev->root_port] == hp && st != HP_RESET &&
+		    st != HP_RECOVERY && st != HP_DEVICE)
+			bus->addr_owner[h->dev->root_port] = NULL;
+	hp->state = (uint8_t)st;
+	hp->wake_us = wait_us ? bu_core_now(bus) + wait_us : 0;
+}
+
+/** Issue the port reset (the lock is held). */
+static void port_reset(struct hub *h, unsigned p)
+{
+	struct hub_port *hp = &h->ports[p];
+	bool warm = h->usb3 && PS_SS_LINK_STATE(hp->status) == SS_LINK_INACTIVE;
+
+	port_set(h, p, HP_RESET, T_RESET_POLL_US);
+	hp->deadline_us = bu_core_now(h->dev->bus) + T_RESET_MAX_US;
+	if (hub_ctrl(h, CK_RESET, p, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
+		     USB_REQ_SET_FEATURE,
+		     warm ? HUB_FEAT_BH_PORT_RESET : HUB_FEAT_PORT_RESET, (uint16_t)p, 0))
+		port_set(h, p, HP_FAILED, 0);
+}
+
+/** Decide what a port's fresh status means. */
+static void port_act(struct hub *h, unsigned p)
+{
+	struct hub_port *hp = &h->ports[p];
+	struct bu_usb_bus *bus = h->dev->bus;
+	bool timer = hp->timer_fired;
+	bool connected = hp->status & PS_CONNECTION;
+	bool enabled = hp->status & PS_ENABLE;
+	bool resetting = hp->status & PS_RESET;
+	bool reconnected = hp->reconnect;
+
+	hp->act = false;
+	hp->timer_fired = false;
+	hp->reconnect = false;
+	if (!connected || (reconnected && hp->state == HP_DEVICE)) {
+		if (hp->child) {
+			char path[32];
+
+			bu_core_log(bus, BU_LOG_INFO, "device %s disconnected",
+				    bu_core_dev_path(hp->child, path, sizeof(path)));
+			bu_core_dev_remove(bus, hp->child);
+			hp->child = NULL;
+		}
+		port_set(h, p, HP_EMPTY, 0);
+		if (!connected)
+			return;
+	}
+	switch (hp->state) {
+	case HP_EMPTY:
+	case HP_FAILED:
+		if (hp->state == HP_FAILED && !reconnected)
+			break;
+		port_set(h, p, HP_DEBOUNCE, T_ATTDB_US);
+		break;
+	case HP_DEBOUNCE:
+		if (reconnected) {
+			port_set(h, p, HP_DEBOUNCE, T_ATTDB_US);
+			break;
+		}
+		if (!timer)
+			break;
+		port_set(h, p, HP_WAIT_LOCK, 0);
+		/* fallthrough */
+		__attribute__((fallthrough));
+	case HP_WAIT_LOCK:
+		if (bus->addr_owner[h->dev->root_port])
+			break; /* retried from hub_poll when it frees */
+		bus->addr_owner[h->dev->root_port] = hp;
+		port_reset(h, p);
+		break;
+	case HP_RESET:
+		if (enabled && !resetting) {
+			port_set(h, p, HP_RECOVERY, T_RSTRCY_US);
+		} else if (bu_core_now(bus) >= hp->deadline_us) {
+			hub_warn(h, "reset did not enable the port", p, 0);
+			port_set(h, p, HP_FAILED, 0);
+		} else {
+			hp->wake_us = bu_core_now(bus) + T_RESET_POLL_US;
+		}
+		break;
+	case HP_RECOVERY:
+		if (!timer)
+			break;
+		if (!enabled) {
+			port_set(h, p, HP_FAILED, 0);
+			break;
+		}
+		port_set(h, p, HP_DEVICE, 0);
+		hp->child = bu_core_dev_attach(bus, h->dev, p, port_speed(h, hp->status));
+		if (!hp->child) {
+			hub_warn(h, "out of memory for a device", p, BU_ENOMEM);
+			bus->addr_owner[h->dev->root_port] = NULL;
+			port_set(h, p, HP_FAILED, 0);
+		}
+		break;
+	case HP_DEVICE:
+		if (!enabled && hp->child && hp->disabled)
+			hub_warn(h, "port disabled by the hub", p, 0);
+		hp->disabled = false;
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Control requests and the main step                                       */
+
+static void ctrl_done(struct bu_usb_xfer *xfer);
+
+static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
+		    uint8_t req, uint16_t value, uint16_t index, uint16_t len)
+{
+	struct bu_usb_xfer *x = &h->ctrl;
+	int rc;
+
+	bu_memset(x, 0, sizeof(*x));
+	x->ep = &h->dev->ep0;
+	x->setup[0] = type;
+	x->setup[1] = req;
+	x->setup[2] = (uint8_t)value;
+	x->setup[3] = (uint8_t)(value >> 8);
+	x->setup[4] = (uint8_t)index;
+	x->setup[5] = (uint8_t)(index >> 8);
+	x->setup[6] = (uint8_t)len;
+	x->setup[7] = (uint8_t)(len >> 8);
+	x->buf = len ? h->buf : NULL;
+	x->len = len;
+	x->timeout_ms = 5000; /* USB 2.0 §9.2.6.4 */
+	x->complete = ctrl_done;
+	x->ctx = h;
+	h->ctrl_kind = (uint8_t)kind;
+	h->ctrl_port = (uint8_t)port;
+	rc = bu_usb_xfer_submit(x);
+	h->ctrl_busy = rc == 0;
+	return rc;
+}
+
+/** Mark the hub failed (the device stays, its ports are not served). */
+static void hub_fail(struct hub *h, const char *what, int err)
+{
+	hub_warn(h, what, 0, err);
+	if (!h->dev->error) {
+		h->dev->error = err;
+		h->dev->error_step = what;
+	}
+	for (unsigned p = 1; p <= h->nports; p++)
+		if (h->ports[p].state != HP_DEVICE)
+			port_set(h, p, HP_EMPTY, 0);
+	h->step = HUB_DEAD;
+	hub_settled(h);
+}
+
+/** Parse the hub descriptor in h->buf. */
+static int hub_parse_desc(struct hub *h, size_t len)
+{
+	const uint8_t *d = h->buf;
+
+	/* USB 2.0 §11.23.2.1 (0x29) / USB 3.2 §10.15.2.1 (0x2a). */
+	if (len < 7 || d[0] < 7 || d[1] != (h->usb3 ? USB_DT_SS_HUB : USB_DT_HUB))
+		return BU_EBADDESC;
+	if (d[2] == 0 || d[2] > HUB_MAX_PORTS || (h->usb3 && d[2] > 15))
+		return BU_ERANGE;
+	h->nports = d[2];
+	h->characteristics = bu_get_le16(&d[3]);
+	h->pwr_good_2ms = d[5];
+	return 0;
+}
+
+/** Configure-endpoint completion (hub facts told to the controller). */
+static void hub_configured(struct bu_usb_device *dev, int status)
+{
+	struct hub *h = NULL;
+
+	for (unsigned i = 0; i < dev->num_ifaces; i++)
+		if (dev->ifaces[i].driver == &bu_usb_hub_driver && dev->ifaces[i].primary)
+			h = dev->ifaces[i].driver_data;
+	if (!h || hub_gone(h))
+		return;
+	h->ctrl_busy = false;
+	if (status) {
+		hub_fail(h, "hub slot update", status);
+		return;
+	}
+	h->step = HUB_POWER;
+	hub_kick(h);
+}
+
+/** Completion of the hub's control request. */
+static void ctrl_done(struct bu_usb_xfer *xfer)
+{
+	struct hub *h = xfer->ctx;
+	struct hub_port *hp = &h->ports[h->ctrl_port <= h->nports ? h->ctrl_port : 0];
+	int st = xfer->status;
+	int rc;
+
+	h->ctrl_busy = false;
+	if (hub_gone(h) || st == BU_ENODEV)
+		return;
+	switch (h->ctrl_kind) {
+	case CK_SETUP:
+		if (st) {
+			hub_fail(h, h->step == HUB_GET_DESC ? "hub descriptor" :
+				    h->step == HUB_SET_DEPTH ? "set hub depth" : "port power", st);
+			return;
+		}
+		if (h->step == HUB_GET_DESC) {
+			rc = hub_parse_desc(h, xfer->actual);
+			if (rc) {
+				hub_fail(h, "hub descriptor", rc);
+				return;
+			}
+			h->step = h->usb3 ? HUB_SET_DEPTH : HUB_CONFIGURE;
+		} else if (h->step == HUB_SET_DEPTH) {
+			h->step = HUB_CONFIGURE;
+		} else if (h->step == HUB_POWER) {
+			if (++h->power_port > h->nports) {
+				/* USB 2.0 §11.23.2.1: power good after 2 ms × bPwrOn2PwrGood. */
+				h->step = HUB_POWER_WAIT;
+				h->wake_us = bu_core_now(h->dev->bus) + 2000u * h->pwr_good_2ms + 1;
+			}
+		}
+		break;
+	case CK_STATUS:
+		if (st || xfer->actual < 4) {
+			hub_warn(h, "port status", h->ctrl_port, st ? st : BU_EPROTO);
+			hp->read = false;
+			break;
+		}
+		hp->status = bu_get_le16(&h->buf[0]);
+		hp->change = bu_get_le16(&h->buf[2]);
+		hp->reconnect |= (hp->change & 1) != 0;
+		hp->disabled |= (hp->change & 2) != 0;
+		hp->act = true;
+		break;
+	case CK_CLEAR:
+		if (st)
+			hub_warn(h, "clear port feature", h->ctrl_port, st);
+		break;
+	case CK_RESET:
+		if (st) {
+			hub_warn(h, "port reset", h->ctrl_port, st);
+			port_set(h, h->ctrl_port, HP_FAILED, 0);
+		}
+		break;
+	}
+	hub_kick(h);
+}
+
+/** Next thing to do on the hub's control pipe, if it is free. */
+static void hub_kick(struct hub *h)
+{
+	struct bu_usb_device *dev = h->dev;
+	int rc = 0;
+
+	if (h->ctrl_busy || hub_gone(h))
+		return;
+	switch (h->step) {
+	case HUB_GET_DESC:
+		rc = hub_ctrl(h, CK_SETUP, 0, USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_DEVICE,
+			      USB_REQ_GET_DESCRIPTOR,
+			      (uint16_t)((h->usb3 ? USB_DT_SS_HUB : USB_DT_HUB) << 8), 0,
+			      h->usb3 ? 12 : 71);
+		break;
+	case HUB_SET_DEPTH:
+		/* USB 3.2 §10.16.2.9: depth 0 for a hub on a root port. */
+		rc = hub_ctrl(h, CK_SETUP, 0, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_DEVICE,
+			      HUB_REQ_SET_HUB_DEPTH, (uint16_t)(dev->tier - 1), 0, 0);
+		break;
+	case HUB_CONFIGURE:
+		dev->is_hub = true;
+		dev->hub_nports = h->nports;
+		dev->hub_tt_think = (uint8_t)((h->characteristics >> 5) & 3);
+		dev->hub_mtt = dev->desc.bDeviceProtocol == 2 &&
+			       h->intf->info && h->intf->info->protocol == 2;
+		h->ctrl_busy = true;
+		rc = dev->bus->ops->dev_configure(dev, 0, hub_configured);
+		if (rc)
+			h->ctrl_busy = false;
+		break;
+	case HUB_POWER:
+		if (!h->power_port)
+			h->power_port = 1;
+		rc = hub_ctrl(h, CK_SETUP, h->power_port,
+			      USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
+			      USB_REQ_SET_FEATURE, HUB_FEAT_PORT_POWER, h->power_port, 0);
+		break;
+	case HUB_POWER_WAIT:
+		break;
+	case HUB_RUN:
+		for (unsigned p = 1; p <= h->nports; p++) {
+			struct hub_port *hp = &h->ports[p];
+
+			if (hp->act && hp->change) {
+				/* Clear each change before acting on it
+				 * (USB 2.0 §11.24.2.7.2), lowest bit first. */
+				unsigned bit = 0;
+
+				while (!(hp->change & (1u << bit)))
+					bit++;
+				hp->change &= (uint16_t)~(1u << bit);
+				if (bit >= BU_ARRAY_SIZE(change_feature))
+					continue;
+				rc = hub_ctrl(h, CK_CLEAR, p,
+					      USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
+					      USB_REQ_CLEAR_FEATURE,
+					      (h->usb3 && bit == 5) ? 29 : change_feature[bit],
+					      (uint16_t)p, 0);
+				goto out;
+			}
+			if (hp->act) {
+				port_act(h, p);
+				if (h->ctrl_busy)
+					goto out;
+			}
+		}
+		for (unsigned p = 1; p <= h->nports; p++) {
+			struct hub_port *hp = &h->ports[p];
+
+			if (hp->read) {
+				hp->read = false;
+				rc = hub_ctrl(h, CK_STATUS, p,
+					      USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_OTHER,
+					      USB_REQ_GET_STATUS, 0, (uint16_t)p, 4);
+				goto out;
+			}
+		}
+		/* Nothing left to read or decide: the first scan is done. */
+		hub_settled(h);
+		break;
+	default:
+		break;
+	}
+out:
+	if (rc && rc != BU_ENODEV)
+		hub_fail(h, "hub request", rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Driver entry points                                                      */
+
+/** Timers: power-good wait, port debounce/reset/recovery, intr retries. */
+static void hub_poll(struct bu_usb_interface *intf, uint64_t now)
+{
+	struct hub *h = intf->driver_data;
+	struct bu_usb_bus *bus = h->dev->bus;
+
+	if (hub_gone(h))
+		return;
+	if (h->step == HUB_POWER_WAIT && now >= h->wake_us) {
+		h->step = HUB_RUN;
+		/* Read every port once: devices attached before power-on
+		 * show up with C_PORT_CONNECTION (USB 2.0 §11.24.2.7). */
+		for (unsigned p = 1; p <= h->nports; p++)
+			h->ports[p].read = true;
+		intr_submit(h);
+	}
+	if (h->intr_retry_us && now >= h->intr_retry_us) {
+		h->intr_retry_us = 0;
+		intr_submit(h);
+	}
+	for (unsigned p = 1; p <= h->nports; p++) {
+		struct hub_port *hp = &h->ports[p];
+
+		if (hp->wake_us && now >= hp->wake_us) {
+			hp->wake_us = 0;
+			hp->timer_fired = true;
+			hp->read = true;
+		}
+		if (hp->state == HP_WAIT_LOCK && !bus->addr_owner[h->dev->root_port]) {
+			hp->timer_fired = false;
+			hp->read = true;
+		}
+	}
+	hub_kick(h);
+}
+
+static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m)
+{
+	struct bu_usb_device *dev = intf->dev;
+	struct hub *h;
+
+	(void)m;
+	if (dev->tier > BU_USB_MAX_HUB_TIER) {
+		/* USB 2.0 §4.1.1: no more than 5 hubs in a chain. */
+		dev->error = BU_ERANGE;
+		dev->error_step = "hub tier limit";
+		bu_core_log(dev->bus, BU_LOG_WARN, "hub at tier %u refused: too deep", dev->tier);
+		return BU_ERANGE;
+	}
+	h = bu_core_alloc(dev->bus, sizeof(*h));
+	if (!h)
+		return BU_ENOMEM;
+	h->intf = intf;
+	h->dev = dev;
+	h->usb3 = dev->speed >= BU_SPEED_SUPER;
+	if (intf->info) {
+		for (unsigned i = 0; i < intf->info->num_eps; i++) {
+			unsigned idx = intf->info->first_ep + i;
+			const struct bu_usb_ep_info *e;
+
+			if (idx >= dev->configs[dev->active_config].num_eps)
+				break;
+			e = &dev->configs[dev->active_config].eps[idx];
+			if ((e->address & USB_DIR_IN) &&
+			    USB_ENDPOINT_XFERTYPE(e->attributes) == BU_EP_INTERRUPT) {
+				h->status_ep = dev->eps[USB_ENDPOINT_NUMBER(e->address) * 2 + 1];
+				break;
+			}
+		}
+	}
+	if (!h->status_ep) {
+		bu_core_free(dev->bus, h, sizeof(*h));
+		return BU_EBADDESC;
+	}
+	intf->driver_data = h;
+	h->settling = true;
+	dev->bus->enumerating++;
+	hub_kick(h);
+	return 0;
+}
+
+static void hub_remove(struct bu_usb_interface *intf)
+{
+	struct hub *h = intf->driver_data;
+	struct bu_usb_bus *bus = intf->dev->bus;
+
+	if (!h)
+		return;
+	for (unsigned p = 1; p <= h->nports; p++) {
+		port_set(h, p, HP_EMPTY, 0);
+		if (bus->addr_owner[intf->dev->root_port] == &h->ports[p])
+			bus->addr_owner[intf->dev->root_port] = NULL;
+	}
+	h->step = HUB_DEAD;
+	hub_settled(h);
+	bu_core_free(bus, h, sizeof(*h));
+	intf->driver_data = NULL;
+}
+
+static const struct bu_usb_match hub_match[] = {
+	{ .flags = BU_MATCH_CLASS, .class_code = USB_CLASS_HUB },
+};
+
+const struct bu_usb_driver bu_usb_hub_driver = {
+	.name = "hub",
+	.match = hub_match,
+	.num_match = BU_ARRAY_SIZE(hub_match),
+	.probe = hub_probe,
+	.remove = hub_remove,
+	.poll = hub_poll,
+};
