@@ -59,16 +59,18 @@ static void put_path(struct bu_strbuf *sb, const struct bu_usb_device *dev)
 }
 
 /**
- * The class driver bound to an alternate setting, or NULL. The hook where
- * driver binding will report its names; nothing binds drivers yet.
+ * The class driver bound to an alternate setting's interface in the active
+ * configuration, or NULL (other configurations are never bound).
  */
 static const char *alt_driver(const struct bu_usb_device *dev,
 			      const struct bu_usb_config_info *cfg,
 			      const struct bu_usb_alt_info *alt)
 {
-	(void)dev;
-	(void)cfg;
-	(void)alt;
+	if (dev->active_config < 0 || cfg != &dev->configs[dev->active_config])
+		return NULL;
+	for (unsigned i = 0; i < dev->num_ifaces && i < BU_USB_MAX_IFACES; i++)
+		if (dev->ifaces[i].number == alt->number && dev->ifaces[i].driver)
+			return dev->ifaces[i].driver->name;
 	return NULL;
 }
 

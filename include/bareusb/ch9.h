@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "bareusb/compiler.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -96,7 +98,7 @@ struct usb_setup_packet {
 	uint16_t wIndex;
 	uint16_t wLength;
 } __attribute__((packed));
-_Static_assert(sizeof(struct usb_setup_packet) == 8, "setup packet");
+BU_STATIC_ASSERT(sizeof(struct usb_setup_packet) == 8, "setup packet");
 
 /** Device descriptor (USB 2.0 Table 9-8); kept in host byte order by the core. */
 struct usb_device_descriptor {
@@ -115,7 +117,7 @@ struct usb_device_descriptor {
 	uint8_t iSerialNumber;
 	uint8_t bNumConfigurations;
 } __attribute__((packed));
-_Static_assert(sizeof(struct usb_device_descriptor) == 18, "device descriptor");
+BU_STATIC_ASSERT(sizeof(struct usb_device_descriptor) == 18, "device descriptor");
 
 /** Read a little-endian 16-bit value from device bytes. */
 static inline uint16_t bu_get_le16(const uint8_t *p)

@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "bareusb/compiler.h"
+
 /* Capability registers (§5.3) */
 #define XHCI_CAP_CAPLENGTH 0x00 /* byte 0; HCIVERSION in bits 31:16 */
 #define XHCI_CAP_HCSPARAMS1 0x04
@@ -150,7 +152,7 @@
 struct xhci_trb {
 	uint32_t dw[4];
 };
-_Static_assert(sizeof(struct xhci_trb) == 16, "TRB size");
+BU_STATIC_ASSERT(sizeof(struct xhci_trb) == 16, "TRB size");
 
 #define XHCI_TRB_C (1u << 0)
 #define XHCI_TRB_TC (1u << 1)  /* Link */
@@ -321,6 +323,6 @@ struct xhci_erst_entry {
 	uint32_t size;
 	uint32_t reserved;
 };
-_Static_assert(sizeof(struct xhci_erst_entry) == 16, "ERST entry size");
+BU_STATIC_ASSERT(sizeof(struct xhci_erst_entry) == 16, "ERST entry size");
 
 #endif
