@@ -923,6 +923,74 @@ START_TEST(cfg_huge_bundle)
 }
 END_TEST
 
+/*
+ * Fuzzer regression (fuzz/fuzz_desc.c): an endpoint descriptor of bLength 2
+ * at the very end of the bundle made the parser read its address byte.
+ */
+START_TEST(cfg_fuzz_short_endpoint_at_end)
+{
+	static const uint8_t crash[] = {
+		0x09, 0x02, 0x00, 0x2e, 0xfd, 0x5b, 0x02, 0x01, 0x00,
+		0x02, 0x0b, 0x02, 0x05,
+	};
+	uint8_t *b = exact(crash, sizeof(crash));
+	struct parsed *p = parse(b, sizeof(crash), BU_SPEED_HIGH);
+
+	ck_assert_int_eq(p->ret, 0);
+	ck_assert_uint_eq(p->cfg.num_eps, 0);
+	free(p);
+	free(b);
+}
+END_TEST
+
+/*
+ * Every known descriptor type, with every bLength from 2 up to one short of
+ * its size, as the last bytes of an exactly-sized bundle, after an
+ * interface and an endpoint (so companions are considered too).
+ */
+START_TEST(cfg_short_known_at_end)
+{
+	static const uint8_t types[] = { USB_DT_INTERFACE, USB_DT_ENDPOINT,
+					 USB_DT_IAD, USB_DT_SS_EP_COMP,
+					 USB_DT_SSP_ISOC_EP_COMP, USB_DT_DEVICE,
+					 USB_DT_CONFIG };
+	uint8_t type = types[_i];
+
+	for (uint8_t dl = 2; dl < 9; dl++) {
+		for (int speed = 0; speed <= BU_SPEED_SUPER_PLUS; speed++) {
+			struct parsed *p;
+			uint8_t *b;
+
+			g_blob.n = 0;
+			d_config(&g_blob, 1, 1, 0x80, 50);
+			d_iface(&g_blob, 0, 0, 1, 0xff, 0, 0);
+			d_ep(&g_blob, 0x81, 0x01, 512, 1);
+			if (type == USB_DT_SSP_ISOC_EP_COMP)
+				d_ss(&g_blob, 0, 0x80, 512);
+			BLOB(&g_blob, dl, type);
+			g_blob.n += dl - 2; /* bytes that were never sent... */
+			blob_finish(&g_blob);
+			g_blob.n -= dl - 2; /* ...are not in the buffer either */
+			b = exact(g_blob.b, g_blob.n);
+			p = parse(b, g_blob.n, (enum bu_usb_speed)speed);
+			ck_assert_int_eq(p->ret, 0);
+			ck_assert_uint_eq(p->cfg.num_eps, 1);
+			check_invariants(p, b, g_blob.n);
+			free(p);
+			free(b);
+			/* The same descriptors complete but too short. */
+			g_blob.n += dl - 2;
+			b = exact(g_blob.b, g_blob.n);
+			p = parse(b, g_blob.n, (enum bu_usb_speed)speed);
+			ck_assert_int_eq(p->ret, 0);
+			check_invariants(p, b, g_blob.n);
+			free(p);
+			free(b);
+		}
+	}
+}
+END_TEST
+
 /* Deterministic mutations of the real bundles: no crash, invariants hold. */
 START_TEST(cfg_mutations)
 {
@@ -1382,6 +1450,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, cfg_too_many_eps_total);
 	tcase_add_test(tc, cfg_huge_bundle);
 	tcase_add_loop_test(tc, cfg_mutations, 0, 8);
+	tcase_add_test(tc, cfg_fuzz_short_endpoint_at_end);
+	tcase_add_loop_test(tc, cfg_short_known_at_end, 0, 7);
 
 	tc = unit_tcase(s, "iterator");
 	tcase_add_test(tc, iter_walk);
