@@ -10,7 +10,7 @@
 
 #include "bareusb/util.h"
 
-#define GRANULE 64u      /* every block is a multiple of this */
+#define GRANULE	    64u	 /* every block is a multiple of this */
 #define MAX_EXTENTS 4096 /* free extents tracked (fragmentation limit) */
 
 struct extent {
@@ -65,8 +65,8 @@ void *arena_alloc(size_t size, size_t align, size_t boundary)
 	for (unsigned i = 0; i < n_ext; i++) {
 		uintptr_t c = align_up(ext[i].start, align);
 
-		if (boundary && (c & ~(boundary - 1)) !=
-					((c + size - 1) & ~(boundary - 1)))
+		if (boundary &&
+		    (c & ~(boundary - 1)) != ((c + size - 1) & ~(boundary - 1)))
 			c = align_up(c + 1, boundary);
 		if (c < ext[i].start || c + size > ext[i].end)
 			continue;
@@ -76,7 +76,8 @@ void *arena_alloc(size_t size, size_t align, size_t boundary)
 
 		if (left && right) {
 			if (n_ext == MAX_EXTENTS)
-				continue; /* cannot split here; try further on */
+				continue; /* cannot split here; try further on
+					   */
 			memmove(&ext[i + 2], &ext[i + 1],
 				(n_ext - i - 1) * sizeof(ext[0]));
 			n_ext++;
@@ -120,8 +121,9 @@ void arena_free(void *ptr, size_t size)
 		;
 	if ((i > 0 && ext[i - 1].end > p) ||
 	    (i < n_ext && ext[i].start < p + size))
-		guest_panic("arena_free: %p+%zu overlaps free memory (double free?)",
-			    ptr, size);
+		guest_panic(
+		    "arena_free: %p+%zu overlaps free memory (double free?)",
+		    ptr, size);
 	if (size > in_use)
 		guest_panic("arena_free: freeing %zu bytes with %zu in use",
 			    size, in_use);

@@ -6,23 +6,23 @@
  */
 #include "guest.h"
 
-#define HPET_BASE 0xfed00000u
-#define HPET_CAP_LO 0x000
-#define HPET_CAP_HI 0x004 /* COUNTER_CLK_PERIOD in femtoseconds */
-#define HPET_CONFIG 0x010
+#define HPET_BASE	   0xfed00000u
+#define HPET_CAP_LO	   0x000
+#define HPET_CAP_HI	   0x004 /* COUNTER_CLK_PERIOD in femtoseconds */
+#define HPET_CONFIG	   0x010
 #define HPET_CONFIG_ENABLE 0x1u
-#define HPET_COUNTER_LO 0x0f0
-#define HPET_COUNTER_HI 0x0f4
+#define HPET_COUNTER_LO	   0x0f0
+#define HPET_COUNTER_HI	   0x0f4
 
 #define FS_PER_US 1000000000ull
-#define PIT_HZ 1193182ull
+#define PIT_HZ	  1193182ull
 
 static enum { CLOCK_NONE, CLOCK_HPET, CLOCK_TSC } source;
-static uint64_t period_fs;   /* HPET tick in femtoseconds */
-static uint64_t tsc_khz;     /* TSC ticks per millisecond */
-static uint64_t last_ticks;  /* raw counter at the previous reading */
-static uint64_t acc_us;      /* microseconds accumulated so far */
-static uint64_t acc_rem;     /* sub-microsecond remainder (fs or TSC ticks*1000) */
+static uint64_t period_fs;  /* HPET tick in femtoseconds */
+static uint64_t tsc_khz;    /* TSC ticks per millisecond */
+static uint64_t last_ticks; /* raw counter at the previous reading */
+static uint64_t acc_us;	    /* microseconds accumulated so far */
+static uint64_t acc_rem; /* sub-microsecond remainder (fs or TSC ticks*1000) */
 
 /** Read the 64-bit HPET main counter without tearing. */
 static uint64_t hpet_counter(void)
@@ -67,7 +67,7 @@ static void tsc_calibrate(void)
 	uint64_t t0, t1;
 
 	outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01)); /* gate on, speaker off */
-	outb(0x43, 0xb0);                           /* ch2, lo/hi, mode 0 */
+	outb(0x43, 0xb0);			     /* ch2, lo/hi, mode 0 */
 	outb(0x42, (uint8_t)ticks);
 	outb(0x42, (uint8_t)(ticks >> 8));
 	/* Restart the count by toggling the gate. */
@@ -109,7 +109,8 @@ uint64_t clock_now_us(void)
 		last_ticks = now;
 		/* Accumulate in pieces so delta * period cannot overflow. */
 		while (delta) {
-			uint64_t d = delta > (1ull << 30) ? (1ull << 30) : delta;
+			uint64_t d =
+			    delta > (1ull << 30) ? (1ull << 30) : delta;
 			uint64_t fs = d * period_fs + acc_rem;
 
 			acc_us += fs / FS_PER_US;
@@ -122,8 +123,10 @@ uint64_t clock_now_us(void)
 		delta = now - last_ticks;
 		last_ticks = now;
 		while (delta) {
-			uint64_t d = delta > (1ull << 40) ? (1ull << 40) : delta;
-			uint64_t t = d * 1000 + acc_rem; /* ticks per us = khz/1000 */
+			uint64_t d =
+			    delta > (1ull << 40) ? (1ull << 40) : delta;
+			uint64_t t =
+			    d * 1000 + acc_rem; /* ticks per us = khz/1000 */
 
 			acc_us += t / tsc_khz;
 			acc_rem = t % tsc_khz;
@@ -145,7 +148,9 @@ void clock_delay_us(uint64_t us)
 
 const char *clock_source(void)
 {
-	return source == CLOCK_HPET ? "hpet" : source == CLOCK_TSC ? "tsc" : "none";
+	return source == CLOCK_HPET  ? "hpet"
+	       : source == CLOCK_TSC ? "tsc"
+				     : "none";
 }
 
 uint64_t clock_khz(void)

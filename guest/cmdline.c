@@ -9,7 +9,7 @@
 #include "bareusb/util.h"
 
 #define CMDLINE_MAX 2048
-#define MAX_WORDS 64
+#define MAX_WORDS   64
 
 static char line[CMDLINE_MAX];
 static char raw[CMDLINE_MAX];

@@ -6,28 +6,28 @@
 
 #include "bareusb/util.h"
 
-#define COM1 0x3f8
-#define UART_THR 0 /* transmit holding (DLAB=0) */
-#define UART_DLL 0 /* divisor low (DLAB=1) */
-#define UART_IER 1
-#define UART_DLM 1
-#define UART_FCR 2
-#define UART_LCR 3
-#define UART_MCR 4
-#define UART_LSR 5
+#define COM1	      0x3f8
+#define UART_THR      0 /* transmit holding (DLAB=0) */
+#define UART_DLL      0 /* divisor low (DLAB=1) */
+#define UART_IER      1
+#define UART_DLM      1
+#define UART_FCR      2
+#define UART_LCR      3
+#define UART_MCR      4
+#define UART_LSR      5
 #define UART_LSR_THRE 0x20
 
 int guest_log_level = BU_LOG_INFO;
 
 void console_init(void)
 {
-	outb(COM1 + UART_IER, 0x00);      /* no interrupts */
-	outb(COM1 + UART_LCR, 0x80);      /* DLAB on */
-	outb(COM1 + UART_DLL, 1);         /* 115200 = 115200 / 1 */
+	outb(COM1 + UART_IER, 0x00); /* no interrupts */
+	outb(COM1 + UART_LCR, 0x80); /* DLAB on */
+	outb(COM1 + UART_DLL, 1);    /* 115200 = 115200 / 1 */
 	outb(COM1 + UART_DLM, 0);
-	outb(COM1 + UART_LCR, 0x03);      /* 8N1, DLAB off */
-	outb(COM1 + UART_FCR, 0xc7);      /* FIFO on, cleared, 14-byte trigger */
-	outb(COM1 + UART_MCR, 0x03);      /* DTR, RTS */
+	outb(COM1 + UART_LCR, 0x03); /* 8N1, DLAB off */
+	outb(COM1 + UART_FCR, 0xc7); /* FIFO on, cleared, 14-byte trigger */
+	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
 }
 
 /** Send one byte once the transmitter has room (bounded wait). */
@@ -94,7 +94,7 @@ void kputs_line(const char *s)
 void guest_log(enum bu_log_level level, const char *line)
 {
 	static const char *const prefix[] = {
-		"[err] ", "[warn] ", "[info] ", "[debug] ", "[trace] ",
+	    "[err] ", "[warn] ", "[info] ", "[debug] ", "[trace] ",
 	};
 
 	if ((int)level > guest_log_level)

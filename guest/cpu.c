@@ -43,18 +43,31 @@ void guest_exception(struct exc_frame *f);
 void guest_exception(struct exc_frame *f)
 {
 	static const char *const names[] = {
-		"#DE divide error", "#DB debug", "NMI", "#BP breakpoint",
-		"#OF overflow", "#BR bound", "#UD invalid opcode",
-		"#NM no FPU", "#DF double fault", "coprocessor overrun",
-		"#TS invalid TSS", "#NP segment not present",
-		"#SS stack fault", "#GP general protection",
-		"#PF page fault", "reserved", "#MF x87", "#AC alignment",
-		"#MC machine check", "#XM SIMD", "#VE virtualization",
-		"#CP control protection",
+	    "#DE divide error",
+	    "#DB debug",
+	    "NMI",
+	    "#BP breakpoint",
+	    "#OF overflow",
+	    "#BR bound",
+	    "#UD invalid opcode",
+	    "#NM no FPU",
+	    "#DF double fault",
+	    "coprocessor overrun",
+	    "#TS invalid TSS",
+	    "#NP segment not present",
+	    "#SS stack fault",
+	    "#GP general protection",
+	    "#PF page fault",
+	    "reserved",
+	    "#MF x87",
+	    "#AC alignment",
+	    "#MC machine check",
+	    "#XM SIMD",
+	    "#VE virtualization",
+	    "#CP control protection",
 	};
-	const char *name = f->vector < BU_ARRAY_SIZE(names) ?
-				   names[f->vector] :
-				   "reserved";
+	const char *name =
+	    f->vector < BU_ARRAY_SIZE(names) ? names[f->vector] : "reserved";
 	uint64_t cr2;
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
@@ -70,11 +83,13 @@ void guest_exception(struct exc_frame *f)
 	kprintf("# rsi=%016llx rdi=%016llx rbp=%016llx\n",
 		(unsigned long long)f->rsi, (unsigned long long)f->rdi,
 		(unsigned long long)f->rbp);
-	/* A short frame-pointer backtrace (the image is built with frame pointers). */
+	/* A short frame-pointer backtrace (the image is built with frame
+	 * pointers). */
 	uint64_t *fp = (uint64_t *)f->rbp;
 
-	for (int i = 0; i < 12 && fp && ((uintptr_t)fp & 7) == 0 &&
-			(uintptr_t)fp < 0x100000000ull && (uintptr_t)fp > 0x100000;
+	for (int i = 0;
+	     i < 12 && fp && ((uintptr_t)fp & 7) == 0 &&
+	     (uintptr_t)fp < 0x100000000ull && (uintptr_t)fp > 0x100000;
 	     i++) {
 		kprintf("# frame %d: %016llx\n", i, (unsigned long long)fp[1]);
 		fp = (uint64_t *)fp[0];
@@ -106,13 +121,13 @@ void idt_init(void)
 /* ------------------------------------------------------------------------ */
 /* Paging                                                                   */
 
-#define PTE_P 0x001ull
-#define PTE_RW 0x002ull
-#define PTE_PWT 0x008ull
-#define PTE_PCD 0x010ull
-#define PTE_PS 0x080ull
+#define PTE_P	 0x001ull
+#define PTE_RW	 0x002ull
+#define PTE_PWT	 0x008ull
+#define PTE_PCD	 0x010ull
+#define PTE_PS	 0x080ull
 #define PTE_ADDR 0x000ffffffffff000ull
-#define PAGE_2M (2ull << 20)
+#define PAGE_2M	 (2ull << 20)
 
 extern uint64_t boot_pml4[512];
 
@@ -146,8 +161,8 @@ bool paging_map_mmio(uint64_t phys, uint64_t size)
 
 		if (!pd)
 			return false;
-		pd[(a >> 21) & 511] = a | PTE_P | PTE_RW | PTE_PS | PTE_PCD |
-				      PTE_PWT;
+		pd[(a >> 21) & 511] =
+		    a | PTE_P | PTE_RW | PTE_PS | PTE_PCD | PTE_PWT;
 		__asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
 	}
 	return true;

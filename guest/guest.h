@@ -76,16 +76,16 @@ static inline void mmio_write32(uintptr_t addr, uint32_t v)
 /* ------------------------------------------------------------------------ */
 /* Exit (isa-debug-exit at 0xf4: QEMU exits with (value << 1) | 1)          */
 
-#define GUEST_EXIT_PORT 0xf4
-#define GUEST_EXIT_PASS 0x10  /**< QEMU exit status 33 */
-#define GUEST_EXIT_FAIL 0x11  /**< QEMU exit status 35 */
+#define GUEST_EXIT_PORT	 0xf4
+#define GUEST_EXIT_PASS	 0x10 /**< QEMU exit status 33 */
+#define GUEST_EXIT_FAIL	 0x11 /**< QEMU exit status 35 */
 #define GUEST_EXIT_PANIC 0x12 /**< QEMU exit status 37 */
 
 /** Leave QEMU with `code` (one of GUEST_EXIT_*); never returns. */
 __attribute__((noreturn)) void guest_exit(uint32_t code);
 /** Print "Bail out! <msg>" and exit with GUEST_EXIT_PANIC. */
-__attribute__((noreturn, format(printf, 1, 2))) void guest_panic(const char *fmt,
-								  ...);
+__attribute__((noreturn, format(printf, 1, 2))) void
+guest_panic(const char *fmt, ...);
 
 /* ------------------------------------------------------------------------ */
 /* Console (COM1, 115200 8N1, polled)                                       */
@@ -170,7 +170,8 @@ bool arena_contains(const void *p, size_t len);
 struct pci_func {
 	uint8_t bus, dev, fn;
 	uint16_t vendor, device;
-	uint32_t class_rev; /**< class << 24 | subclass << 16 | prog-if << 8 | rev */
+	uint32_t
+	    class_rev; /**< class << 24 | subclass << 16 | prog-if << 8 | rev */
 };
 
 /** Read a config dword. */

@@ -22,10 +22,10 @@
 #endif
 
 #define MB_BOOTLOADER_MAGIC 0x2badb002u
-#define MB_INFO_MEMORY 0x001u
-#define MB_INFO_CMDLINE 0x004u
+#define MB_INFO_MEMORY	    0x001u
+#define MB_INFO_CMDLINE	    0x004u
 
-#define MAX_PCI 256
+#define MAX_PCI	 256
 #define MAX_CTRL 8
 #define MAX_DEVS 128
 #define JSON_BUF 16384
@@ -42,13 +42,13 @@ struct ctrl {
 	uint64_t t_create_us; /* just before bu_xhci_create (reset start) */
 	uint64_t t_idle_us;   /* first poll that found the bus idle */
 	bool settled;
-	unsigned added;       /* device_added callbacks seen */
+	unsigned added; /* device_added callbacks seen */
 };
 
 static struct pci_func pci_funcs[MAX_PCI];
 static struct ctrl ctrls[MAX_CTRL];
 static unsigned n_ctrls;
-static bool started;      /* start-up report done; callbacks now print */
+static bool started; /* start-up report done; callbacks now print */
 static char json_buf[JSON_BUF];
 
 /* ------------------------------------------------------------------------ */
@@ -125,7 +125,8 @@ static unsigned sorted_devices(struct bu_usb_bus *bus,
 {
 	unsigned n = 0;
 
-	for (struct bu_usb_device *d = bus->devices; d && n < max; d = d->next) {
+	for (struct bu_usb_device *d = bus->devices; d && n < max;
+	     d = d->next) {
 		unsigned i = n++;
 
 		while (i > 0 && dev_cmp(out[i - 1], d) > 0) {
@@ -190,7 +191,8 @@ static void on_device_removed(void *ctx, struct bu_usb_device *dev)
 	if (!started)
 		return;
 	dev_path(dev, path, sizeof(path));
-	kprintf("usbgone {\"bus\":%u,\"path\":\"%s\"}\n", dev->bus->index, path);
+	kprintf("usbgone {\"bus\":%u,\"path\":\"%s\"}\n", dev->bus->index,
+		path);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -219,7 +221,8 @@ static uint64_t read_multiboot(uint32_t magic, uint32_t mbi)
 static void setup_arena(uint64_t ram_top)
 {
 	extern char __image_end[];
-	uint64_t base = ((uintptr_t)__image_end + (2u << 20) - 1) & ~((2ull << 20) - 1);
+	uint64_t base =
+	    ((uintptr_t)__image_end + (2u << 20) - 1) & ~((2ull << 20) - 1);
 	uint64_t want = (uint64_t)GUEST_ARENA_MIB << 20;
 	uint64_t size = want;
 
@@ -244,7 +247,8 @@ static void find_controllers(void)
 	unsigned n = pci_scan(pci_funcs, MAX_PCI);
 
 	if (n > MAX_PCI) {
-		glog(BU_LOG_WARN, "pci: %u functions, only %u examined", n, MAX_PCI);
+		glog(BU_LOG_WARN, "pci: %u functions, only %u examined", n,
+		     MAX_PCI);
 		n = MAX_PCI;
 	}
 	kprintf("# pci: %u function(s)\n", n);
@@ -255,12 +259,14 @@ static void find_controllers(void)
 
 		pci_name(f, name);
 		glog(xhci ? BU_LOG_INFO : BU_LOG_DEBUG,
-		     "pci %s %04x:%04x class %06x%s", name, f->vendor, f->device,
-		     (unsigned)(f->class_rev >> 8), xhci ? " xHCI" : "");
+		     "pci %s %04x:%04x class %06x%s", name, f->vendor,
+		     f->device, (unsigned)(f->class_rev >> 8),
+		     xhci ? " xHCI" : "");
 		if (!xhci)
 			continue;
 		if (n_ctrls == MAX_CTRL) {
-			glog(BU_LOG_WARN, "more than %u xHCI controllers; ignoring %s",
+			glog(BU_LOG_WARN,
+			     "more than %u xHCI controllers; ignoring %s",
 			     MAX_CTRL, name);
 			continue;
 		}
@@ -295,7 +301,8 @@ uintptr_t guest_prepare_controller(unsigned i)
 
 	relocate_bar(c, i);
 	if (!pci_bar_mem(&c->pci, 0, &c->bar, &c->bar_size)) {
-		tap(false, "xhci %s started # BAR0 is not an assigned memory BAR",
+		tap(false,
+		    "xhci %s started # BAR0 is not an assigned memory BAR",
 		    c->name);
 		c->create_err = BU_ENODEV;
 		return 0;
@@ -313,9 +320,9 @@ uintptr_t guest_prepare_controller(unsigned i)
 
 	kprintf("# xhci %s %04x:%04x BAR0 0x%llx size 0x%llx: HCI %x.%02x, "
 		"%u ports, %u slots\n",
-		c->name, c->pci.vendor, c->pci.device, (unsigned long long)c->bar,
-		(unsigned long long)c->bar_size, cap >> 24, (cap >> 16) & 0xff,
-		hcs1 >> 24, hcs1 & 0xff);
+		c->name, c->pci.vendor, c->pci.device,
+		(unsigned long long)c->bar, (unsigned long long)c->bar_size,
+		cap >> 24, (cap >> 16) & 0xff, hcs1 >> 24, hcs1 & 0xff);
 	return (uintptr_t)c->bar;
 }
 
@@ -381,7 +388,8 @@ static void wait_settled(uint64_t timeout_ms, uint64_t settle_ms)
 			return;
 		now = clock_now_us();
 		if (now >= deadline) {
-			glog(BU_LOG_ERR, "timeout: buses not idle after %llu ms",
+			glog(BU_LOG_ERR,
+			     "timeout: buses not idle after %llu ms",
 			     (unsigned long long)timeout_ms);
 			return;
 		}
@@ -402,37 +410,40 @@ static void report_bus(struct ctrl *c, unsigned i)
 	for (unsigned k = 0; k < n; k++)
 		print_usbdev(devs[k]);
 
-	uint64_t settled = bus->stats.t_settled_us ? bus->stats.t_settled_us :
-						     c->t_idle_us;
-	kprintf("usbtime {\"bus\":%u,\"reset_start_us\":%llu,"
-		"\"start_us\":%llu,\"settled_us\":%llu,\"idle_us\":%llu,"
-		"\"reset_to_settled_us\":%llu,\"configured\":%u,\"failed\":%u}\n",
-		i, (unsigned long long)c->t_create_us,
-		(unsigned long long)bus->stats.t_start_us,
-		(unsigned long long)bus->stats.t_settled_us,
-		(unsigned long long)c->t_idle_us,
-		(unsigned long long)(settled > c->t_create_us ?
-					     settled - c->t_create_us :
-					     0),
-		bus->stats.devices_configured, bus->stats.devices_failed);
+	uint64_t settled =
+	    bus->stats.t_settled_us ? bus->stats.t_settled_us : c->t_idle_us;
+	kprintf(
+	    "usbtime {\"bus\":%u,\"reset_start_us\":%llu,"
+	    "\"start_us\":%llu,\"settled_us\":%llu,\"idle_us\":%llu,"
+	    "\"reset_to_settled_us\":%llu,\"configured\":%u,\"failed\":%u}\n",
+	    i, (unsigned long long)c->t_create_us,
+	    (unsigned long long)bus->stats.t_start_us,
+	    (unsigned long long)bus->stats.t_settled_us,
+	    (unsigned long long)c->t_idle_us,
+	    (unsigned long long)(settled > c->t_create_us
+				     ? settled - c->t_create_us
+				     : 0),
+	    bus->stats.devices_configured, bus->stats.devices_failed);
 	kprintf("# bus %u: reset to settled %llu.%03llu ms (guest clock)\n", i,
 		(unsigned long long)((settled - c->t_create_us) / 1000),
 		(unsigned long long)((settled - c->t_create_us) % 1000));
 
 	tap(c->settled && !bus->failed, "bus %u settled%s", i,
-	    bus->failed ? " # controller failed" :
-	    !c->settled ? " # timeout" : "");
+	    bus->failed	  ? " # controller failed"
+	    : !c->settled ? " # timeout"
+			  : "");
 	for (unsigned k = 0; k < n; k++) {
 		const struct bu_usb_device *d = devs[k];
 		char path[32];
 
 		dev_path(d, path, sizeof(path));
 		if (d->state == BU_DEV_CONFIGURED && !d->error)
-			tap(true, "bus %u path %s %04x:%04x configured", i, path,
-			    d->desc.idVendor, d->desc.idProduct);
+			tap(true, "bus %u path %s %04x:%04x configured", i,
+			    path, d->desc.idVendor, d->desc.idProduct);
 		else
-			tap(false, "bus %u path %s %04x:%04x configured # %s: %s",
-			    i, path, d->desc.idVendor, d->desc.idProduct,
+			tap(false,
+			    "bus %u path %s %04x:%04x configured # %s: %s", i,
+			    path, d->desc.idVendor, d->desc.idProduct,
 			    d->error_step ? d->error_step : dev_state_name(d),
 			    bu_strerror(d->error));
 	}
@@ -447,7 +458,8 @@ static void teardown(size_t arena_before)
 		bu_usb_bus_destroy(ctrls[i].bus);
 		ctrls[i].bus = NULL;
 	}
-	kprintf("# teardown: dma %zu bytes, objects %zu bytes, arena %zu bytes in use\n",
+	kprintf("# teardown: dma %zu bytes, objects %zu bytes, arena %zu bytes "
+		"in use\n",
 		guest_dma_in_use(), guest_obj_in_use(), arena_in_use());
 	tap(guest_dma_in_use() == 0, "teardown: DMA memory returned (%zu left)",
 	    guest_dma_in_use());
@@ -481,7 +493,8 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	ram_top = read_multiboot(magic, mbi); /* before the arena reuses it */
 	kprintf("\n# bareusb test image %s\n", GUEST_VERSION);
 	if (magic != MB_BOOTLOADER_MAGIC)
-		guest_panic("not started by a multiboot loader (eax=0x%x)", magic);
+		guest_panic("not started by a multiboot loader (eax=0x%x)",
+			    magic);
 	kprintf("# cmdline: %s\n", cmdline_raw());
 
 	if (cmdline_has("loglevel"))
@@ -496,10 +509,9 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
 	settle_ms = cmdline_get_u64("settle", 0);
 
-	clock_init(cmdline_has("clock") && !bu_strcmp(cmdline_get("clock") ?
-							      cmdline_get("clock") :
-							      "",
-						      "tsc"));
+	clock_init(cmdline_has("clock") &&
+		   !bu_strcmp(cmdline_get("clock") ? cmdline_get("clock") : "",
+			      "tsc"));
 	kprintf("# clock: %s, %llu kHz\n", clock_source(),
 		(unsigned long long)clock_khz());
 	if (cmdline_has("delaytest")) {
@@ -532,12 +544,15 @@ void guest_main(uint32_t magic, uint32_t mbi)
 		if (!ctrls[i].settled)
 			bu_xhci_dump(ctrls[i].bus);
 		report_bus(&ctrls[i], i);
-		for (struct bu_usb_device *d = ctrls[i].bus->devices; d; d = d->next)
+		for (struct bu_usb_device *d = ctrls[i].bus->devices; d;
+		     d = d->next)
 			n_devs++;
 	}
-	kprintf("usbtime {\"since_boot_us\":%llu,\"dma_bytes\":%zu,\"object_bytes\":%zu}\n",
-		(unsigned long long)clock_now_us(), guest_dma_in_use(),
-		guest_obj_in_use());
+	kprintf(
+	    "usbtime "
+	    "{\"since_boot_us\":%llu,\"dma_bytes\":%zu,\"object_bytes\":%zu}\n",
+	    (unsigned long long)clock_now_us(), guest_dma_in_use(),
+	    guest_obj_in_use());
 	if (cmdline_has("expect_devices")) {
 		uint64_t want = cmdline_get_u64("expect_devices", 0);
 

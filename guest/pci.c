@@ -10,24 +10,24 @@
 #define PCI_CONFIG_ADDR 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
 
-#define PCI_VENDOR_ID 0x00
-#define PCI_COMMAND 0x04
-#define PCI_COMMAND_MEMORY 0x0002
-#define PCI_COMMAND_MASTER 0x0004
+#define PCI_VENDOR_ID		 0x00
+#define PCI_COMMAND		 0x04
+#define PCI_COMMAND_MEMORY	 0x0002
+#define PCI_COMMAND_MASTER	 0x0004
 #define PCI_COMMAND_INTX_DISABLE 0x0400
-#define PCI_CLASS_REV 0x08
-#define PCI_HEADER_TYPE 0x0e /* byte; bit 7 = multi-function */
-#define PCI_BAR0 0x10
+#define PCI_CLASS_REV		 0x08
+#define PCI_HEADER_TYPE		 0x0e /* byte; bit 7 = multi-function */
+#define PCI_BAR0		 0x10
 
-#define PCI_BAR_IO 0x1
+#define PCI_BAR_IO	  0x1
 #define PCI_BAR_TYPE_MASK 0x6
-#define PCI_BAR_TYPE_64 0x4
-#define PCI_BAR_MEM_MASK 0xfffffff0u
+#define PCI_BAR_TYPE_64	  0x4
+#define PCI_BAR_MEM_MASK  0xfffffff0u
 
 static uint32_t cfg_addr(const struct pci_func *f, uint8_t off)
 {
-	return 0x80000000u | ((uint32_t)f->bus << 16) | ((uint32_t)f->dev << 11) |
-	       ((uint32_t)f->fn << 8) | (off & 0xfc);
+	return 0x80000000u | ((uint32_t)f->bus << 16) |
+	       ((uint32_t)f->dev << 11) | ((uint32_t)f->fn << 8) | (off & 0xfc);
 }
 
 uint32_t pci_read32(const struct pci_func *f, uint8_t off)
@@ -75,12 +75,14 @@ unsigned pci_scan(struct pci_func *out, unsigned max)
 
 	for (unsigned bus = 0; bus < 256; bus++) {
 		for (unsigned dev = 0; dev < 32; dev++) {
-			struct pci_func f = { (uint8_t)bus, (uint8_t)dev, 0, 0, 0, 0 };
+			struct pci_func f = {
+			    (uint8_t)bus, (uint8_t)dev, 0, 0, 0, 0};
 			unsigned nfn = 1;
 
 			if (!probe(&f))
 				continue;
-			if ((pci_read32(&f, PCI_HEADER_TYPE & 0xfc) >> 16) & 0x80)
+			if ((pci_read32(&f, PCI_HEADER_TYPE & 0xfc) >> 16) &
+			    0x80)
 				nfn = 8;
 			for (unsigned fn = 0; fn < nfn; fn++) {
 				f.fn = (uint8_t)fn;
@@ -137,7 +139,8 @@ void pci_enable_mmio_dma(const struct pci_func *f)
 {
 	uint16_t cmd = pci_read16(f, PCI_COMMAND);
 
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
+	cmd |=
+	    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
 	pci_write16(f, PCI_COMMAND, cmd);
 }
 

@@ -56,7 +56,8 @@ static int plat_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 	(void)dir;
 	if (max < 1)
 		return BU_ENOMEM;
-	/* Identity paging: any RAM address from the image upward is DMA-able. */
+	/* Identity paging: any RAM address from the image upward is DMA-able.
+	 */
 	if (len && (a < (uintptr_t)__image_start || a + len < a))
 		return BU_EFAULT;
 	chunks[0].bus = (uint64_t)a;
@@ -111,22 +112,22 @@ static void plat_panic(void *ctx, const char *msg)
 }
 
 const struct bu_platform guest_platform = {
-	.ctx = NULL,
-	.read32 = plat_read32,
-	.write32 = plat_write32,
-	.write64 = NULL, /* the library writes low, then high */
-	.dma_alloc = plat_dma_alloc,
-	.dma_free = plat_dma_free,
-	.dma_map = plat_dma_map,
-	.dma_unmap = NULL,
-	.alloc = plat_alloc,
-	.free = plat_free,
-	.now_us = plat_now_us,
-	.delay_us = plat_delay_us,
-	.log = plat_log,
-	.lock = NULL,
-	.unlock = NULL,
-	.panic = plat_panic,
+    .ctx = NULL,
+    .read32 = plat_read32,
+    .write32 = plat_write32,
+    .write64 = NULL, /* the library writes low, then high */
+    .dma_alloc = plat_dma_alloc,
+    .dma_free = plat_dma_free,
+    .dma_map = plat_dma_map,
+    .dma_unmap = NULL,
+    .alloc = plat_alloc,
+    .free = plat_free,
+    .now_us = plat_now_us,
+    .delay_us = plat_delay_us,
+    .log = plat_log,
+    .lock = NULL,
+    .unlock = NULL,
+    .panic = plat_panic,
 };
 
 size_t guest_dma_in_use(void)

@@ -28,8 +28,8 @@ static uint32_t next_rand(void)
 
 static void test_arena(void)
 {
-	static const size_t aligns[] = { 0, 16, 64, 4096, 65536 };
-	static const size_t bounds[] = { 0, 4096, 65536 };
+	static const size_t aligns[] = {0, 16, 64, 4096, 65536};
+	static const size_t bounds[] = {0, 4096, 65536};
 	size_t before = arena_in_use();
 	unsigned before_ext = arena_free_extents();
 	bool ok_align = true, ok_bound = true, ok_zero = true, ok_alloc = true;
@@ -86,7 +86,8 @@ static void test_arena(void)
 	    arena_free_extents(), before_ext);
 
 	tap(!arena_alloc(8192, 64, 4096), "arena: size above boundary refused");
-	tap(!arena_alloc(64, 48, 0), "arena: non-power-of-two alignment refused");
+	tap(!arena_alloc(64, 48, 0),
+	    "arena: non-power-of-two alignment refused");
 	tap(!arena_alloc(arena_size() + 1, 64, 0), "arena: oversize refused");
 	kprintf("# arena: %zu bytes, peak %u free extents\n", arena_size(),
 		arena_extents());
@@ -103,12 +104,13 @@ static void test_platform(void)
 	char local[32];
 	int n;
 
-	tap(d && bus == (uint64_t)(uintptr_t)d, "dma_alloc: bus address = CPU address");
+	tap(d && bus == (uint64_t)(uintptr_t)d,
+	    "dma_alloc: bus address = CPU address");
 	tap(guest_dma_in_use() == dma0 + 1024, "dma_alloc: counted");
 	tap(o && guest_obj_in_use() == obj0 + 100, "alloc: counted");
 	n = p->dma_map(p->ctx, local, sizeof(local), BU_DMA_FROM_DEVICE, ch, 2);
 	tap(n == 1 && ch[0].bus == (uint64_t)(uintptr_t)local &&
-		    ch[0].len == sizeof(local),
+		ch[0].len == sizeof(local),
 	    "dma_map: identity, one chunk");
 	n = p->dma_map(p->ctx, (void *)0x1000, 16, BU_DMA_TO_DEVICE, ch, 2);
 	tap(n < 0, "dma_map: low memory below the image refused (%d)", n);
@@ -137,14 +139,16 @@ static void test_clock(void)
 	t1 = clock_now_us();
 	c1 = rdtsc();
 	tap(t1 - t0 >= 50000 && t1 - t0 < 60000,
-	    "clock: delay_us(50000) took %llu us", (unsigned long long)(t1 - t0));
-	kprintf("# clock: %s; TSC ran %llu kHz over that delay\n", clock_source(),
+	    "clock: delay_us(50000) took %llu us",
+	    (unsigned long long)(t1 - t0));
+	kprintf("# clock: %s; TSC ran %llu kHz over that delay\n",
+		clock_source(),
 		(unsigned long long)((c1 - c0) * 1000 / (t1 - t0)));
 }
 
 static void test_pci(void)
 {
-	struct pci_func host = { 0, 0, 0, 0, 0, 0 };
+	struct pci_func host = {0, 0, 0, 0, 0, 0};
 	uint32_t id = pci_read32(&host, 0);
 
 	tap((id & 0xffff) != 0xffff, "pci: host bridge at 00:00.0 (%04x:%04x)",
@@ -155,7 +159,8 @@ static void test_pci(void)
 
 		if (regs)
 			tap((cap & 0xff) >= 0x20 && (cap >> 16) >= 0x0090,
-			    "xhci %u: registers readable at 0x%llx (CAPLENGTH 0x%x, HCIVERSION 0x%x)",
+			    "xhci %u: registers readable at 0x%llx (CAPLENGTH "
+			    "0x%x, HCIVERSION 0x%x)",
 			    i, (unsigned long long)regs, cap & 0xff, cap >> 16);
 	}
 	if (cmdline_has("bar_high"))
