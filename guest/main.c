@@ -69,24 +69,6 @@ static void dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 		bu_strbuf_printf(&sb, "%u", dev->root_port);
 }
 
-static const char *speed_name(enum bu_usb_speed s)
-{
-	switch (s) {
-	case BU_SPEED_LOW:
-		return "low";
-	case BU_SPEED_FULL:
-		return "full";
-	case BU_SPEED_HIGH:
-		return "high";
-	case BU_SPEED_SUPER:
-		return "super";
-	case BU_SPEED_SUPER_PLUS:
-		return "super+";
-	default:
-		return "unknown";
-	}
-}
-
 /** Print `usbdev <json>` for one device. */
 static void print_usbdev(const struct bu_usb_device *dev)
 {
@@ -162,9 +144,9 @@ static void print_tree_line(const struct bu_usb_device *dev)
 	dev_path(dev, path, sizeof(path));
 	kprintf("%*s%-*s %-6s %04x:%04x  %-24s slot %-3u %s", 2 * dev->tier, "",
 		(int)(14 - 2 * BU_MIN(dev->tier, 6u)), path,
-		speed_name(dev->speed), dev->desc.idVendor, dev->desc.idProduct,
-		dev->have_product ? dev->product : "-", dev->slot,
-		dev_state_name(dev));
+		bu_usb_speed_name(dev->speed), dev->desc.idVendor,
+		dev->desc.idProduct, dev->have_product ? dev->product : "-",
+		dev->slot, dev_state_name(dev));
 	if (dev->error)
 		kprintf(" (%s: %s)", dev->error_step ? dev->error_step : "?",
 			bu_strerror(dev->error));
