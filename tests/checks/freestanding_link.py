@@ -27,7 +27,7 @@ def main():
     exe = os.path.join(a.out, 'freestanding-link.elf')
     cmd = a.compiler + [
         '-std=c11', '-ffreestanding', '-fno-builtin', '-O2',
-        '-fno-tree-loop-distribute-patterns', '-fno-stack-protector',
+        '-fno-stack-protector',
         '-nostdlib', '-static', '-no-pie', '-o', exe, a.stub,
         '-Wl,--whole-archive', a.lib, '-Wl,--no-whole-archive',
     ]
