@@ -550,55 +550,68 @@ static int dev_parse_config(struct bu_usb_device *dev, unsigned i, size_t len,
 	return rc;
 }
 
+uint32_t bu_core_open_alt(struct bu_usb_device *dev,
+			  const struct bu_usb_config_info *cfg,
+			  const struct bu_usb_alt_info *alt)
+{
+	uint32_t opened = 0;
+
+	for (unsigned e = 0; e < alt->num_eps; e++) {
+		const struct bu_usb_ep_info *info = bu_desc_alt_ep(cfg, alt, e);
+		struct bu_usb_endpoint *ep = NULL;
+		unsigned type, idx, mps, hs_mult;
+
+		if (!info)
+			continue;
+		idx = USB_ENDPOINT_NUMBER(info->address) * 2u +
+		      ((info->address & USB_DIR_IN) ? 1u : 0u);
+		if (idx < 2 || idx >= 32 || dev->eps[idx])
+			continue;
+		for (unsigned k = 0; k < BU_ARRAY_SIZE(dev->ep_store); k++) {
+			if (!dev->ep_store[k].dev) {
+				ep = &dev->ep_store[k];
+				break;
+			}
+		}
+		if (!ep)
+			break;
+		bu_memset(ep, 0, sizeof(*ep));
+		type = USB_ENDPOINT_XFERTYPE(info->attributes);
+		mps = USB_ENDPOINT_MAXP(info->max_packet);
+		hs_mult = USB_ENDPOINT_MAXP_MULT(info->max_packet);
+		ep->dev = dev;
+		ep->address = info->address;
+		ep->type = (uint8_t)type;
+		ep->mps = (uint16_t)mps;
+		ep->interval = info->interval;
+		/* xHCI §6.2.3.4-6.2.3.8: burst, mult and ESIT payload per speed. */
+		if (dev->speed >= BU_SPEED_SUPER) {
+			ep->max_burst = info->ss_max_burst;
+			if (type == BU_EP_ISOCH)
+				ep->mult = info->ss_attributes & 3;
+			if (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT)
+				ep->max_esit = info->ssp_bytes_per_interval
+					? info->ssp_bytes_per_interval
+					: info->ss_bytes_per_interval;
+		} else if (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT) {
+			if (dev->speed == BU_SPEED_HIGH)
+				ep->max_burst = (uint8_t)hs_mult;
+			ep->max_esit = mps * (ep->max_burst + 1u);
+		}
+		dev->eps[idx] = ep;
+		opened |= 1u << idx;
+	}
+	return opened;
+}
+
 /** Open the endpoints of alternate setting 0 of every interface of config `ci`. */
-static int dev_open_endpoints(struct bu_usb_device *dev, unsigned ci)
+static void dev_open_endpoints(struct bu_usb_device *dev, unsigned ci)
 {
 	const struct bu_usb_config_info *cfg = &dev->configs[ci];
-	unsigned n = 0;
 
-	for (unsigned a = 0; a < cfg->num_alts; a++) {
-		const struct bu_usb_alt_info *alt = &cfg->alts[a];
-
-		if (alt->alt != 0)
-			continue;
-		for (unsigned e = 0; e < alt->num_eps; e++) {
-			const struct bu_usb_ep_info *info = bu_desc_alt_ep(cfg, alt, e);
-			struct bu_usb_endpoint *ep;
-			unsigned type, idx, mps, hs_mult;
-
-			if (!info)
-				continue;
-			idx = USB_ENDPOINT_NUMBER(info->address) * 2u +
-			      ((info->address & USB_DIR_IN) ? 1u : 0u);
-			if (idx < 2 || idx >= 32 || dev->eps[idx] || n >= BU_ARRAY_SIZE(dev->ep_store))
-				continue;
-			ep = &dev->ep_store[n++];
-			bu_memset(ep, 0, sizeof(*ep));
-			type = USB_ENDPOINT_XFERTYPE(info->attributes);
-			mps = USB_ENDPOINT_MAXP(info->max_packet);
-			hs_mult = USB_ENDPOINT_MAXP_MULT(info->max_packet);
-			ep->dev = dev;
-			ep->address = info->address;
-			ep->type = (uint8_t)type;
-			ep->mps = (uint16_t)mps;
-			ep->interval = info->interval;
-			if (dev->speed >= BU_SPEED_SUPER) {
-				ep->max_burst = info->ss_max_burst;
-				if (type == BU_EP_ISOCH)
-					ep->mult = info->ss_attributes & 3;
-				if (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT)
-					ep->max_esit = info->ssp_bytes_per_interval
-						? info->ssp_bytes_per_interval
-						: info->ss_bytes_per_interval;
-			} else if (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT) {
-				if (dev->speed == BU_SPEED_HIGH)
-					ep->max_burst = (uint8_t)hs_mult;
-				ep->max_esit = mps * (ep->max_burst + 1u);
-			}
-			dev->eps[idx] = ep;
-		}
-	}
-	return 0;
+	for (unsigned a = 0; a < cfg->num_alts; a++)
+		if (cfg->alts[a].alt == 0)
+			bu_core_open_alt(dev, cfg, &cfg->alts[a]);
 }
 
 /** Read the next string the device names (manufacturer, product, serial). */

@@ -29,6 +29,21 @@ struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 /** Remove a device and its subtree (drivers' remove, slot released). */
 void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev);
 
+/**
+ * Open the endpoints of one alternate setting in free endpoint slots
+ * (dev->eps[] indexes already taken are skipped). Returns the mask of
+ * endpoint indexes opened. The controller is not told: see dev_configure.
+ */
+uint32_t bu_core_open_alt(struct bu_usb_device *dev,
+			  const struct bu_usb_config_info *cfg,
+			  const struct bu_usb_alt_info *alt);
+
+/**
+ * Wait (polling the bus) until *done or the deadline; BU_ETIMEDOUT then.
+ * Must not be called from a completion callback.
+ */
+int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms);
+
 /** Build dev->ifaces for the active configuration and probe drivers. */
 void bu_core_bind_device(struct bu_usb_device *dev);
 /** Run remove() of every driver bound to the device, and forget them. */

@@ -79,6 +79,7 @@ struct xhci_dev {
 	void *in_ctx;
 	uint64_t in_bus;
 	struct xhci_ep *eps[32]; /* by DCI; eps[1] is EP0 */
+	struct xhci_ep *old_eps[32]; /* replaced during a Configure Endpoint */
 	bool disabling;
 };
 
@@ -727,8 +728,14 @@ static struct xhci_ep *ep_alloc(struct xhci *x, struct xhci_dev *d,
 /** Free a slot's driver state (contexts, rings). */
 static void dev_free(struct xhci *x, struct xhci_dev *d)
 {
-	for (unsigned dci = 1; dci < 32; dci++)
+	for (unsigned dci = 1; dci < 32; dci++) {
 		ep_free(x, d, dci);
+		if (d->old_eps[dci]) {
+			ring_free(x, &d->old_eps[dci]->ring);
+			release(x, d->old_eps[dci], sizeof(*d->old_eps[dci]));
+			d->old_eps[dci] = NULL;
+		}
+	}
 	if (d->slot) {
 		x->dcbaa[d->slot] = 0;
 		x->slots[d->slot] = NULL;
@@ -972,27 +979,45 @@ static int xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done)
 			  dev_cmd_done, d, NULL, done);
 }
 
-/** Configure Endpoint completion: undo new rings on failure, free dropped. */
+/**
+ * Configure Endpoint completion. On success the replaced and dropped
+ * endpoints' rings go; on failure the new ones go and the old come back,
+ * since the controller still runs them.
+ */
 static void configure_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 			   unsigned slot)
 {
 	struct xhci_dev *d = cmd->dev;
-	uint32_t *icc = in_ctx(x, d, 0);
-	uint32_t add = bu_le32_to_cpu(icc[XHCI_ICC_ADD]);
-	uint32_t drop = bu_le32_to_cpu(icc[XHCI_ICC_DROP]);
+	uint32_t add = bu_le32_to_cpu(in_ctx(x, d, 0)[XHCI_ICC_ADD]);
 
 	for (unsigned dci = 2; dci < 32; dci++) {
-		if (cc != XHCI_CC_SUCCESS && (add & (1u << dci)) &&
-		    !(drop & (1u << dci)))
+		struct xhci_ep *old = d->old_eps[dci];
+
+		d->old_eps[dci] = NULL;
+		if (cc == XHCI_CC_SUCCESS) {
+			if (old) {
+				old->uep = NULL; /* its endpoint may live on */
+				ring_free(x, &old->ring);
+				release(x, old, sizeof(*old));
+			}
+			continue;
+		}
+		if (add & (1u << dci))
 			ep_free(x, d, dci);
-		else if (cc == XHCI_CC_SUCCESS && (drop & (1u << dci)) &&
-			 !(add & (1u << dci)))
-			ep_free(x, d, dci);
+		if (old) {
+			d->eps[dci] = old;
+			if (old->uep)
+				old->uep->hc_priv = old;
+		}
 	}
 	dev_cmd_done(x, cmd, cc, slot);
 }
 
-/** ops.dev_configure: one Configure Endpoint for all changes (§4.6.6). */
+/**
+ * ops.dev_configure: one Configure Endpoint for all changes (§4.6.6).
+ * Endpoints in `drop_mask` are dropped; those still listed in dev->eps are
+ * added back with a fresh ring (which resets their sequence state).
+ */
 static int xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
 			      bu_usb_done_fn done)
 {
@@ -1005,23 +1030,21 @@ static int xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
 	if (!d || !d->slot)
 		return BU_EINVAL;
 	for (unsigned dci = 2; dci < 32; dci++) {
+		struct xhci_ep *ep = d->eps[dci];
+
+		if ((drop & (1u << dci)) && ep && (ep->head || ep->stopping || ep->halted))
+			return BU_EBUSY;
+	}
+	for (unsigned dci = 2; dci < 32; dci++) {
 		struct bu_usb_endpoint *e = u->eps[dci];
 
-		if (drop & (1u << dci)) {
-			struct xhci_ep *ep = d->eps[dci];
-
-			if (ep && (ep->head || ep->stopping)) {
-				xlog(x, BU_LOG_WARN, "slot %u ep %u dropped with transfers queued",
-				     d->slot, dci);
-				return BU_EBUSY;
-			}
+		if ((drop & (1u << dci)) && d->eps[dci]) {
+			d->old_eps[dci] = d->eps[dci];
+			d->eps[dci] = NULL;
+			if (e && e->hc_priv == d->old_eps[dci])
+				e->hc_priv = NULL;
 		}
-		if (!e)
-			continue;
-		if (!e->hc_priv || (drop & (1u << dci))) {
-			/* A dropped-and-re-added endpoint gets a fresh ring. */
-			if (e->hc_priv)
-				ep_free(x, d, dci);
+		if (e && !e->hc_priv) {
 			if (!ep_alloc(x, d, e, dci)) {
 				rc = BU_ENOMEM;
 				goto err;
@@ -1029,7 +1052,8 @@ static int xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
 			ep_ctx_fill(x, d, d->eps[dci]);
 			add |= 1u << dci;
 		}
-		entries = dci;
+		if (e)
+			entries = dci;
 	}
 	icc_set(x, d, add, drop);
 	slot_ctx_fill(x, d, entries);
@@ -1039,9 +1063,16 @@ static int xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
 	if (!rc)
 		return 0;
 err:
-	for (unsigned dci = 2; dci < 32; dci++)
+	for (unsigned dci = 2; dci < 32; dci++) {
 		if (add & (1u << dci))
 			ep_free(x, d, dci);
+		if (d->old_eps[dci]) {
+			d->eps[dci] = d->old_eps[dci];
+			if (d->eps[dci]->uep)
+				d->eps[dci]->uep->hc_priv = d->eps[dci];
+			d->old_eps[dci] = NULL;
+		}
+	}
 	return rc;
 }
 
@@ -1680,6 +1711,43 @@ static int xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
 	return rc;
 }
 
+/** ops.ep_abort: cancel every queued transfer of an endpoint. */
+static int xhci_ep_abort(struct bu_usb_endpoint *uep, int status)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+	int n = 0;
+
+	if (!ep)
+		return 0;
+	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
+		next = xfer->next;
+		if (xfer->hc_state == 1 && xhci_xfer_cancel(xfer, status) == 0)
+			n++;
+	}
+	return n;
+}
+
+/** ops.ep_queued: transfers on the endpoint's ring. */
+static unsigned xhci_ep_queued(struct bu_usb_endpoint *uep)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+	unsigned n = 0;
+
+	if (!ep)
+		return 0;
+	for (struct bu_usb_xfer *xfer = ep->head; xfer; xfer = xfer->next)
+		n++;
+	return n + (ep->stopping || ep->halted ? 1 : 0);
+}
+
+/** ops.frame_number: MFINDEX counts 125 us microframes (§5.5.1). */
+static uint32_t xhci_frame_number(struct bu_usb_bus *bus)
+{
+	struct xhci *x = bus_xhci(bus);
+
+	return (rd32(x, x->rt + XHCI_RT_MFINDEX) & 0x3fff) >> 3;
+}
+
 /* ======================================================================== */
 /* Root ports (§4.19)                                                       */
 /* ======================================================================== */
@@ -1895,6 +1963,9 @@ static const struct bu_usb_hc_ops xhci_ops = {
 	.xfer_submit = xhci_xfer_submit,
 	.xfer_cancel = xhci_xfer_cancel,
 	.ep_reset = xhci_ep_reset,
+	.ep_abort = xhci_ep_abort,
+	.ep_queued = xhci_ep_queued,
+	.frame_number = xhci_frame_number,
 };
 
 /** Allocate DCBAA and scratchpads (§6.1, §4.20). */

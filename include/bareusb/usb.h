@@ -318,6 +318,8 @@ struct bu_usb_device {
 	uint8_t num_ifaces;
 	struct bu_usb_interface ifaces[BU_USB_MAX_IFACES];
 	bool addr_lock;      /**< holds its root port's default-address lock */
+	bool op_done;        /**< synchronous controller operation finished */
+	int op_status;
 
 	void *hc_priv;       /**< controller driver's device state */
 };
@@ -382,6 +384,12 @@ struct bu_usb_hc_ops {
 	int (*xfer_cancel)(struct bu_usb_xfer *xfer, int status);
 	/** Recover a halted endpoint so queued/new transfers run again. */
 	int (*ep_reset)(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
+	/** Cancel every queued transfer; each completes with `status`. Returns the count. */
+	int (*ep_abort)(struct bu_usb_endpoint *ep, int status);
+	/** Number of transfers queued on the endpoint. */
+	unsigned (*ep_queued)(struct bu_usb_endpoint *ep);
+	/** The controller's 11-bit frame counter (1 ms frames). */
+	uint32_t (*frame_number)(struct bu_usb_bus *bus);
 };
 
 /** Per-bus counters a bench or test may read. */
@@ -414,6 +422,8 @@ struct bu_usb_bus {
 	unsigned enumerating; /**< devices in enumeration or ports in debounce */
 	struct bu_usb_xfer *timed; /**< submitted transfers with a deadline */
 	unsigned next_dev_id;
+	uint32_t frame_hi;      /**< frame number extension (bu_usb_frame_number) */
+	uint32_t frame_last;
 	const struct bu_usb_driver *drivers[BU_USB_MAX_DRIVERS]; /**< class drivers */
 	unsigned num_drivers;
 	const void *addr_owner[256]; /**< per root port: who has a device at address 0 */
@@ -468,6 +478,68 @@ int bu_usb_xfer_cancel(struct bu_usb_xfer *xfer);
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
 		   void *data, uint16_t w_length, uint32_t timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Standard requests (USB 2.0 §9.4) and endpoint management.                 */
+/* All of these are synchronous: they poll the bus until done or their     */
+/* timeout (5 s, USB 2.0 §9.2.6.4) and must not be called from callbacks.  */
+
+/** GET_DESCRIPTOR of any type; returns bytes read or BU_E*. */
+int bu_usb_get_descriptor(struct bu_usb_device *dev, uint8_t recipient,
+			  uint8_t type, uint8_t index, uint16_t w_index,
+			  void *buf, uint16_t len);
+/** GET_STATUS for a device (index 0), interface or endpoint; *status is host order. */
+int bu_usb_get_status(struct bu_usb_device *dev, uint8_t recipient,
+		      uint16_t index, uint16_t *status);
+/** CLEAR_FEATURE / SET_FEATURE. */
+int bu_usb_clear_feature(struct bu_usb_device *dev, uint8_t recipient,
+			 uint16_t feature, uint16_t index);
+int bu_usb_set_feature(struct bu_usb_device *dev, uint8_t recipient,
+		       uint16_t feature, uint16_t index);
+/** SYNCH_FRAME for an isochronous endpoint; *frame receives the frame number. */
+int bu_usb_synch_frame(struct bu_usb_device *dev, uint8_t ep_address,
+		       uint16_t *frame);
+
+/**
+ * Select alternate setting `alt` of interface `number`: the controller's
+ * endpoints are dropped and added to match (one Configure Endpoint), then
+ * SET_INTERFACE is sent. The interface's endpoints must be idle (BU_EBUSY).
+ * Endpoint pointers of the old setting become invalid.
+ */
+int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt);
+
+/**
+ * Choose configuration `value` (bConfigurationValue; 0 unconfigures):
+ * drivers are unbound, endpoints reconfigured, SET_CONFIGURATION sent, and
+ * drivers probed again on the new interfaces.
+ */
+int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value);
+
+/** The open endpoint with this bEndpointAddress (0 for EP0), or NULL. */
+struct bu_usb_endpoint *bu_usb_find_endpoint(struct bu_usb_device *dev,
+					     uint8_t address);
+
+/**
+ * Reset an endpoint on both sides: the controller's sequence/toggle state
+ * and ring are reset, then CLEAR_FEATURE(ENDPOINT_HALT) is sent (for EP0
+ * only the controller side). The endpoint must be idle (BU_EBUSY).
+ */
+int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep);
+
+/**
+ * Cancel every queued transfer of an endpoint; each completes with
+ * BU_ECANCELED from poll. Returns the number cancelled.
+ */
+int bu_usb_abort_endpoint(struct bu_usb_endpoint *ep);
+
+/** True while transfers are queued on the endpoint. */
+bool bu_usb_endpoint_busy(const struct bu_usb_endpoint *ep);
+
+/**
+ * The bus's current frame number (1 ms frames), extended to 32 bits.
+ * Call at least every second for the extension to stay right.
+ */
+uint32_t bu_usb_frame_number(struct bu_usb_bus *bus);
 
 /**
  * Format the device's `usbdev` JSON object (without the "usbdev " prefix)

@@ -1,0 +1,335 @@
+/*
+ * Standard requests (USB 2.0 §9.4) and endpoint management on configured
+ * devices: the synchronous API class drivers and applications call from
+ * their own context (never from a completion callback).
+ */
+#include "core_priv.h"
+
+#include "bareusb/desc.h"
+#include "bareusb/util.h"
+
+#define T_REQUEST_MS 5000 /* USB 2.0 §9.2.6.4: upper bound for a request */
+
+int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms)
+{
+	uint64_t deadline = bu_core_now(bus) + (uint64_t)timeout_ms * 1000;
+
+	while (!*done) {
+		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN && !*done)
+			return BU_ESHUTDOWN;
+		if (!*done && bu_core_now(bus) >= deadline)
+			return BU_ETIMEDOUT;
+	}
+	return 0;
+}
+
+/** Completion of a synchronous controller operation. */
+static void op_done(struct bu_usb_device *dev, int status)
+{
+	dev->op_status = status;
+	dev->op_done = true;
+}
+
+/** Run dev_configure synchronously. */
+static int configure_sync(struct bu_usb_device *dev, uint32_t drop_mask)
+{
+	int rc;
+
+	dev->op_done = false;
+	rc = dev->bus->ops->dev_configure(dev, drop_mask, op_done);
+	if (rc)
+		return rc;
+	/* Commands have their own timeout and abort; this bound is a backstop. */
+	rc = bu_core_wait(dev->bus, &dev->op_done, 2 * T_REQUEST_MS);
+	return rc ? rc : dev->op_status;
+}
+
+/** Reject calls on devices that cannot take requests. */
+static int dev_usable(const struct bu_usb_device *dev)
+{
+	if (!dev)
+		return BU_EINVAL;
+	if (dev->state == BU_DEV_GONE)
+		return BU_ENODEV;
+	if (dev->bus->failed)
+		return BU_ESHUTDOWN;
+	return 0;
+}
+
+int bu_usb_get_descriptor(struct bu_usb_device *dev, uint8_t recipient,
+			  uint8_t type, uint8_t index, uint16_t w_index,
+			  void *buf, uint16_t len)
+{
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	return bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
+			      USB_REQ_GET_DESCRIPTOR, (uint16_t)(type << 8 | index),
+			      w_index, buf, len, T_REQUEST_MS);
+}
+
+int bu_usb_get_status(struct bu_usb_device *dev, uint8_t recipient,
+		      uint16_t index, uint16_t *status)
+{
+	uint8_t b[2];
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	if (!status)
+		return BU_EINVAL;
+	rc = bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
+			    USB_REQ_GET_STATUS, 0, index, b, 2, T_REQUEST_MS);
+	if (rc < 0)
+		return rc;
+	if (rc < 2)
+		return BU_EPROTO;
+	*status = bu_get_le16(b);
+	return 0;
+}
+
+int bu_usb_clear_feature(struct bu_usb_device *dev, uint8_t recipient,
+			 uint16_t feature, uint16_t index)
+{
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | (recipient & 3),
+			    USB_REQ_CLEAR_FEATURE, feature, index, NULL, 0, T_REQUEST_MS);
+	return rc < 0 ? rc : 0;
+}
+
+int bu_usb_set_feature(struct bu_usb_device *dev, uint8_t recipient,
+		       uint16_t feature, uint16_t index)
+{
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | (recipient & 3),
+			    USB_REQ_SET_FEATURE, feature, index, NULL, 0, T_REQUEST_MS);
+	return rc < 0 ? rc : 0;
+}
+
+int bu_usb_synch_frame(struct bu_usb_device *dev, uint8_t ep_address,
+		       uint16_t *frame)
+{
+	uint8_t b[2];
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	if (!frame)
+		return BU_EINVAL;
+	rc = bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | USB_RECIP_ENDPOINT,
+			    USB_REQ_SYNCH_FRAME, 0, ep_address, b, 2, T_REQUEST_MS);
+	if (rc < 0)
+		return rc;
+	if (rc < 2)
+		return BU_EPROTO;
+	*frame = bu_get_le16(b);
+	return 0;
+}
+
+struct bu_usb_endpoint *bu_usb_find_endpoint(struct bu_usb_device *dev,
+					     uint8_t address)
+{
+	unsigned idx;
+
+	if (!dev)
+		return NULL;
+	if (USB_ENDPOINT_NUMBER(address) == 0)
+		return &dev->ep0;
+	if (address & 0x70)
+		return NULL;
+	idx = USB_ENDPOINT_NUMBER(address) * 2u + ((address & USB_DIR_IN) ? 1u : 0u);
+	return dev->eps[idx];
+}
+
+bool bu_usb_endpoint_busy(const struct bu_usb_endpoint *ep)
+{
+	if (!ep || !ep->dev)
+		return false;
+	return ep->dev->bus->ops->ep_queued((struct bu_usb_endpoint *)ep) != 0;
+}
+
+int bu_usb_abort_endpoint(struct bu_usb_endpoint *ep)
+{
+	if (!ep || !ep->dev)
+		return BU_EINVAL;
+	return ep->dev->bus->ops->ep_abort(ep, BU_ECANCELED);
+}
+
+/** Endpoint index (num*2 + IN) of an endpoint address. */
+static unsigned ep_index(uint8_t address)
+{
+	return USB_ENDPOINT_NUMBER(address) * 2u + ((address & USB_DIR_IN) ? 1u : 0u);
+}
+
+int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep)
+{
+	struct bu_usb_device *dev;
+	int rc;
+
+	if (!ep || !ep->dev)
+		return BU_EINVAL;
+	dev = ep->dev;
+	rc = dev_usable(dev);
+	if (rc)
+		return rc;
+	if (bu_usb_endpoint_busy(ep))
+		return BU_EBUSY;
+	if (ep == &dev->ep0)
+		return 0; /* EP0 clears its halt on the next SETUP (USB 2.0 §8.5.3.4) */
+	/* Drop and add in one Configure Endpoint: the controller's sequence
+	 * number/toggle restarts at 0 (xHCI §4.6.6), matching the device
+	 * after CLEAR_FEATURE(ENDPOINT_HALT) (USB 2.0 §9.4.5). */
+	rc = configure_sync(dev, 1u << ep_index(ep->address));
+	if (rc)
+		return rc;
+	ep->halted = false;
+	return bu_usb_clear_feature(dev, USB_RECIP_ENDPOINT, USB_FEATURE_ENDPOINT_HALT,
+				    ep->address);
+}
+
+/** The interface object for bInterfaceNumber `number`, or NULL. */
+static struct bu_usb_interface *find_iface(struct bu_usb_device *dev, uint8_t number)
+{
+	for (unsigned i = 0; i < dev->num_ifaces; i++)
+		if (dev->ifaces[i].number == number)
+			return &dev->ifaces[i];
+	return NULL;
+}
+
+int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
+{
+	const struct bu_usb_config_info *cfg;
+	const struct bu_usb_alt_info *new_alt;
+	struct bu_usb_interface *intf;
+	struct bu_usb_endpoint *old[32] = { 0 };
+	uint32_t drop = 0, opened;
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	if (dev->active_config < 0)
+		return BU_EINVAL;
+	cfg = &dev->configs[dev->active_config];
+	intf = find_iface(dev, number);
+	new_alt = bu_desc_find_alt(cfg, number, alt);
+	if (!intf || !new_alt)
+		return BU_ENOENT;
+	/* Take the old setting's endpoints out (they must be idle). */
+	for (unsigned i = 0; intf->info && i < intf->info->num_eps; i++) {
+		const struct bu_usb_ep_info *e = bu_desc_alt_ep(cfg, intf->info, i);
+		unsigned idx;
+
+		if (!e)
+			continue;
+		idx = ep_index(e->address);
+		if (idx < 2 || idx >= 32 || !dev->eps[idx] || dev->eps[idx]->dev != dev)
+			continue;
+		if (bu_usb_endpoint_busy(dev->eps[idx]))
+			return BU_EBUSY;
+	}
+	for (unsigned i = 0; intf->info && i < intf->info->num_eps; i++) {
+		const struct bu_usb_ep_info *e = bu_desc_alt_ep(cfg, intf->info, i);
+		unsigned idx;
+
+		if (!e)
+			continue;
+		idx = ep_index(e->address);
+		if (idx < 2 || idx >= 32 || !dev->eps[idx])
+			continue;
+		old[idx] = dev->eps[idx];
+		dev->eps[idx] = NULL;
+		drop |= 1u << idx;
+	}
+	opened = bu_core_open_alt(dev, cfg, new_alt);
+	rc = configure_sync(dev, drop);
+	if (rc) {
+		/* Put everything back as the controller still has it. */
+		for (unsigned idx = 2; idx < 32; idx++) {
+			if (opened & (1u << idx)) {
+				dev->eps[idx]->dev = NULL;
+				dev->eps[idx] = NULL;
+			}
+			if (old[idx])
+				dev->eps[idx] = old[idx];
+		}
+		return rc;
+	}
+	for (unsigned idx = 2; idx < 32; idx++)
+		if (old[idx]) {
+			old[idx]->dev = NULL; /* the slot is free again */
+			old[idx]->hc_priv = NULL;
+		}
+	intf->alt = alt;
+	intf->info = new_alt;
+	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
+			    USB_REQ_SET_INTERFACE, alt, number, NULL, 0, T_REQUEST_MS);
+	/* USB 2.0 §9.4.10: a device with only alt 0 may STALL; that is fine. */
+	if (rc == BU_ESTALL && alt == 0)
+		rc = 0;
+	return rc < 0 ? rc : 0;
+}
+
+int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
+{
+	uint32_t drop = 0;
+	int ci = -1, rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	if (dev->state != BU_DEV_CONFIGURED)
+		return BU_EBUSY;
+	for (unsigned i = 0; i < dev->num_configs; i++)
+		if (dev->configs[i].value == value)
+			ci = (int)i;
+	if (value && ci < 0)
+		return BU_ENOENT;
+	for (unsigned idx = 2; idx < 32; idx++)
+		if (dev->eps[idx] && bu_usb_endpoint_busy(dev->eps[idx]))
+			return BU_EBUSY;
+	bu_core_unbind_device(dev);
+	dev->num_ifaces = 0;
+	for (unsigned idx = 2; idx < 32; idx++) {
+		if (dev->eps[idx]) {
+			drop |= 1u << idx;
+			dev->eps[idx]->dev = NULL;
+			dev->eps[idx] = NULL;
+		}
+	}
+	dev->active_config = ci;
+	if (ci >= 0) {
+		const struct bu_usb_config_info *cfg = &dev->configs[ci];
+
+		for (unsigned a = 0; a < cfg->num_alts; a++)
+			if (cfg->alts[a].alt == 0)
+				bu_core_open_alt(dev, cfg, &cfg->alts[a]);
+	}
+	rc = configure_sync(dev, drop);
+	if (rc)
+		return rc;
+	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
+			    USB_REQ_SET_CONFIGURATION, value, 0, NULL, 0, T_REQUEST_MS);
+	if (rc < 0)
+		return rc;
+	dev->config_value = value;
+	if (ci >= 0)
+		bu_core_bind_device(dev);
+	return 0;
+}
+
+uint32_t bu_usb_frame_number(struct bu_usb_bus *bus)
+{
+	uint32_t f = bus->ops->frame_number(bus) & 0x7ff;
+
+	/* The controller counts 11 bits; carry the wraps in frame_hi. */
+	if (f < bus->frame_last)
+		bus->frame_hi += 0x800;
+	bus->frame_last = f;
+	return bus->frame_hi | f;
+}
