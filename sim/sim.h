@@ -1,0 +1,241 @@
+/*
+ * sim: an in-process xHCI controller model with device models and fault
+ * injection. Host code (uses libc); never linked into the library.
+ *
+ * A test creates a controller with sim_create(), hands sim_platform() and
+ * sim_regs_base() to bu_xhci_create() (or drives the registers itself),
+ * attaches device models to ports, and advances virtual time. The model does
+ * its work only when virtual time passes a due time: from now_us/delay_us,
+ * from register reads, or from sim_advance_us(), never inside the register
+ * write that asked for it.
+ *
+ * Everything the driver does wrong that the xHCI or USB specifications
+ * forbid is recorded as a "violation" (with a message naming what and
+ * where); a test fails when sim_violations() is not 0 at its end. Where real
+ * hardware would react (Host System Error on a bad DMA address, TRB Error,
+ * Parameter Error, babble, ...), the model reacts the same way as well.
+ */
+#ifndef SIM_SIM_H
+#define SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/ch9.h"
+#include "bareusb/platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sim;
+struct sim_device;
+
+/** Bus speeds, numbered as the default PSIVs (xHCI §7.2.1). */
+enum sim_speed {
+	SIM_SPEED_FULL = 1,
+	SIM_SPEED_LOW = 2,
+	SIM_SPEED_HIGH = 3,
+	SIM_SPEED_SUPER = 4,
+};
+
+/**
+ * Controller configuration. Zero-initialise for defaults; every zero means
+ * "the default" noted on the field.
+ */
+struct sim_config {
+	unsigned usb2_ports;     /**< USB 2 root ports (0 with usb3_ports 0: 4 + 4) */
+	unsigned usb3_ports;     /**< USB 3 root ports */
+	bool usb3_first;         /**< USB 3 ports get the low numbers (default: USB 2 first) */
+	unsigned max_slots;      /**< HCSPARAMS1.MaxSlots (0: 32) */
+	unsigned max_intrs;      /**< HCSPARAMS1.MaxIntrs (0: 4) */
+	bool csz64;              /**< 64-byte contexts (HCCPARAMS1.CSZ) */
+	bool no_ac64;            /**< clear AC64: only 32-bit DMA addresses */
+	unsigned scratchpads;    /**< Max Scratchpad Buffers (0..1023) */
+	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
+	unsigned erst_max;       /**< HCSPARAMS2.ERST Max (0: 4, i.e. 16 segments) */
+	bool psi;                /**< Supported Protocol caps carry PSI dwords */
+	bool ppc;                /**< port power control: ports start unpowered */
+	bool legacy;             /**< USB Legacy Support cap, owned by "firmware" */
+	uint32_t bios_release_us; /**< firmware lets go this long after OS Owned (0: 2000) */
+	bool bios_never_releases; /**< firmware never clears BIOS Owned */
+	uint32_t cnr_us;         /**< CNR after power-on and after HCRST (0: 1000) */
+	uint32_t reset_us;       /**< HCRST duration (0: 300) */
+	uint32_t halt_us;        /**< R/S=0 to HCH=1 (0: 200) */
+	uint32_t cmd_us;         /**< per-command execution time (0: 20) */
+	uint32_t port_reset_us;  /**< USB 2 root port reset (0: 50000, TDRSTR) */
+	uint32_t hot_reset_us;   /**< USB 3 hot reset (0: 10000) */
+	uint32_t warm_reset_us;  /**< USB 3 warm reset (0: 80000) */
+	uint32_t train_us;       /**< USB 3 link training after attach (0: 20000) */
+	uint32_t hub_reset_us;   /**< hub downstream port reset (0: 15000, TDRST) */
+	bool no_write64;         /**< leave bu_platform.write64 NULL */
+	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
+	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
+	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
+	bool violations_fatal;   /**< abort() at the first violation (for debugging) */
+	bool dma_fault_nonfatal; /**< a DMA fault is a violation + HSE (default: also abort) */
+	int log_level;           /**< print messages at or below this bu_log_level (0: WARN; -1: none) */
+	bool trace;              /**< model-side trace from the start (see sim_trace) */
+};
+
+/** Create a controller model; NULL cfg means defaults. Never returns NULL. */
+struct sim *sim_create(const struct sim_config *cfg);
+/** Destroy the model and every device attached to it. */
+void sim_destroy(struct sim *sim);
+
+/** The platform table the driver uses (valid until sim_destroy). */
+const struct bu_platform *sim_platform(struct sim *sim);
+/** The register window's base, an opaque address decoded by read32/write32. */
+uintptr_t sim_regs_base(struct sim *sim);
+
+/** Root ports (MaxPorts). */
+unsigned sim_num_ports(const struct sim *sim);
+/** True when root port `port` (1-based) is a USB 3 port. */
+bool sim_port_is_usb3(const struct sim *sim, unsigned port);
+/** PORTSC number of the n-th (1-based) USB 2 / USB 3 root port, 0 if none. */
+unsigned sim_usb2_port(const struct sim *sim, unsigned n);
+unsigned sim_usb3_port(const struct sim *sim, unsigned n);
+/** Raw PORTSC of a root port (no side effects). */
+uint32_t sim_portsc(struct sim *sim, unsigned port);
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                     */
+
+/** Advance virtual time by `us`, doing all work that falls due. */
+void sim_advance_us(struct sim *sim, uint64_t us);
+/** Current virtual time in microseconds (no side effects). */
+uint64_t sim_now_us(const struct sim *sim);
+
+/* ------------------------------------------------------------------------ */
+/* Devices and ports                                                        */
+
+struct sim_device_model;
+
+/**
+ * Attach a device model to root port `port` at `speed` (which the port and
+ * model must support). The device is owned by the sim until sim_detach.
+ * Returns NULL (and logs why) when the port is occupied or the speed wrong.
+ */
+struct sim_device *sim_attach(struct sim *sim, unsigned port,
+			      const struct sim_device_model *model,
+			      enum sim_speed speed);
+/** Attach below a hub device model's downstream port `port` (1-based). */
+struct sim_device *sim_attach_hub(struct sim_device *hub, unsigned port,
+				  const struct sim_device_model *model,
+				  enum sim_speed speed);
+/** Unplug a device (and everything below it); the pointer becomes invalid. */
+void sim_detach(struct sim_device *dev);
+
+/** Over-current on a root port starts (on) or ends. */
+void sim_overcurrent(struct sim *sim, unsigned port, bool on);
+/** A USB 3 root port's link fails into SS.Inactive (needs a warm reset). */
+void sim_link_error(struct sim *sim, unsigned port);
+
+/** The device's USB address (0 while in the Default state). */
+uint8_t sim_device_address(const struct sim_device *dev);
+/** The device's active bConfigurationValue (0 = not configured). */
+uint8_t sim_device_config(const struct sim_device *dev);
+/** The device model's private state (model->priv_size bytes, zeroed at attach). */
+void *sim_device_priv(struct sim_device *dev);
+/** The sim a device belongs to. */
+struct sim *sim_device_sim(struct sim_device *dev);
+/** Speed the device runs at. */
+enum sim_speed sim_device_speed(const struct sim_device *dev);
+
+/* ------------------------------------------------------------------------ */
+/* Fault injection                                                          */
+
+/** What a device-side fault does. */
+enum sim_fault_kind {
+	SIM_FAULT_STALL = 1,  /**< answer STALL (endpoint: sets its Halt feature) */
+	SIM_FAULT_NAK,        /**< NAK (for `count` tries, or forever) */
+	SIM_FAULT_BABBLE,     /**< the device sends more than max packet size */
+	SIM_FAULT_XACT,       /**< a transaction error (CRC/timeout) per try; CErr honoured */
+	SIM_FAULT_DISCONNECT, /**< unplug after `arg` bytes of the next TD */
+	SIM_FAULT_SHORT,      /**< the next IN transfer ends after `arg` bytes */
+};
+
+/**
+ * Arm a fault on endpoint `ep` (bEndpointAddress; 0 = EP0's data and status
+ * stages) for `count` transactions (0 = until sim_fault_clear).
+ */
+void sim_fault_ep(struct sim_device *dev, uint8_t ep, enum sim_fault_kind kind,
+		  unsigned count, uint32_t arg);
+/**
+ * Arm a fault on control requests that match bmRequestType/bRequest and,
+ * when w_value >= 0, wValue. Applies to the next `count` matches (0 = all).
+ */
+void sim_fault_request(struct sim_device *dev, uint8_t bm_request_type,
+		       uint8_t b_request, int w_value, enum sim_fault_kind kind,
+		       unsigned count);
+/** Remove every fault armed on the device. */
+void sim_fault_clear(struct sim_device *dev);
+
+/**
+ * Descriptor hook: called with every descriptor the device is about to send
+ * in answer to GET_DESCRIPTOR (standard or class), after the framework built
+ * it. It may edit buf (capacity `cap`) and *len. Return false to STALL.
+ */
+typedef bool (*sim_desc_hook_fn)(void *ctx, struct sim_device *dev,
+				 uint8_t type, uint8_t index, uint8_t *buf,
+				 uint16_t *len, uint16_t cap);
+void sim_set_desc_hook(struct sim_device *dev, sim_desc_hook_fn fn, void *ctx);
+
+/** Host System Error now (as on a PCI error): USBSTS.HSE, the HC halts. */
+void sim_fault_hse(struct sim *sim);
+/** The next command of this TRB type (0 = any) never completes until aborted. */
+void sim_fault_cmd_hang(struct sim *sim, unsigned trb_type);
+/** CNR stays set (from now on, also through HCRST) while `on`. */
+void sim_fault_cnr_stuck(struct sim *sim, bool on);
+/** Behave as if the primary event ring filled up at the next event. */
+void sim_fault_event_ring_full(struct sim *sim);
+/** The next Configure Endpoint that adds a periodic endpoint fails with Bandwidth Error. */
+void sim_fault_bandwidth(struct sim *sim);
+
+/* ------------------------------------------------------------------------ */
+/* Accounting, violations, trace                                            */
+
+/** Resource counters, for leak checks. */
+struct sim_stats {
+	size_t dma_allocs;   /**< dma_alloc blocks not yet freed */
+	size_t dma_bytes;    /**< their bytes */
+	size_t dma_maps;     /**< dma_map mappings not yet unmapped */
+	size_t heap_allocs;  /**< alloc blocks not yet freed */
+	size_t heap_bytes;
+	unsigned slots_enabled; /**< device slots currently enabled */
+	unsigned events;     /**< events written to event rings */
+	unsigned commands;   /**< commands completed */
+	uint64_t irqs;       /**< interrupts asserted (IP 0->1 with IE and INTE) */
+	unsigned er_full;    /**< Event Ring Full events posted */
+};
+void sim_get_stats(struct sim *sim, struct sim_stats *st);
+
+/** Number of violations recorded so far. */
+unsigned sim_violations(const struct sim *sim);
+/** Text of violation i (0-based; the first 64 are kept), or NULL. */
+const char *sim_violation(const struct sim *sim, unsigned i);
+/** Forget recorded violations (for tests that provoke them on purpose). */
+void sim_clear_violations(struct sim *sim);
+/** True when a recorded violation's text contains `needle`. */
+bool sim_has_violation(const struct sim *sim, const char *needle);
+
+/** Model-side trace (register accesses, TRBs fetched, events) at BU_LOG_TRACE. */
+void sim_trace(struct sim *sim, bool on);
+/** Change the print threshold (see sim_config.log_level). */
+void sim_set_log_level(struct sim *sim, int level);
+
+/** Raw USBSTS / slot state helpers for tests of the model. */
+uint32_t sim_usbsts(struct sim *sim);
+/** Slot state as the model holds it (XHCI_SLOT_STATE_*, -1 = disabled). */
+int sim_slot_state(struct sim *sim, unsigned slot);
+/** Endpoint state of slot/DCI as the model holds it (XHCI_EP_STATE_*). */
+int sim_ep_state(struct sim *sim, unsigned slot, unsigned dci);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "sim_dev.h"
+
+#endif

@@ -1,0 +1,857 @@
+/*
+ * sim core: creation, the platform table the driver sees (MMIO decode,
+ * checked DMA space, heap accounting, virtual clock, log), the scheduler, and
+ * diagnostics (violations, trace).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bareusb/errors.h"
+#include "bareusb/xhci_trace.h"
+#include "sim_priv.h"
+
+/* Spec facts the shared header must agree with (xhci-facts §3-§9). */
+_Static_assert(XHCI_PORTSC_PP == (1u << 9), "PORTSC.PP is bit 9");
+_Static_assert(XHCI_PORTSC_WPR == (1u << 31), "PORTSC.WPR is bit 31");
+_Static_assert(XHCI_PORTSC_CHANGE_MASK == 0x00fe0000u, "PORTSC change bits");
+_Static_assert(XHCI_USBSTS_RW1C == 0x41cu, "USBSTS RW1C mask");
+_Static_assert(XHCI_TRB_TYPE_SET(XHCI_TRB_LINK) == 0x1800, "Link TRB type");
+_Static_assert(XHCI_TRB_TYPE_SET(XHCI_TRB_TRANSFER_EVENT) == 0x8000, "Transfer Event");
+_Static_assert(XHCI_CC_STOPPED == 26 && XHCI_CC_EVENT_RING_FULL == 21, "CC values");
+
+static unsigned sim_next_id;
+
+/* ------------------------------------------------------------------------ */
+/* Diagnostics                                                              */
+
+void sim_log(struct sim *sim, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (level > sim->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sim%u %8llu.%03llu %s\n", sim->id,
+		(unsigned long long)(sim->now / 1000000),
+		(unsigned long long)(sim->now / 1000 % 1000), line);
+}
+
+void sim_violation_add(struct sim *sim, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sim->nviol < SIM_MAX_VIOL)
+		sim->viol[sim->nviol] = strdup(line);
+	sim->nviol++;
+	if (sim->log_level >= 0)
+		fprintf(stderr, "sim%u %8llu.%03llu VIOLATION: %s\n", sim->id,
+			(unsigned long long)(sim->now / 1000000),
+			(unsigned long long)(sim->now / 1000 % 1000), line);
+	if (sim->cfg.violations_fatal)
+		abort();
+}
+
+void sim_tracef(struct sim *sim, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!sim->trace)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sim%u %8llu.%03llu trace: %s\n", sim->id,
+		(unsigned long long)(sim->now / 1000000),
+		(unsigned long long)(sim->now / 1000 % 1000), line);
+}
+
+void sim_trace_trb(struct sim *sim, const char *what, uint64_t addr,
+		   const uint32_t dw[4])
+{
+	char buf[200];
+
+	if (!sim->trace)
+		return;
+	bu_xhci_trb_decode(dw, buf, sizeof(buf));
+	sim_tracef(sim, "%s @%#llx: %s", what, (unsigned long long)addr, buf);
+}
+
+unsigned sim_violations(const struct sim *sim)
+{
+	return sim->nviol;
+}
+
+const char *sim_violation(const struct sim *sim, unsigned i)
+{
+	return i < sim->nviol && i < SIM_MAX_VIOL ? sim->viol[i] : NULL;
+}
+
+bool sim_has_violation(const struct sim *sim, const char *needle)
+{
+	for (unsigned i = 0; i < sim->nviol && i < SIM_MAX_VIOL; i++)
+		if (strstr(sim->viol[i], needle))
+			return true;
+	return false;
+}
+
+void sim_clear_violations(struct sim *sim)
+{
+	for (unsigned i = 0; i < sim->nviol && i < SIM_MAX_VIOL; i++)
+		free(sim->viol[i]);
+	sim->nviol = 0;
+}
+
+void sim_trace(struct sim *sim, bool on)
+{
+	sim->trace = on;
+	if (on && sim->log_level < BU_LOG_TRACE)
+		sim->log_level = BU_LOG_TRACE;
+}
+
+void sim_set_log_level(struct sim *sim, int level)
+{
+	sim->log_level = level;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scheduler                                                                */
+
+void sim_schedule(struct sim *sim, uint64_t *due, uint64_t when)
+{
+	*due = when;
+	if (when < sim->next_due)
+		sim->next_due = when;
+}
+
+/* Earliest due time of anything; sets kind and arg to what it is. */
+static uint64_t sim_earliest(struct sim *sim, int *kind, unsigned *arg)
+{
+	uint64_t t = SIM_NEVER;
+
+	*kind = 0;
+#define SIM_CAND(val, k, a)                  \
+	do {                                 \
+		uint64_t v_ = (val);         \
+		if (v_ < t) {                \
+			t = v_;              \
+			*kind = (k);         \
+			*arg = (a);          \
+		}                            \
+	} while (0)
+	SIM_CAND(sim->ctrl_due, 1, 0);
+	SIM_CAND(sim->bios_due, 2, 0);
+	SIM_CAND(sim->cmd.due, 3, 0);
+	for (unsigned i = 1; i <= sim->nports; i++)
+		SIM_CAND(sim->port[i - 1].due, 4, i);
+	for (unsigned i = 0; i < sim->nintrs; i++)
+		SIM_CAND(sim_intr_due(sim, i), 5, i);
+	for (unsigned i = 0; i < sim->nactive; i++) {
+		unsigned s = sim->active[i] >> 8, d = sim->active[i] & 0xff;
+		SIM_CAND(sim->slot[s].ep[d].due, 6, sim->active[i]);
+	}
+	unsigned n = 0;
+	for (struct sim_device *d = sim->devices; d; d = d->next, n++)
+		if (d->hub)
+			SIM_CAND(d->hub->due, 7, n);
+#undef SIM_CAND
+	return t;
+}
+
+static void sim_run_until(struct sim *sim, uint64_t target)
+{
+	int kind;
+	unsigned arg;
+
+	if (sim->in_run || sim->next_due > target) {
+		if (target > sim->now)
+			sim->now = target;
+		return;
+	}
+	sim->in_run = true;
+	for (unsigned guard = 0; guard < 1000000; guard++) {
+		uint64_t t = sim_earliest(sim, &kind, &arg);
+		if (t > target)
+			break;
+		if (t > sim->now)
+			sim->now = t;
+		switch (kind) {
+		case 1:
+			sim->ctrl_due = SIM_NEVER;
+			sim_ctrl_work(sim);
+			break;
+		case 2: {
+			sim->bios_due = SIM_NEVER;
+			if (sim->legacy_off != ~0u)
+				sim->xcap[sim->legacy_off] &= ~XHCI_LEGSUP_BIOS_OWNED;
+			sim_tracef(sim, "firmware released the controller");
+			break;
+		}
+		case 3:
+			sim->cmd.due = SIM_NEVER;
+			sim_cmd_work(sim);
+			break;
+		case 4:
+			sim->port[arg - 1].due = SIM_NEVER;
+			sim_port_work(sim, arg);
+			break;
+		case 5:
+			sim_intr_work(sim, arg);
+			break;
+		case 6:
+			sim->slot[arg >> 8].ep[arg & 0xff].due = SIM_NEVER;
+			sim_ep_work(sim, arg >> 8, arg & 0xff);
+			break;
+		case 7: {
+			struct sim_device *d = sim->devices;
+			for (unsigned i = 0; i < arg && d; i++)
+				d = d->next;
+			if (d && d->hub) {
+				d->hub->due = SIM_NEVER;
+				sim_hub_work(d);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (target > sim->now)
+		sim->now = target;
+	sim->next_due = sim_earliest(sim, &kind, &arg);
+	sim->in_run = false;
+}
+
+void sim_run(struct sim *sim)
+{
+	sim_run_until(sim, sim->now);
+}
+
+static void sim_advance_ns(struct sim *sim, uint64_t ns)
+{
+	sim_run_until(sim, sim->now + ns);
+}
+
+void sim_advance_us(struct sim *sim, uint64_t us)
+{
+	/* Step in 1 ms pieces so periodic work interleaves naturally. */
+	while (us > 1000) {
+		sim_advance_ns(sim, 1000 * SIM_US);
+		us -= 1000;
+	}
+	sim_advance_ns(sim, us * SIM_US);
+}
+
+uint64_t sim_now_us(const struct sim *sim)
+{
+	return sim->now / SIM_US;
+}
+
+bool sim_running(const struct sim *sim)
+{
+	return (sim->usbcmd & XHCI_USBCMD_RUN) &&
+	       !(sim->usbsts & (XHCI_USBSTS_HCH | XHCI_USBSTS_HCE));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors the controller raises                                            */
+
+void sim_host_error(struct sim *sim, const char *why)
+{
+	sim_log(sim, BU_LOG_ERR, "Host System Error: %s", why);
+	sim->usbsts |= XHCI_USBSTS_HSE;
+	sim->usbcmd &= ~XHCI_USBCMD_RUN;
+	sim->cmd.crr = false;
+	sim->cmd.busy = false;
+	sim->ctrl_pending = SIM_CTRL_HALT_DONE;
+	sim_schedule(sim, &sim->ctrl_due, sim->now + 1 * SIM_US);
+}
+
+void sim_hc_error(struct sim *sim, const char *why)
+{
+	sim_violation_add(sim, "Host Controller Error: %s", why);
+	sim->usbsts |= XHCI_USBSTS_HCE | XHCI_USBSTS_HCH;
+	sim->cmd.crr = false;
+	sim->cmd.busy = false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checked DMA space                                                        */
+
+static struct sim_region *sim_region_find(struct sim *sim, uint64_t bus)
+{
+	size_t lo = 0, hi = sim->nregions;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		struct sim_region *r = &sim->regions[mid];
+		if (bus < r->bus)
+			hi = mid;
+		else if (bus >= r->bus + (r->len ? r->len : 1))
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+static struct sim_region *sim_region_add(struct sim *sim)
+{
+	if (sim->nregions == sim->cap_regions) {
+		sim->cap_regions = sim->cap_regions ? sim->cap_regions * 2 : 256;
+		sim->regions = realloc(sim->regions,
+				       sim->cap_regions * sizeof(*sim->regions));
+		if (!sim->regions)
+			abort();
+	}
+	struct sim_region *r = &sim->regions[sim->nregions++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static bool sim_dma_check(struct sim *sim, uint64_t bus, size_t len, uint8_t perm,
+			  const char *what, uint8_t **host)
+{
+	char why[400];
+	struct sim_region *r = sim_region_find(sim, bus);
+	const char *op = perm == SIM_PERM_R ? "read" : "write";
+
+	if (r && !r->dead && bus + len <= r->bus + r->len && (r->perm & perm)) {
+		*host = r->host + (bus - r->bus);
+		return true;
+	}
+	if (!r)
+		snprintf(why, sizeof(why),
+			 "DMA %s of %zu bytes at %#llx (%s): address not mapped",
+			 op, len, (unsigned long long)bus, what);
+	else if (r->dead)
+		snprintf(why, sizeof(why),
+			 "DMA %s of %zu bytes at %#llx (%s): buffer was already %s",
+			 op, len, (unsigned long long)bus, what,
+			 r->is_map ? "unmapped" : "freed");
+	else if (bus + len > r->bus + r->len)
+		snprintf(why, sizeof(why),
+			 "DMA %s of %zu bytes at %#llx (%s): runs past the end of a %zu-byte %s at %#llx",
+			 op, len, (unsigned long long)bus, what, r->len,
+			 r->is_map ? "mapping" : "allocation",
+			 (unsigned long long)r->bus);
+	else
+		snprintf(why, sizeof(why),
+			 "DMA %s of %zu bytes at %#llx (%s): mapping direction forbids it",
+			 op, len, (unsigned long long)bus, what);
+	sim_violation_add(sim, "%s", why);
+	sim_host_error(sim, why);
+	if (!sim->cfg.dma_fault_nonfatal) {
+		fprintf(stderr, "sim%u: fatal DMA fault: %s\n", sim->id, why);
+		abort();
+	}
+	return false;
+}
+
+bool sim_dma_probe(struct sim *sim, uint64_t bus, size_t len, bool write,
+		   const char *what)
+{
+	uint8_t *h;
+
+	return sim_dma_check(sim, bus, len ? len : 1, write ? SIM_PERM_W : SIM_PERM_R,
+			     what, &h);
+}
+
+bool sim_dma_read(struct sim *sim, uint64_t bus, void *dst, size_t len,
+		  const char *what)
+{
+	uint8_t *h;
+
+	if (len == 0)
+		return true;
+	if (!sim_dma_check(sim, bus, len, SIM_PERM_R, what, &h)) {
+		memset(dst, 0, len);
+		return false;
+	}
+	memcpy(dst, h, len);
+	return true;
+}
+
+bool sim_dma_write(struct sim *sim, uint64_t bus, const void *src, size_t len,
+		   const char *what)
+{
+	uint8_t *h;
+
+	if (len == 0)
+		return true;
+	if (!sim_dma_check(sim, bus, len, SIM_PERM_W, what, &h))
+		return false;
+	memcpy(h, src, len);
+	return true;
+}
+
+static bool sim_pow2(size_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static uint64_t sim_align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static void *sim_p_dma_alloc(void *ctx, size_t size, size_t align, size_t boundary,
+			     uint64_t *bus)
+{
+	struct sim *sim = ctx;
+
+	if (!size || !sim_pow2(align) || (boundary && !sim_pow2(boundary)) ||
+	    (boundary && size > boundary)) {
+		sim_violation_add(sim, "dma_alloc(size=%zu, align=%zu, boundary=%zu): bad arguments",
+				  size, align, boundary);
+		return NULL;
+	}
+	size_t halign = align < 64 ? 64 : align;
+	void *block = aligned_alloc(halign, sim_align_up(size, halign));
+	if (!block)
+		return NULL;
+	memset(block, 0, size);
+	uint64_t b = sim_align_up(sim->bus_next, align);
+	if (boundary && (b / boundary) != ((b + size - 1) / boundary))
+		b = sim_align_up(b, boundary);
+	struct sim_region *r = sim_region_add(sim);
+	r->bus = b;
+	r->len = size;
+	r->host = block;
+	r->block = block;
+	r->perm = SIM_PERM_R | SIM_PERM_W;
+	/* Leave an unmapped guard gap so overruns fault. */
+	sim->bus_next = b + size + 0x1000;
+	sim->dma_allocs++;
+	sim->dma_bytes += size;
+	*bus = b;
+	return block;
+}
+
+static void sim_p_dma_free(void *ctx, void *ptr, size_t size)
+{
+	struct sim *sim = ctx;
+
+	if (!ptr)
+		return;
+	for (size_t i = sim->nregions; i-- > 0;) {
+		struct sim_region *r = &sim->regions[i];
+		if (r->block != ptr || r->dead)
+			continue;
+		if (r->len != size)
+			sim_violation_add(sim, "dma_free(%p, %zu): allocated with size %zu",
+					  ptr, size, r->len);
+		r->dead = true;
+		r->host = NULL;
+		free(r->block);
+		r->block = NULL;
+		sim->dma_allocs--;
+		sim->dma_bytes -= r->len;
+		return;
+	}
+	sim_violation_add(sim, "dma_free(%p, %zu): not a live dma_alloc block", ptr, size);
+}
+
+static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
+			 struct bu_dma_chunk *chunks, int max)
+{
+	struct sim *sim = ctx;
+	size_t split = sim->cfg.map_split;
+	int n = 0;
+
+	if (len == 0)
+		return 0;
+	if (!buf || dir < BU_DMA_TO_DEVICE || dir > BU_DMA_BIDIR) {
+		sim_violation_add(sim, "dma_map(%p, %zu, dir=%d): bad arguments", buf, len, dir);
+		return BU_EFAULT;
+	}
+	/* Count chunks first. */
+	uintptr_t p = (uintptr_t)buf, end = p + len;
+	int need = 1;
+	if (split) {
+		need = 0;
+		for (uintptr_t q = p; q < end; q = (q / split + 1) * split)
+			need++;
+	}
+	if (need > max)
+		return BU_ENOMEM;
+	uintptr_t q = p;
+	while (q < end) {
+		uintptr_t qe = split ? (q / split + 1) * split : end;
+		if (qe > end)
+			qe = end;
+		struct sim_region *r = sim_region_add(sim);
+		uint64_t page = sim_align_up(sim->bus_next, 0x1000);
+		r->bus = page + (q & 0xfff);
+		r->len = qe - q;
+		r->host = (uint8_t *)q;
+		r->map_buf = buf;
+		r->map_len = len;
+		r->is_map = true;
+		r->dir = (uint8_t)dir;
+		r->perm = (dir & BU_DMA_TO_DEVICE ? SIM_PERM_R : 0) |
+			  (dir & BU_DMA_FROM_DEVICE ? SIM_PERM_W : 0);
+		sim->bus_next = r->bus + r->len + 0x1000;
+		chunks[n].bus = r->bus;
+		chunks[n].len = r->len;
+		n++;
+		q = qe;
+	}
+	sim->dma_maps++;
+	return n;
+}
+
+static void sim_p_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir dir)
+{
+	struct sim *sim = ctx;
+	bool found = false;
+
+	if (len == 0)
+		return;
+	for (size_t i = 0; i < sim->nregions; i++) {
+		struct sim_region *r = &sim->regions[i];
+		if (!r->is_map || r->dead || r->map_buf != buf || r->map_len != len)
+			continue;
+		if (found && r->host == (uint8_t *)buf)
+			break; /* the start of a second mapping of the same buffer */
+		if (r->dir != dir)
+			sim_violation_add(sim, "dma_unmap(%p, %zu): mapped with dir %u, unmapped with %d",
+					  buf, len, r->dir, dir);
+		r->dead = true;
+		r->host = NULL;
+		found = true;
+	}
+	if (found)
+		sim->dma_maps--;
+	else
+		sim_violation_add(sim, "dma_unmap(%p, %zu): no such mapping", buf, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Heap, clock, log                                                         */
+
+#define SIM_HEAP_MAGIC 0x5eaf00d5u
+struct sim_heap_hdr {
+	uint32_t magic;
+	uint32_t pad;
+	size_t size;
+	uint64_t align_pad;
+};
+
+static void *sim_p_alloc(void *ctx, size_t size)
+{
+	struct sim *sim = ctx;
+	struct sim_heap_hdr *h = calloc(1, sizeof(*h) + size);
+
+	if (!h)
+		return NULL;
+	h->magic = SIM_HEAP_MAGIC;
+	h->size = size;
+	sim->heap_allocs++;
+	sim->heap_bytes += size;
+	return h + 1;
+}
+
+static void sim_p_free(void *ctx, void *ptr, size_t size)
+{
+	struct sim *sim = ctx;
+	struct sim_heap_hdr *h;
+
+	if (!ptr)
+		return;
+	h = (struct sim_heap_hdr *)ptr - 1;
+	if (h->magic != SIM_HEAP_MAGIC) {
+		sim_violation_add(sim, "free(%p, %zu): not a live alloc block", ptr, size);
+		return;
+	}
+	if (h->size != size)
+		sim_violation_add(sim, "free(%p, %zu): allocated with size %zu", ptr, size, h->size);
+	h->magic = 0;
+	sim->heap_allocs--;
+	sim->heap_bytes -= h->size;
+	free(h);
+}
+
+static uint64_t sim_p_now_us(void *ctx)
+{
+	struct sim *sim = ctx;
+
+	sim_advance_ns(sim, 1 * SIM_US);
+	return sim->now / SIM_US;
+}
+
+static void sim_p_delay_us(void *ctx, uint32_t us)
+{
+	struct sim *sim = ctx;
+
+	sim_advance_ns(sim, (uint64_t)us * SIM_US);
+}
+
+static void sim_p_log(void *ctx, enum bu_log_level level, const char *line)
+{
+	struct sim *sim = ctx;
+
+	if ((int)level > sim->log_level)
+		return;
+	fprintf(stderr, "bus%u %8llu.%03llu %s\n", sim->id,
+		(unsigned long long)(sim->now / 1000000),
+		(unsigned long long)(sim->now / 1000 % 1000), line);
+}
+
+static void sim_p_panic(void *ctx, const char *msg)
+{
+	struct sim *sim = ctx;
+
+	fprintf(stderr, "sim%u: driver panic: %s\n", sim->id, msg);
+	abort();
+}
+
+static bool sim_mmio_decode(struct sim *sim, uintptr_t addr, uint32_t *off,
+			    const char *op)
+{
+	if (addr < sim->base || addr - sim->base >= SIM_WINDOW || (addr & 3)) {
+		sim_violation_add(sim, "MMIO %s at %#llx: outside the register window or unaligned",
+				  op, (unsigned long long)addr);
+		return false;
+	}
+	*off = (uint32_t)(addr - sim->base);
+	return true;
+}
+
+static uint32_t sim_p_read32(void *ctx, uintptr_t addr)
+{
+	struct sim *sim = ctx;
+	uint32_t off, v;
+
+	sim_advance_ns(sim, 200);
+	if (!sim_mmio_decode(sim, addr, &off, "read"))
+		return 0xffffffffu;
+	v = sim_mmio_read(sim, off);
+	return v;
+}
+
+static void sim_p_write32(void *ctx, uintptr_t addr, uint32_t val)
+{
+	struct sim *sim = ctx;
+	uint32_t off;
+
+	sim_advance_ns(sim, 200);
+	if (!sim_mmio_decode(sim, addr, &off, "write"))
+		return;
+	sim_mmio_write(sim, off, val);
+}
+
+static void sim_p_write64(void *ctx, uintptr_t addr, uint64_t val)
+{
+	struct sim *sim = ctx;
+	uint32_t off;
+
+	sim_advance_ns(sim, 200);
+	if (!sim_mmio_decode(sim, addr, &off, "write64"))
+		return;
+	if (off & 7)
+		sim_violation_add(sim, "64-bit MMIO write at offset %#x: not 8-byte aligned", off);
+	sim_mmio_write(sim, off, (uint32_t)val);
+	sim_mmio_write(sim, off + 4, (uint32_t)(val >> 32));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation                                                                 */
+
+struct sim *sim_create(const struct sim_config *cfg_in)
+{
+	struct sim *sim = calloc(1, sizeof(*sim));
+	struct sim_config *c;
+
+	if (!sim)
+		abort();
+	if (cfg_in)
+		sim->cfg = *cfg_in;
+	c = &sim->cfg;
+	if (!c->usb2_ports && !c->usb3_ports) {
+		c->usb2_ports = 4;
+		c->usb3_ports = 4;
+	}
+	if (c->usb2_ports + c->usb3_ports > SIM_MAX_PORTS)
+		c->usb3_ports = SIM_MAX_PORTS - c->usb2_ports;
+	if (!c->max_slots)
+		c->max_slots = 32;
+	if (c->max_slots > SIM_MAX_SLOTS)
+		c->max_slots = SIM_MAX_SLOTS;
+	if (!c->max_intrs)
+		c->max_intrs = 4;
+	if (c->max_intrs > SIM_MAX_INTRS)
+		c->max_intrs = SIM_MAX_INTRS;
+	if (!c->hci_version)
+		c->hci_version = 0x0110;
+	if (!c->erst_max)
+		c->erst_max = 4;
+	if (!c->bios_release_us)
+		c->bios_release_us = 2000;
+	if (!c->cnr_us)
+		c->cnr_us = 1000;
+	if (!c->reset_us)
+		c->reset_us = 300;
+	if (!c->halt_us)
+		c->halt_us = 200;
+	if (!c->cmd_us)
+		c->cmd_us = 20;
+	if (!c->port_reset_us)
+		c->port_reset_us = 50000;
+	if (!c->hot_reset_us)
+		c->hot_reset_us = 10000;
+	if (!c->warm_reset_us)
+		c->warm_reset_us = 80000;
+	if (!c->train_us)
+		c->train_us = 20000;
+	if (!c->hub_reset_us)
+		c->hub_reset_us = 15000;
+	sim->log_level = c->log_level ? c->log_level : BU_LOG_WARN;
+	if (c->log_level < 0)
+		sim->log_level = -1;
+	sim->trace = c->trace;
+	if (sim->trace)
+		sim->log_level = BU_LOG_TRACE;
+
+	sim->id = sim_next_id++;
+	sim->base = (uintptr_t)0xfe000000u + (uintptr_t)(sim->id % 16) * 0x100000u;
+	sim->bus_next = c->no_ac64 ? 0x10000000ull + (uint64_t)(sim->id % 8) * 0x1000000ull
+				   : ((uint64_t)(sim->id % 64) + 1) << 32;
+	sim->next_due = SIM_NEVER;
+	sim->ctrl_due = SIM_NEVER;
+	sim->bios_due = SIM_NEVER;
+	sim->cmd.due = SIM_NEVER;
+
+	sim->plat.ctx = sim;
+	sim->plat.read32 = sim_p_read32;
+	sim->plat.write32 = sim_p_write32;
+	sim->plat.write64 = c->no_write64 ? NULL : sim_p_write64;
+	sim->plat.dma_alloc = sim_p_dma_alloc;
+	sim->plat.dma_free = sim_p_dma_free;
+	sim->plat.dma_map = sim_p_dma_map;
+	sim->plat.dma_unmap = sim_p_dma_unmap;
+	sim->plat.alloc = sim_p_alloc;
+	sim->plat.free = sim_p_free;
+	sim->plat.now_us = sim_p_now_us;
+	sim->plat.delay_us = sim_p_delay_us;
+	sim->plat.log = sim_p_log;
+	sim->plat.panic = sim_p_panic;
+
+	sim_regs_init(sim);
+	sim_ports_init(sim);
+	/* Power-on: not ready for cnr_us. */
+	sim->usbsts = XHCI_USBSTS_HCH | XHCI_USBSTS_CNR;
+	sim->cnr_until = sim->now + c->cnr_us * SIM_US;
+	sim->ctrl_pending = SIM_CTRL_NONE;
+	sim_schedule(sim, &sim->ctrl_due, sim->cnr_until);
+	return sim;
+}
+
+void sim_destroy(struct sim *sim)
+{
+	if (!sim)
+		return;
+	while (sim->devices) {
+		struct sim_device *d = sim->devices;
+		while (d->parent)
+			d = d->parent;
+		sim_detach(d);
+	}
+	for (unsigned i = 0; i < sim->nintrs; i++) {
+		free(sim->intr[i].segs);
+		free(sim->intr[i].q);
+	}
+	for (unsigned s = 0; s <= SIM_MAX_SLOTS; s++)
+		for (unsigned d = 0; d < 32; d++)
+			free(sim->slot[s].ep[d].td);
+	for (size_t i = 0; i < sim->nregions; i++)
+		if (!sim->regions[i].dead && sim->regions[i].block)
+			free(sim->regions[i].block);
+	free(sim->regions);
+	sim_clear_violations(sim);
+	free(sim);
+}
+
+const struct bu_platform *sim_platform(struct sim *sim)
+{
+	return &sim->plat;
+}
+
+uintptr_t sim_regs_base(struct sim *sim)
+{
+	return sim->base;
+}
+
+void sim_get_stats(struct sim *sim, struct sim_stats *st)
+{
+	*st = sim->st;
+	st->dma_allocs = sim->dma_allocs;
+	st->dma_bytes = sim->dma_bytes;
+	st->dma_maps = sim->dma_maps;
+	st->heap_allocs = sim->heap_allocs;
+	st->heap_bytes = sim->heap_bytes;
+	st->slots_enabled = 0;
+	for (unsigned s = 1; s <= sim->nslots; s++)
+		if (sim->slot[s].enabled)
+			st->slots_enabled++;
+}
+
+uint32_t sim_usbsts(struct sim *sim)
+{
+	return sim->usbsts;
+}
+
+int sim_slot_state(struct sim *sim, unsigned slot)
+{
+	if (slot == 0 || slot > sim->nslots || !sim->slot[slot].enabled)
+		return -1;
+	return sim->slot[slot].state;
+}
+
+int sim_ep_state(struct sim *sim, unsigned slot, unsigned dci)
+{
+	if (slot == 0 || slot > sim->nslots || dci == 0 || dci > 31 ||
+	    !sim->slot[slot].enabled)
+		return -1;
+	return sim->slot[slot].ep[dci].state;
+}
+
+/* Controller faults */
+
+void sim_fault_hse(struct sim *sim)
+{
+	sim_host_error(sim, "injected Host System Error");
+}
+
+void sim_fault_cmd_hang(struct sim *sim, unsigned trb_type)
+{
+	sim->cmd.hang_type = trb_type ? trb_type : 0xff;
+}
+
+void sim_fault_cnr_stuck(struct sim *sim, bool on)
+{
+	sim->cnr_stuck = on;
+	if (on)
+		sim->usbsts |= XHCI_USBSTS_CNR;
+	else if (sim->now >= sim->cnr_until)
+		sim->usbsts &= ~XHCI_USBSTS_CNR;
+}
+
+void sim_fault_event_ring_full(struct sim *sim)
+{
+	sim->fault_er_full = true;
+}
+
+void sim_fault_bandwidth(struct sim *sim)
+{
+	sim->fault_bw = true;
+}

@@ -1,0 +1,393 @@
+/*
+ * sim hub function (USB 2.0 ch11, USB 3.2 ch10) shared by the hub device
+ * models: hub descriptor, hub/port status and features, port power, reset
+ * (TDRST), suspend, USB 3 link state / warm reset / SET_HUB_DEPTH,
+ * CLEAR_TT_BUFFER checks, and the status-change interrupt endpoint.
+ */
+#include <string.h>
+
+#include "sim_priv.h"
+
+/* wPortStatus / wPortChange bits */
+#define HP_CONNECTION 0x0001
+#define HP_ENABLE 0x0002
+#define HP_SUSPEND 0x0004
+#define HP_OVERCURRENT 0x0008
+#define HP_RESET 0x0010
+#define HP2_POWER 0x0100
+#define HP2_LOW_SPEED 0x0200
+#define HP2_HIGH_SPEED 0x0400
+#define HP3_POWER 0x0200
+#define HP3_LINK(v) (((v) & 0xf) << 5)
+#define HC_CONNECTION 0x0001
+#define HC_ENABLE 0x0002
+#define HC_SUSPEND 0x0004
+#define HC_OVERCURRENT 0x0008
+#define HC_RESET 0x0010
+#define HC3_BH_RESET 0x0020
+#define HC3_LINK_STATE 0x0040
+
+/* feature selectors */
+#define F_PORT_ENABLE 1
+#define F_PORT_SUSPEND 2
+#define F_PORT_RESET 4
+#define F_PORT_LINK_STATE 5
+#define F_PORT_POWER 8
+#define F_C_CONNECTION 16
+#define F_C_ENABLE 17
+#define F_C_SUSPEND 18
+#define F_C_OVER_CURRENT 19
+#define F_C_RESET 20
+#define F_PORT_TEST 21
+#define F_PORT_INDICATOR 22
+#define F_PORT_U1_TIMEOUT 23
+#define F_PORT_U2_TIMEOUT 24
+#define F_C_PORT_LINK_STATE 25
+#define F_C_PORT_CONFIG_ERROR 26
+#define F_PORT_REMOTE_WAKE_MASK 27
+#define F_BH_PORT_RESET 28
+#define F_C_BH_PORT_RESET 29
+
+static bool sim_hub3(const struct sim_device *dev)
+{
+	return dev->model->hub == SIM_HUB_USB3;
+}
+
+static uint16_t sim_hub_power_bit(const struct sim_device *dev)
+{
+	return sim_hub3(dev) ? HP3_POWER : HP2_POWER;
+}
+
+void sim_hub_reset(struct sim_device *dev)
+{
+	struct sim_hub *h = dev->hub;
+
+	for (unsigned i = 0; i < 16; i++) {
+		h->port[i].status = 0;
+		h->port[i].change = 0;
+		h->port[i].reset_due = SIM_NEVER;
+		if (h->port[i].dev) {
+			h->port[i].dev->needs_reset = true;
+			sim_dev_bus_reset(h->port[i].dev);
+		}
+	}
+	h->depth_set = false;
+	h->multi_tt = false;
+	h->due = SIM_NEVER;
+}
+
+bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port)
+{
+	const struct sim_hub_port *p;
+
+	if (!hub->hub || port < 1 || port > 16)
+		return false;
+	p = &hub->hub->port[port - 1];
+	if (!(p->status & HP_ENABLE) || (p->status & HP_RESET))
+		return false;
+	if (sim_hub3(hub))
+		return ((p->status >> 5) & 0xf) == 0; /* U0 */
+	return !(p->status & HP_SUSPEND);
+}
+
+static void sim_hub_connect(struct sim_device *hub, unsigned port)
+{
+	struct sim_hub_port *p = &hub->hub->port[port - 1];
+
+	p->status |= HP_CONNECTION;
+	p->change |= HC_CONNECTION;
+	p->connect_ns = hub->sim->now;
+	p->dev->connect_ns = hub->sim->now;
+	if (sim_hub3(hub)) {
+		/* link trains by itself: enabled in U0 */
+		p->status |= HP_ENABLE;
+		p->status &= (uint16_t)~HP3_LINK(0xf);
+		sim_dev_bus_reset(p->dev);
+		p->dev->needs_reset = false;
+		p->dev->reset_end_ns = hub->sim->now;
+	}
+}
+
+void sim_hub_attach(struct sim_device *hub, unsigned port, struct sim_device *dev)
+{
+	struct sim_hub_port *p = &hub->hub->port[port - 1];
+
+	p->dev = dev;
+	if (p->status & sim_hub_power_bit(hub))
+		sim_hub_connect(hub, port);
+}
+
+void sim_hub_detach(struct sim_device *hub, unsigned port)
+{
+	struct sim_hub_port *p = &hub->hub->port[port - 1];
+
+	p->dev = NULL;
+	p->reset_due = SIM_NEVER;
+	if (p->status & HP_CONNECTION) {
+		p->status &= (uint16_t)~(HP_CONNECTION | HP_ENABLE | HP_RESET | HP_SUSPEND |
+					 HP2_LOW_SPEED | HP2_HIGH_SPEED);
+		if (sim_hub3(hub))
+			p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(5));
+		p->change |= HC_CONNECTION;
+	}
+}
+
+void sim_hub_work(struct sim_device *dev)
+{
+	struct sim *sim = dev->sim;
+	struct sim_hub *h = dev->hub;
+
+	for (unsigned i = 0; i < dev->model->hub_ports; i++) {
+		struct sim_hub_port *p = &h->port[i];
+		if (p->reset_due > sim->now) {
+			if (p->reset_due < h->due)
+				sim_schedule(sim, &h->due, p->reset_due);
+			continue;
+		}
+		p->reset_due = SIM_NEVER;
+		p->status &= (uint16_t)~HP_RESET;
+		p->change |= p->warm ? (HC_RESET | HC3_BH_RESET) : HC_RESET;
+		if (p->dev && (p->status & HP_CONNECTION)) {
+			p->status |= HP_ENABLE;
+			if (sim_hub3(dev)) {
+				p->status &= (uint16_t)~HP3_LINK(0xf);
+			} else {
+				p->status &= (uint16_t)~(HP2_LOW_SPEED | HP2_HIGH_SPEED);
+				if (p->dev->speed == SIM_SPEED_LOW)
+					p->status |= HP2_LOW_SPEED;
+				if (p->dev->speed == SIM_SPEED_HIGH)
+					p->status |= HP2_HIGH_SPEED;
+			}
+			sim_dev_bus_reset(p->dev);
+			p->dev->needs_reset = false;
+			p->dev->reset_end_ns = sim->now;
+		}
+		sim_tracef(sim, "%s port %u: reset done", dev->model->name, i + 1);
+	}
+}
+
+int sim_hub_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max)
+{
+	uint8_t map[4] = { 0 };
+	unsigned n = (dev->model->hub_ports + 1 + 7) / 8;
+	bool any = false;
+
+	(void)ep;
+	sim_hub_work(dev);
+	for (unsigned i = 0; i < dev->model->hub_ports; i++)
+		if (dev->hub->port[i].change) {
+			map[(i + 1) / 8] |= (uint8_t)(1u << ((i + 1) % 8));
+			any = true;
+		}
+	if (!any)
+		return SIM_NAK;
+	if (n > max)
+		n = max;
+	memcpy(buf, map, n);
+	return (int)n;
+}
+
+static int sim_hub_descriptor(struct sim_device *dev, uint8_t type, uint8_t *d, uint16_t *len)
+{
+	const struct sim_device_model *m = dev->model;
+
+	if (sim_hub3(dev)) {
+		if (type != USB_DT_SS_HUB)
+			return SIM_STALL;
+		uint8_t v[12] = { 12, USB_DT_SS_HUB, m->hub_ports, (uint8_t)m->hub_chars,
+				  (uint8_t)(m->hub_chars >> 8), 50, 0, 4, 0, 0, 0, 0 };
+		memcpy(d, v, sizeof(v));
+		*len = sizeof(v);
+		return SIM_ACK;
+	}
+	if (type != USB_DT_HUB)
+		return SIM_STALL;
+	unsigned nb = (m->hub_ports + 1 + 7) / 8;
+	d[0] = (uint8_t)(7 + 2 * nb);
+	d[1] = USB_DT_HUB;
+	d[2] = m->hub_ports;
+	d[3] = (uint8_t)m->hub_chars;
+	d[4] = (uint8_t)(m->hub_chars >> 8);
+	d[5] = 50;  /* 100 ms power-on to power-good */
+	d[6] = 100;
+	memset(d + 7, 0, nb);
+	memset(d + 7 + nb, 0xff, nb);
+	*len = d[0];
+	return SIM_ACK;
+}
+
+int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t *data,
+		    uint16_t *len)
+{
+	struct sim *sim = dev->sim;
+	struct sim_hub *h = dev->hub;
+	unsigned port = s->wIndex & 0xff;
+	struct sim_hub_port *p = port >= 1 && port <= dev->model->hub_ports ? &h->port[port - 1] : NULL;
+	bool usb3 = sim_hub3(dev);
+
+	sim_hub_work(dev);
+	switch (s->bmRequestType) {
+	case 0xa0:
+		if (s->bRequest == USB_REQ_GET_DESCRIPTOR) {
+			int r = sim_hub_descriptor(dev, (uint8_t)(s->wValue >> 8), data, len);
+			if (r == SIM_ACK && dev->desc_hook &&
+			    !dev->desc_hook(dev->desc_hook_ctx, dev, (uint8_t)(s->wValue >> 8),
+					    (uint8_t)s->wValue, data, len, SIM_CTRL_BUF))
+				return SIM_STALL;
+			return r;
+		}
+		if (s->bRequest == USB_REQ_GET_STATUS) {
+			memset(data, 0, 4);
+			*len = 4;
+			return SIM_ACK;
+		}
+		return SIM_STALL;
+	case 0x20:
+		if (s->bRequest == 12 /* SET_HUB_DEPTH */ && usb3) {
+			h->depth = (uint8_t)s->wValue;
+			h->depth_set = true;
+			if (s->wValue != dev->depth)
+				sim_violation_add(sim, "%s: SET_HUB_DEPTH(%u) but the hub is at depth %u",
+						  dev->model->name, s->wValue, dev->depth);
+			return SIM_ACK;
+		}
+		if (s->bRequest == USB_REQ_CLEAR_FEATURE)
+			return SIM_ACK; /* C_HUB_LOCAL_POWER / C_HUB_OVER_CURRENT */
+		return SIM_STALL;
+	case 0xa3:
+		if (s->bRequest != USB_REQ_GET_STATUS || !p)
+			return SIM_STALL;
+		data[0] = (uint8_t)p->status;
+		data[1] = (uint8_t)(p->status >> 8);
+		data[2] = (uint8_t)p->change;
+		data[3] = (uint8_t)(p->change >> 8);
+		*len = 4;
+		return SIM_ACK;
+	case 0x23:
+		break;
+	default:
+		return SIM_STALL;
+	}
+	if (s->bRequest == 8 /* CLEAR_TT_BUFFER */) {
+		unsigned want = h->multi_tt ? 0 : 1;
+		if (usb3 || dev->speed != SIM_SPEED_HIGH)
+			return SIM_STALL;
+		if (want && port != 1)
+			sim_violation_add(sim, "%s: CLEAR_TT_BUFFER with TT port %u on a single-TT hub (must be 1)",
+					  dev->model->name, port);
+		if (!want && !p)
+			sim_violation_add(sim, "%s: CLEAR_TT_BUFFER with TT port %u", dev->model->name, port);
+		unsigned addr = (s->wValue >> 4) & 0x7f;
+		bool found = false;
+		for (struct sim_device *o = sim->devices; o; o = o->next)
+			for (struct sim_device *a = o->parent; a; a = a->parent)
+				if (a == dev && o->address == addr)
+					found = true;
+		if (!found)
+			sim_violation_add(sim, "%s: CLEAR_TT_BUFFER for address %u, no such device below",
+					  dev->model->name, addr);
+		return SIM_ACK;
+	}
+	if (s->bRequest == 9 /* RESET_TT */)
+		return usb3 ? SIM_STALL : SIM_ACK;
+	if (!p)
+		return SIM_STALL;
+	if (s->bRequest == USB_REQ_SET_FEATURE) {
+		switch (s->wValue) {
+		case F_PORT_POWER:
+			if (!(p->status & sim_hub_power_bit(dev))) {
+				p->status |= sim_hub_power_bit(dev);
+				if (p->dev)
+					sim_hub_connect(dev, port);
+			}
+			return SIM_ACK;
+		case F_PORT_RESET:
+		case F_BH_PORT_RESET:
+			if (s->wValue == F_BH_PORT_RESET && !usb3)
+				return SIM_STALL;
+			if (!(p->status & sim_hub_power_bit(dev)))
+				return SIM_ACK;
+			if (!usb3 && p->dev && !sim->cfg.no_timing_checks &&
+			    sim->now < p->connect_ns + 100 * SIM_MS)
+				sim_violation_add(sim, "%s port %u reset %llu ms after connect, before the 100 ms debounce (USB 2.0 §7.1.7.3)",
+						  dev->model->name, port,
+						  (unsigned long long)((sim->now - p->connect_ns) / SIM_MS));
+			p->status |= HP_RESET;
+			if (!usb3)
+				p->status &= (uint16_t)~HP_ENABLE;
+			p->warm = s->wValue == F_BH_PORT_RESET;
+			p->reset_due = sim->now + sim->cfg.hub_reset_us * SIM_US;
+			if (p->reset_due < h->due)
+				sim_schedule(sim, &h->due, p->reset_due);
+			return SIM_ACK;
+		case F_PORT_SUSPEND:
+			if (usb3)
+				return SIM_STALL;
+			if (p->status & HP_ENABLE)
+				p->status |= HP_SUSPEND;
+			return SIM_ACK;
+		case F_PORT_LINK_STATE:
+			if (!usb3)
+				return SIM_STALL;
+			p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(s->wIndex >> 8));
+			return SIM_ACK;
+		case F_PORT_TEST:
+		case F_PORT_INDICATOR:
+		case F_PORT_U1_TIMEOUT:
+		case F_PORT_U2_TIMEOUT:
+		case F_PORT_REMOTE_WAKE_MASK:
+			return SIM_ACK;
+		default:
+			return SIM_STALL;
+		}
+	}
+	if (s->bRequest == USB_REQ_CLEAR_FEATURE) {
+		switch (s->wValue) {
+		case F_PORT_ENABLE:
+			if (usb3)
+				return SIM_STALL;
+			p->status &= (uint16_t)~HP_ENABLE;
+			return SIM_ACK;
+		case F_PORT_SUSPEND:
+			if (usb3)
+				return SIM_STALL;
+			if (p->status & HP_SUSPEND) {
+				p->status &= (uint16_t)~HP_SUSPEND;
+				p->change |= HC_SUSPEND;
+			}
+			return SIM_ACK;
+		case F_PORT_POWER:
+			p->status = 0;
+			p->reset_due = SIM_NEVER;
+			return SIM_ACK;
+		case F_C_CONNECTION:
+			p->change &= (uint16_t)~HC_CONNECTION;
+			return SIM_ACK;
+		case F_C_ENABLE:
+			p->change &= (uint16_t)~HC_ENABLE;
+			return SIM_ACK;
+		case F_C_SUSPEND:
+			p->change &= (uint16_t)~HC_SUSPEND;
+			return SIM_ACK;
+		case F_C_OVER_CURRENT:
+			p->change &= (uint16_t)~HC_OVERCURRENT;
+			return SIM_ACK;
+		case F_C_RESET:
+			p->change &= (uint16_t)~HC_RESET;
+			return SIM_ACK;
+		case F_C_PORT_LINK_STATE:
+		case F_C_PORT_CONFIG_ERROR:
+		case F_C_BH_PORT_RESET:
+			if (!usb3)
+				return SIM_STALL;
+			p->change &= (uint16_t)~(s->wValue == F_C_PORT_LINK_STATE ? HC3_LINK_STATE
+						 : s->wValue == F_C_BH_PORT_RESET ? HC3_BH_RESET : 0x80);
+			return SIM_ACK;
+		case F_PORT_INDICATOR:
+			return SIM_ACK;
+		default:
+			return SIM_STALL;
+		}
+	}
+	return SIM_STALL;
+}

@@ -1,0 +1,402 @@
+/*
+ * sim internals shared by the model's files. Not for tests.
+ *
+ * Time is kept in nanoseconds (sim->now). Every piece of pending work has a
+ * due time; sim_run() processes everything due up to sim->now in time order.
+ */
+#ifndef SIM_SIM_PRIV_H
+#define SIM_SIM_PRIV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/xhci_hw.h"
+#include "sim.h"
+
+#define SIM_NEVER UINT64_MAX
+#define SIM_US 1000ull
+#define SIM_MS 1000000ull
+
+#define SIM_MAX_PORTS 32
+#define SIM_MAX_INTRS 16
+#define SIM_MAX_SLOTS 64
+#define SIM_MAX_VIOL 64
+#define SIM_CTRL_BUF 4096
+
+/* Register window layout (deliberately not QEMU's). */
+#define SIM_CAPLENGTH 0x80
+#define SIM_XECP_OFF 0x2000
+#define SIM_DB_OFF 0x3000
+#define SIM_RT_OFF 0x4000
+#define SIM_WINDOW 0x10000
+
+/* ------------------------------------------------------------------------ */
+/* DMA space                                                                */
+
+#define SIM_PERM_R 1 /* the device may read (host to device) */
+#define SIM_PERM_W 2 /* the device may write (device to host) */
+
+struct sim_region {
+	uint64_t bus;
+	size_t len;
+	uint8_t *host;    /* CPU view of bus..bus+len */
+	void *block;      /* what to free (dma_alloc), NULL for maps */
+	void *map_buf;    /* dma_map: caller's buffer */
+	size_t map_len;   /* dma_map: caller's length */
+	uint8_t perm;
+	uint8_t dir;
+	bool is_map;
+	bool dead;        /* freed / unmapped: any access is a use-after-free */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+struct sim_fault {
+	uint8_t active;
+	uint8_t kind;
+	uint8_t ep;       /* endpoint faults */
+	bool is_req;
+	uint8_t bm, breq;
+	int wvalue;
+	unsigned count;   /* 0 = forever */
+	uint32_t arg;
+};
+#define SIM_MAX_FAULTS 8
+
+struct sim_hub_port {
+	struct sim_device *dev;
+	uint16_t status;  /* wPortStatus */
+	uint16_t change;  /* wPortChange */
+	uint64_t reset_due; /* ns; SIM_NEVER when not resetting */
+	bool warm;
+	uint64_t connect_ns;
+};
+
+struct sim_hub {
+	struct sim_hub_port port[16];
+	uint8_t depth;    /* SET_HUB_DEPTH value (USB 3) */
+	bool depth_set;
+	bool multi_tt;    /* alt 1 selected on a multi-TT hub */
+	uint64_t due;
+};
+
+struct sim_device {
+	struct sim *sim;
+	const struct sim_device_model *model;
+	const struct sim_desc_set *desc;  /* descriptors at the running speed */
+	enum sim_speed speed;
+	struct sim_device *parent;        /* hub above, NULL on a root port */
+	struct sim_device *next;          /* sim's device list */
+	unsigned port;                    /* port on parent, or root port */
+	unsigned root_port;
+	unsigned depth;                   /* 0 on a root port */
+	bool attached;
+
+	uint8_t address;                  /* 0 = Default */
+	bool addressed;
+	uint8_t config;                   /* bConfigurationValue, 0 = none */
+	int config_idx;                   /* index into desc->configs, -1 */
+	uint8_t alt[32];
+	uint16_t halt_in, halt_out;       /* endpoint Halt feature bits */
+	uint16_t toggle_in, toggle_out;   /* device-side data toggle / seq parity */
+	bool remote_wake;
+	unsigned slot;                    /* slot bound by Address Device, 0 = none */
+
+	uint64_t connect_ns;              /* when the device became visible */
+	uint64_t reset_end_ns;            /* last bus reset end */
+	uint64_t set_address_ns;          /* last SET_ADDRESS */
+	bool needs_reset;                 /* reset before Address Device */
+
+	/* control pipe state */
+	struct usb_setup_packet setup;
+	bool setup_valid;
+	uint8_t ctrl_buf[SIM_CTRL_BUF];
+	uint16_t ctrl_len;                /* IN: bytes prepared; OUT: bytes received */
+	uint16_t ctrl_pos;                /* IN: bytes sent */
+	int ctrl_result;                  /* SIM_ACK/SIM_STALL for the request */
+
+	struct sim_fault faults[SIM_MAX_FAULTS];
+	sim_desc_hook_fn desc_hook;
+	void *desc_hook_ctx;
+
+	struct sim_hub *hub;
+	void *priv;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Controller state                                                         */
+
+struct sim_port {
+	uint32_t sc;        /* PORTSC as read (RW1C/RW1S bits as state) */
+	uint32_t pmsc, li, hlpmc;
+	bool usb3;
+	struct sim_device *dev;
+	uint64_t due;       /* pending port work */
+	int pending;        /* SIM_PORT_* */
+	uint64_t connect_ns;
+};
+enum { SIM_PORT_NONE, SIM_PORT_RESET, SIM_PORT_WARM, SIM_PORT_TRAIN, SIM_PORT_RESUME };
+
+struct sim_seg {
+	uint64_t base;
+	uint32_t size;
+};
+
+struct sim_evq {
+	uint32_t dw[4];
+	bool bei;
+};
+
+struct sim_intr {
+	uint32_t iman, imod, erstsz;
+	uint64_t erstba, erdp;
+	struct sim_seg *segs;
+	unsigned nsegs;
+	unsigned enq_seg, enq_idx;
+	bool pcs;
+	bool ready;          /* ERSTBA written with a valid table */
+	bool full;           /* Event Ring Full posted; paused until ERDP moves */
+	uint64_t full_erdp;  /* ERDP when it filled */
+	struct sim_evq *q;   /* events held while full */
+	unsigned qlen, qcap;
+	bool irq_pending;    /* an event wants an interrupt */
+	uint64_t imod_end;   /* moderation interval ends (ns) */
+	uint32_t edtla;
+};
+
+struct sim_td_trb {
+	uint64_t addr;
+	uint32_t dw[4];
+};
+
+struct sim_ep {
+	uint8_t state;       /* XHCI_EP_STATE_* */
+	uint8_t type;        /* XHCI_EPT_* */
+	uint16_t mps;
+	uint8_t burst, mult, interval, cerr;
+	uint32_t max_esit;
+	uint16_t avg_trb;
+	uint64_t deq;
+	bool ccs;
+	bool checked;        /* context compared with the descriptor once */
+
+	/* engine */
+	uint64_t due;
+	bool active;         /* in sim->active list */
+	struct sim_td_trb *td;  /* current TD's TRBs */
+	unsigned td_n, td_cap;
+	bool td_live;
+	unsigned cur;        /* current TRB index within the TD */
+	uint32_t cur_off;    /* bytes done in it */
+	uint64_t td_len;     /* total bytes */
+	uint64_t td_done;
+	uint32_t edtla;      /* bytes since last Event Data */
+	uint64_t next_deq;   /* ring position after the TD */
+	bool next_ccs;
+	unsigned errs;       /* consecutive transaction errors in this TD */
+	int ctrl_stage;      /* control: 0 setup, 1 data, 2 status */
+	bool short_seen;
+	bool host_toggle;
+	uint64_t svc_ns;     /* periodic: next service opportunity */
+	unsigned pkts_this_esit;
+	bool idle_reported;  /* isoch: underrun/overrun already reported */
+};
+
+struct sim_slot {
+	bool enabled;
+	uint8_t state;       /* XHCI_SLOT_STATE_*; enabled-but-nothing = 0 */
+	uint64_t out_ctx;
+	uint32_t sctx[4];    /* our copy of slot context dwords 0..3 */
+	struct sim_ep ep[32];
+	struct sim_device *dev;
+	uint8_t address;
+};
+
+struct sim_cmd {
+	uint64_t deq;
+	bool ccs;
+	bool crr;
+	bool busy;            /* a command is executing */
+	uint64_t cur_addr;
+	uint32_t cur[4];
+	uint64_t due;
+	bool stop_req, abort_req;
+	uint32_t crcr_lo;     /* latched low dword */
+	unsigned hang_type;   /* fault: 0 none, 0xff any, else TRB type */
+	bool hanging;
+};
+
+struct sim {
+	struct sim_config cfg;
+	struct bu_platform plat;
+	unsigned id;
+	uintptr_t base;
+	uint64_t now;          /* ns */
+	uint64_t next_due;     /* cached earliest due time */
+	bool in_run;
+
+	/* capability values */
+	uint32_t hcsparams1, hcsparams2, hcsparams3, hccparams1, hccparams2;
+	unsigned nports, nintrs, nslots, ctx_size;
+	uint32_t xcap[64];     /* extended capability dwords at SIM_XECP_OFF */
+	unsigned xcap_len;
+	unsigned legacy_off;   /* dword index of the legacy cap in xcap, or ~0 */
+	uint64_t bios_due;
+
+	/* operational */
+	uint32_t usbcmd, usbsts, dnctrl, config;
+	uint64_t dcbaap;
+	uint32_t dcbaap_lo;
+	uint64_t ctrl_due;     /* controller state change pending */
+	int ctrl_pending;      /* SIM_CTRL_* */
+	uint64_t cnr_until;
+	bool cnr_stuck;
+	uint64_t run_start_ns; /* for MFINDEX */
+	uint32_t mfindex_base;
+
+	struct sim_port port[SIM_MAX_PORTS];
+	struct sim_intr intr[SIM_MAX_INTRS];
+	struct sim_slot slot[SIM_MAX_SLOTS + 1];
+	struct sim_cmd cmd;
+	uint8_t addr_used[128];
+
+	/* active endpoints (slot << 8 | dci) */
+	uint16_t active[SIM_MAX_SLOTS * 31 + 1];
+	unsigned nactive;
+
+	struct sim_device *devices;
+
+	/* DMA space and heap accounting */
+	struct sim_region *regions;
+	size_t nregions, cap_regions;
+	uint64_t bus_next;
+	size_t dma_allocs, dma_bytes, dma_maps, heap_allocs, heap_bytes;
+
+	/* faults */
+	bool fault_er_full;
+	bool fault_bw;
+
+	/* stats */
+	struct sim_stats st;
+
+	/* diagnostics */
+	unsigned nviol;
+	char *viol[SIM_MAX_VIOL];
+	bool trace;
+	int log_level;
+	uint64_t last_now_us;
+};
+enum { SIM_CTRL_NONE, SIM_CTRL_RESET_DONE, SIM_CTRL_HALT_DONE, SIM_CTRL_RUN_DONE };
+
+/* sim_core.c */
+void sim_log(struct sim *sim, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void sim_violation_add(struct sim *sim, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sim_tracef(struct sim *sim, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sim_trace_trb(struct sim *sim, const char *what, uint64_t addr,
+		   const uint32_t dw[4]);
+void sim_schedule(struct sim *sim, uint64_t *due, uint64_t when);
+void sim_run(struct sim *sim);
+bool sim_dma_read(struct sim *sim, uint64_t bus, void *dst, size_t len,
+		  const char *what);
+bool sim_dma_write(struct sim *sim, uint64_t bus, const void *src, size_t len,
+		   const char *what);
+bool sim_dma_probe(struct sim *sim, uint64_t bus, size_t len, bool write,
+		   const char *what);
+void sim_host_error(struct sim *sim, const char *why);
+void sim_hc_error(struct sim *sim, const char *why);
+bool sim_running(const struct sim *sim);
+
+/* sim_regs.c */
+uint32_t sim_mmio_read(struct sim *sim, uint32_t off);
+void sim_mmio_write(struct sim *sim, uint32_t off, uint32_t val);
+void sim_regs_init(struct sim *sim);
+void sim_ctrl_work(struct sim *sim);
+void sim_hc_reset(struct sim *sim);
+uint32_t sim_mfindex(const struct sim *sim);
+
+/* sim_event.c */
+void sim_event_post(struct sim *sim, unsigned intr, const uint32_t dw[4], bool bei);
+void sim_intr_erstba(struct sim *sim, unsigned n);
+void sim_intr_erdp(struct sim *sim, unsigned n, uint64_t val);
+void sim_intr_work(struct sim *sim, unsigned n);
+uint64_t sim_intr_due(const struct sim *sim, unsigned n);
+void sim_intr_reset(struct sim *sim);
+bool sim_events_paused(const struct sim *sim);
+
+/* sim_cmd.c */
+void sim_cmd_doorbell(struct sim *sim);
+void sim_cmd_crcr(struct sim *sim, uint32_t lo, uint32_t hi, bool hi_write);
+void sim_cmd_work(struct sim *sim);
+void sim_slots_reset(struct sim *sim);
+uint64_t sim_ctx_addr(struct sim *sim, uint64_t base, unsigned idx);
+void sim_write_out_ep(struct sim *sim, unsigned slot, unsigned dci);
+void sim_write_out_slot(struct sim *sim, unsigned slot);
+void sim_slot_detach_dev(struct sim *sim, struct sim_device *dev);
+
+/* sim_xfer.c */
+void sim_ep_doorbell(struct sim *sim, unsigned slot, uint32_t val);
+void sim_ep_work(struct sim *sim, unsigned slot, unsigned dci);
+void sim_ep_activate(struct sim *sim, unsigned slot, unsigned dci, uint64_t when);
+void sim_ep_deactivate(struct sim *sim, unsigned slot, unsigned dci);
+void sim_ep_reset_engine(struct sim_ep *ep);
+bool sim_ep_stop(struct sim *sim, unsigned slot, unsigned dci);
+void sim_xfer_event(struct sim *sim, unsigned slot, unsigned dci, uint64_t ptr,
+		    uint32_t len, unsigned cc, bool ed, unsigned intr, bool bei);
+
+/* sim_port.c */
+void sim_ports_init(struct sim *sim);
+uint32_t sim_port_read(struct sim *sim, unsigned port, unsigned reg);
+void sim_port_write(struct sim *sim, unsigned port, unsigned reg, uint32_t val);
+void sim_port_work(struct sim *sim, unsigned port);
+void sim_port_change(struct sim *sim, unsigned port, uint32_t bits);
+void sim_ports_hc_reset(struct sim *sim);
+void sim_ports_running(struct sim *sim);
+struct sim_device *sim_route(struct sim *sim, unsigned root_port, uint32_t route,
+			     const char **why);
+unsigned sim_port_psiv(const struct sim *sim, unsigned port, enum sim_speed speed);
+enum sim_speed sim_psiv_speed(const struct sim *sim, unsigned port, unsigned psiv);
+
+/* sim_dev.c */
+struct sim_device *sim_dev_new(struct sim *sim, const struct sim_device_model *model,
+			       enum sim_speed speed);
+void sim_dev_free(struct sim_device *dev);
+void sim_dev_bus_reset(struct sim_device *dev);
+/* control transfer, stage by stage */
+int sim_dev_setup(struct sim_device *dev, const uint8_t setup[8]);
+int sim_dev_ctrl_in(struct sim_device *dev, uint8_t *buf, uint16_t max);
+int sim_dev_ctrl_out(struct sim_device *dev, const uint8_t *buf, uint16_t len);
+int sim_dev_ctrl_status(struct sim_device *dev);
+/* data packets; returns bytes / SIM_ACK or SIM_NAK / SIM_STALL / SIM_DEV_* */
+int sim_dev_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max, bool isoch,
+	       bool *toggle);
+int sim_dev_out(struct sim_device *dev, uint8_t ep, const uint8_t *buf, uint16_t len,
+		bool isoch, bool *toggle);
+int sim_dev_req_fault(struct sim_device *dev, const struct usb_setup_packet *s);
+int sim_dev_fault_take(struct sim_device *dev, uint8_t ep, int kind, uint32_t *arg);
+bool sim_dev_has_ep(const struct sim_device *dev, uint8_t ep, const uint8_t **epd,
+		    const uint8_t **comp);
+void sim_dev_set_address(struct sim_device *dev, uint8_t addr);
+enum { SIM_DEV_BABBLE = -10, SIM_DEV_XACT = -11, SIM_DEV_GONE = -12 };
+
+/* sim_hub.c */
+int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s,
+		    uint8_t *data, uint16_t *len);
+int sim_hub_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max);
+void sim_hub_work(struct sim_device *dev);
+void sim_hub_attach(struct sim_device *hub, unsigned port, struct sim_device *dev);
+void sim_hub_detach(struct sim_device *hub, unsigned port);
+bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port);
+void sim_hub_reset(struct sim_device *dev);
+
+static inline uint64_t sim_rd64(const uint32_t *p)
+{
+	return (uint64_t)p[0] | ((uint64_t)p[1] << 32);
+}
+
+#endif
