@@ -866,6 +866,16 @@ static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	struct bu_usb_device *u = d->udev;
 	int err = 0;
 
+	if (d->disabling) {
+		/* The device went away while the command ran: give the slot
+		 * straight back and forget it. */
+		if (cc == XHCI_CC_SUCCESS && slot >= 1 && slot <= x->max_slots)
+			cmd_submit(x, 0, 0, 0,
+				   XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(slot),
+				   cmd_ignore, NULL, NULL, NULL);
+		dev_free(x, d);
+		return;
+	}
 	if (cc != XHCI_CC_SUCCESS) {
 		err = cc == XHCI_CC_CMD_ABORTED ? BU_ETIMEDOUT : bu_xhci_cc_to_err(cc);
 		goto err_cmd;
@@ -1117,8 +1127,10 @@ static int xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done)
 				d->eps[dci]->uep = NULL;
 	}
 	if (!d->slot) {
-		dev_free(x, d);
-		return BU_EINVAL;
+		/* Enable Slot is still running: its completion frees d. */
+		d->udev = NULL;
+		u->hc_priv = NULL;
+		return 0;
 	}
 	rc = cmd_submit(x, 0, 0, 0,
 			XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(d->slot),
