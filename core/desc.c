@@ -62,20 +62,23 @@ const uint8_t *bu_desc_find(const uint8_t *buf, size_t len, size_t *off,
 int bu_desc_total_length(const uint8_t *buf, size_t len, uint8_t type,
 			 const char **why)
 {
-	unsigned min = type == USB_DT_BOS ? USB_DT_BOS_SIZE : USB_DT_CONFIG_SIZE;
+	unsigned min =
+	    type == USB_DT_BOS ? USB_DT_BOS_SIZE : USB_DT_CONFIG_SIZE;
 	unsigned total;
 
 	if (!buf)
 		return fail(why, BU_EINVAL, "no buffer");
 	if (len < 4)
-		return fail(why, BU_EBADDESC, "descriptor header truncated (< 4 bytes)");
+		return fail(why, BU_EBADDESC,
+			    "descriptor header truncated (< 4 bytes)");
 	if (buf[1] != type)
 		return fail(why, BU_EBADDESC, "wrong descriptor type");
 	if (buf[0] < min)
 		return fail(why, BU_EBADDESC, "descriptor bLength too small");
 	total = bu_get_le16(buf + 2);
 	if (total < min || total < buf[0])
-		return fail(why, BU_EBADDESC, "wTotalLength smaller than the header");
+		return fail(why, BU_EBADDESC,
+			    "wTotalLength smaller than the header");
 	return (int)total;
 }
 
@@ -88,7 +91,8 @@ int bu_desc_parse_device(const uint8_t *buf, size_t len,
 	if (!buf || !out)
 		return fail(why, BU_EINVAL, "no buffer");
 	if (len < USB_DT_DEVICE_SIZE)
-		return fail(why, BU_EBADDESC, "device descriptor truncated (< 18 bytes)");
+		return fail(why, BU_EBADDESC,
+			    "device descriptor truncated (< 18 bytes)");
 	if (buf[1] != USB_DT_DEVICE)
 		return fail(why, BU_EBADDESC, "not a device descriptor");
 	if (buf[0] < USB_DT_DEVICE_SIZE)
@@ -124,21 +128,25 @@ int bu_desc_mps0(uint8_t b_max_packet_size0, uint16_t bcd_usb,
 	case BU_SPEED_LOW: /* USB 2.0 §5.5.3 */
 		if (v == 8)
 			return 8;
-		return fail(why, BU_EBADDESC, "low-speed bMaxPacketSize0 must be 8");
+		return fail(why, BU_EBADDESC,
+			    "low-speed bMaxPacketSize0 must be 8");
 	case BU_SPEED_FULL:
 		if (v == 8 || v == 16 || v == 32 || v == 64)
 			return v;
-		return fail(why, BU_EBADDESC,
-			    "full-speed bMaxPacketSize0 must be 8, 16, 32 or 64");
+		return fail(
+		    why, BU_EBADDESC,
+		    "full-speed bMaxPacketSize0 must be 8, 16, 32 or 64");
 	case BU_SPEED_HIGH:
 		if (v == 64)
 			return 64;
-		return fail(why, BU_EBADDESC, "high-speed bMaxPacketSize0 must be 64");
+		return fail(why, BU_EBADDESC,
+			    "high-speed bMaxPacketSize0 must be 64");
 	case BU_SPEED_SUPER:
 	case BU_SPEED_SUPER_PLUS: /* USB 3.2 §9.6.1: exponent, 2^9 = 512 */
 		if (v == 9)
 			return 512;
-		return fail(why, BU_EBADDESC, "SuperSpeed bMaxPacketSize0 must be 9");
+		return fail(why, BU_EBADDESC,
+			    "SuperSpeed bMaxPacketSize0 must be 9");
 	case BU_SPEED_UNKNOWN:
 	default:
 		if (v == 8 || v == 16 || v == 32 || v == 64)
@@ -149,13 +157,14 @@ int bu_desc_mps0(uint8_t b_max_packet_size0, uint16_t bcd_usb,
 	}
 }
 
-int bu_desc_device_mps0(const uint8_t *buf, size_t len,
-			enum bu_usb_speed speed, const char **why)
+int bu_desc_device_mps0(const uint8_t *buf, size_t len, enum bu_usb_speed speed,
+			const char **why)
 {
 	if (!buf)
 		return fail(why, BU_EINVAL, "no buffer");
 	if (len < 8)
-		return fail(why, BU_EBADDESC, "device descriptor truncated (< 8 bytes)");
+		return fail(why, BU_EBADDESC,
+			    "device descriptor truncated (< 8 bytes)");
 	if (buf[1] != USB_DT_DEVICE)
 		return fail(why, BU_EBADDESC, "not a device descriptor");
 	if (buf[0] < USB_DT_DEVICE_SIZE)
@@ -208,7 +217,8 @@ int bu_desc_count_config(const uint8_t *buf, size_t len, uint16_t *nalts,
 	while ((d = bu_desc_next(buf, (size_t)total, &off)) != NULL) {
 		if (d[1] == USB_DT_INTERFACE && d[0] >= USB_DT_INTERFACE_SIZE)
 			a++;
-		else if (d[1] == USB_DT_ENDPOINT && d[0] >= USB_DT_ENDPOINT_SIZE)
+		else if (d[1] == USB_DT_ENDPOINT &&
+			 d[0] >= USB_DT_ENDPOINT_SIZE)
 			e++;
 		else if (d[1] == USB_DT_IAD && d[0] >= USB_DT_IAD_SIZE)
 			i++;
@@ -227,8 +237,8 @@ int bu_desc_count_config(const uint8_t *buf, size_t len, uint16_t *nalts,
 /** What the previous descriptor was, for companion placement. */
 enum prev_kind {
 	PREV_OTHER,
-	PREV_EP,   /* a stored endpoint */
-	PREV_SS,   /* its SuperSpeed companion */
+	PREV_EP, /* a stored endpoint */
+	PREV_SS, /* its SuperSpeed companion */
 };
 
 /** Walk state of bu_desc_parse_config. */
@@ -240,13 +250,13 @@ struct cfg_walk {
 	struct bu_usb_alt_info *alt; /* current alt setting, NULL when none */
 	uint8_t alt_declared_eps;    /* its bNumEndpoints */
 	bool alt_overflow_warned;
-	bool iface_skipped;          /* the latest interface descriptor was dropped */
-	struct bu_usb_ep_info *ep;   /* latest stored endpoint */
+	bool iface_skipped; /* the latest interface descriptor was dropped */
+	struct bu_usb_ep_info *ep; /* latest stored endpoint */
 	enum prev_kind prev;
-	bool ssp_expected;           /* companion announced an SSP companion */
-	const uint8_t **extra;       /* where unknown descriptors attach */
+	bool ssp_expected;     /* companion announced an SSP companion */
+	const uint8_t **extra; /* where unknown descriptors attach */
 	uint16_t *extra_len;
-	uint8_t seen[32];            /* bitmap of interface numbers */
+	uint8_t seen[32]; /* bitmap of interface numbers */
 };
 
 /** Count a tolerated irregularity; remember the first one. */
@@ -273,7 +283,8 @@ static void attach_extra(struct cfg_walk *w, const uint8_t *d)
 static void end_alt(struct cfg_walk *w)
 {
 	if (w->alt && w->alt->num_eps != w->alt_declared_eps)
-		warn(w, "interface bNumEndpoints differs from the endpoints present");
+		warn(w, "interface bNumEndpoints differs from the endpoints "
+			"present");
 	w->alt = NULL;
 }
 
@@ -303,14 +314,15 @@ static uint16_t fix_maxp(struct cfg_walk *w, uint16_t raw, unsigned type)
 	unsigned size = USB_ENDPOINT_MAXP(raw);
 	unsigned mult = USB_ENDPOINT_MAXP_MULT(raw);
 	unsigned limit = maxp_limit(w->speed, type);
-	bool hs_periodic = (w->speed == BU_SPEED_HIGH ||
-			    w->speed == BU_SPEED_UNKNOWN) &&
-			   (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT);
+	bool hs_periodic =
+	    (w->speed == BU_SPEED_HIGH || w->speed == BU_SPEED_UNKNOWN) &&
+	    (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT);
 
 	if (raw & 0xe000)
 		warn(w, "endpoint wMaxPacketSize has reserved bits set");
 	if (!hs_periodic && mult) {
-		warn(w, "endpoint wMaxPacketSize mult bits on a non high-bandwidth endpoint");
+		warn(w, "endpoint wMaxPacketSize mult bits on a non "
+			"high-bandwidth endpoint");
 		mult = 0;
 	} else if (mult == 3) { /* USB 2.0 Table 9-13: reserved */
 		warn(w, "endpoint wMaxPacketSize mult 3 is reserved");
@@ -332,11 +344,13 @@ static bool ep_duplicate(const struct cfg_walk *w, uint8_t addr, unsigned type)
 	/* Within this alt setting; control endpoints own both directions. */
 	for (unsigned i = 0; i < cur->num_eps; i++) {
 		const struct bu_usb_ep_info *e = &cfg->eps[cur->first_ep + i];
-		bool ctl = type == BU_EP_CONTROL ||
-			   USB_ENDPOINT_XFERTYPE(e->attributes) == BU_EP_CONTROL;
+		bool ctl =
+		    type == BU_EP_CONTROL ||
+		    USB_ENDPOINT_XFERTYPE(e->attributes) == BU_EP_CONTROL;
 
 		if (e->address == addr ||
-		    (ctl && USB_ENDPOINT_NUMBER(e->address) == USB_ENDPOINT_NUMBER(addr)))
+		    (ctl && USB_ENDPOINT_NUMBER(e->address) ==
+				USB_ENDPOINT_NUMBER(addr)))
 			return true;
 	}
 	/* In another interface of this configuration. */
@@ -353,7 +367,8 @@ static bool ep_duplicate(const struct cfg_walk *w, uint8_t addr, unsigned type)
 }
 
 /** Handle an interface descriptor. */
-static int walk_interface(struct cfg_walk *w, const uint8_t *d, const char **why)
+static int walk_interface(struct cfg_walk *w, const uint8_t *d,
+			  const char **why)
 {
 	struct bu_usb_config_info *cfg = w->cfg;
 	struct bu_usb_alt_info *alt;
@@ -371,7 +386,8 @@ static int walk_interface(struct cfg_walk *w, const uint8_t *d, const char **why
 		return 0;
 	}
 	if (cfg->num_alts >= w->max_alts)
-		return fail(why, BU_ERANGE, "too many interface alternate settings");
+		return fail(why, BU_ERANGE,
+			    "too many interface alternate settings");
 
 	w->iface_skipped = false;
 	alt = &cfg->alts[cfg->num_alts++];
@@ -420,12 +436,14 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 	addr = d[2];
 	type = USB_ENDPOINT_XFERTYPE(d[3]);
 	if (USB_ENDPOINT_NUMBER(addr) == 0 || (addr & 0x70)) {
-		warn(w, "endpoint with number 0 or reserved address bits skipped");
+		warn(w,
+		     "endpoint with number 0 or reserved address bits skipped");
 		return 0;
 	}
 	if (w->alt->num_eps >= EPS_PER_ALT) {
 		if (!w->alt_overflow_warned)
-			warn(w, "more than 30 endpoints in an interface; extra ones skipped");
+			warn(w, "more than 30 endpoints in an interface; extra "
+				"ones skipped");
 		w->alt_overflow_warned = true;
 		return 0;
 	}
@@ -439,7 +457,8 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 		return 0;
 	}
 	if (cfg->num_eps >= w->max_eps)
-		return fail(why, BU_ERANGE, "too many endpoints in the configuration");
+		return fail(why, BU_ERANGE,
+			    "too many endpoints in the configuration");
 
 	ep = &cfg->eps[cfg->num_eps++];
 	bu_memset(ep, 0, sizeof(*ep));
@@ -466,11 +485,13 @@ static void walk_ss_companion(struct cfg_walk *w, const uint8_t *d)
 	unsigned bpi;
 
 	if (w->prev != PREV_EP || !ep) {
-		warn(w, "SuperSpeed endpoint companion not after an endpoint skipped");
+		warn(w, "SuperSpeed endpoint companion not after an endpoint "
+			"skipped");
 		return;
 	}
 	if (d[0] < USB_DT_SS_EP_COMP_SIZE) {
-		warn(w, "SuperSpeed endpoint companion shorter than 6 bytes skipped");
+		warn(w, "SuperSpeed endpoint companion shorter than 6 bytes "
+			"skipped");
 		return;
 	}
 	type = USB_ENDPOINT_XFERTYPE(ep->attributes);
@@ -498,14 +519,16 @@ static void walk_ss_companion(struct cfg_walk *w, const uint8_t *d)
 		}
 		max = (burst + 1) * ((attr & 0x03) + 1) * mps;
 		if (bpi > max) {
-			warn(w, "companion wBytesPerInterval above burst x mult x maxp clamped");
+			warn(w, "companion wBytesPerInterval above burst x "
+				"mult x maxp clamped");
 			bpi = max;
 		}
 		break;
 	case BU_EP_INTERRUPT:
 		max = (burst + 1) * mps;
 		if (bpi > max) {
-			warn(w, "companion wBytesPerInterval above burst x maxp clamped");
+			warn(w, "companion wBytesPerInterval above burst x "
+				"maxp clamped");
 			bpi = max;
 		}
 		break;
@@ -529,7 +552,8 @@ static void walk_ssp_companion(struct cfg_walk *w, const uint8_t *d)
 		return;
 	}
 	if (d[0] < USB_DT_SSP_ISOC_EP_COMP_SIZE) {
-		warn(w, "SSP isochronous companion shorter than 8 bytes skipped");
+		warn(w,
+		     "SSP isochronous companion shorter than 8 bytes skipped");
 		return;
 	}
 	w->ep->ssp_bytes_per_interval = bu_get_le32(d + 4);
@@ -544,7 +568,8 @@ static int walk_iad(struct cfg_walk *w, const uint8_t *d, const char **why)
 
 	w->extra = NULL;
 	if (d[0] < USB_DT_IAD_SIZE) {
-		warn(w, "interface association descriptor shorter than 8 bytes skipped");
+		warn(w, "interface association descriptor shorter than 8 bytes "
+			"skipped");
 		return 0;
 	}
 	if (cfg->num_iads >= w->max_iads)
@@ -561,7 +586,8 @@ static int walk_iad(struct cfg_walk *w, const uint8_t *d, const char **why)
 	return 0;
 }
 
-int bu_desc_parse_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed,
+int bu_desc_parse_config(const uint8_t *buf, size_t len,
+			 enum bu_usb_speed speed,
 			 struct bu_usb_config_info *cfg,
 			 struct bu_usb_alt_info *alts, size_t max_alts,
 			 struct bu_usb_ep_info *eps, size_t max_eps,
@@ -573,7 +599,8 @@ int bu_desc_parse_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed
 	size_t off;
 	int total, err = 0;
 
-	if (!cfg || (!alts && max_alts) || (!eps && max_eps) || (!iads && max_iads))
+	if (!cfg || (!alts && max_alts) || (!eps && max_eps) ||
+	    (!iads && max_iads))
 		return fail(why, BU_EINVAL, "no output arrays");
 	bu_memset(cfg, 0, sizeof(*cfg));
 	cfg->alts = alts;
@@ -612,9 +639,11 @@ int bu_desc_parse_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed
 		d = bu_desc_next(buf, (size_t)total, &off);
 		if (!d) {
 			if ((size_t)total - at == 1)
-				warn(&w, "stray byte at the end of the configuration");
+				warn(&w, "stray byte at the end of the "
+					 "configuration");
 			else if (at < (size_t)total)
-				warn(&w, "invalid descriptor length; rest of the configuration ignored");
+				warn(&w, "invalid descriptor length; rest of "
+					 "the configuration ignored");
 			break;
 		}
 		w.prev = PREV_OTHER;
@@ -642,7 +671,8 @@ int bu_desc_parse_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed
 			break;
 		case USB_DT_DEVICE:
 		case USB_DT_CONFIG:
-			warn(&w, "device or configuration descriptor inside a configuration skipped");
+			warn(&w, "device or configuration descriptor inside a "
+				 "configuration skipped");
 			w.extra = NULL;
 			break;
 		default:
@@ -692,7 +722,8 @@ bu_desc_alt_ep(const struct bu_usb_config_info *cfg,
 /* ------------------------------------------------------------------------ */
 /* String descriptors (USB 2.0 §9.6.7)                                      */
 
-/** Validate a string descriptor; returns its usable byte count (even) or < 0. */
+/** Validate a string descriptor; returns its usable byte count (even) or < 0.
+ */
 static int string_len(const uint8_t *buf, size_t len, const char **why)
 {
 	size_t n;
@@ -700,7 +731,8 @@ static int string_len(const uint8_t *buf, size_t len, const char **why)
 	if (!buf)
 		return fail(why, BU_EINVAL, "no buffer");
 	if (len < 2)
-		return fail(why, BU_EBADDESC, "string descriptor truncated (< 2 bytes)");
+		return fail(why, BU_EBADDESC,
+			    "string descriptor truncated (< 2 bytes)");
 	if (buf[1] != USB_DT_STRING)
 		return fail(why, BU_EBADDESC, "not a string descriptor");
 	if (buf[0] < 2)
@@ -777,7 +809,8 @@ int bu_desc_parse_bos(const uint8_t *buf, size_t len, struct bu_bos_info *out,
 		return fail(why, BU_EINVAL, "no buffer");
 	bu_memset(out, 0, sizeof(*out));
 	if (len < USB_DT_BOS_SIZE)
-		return fail(why, BU_EBADDESC, "BOS descriptor truncated (< 5 bytes)");
+		return fail(why, BU_EBADDESC,
+			    "BOS descriptor truncated (< 5 bytes)");
 	if (buf[1] != USB_DT_BOS)
 		return fail(why, BU_EBADDESC, "not a BOS descriptor");
 	if (buf[0] < USB_DT_BOS_SIZE)
@@ -787,7 +820,8 @@ int bu_desc_parse_bos(const uint8_t *buf, size_t len, struct bu_bos_info *out,
 		return fail(why, BU_EBADDESC, "BOS wTotalLength < bLength");
 	total = BU_MIN(total, len);
 	if (buf[0] > total)
-		return fail(why, BU_EBADDESC, "BOS bLength runs past the bytes received");
+		return fail(why, BU_EBADDESC,
+			    "BOS bLength runs past the bytes received");
 	out->total_len = (uint16_t)total;
 	out->num_caps_declared = buf[4];
 

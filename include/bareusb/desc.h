@@ -86,8 +86,8 @@ int bu_desc_mps0(uint8_t b_max_packet_size0, uint16_t bcd_usb,
  * at least 8 bytes, type 1, bLength >= 18, then bu_desc_mps0(). Returns
  * EP0's max packet size in bytes or BU_EBADDESC.
  */
-int bu_desc_device_mps0(const uint8_t *buf, size_t len,
-			enum bu_usb_speed speed, const char **why);
+int bu_desc_device_mps0(const uint8_t *buf, size_t len, enum bu_usb_speed speed,
+			const char **why);
 
 /* ------------------------------------------------------------------------ */
 /* Configuration bundle                                                     */
@@ -137,7 +137,8 @@ int bu_desc_count_config(const uint8_t *buf, size_t len, uint16_t *nalts,
  *    distinct interface numbers, whatever bNumInterfaces says.
  * cfg fields read before a fatal error stay filled.
  */
-int bu_desc_parse_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed,
+int bu_desc_parse_config(const uint8_t *buf, size_t len,
+			 enum bu_usb_speed speed,
 			 struct bu_usb_config_info *cfg,
 			 struct bu_usb_alt_info *alts, size_t max_alts,
 			 struct bu_usb_ep_info *eps, size_t max_eps,
@@ -181,37 +182,37 @@ int bu_desc_first_langid(const uint8_t *buf, size_t len, uint16_t *langid,
 #define BU_BOS_MAX_CAPS 16 /**< device capabilities kept per BOS */
 
 /* bDevCapabilityType values (USB 3.2 Table 9-14) */
-#define USB_CAP_USB2_EXT 0x02
-#define USB_CAP_SUPERSPEED 0x03
-#define USB_CAP_CONTAINER_ID 0x04
-#define USB_CAP_PLATFORM 0x05
+#define USB_CAP_USB2_EXT	0x02
+#define USB_CAP_SUPERSPEED	0x03
+#define USB_CAP_CONTAINER_ID	0x04
+#define USB_CAP_PLATFORM	0x05
 #define USB_CAP_SUPERSPEED_PLUS 0x0a
-#define USB_CAP_PTM 0x0b
+#define USB_CAP_PTM		0x0b
 
 /** One device capability: a view of its whole descriptor. */
 struct bu_bos_cap {
-	uint8_t type;        /**< bDevCapabilityType */
-	uint8_t len;         /**< bLength (>= 3, inside the BOS) */
+	uint8_t type;	     /**< bDevCapabilityType */
+	uint8_t len;	     /**< bLength (>= 3, inside the BOS) */
 	const uint8_t *data; /**< the descriptor, starting at bLength */
 };
 
 /** A parsed BOS descriptor. Views into the caller's buffer. */
 struct bu_bos_info {
-	uint16_t total_len;        /**< bytes parsed (min(wTotalLength, received)) */
+	uint16_t total_len; /**< bytes parsed (min(wTotalLength, received)) */
 	uint8_t num_caps_declared; /**< bNumDeviceCaps as sent */
-	uint8_t num_caps;          /**< capabilities kept in caps[] */
-	uint16_t warnings;         /**< tolerated irregularities */
+	uint8_t num_caps;	   /**< capabilities kept in caps[] */
+	uint16_t warnings;	   /**< tolerated irregularities */
 	struct bu_bos_cap caps[BU_BOS_MAX_CAPS];
 	/* Decoded well-known capabilities (false/0 when absent). */
 	bool has_usb2_ext;
 	uint32_t usb2_ext_attributes; /**< bit 1 = LPM supported */
 	bool has_ss;
-	uint8_t ss_attributes;     /**< bit 1 = LTM capable */
-	uint16_t ss_speeds;        /**< wSpeedsSupported */
-	uint8_t ss_u1_exit_lat;    /**< bU1DevExitLat, us */
-	uint16_t ss_u2_exit_lat;   /**< wU2DevExitLat, us */
+	uint8_t ss_attributes;	 /**< bit 1 = LTM capable */
+	uint16_t ss_speeds;	 /**< wSpeedsSupported */
+	uint8_t ss_u1_exit_lat;	 /**< bU1DevExitLat, us */
+	uint16_t ss_u2_exit_lat; /**< wU2DevExitLat, us */
 	bool has_ssp;
-	uint32_t ssp_attributes;   /**< bits 4:0 SSAC, 8:5 SSIC */
+	uint32_t ssp_attributes; /**< bits 4:0 SSAC, 8:5 SSIC */
 	bool has_container_id;
 	uint8_t container_id[16];
 };
