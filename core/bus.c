@@ -51,6 +51,8 @@ enum enum_step {
 	ST_DESC18,
 	ST_CONFIG_HDR,
 	ST_CONFIG_FULL,
+	ST_BOS_HDR,
+	ST_BOS_FULL,
 	ST_LANGID,
 	ST_STRINGS,
 	ST_CONFIGURE,
@@ -67,6 +69,8 @@ static const char *const step_names[] = {
 	[ST_DESC18] = "device descriptor",
 	[ST_CONFIG_HDR] = "configuration header",
 	[ST_CONFIG_FULL] = "configuration descriptor",
+	[ST_BOS_HDR] = "BOS header",
+	[ST_BOS_FULL] = "BOS descriptor",
 	[ST_LANGID] = "string languages",
 	[ST_STRINGS] = "strings",
 	[ST_CONFIGURE] = "configure endpoints",
@@ -300,6 +304,8 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 		bu_core_free(bus, c->iads, dev->config_alloc[i][2] * sizeof(*c->iads));
 		bu_core_free(bus, dev->config_raw[i], dev->config_raw_len[i]);
 	}
+	bu_core_free(bus, dev->bos, sizeof(*dev->bos));
+	bu_core_free(bus, dev->bos_raw, dev->bos_raw_len);
 	bu_core_free(bus, dev->ctrl_buf, CTRL_BUF_LEN);
 	bu_core_free(bus, dev, sizeof(*dev));
 }
@@ -510,6 +516,21 @@ static void dev_bad_desc(struct bu_usb_device *dev, int err, const char *why)
 	     bu_core_dev_path(dev, path, sizeof(path)), step_names[dev->enum_step],
 	     why ? why : "malformed");
 	dev_finish(dev, err ? err : BU_EBADDESC);
+}
+
+/** Forget a BOS that could not be read; enumeration goes on without it. */
+static void dev_bos_skip(struct bu_usb_device *dev, int err, const char *why)
+{
+	char path[32];
+
+	bu_core_free(dev->bus, dev->bos, sizeof(*dev->bos));
+	bu_core_free(dev->bus, dev->bos_raw, dev->bos_raw_len);
+	dev->bos = NULL;
+	dev->bos_raw = NULL;
+	dev->bos_raw_len = 0;
+	bu_core_log(dev->bus, BU_LOG_DEBUG, "device %s: no BOS (%s%s%s)",
+		    bu_core_dev_path(dev, path, sizeof(path)), bu_strerror(err),
+		    why ? ": " : "", why ? why : "");
 }
 
 /** Parse configuration `i` from its raw bytes into allocated arrays. */
@@ -743,7 +764,7 @@ static void dev_step(struct bu_usb_device *dev)
 		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
 			if (dev->num_configs >= dev->desc.bNumConfigurations ||
 			    dev->num_configs >= BU_USB_MAX_CONFIGS) {
-				dev_goto(dev, ST_LANGID);
+				dev_goto(dev, ST_BOS_HDR);
 				return;
 			}
 			rc = get_desc(dev, USB_DT_CONFIG, dev->num_configs, 0,
@@ -751,6 +772,12 @@ static void dev_step(struct bu_usb_device *dev)
 			break;
 		}
 		dev->ctrl.complete = NULL;
+		if (dev->ctrl_status == BU_ESTALL && dev->num_configs > 0) {
+			/* It has fewer configurations than it claims: keep
+			 * those read (usb-facts §3.1). */
+			dev_goto(dev, ST_BOS_HDR);
+			return;
+		}
 		if (dev->ctrl_status) {
 			rc = dev->ctrl_status;
 			break;
@@ -795,6 +822,51 @@ static void dev_step(struct bu_usb_device *dev)
 		dev_goto(dev, ST_CONFIG_HDR);
 		return;
 	}
+	case ST_BOS_HDR:
+		/* USB 3.2 §9.6.2: devices with bcdUSB >= 2.01 have a BOS. It is
+		 * optional information: any failure only skips it. */
+		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
+			if (dev->desc.bcdUSB < 0x0201) {
+				dev_goto(dev, ST_LANGID);
+				return;
+			}
+			rc = get_desc(dev, USB_DT_BOS, 0, 0, dev->ctrl_buf, USB_DT_BOS_SIZE);
+			break;
+		}
+		dev->ctrl.complete = NULL;
+		rc = dev->ctrl_status ? dev->ctrl_status
+				      : bu_desc_total_length(dev->ctrl_buf, dev->ctrl.actual,
+							     USB_DT_BOS, &why);
+		if (rc >= 0) {
+			uint16_t total = (uint16_t)BU_MIN((unsigned)rc, 4096u);
+
+			dev->bos_raw = bu_core_alloc(bus, total);
+			if (dev->bos_raw) {
+				dev->bos_raw_len = total;
+				dev->enum_step = ST_BOS_FULL;
+				rc = get_desc(dev, USB_DT_BOS, 0, 0, dev->bos_raw, total);
+				if (!rc)
+					break;
+			} else {
+				rc = BU_ENOMEM;
+			}
+		}
+		dev_bos_skip(dev, rc, why);
+		dev_goto(dev, ST_LANGID);
+		return;
+	case ST_BOS_FULL:
+		dev->ctrl.complete = NULL;
+		rc = dev->ctrl_status;
+		if (!rc) {
+			dev->bos = bu_core_alloc(bus, sizeof(*dev->bos));
+			rc = dev->bos ? bu_desc_parse_bos(dev->bos_raw, dev->ctrl.actual,
+							  dev->bos, &why)
+				      : BU_ENOMEM;
+		}
+		if (rc)
+			dev_bos_skip(dev, rc, why);
+		dev_goto(dev, ST_LANGID);
+		return;
 	case ST_LANGID:
 		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
 			if (!dev->desc.iManufacturer && !dev->desc.iProduct &&
@@ -829,14 +901,20 @@ static void dev_step(struct bu_usb_device *dev)
 			break;
 		}
 		dev->active_config = 0;
-		dev_open_endpoints(dev, 0);
+		if (bus->events.choose_config) {
+			int c = bus->events.choose_config(bus->events.ctx, dev);
+
+			if (c >= 0 && c < dev->num_configs)
+				dev->active_config = c;
+		}
+		dev_open_endpoints(dev, (unsigned)dev->active_config);
 		rc = bus->ops->dev_configure(dev, 0, dev_op_done);
 		break;
 	case ST_SET_CONFIG:
 		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
 			rc = dev_ctrl(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
 				      USB_REQ_SET_CONFIGURATION,
-				      dev->configs[0].value, 0, NULL, 0);
+				      dev->configs[dev->active_config].value, 0, NULL, 0);
 			break;
 		}
 		dev->ctrl.complete = NULL;
@@ -844,7 +922,7 @@ static void dev_step(struct bu_usb_device *dev)
 			rc = dev->ctrl_status;
 			break;
 		}
-		dev->config_value = dev->configs[0].value;
+		dev->config_value = dev->configs[dev->active_config].value;
 		dev->enum_step = ST_DONE;
 		dev_finish(dev, 0);
 		return;

@@ -54,6 +54,7 @@ const char *bu_usb_speed_name(enum bu_usb_speed speed);
 
 struct bu_usb_bus;
 struct bu_usb_device;
+struct bu_bos_info;
 struct bu_usb_endpoint;
 struct bu_usb_xfer;
 
@@ -288,6 +289,9 @@ struct bu_usb_device {
 	uint16_t config_raw_len[BU_USB_MAX_CONFIGS]; /**< allocated sizes */
 	uint16_t config_alloc[BU_USB_MAX_CONFIGS][3]; /**< alts/eps/iads allocated */
 	uint8_t config_value; /**< active bConfigurationValue, 0 = none */
+	struct bu_bos_info *bos; /**< parsed BOS (views into bos_raw), or NULL */
+	uint8_t *bos_raw;
+	uint16_t bos_raw_len;
 	int active_config;    /**< index into configs, -1 = none */
 
 	/* Hub facts the controller needs (set by the hub driver). */
@@ -407,6 +411,11 @@ struct bu_usb_bus_events {
 	void (*device_added)(void *ctx, struct bu_usb_device *dev);
 	/** A device is going away; it is freed right after this returns. */
 	void (*device_removed)(void *ctx, struct bu_usb_device *dev);
+	/**
+	 * Choose the configuration (index into dev->configs) to set during
+	 * enumeration; NULL or an out-of-range answer means the first.
+	 */
+	int (*choose_config)(void *ctx, const struct bu_usb_device *dev);
 };
 
 /** A USB bus (one per controller). Created by the controller driver. */
