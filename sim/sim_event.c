@@ -140,7 +140,8 @@ static void sim_queue_event(struct sim_intr *ir, const uint32_t dw[4], bool bei)
 }
 
 /* Try to put one event on the ring; false when it had to be held. */
-static bool sim_try_post(struct sim *sim, unsigned n, const uint32_t dw[4], bool bei)
+static bool sim_try_post(struct sim *sim, unsigned n, const uint32_t dw[4], bool bei,
+			 bool flushing)
 {
 	struct sim_intr *ir = &sim->intr[n];
 	unsigned total = sim_ring_total(ir);
@@ -157,7 +158,7 @@ static bool sim_try_post(struct sim *sim, unsigned n, const uint32_t dw[4], bool
 		sim->fault_er_full = false;
 		free_slots = 1;
 	}
-	if (free_slots == 0)
+	if (free_slots == 0 || (flushing && free_slots == 1))
 		return false;
 	if (free_slots == 1) {
 		uint32_t full[4] = { 0, 0, (uint32_t)XHCI_CC_EVENT_RING_FULL << 24,
@@ -196,7 +197,7 @@ void sim_event_post(struct sim *sim, unsigned n, const uint32_t dw[4], bool bei)
 		sim_queue_event(ir, dw, bei);
 		return;
 	}
-	if (!sim_try_post(sim, n, dw, bei))
+	if (!sim_try_post(sim, n, dw, bei, false))
 		sim_queue_event(ir, dw, bei);
 	if (ir->irq_pending && sim->next_due > sim->now)
 		sim->next_due = sim->now;
@@ -231,14 +232,16 @@ void sim_intr_erdp(struct sim *sim, unsigned n, uint64_t val)
 		sim_tracef(sim, "IR%u: event ring has room again; %u held events", n, ir->qlen);
 		unsigned i = 0;
 		while (i < ir->qlen && !ir->full) {
-			if (!sim_try_post(sim, n, ir->q[i].dw, ir->q[i].bei))
+			if (!sim_try_post(sim, n, ir->q[i].dw, ir->q[i].bei, true))
 				break;
 			i++;
 		}
 		memmove(ir->q, ir->q + i, (ir->qlen - i) * sizeof(*ir->q));
 		ir->qlen -= i;
-		if (!ir->full && ir->qlen) /* held back without Full: retry later */
-			ir->full = true, ir->full_erdp = ptr;
+		if (ir->qlen) { /* still no room: stay paused, no second Full event */
+			ir->full = true;
+			ir->full_erdp = ptr;
+		}
 		/* Engines paused on the full ring may go on. */
 		if (sim->next_due > sim->now)
 			sim->next_due = sim->now;
