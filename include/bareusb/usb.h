@@ -65,7 +65,7 @@ struct bu_usb_xfer;
 struct bu_usb_ep_info {
 	uint8_t address;      /**< bEndpointAddress (bit 7 = IN) */
 	uint8_t attributes;   /**< bmAttributes (bits 1:0 = transfer type) */
-	uint16_t max_packet;  /**< wMaxPacketSize as sent (bits 12:11 = HS mult) */
+	uint16_t max_packet;  /**< wMaxPacketSize, sanitised by the parser (bits 12:11 = HS mult) */
 	uint8_t interval;     /**< bInterval as sent */
 	bool has_ss;          /**< a SuperSpeed companion followed it */
 	uint8_t ss_max_burst; /**< companion bMaxBurst (0..15) */
