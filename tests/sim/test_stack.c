@@ -1,0 +1,562 @@
+/*
+ * The real driver (hcd/ + core/) on the sim: enumeration at every speed a
+ * model supports, usbdev JSON, faults with recovery, hot-plug without
+ * leaks, two controllers at once.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bareusb/usb.h"
+#include "bareusb/xhci.h"
+#include "bareusb/xhci_hw.h"
+#include "devices.h"
+#include "sim.h"
+
+struct stack {
+	struct sim *sim;
+	struct bu_usb_bus *bus;
+	unsigned added, removed;
+	int create_err;
+};
+
+static void on_added(void *ctx, struct bu_usb_device *dev)
+{
+	struct stack *st = ctx;
+
+	(void)dev;
+	st->added++;
+}
+
+static void on_removed(void *ctx, struct bu_usb_device *dev)
+{
+	struct stack *st = ctx;
+
+	(void)dev;
+	st->removed++;
+}
+
+static void stack_up(struct stack *st, const struct sim_config *cfg, unsigned index)
+{
+	struct bu_xhci_options opts = { 0 };
+
+	memset(st, 0, sizeof(*st));
+	st->sim = sim_create(cfg);
+	st->create_err = bu_xhci_create(sim_regs_base(st->sim), sim_platform(st->sim), &opts, index,
+					&st->bus);
+	if (st->create_err == 0) {
+		st->bus->events.ctx = st;
+		st->bus->events.device_added = on_added;
+		st->bus->events.device_removed = on_removed;
+	}
+}
+
+static void run_ms(struct stack *st, unsigned ms)
+{
+	for (unsigned i = 0; i < ms * 4; i++) {
+		if (st->bus)
+			bu_usb_bus_poll(st->bus);
+		sim_advance_us(st->sim, 250);
+	}
+}
+
+/* Poll until the bus is idle (enumeration done), at most max_ms. */
+static bool settle(struct stack *st, unsigned max_ms)
+{
+	for (unsigned t = 0; t < max_ms; t += 10) {
+		run_ms(st, 10);
+		if (bu_usb_bus_idle(st->bus)) {
+			run_ms(st, 20);
+			if (bu_usb_bus_idle(st->bus))
+				return true;
+		}
+	}
+	return false;
+}
+
+static void print_violations(struct sim *sim)
+{
+	for (unsigned i = 0; i < sim_violations(sim) && sim_violation(sim, i); i++)
+		fprintf(stderr, "violation %u: %s\n", i, sim_violation(sim, i));
+}
+
+static void stack_down(struct stack *st)
+{
+	struct sim_stats s;
+
+	if (st->bus)
+		bu_usb_bus_destroy(st->bus);
+	st->bus = NULL;
+	sim_get_stats(st->sim, &s);
+	print_violations(st->sim);
+	ck_assert_msg(sim_violations(st->sim) == 0, "%u spec violations, first: %s",
+		      sim_violations(st->sim), sim_violation(st->sim, 0));
+	ck_assert_msg(s.dma_allocs == 0 && s.dma_maps == 0 && s.heap_allocs == 0,
+		      "leak after destroy: %zu DMA blocks (%zu bytes), %zu maps, %zu heap blocks (%zu bytes)",
+		      s.dma_allocs, s.dma_bytes, s.dma_maps, s.heap_allocs, s.heap_bytes);
+	sim_destroy(st->sim);
+}
+
+static struct bu_usb_device *find_dev(struct stack *st, uint16_t vid)
+{
+	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
+		if (d->have_desc && d->desc.idVendor == vid)
+			return d;
+	return NULL;
+}
+
+static const char *json_of(const struct bu_usb_device *dev)
+{
+	static char buf[8192];
+
+	bu_usb_device_json(dev, buf, sizeof(buf));
+	return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void enum_kbd(enum sim_speed speed, const char *name)
+{
+	struct stack st;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	ck_assert_int_eq(st.create_err, 0);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_hid_kbd, speed));
+	ck_assert(settle(&st, 3000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_msg(dev->state == BU_DEV_CONFIGURED, "state %d error %d at %s", dev->state,
+		      dev->error, dev->error_step ? dev->error_step : "?");
+	ck_assert_uint_eq(dev->desc.idProduct, 0xb001);
+	const char *j = json_of(dev);
+	ck_assert_msg(strstr(j, name), "%s", j);
+	ck_assert_msg(strstr(j, "\"vid\":\"1209\""), "%s", j);
+	ck_assert_msg(strstr(j, "\"product\":\"Sim Keyboard\""), "%s", j);
+	ck_assert_msg(strstr(j, "\"address\":\"0x81\""), "%s", j);
+	ck_assert_uint_eq(st.added, 1);
+	stack_down(&st);
+}
+
+START_TEST(test_kbd_low)
+{
+	enum_kbd(SIM_SPEED_LOW, "\"speed\":\"low\"");
+}
+END_TEST
+
+START_TEST(test_kbd_full)
+{
+	enum_kbd(SIM_SPEED_FULL, "\"speed\":\"full\"");
+}
+END_TEST
+
+START_TEST(test_kbd_high)
+{
+	enum_kbd(SIM_SPEED_HIGH, "\"speed\":\"high\"");
+}
+END_TEST
+
+START_TEST(test_kbd_csz64_psi_legacy)
+{
+	struct sim_config cfg = { .csz64 = true, .psi = true, .legacy = true, .scratchpads = 4,
+				  .usb3_first = true, .no_write64 = true };
+	struct stack st;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, &cfg, 0);
+	ck_assert_int_eq(st.create_err, 0);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 3000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_keyboard_report)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+	uint8_t rep[8] = { 0 };
+	int r;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 3000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	/* SET_REPORT (LEDs) through the core's synchronous control helper */
+	uint8_t led = 0x02;
+	r = bu_usb_control(dev, 0x21, 0x09, 0x0200, 0, &led, 1, 1000);
+	ck_assert_int_eq(r, 1);
+	ck_assert_uint_eq(sim_kbd_leds(sd), 0x02);
+	/* GET_DESCRIPTOR(report) */
+	uint8_t rd[128];
+	r = bu_usb_control(dev, 0x81, 0x06, 0x2200, 0, rd, sizeof(rd), 1000);
+	ck_assert_int_eq(r, 63);
+	(void)rep;
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_hotplug_loop_no_leak)
+{
+	struct stack st;
+	struct sim_stats s0, s1;
+
+	stack_up(&st, NULL, 0);
+	ck_assert_int_eq(st.create_err, 0);
+	run_ms(&st, 50);
+	sim_get_stats(st.sim, &s0);
+	for (int i = 0; i < 10; i++) {
+		struct sim_device *d = sim_attach(st.sim, sim_usb2_port(st.sim, 1 + i % 2),
+						  &sim_dev_hid_kbd,
+						  i % 3 == 0 ? SIM_SPEED_LOW : i % 3 == 1 ? SIM_SPEED_FULL : SIM_SPEED_HIGH);
+		ck_assert(settle(&st, 3000));
+		ck_assert_ptr_nonnull(find_dev(&st, 0x1209));
+		ck_assert_int_eq(find_dev(&st, 0x1209)->state, BU_DEV_CONFIGURED);
+		sim_detach(d);
+		ck_assert(settle(&st, 3000));
+		ck_assert_ptr_null(find_dev(&st, 0x1209));
+	}
+	sim_get_stats(st.sim, &s1);
+	ck_assert_uint_eq(st.added, 10);
+	ck_assert_uint_eq(st.removed, 10);
+	ck_assert_uint_eq(s1.slots_enabled, s0.slots_enabled);
+	ck_assert_uint_eq(s1.dma_allocs, s0.dma_allocs);
+	ck_assert_uint_eq(s1.dma_bytes, s0.dma_bytes);
+	ck_assert_uint_eq(s1.dma_maps, s0.dma_maps);
+	ck_assert_uint_eq(s1.heap_bytes, s0.heap_bytes);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_two_controllers)
+{
+	struct stack a, b;
+
+	stack_up(&a, NULL, 0);
+	stack_up(&b, NULL, 1);
+	ck_assert_int_eq(a.create_err, 0);
+	ck_assert_int_eq(b.create_err, 0);
+	sim_attach(a.sim, sim_usb2_port(a.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_attach(b.sim, sim_usb2_port(b.sim, 3), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	for (int i = 0; i < 300; i++) {
+		run_ms(&a, 10);
+		run_ms(&b, 10);
+	}
+	ck_assert_ptr_nonnull(find_dev(&a, 0x1209));
+	ck_assert_ptr_nonnull(find_dev(&b, 0x1209));
+	ck_assert_msg(strstr(json_of(find_dev(&b, 0x1209)), "\"bus\":1"), "%s",
+		      json_of(find_dev(&b, 0x1209)));
+	stack_down(&a);
+	stack_down(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Faults                                                                   */
+
+START_TEST(test_fault_stall_string)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_fault_request(sd, 0x80, USB_REQ_GET_DESCRIPTOR, 0x0302, SIM_FAULT_STALL, 0);
+	ck_assert(settle(&st, 3000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert(!dev->have_product);
+	ck_assert_msg(strstr(json_of(dev), "\"product\":null"), "%s", json_of(dev));
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_stall_set_config)
+{
+	struct stack st, *s = &st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	stack_up(s, NULL, 0);
+	sd = sim_attach(s->sim, sim_usb2_port(s->sim, 1), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	sim_fault_request(sd, 0x00, USB_REQ_SET_CONFIGURATION, -1, SIM_FAULT_STALL, 0);
+	/* a second, healthy device keeps working */
+	sim_attach(s->sim, sim_usb2_port(s->sim, 2), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(s, 5000));
+	unsigned ok = 0, failed = 0;
+	for (dev = s->bus->devices; dev; dev = dev->next) {
+		if (dev->state == BU_DEV_CONFIGURED)
+			ok++;
+		if (dev->state == BU_DEV_FAILED) {
+			failed++;
+			ck_assert_int_eq(dev->error, BU_ESTALL);
+			ck_assert_msg(strstr(json_of(dev), "\"error\""), "%s", json_of(dev));
+		}
+	}
+	ck_assert_uint_eq(ok, 1);
+	ck_assert_uint_eq(failed, 1);
+	stack_down(s);
+}
+END_TEST
+
+START_TEST(test_fault_xact_retried)
+{
+	struct stack st;
+	struct sim_device *sd;
+
+	/* Two transaction errors on EP0 per CErr=3: retried by the controller. */
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_fault_request(sd, 0x80, USB_REQ_GET_DESCRIPTOR, 0x0100, SIM_FAULT_XACT, 2);
+	ck_assert(settle(&st, 3000));
+	ck_assert_int_eq(find_dev(&st, 0x1209)->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_xact_exhausted)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	/* Transaction errors beyond CErr on every configuration read: fails cleanly. */
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_fault_request(sd, 0x80, USB_REQ_GET_DESCRIPTOR, 0x0200, SIM_FAULT_XACT, 0);
+	ck_assert(settle(&st, 10000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_FAILED);
+	ck_assert_int_eq(dev->error, BU_EPROTO);
+	/* the controller still works: another device enumerates */
+	sim_attach(st.sim, sim_usb2_port(st.sim, 3), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 3000));
+	unsigned ok = 0;
+	for (dev = st.bus->devices; dev; dev = dev->next)
+		ok += dev->state == BU_DEV_CONFIGURED;
+	ck_assert_uint_eq(ok, 1);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_nak_forever_times_out)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_fault_request(sd, 0x80, USB_REQ_GET_DESCRIPTOR, 0x0200, SIM_FAULT_NAK, 0);
+	ck_assert(settle(&st, 30000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_FAILED);
+	ck_assert_int_eq(dev->error, BU_ETIMEDOUT);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_babble)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_fault_request(sd, 0x80, USB_REQ_GET_DESCRIPTOR, 0x0200, SIM_FAULT_BABBLE, 0);
+	ck_assert(settle(&st, 10000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_FAILED);
+	ck_assert_int_eq(dev->error, BU_EBABBLE);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_unplug_during_enum)
+{
+	struct stack st;
+	struct sim_device *sd;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	run_ms(&st, 170); /* in the middle of reset / addressing */
+	sim_detach(sd);
+	ck_assert(settle(&st, 10000));
+	ck_assert_ptr_null(find_dev(&st, 0x1209));
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 3000));
+	ck_assert_int_eq(find_dev(&st, 0x1209)->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_descriptor_hook)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_set_desc_hook(sd, NULL, NULL);
+	ck_assert(settle(&st, 3000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	stack_down(&st);
+}
+END_TEST
+
+static bool bad_config(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
+		       uint8_t *buf, uint16_t *len, uint16_t cap)
+{
+	(void)ctx;
+	(void)dev;
+	(void)index;
+	(void)cap;
+	if (type == USB_DT_DEVICE && *len >= 18)
+		buf[1] = 0x55; /* the full device descriptor read is not one */
+	return true;
+}
+
+START_TEST(test_fault_corrupt_config)
+{
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_set_desc_hook(sd, bad_config, NULL);
+	ck_assert(settle(&st, 3000));
+	dev = st.bus->devices;
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_msg(strstr(json_of(dev), "\"error\""), "%s", json_of(dev));
+	ck_assert_int_eq(dev->state, BU_DEV_FAILED);
+	ck_assert_int_eq(dev->error, BU_EBADDESC);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_hse)
+{
+	struct stack st;
+
+	stack_up(&st, NULL, 0);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 3000));
+	sim_fault_hse(st.sim);
+	int r = 0;
+	for (int i = 0; i < 100 && r == 0; i++) {
+		r = bu_usb_bus_poll(st.bus);
+		sim_advance_us(st.sim, 1000);
+	}
+	ck_assert_int_eq(r, BU_ESHUTDOWN);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_cnr_stuck)
+{
+	struct stack st;
+
+	memset(&st, 0, sizeof(st));
+	st.sim = sim_create(NULL);
+	sim_fault_cnr_stuck(st.sim, true);
+	struct bu_xhci_options opts = { .reset_timeout_ms = 50 };
+	int r = bu_xhci_create(sim_regs_base(st.sim), sim_platform(st.sim), &opts, 0, &st.bus);
+	ck_assert_int_eq(r, BU_ETIMEDOUT);
+	st.bus = NULL;
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_cmd_hang)
+{
+	struct stack st;
+	struct bu_usb_device *dev;
+
+	stack_up(&st, NULL, 0);
+	run_ms(&st, 20);
+	sim_fault_cmd_hang(st.sim, XHCI_TRB_ADDRESS_DEVICE);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 30000));
+	/* the command is aborted; enumeration retries or fails, the bus goes on */
+	sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 30000));
+	unsigned ok = 0;
+	for (dev = st.bus->devices; dev; dev = dev->next)
+		ok += dev->state == BU_DEV_CONFIGURED;
+	ck_assert_uint_ge(ok, 1);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_fault_event_ring_full)
+{
+	struct stack st;
+
+	stack_up(&st, NULL, 0);
+	run_ms(&st, 20);
+	sim_fault_event_ring_full(st.sim);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 5000));
+	ck_assert_ptr_nonnull(find_dev(&st, 0x1209));
+	ck_assert_int_eq(find_dev(&st, 0x1209)->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+}
+END_TEST
+
+static Suite *stack_suite(void)
+{
+	Suite *s = suite_create("stack");
+	TCase *e = tcase_create("enumerate");
+	TCase *f = tcase_create("faults");
+
+	tcase_add_test(e, test_kbd_low);
+	tcase_add_test(e, test_kbd_full);
+	tcase_add_test(e, test_kbd_high);
+	tcase_add_test(e, test_kbd_csz64_psi_legacy);
+	tcase_add_test(e, test_keyboard_report);
+	tcase_add_test(e, test_hotplug_loop_no_leak);
+	tcase_add_test(e, test_two_controllers);
+	tcase_add_test(f, test_fault_stall_string);
+	tcase_add_test(f, test_fault_stall_set_config);
+	tcase_add_test(f, test_fault_xact_retried);
+	tcase_add_test(f, test_fault_xact_exhausted);
+	tcase_add_test(f, test_fault_nak_forever_times_out);
+	tcase_add_test(f, test_fault_babble);
+	tcase_add_test(f, test_fault_unplug_during_enum);
+	tcase_add_test(f, test_fault_descriptor_hook);
+	tcase_add_test(f, test_fault_corrupt_config);
+	tcase_add_test(f, test_fault_hse);
+	tcase_add_test(f, test_fault_cnr_stuck);
+	tcase_add_test(f, test_fault_cmd_hang);
+	tcase_add_test(f, test_fault_event_ring_full);
+	suite_add_tcase(s, e);
+	suite_add_tcase(s, f);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(stack_suite());
+	int failed;
+
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
