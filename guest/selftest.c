@@ -138,7 +138,9 @@ static void test_clock(void)
 	clock_delay_us(50000);
 	t1 = clock_now_us();
 	c1 = rdtsc();
-	tap(t1 - t0 >= 50000 && t1 - t0 < 60000,
+	/* The lower bound is the contract; the upper one only catches unit
+	 * errors (x1000), since a loaded host may deschedule the vCPU. */
+	tap(t1 - t0 >= 50000 && t1 - t0 < 500000,
 	    "clock: delay_us(50000) took %llu us",
 	    (unsigned long long)(t1 - t0));
 	kprintf("# clock: %s; TSC ran %llu kHz over that delay\n",
