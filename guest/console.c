@@ -18,6 +18,11 @@
 #define UART_LSR_THRE 0x20
 
 int guest_log_level = BU_LOG_INFO;
+bool guest_log_time;
+bool guest_log_buffered;
+
+static char logbuf[256 * 1024]; /* `logbuf`: lines kept until flushed */
+static size_t logbuf_len, logbuf_lost;
 
 void console_init(void)
 {
@@ -99,11 +104,46 @@ void guest_log(enum bu_log_level level, const char *line)
 
 	if ((int)level > guest_log_level)
 		return;
+	if (guest_log_buffered) {
+		/* `logbuf`: keep the line (with its time) for guest_log_flush;
+		 * the serial port is slow enough under TCG to skew timings. */
+		uint64_t t = clock_now_us();
+		int n = bu_snprintf(
+		    logbuf + logbuf_len, sizeof(logbuf) - logbuf_len,
+		    "%s%llu.%03llu %s\n",
+		    (unsigned)level < BU_ARRAY_SIZE(prefix) ? prefix[level]
+							    : "[?] ",
+		    (unsigned long long)(t / 1000),
+		    (unsigned long long)(t % 1000), line);
+
+		if (n > 0 && (size_t)n < sizeof(logbuf) - logbuf_len)
+			logbuf_len += (size_t)n;
+		else
+			logbuf_lost++;
+		return;
+	}
 	if ((unsigned)level < BU_ARRAY_SIZE(prefix))
 		console_write(prefix[level], bu_strlen(prefix[level]));
 	else
 		console_write("[?] ", 4);
+	if (guest_log_time) {
+		uint64_t t = clock_now_us();
+
+		kprintf("%llu.%03llu ", (unsigned long long)(t / 1000),
+			(unsigned long long)(t % 1000));
+	}
 	kputs_line(line);
+}
+
+void guest_log_flush(void)
+{
+	if (logbuf_len)
+		console_write(logbuf, logbuf_len);
+	if (logbuf_lost)
+		kprintf("# logbuf: %zu line(s) lost (buffer full)\n",
+			logbuf_lost);
+	logbuf_len = 0;
+	logbuf_lost = 0;
 }
 
 void glog(enum bu_log_level level, const char *fmt, ...)

@@ -103,6 +103,12 @@ void kputs_line(const char *s);
 
 /** Lines at or below this level are printed (default BU_LOG_INFO). */
 extern int guest_log_level;
+/** Prefix log lines with the guest clock in ms (`logtime`). */
+extern bool guest_log_time;
+/** Keep log lines (timed) in memory until guest_log_flush (`logbuf`). */
+extern bool guest_log_buffered;
+/** Print and drop the lines kept while guest_log_buffered. */
+void guest_log_flush(void);
 /** Print one log line with a level prefix. */
 void guest_log(enum bu_log_level level, const char *line);
 /** Formatted guest_log. */
@@ -232,6 +238,13 @@ void guest_selftest(void);
 uintptr_t guest_prepare_controller(unsigned i);
 /** Number of xHCI controllers found on PCI. */
 unsigned guest_controller_count(void);
+
+struct bu_usb_bus;
+struct bu_usb_device;
+/** "3.2" style path of a device (root port, then hub ports). */
+void guest_dev_path(const struct bu_usb_device *dev, char *buf, size_t size);
+/** `xferload`: register the transfer-load test driver on a bus. */
+int xferload_register(struct bu_usb_bus *bus);
 
 /** C entry from boot.S. */
 void guest_main(uint32_t magic, uint32_t mbi);

@@ -31,6 +31,9 @@
 #define JSON_BUF 16384
 
 #define DEFAULT_TIMEOUT_MS 15000
+/* Watch mode: print `usbmem` once the bus has been quiet this long after a
+ * hot-plug event (Disable Slot and its frees complete in between). */
+#define MEM_QUIET_US 30000
 
 /** One xHCI controller found on PCI, and its bus once started. */
 struct ctrl {
@@ -50,12 +53,13 @@ static struct ctrl ctrls[MAX_CTRL];
 static unsigned n_ctrls;
 static bool started; /* start-up report done; callbacks now print */
 static char json_buf[JSON_BUF];
+static bool mem_dirty;	       /* a hot-plug event since the last usbmem */
+static uint64_t last_event_us; /* guest clock of the last hot-plug event */
 
 /* ------------------------------------------------------------------------ */
 /* Device reporting                                                         */
 
-/** "3.2" style path of `dev`. */
-static void dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
+void guest_dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 {
 	struct bu_strbuf sb;
 	unsigned tiers = dev->tier;
@@ -68,6 +72,8 @@ static void dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 	if (!tiers)
 		bu_strbuf_printf(&sb, "%u", dev->root_port);
 }
+
+#define dev_path guest_dev_path
 
 /** Print `usbdev <json>` for one device. */
 static void print_usbdev(const struct bu_usb_device *dev)
@@ -87,6 +93,26 @@ static void print_usbdev(const struct bu_usb_device *dev)
 	bu_usb_device_json(dev, big, need + 1);
 	kprintf("usbdev %s\n", big);
 	arena_free(big, need + 1);
+}
+
+/**
+ * Print `usbenum {...}`: the device's own enumeration time on the guest
+ * clock (attach after port reset/recovery → configured or failed), and
+ * when it finished counted from its controller's start.
+ */
+static void print_usbenum(const struct bu_usb_device *dev)
+{
+	char path[32];
+	uint64_t t0 = dev->bus->stats.t_start_us;
+
+	dev_path(dev, path, sizeof(path));
+	kprintf("usbenum {\"bus\":%u,\"path\":\"%s\",\"start_us\":%llu,"
+		"\"done_us\":%llu,\"enum_us\":%llu,\"since_start_us\":%llu}\n",
+		dev->bus->index, path, (unsigned long long)dev->t_start_us,
+		(unsigned long long)dev->t_done_us,
+		(unsigned long long)(dev->t_done_us - dev->t_start_us),
+		(unsigned long long)(dev->t_done_us > t0 ? dev->t_done_us - t0
+							 : 0));
 }
 
 /** Path order: root port, then each hub port. */
@@ -161,8 +187,12 @@ static void on_device_added(void *ctx, struct bu_usb_device *dev)
 	struct ctrl *c = ctx;
 
 	c->added++;
-	if (started)
+	if (started) {
 		print_usbdev(dev);
+		print_usbenum(dev);
+		mem_dirty = true;
+		last_event_us = clock_now_us();
+	}
 }
 
 static void on_device_removed(void *ctx, struct bu_usb_device *dev)
@@ -175,6 +205,56 @@ static void on_device_removed(void *ctx, struct bu_usb_device *dev)
 	dev_path(dev, path, sizeof(path));
 	kprintf("usbgone {\"bus\":%u,\"path\":\"%s\"}\n", dev->bus->index,
 		path);
+	mem_dirty = true;
+	last_event_us = clock_now_us();
+}
+
+/**
+ * Device slots the controller has in use: the non-zero entries 1..MaxSlotsEn
+ * of its Device Context Base Address Array (xHCI §6.1), read back through
+ * DCBAAP (identity mapping: the bus address is the CPU address). The
+ * driver fills an entry on Enable Slot and clears it when the slot is freed.
+ */
+static unsigned slots_in_use(const struct ctrl *c, unsigned *enabled)
+{
+	uintptr_t op =
+	    (uintptr_t)c->bar + (mmio_read32((uintptr_t)c->bar) & 0xff);
+	unsigned max = mmio_read32(op + 0x38) & 0xff; /* CONFIG.MaxSlotsEn */
+	uint64_t dcbaap =
+	    mmio_read32(op + 0x30) | (uint64_t)mmio_read32(op + 0x34) << 32;
+	const volatile uint64_t *dcbaa =
+	    (const volatile uint64_t *)(uintptr_t)(dcbaap & ~0x3full);
+	unsigned used = 0;
+
+	*enabled += max;
+	if (!dcbaa)
+		return 0;
+	for (unsigned s = 1; s <= max; s++)
+		if (dcbaa[s])
+			used++;
+	return used;
+}
+
+/**
+ * Print `usbmem {...}`: slots in use over every controller, devices the
+ * core holds, and the memory held through the platform table and the arena.
+ */
+static void print_usbmem(void)
+{
+	unsigned used = 0, slots = 0, devs = 0;
+
+	for (unsigned i = 0; i < n_ctrls; i++) {
+		if (!ctrls[i].bus)
+			continue;
+		used += slots_in_use(&ctrls[i], &slots);
+		for (struct bu_usb_device *d = ctrls[i].bus->devices; d;
+		     d = d->next)
+			devs++;
+	}
+	kprintf("usbmem {\"slots_used\":%u,\"slots\":%u,\"devices\":%u,"
+		"\"dma_bytes\":%zu,\"object_bytes\":%zu,\"arena_bytes\":%zu}\n",
+		used, slots, devs, guest_dma_in_use(), guest_obj_in_use(),
+		arena_in_use());
 }
 
 /* ------------------------------------------------------------------------ */
@@ -334,6 +414,8 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 	c->bus->events.ctx = c;
 	c->bus->events.device_added = on_device_added;
 	c->bus->events.device_removed = on_device_removed;
+	if (cmdline_has("xferload") && xferload_register(c->bus))
+		glog(BU_LOG_WARN, "xferload: cannot register the driver");
 	tap(true, "xhci %s started", c->name);
 }
 
@@ -391,6 +473,8 @@ static void report_bus(struct ctrl *c, unsigned i)
 		print_tree_line(devs[k]);
 	for (unsigned k = 0; k < n; k++)
 		print_usbdev(devs[k]);
+	for (unsigned k = 0; k < n; k++)
+		print_usbenum(devs[k]);
 
 	uint64_t settled =
 	    bus->stats.t_settled_us ? bus->stats.t_settled_us : c->t_idle_us;
@@ -451,14 +535,31 @@ static void teardown(size_t arena_before)
 	    arena_before);
 }
 
-/** `watch`: keep polling forever, reporting hot-plug from the callbacks. */
+/**
+ * `watch`: keep polling forever, reporting hot-plug from the callbacks.
+ * A `usbmem` line is printed at the start and again whenever the buses have
+ * been idle for MEM_QUIET_US after a hot-plug event, so a script can check
+ * that slots and memory come back after devices leave.
+ */
 __attribute__((noreturn)) static void watch(void)
 {
+	print_usbmem();
 	kprintf("# watching (hot-plug reported as usbdev/usbgone lines)\n");
 	for (;;) {
-		for (unsigned i = 0; i < n_ctrls; i++)
-			if (ctrls[i].bus && !ctrls[i].bus->failed)
-				bu_usb_bus_poll(ctrls[i].bus);
+		bool idle = true;
+
+		for (unsigned i = 0; i < n_ctrls; i++) {
+			if (!ctrls[i].bus || ctrls[i].bus->failed)
+				continue;
+			bu_usb_bus_poll(ctrls[i].bus);
+			idle = idle && bu_usb_bus_idle(ctrls[i].bus);
+		}
+		guest_log_flush();
+		if (mem_dirty && idle &&
+		    clock_now_us() - last_event_us >= MEM_QUIET_US) {
+			mem_dirty = false;
+			print_usbmem();
+		}
 		cpu_relax();
 	}
 }
@@ -488,6 +589,8 @@ void guest_main(uint32_t magic, uint32_t mbi)
 		opts.trace = true;
 		guest_log_level = BU_LOG_TRACE;
 	}
+	guest_log_time = cmdline_has("logtime");
+	guest_log_buffered = cmdline_has("logbuf");
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
 	settle_ms = cmdline_get_u64("settle", 0);
 
@@ -520,6 +623,7 @@ void guest_main(uint32_t magic, uint32_t mbi)
 		start_controller(i, &opts);
 
 	wait_settled(timeout_ms, settle_ms);
+	guest_log_flush();
 	for (unsigned i = 0; i < n_ctrls; i++) {
 		if (!ctrls[i].bus)
 			continue;
