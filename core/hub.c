@@ -16,6 +16,7 @@
  */
 #include "core_priv.h"
 
+#include "bareusb/desc.h"
 #include "bareusb/util.h"
 
 #define HUB_MAX_PORTS 31 /* as Linux: larger bNbrPorts is refused */
@@ -81,6 +82,7 @@ struct hub_port {
 /** Hub setup steps, then RUN. */
 enum hub_step {
 	HUB_GET_DESC = 0,
+	HUB_SET_MTT,
 	HUB_SET_DEPTH,
 	HUB_CONFIGURE,
 	HUB_POWER,
@@ -94,6 +96,7 @@ struct hub {
 	struct bu_usb_device *dev;
 	struct bu_usb_endpoint *status_ep;
 	bool usb3;
+	bool mtt;            /* multi-TT mode selected */
 	uint8_t nports;
 	uint8_t step;
 	uint8_t power_port;  /* next port to power */
@@ -380,6 +383,19 @@ static void hub_fail(struct hub *h, const char *what, int err)
 	hub_settled(h);
 }
 
+/** The multi-TT alternate setting of a high-speed hub (protocol 2), or NULL. */
+static const struct bu_usb_alt_info *hub_mtt_alt(const struct hub *h)
+{
+	const struct bu_usb_device *dev = h->dev;
+	const struct bu_usb_alt_info *a;
+
+	if (dev->speed != BU_SPEED_HIGH || dev->desc.bDeviceProtocol != 2 ||
+	    dev->active_config < 0)
+		return NULL;
+	a = bu_desc_find_alt(&dev->configs[dev->active_config], h->intf->number, 1);
+	return a && a->protocol == 2 && a->num_eps == 1 ? a : NULL;
+}
+
 /** Parse the hub descriptor in h->buf. */
 static int hub_parse_desc(struct hub *h, size_t len)
 {
@@ -428,6 +444,11 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		return;
 	switch (h->ctrl_kind) {
 	case CK_SETUP:
+		if (st && h->step == HUB_SET_MTT) {
+			/* Refused: the hub stays in single-TT mode. */
+			h->step = HUB_CONFIGURE;
+			break;
+		}
 		if (st) {
 			hub_fail(h, h->step == HUB_GET_DESC ? "hub descriptor" :
 				    h->step == HUB_SET_DEPTH ? "set hub depth" : "port power", st);
@@ -439,7 +460,15 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 				hub_fail(h, "hub descriptor", rc);
 				return;
 			}
-			h->step = h->usb3 ? HUB_SET_DEPTH : HUB_CONFIGURE;
+			h->step = h->usb3 ? HUB_SET_DEPTH
+				: hub_mtt_alt(h) ? HUB_SET_MTT : HUB_CONFIGURE;
+		} else if (h->step == HUB_SET_MTT) {
+			/* Multi-TT mode is alternate setting 1 (USB 2.0 §11.23.1);
+			 * its one endpoint is the same status endpoint. */
+			h->intf->alt = 1;
+			h->intf->info = hub_mtt_alt(h);
+			h->mtt = true;
+			h->step = HUB_CONFIGURE;
 		} else if (h->step == HUB_SET_DEPTH) {
 			h->step = HUB_CONFIGURE;
 		} else if (h->step == HUB_POWER) {
@@ -491,6 +520,10 @@ static void hub_kick(struct hub *h)
 			      (uint16_t)((h->usb3 ? USB_DT_SS_HUB : USB_DT_HUB) << 8), 0,
 			      h->usb3 ? 12 : 71);
 		break;
+	case HUB_SET_MTT:
+		rc = hub_ctrl(h, CK_SETUP, 0, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
+			      USB_REQ_SET_INTERFACE, 1, h->intf->number, 0);
+		break;
 	case HUB_SET_DEPTH:
 		/* USB 3.2 §10.16.2.9: depth 0 for a hub on a root port. */
 		rc = hub_ctrl(h, CK_SETUP, 0, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_DEVICE,
@@ -500,8 +533,7 @@ static void hub_kick(struct hub *h)
 		dev->is_hub = true;
 		dev->hub_nports = h->nports;
 		dev->hub_tt_think = (uint8_t)((h->characteristics >> 5) & 3);
-		dev->hub_mtt = dev->desc.bDeviceProtocol == 2 &&
-			       h->intf->info && h->intf->info->protocol == 2;
+		dev->hub_mtt = h->mtt;
 		h->ctrl_busy = true;
 		rc = dev->bus->ops->dev_configure(dev, 0, hub_configured);
 		if (rc)
