@@ -150,6 +150,30 @@ void sim_device_log(struct sim_device *dev, const char *fmt, ...)
 	sim_log(dev->sim, BU_LOG_DEBUG, "%s: %s", dev->model->name, line);
 }
 
+uint16_t sim_device_ep_mps(const struct sim_device *dev, uint8_t ep)
+{
+	const uint8_t *d;
+
+	if ((ep & 0x7f) == 0) {
+		unsigned m = dev->desc->device.data[7];
+		return (uint16_t)(dev->speed == SIM_SPEED_SUPER ? 1u << (m > 15 ? 15 : m) : m);
+	}
+	if (!sim_dev_has_ep(dev, ep, &d, NULL))
+		return 0;
+	return (uint16_t)((d[4] | d[5] << 8) & 0x7ff);
+}
+
+void sim_device_violation(struct sim_device *dev, const char *fmt, ...)
+{
+	char line[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sim_violation_add(dev->sim, "%s: %s", dev->model->name, line);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Faults                                                                   */
 

@@ -150,6 +150,14 @@ void sim_device_log(struct sim_device *dev, const char *fmt, ...)
 uint8_t sim_device_alt(const struct sim_device *dev, uint8_t intf);
 /** Virtual time in microseconds. */
 uint64_t sim_device_now_us(const struct sim_device *dev);
+/** Max packet size of endpoint `ep` in the active configuration/alt (0: none). */
+uint16_t sim_device_ep_mps(const struct sim_device *dev, uint8_t ep);
+/**
+ * Record a violation found by a model: the host broke the device's protocol
+ * (a bad CBW, a request out of sequence). The test fails at its end.
+ */
+void sim_device_violation(struct sim_device *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

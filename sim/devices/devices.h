@@ -15,29 +15,95 @@ void sim_kbd_type(struct sim_device *dev, uint8_t usage);
 uint8_t sim_kbd_leds(struct sim_device *dev);
 
 /**
- * WinUSB vendor device with MS OS 2.0 descriptors (FS, HS, SS): interface 0
- * alt 0 bulk loopback 0x01 -> 0x81 and interrupt IN 0x82; alt 1 adds
- * isochronous OUT 0x03 and isochronous IN 0x83.
+ * WinUSB vendor device with MS OS 2.0 descriptors (FS, HS, SS), VID:PID
+ * 1209:b010, bcdUSB 2.10 (3.20 at SS). BOS: USB 2.0 extension, SuperSpeed
+ * capability, MS OS 2.0 platform capability (vendor code
+ * SIM_WINUSB_MSOS2_VENDOR) whose 162-byte set holds compatible ID "WINUSB"
+ * and DeviceInterfaceGUIDs = { SIM_WINUSB_GUID }.
+ * Interface 0 (class ff/00/00): alt 0 has bulk OUT 0x01 looped back to bulk
+ * IN 0x81 (packet ends kept: a short OUT packet or ZLP ends the IN transfer
+ * at the same byte) and interrupt IN 0x82 (8-byte reports: LE32 sequence
+ * number, then a5 5a a5 5a, always ready); alt 1 adds isochronous OUT 0x03
+ * (bytes counted) and isochronous IN 0x83 (full packets, byte i of packet n
+ * is (n + i) & 0xff). Vendor requests: 0x40/SIM_WINUSB_REQ_WRITE stores up
+ * to 256 data bytes, 0xc0/SIM_WINUSB_REQ_READ returns them.
+ * Max packet sizes: bulk 64/512/1024 (SS burst 4), interrupt 64, isoch 256.
  */
 extern const struct sim_device_model sim_dev_winusb;
-/** The same device described with MS OS 1.0 descriptors (FS, HS). */
+/** The same device with MS OS 1.0 descriptors (FS, HS; PID b011, bcdUSB 2.00):
+ * string 0xEE "MSFT100" with vendor code SIM_WINUSB_MSOS1_VENDOR, Extended
+ * Compat ID "WINUSB", Extended Properties DeviceInterfaceGUID (REG_SZ). */
 extern const struct sim_device_model sim_dev_winusb_os1;
+#define SIM_WINUSB_GUID "{6A1D3C9E-5B2F-4E8A-9C71-0D3E5F7A9B21}"
+#define SIM_WINUSB_MSOS2_VENDOR 0x20
+#define SIM_WINUSB_MSOS1_VENDOR 0x21
+#define SIM_WINUSB_REQ_WRITE 0x10
+#define SIM_WINUSB_REQ_READ 0x11
+#define SIM_WINUSB_MSOS2_SET_LEN 162
 /** Bytes received on the isochronous OUT endpoint so far. */
 uint32_t sim_winusb_iso_out_bytes(struct sim_device *dev);
+/** Isochronous IN packets sent so far. */
+uint32_t sim_winusb_iso_in_packets(struct sim_device *dev);
+/** Bytes accepted on bulk OUT / sent on bulk IN so far. */
+uint64_t sim_winusb_bulk_out_bytes(struct sim_device *dev);
+uint64_t sim_winusb_bulk_in_bytes(struct sim_device *dev);
 
-/** Mass storage, bulk-only transport, 256 KiB RAM disk (FS, HS, SS). */
+/**
+ * Mass storage, bulk-only transport (class 08/06/50), a RAM disk of
+ * SIM_MSC_BLOCKS blocks of 512 bytes (FS, HS, SS; VID:PID 1209:b020).
+ * Bulk IN 0x81, bulk OUT 0x02. SCSI: TEST UNIT READY, REQUEST SENSE,
+ * INQUIRY, READ CAPACITY(10), READ(10), WRITE(10), MODE SENSE(6); others
+ * fail with ILLEGAL REQUEST sense. CBWs are validated (signature, length,
+ * LUN, CB length, direction vs. command, state); a bad one is a violation
+ * and the device STALLs both bulk endpoints until Reset Recovery (class
+ * request 0xff, then CLEAR_FEATURE(HALT) on both), as BOT §5.3.4 and §6.6.1
+ * say. Get Max LUN answers 0.
+ */
 extern const struct sim_device_model sim_dev_msc;
+#define SIM_MSC_BLOCKS 512
 /** The RAM disk contents (512-byte blocks). */
 uint8_t *sim_msc_disk(struct sim_device *dev, uint32_t *blocks);
+/** Commands completed (CSWs sent) and CSWs with status != 0. */
+unsigned sim_msc_commands(struct sim_device *dev);
+unsigned sim_msc_failed(struct sim_device *dev);
 
-/** Composite device with an IAD (CDC-ACM-like pair) plus a HID keyboard (FS, HS). */
+/**
+ * Composite device (FS, HS; VID:PID 1209:b030, class ef/02/01): an IAD over
+ * interfaces 0-1 as a CDC-ACM function (0: comm 02/02/01 with the CDC
+ * functional descriptors and interrupt IN 0x83; 1: data 0a/00/00 with bulk
+ * OUT 0x02 looped back to bulk IN 0x82), then interface 2, a HID boot
+ * keyboard with interrupt IN 0x81 (NAKs until sim_kbd_type-like reports are
+ * queued with sim_composite_key). CDC: SET/GET_LINE_CODING,
+ * SET_CONTROL_LINE_STATE.
+ */
 extern const struct sim_device_model sim_dev_composite;
+/** Queue a key press + release on the composite's keyboard. */
+void sim_composite_key(struct sim_device *dev, uint8_t usage);
+/** The CDC control line state (DTR bit 0, RTS bit 1) last set. */
+uint16_t sim_composite_line_state(struct sim_device *dev);
 
-/** USB 2.0 hub, 4 ports: HS with a single TT, or FS. */
+/**
+ * USB 2.0 hub, 4 ports (VID:PID 1209:b040): at HS a single-TT hub
+ * (bDeviceProtocol 1), at FS a plain hub (protocol 0). Ports switched and
+ * over-current protected per port; TT think time 8 FS bit times.
+ */
 extern const struct sim_device_model sim_dev_hub2;
-/** USB 2.0 hub, 7 ports, HS with multiple TTs (alt 1). */
+/**
+ * USB 2.0 hub, 7 ports, HS only (VID:PID 1209:b041): multiple TTs
+ * (bDeviceProtocol 2; interface alt 0 is single-TT, protocol 1, alt 1
+ * multi-TT, protocol 2; USB 2.0 §11.23.1). TT think time 16 FS bit times.
+ */
 extern const struct sim_device_model sim_dev_hub2_mtt;
-/** USB 3 (SuperSpeed) hub, 4 ports. */
+/** USB 3 (SuperSpeed) hub, 4 ports (VID:PID 1209:b042): hub descriptor 0x2A,
+ * SET_HUB_DEPTH required before any route through it works. */
 extern const struct sim_device_model sim_dev_hub3;
+
+/**
+ * QEMU's usb-kbd with its exact descriptors (FS, HS; VID:PID 0627:0001,
+ * "QEMU" / "QEMU USB Keyboard" / serial "68284-" + SIM_QEMU_KBD_SERIAL_TAIL).
+ * The usbdev lines it gives are compared with ones QEMU gave.
+ */
+extern const struct sim_device_model sim_dev_qemu_kbd;
+#define SIM_QEMU_KBD_SERIAL_TAIL "sim"
 
 #endif

@@ -5,9 +5,9 @@
  */
 #include <string.h>
 
-#include "devices.h"
+#include "model_common.h"
 
-static const uint8_t kbd_report[] = {
+const uint8_t sim_kbd_report[63] = {
 	0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x75, 0x01, 0x95, 0x08, 0x05, 0x07, 0x19, 0xe0,
 	0x29, 0xe7, 0x15, 0x00, 0x25, 0x01, 0x81, 0x02, 0x95, 0x01, 0x75, 0x08, 0x81, 0x01,
 	0x95, 0x05, 0x75, 0x01, 0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x91, 0x02, 0x95, 0x01,
@@ -24,7 +24,7 @@ static const uint8_t qual_hs[] = { SIM_D_QUALIFIER(0x0200, 0, 0, 0, 8, 1) };
 #define KBD_CONFIG(type, interval)                                           \
 	SIM_D_CONFIG(1, 1, 0, 0xa0, 50),                                     \
 	SIM_D_INTERFACE(0, 0, 1, USB_CLASS_HID, 1, 1, 0),                    \
-	SIM_D_HID(sizeof(kbd_report)),                                       \
+	SIM_D_HID(sizeof(sim_kbd_report)),                                       \
 	SIM_D_ENDPOINT(0x81, SIM_EP_INTR, 8, interval)
 
 static const uint8_t cfg_ls[] = { KBD_CONFIG(USB_DT_CONFIG, 10) };
@@ -32,18 +32,12 @@ static const uint8_t cfg_fs[] = { KBD_CONFIG(USB_DT_CONFIG, 10) };
 static const uint8_t cfg_hs[] = { KBD_CONFIG(USB_DT_CONFIG, 7) };
 static const uint8_t osp_fs[] = { SIM_D_OTHER_SPEED(1, 1, 0, 0xa0, 50),
 				  SIM_D_INTERFACE(0, 0, 1, USB_CLASS_HID, 1, 1, 0),
-				  SIM_D_HID(sizeof(kbd_report)),
+				  SIM_D_HID(sizeof(sim_kbd_report)),
 				  SIM_D_ENDPOINT(0x81, SIM_EP_INTR, 8, 7) };
 static const uint8_t osp_hs[] = { SIM_D_OTHER_SPEED(1, 1, 0, 0xa0, 50),
 				  SIM_D_INTERFACE(0, 0, 1, USB_CLASS_HID, 1, 1, 0),
-				  SIM_D_HID(sizeof(kbd_report)),
+				  SIM_D_HID(sizeof(sim_kbd_report)),
 				  SIM_D_ENDPOINT(0x81, SIM_EP_INTR, 8, 10) };
-
-struct kbd {
-	uint8_t queue[32][8];
-	unsigned head, tail;
-	uint8_t leds, idle, protocol;
-};
 
 void sim_kbd_type(struct sim_device *dev, uint8_t usage)
 {
@@ -61,15 +55,15 @@ uint8_t sim_kbd_leds(struct sim_device *dev)
 	return ((struct kbd *)sim_device_priv(dev))->leds;
 }
 
-static void kbd_init(struct sim_device *dev)
+void sim_kbd_init(struct sim_device *dev)
 {
 	struct kbd *k = sim_device_priv(dev);
 
 	k->protocol = 1;
 }
 
-static int kbd_control(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t *data,
-		       uint16_t *len)
+int sim_kbd_control(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t *data,
+		    uint16_t *len)
 {
 	struct kbd *k = sim_device_priv(dev);
 
@@ -77,12 +71,12 @@ static int kbd_control(struct sim_device *dev, const struct usb_setup_packet *s,
 		if (s->wIndex != 0)
 			return SIM_STALL;
 		if ((s->wValue >> 8) == 0x22) {
-			memcpy(data, kbd_report, sizeof(kbd_report));
-			*len = sizeof(kbd_report);
+			memcpy(data, sim_kbd_report, sizeof(sim_kbd_report));
+			*len = sizeof(sim_kbd_report);
 			return SIM_ACK;
 		}
 		if ((s->wValue >> 8) == USB_DT_HID) {
-			const uint8_t hid[] = { SIM_D_HID(sizeof(kbd_report)) };
+			const uint8_t hid[] = { SIM_D_HID(sizeof(sim_kbd_report)) };
 			memcpy(data, hid, sizeof(hid));
 			*len = sizeof(hid);
 			return SIM_ACK;
@@ -121,7 +115,7 @@ static int kbd_control(struct sim_device *dev, const struct usb_setup_packet *s,
 	}
 }
 
-static int kbd_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max)
+int sim_kbd_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max)
 {
 	struct kbd *k = sim_device_priv(dev);
 
@@ -143,7 +137,7 @@ const struct sim_device_model sim_dev_hid_kbd = {
 	.langid = 0x0409,
 	.strings = { [1] = "bareusb sim", [2] = "Sim Keyboard", [3] = "KBD0001" },
 	.priv_size = sizeof(struct kbd),
-	.init = kbd_init,
-	.control = kbd_control,
-	.in = kbd_in,
+	.init = sim_kbd_init,
+	.control = sim_kbd_control,
+	.in = sim_kbd_in,
 };
