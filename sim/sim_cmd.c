@@ -511,7 +511,7 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 			sl->dev = NULL;
 			return XHCI_CC_TRANSACTION;
 		}
-		if (!sim->cfg.no_timing_checks && dev->reset_end_ns &&
+		if (!sim->cfg.no_timing_checks && dev->reset_end_ns && dev->speed != SIM_SPEED_SUPER &&
 		    sim->now < dev->reset_end_ns + 10 * SIM_MS)
 			sim_violation_add(sim, "SET_ADDRESS %llu us after the end of reset (USB 2.0 §7.1.7.5 TRSTRCY: 10 ms)",
 					  (unsigned long long)((sim->now - dev->reset_end_ns) / SIM_US));
@@ -546,6 +546,41 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 	for (unsigned d = 1; d < 32; d++)
 		sim_write_out_ep(sim, s, d);
 	return XHCI_CC_SUCCESS;
+}
+
+/*
+ * Hub fields of a Slot Context (xHCI §6.2.2) against the hub device: Number
+ * of Ports, and for a high-speed hub the TT Think Time (wHubCharacteristics
+ * bits 6:5) and MTT (multi-TT alternate setting selected, USB 2.0 §11.23.1).
+ */
+static void sim_check_hub_fields(struct sim *sim, unsigned s, const uint32_t *sctx)
+{
+	struct sim_device *d = sim->slot[s].dev;
+	bool hub = sctx[0] & XHCI_SLOT_HUB, mtt = sctx[0] & XHCI_SLOT_MTT;
+	unsigned nports = sctx[1] >> 24, ttt = (sctx[2] >> 16) & 3;
+
+	if (!d || !hub)
+		return;
+	if (!d->hub) {
+		sim_violation_add(sim, "slot %u: Slot Context Hub=1 but %s is not a hub", s,
+				  d->model->name);
+		return;
+	}
+	if (nports != d->model->hub_ports)
+		sim_violation_add(sim, "slot %u: Number of Ports %u but %s has %u", s, nports,
+				  d->model->name, d->model->hub_ports);
+	if (d->model->hub == SIM_HUB_USB2 && d->speed == SIM_SPEED_HIGH) {
+		unsigned want = (d->model->hub_chars >> 5) & 3;
+		if (ttt != want)
+			sim_violation_add(sim, "slot %u: TT Think Time %u but the hub descriptor says %u",
+					  s, ttt, want);
+		if (mtt != d->hub->multi_tt)
+			sim_violation_add(sim, "slot %u: MTT=%d but %s runs %s", s, mtt,
+					  d->model->name, d->hub->multi_tt ? "multi-TT (alt 1)" : "single-TT");
+	} else if (mtt || ttt) {
+		sim_violation_add(sim, "slot %u: MTT=%d / TTT=%u on a hub without transaction translators",
+				  s, mtt, ttt);
+	}
 }
 
 static unsigned sim_cmd_configure(struct sim *sim, struct sim_cmd_ctx *c)
@@ -622,6 +657,7 @@ static unsigned sim_cmd_configure(struct sim *sim, struct sim_cmd_ctx *c)
 					  sctx[2] >> 22);
 			return XHCI_CC_PARAMETER;
 		}
+		sim_check_hub_fields(sim, s, sctx);
 		if (XHCI_SLOT_ROUTE(sctx[0]) != XHCI_SLOT_ROUTE(sl->sctx[0]) ||
 		    ((sctx[1] >> 16) & 0xff) != ((sl->sctx[1] >> 16) & 0xff))
 			sim_violation_add(sim, "Configure Endpoint: Slot Context route/root port changed (%#x/%u -> %#x/%u)",

@@ -1,0 +1,216 @@
+/*
+ * Shared helpers for the sim tests that run the real stack (hcd/ + core/)
+ * on the model: bring a controller up, advance virtual time while polling,
+ * wait for enumeration or for transfers, and tear down with the checks
+ * every test wants (no spec violation, nothing leaked).
+ */
+#ifndef TESTS_SIM_HARNESS_H
+#define TESTS_SIM_HARNESS_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bareusb/usb.h"
+#include "bareusb/xhci.h"
+#include "bareusb/xhci_hw.h"
+#include "devices.h"
+#include "sim.h"
+
+struct stack {
+	struct sim *sim;
+	struct bu_usb_bus *bus;
+	unsigned added, removed;
+	int create_err;
+};
+
+static void h_on_added(void *ctx, struct bu_usb_device *dev)
+{
+	(void)dev;
+	((struct stack *)ctx)->added++;
+}
+
+static void h_on_removed(void *ctx, struct bu_usb_device *dev)
+{
+	(void)dev;
+	((struct stack *)ctx)->removed++;
+}
+
+static void stack_up_opts(struct stack *st, const struct sim_config *cfg,
+			  const struct bu_xhci_options *o, unsigned index)
+{
+	struct bu_xhci_options opts = { 0 };
+
+	if (o)
+		opts = *o;
+	memset(st, 0, sizeof(*st));
+	st->sim = sim_create(cfg);
+	st->create_err = bu_xhci_create(sim_regs_base(st->sim), sim_platform(st->sim), &opts, index,
+					&st->bus);
+	ck_assert_int_eq(st->create_err, 0);
+	st->bus->events.ctx = st;
+	st->bus->events.device_added = h_on_added;
+	st->bus->events.device_removed = h_on_removed;
+}
+
+static void stack_up(struct stack *st, const struct sim_config *cfg, unsigned index)
+{
+	stack_up_opts(st, cfg, NULL, index);
+}
+
+/* Poll and advance virtual time in `step_us` steps for `us` microseconds. */
+static void run_us(struct stack *st, uint64_t us, unsigned step_us)
+{
+	for (uint64_t t = 0; t < us; t += step_us) {
+		if (st->bus)
+			bu_usb_bus_poll(st->bus);
+		sim_advance_us(st->sim, step_us);
+	}
+}
+
+static void run_ms(struct stack *st, unsigned ms)
+{
+	run_us(st, ms * 1000ull, 250);
+}
+
+/* Poll until the bus is idle (enumeration done), at most max_ms. */
+static bool settle(struct stack *st, unsigned max_ms)
+{
+	for (unsigned t = 0; t < max_ms; t += 10) {
+		run_ms(st, 10);
+		if (bu_usb_bus_idle(st->bus)) {
+			run_ms(st, 20);
+			if (bu_usb_bus_idle(st->bus))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Poll until *flag is true, at most max_ms of virtual time. */
+static bool wait_flag(struct stack *st, const bool *flag, unsigned max_ms)
+{
+	for (uint64_t t = 0; t < max_ms * 1000ull && !*flag; t += 50) {
+		bu_usb_bus_poll(st->bus);
+		if (*flag)
+			break;
+		sim_advance_us(st->sim, 50);
+	}
+	return *flag;
+}
+
+static void print_violations(struct sim *sim)
+{
+	for (unsigned i = 0; i < sim_violations(sim) && sim_violation(sim, i); i++)
+		fprintf(stderr, "violation %u: %s\n", i, sim_violation(sim, i));
+}
+
+static void check_no_violations(struct sim *sim)
+{
+	print_violations(sim);
+	ck_assert_msg(sim_violations(sim) == 0, "%u spec violations, first: %s", sim_violations(sim),
+		      sim_violation(sim, 0));
+}
+
+static void stack_down(struct stack *st)
+{
+	struct sim_stats s;
+
+	if (st->bus)
+		bu_usb_bus_destroy(st->bus);
+	st->bus = NULL;
+	sim_get_stats(st->sim, &s);
+	check_no_violations(st->sim);
+	ck_assert_msg(s.dma_allocs == 0 && s.dma_maps == 0 && s.heap_allocs == 0,
+		      "leak after destroy: %zu DMA blocks (%zu bytes), %zu maps, %zu heap blocks (%zu bytes)",
+		      s.dma_allocs, s.dma_bytes, s.dma_maps, s.heap_allocs, s.heap_bytes);
+	sim_destroy(st->sim);
+}
+
+static struct bu_usb_device *find_pid(struct stack *st, uint16_t vid, uint16_t pid)
+{
+	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
+		if (d->have_desc && d->desc.idVendor == vid && (!pid || d->desc.idProduct == pid))
+			return d;
+	return NULL;
+}
+
+static unsigned count_state(struct stack *st, enum bu_usb_dev_state state)
+{
+	unsigned n = 0;
+
+	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
+		n += d->state == state;
+	return n;
+}
+
+static const char *json_of(const struct bu_usb_device *dev)
+{
+	static char buf[8192];
+
+	bu_usb_device_json(dev, buf, sizeof(buf));
+	return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Asynchronous transfers                                                   */
+
+struct aio {
+	struct bu_usb_xfer x;
+	bool done;
+	unsigned seq;      /* completion order, from 1 */
+	unsigned *counter; /* shared completion counter */
+};
+
+static void aio_complete(struct bu_usb_xfer *xfer)
+{
+	struct aio *a = xfer->ctx;
+
+	a->done = true;
+	if (a->counter)
+		a->seq = ++*a->counter;
+}
+
+/* Submit `len` bytes on `ep`; returns the submit result. */
+static int aio_submit(struct aio *a, struct bu_usb_endpoint *ep, void *buf, size_t len,
+		      uint32_t timeout_ms, unsigned *counter)
+{
+	memset(a, 0, sizeof(*a));
+	a->x.ep = ep;
+	a->x.buf = buf;
+	a->x.len = len;
+	a->x.timeout_ms = timeout_ms;
+	a->x.complete = aio_complete;
+	a->x.ctx = a;
+	a->counter = counter;
+	return bu_usb_xfer_submit(&a->x);
+}
+
+/* A transfer from start to completion; returns its status, *actual set. */
+static int xfer_sync(struct stack *st, struct bu_usb_endpoint *ep, void *buf, size_t len,
+		     size_t *actual, unsigned max_ms)
+{
+	struct aio a;
+	int rc = aio_submit(&a, ep, buf, len, 0, NULL);
+
+	if (rc)
+		return rc;
+	ck_assert_msg(wait_flag(st, &a.done, max_ms), "transfer on %#04x did not complete",
+		      ep->address);
+	if (actual)
+		*actual = a.x.actual;
+	return a.x.status;
+}
+
+/* Wait until the endpoint has no transfer and no recovery in flight. */
+static void wait_ep_idle(struct stack *st, struct bu_usb_endpoint *ep)
+{
+	for (int i = 0; i < 2000 && bu_usb_endpoint_busy(ep); i++) {
+		bu_usb_bus_poll(st->bus);
+		sim_advance_us(st->sim, 50);
+	}
+	ck_assert(!bu_usb_endpoint_busy(ep));
+}
+
+#endif
