@@ -1587,6 +1587,13 @@ static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	struct xhci_ep *ep = cmd->ep;
 	uint32_t at = ep->head ? ep->head->hc_first : ep->ring.enq;
 
+	if (ep->dev->disabling) {
+		/* Disable Slot is queued behind us and frees the endpoint:
+		 * a Set TR Dequeue queued now would complete after it. */
+		if (cmd->user_done && ep->dev->udev)
+			cmd->user_done(ep->dev->udev, BU_ENODEV);
+		return;
+	}
 	if (cc != XHCI_CC_SUCCESS && cc != XHCI_CC_CONTEXT_STATE) {
 		xlog(x, BU_LOG_WARN, "slot %u ep %u: Reset Endpoint failed: %s",
 		     slot, ep->dci, bu_xhci_cc_name(cc));
