@@ -10,7 +10,8 @@ back to what it was before the hub came (slots, devices, every byte).
 Round 1 and 2 wait for the whole tree first. Round 3 pulls the hub while
 the devices behind it are still in debounce, reset or enumeration: every
 device that got a usbdev line must get a usbgone line, and memory must
-still come back.
+still come back. Round 4 keeps a hub and plugs a mouse in and out behind it
+(the change comes through the hub's status-change endpoint).
 """
 
 import os
@@ -88,6 +89,30 @@ def run(guest):
     check(qmplib.same_mem(mem, base), 'round 3: usbmem %s, before the hub %s' % (mem, base))
     print('# hub-unplug: round 3: hub pulled with %d of %d devices configured; memory back'
           % (len(added), len(PATHS)), flush=True)
+
+    # Round 4: the hub stays; one device behind it comes and goes.
+    start = len(guest.lines)
+    qmp.device_add('usb-hub', bus='xhci.0', port='4', id='uh')
+    qmp.device_add('usb-kbd', bus='xhci.0', port='4.1', id='uk')
+    _, last = qmplib.collect(guest, 'usbdev', ['12', '12.1'], start)
+    _, with_hub = qmplib.next_usbmem(guest, last + 1)
+    for k in range(3):
+        start = len(guest.lines)
+        qmp.device_add('usb-mouse', bus='xhci.0', port='4.2', id='um')
+        devs, _ = qmplib.collect(guest, 'usbdev', ['12.2'], start)
+        check(devs['12.2']['product'] == 'QEMU USB Mouse' and not devs['extra'],
+              'round 4: %s' % devs)
+        qmp.device_del('um')
+        qmplib.wait_deleted(qmp, ['um'])
+        gone, last = qmplib.collect(guest, 'usbgone', ['12.2'], start)
+        check(not gone['extra'], 'round 4: unexpected usbgone %s' % gone['extra'])
+        _, mem = qmplib.next_usbmem(guest, last + 1)
+        check(qmplib.same_mem(mem, with_hub), 'round 4: usbmem %s, with the hub %s' % (
+            mem, with_hub))
+    qmp.device_del('uh')
+    qmplib.wait_deleted(qmp, ['uh', 'uk'])
+    print('# hub-unplug: round 4: a device behind a staying hub plugged and '
+          'unplugged 3 times', flush=True)
 
     bad = qmplib.problems(guest.lines)
     check(not bad, 'unexpected lines: %s' % bad[:5])
