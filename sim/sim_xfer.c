@@ -1004,6 +1004,19 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 			ep->pkts_this_esit = 0;
 		}
 	}
+	if (sim_xtype(ep) != SIM_EP_CONTROL && ep->cur == 0 && ep->td_done == 0) {
+		/* A TD of No-Op / Event Data TRBs only (a cancelled TD turned
+		 * into No-Ops): no bus transaction, just its events (§6.4.1.4). */
+		bool any = false;
+		for (unsigned i = 0; i < ep->td_n; i++)
+			any |= sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3]));
+		if (!any) {
+			sim_pass_aux(sim, s, dci, XHCI_CC_SUCCESS);
+			sim_td_finish(sim, s, dci);
+			sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
+			return;
+		}
+	}
 	dev = sim_slot_dev(sim, s);
 	if (!dev) {
 		if (sim_xtype(ep) == SIM_EP_ISOCH) {

@@ -41,11 +41,20 @@ static void stack_up_opts(struct stack *st, const struct sim_config *cfg,
 			  const struct bu_xhci_options *o, unsigned index)
 {
 	struct bu_xhci_options opts = { 0 };
+	struct sim_config c = { 0 };
+	const char *lv = getenv("SIM_LOG");
 
 	if (o)
 		opts = *o;
+	if (cfg)
+		c = *cfg;
+	if (lv) { /* SIM_LOG=<bu_log_level>: model and driver logs for debugging */
+		c.log_level = atoi(lv);
+		c.trace = c.log_level >= BU_LOG_TRACE;
+		opts.trace = c.trace;
+	}
 	memset(st, 0, sizeof(*st));
-	st->sim = sim_create(cfg);
+	st->sim = sim_create(&c);
 	st->create_err = bu_xhci_create(sim_regs_base(st->sim), sim_platform(st->sim), &opts, index,
 					&st->bus);
 	ck_assert_int_eq(st->create_err, 0);
