@@ -1425,7 +1425,7 @@ static size_t trb_bytes(struct xhci_ring *r, uint32_t from, uint32_t to)
 	return n;
 }
 
-static void ep_recover(struct xhci *x, struct xhci_ep *ep, uint32_t resume_at);
+static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc);
 
 /** A transfer event for endpoint `ep` (§4.10.1, §6.4.2.1). */
 static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
@@ -1529,13 +1529,9 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 			ep->uep->halted = true;
 	}
 	ep->ring.deq = xfer->hc_end;
-	{
-		uint32_t resume = xfer->hc_end;
-
-		xfer_finish(x, ep, xfer, err ? err : BU_EIO, actual);
-		if (ep->halted)
-			ep_recover(x, ep, resume);
-	}
+	xfer_finish(x, ep, xfer, err ? err : BU_EIO, actual);
+	if (ep->halted)
+		ep_recover(x, ep, cc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1605,16 +1601,20 @@ static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 }
 
 /**
- * Recover a halted endpoint: Reset Endpoint (TSP=0 resets the data toggle),
- * then Set TR Dequeue Pointer to the next queued TD, then ring the doorbell.
+ * Recover a halted endpoint: Reset Endpoint, then Set TR Dequeue Pointer to
+ * the next queued TD, then ring the doorbell. After a STALL, TSP=0 resets
+ * the data toggle, as the device does on CLEAR_FEATURE(ENDPOINT_HALT).
+ * After a transaction error or babble the device did not halt and its
+ * toggle did not move (the packet was never ACKed): TSP=1 keeps the
+ * host's (§4.6.8), or the next packet would be dropped as a duplicate.
  */
-static void ep_recover(struct xhci *x, struct xhci_ep *ep, uint32_t resume_at)
+static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc)
 {
-	(void)resume_at;
 	if (ep->dev->disabling)
 		return;
 	if (cmd_submit(x, 0, 0, 0,
 		       XHCI_TRB_TYPE_SET(XHCI_TRB_RESET_EP) |
+			       (cc == XHCI_CC_STALL ? 0 : XHCI_TRB_TSP) |
 			       XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
 		       reset_ep_done, ep->dev, ep, NULL))
 		ep_fail_all(x, ep, BU_EIO);
