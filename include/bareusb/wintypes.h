@@ -233,6 +233,9 @@ BU_STATIC_ASSERT(offsetof(OVERLAPPED, hEvent) == 2 * sizeof(ULONG_PTR) + sizeof(
 #ifndef ERROR_OPERATION_ABORTED
 #define ERROR_OPERATION_ABORTED 995u
 #endif
+#ifndef ERROR_NOACCESS
+#define ERROR_NOACCESS 998u
+#endif
 #ifndef ERROR_IO_INCOMPLETE
 #define ERROR_IO_INCOMPLETE 996u
 #endif

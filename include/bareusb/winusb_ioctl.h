@@ -110,6 +110,7 @@ struct bu_winusb_io {
 struct bu_winusb_iores {
 	uint32_t bytes;  /**< bytes moved (inline completion) */
 	uint32_t frame;  /**< isoch: the frame after the transfer's last */
+	uint32_t handle; /**< ISOCH_REGISTER / TIMESYNC_START: the new id */
 };
 
 /** Per-packet result of an isochronous read (USBD_ISO_PACKET_DESCRIPTOR). */
@@ -127,7 +128,8 @@ struct bu_winusb_funcinfo {
 	uint8_t bus_speed;     /**< enum bu_usb_speed */
 	uint8_t config_value;  /**< bConfigurationValue of the active configuration */
 	uint16_t config_len;   /**< bytes of the cached configuration descriptor */
-	uint16_t reserved;
+	uint8_t config_index;  /**< its index (GET_DESCRIPTOR, cached) */
+	uint8_t reserved;
 	uint8_t iface_numbers[32]; /**< bInterfaceNumber of each index */
 };
 

@@ -1,0 +1,138 @@
+/*
+ * The WinUSB driver part (the Winusb.sys analogue): a bareusb class driver,
+ * one instance per bus, that binds functions to WinUSB and serves the
+ * requests of bareusb/winusb_ioctl.h.
+ *
+ * Binding (reference/winusb.md §10): a function binds
+ *  - automatically when its Microsoft OS descriptors (1.0 or 2.0) name the
+ *    compatible ID "WINUSB" - the interface's compat_id, filled by
+ *    bu_msos_fetch()/bu_msos_apply() before the driver is offered the
+ *    device (bu_winusb_drv_scan() does it for devices already configured);
+ *  - through the explicit binding table, the INF analogue: VID/PID for the
+ *    whole device, or VID/PID/interface for one function (its IAD group),
+ *    with an optional device interface GUID.
+ * A composite device (Windows' rule: device class 0 or the IAD triple, more
+ * than one interface, one configuration) binds per function; anything else
+ * binds as a whole. Each bound function gets an instance id, device
+ * interface GUIDs (from the binding or the DeviceInterfaceGUID(s)
+ * property) and a path, and is opened single-client.
+ *
+ * Execution: requests come in from the caller's context (never from a
+ * completion callback); transfers complete from bu_usb_bus_poll(), which
+ * runs the request completions. Synchronous requests (abort, reset,
+ * alternate setting, descriptors) poll the bus with a deadline.
+ */
+#ifndef BAREUSB_WINUSB_DRV_H
+#define BAREUSB_WINUSB_DRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/msos.h"
+#include "bareusb/usb.h"
+#include "bareusb/winusb_ioctl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bu_winusb_drv;
+
+#define BU_WINUSB_MAX_BINDINGS 16 /**< explicit binding table entries */
+#define BU_WINUSB_MAX_FUNCS 32    /**< bound functions per driver instance */
+#define BU_WINUSB_MAX_FILES 16    /**< open files per driver instance */
+#define BU_WINUSB_MAX_XFER_HS (2u << 20)   /**< MAXIMUM_TRANSFER_SIZE at high speed and up */
+#define BU_WINUSB_MAX_XFER_FS (256u << 10) /**< ... at full and low speed */
+
+/** Driver options; zero means the default. */
+struct bu_winusb_drv_options {
+	uint32_t max_transfer_size; /**< MAXIMUM_TRANSFER_SIZE (rounded down to 64 KiB) */
+	uint8_t depth;              /**< transfers in flight per pipe (0 = 8, max 32) */
+	bool no_msos;               /**< scan: do not read MS OS descriptors */
+	void *ctx;                  /**< passed to the callbacks below */
+	/**
+	 * Optional ProbeForRead/ProbeForWrite: true when the caller may let
+	 * the driver read (write = false) or write [p, p+len). For an OS whose
+	 * API part lives in user space.
+	 */
+	bool (*check_range)(void *ctx, const void *p, size_t len, bool write);
+	/**
+	 * Optional: put a device into selective suspend (true) or resume it
+	 * (false). Without it the power policy still runs its state machine
+	 * (idle detection, resume on the next transfer, RESET_PIPE_ON_RESUME)
+	 * but the link is not touched.
+	 */
+	int (*suspend)(void *ctx, struct bu_usb_device *dev, bool suspend);
+};
+
+/**
+ * Create a driver instance on `bus` and register it as a class driver
+ * (devices already configured are offered to it). Memory comes from the
+ * bus's platform allocator. Returns 0, BU_EINVAL, BU_ENOMEM or BU_ENOSPC.
+ */
+int bu_winusb_drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_options *opts,
+			 struct bu_winusb_drv **out);
+/** Unregister and free (open files are closed, requests aborted). */
+void bu_winusb_drv_destroy(struct bu_winusb_drv *drv);
+
+/**
+ * Add an explicit binding: VID/PID, interface number (-1 = the whole
+ * device) and an optional device interface GUID ("{...}", any case, NULL
+ * for none). Applies to devices configured from now on; call
+ * bu_winusb_drv_scan() to offer the ones already there. Returns 0,
+ * BU_EINVAL (bad GUID or interface) or BU_ENOSPC.
+ */
+int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, int iface,
+		       const char *guid);
+/**
+ * Parse and add a binding written "VID:PID[:IFACE][:{GUID}]" (hex VID and
+ * PID, decimal interface), as given on the test image's command line
+ * (`winusb.bind=...`). Returns 0 or BU_EINVAL / BU_ENOSPC.
+ */
+int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len);
+
+/**
+ * Read the MS OS descriptors of every configured device not read yet
+ * (synchronously: not from a completion callback), copy the compatible IDs
+ * onto their interfaces, and offer unbound interfaces to the drivers
+ * again. Returns the number of devices read.
+ */
+int bu_winusb_drv_scan(struct bu_winusb_drv *drv);
+
+/** The MS OS descriptors read for a device, or NULL. */
+const struct bu_msos_info *bu_winusb_drv_msos(struct bu_winusb_drv *drv,
+					      const struct bu_usb_device *dev);
+
+/** Fill *tp with the in-process transport to this driver instance. */
+void bu_winusb_drv_transport(struct bu_winusb_drv *drv, struct bu_winusb_transport *tp);
+
+/* The transport calls, also usable directly (see struct bu_winusb_transport). */
+uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *io,
+			     struct bu_winusb_iores *res);
+uint32_t bu_winusb_drv_query(struct bu_winusb_drv *drv, uint32_t index,
+			     struct bu_winusb_devinfo *out);
+uint32_t bu_winusb_drv_open(struct bu_winusb_drv *drv, uint32_t instance, uint32_t *file);
+void bu_winusb_drv_close(struct bu_winusb_drv *drv, uint32_t file);
+/** Poll the bus once (completions, timeouts, power policy). */
+void bu_winusb_drv_poll(struct bu_winusb_drv *drv);
+
+/** The driver struct registered on the bus (for bu_usb_interface.driver checks). */
+const struct bu_usb_driver *bu_winusb_drv_driver(const struct bu_winusb_drv *drv);
+
+/* ------------------------------------------------------------------------ */
+/* Mappings shared by both halves (pure; exported for tests)                */
+
+/** Win32 error for a bareusb transfer status (0 -> 0, BU_ETIMEDOUT -> 121, ...). */
+uint32_t bu_winusb_err_to_win32(int err);
+/** USBD_STATUS for an isochronous packet's bareusb status. */
+int32_t bu_winusb_err_to_usbd(int err);
+/** NTSTATUS stored in OVERLAPPED.Internal for a Win32 error, and back. */
+uint32_t bu_winusb_win32_to_ntstatus(uint32_t win32);
+uint32_t bu_winusb_ntstatus_to_win32(uint32_t ntstatus);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * bareusb WinUSB internals shared by winusb_drv.c, winusb_api.c and
+ * winusb_policy.c (and the unit tests). Not a public header.
+ */
+#ifndef BAREUSB_WINUSB_PRIV_H
+#define BAREUSB_WINUSB_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bareusb/msos.h"
+#include "bareusb/usb.h"
+#include "bareusb/winusb_drv.h"
+#include "bareusb/winusb_ioctl.h"
+
+/* Win32 codes, policy ids and USBD_STATUS values; the library itself never
+ * uses the Microsoft-named wrappers (they need the embedder's
+ * bu_winusb_current()). */
+#define BU_WINUSB_NO_WINUSB_NAMES
+#define BU_WINUSB_NO_WIN32_HELPERS
+#include "bareusb/winusb.h"
+#include "bareusb/winusbio.h"
+#include "bareusb/wintypes.h"
+
+/* ======================================================================== */
+/* Pure policy rules (winusb_policy.c)                                      */
+/* ======================================================================== */
+
+#define WU_CTRL_TIMEOUT_MS 5000 /**< default PIPE_TRANSFER_TIMEOUT of PipeID 0 */
+
+/** The pipe policies of one pipe (reference/winusb.md §2.9, §4). */
+struct wu_policies {
+	uint8_t short_packet_terminate;
+	uint8_t auto_clear_stall;
+	uint8_t ignore_short_packets;
+	uint8_t allow_partial_reads;
+	uint8_t auto_flush;
+	uint8_t raw_io;
+	uint8_t reset_pipe_on_resume;
+	uint32_t timeout_ms;
+};
+
+/** Defaults: ALLOW_PARTIAL_READS on, timeout 5000 ms on the control pipe, else all off. */
+void bu_wu_policies_default(struct wu_policies *p, bool control_pipe);
+/** Value size of a pipe policy type (1 or 4), 0 when unknown. */
+unsigned bu_wu_policy_size(uint32_t type);
+/**
+ * SetPipePolicy: checks type and ValueLength and stores `value` (a UCHAR
+ * policy takes the low byte as a boolean). Returns 0 or
+ * ERROR_INVALID_PARAMETER (unknown type, wrong length, read-only
+ * MAXIMUM_TRANSFER_SIZE).
+ */
+uint32_t bu_wu_policies_set(struct wu_policies *p, uint32_t type, uint32_t len, uint32_t value);
+/** GetPipePolicy: the value and its size. Returns 0 or ERROR_INVALID_PARAMETER. */
+uint32_t bu_wu_policies_get(const struct wu_policies *p, uint32_t type, uint32_t max_xfer,
+			 uint32_t *value, uint32_t *size);
+
+/**
+ * RAW_IO rule: a read must be a non-zero multiple of wMaxPacketSize and at
+ * most MAXIMUM_TRANSFER_SIZE. 0 or ERROR_INVALID_PARAMETER.
+ */
+uint32_t bu_wu_raw_io_check(uint32_t len, uint16_t mps, uint32_t max_xfer);
+
+/**
+ * Next piece of a queued (non-RAW_IO) read with `remaining` bytes to go:
+ * whole packets straight into the caller's buffer (at most max_xfer), or,
+ * below one packet, one packet into the pipe's bounce buffer (*tail set):
+ * WinUSB rounds reads up to wMaxPacketSize (§5.3).
+ */
+uint32_t bu_wu_read_piece(uint32_t remaining, uint16_t mps, uint32_t max_xfer, bool *tail);
+
+/** What to do with a bounce-buffer packet of `got` bytes when `remaining` were wanted. */
+struct wu_tail {
+	uint32_t to_user;  /**< bytes to copy to the caller */
+	uint32_t excess;   /**< bytes beyond what the caller asked for */
+	bool keep;         /**< keep the excess for the next read (AUTO_FLUSH off) */
+	uint32_t status;   /**< ERROR_GEN_FAILURE when ALLOW_PARTIAL_READS is off */
+};
+void bu_wu_tail_plan(uint32_t got, uint32_t remaining, const struct wu_policies *p,
+		  struct wu_tail *out);
+
+/** Pieces of a write of `len` bytes (0 -> one ZLP) plus a trailing ZLP when SPT says so. */
+uint32_t bu_wu_write_pieces(uint32_t len, uint16_t mps, uint32_t max_xfer,
+			 const struct wu_policies *p, bool *zlp);
+
+/**
+ * Isochronous packetisation: bytes per packet and packet count for a
+ * transfer of `length` bytes at `bpi` bytes per interval. Writes: full
+ * intervals, the last may be short. Reads: `npackets` given, length split
+ * evenly (the last takes the rest); each must fit an interval. Returns 0
+ * or ERROR_INVALID_PARAMETER.
+ */
+uint32_t bu_wu_isoch_plan(bool in, uint32_t length, uint32_t npackets, uint32_t bpi,
+		       uint32_t *count, uint32_t *per);
+/** 1 ms frames that `packets` service intervals take (speed-dependent interval). */
+uint32_t bu_wu_isoch_frames(enum bu_usb_speed speed, uint8_t interval, uint32_t packets);
+
+/* ======================================================================== */
+/* Driver objects (winusb_drv.c)                                            */
+/* ======================================================================== */
+
+#define WU_MAX_PIPES 30   /**< endpoints per alternate setting */
+#define WU_MAX_IFACES 32  /**< interfaces per function */
+#define WU_MAX_ISOCH 16   /**< registered isoch buffers per file */
+#define WU_MAX_TIMESYNC 4 /**< time-sync trackers per file */
+#define WU_MAX_DEPTH 32
+#define WU_MAX_MSOS 16    /**< MS OS descriptor sets cached per driver */
+#define WU_WAIT_MS 5000   /**< bound of the driver's own synchronous waits */
+
+struct wu_func;
+struct wu_file;
+struct wu_req;
+
+/** One pipe (endpoint of the current alternate setting, or PipeID 0). */
+struct wu_pipe {
+	struct wu_iface *wi;
+	struct bu_usb_endpoint *ep; /**< NULL for the control pipe's policy holder */
+	uint8_t id;                 /**< bEndpointAddress */
+	uint8_t type;               /**< enum bu_usb_ep_type */
+	uint8_t interval;           /**< bInterval */
+	uint16_t mps;               /**< max packet size in bytes */
+	uint32_t bpi;               /**< bytes per service interval */
+	struct wu_policies pol;
+	struct wu_req *head, *tail; /**< accepted, not yet given back (FIFO) */
+	unsigned inflight;          /**< transfers on the bus */
+	bool halted;                /**< a stall seen, no ResetPipe yet */
+	bool clearing;              /**< AUTO_CLEAR_STALL: CLEAR_FEATURE under way */
+	struct wu_req *clear_req;   /**< the failed request it holds back */
+	struct bu_usb_xfer clear_xfer;
+	uint8_t *carry;             /**< bounce/carry buffer (one packet) */
+	uint32_t carry_off, carry_len;
+	bool carry_short;           /**< the carried bytes ended a short transfer */
+	uint32_t next_frame;        /**< isoch: frame after the last scheduled */
+	bool stream;                /**< isoch: next_frame is meaningful */
+};
+
+/** One interface of a bound function. */
+struct wu_iface {
+	struct wu_func *fn;
+	struct bu_usb_interface *intf; /**< core's interface (NULL once gone) */
+	uint8_t index;                 /**< position in the function */
+	uint8_t number;                /**< bInterfaceNumber */
+	uint8_t num_pipes;
+	struct wu_pipe ctrl;           /**< PipeID 0: its policies */
+	struct wu_pipe pipes[WU_MAX_PIPES];
+};
+
+/** A function bound to WinUSB (a Windows device node). */
+struct wu_func {
+	struct bu_winusb_drv *drv;
+	struct bu_usb_device *dev;  /**< NULL once the device went away */
+	uint32_t instance;
+	bool present;
+	bool whole_device;
+	bool composite;
+	uint8_t first;              /**< bInterfaceNumber of the default interface */
+	uint8_t num_ifaces;
+	uint8_t nbound;             /**< interfaces whose probe joined it */
+	uint16_t vid, pid, bcd;
+	enum bu_usb_speed speed;
+	struct wu_iface *ifaces;    /**< [num_ifaces], platform-allocated */
+	struct wu_file *file;       /**< the single client, or NULL */
+	unsigned outstanding;       /**< requests not given back yet */
+	struct wu_req *ctrl_reqs;   /**< control requests in flight */
+	char location[24];
+	char product[64];
+	char compat_id[9];
+	bool msos_done;             /**< GUIDs/power values looked up */
+	uint8_t num_guids;
+	char guids[BU_WINUSB_MAX_GUIDS][BU_WINUSB_GUID_LEN + 1];
+	/* power policy (§8) */
+	bool idle_enabled;          /**< DeviceIdleEnabled */
+	uint8_t auto_suspend;
+	uint32_t suspend_delay;
+	bool suspended;
+	uint64_t last_busy_us;
+	unsigned resumes, suspends;
+};
+
+/** A registered isochronous buffer. */
+struct wu_isoch_buf {
+	bool used;
+	uint16_t gen;
+	uint8_t iface, pipe;
+	uint8_t *buf;
+	uint32_t len;
+	unsigned busy;              /**< requests using it */
+};
+
+/** An open file (one client of one function). */
+struct wu_file {
+	bool used;
+	uint16_t gen;
+	struct wu_func *fn;
+	uint32_t open_mask;         /**< interface indexes claimed */
+	struct wu_isoch_buf isoch[WU_MAX_ISOCH];
+	uint8_t timesync[WU_MAX_TIMESYNC]; /**< ids in use (0 = free) */
+};
+
+/** One registered binding (the INF analogue). */
+struct wu_binding {
+	struct bu_winusb_drv *drv;
+	bool compat;                /**< the MS OS compatible-ID rule */
+	uint16_t vid, pid;
+	int16_t iface;              /**< -1: the whole device */
+	char guid[BU_WINUSB_GUID_LEN + 1]; /**< "" = none */
+};
+
+/** MS OS descriptors read for one device. */
+struct wu_msos_entry {
+	const struct bu_usb_device *dev;
+	uint64_t t_start_us;        /**< tells a reused device address apart */
+	struct bu_msos_info info;
+};
+
+struct bu_winusb_drv {
+	struct bu_usb_bus *bus;
+	const struct bu_platform *plat;
+	struct bu_winusb_drv_options opts;
+	uint32_t max_xfer_hs, max_xfer_fs;
+	unsigned depth;
+	struct bu_usb_driver driver;      /**< registered on the bus */
+	struct bu_usb_driver kick;        /**< matches nothing: re-offers interfaces */
+	struct bu_usb_match match[BU_WINUSB_MAX_BINDINGS + 1];
+	struct wu_binding bindings[BU_WINUSB_MAX_BINDINGS];
+	struct wu_binding compat;         /**< match data of the "WINUSB" rule */
+	unsigned num_bindings;
+	struct wu_func *funcs[BU_WINUSB_MAX_FUNCS];
+	struct wu_file files[BU_WINUSB_MAX_FILES];
+	struct wu_msos_entry msos[WU_MAX_MSOS];
+	unsigned msos_next;
+	uint32_t next_instance;
+	bool polling;                     /**< inside a driver poll hook */
+};
+
+#endif
