@@ -15,6 +15,9 @@ when watch started. 6 enumerations a cycle also cycle the controller's 64
 slots many times over, so a slot that is never released shows up as a
 failed Enable Slot.
 
+Then 20 cycles pull a keyboard and a hub with a mouse 0..285 ms after
+adding them, so removal meets every stage of enumeration.
+
 HOTPLUG_CYCLES in the environment overrides the count (default 100).
 """
 
@@ -80,8 +83,40 @@ def run(guest):
         if cycle % 10 == 9:
             print('# hotplug-loop: %d cycles, %.1f s' % (cycle + 1, time.monotonic() - t0),
                   flush=True)
+    # Removal at every stage of enumeration: a keyboard (path 9) and a hub
+    # with a mouse (14, 14.1) pulled 0..285 ms after they were added
+    # (debounce 100 ms, reset, recovery, addressing, descriptors, the hub's
+    # ports). What got a usbdev line gets a usbgone line; memory comes back.
+    for k in range(20):
+        start = len(guest.lines)
+        qmp.device_add('usb-kbd', bus='xhci.0', port='1', id='ekbd')
+        qmp.device_add('usb-hub', bus='xhci.0', port='6', id='ehub')
+        qmp.device_add('usb-mouse', bus='xhci.0', port='6.1', id='emou')
+        time.sleep(k * 0.015)
+        qmp.device_del('ekbd')
+        qmp.device_del('ehub')
+        qmplib.wait_deleted(qmp, ['ekbd', 'ehub', 'emou'])
+        time.sleep(0.05)  # a usbgone, if any, comes at once; then quiet
+        added = {qmplib.parse(ln, 'usbdev')['path'] for ln in guest.lines[start:]
+                 if ln.startswith('usbdev {')}
+        gone, last = qmplib.collect(guest, 'usbgone', added, start)
+        check(not gone['extra'], 'early %d: unexpected usbgone %s' % (k, gone['extra']))
+        if added:
+            _, mem = qmplib.next_usbmem(guest, last + 1)
+            check(qmplib.same_mem(mem, base), 'early %d (%s configured): usbmem %s, at '
+                  'start %s' % (k, sorted(added), mem, base))
+    # Removals before a device was configured print nothing: one full
+    # cycle more shows whether any of them left something behind.
+    start = len(guest.lines)
+    qmp.device_add('usb-kbd', bus='xhci.0', port='1', id='ekbd')
+    qmplib.collect(guest, 'usbdev', ['9'], start)
+    qmp.device_del('ekbd')
+    _, last = qmplib.collect(guest, 'usbgone', ['9'], start)
+    _, mem = qmplib.next_usbmem(guest, last + 1)
+    check(qmplib.same_mem(mem, base), 'after the early removals: usbmem %s, at start %s'
+          % (mem, base))
     bad = qmplib.problems(guest.lines)
     check(not bad, 'unexpected lines: %s' % bad[:5])
     print('# hotplug-loop: %d cycles of %d devices in %.1f s; slots used %d..%d; '
           'memory back to %s' % (CYCLES, len(KINDS), time.monotonic() - t0,
-                                 min(slots), max(slots), base), flush=True)
+                                 min(slots or [0]), max(slots or [0]), base), flush=True)
