@@ -6,8 +6,10 @@
 Boots the test image --runs times for each device set (the sets
 interleaved, so a slow host period hits both alike) and reads its lines:
 
-    usbtime {"bus":0,"start_us":..,"settled_us":..}   controller running, and
-                                                      the last device done
+    usbtime {"bus":0,"start_us":..,"settled_us":..}   controller start (entry
+                                                      of bu_xhci_create, before
+                                                      its reset) and the last
+                                                      device done
     usbenum {"path":..,"enum_us":..,"since_start_us":..}   per device
 
 and prints, per set, each device's own enumeration time (attach after its
@@ -300,6 +302,15 @@ def linux_peer(runs):
     return vals, work
 
 
+def loadavg():
+    """The host's 1-minute load average (the guest clock follows host time,
+    so a busy host shows up in every figure)."""
+    try:
+        return open('/proc/loadavg').read().split()[0]
+    except OSError:
+        return '?'
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--kernel', default=os.path.join(ROOT, 'build', 'guest', 'guest.elf'))
@@ -322,6 +333,7 @@ def main():
         return 0
     results = {s: [] for s in sets}
     t0 = time.monotonic()
+    load0 = loadavg()
     try:
         for i in range(args.runs):
             for s in sets:
@@ -330,7 +342,8 @@ def main():
         print('bench-enum: %s' % e, file=sys.stderr)
         return 1
     out = ['bareusb enumeration on QEMU qemu-xhci (TCG), %d boot(s) per set, interleaved, '
-           '%.0f s' % (args.runs, time.monotonic() - t0), '']
+           '%.0f s; host load average before %s, after %s' % (
+               args.runs, time.monotonic() - t0, load0, loadavg()), '']
     peer = None
     if args.linux_peer:
         peer, work = linux_peer(args.linux_peer)
