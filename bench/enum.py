@@ -285,9 +285,13 @@ def report(devset, runs, out, peer=None):
 
 def linux_peer(runs):
     """Boot the Linux peer (linux-peer/run.sh, REPS=1) `runs` times in a
-    scratch copy; returns its "xhci probe -> all bound" figures (ms)."""
-    work = tempfile.mkdtemp(prefix='bareusb-linux-peer-')
-    subprocess.run(['cp', '-a', LINUX_PEER + '/.', work], check=True)
+    copy (kept in $BAREUSB_PEER_WORK, default /tmp/bareusb-linux-peer, so
+    its build is reused); returns its "xhci probe -> all bound" figures."""
+    work = os.environ.get('BAREUSB_PEER_WORK', '/tmp/bareusb-linux-peer')
+    if not os.path.isdir(work):
+        os.makedirs(work)
+        subprocess.run(['cp', '-a', LINUX_PEER + '/.', work], check=True)
+    subprocess.run(['rm', '-rf', os.path.join(work, 'results', 'bench')], check=True)
     env = dict(os.environ, RUNS=str(runs), REPS='1', TAG='bench')
     if not os.path.exists(os.path.join(work, 'build', 'initramfs.cpio.gz')):
         subprocess.run(['./build.sh'], cwd=work, env=env, check=True)
