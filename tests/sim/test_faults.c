@@ -375,6 +375,33 @@ START_TEST(test_nak_device_beside_good_one)
 }
 END_TEST
 
+/*
+ * A device behind a hub that cannot be addressed must not stay at address 0
+ * with its port enabled while the next device on that tree is addressed.
+ * KNOWN CORE BUG (run with SIM_KNOWN_BUGS=1): the hub driver leaves the
+ * failed child's port enabled, so the next device reset below the same root
+ * port meets it at address 0 (the model reports "two devices answer at
+ * address 0") and fails too, and so on down the hub.
+ */
+START_TEST(test_unaddressable_behind_hub)
+{
+	struct stack st;
+
+	stack_up(&st, NULL, 0);
+	struct sim_device *hub = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hub2, SIM_SPEED_HIGH);
+	struct sim_device *bad = sim_attach_hub(hub, 1, &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_fault_request(bad, 0x00, USB_REQ_SET_ADDRESS, -1, SIM_FAULT_XACT, 0);
+	ck_assert(settle(&st, 10000));
+	sim_attach_hub(hub, 2, &sim_dev_winusb, SIM_SPEED_HIGH);
+	sim_attach_hub(hub, 3, &sim_dev_hid_kbd, SIM_SPEED_LOW);
+	run_ms(&st, 600); /* the hub's status endpoint is polled every 256 ms */
+	ck_assert(settle(&st, 20000));
+	ck_assert_ptr_nonnull(find_pid(&st, 0x1209, 0xb010));
+	ck_assert_int_eq(find_pid(&st, 0x1209, 0xb010)->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Cancellation, endpoint reset, alternate settings                         */
 
@@ -737,6 +764,11 @@ static Suite *faults_suite(void)
 	tcase_add_test(q, test_event_ring_full_driver_behind);
 	tcase_add_test(l, test_hotplug_loop_hubs);
 	tcase_add_test(l, test_two_controllers_traffic);
+	if (getenv("SIM_KNOWN_BUGS")) {
+		TCase *k = tcase_create("known_bugs");
+		tcase_add_test(k, test_unaddressable_behind_hub);
+		suite_add_tcase(s, k);
+	}
 	suite_add_tcase(s, f);
 	suite_add_tcase(s, q);
 	suite_add_tcase(s, l);
