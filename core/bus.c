@@ -19,6 +19,7 @@
 #include "core_priv.h"
 
 #include "bareusb/desc.h"
+#include "bareusb/msos.h"
 #include "bareusb/usb.h"
 #include "bareusb/util.h"
 
@@ -57,6 +58,7 @@ enum enum_step {
 	ST_STRINGS,
 	ST_CONFIGURE,
 	ST_SET_CONFIG,
+	ST_MSOS,
 	ST_DONE,
 };
 
@@ -75,10 +77,18 @@ static const char *const step_names[] = {
 	[ST_STRINGS] = "strings",
 	[ST_CONFIGURE] = "configure endpoints",
 	[ST_SET_CONFIG] = "set configuration",
+	[ST_MSOS] = "Microsoft OS descriptors",
 	[ST_DONE] = "done",
 };
 
 #define CTRL_BUF_LEN 256
+
+/** Temporary state of a Microsoft OS descriptor fetch. */
+struct msos_fetch_state {
+	struct bu_msos_fetch f;
+	uint8_t buf[BU_MSOS_MAX_DESC];
+};
+
 
 static void dev_step(struct bu_usb_device *dev);
 
@@ -306,6 +316,8 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	}
 	bu_core_free(bus, dev->bos, sizeof(*dev->bos));
 	bu_core_free(bus, dev->bos_raw, dev->bos_raw_len);
+	bu_core_free(bus, dev->msos, sizeof(*dev->msos));
+	bu_core_free(bus, dev->msos_fetch, sizeof(struct msos_fetch_state));
 	bu_core_free(bus, dev->ctrl_buf, CTRL_BUF_LEN);
 	bu_core_free(bus, dev, sizeof(*dev));
 }
@@ -516,6 +528,77 @@ static void dev_bad_desc(struct bu_usb_device *dev, int err, const char *why)
 	     bu_core_dev_path(dev, path, sizeof(path)), step_names[dev->enum_step],
 	     why ? why : "malformed");
 	dev_finish(dev, err ? err : BU_EBADDESC);
+}
+
+/** End the MS OS step: keep what was found, free the scratch state. */
+static void dev_msos_end(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus = dev->bus;
+
+	bu_core_free(bus, dev->msos_fetch, sizeof(struct msos_fetch_state));
+	dev->msos_fetch = NULL;
+	if (dev->msos && !dev->msos->version) {
+		bu_core_free(bus, dev->msos, sizeof(*dev->msos));
+		dev->msos = NULL;
+	}
+	dev->enum_step = ST_DONE;
+	dev_finish(dev, 0);
+}
+
+/**
+ * Microsoft OS 1.0/2.0 descriptors (reference/winusb.md §10-12), read on
+ * the enumeration's own asynchronous control transfers with the msos.c
+ * sequencer. They are optional: failures end the step, not the device.
+ * Requests get a 1 s timeout so a device that ignores them costs little.
+ */
+static void dev_msos_step(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus = dev->bus;
+	struct msos_fetch_state *st = dev->msos_fetch;
+	uint8_t setup[8];
+	int len;
+
+	if (!st) {
+		if (bus->no_msos) {
+			dev_msos_end(dev);
+			return;
+		}
+		st = bu_core_alloc(bus, sizeof(*st));
+		dev->msos = bu_core_alloc(bus, sizeof(*dev->msos));
+		dev->msos_fetch = st;
+		if (!st || !dev->msos) {
+			dev_msos_end(dev);
+			return;
+		}
+		bu_msos_fetch_init(&st->f, dev->msos, dev->desc.bcdUSB,
+				   (uint8_t)dev->active_config);
+	} else {
+		dev->ctrl.complete = NULL;
+		bu_msos_fetch_feed(&st->f, dev->ctrl_status, st->buf, dev->ctrl.actual);
+		if (dev->ctrl_status == BU_ENODEV) {
+			dev_msos_end(dev);
+			return;
+		}
+	}
+	len = bu_msos_fetch_next(&st->f, setup);
+	if (len < 0 || len > (int)sizeof(st->buf)) {
+		dev_msos_end(dev);
+		return;
+	}
+	bu_memset(&dev->ctrl, 0, sizeof(dev->ctrl));
+	bu_memcpy(dev->ctrl.setup, setup, 8);
+	dev->ctrl.ep = &dev->ep0;
+	dev->ctrl.buf = len ? st->buf : NULL;
+	dev->ctrl.len = (size_t)len;
+	dev->ctrl.timeout_ms = 1000;
+	dev->ctrl.complete = dev_ctrl_done;
+	dev->ctrl.ctx = dev;
+	dev->ctrl_busy = true;
+	if (bu_usb_xfer_submit(&dev->ctrl)) {
+		dev->ctrl_busy = false;
+		dev->ctrl.complete = NULL;
+		dev_msos_end(dev);
+	}
 }
 
 /** Forget a BOS that could not be read; enumeration goes on without it. */
@@ -923,8 +1006,10 @@ static void dev_step(struct bu_usb_device *dev)
 			break;
 		}
 		dev->config_value = dev->configs[dev->active_config].value;
-		dev->enum_step = ST_DONE;
-		dev_finish(dev, 0);
+		dev_goto(dev, ST_MSOS);
+		return;
+	case ST_MSOS:
+		dev_msos_step(dev);
 		return;
 	default:
 		break;

@@ -6,6 +6,7 @@
 #include "core_priv.h"
 
 #include "bareusb/desc.h"
+#include "bareusb/msos.h"
 #include "bareusb/util.h"
 
 int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
@@ -154,6 +155,8 @@ void bu_core_bind_device(struct bu_usb_device *dev)
 	struct bu_usb_bus *bus = dev->bus;
 
 	build_interfaces(dev);
+	if (dev->msos)
+		bu_msos_apply(dev->msos, dev);
 	for (unsigned i = 0; i < dev->num_ifaces; i++) {
 		struct bu_usb_interface *intf = &dev->ifaces[i];
 		const struct bu_usb_driver *best = NULL;

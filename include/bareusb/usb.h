@@ -55,6 +55,7 @@ const char *bu_usb_speed_name(enum bu_usb_speed speed);
 struct bu_usb_bus;
 struct bu_usb_device;
 struct bu_bos_info;
+struct bu_msos_info;
 struct bu_usb_endpoint;
 struct bu_usb_xfer;
 
@@ -290,6 +291,8 @@ struct bu_usb_device {
 	uint16_t config_alloc[BU_USB_MAX_CONFIGS][3]; /**< alts/eps/iads allocated */
 	uint8_t config_value; /**< active bConfigurationValue, 0 = none */
 	struct bu_bos_info *bos; /**< parsed BOS (views into bos_raw), or NULL */
+	struct bu_msos_info *msos; /**< Microsoft OS descriptors found, or NULL */
+	void *msos_fetch;    /**< core private: fetch in progress */
 	uint8_t *bos_raw;
 	uint16_t bos_raw_len;
 	int active_config;    /**< index into configs, -1 = none */
@@ -439,6 +442,7 @@ struct bu_usb_bus {
 	uint64_t port_wake_us[256]; /**< root-port debounce timers */
 	uint8_t port_state[256];
 	bool failed;
+	bool no_msos;         /**< embedder: do not read Microsoft OS descriptors */
 };
 
 /* ------------------------------------------------------------------------ */
