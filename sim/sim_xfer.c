@@ -536,6 +536,11 @@ static void sim_td_advance(struct sim *sim, unsigned s, unsigned dci, unsigned n
 			   unsigned stop_type)
 {
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
+	/* Bulk/interrupt OUT: a zero-length Normal TRB is a zero-length packet
+	 * of its own (how a driver ends a transfer with a ZLP); it completes
+	 * only when that packet was sent (n == 0), not with the data before. */
+	bool zlp_trbs = !sim_ep_in(ep) && (sim_xtype(ep) == SIM_EP_BULK || sim_xtype(ep) == SIM_EP_INTR);
+	bool zero_pkt = n == 0;
 
 	while (ep->cur < ep->td_n) {
 		struct sim_td_trb *t = &ep->td[ep->cur];
@@ -545,6 +550,11 @@ static void sim_td_advance(struct sim *sim, unsigned s, unsigned dci, unsigned n
 		if (!sim_is_xfer_trb(ty)) {
 			sim_pass_aux(sim, s, dci, XHCI_CC_SUCCESS);
 			continue;
+		}
+		if (zlp_trbs && XHCI_TRB_LEN(t->dw[2]) == 0) {
+			if (!zero_pkt)
+				return;
+			zero_pkt = false;
 		}
 		uint32_t room = XHCI_TRB_LEN(t->dw[2]) - ep->cur_off;
 		if (room == 0) {

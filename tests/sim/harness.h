@@ -25,19 +25,19 @@ struct stack {
 	int create_err;
 };
 
-static void h_on_added(void *ctx, struct bu_usb_device *dev)
+static inline void h_on_added(void *ctx, struct bu_usb_device *dev)
 {
 	(void)dev;
 	((struct stack *)ctx)->added++;
 }
 
-static void h_on_removed(void *ctx, struct bu_usb_device *dev)
+static inline void h_on_removed(void *ctx, struct bu_usb_device *dev)
 {
 	(void)dev;
 	((struct stack *)ctx)->removed++;
 }
 
-static void stack_up_opts(struct stack *st, const struct sim_config *cfg,
+static inline void stack_up_opts(struct stack *st, const struct sim_config *cfg,
 			  const struct bu_xhci_options *o, unsigned index)
 {
 	struct bu_xhci_options opts = { 0 };
@@ -63,13 +63,13 @@ static void stack_up_opts(struct stack *st, const struct sim_config *cfg,
 	st->bus->events.device_removed = h_on_removed;
 }
 
-static void stack_up(struct stack *st, const struct sim_config *cfg, unsigned index)
+static inline void stack_up(struct stack *st, const struct sim_config *cfg, unsigned index)
 {
 	stack_up_opts(st, cfg, NULL, index);
 }
 
 /* Poll and advance virtual time in `step_us` steps for `us` microseconds. */
-static void run_us(struct stack *st, uint64_t us, unsigned step_us)
+static inline void run_us(struct stack *st, uint64_t us, unsigned step_us)
 {
 	for (uint64_t t = 0; t < us; t += step_us) {
 		if (st->bus)
@@ -78,13 +78,13 @@ static void run_us(struct stack *st, uint64_t us, unsigned step_us)
 	}
 }
 
-static void run_ms(struct stack *st, unsigned ms)
+static inline void run_ms(struct stack *st, unsigned ms)
 {
 	run_us(st, ms * 1000ull, 250);
 }
 
 /* Poll until the bus is idle (enumeration done), at most max_ms. */
-static bool settle(struct stack *st, unsigned max_ms)
+static inline bool settle(struct stack *st, unsigned max_ms)
 {
 	for (unsigned t = 0; t < max_ms; t += 10) {
 		run_ms(st, 10);
@@ -98,7 +98,7 @@ static bool settle(struct stack *st, unsigned max_ms)
 }
 
 /* Poll until *flag is true, at most max_ms of virtual time. */
-static bool wait_flag(struct stack *st, const bool *flag, unsigned max_ms)
+static inline bool wait_flag(struct stack *st, const bool *flag, unsigned max_ms)
 {
 	for (uint64_t t = 0; t < max_ms * 1000ull && !*flag; t += 50) {
 		bu_usb_bus_poll(st->bus);
@@ -109,20 +109,20 @@ static bool wait_flag(struct stack *st, const bool *flag, unsigned max_ms)
 	return *flag;
 }
 
-static void print_violations(struct sim *sim)
+static inline void print_violations(struct sim *sim)
 {
 	for (unsigned i = 0; i < sim_violations(sim) && sim_violation(sim, i); i++)
 		fprintf(stderr, "violation %u: %s\n", i, sim_violation(sim, i));
 }
 
-static void check_no_violations(struct sim *sim)
+static inline void check_no_violations(struct sim *sim)
 {
 	print_violations(sim);
 	ck_assert_msg(sim_violations(sim) == 0, "%u spec violations, first: %s", sim_violations(sim),
 		      sim_violation(sim, 0));
 }
 
-static void stack_down(struct stack *st)
+static inline void stack_down(struct stack *st)
 {
 	struct sim_stats s;
 
@@ -137,7 +137,7 @@ static void stack_down(struct stack *st)
 	sim_destroy(st->sim);
 }
 
-static struct bu_usb_device *find_pid(struct stack *st, uint16_t vid, uint16_t pid)
+static inline struct bu_usb_device *find_pid(struct stack *st, uint16_t vid, uint16_t pid)
 {
 	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
 		if (d->have_desc && d->desc.idVendor == vid && (!pid || d->desc.idProduct == pid))
@@ -145,7 +145,7 @@ static struct bu_usb_device *find_pid(struct stack *st, uint16_t vid, uint16_t p
 	return NULL;
 }
 
-static unsigned count_state(struct stack *st, enum bu_usb_dev_state state)
+static inline unsigned count_state(struct stack *st, enum bu_usb_dev_state state)
 {
 	unsigned n = 0;
 
@@ -154,7 +154,7 @@ static unsigned count_state(struct stack *st, enum bu_usb_dev_state state)
 	return n;
 }
 
-static const char *json_of(const struct bu_usb_device *dev)
+static inline const char *json_of(const struct bu_usb_device *dev)
 {
 	static char buf[8192];
 
@@ -172,7 +172,7 @@ struct aio {
 	unsigned *counter; /* shared completion counter */
 };
 
-static void aio_complete(struct bu_usb_xfer *xfer)
+static inline void aio_complete(struct bu_usb_xfer *xfer)
 {
 	struct aio *a = xfer->ctx;
 
@@ -182,7 +182,7 @@ static void aio_complete(struct bu_usb_xfer *xfer)
 }
 
 /* Submit `len` bytes on `ep`; returns the submit result. */
-static int aio_submit(struct aio *a, struct bu_usb_endpoint *ep, void *buf, size_t len,
+static inline int aio_submit(struct aio *a, struct bu_usb_endpoint *ep, void *buf, size_t len,
 		      uint32_t timeout_ms, unsigned *counter)
 {
 	memset(a, 0, sizeof(*a));
@@ -197,7 +197,7 @@ static int aio_submit(struct aio *a, struct bu_usb_endpoint *ep, void *buf, size
 }
 
 /* A transfer from start to completion; returns its status, *actual set. */
-static int xfer_sync(struct stack *st, struct bu_usb_endpoint *ep, void *buf, size_t len,
+static inline int xfer_sync(struct stack *st, struct bu_usb_endpoint *ep, void *buf, size_t len,
 		     size_t *actual, unsigned max_ms)
 {
 	struct aio a;
@@ -213,7 +213,7 @@ static int xfer_sync(struct stack *st, struct bu_usb_endpoint *ep, void *buf, si
 }
 
 /* Wait until the endpoint has no transfer and no recovery in flight. */
-static void wait_ep_idle(struct stack *st, struct bu_usb_endpoint *ep)
+static inline void wait_ep_idle(struct stack *st, struct bu_usb_endpoint *ep)
 {
 	for (int i = 0; i < 2000 && bu_usb_endpoint_busy(ep); i++) {
 		bu_usb_bus_poll(st->bus);
