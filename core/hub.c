@@ -499,6 +499,10 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		if (st) {
 			hub_warn(h, "port reset", h->ctrl_port, st);
 			port_set(h, h->ctrl_port, HP_FAILED, 0);
+		} else {
+			/* Look at once: a hub that finished the reset already
+			 * saves a poll period (the 2 ms poll stays as fallback). */
+			hp->read = true;
 		}
 		break;
 	}

@@ -412,7 +412,10 @@ struct bu_usb_bus_events {
 	void *ctx;
 	/** A device finished enumeration (configured, or failed with dev->error). */
 	void (*device_added)(void *ctx, struct bu_usb_device *dev);
-	/** A device is going away; it is freed right after this returns. */
+	/**
+	 * A device is going away. Then its queued transfers complete with
+	 * BU_ENODEV, its class drivers' remove() runs, and it is freed.
+	 */
 	void (*device_removed)(void *ctx, struct bu_usb_device *dev);
 	/**
 	 * Choose the configuration (index into dev->configs) to set during
