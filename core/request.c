@@ -69,68 +69,62 @@ int bu_usb_get_descriptor(struct bu_usb_device *dev, uint8_t recipient,
 			      w_index, buf, len, T_REQUEST_MS);
 }
 
-int bu_usb_get_status(struct bu_usb_device *dev, uint8_t recipient,
-		      uint16_t index, uint16_t *status)
+/** A standard request with no data stage. */
+static int std_out(struct bu_usb_device *dev, uint8_t recipient, uint8_t req,
+		   uint16_t value, uint16_t index)
+{
+	int rc = dev_usable(dev);
+
+	if (rc)
+		return rc;
+	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | (recipient & 3),
+			    req, value, index, NULL, 0, T_REQUEST_MS);
+	return rc < 0 ? rc : 0;
+}
+
+/** A standard request answering one 16-bit little-endian word. */
+static int std_in16(struct bu_usb_device *dev, uint8_t recipient, uint8_t req,
+		    uint16_t index, uint16_t *out)
 {
 	uint8_t b[2];
 	int rc = dev_usable(dev);
 
 	if (rc)
 		return rc;
-	if (!status)
+	if (!out)
 		return BU_EINVAL;
 	rc = bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
-			    USB_REQ_GET_STATUS, 0, index, b, 2, T_REQUEST_MS);
+			    req, 0, index, b, 2, T_REQUEST_MS);
 	if (rc < 0)
 		return rc;
 	if (rc < 2)
 		return BU_EPROTO;
-	*status = bu_get_le16(b);
+	*out = bu_get_le16(b);
 	return 0;
+}
+
+int bu_usb_get_status(struct bu_usb_device *dev, uint8_t recipient,
+		      uint16_t index, uint16_t *status)
+{
+	return std_in16(dev, recipient, USB_REQ_GET_STATUS, index, status);
 }
 
 int bu_usb_clear_feature(struct bu_usb_device *dev, uint8_t recipient,
 			 uint16_t feature, uint16_t index)
 {
-	int rc = dev_usable(dev);
-
-	if (rc)
-		return rc;
-	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | (recipient & 3),
-			    USB_REQ_CLEAR_FEATURE, feature, index, NULL, 0, T_REQUEST_MS);
-	return rc < 0 ? rc : 0;
+	return std_out(dev, recipient, USB_REQ_CLEAR_FEATURE, feature, index);
 }
 
 int bu_usb_set_feature(struct bu_usb_device *dev, uint8_t recipient,
 		       uint16_t feature, uint16_t index)
 {
-	int rc = dev_usable(dev);
-
-	if (rc)
-		return rc;
-	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | (recipient & 3),
-			    USB_REQ_SET_FEATURE, feature, index, NULL, 0, T_REQUEST_MS);
-	return rc < 0 ? rc : 0;
+	return std_out(dev, recipient, USB_REQ_SET_FEATURE, feature, index);
 }
 
 int bu_usb_synch_frame(struct bu_usb_device *dev, uint8_t ep_address,
 		       uint16_t *frame)
 {
-	uint8_t b[2];
-	int rc = dev_usable(dev);
-
-	if (rc)
-		return rc;
-	if (!frame)
-		return BU_EINVAL;
-	rc = bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | USB_RECIP_ENDPOINT,
-			    USB_REQ_SYNCH_FRAME, 0, ep_address, b, 2, T_REQUEST_MS);
-	if (rc < 0)
-		return rc;
-	if (rc < 2)
-		return BU_EPROTO;
-	*frame = bu_get_le16(b);
-	return 0;
+	return std_in16(dev, USB_RECIP_ENDPOINT, USB_REQ_SYNCH_FRAME, ep_address, frame);
 }
 
 struct bu_usb_endpoint *bu_usb_find_endpoint(struct bu_usb_device *dev,
