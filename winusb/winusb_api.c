@@ -647,7 +647,7 @@ static bool parse_path(const char *path, uint16_t *vid, uint16_t *pid, char *loc
 		if (field == 0) {
 			*vid = (uint16_t)v;
 			for (const char *want = "&pid_"; *want; want++, p++)
-				if (*p == '\0' || (*p | 0x20) != *want)
+				if (*p == '\0' || (*p | 0x20) != (*want | 0x20))
 					return false;
 		} else {
 			*pid = (uint16_t)v;

@@ -959,46 +959,14 @@ static void func_tick(struct wu_func *fn, uint64_t now)
 }
 
 /* ======================================================================== */
-/* MS OS descriptor cache                                                   */
+/* MS OS descriptors (read by the core during enumeration)                  */
 /* ======================================================================== */
-
-/** The cache entry of a device, or NULL. */
-static struct wu_msos_entry *msos_entry(struct bu_winusb_drv *drv,
-					const struct bu_usb_device *dev)
-{
-	for (unsigned i = 0; i < WU_MAX_MSOS; i++) {
-		struct wu_msos_entry *e = &drv->msos[i];
-
-		if (e->dev == dev && e->t_start_us == dev->t_start_us)
-			return e;
-	}
-	return NULL;
-}
 
 const struct bu_msos_info *bu_winusb_drv_msos(struct bu_winusb_drv *drv,
 					      const struct bu_usb_device *dev)
 {
-	struct wu_msos_entry *e = drv && dev ? msos_entry(drv, dev) : NULL;
-
-	return e ? &e->info : NULL;
-}
-
-/** Read (synchronously) and cache a device's MS OS descriptors. */
-static struct wu_msos_entry *msos_read(struct bu_winusb_drv *drv, struct bu_usb_device *dev)
-{
-	struct wu_msos_entry *e = msos_entry(drv, dev);
-
-	if (e)
-		return e;
-	e = &drv->msos[drv->msos_next++ % WU_MAX_MSOS];
-	bu_memset(e, 0, sizeof(*e));
-	if (bu_msos_fetch(dev, &e->info)) {
-		bu_memset(e, 0, sizeof(*e));
-		return NULL;
-	}
-	e->dev = dev;
-	e->t_start_us = dev->t_start_us;
-	return e;
+	(void)drv;
+	return dev ? dev->msos : NULL;
 }
 
 /** Device interface GUIDs and power defaults of a function from MS OS descriptors. */
@@ -1081,7 +1049,6 @@ static struct wu_func *func_create(struct bu_winusb_drv *drv, struct bu_usb_inte
 	struct bu_usb_device *dev = intf->dev;
 	struct wu_func *fn;
 	unsigned slot, n = 0;
-	struct wu_msos_entry *me;
 
 	for (slot = 0; slot < BU_WINUSB_MAX_FUNCS && drv->funcs[slot]; slot++)
 		;
@@ -1137,13 +1104,14 @@ static struct wu_func *func_create(struct bu_winusb_drv *drv, struct bu_usb_inte
 	if (dev->have_product)
 		bu_snprintf(fn->product, sizeof(fn->product), "%s", dev->product);
 	bu_memcpy(fn->compat_id, intf->compat_id, sizeof(fn->compat_id));
+	/* An explicit binding acts as an INF that sets DeviceIdleEnabled. */
+	fn->idle_enabled = b != NULL;
 	if (b && b->guid[0]) {
 		bu_memcpy(fn->guids[0], b->guid, sizeof(b->guid));
 		fn->num_guids = 1;
 	}
-	me = msos_entry(drv, dev);
-	if (me) {
-		func_apply_msos(fn, &me->info);
+	if (dev->msos) {
+		func_apply_msos(fn, dev->msos);
 		fn->msos_done = true;
 	}
 	for (unsigned i = 0; i < fn->num_ifaces; i++)
@@ -1929,19 +1897,26 @@ uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_i
 /* Discovery and bindings                                                   */
 /* ======================================================================== */
 
-/** Look up a present function's GUIDs and power defaults once (caller context). */
+/**
+ * GUIDs and power defaults of a function whose device came without MS OS
+ * descriptors read (the core skips them with bus->no_msos): read them now,
+ * synchronously (discovery runs in the caller's context).
+ */
 static void func_lookup_msos(struct wu_func *fn)
 {
-	struct wu_msos_entry *e;
+	struct bu_msos_info *info;
 
 	if (fn->msos_done || !fn->present || !fn->dev)
 		return;
 	fn->msos_done = true;
-	if (fn->drv->opts.no_msos)
+	if (fn->drv->opts.no_msos || fn->dev->msos)
 		return;
-	e = msos_read(fn->drv, fn->dev);
-	if (e)
-		func_apply_msos(fn, &e->info);
+	info = zalloc(fn->drv, sizeof(*info));
+	if (!info)
+		return;
+	if (bu_msos_fetch(fn->dev, info) == 0)
+		func_apply_msos(fn, info);
+	release(fn->drv, info, sizeof(*info));
 }
 
 uint32_t bu_winusb_drv_query(struct bu_winusb_drv *drv, uint32_t index,
@@ -2113,20 +2088,25 @@ int bu_winusb_drv_scan(struct bu_winusb_drv *drv)
 	if (!drv)
 		return BU_EINVAL;
 	for (struct bu_usb_device *d = drv->bus->devices; d; d = d->next) {
-		struct wu_msos_entry *e;
+		struct bu_msos_info *info;
 
-		if (d->state != BU_DEV_CONFIGURED || drv->opts.no_msos || msos_entry(drv, d))
+		if (d->state != BU_DEV_CONFIGURED || drv->opts.no_msos || d->msos)
 			continue;
-		e = msos_read(drv, d);
-		if (e) {
+		/* The core did not read them (bus->no_msos, or a device that
+		 * was there before): read them here, copy the compatible IDs. */
+		info = zalloc(drv, sizeof(*info));
+		if (!info)
+			break;
+		if (bu_msos_fetch(d, info) == 0 && info->version) {
 			n++;
-			bu_msos_apply(&e->info, d);
 			for (unsigned i = 0; i < BU_WINUSB_MAX_FUNCS; i++)
-				if (drv->funcs[i] && drv->funcs[i]->dev == d && !drv->funcs[i]->msos_done) {
+				if (drv->funcs[i] && drv->funcs[i]->dev == d &&
+				    !drv->funcs[i]->msos_done) {
 					drv->funcs[i]->msos_done = true;
-					func_apply_msos(drv->funcs[i], &e->info);
+					func_apply_msos(drv->funcs[i], info);
 				}
 		}
+		release(drv, info, sizeof(*info));
 	}
 	/* Registering a driver offers every configured device's unbound
 	 * interfaces to all drivers again; the helper itself matches nothing. */

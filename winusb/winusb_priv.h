@@ -105,7 +105,6 @@ uint32_t bu_wu_isoch_frames(enum bu_usb_speed speed, uint8_t interval, uint32_t 
 #define WU_MAX_ISOCH 16   /**< registered isoch buffers per file */
 #define WU_MAX_TIMESYNC 4 /**< time-sync trackers per file */
 #define WU_MAX_DEPTH 32
-#define WU_MAX_MSOS 16    /**< MS OS descriptor sets cached per driver */
 #define WU_WAIT_MS 5000   /**< bound of the driver's own synchronous waits */
 
 struct wu_func;
@@ -207,13 +206,6 @@ struct wu_binding {
 	char guid[BU_WINUSB_GUID_LEN + 1]; /**< "" = none */
 };
 
-/** MS OS descriptors read for one device. */
-struct wu_msos_entry {
-	const struct bu_usb_device *dev;
-	uint64_t t_start_us;        /**< tells a reused device address apart */
-	struct bu_msos_info info;
-};
-
 struct bu_winusb_drv {
 	struct bu_usb_bus *bus;
 	const struct bu_platform *plat;
@@ -228,8 +220,6 @@ struct bu_winusb_drv {
 	unsigned num_bindings;
 	struct wu_func *funcs[BU_WINUSB_MAX_FUNCS];
 	struct wu_file files[BU_WINUSB_MAX_FILES];
-	struct wu_msos_entry msos[WU_MAX_MSOS];
-	unsigned msos_next;
 	uint32_t next_instance;
 	bool polling;                     /**< inside a driver poll hook */
 };

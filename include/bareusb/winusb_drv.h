@@ -5,12 +5,12 @@
  *
  * Binding (reference/winusb.md §10): a function binds
  *  - automatically when its Microsoft OS descriptors (1.0 or 2.0) name the
- *    compatible ID "WINUSB" - the interface's compat_id, filled by
- *    bu_msos_fetch()/bu_msos_apply() before the driver is offered the
- *    device (bu_winusb_drv_scan() does it for devices already configured);
+ *    compatible ID "WINUSB" - the interface's compat_id, which the core
+ *    fills from dev->msos before it offers the device to drivers;
  *  - through the explicit binding table, the INF analogue: VID/PID for the
  *    whole device, or VID/PID/interface for one function (its IAD group),
- *    with an optional device interface GUID.
+ *    with an optional device interface GUID. Such a binding also acts as
+ *    an INF that sets DeviceIdleEnabled (AUTO_SUSPEND may take effect).
  * A composite device (Windows' rule: device class 0 or the IAD triple, more
  * than one interface, one configuration) binds per function; anything else
  * binds as a whole. Each bound function gets an instance id, device
@@ -93,14 +93,15 @@ int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, in
 int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len);
 
 /**
- * Read the MS OS descriptors of every configured device not read yet
- * (synchronously: not from a completion callback), copy the compatible IDs
- * onto their interfaces, and offer unbound interfaces to the drivers
- * again. Returns the number of devices read.
+ * Offer every configured device's unbound interfaces to the drivers again
+ * (after bindings were added). Devices whose MS OS descriptors the core
+ * did not read (bus->no_msos) are read first, synchronously - so not from
+ * a completion callback - and their compatible IDs copied onto their
+ * interfaces. Returns the number of devices read that way.
  */
 int bu_winusb_drv_scan(struct bu_winusb_drv *drv);
 
-/** The MS OS descriptors read for a device, or NULL. */
+/** The MS OS descriptors the core read for a device (dev->msos), or NULL. */
 const struct bu_msos_info *bu_winusb_drv_msos(struct bu_winusb_drv *drv,
 					      const struct bu_usb_device *dev);
 

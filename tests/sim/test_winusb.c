@@ -1,0 +1,1111 @@
+/*
+ * The WinUSB layer on the sim, written the way a Windows program uses
+ * Winusb.dll (WinUsb_*, CreateFile, CreateEvent, GetLastError): the device
+ * models bind automatically by MS OS 2.0 / 1.0 compatible ID and are found
+ * by their DeviceInterfaceGUID; bulk loopback under the pipe policies;
+ * isochronous IN and OUT; stalls with and without AUTO_CLEAR_STALL;
+ * timeouts; abort and flush with requests queued; composite functions;
+ * unplug; selective suspend; and every function given bad handles, bad
+ * pipe IDs, NULL and short buffers and out-of-range indexes.
+ */
+#include "harness.h"
+
+#include "bareusb/winusb.h"
+#include "bareusb/winusb_drv.h"
+
+/* The API instance the WinUsb_* names use (the embedder's part of the deal). */
+static struct bu_winusb_api *g_api;
+
+struct bu_winusb_api *bu_winusb_current(void)
+{
+	return g_api;
+}
+
+/* {6A1D3C9E-5B2F-4E8A-9C71-0D3E5F7A9B21}: SIM_WINUSB_GUID */
+static const GUID sim_guid = { 0x6A1D3C9Eu, 0x5B2F, 0x4E8A,
+			       { 0x9C, 0x71, 0x0D, 0x3E, 0x5F, 0x7A, 0x9B, 0x21 } };
+/* A GUID for explicit bindings. */
+static const GUID bind_guid = { 0x11223344u, 0x5566, 0x7788,
+				{ 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF, 0x00 } };
+#define BIND_GUID "{11223344-5566-7788-99AA-BBCCDDEEFF00}"
+
+struct env {
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_winusb_drv *drv;
+	HANDLE file;
+	WINUSB_INTERFACE_HANDLE h;
+	char path[BU_WINUSB_PATH_MAX];
+	unsigned suspends, resumes;
+};
+
+static unsigned port_for(struct sim *sim, enum sim_speed speed, unsigned n)
+{
+	return speed == SIM_SPEED_SUPER ? sim_usb3_port(sim, n) : sim_usb2_port(sim, n);
+}
+
+static int suspend_hook(void *ctx, struct bu_usb_device *dev, bool suspend)
+{
+	struct env *e = ctx;
+
+	(void)dev;
+	if (suspend)
+		e->suspends++;
+	else
+		e->resumes++;
+	return 0;
+}
+
+/* Bring the stack, the driver part and the API instance up; attach a model. */
+static void env_up_opts(struct env *e, const struct sim_device_model *m, enum sim_speed speed,
+			const char *bind, const struct bu_winusb_drv_options *o)
+{
+	struct bu_winusb_drv_options opts = { 0 };
+	struct bu_winusb_transport tp;
+
+	memset(e, 0, sizeof(*e));
+	if (o)
+		opts = *o;
+	opts.ctx = e;
+	opts.suspend = suspend_hook;
+	stack_up(&e->st, NULL, 0);
+	/* The driver part registers with the bus, as an embedder does at start. */
+	ck_assert_int_eq(bu_winusb_drv_create(e->st.bus, &opts, &e->drv), 0);
+	if (bind)
+		ck_assert_int_eq(bu_winusb_drv_bind_spec(e->drv, bind, strlen(bind)), 0);
+	e->sd = sim_attach(e->st.sim, port_for(e->st.sim, speed, 1), m, speed);
+	ck_assert_ptr_nonnull(e->sd);
+	ck_assert(settle(&e->st, 5000));
+	bu_winusb_drv_transport(e->drv, &tp);
+	ck_assert_int_eq(bu_winusb_api_create(sim_platform(e->st.sim), &g_api), 0);
+	ck_assert_int_eq(bu_winusb_api_attach(g_api, &tp), 0);
+	e->file = INVALID_HANDLE_VALUE;
+}
+
+static void env_up(struct env *e, const struct sim_device_model *m, enum sim_speed speed,
+		   const char *bind)
+{
+	env_up_opts(e, m, speed, bind, NULL);
+}
+
+/* Find the first device registered under `guid`, open it and initialise. */
+static void env_open(struct env *e, const GUID *guid)
+{
+	ck_assert_msg(bu_winusb_find_by_guid(g_api, guid, 0, e->path, sizeof(e->path), NULL),
+		      "no device interface: %lu", (unsigned long)GetLastError());
+	e->file = CreateFile(e->path, GENERIC_READ | GENERIC_WRITE,
+			     FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+			     FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, NULL);
+	ck_assert_msg(e->file != INVALID_HANDLE_VALUE, "CreateFile(%s): %lu", e->path,
+		      (unsigned long)GetLastError());
+	ck_assert_msg(WinUsb_Initialize(e->file, &e->h), "WinUsb_Initialize: %lu",
+		      (unsigned long)GetLastError());
+}
+
+static void env_down(struct env *e)
+{
+	if (e->h)
+		ck_assert(WinUsb_Free(e->h));
+	if (e->file != INVALID_HANDLE_VALUE)
+		ck_assert(CloseHandle(e->file));
+	bu_winusb_api_destroy(g_api);
+	g_api = NULL;
+	bu_winusb_drv_destroy(e->drv);
+	stack_down(&e->st);
+}
+
+/* Expect FALSE with `err` from the last call. */
+#define CK_FAIL_WITH(call, err)                                                             \
+	do {                                                                                \
+		SetLastError(0xdeadu);                                                      \
+		BOOL r_ = (call);                                                           \
+		DWORD e_ = GetLastError();                                                  \
+		ck_assert_msg(!r_ && e_ == (DWORD)(err), "%s: returned %d, error %lu, want %lu", \
+			      #call, r_, (unsigned long)e_, (unsigned long)(err));          \
+	} while (0)
+
+#define CK_OK(call)                                                                         \
+	do {                                                                                \
+		BOOL r_ = (call);                                                           \
+		ck_assert_msg(r_, "%s failed: %lu", #call, (unsigned long)GetLastError());  \
+	} while (0)
+
+static void fill(uint8_t *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(i * 7 + seed + (i >> 8));
+}
+
+static void set_u8_policy(WINUSB_INTERFACE_HANDLE h, UCHAR pipe, ULONG type, UCHAR v)
+{
+	CK_OK(WinUsb_SetPipePolicy(h, pipe, type, sizeof(v), &v));
+}
+
+static ULONG write_sync(WINUSB_INTERFACE_HANDLE h, UCHAR pipe, const void *buf, ULONG len)
+{
+	ULONG n = 0;
+
+	CK_OK(WinUsb_WritePipe(h, pipe, (PUCHAR)buf, len, &n, NULL));
+	return n;
+}
+
+static ULONG read_sync(WINUSB_INTERFACE_HANDLE h, UCHAR pipe, void *buf, ULONG len)
+{
+	ULONG n = 0;
+
+	CK_OK(WinUsb_ReadPipe(h, pipe, (PUCHAR)buf, len, &n, NULL));
+	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Binding and discovery                                                    */
+
+struct bind_case {
+	const struct sim_device_model *model;
+	enum sim_speed speed;
+	uint16_t pid;
+	UCHAR speed_code;
+};
+
+static const struct bind_case bind_cases[] = {
+	{ &sim_dev_winusb, SIM_SPEED_FULL, 0xb010, LowSpeed },
+	{ &sim_dev_winusb, SIM_SPEED_HIGH, 0xb010, HighSpeed },
+	{ &sim_dev_winusb, SIM_SPEED_SUPER, 0xb010, HighSpeed },
+	{ &sim_dev_winusb_os1, SIM_SPEED_FULL, 0xb011, LowSpeed },
+	{ &sim_dev_winusb_os1, SIM_SPEED_HIGH, 0xb011, HighSpeed },
+};
+
+START_TEST(test_bind_compat_id)
+{
+	const struct bind_case *bc = &bind_cases[_i];
+	struct bu_winusb_devinfo info;
+	struct env e;
+	char path2[BU_WINUSB_PATH_MAX];
+	DWORD needed = 0;
+	UCHAR speed = 0;
+	ULONG len = 1;
+	struct bu_usb_device *dev;
+
+	env_up(&e, bc->model, bc->speed, NULL);
+	dev = find_pid(&e.st, 0x1209, bc->pid);
+	ck_assert_ptr_nonnull(dev);
+	/* Bound by compatible ID, through the core's matching. */
+	ck_assert_str_eq(dev->ifaces[0].compat_id, "WINUSB");
+	ck_assert_ptr_eq(dev->ifaces[0].driver, bu_winusb_drv_driver(e.drv));
+	ck_assert_msg(strstr(json_of(dev), "\"driver\":\"winusb\""), "%s", json_of(dev));
+	/* Found by its DeviceInterfaceGUID, exactly once. */
+	ck_assert(bu_winusb_find_by_guid(g_api, &sim_guid, 0, e.path, sizeof(e.path), &needed));
+	ck_assert_uint_eq(needed, strlen(e.path) + 1);
+	ck_assert_msg(strstr(e.path, "\\\\?\\usb#vid_1209&pid_b0") == e.path, "%s", e.path);
+	ck_assert_msg(strstr(e.path, "#{6a1d3c9e-5b2f-4e8a-9c71-0d3e5f7a9b21}"), "%s", e.path);
+	ck_assert_msg(!strstr(e.path, "&mi_"), "not composite: %s", e.path);
+	CK_FAIL_WITH(bu_winusb_find_by_guid(g_api, &sim_guid, 1, path2, sizeof(path2), NULL),
+		     ERROR_NO_MORE_ITEMS);
+	CK_FAIL_WITH(bu_winusb_find_by_guid(g_api, &sim_guid, 0, path2, 10, &needed),
+		     ERROR_INSUFFICIENT_BUFFER);
+	ck_assert_uint_eq(needed, strlen(e.path) + 1);
+	CK_FAIL_WITH(bu_winusb_find_by_guid(g_api, &bind_guid, 0, path2, sizeof(path2), NULL),
+		     ERROR_NO_MORE_ITEMS);
+	CK_OK(bu_winusb_find_by_vidpid(g_api, 0x1209, bc->pid, 0, path2, sizeof(path2), NULL));
+	ck_assert_str_eq(path2, e.path);
+	CK_OK(bu_winusb_device_info(g_api, e.path, &info));
+	ck_assert_str_eq(info.compat_id, "WINUSB");
+	ck_assert_uint_eq(info.num_guids, 1);
+	ck_assert_str_eq(info.guids[0], SIM_WINUSB_GUID);
+	ck_assert(!info.composite);
+	ck_assert_uint_eq(info.num_ifaces, 1);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_QueryDeviceInformation(e.h, DEVICE_SPEED, &len, &speed));
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(speed, bc->speed_code);
+	/* WinUSB is single-client. */
+	ck_assert(CreateFile(e.path, GENERIC_READ, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
+			     NULL) == INVALID_HANDLE_VALUE);
+	ck_assert_uint_eq(GetLastError(), ERROR_ACCESS_DENIED);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_bind_table)
+{
+	struct env e;
+	struct bu_winusb_devinfo info;
+	UCHAR inq[6 + 31] = { 0x55, 0x53, 0x42, 0x43, 1, 0, 0, 0, 36, 0, 0, 0, 0x80, 0, 6,
+			      0x12, 0, 0, 0, 36, 0 };
+	UCHAR data[512], csw[512];
+
+	/* The INF analogue: VID/PID/interface with a device interface GUID. */
+	env_up(&e, &sim_dev_msc, SIM_SPEED_HIGH, "1209:b020:0:" BIND_GUID);
+	env_open(&e, &bind_guid);
+	CK_OK(bu_winusb_device_info(g_api, e.path, &info));
+	ck_assert_str_eq(info.guids[0], BIND_GUID);
+	ck_assert_str_eq(info.compat_id, "");
+	/* A bulk-only-transport INQUIRY through WritePipe/ReadPipe. */
+	ck_assert_uint_eq(write_sync(e.h, 0x02, inq, 31), 31);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, data, sizeof(data)), 36);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, csw, sizeof(csw)), 13);
+	ck_assert_mem_eq(csw, "USBS", 4);
+	ck_assert_uint_eq(csw[12], 0);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_bind_spec_parsing)
+{
+	struct env e;
+	static const char *bad[] = { "", "1209", "xyz:b010", "1209:b010:", "1209:b010:256",
+				     "1209:b010:{1234}", "12090:b010", "1209:b010:1:2",
+				     "1209:b010:{11223344-5566-7788-99AA-BBCCDDEEFF00}:"
+				     "{11223344-5566-7788-99AA-BBCCDDEEFF00}" };
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(bu_winusb_drv_bind_spec(e.drv, bad[i], strlen(bad[i])) == BU_EINVAL,
+			      "accepted %s", bad[i]);
+	ck_assert_int_eq(bu_winusb_drv_bind_spec(e.drv, "1209:B010", 9), 0);
+	ck_assert_int_eq(bu_winusb_drv_bind_spec(e.drv, "1209:b010:{" "11223344-5566-7788-99aa-bbccddeeff00}", 48), 0);
+	ck_assert_int_eq(bu_winusb_drv_bind(e.drv, 1, 2, 3, "not a guid"), BU_EINVAL);
+	env_down(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Descriptors, settings, pipes                                             */
+
+START_TEST(test_query)
+{
+	struct env e;
+	USB_INTERFACE_DESCRIPTOR id;
+	WINUSB_PIPE_INFORMATION pi;
+	WINUSB_PIPE_INFORMATION_EX px;
+	USB_DEVICE_DESCRIPTOR dd;
+	UCHAR cfg[256], str[256], alt = 0xff;
+	ULONG n = 0;
+	static const UCHAR ids[] = { 0x01, 0x81, 0x82 };
+	PUSB_INTERFACE_DESCRIPTOR pid;
+	PUSB_COMMON_DESCRIPTOR pc;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_QueryInterfaceSettings(e.h, 0, &id));
+	ck_assert_uint_eq(id.bInterfaceNumber, 0);
+	ck_assert_uint_eq(id.bAlternateSetting, 0);
+	ck_assert_uint_eq(id.bNumEndpoints, 3);
+	ck_assert_uint_eq(id.bInterfaceClass, 0xff);
+	CK_OK(WinUsb_QueryInterfaceSettings(e.h, 1, &id));
+	ck_assert_uint_eq(id.bAlternateSetting, 1);
+	ck_assert_uint_eq(id.bNumEndpoints, 5);
+	CK_FAIL_WITH(WinUsb_QueryInterfaceSettings(e.h, 2, &id), ERROR_NO_MORE_ITEMS);
+	for (UCHAR i = 0; i < 3; i++) {
+		CK_OK(WinUsb_QueryPipe(e.h, 0, i, &pi));
+		ck_assert_uint_eq(pi.PipeId, ids[i]);
+	}
+	CK_OK(WinUsb_QueryPipe(e.h, 0, 0, &pi));
+	ck_assert_int_eq(pi.PipeType, UsbdPipeTypeBulk);
+	ck_assert_uint_eq(pi.MaximumPacketSize, 512);
+	CK_OK(WinUsb_QueryPipe(e.h, 0, 2, &pi));
+	ck_assert_int_eq(pi.PipeType, UsbdPipeTypeInterrupt);
+	ck_assert_uint_eq(pi.Interval, 4);
+	CK_FAIL_WITH(WinUsb_QueryPipe(e.h, 0, 3, &pi), ERROR_NO_MORE_ITEMS);
+	CK_OK(WinUsb_QueryPipeEx(e.h, 1, 4, &px));
+	ck_assert_uint_eq(px.PipeId, 0x83);
+	ck_assert_int_eq(px.PipeType, UsbdPipeTypeIsochronous);
+	ck_assert_uint_eq(px.MaximumBytesPerInterval, 256);
+	CK_FAIL_WITH(WinUsb_QueryPipeEx(e.h, 1, 5, &px), ERROR_NO_MORE_ITEMS);
+	CK_FAIL_WITH(WinUsb_QueryPipeEx(e.h, 0, 0, NULL), ERROR_INVALID_PARAMETER);
+	/* Descriptors. */
+	CK_OK(WinUsb_GetDescriptor(e.h, USB_DEVICE_DESCRIPTOR_TYPE, 0, 0, (PUCHAR)&dd, sizeof(dd),
+				   &n));
+	ck_assert_uint_eq(n, 18);
+	ck_assert_uint_eq(dd.idVendor, 0x1209);
+	ck_assert_uint_eq(dd.idProduct, 0xb010);
+	CK_OK(WinUsb_GetDescriptor(e.h, USB_CONFIGURATION_DESCRIPTOR_TYPE, 0, 0, cfg, 9, &n));
+	ck_assert_uint_eq(n, 9);
+	n = cfg[2] | cfg[3] << 8;
+	CK_OK(WinUsb_GetDescriptor(e.h, USB_CONFIGURATION_DESCRIPTOR_TYPE, 0, 0, cfg, sizeof(cfg),
+				   &n));
+	ck_assert_uint_eq(n, (ULONG)(cfg[2] | cfg[3] << 8));
+	CK_OK(WinUsb_GetDescriptor(e.h, USB_STRING_DESCRIPTOR_TYPE, 2, 0x0409, str, sizeof(str),
+				   &n));
+	ck_assert_uint_eq(str[1], USB_STRING_DESCRIPTOR_TYPE);
+	ck_assert_uint_eq(str[2], 'S');
+	/* The parse helpers over the configuration just read. */
+	pid = WinUsb_ParseConfigurationDescriptor((PUSB_CONFIGURATION_DESCRIPTOR)cfg, cfg, -1, 1,
+						  -1, -1, -1);
+	ck_assert_ptr_nonnull(pid);
+	ck_assert_uint_eq(pid->bNumEndpoints, 5);
+	ck_assert_ptr_null(WinUsb_ParseConfigurationDescriptor((PUSB_CONFIGURATION_DESCRIPTOR)cfg,
+								cfg, 3, -1, -1, -1, -1));
+	pc = WinUsb_ParseDescriptors(cfg, n, cfg, USB_ENDPOINT_DESCRIPTOR_TYPE);
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_uint_eq(((PUSB_ENDPOINT_DESCRIPTOR)pc)->bEndpointAddress, 0x01);
+	/* Alternate settings. */
+	CK_OK(WinUsb_GetCurrentAlternateSetting(e.h, &alt));
+	ck_assert_uint_eq(alt, 0);
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 1));
+	CK_OK(WinUsb_GetCurrentAlternateSetting(e.h, &alt));
+	ck_assert_uint_eq(alt, 1);
+	CK_FAIL_WITH(WinUsb_SetCurrentAlternateSetting(e.h, 7), ERROR_INVALID_PARAMETER);
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 0));
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_policies)
+{
+	struct env e;
+	ULONG v = 0, len;
+	UCHAR b = 0;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	/* Defaults (§2.9). */
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x00, PIPE_TRANSFER_TIMEOUT, &len, &v));
+	ck_assert_uint_eq(len, 4);
+	ck_assert_uint_eq(v, 5000);
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, &len, &v));
+	ck_assert_uint_eq(v, 0);
+	len = 1;
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, ALLOW_PARTIAL_READS, &len, &b));
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(b, 1);
+	for (ULONG t = SHORT_PACKET_TERMINATE; t <= RESET_PIPE_ON_RESUME; t++) {
+		if (t == ALLOW_PARTIAL_READS || t == PIPE_TRANSFER_TIMEOUT || t == MAXIMUM_TRANSFER_SIZE)
+			continue;
+		len = 1;
+		b = 0xee;
+		CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, t, &len, &b));
+		ck_assert_uint_eq(b, 0);
+	}
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, MAXIMUM_TRANSFER_SIZE, &len, &v));
+	ck_assert_uint_eq(v, 2u << 20);
+	/* Set, read back, reject bad lengths and the read-only one. */
+	set_u8_policy(e.h, 0x81, RAW_IO, 1);
+	len = 1;
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, RAW_IO, &len, &b));
+	ck_assert_uint_eq(b, 1);
+	v = 250;
+	CK_OK(WinUsb_SetPipePolicy(e.h, 0x01, PIPE_TRANSFER_TIMEOUT, sizeof(v), &v));
+	CK_FAIL_WITH(WinUsb_SetPipePolicy(e.h, 0x01, PIPE_TRANSFER_TIMEOUT, 1, &v),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_SetPipePolicy(e.h, 0x81, RAW_IO, 4, &v), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_SetPipePolicy(e.h, 0x81, MAXIMUM_TRANSFER_SIZE, 4, &v),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_SetPipePolicy(e.h, 0x81, 0x42, 1, &b), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_SetPipePolicy(e.h, 0x05, RAW_IO, 1, &b), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_SetPipePolicy(e.h, 0x81, RAW_IO, 1, NULL), ERROR_INVALID_PARAMETER);
+	len = 0;
+	CK_FAIL_WITH(WinUsb_GetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, &len, &v),
+		     ERROR_INSUFFICIENT_BUFFER);
+	ck_assert_uint_eq(len, 4);
+	/* WinUsb_Initialize resets every policy of the interface. */
+	ck_assert(WinUsb_Free(e.h));
+	CK_OK(WinUsb_Initialize(e.file, &e.h));
+	len = 1;
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, RAW_IO, &len, &b));
+	ck_assert_uint_eq(b, 0);
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x01, PIPE_TRANSFER_TIMEOUT, &len, &v));
+	ck_assert_uint_eq(v, 0);
+	/* Power policy. */
+	len = 1;
+	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &b));
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPowerPolicy(e.h, SUSPEND_DELAY, &len, &v));
+	ck_assert_uint_eq(v, 5000);
+	v = 100;
+	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(v), &v));
+	CK_FAIL_WITH(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, 1, &v), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_SetPowerPolicy(e.h, 0x82, 1, &b), ERROR_INVALID_PARAMETER);
+	env_down(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Bulk loopback                                                            */
+
+static const enum sim_speed loop_speeds[] = { SIM_SPEED_FULL, SIM_SPEED_HIGH, SIM_SPEED_SUPER };
+
+START_TEST(test_loopback_basic)
+{
+	struct env e;
+	uint8_t out[4096], in[8192];
+	ULONG mps;
+	WINUSB_PIPE_INFORMATION pi;
+
+	env_up(&e, &sim_dev_winusb, loop_speeds[_i], NULL);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_QueryPipe(e.h, 0, 1, &pi));
+	mps = pi.MaximumPacketSize;
+	fill(out, sizeof(out), 3);
+	/* A short final packet ends the read. */
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, 1000), 1000);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), 1000);
+	ck_assert_mem_eq(in, out, 1000);
+	/* A multiple of wMaxPacketSize needs SHORT_PACKET_TERMINATE to end it. */
+	set_u8_policy(e.h, 0x01, SHORT_PACKET_TERMINATE, 1);
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, 2 * mps), 2 * mps);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), 2 * mps);
+	ck_assert_mem_eq(in, out, 2 * mps);
+	set_u8_policy(e.h, 0x01, SHORT_PACKET_TERMINATE, 0);
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, 2 * mps), 2 * mps);
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out + 2 * mps, 10), 10);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), 2 * mps + 10);
+	ck_assert_mem_eq(in, out, 2 * mps + 10);
+	/* A zero-length write is a ZLP; the read that meets it returns 0. */
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, 0), 0);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), 0);
+	/* A zero-length read completes at once. */
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 0), 0);
+	/* Interrupt IN: 8-byte reports, sequence numbers counting up. */
+	ck_assert_uint_eq(read_sync(e.h, 0x82, in, 64), 8);
+	ck_assert_uint_eq(read_sync(e.h, 0x82, in + 8, 64), 8);
+	ck_assert_uint_eq(in[4], 0xa5);
+	ck_assert_uint_eq((uint32_t)(in[8] | in[9] << 8) - (uint32_t)(in[0] | in[1] << 8), 1);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_partial_reads)
+{
+	struct env e;
+	uint8_t out[256], in[1024];
+	ULONG got;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	fill(out, sizeof(out), 9);
+	/* ALLOW_PARTIAL_READS on, AUTO_FLUSH off: the excess comes next time. */
+	write_sync(e.h, 0x01, out, 100);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 10), 10);
+	ck_assert_mem_eq(in, out, 10);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 50), 50);
+	ck_assert_mem_eq(in, out + 10, 50);
+	/* What is left ended a short transfer: the read takes just that. */
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 512), 40);
+	ck_assert_mem_eq(in, out + 60, 40);
+	/* FlushPipe drops kept bytes. */
+	write_sync(e.h, 0x01, out, 100);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 10), 10);
+	CK_OK(WinUsb_FlushPipe(e.h, 0x81));
+	write_sync(e.h, 0x01, out + 100, 7);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 512), 7);
+	ck_assert_mem_eq(in, out + 100, 7);
+	/* AUTO_FLUSH on: the excess is dropped. */
+	set_u8_policy(e.h, 0x81, AUTO_FLUSH, 1);
+	write_sync(e.h, 0x01, out, 100);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 10), 10);
+	write_sync(e.h, 0x01, out + 100, 5);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 512), 5);
+	ck_assert_mem_eq(in, out + 100, 5);
+	/* ALLOW_PARTIAL_READS off: a read the device overfills fails. */
+	set_u8_policy(e.h, 0x81, ALLOW_PARTIAL_READS, 0);
+	write_sync(e.h, 0x01, out, 100);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, 10, &got, NULL), ERROR_GEN_FAILURE);
+	/* Not a multiple of wMaxPacketSize but nothing in excess: fine. */
+	write_sync(e.h, 0x01, out, 10);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 10), 10);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_ignore_short_and_raw)
+{
+	struct env e;
+	uint8_t out[2048], in[4096];
+	OVERLAPPED ov[4];
+	HANDLE ev[4];
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	fill(out, sizeof(out), 1);
+	/* IGNORE_SHORT_PACKETS: the read spans short packets until it is full. */
+	set_u8_policy(e.h, 0x81, IGNORE_SHORT_PACKETS, 1);
+	write_sync(e.h, 0x01, out, 100);
+	write_sync(e.h, 0x01, out + 100, 200);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, 300), 300);
+	ck_assert_mem_eq(in, out, 300);
+	set_u8_policy(e.h, 0x81, IGNORE_SHORT_PACKETS, 0);
+	/* RAW_IO: lengths must be multiples of wMaxPacketSize. */
+	set_u8_policy(e.h, 0x81, RAW_IO, 1);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, 10, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, (3u << 20), &n, NULL),
+		     ERROR_INVALID_PARAMETER);
+	/* Several raw reads queued at once complete in order, one message each. */
+	for (int i = 0; i < 4; i++) {
+		memset(&ov[i], 0, sizeof(ov[i]));
+		ev[i] = CreateEvent(NULL, TRUE, FALSE, NULL);
+		ck_assert_ptr_nonnull(ev[i]);
+		ov[i].hEvent = ev[i];
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in + 1024 * i, 1024, NULL, &ov[i]),
+			     ERROR_IO_PENDING);
+	}
+	CK_FAIL_WITH(WinUsb_GetOverlappedResult(e.h, &ov[0], &n, FALSE), ERROR_IO_INCOMPLETE);
+	for (int i = 0; i < 4; i++)
+		write_sync(e.h, 0x01, out + 100 * i, 10 + i);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_uint_eq(WaitForSingleObject(ev[i], 1000), WAIT_OBJECT_0);
+		CK_OK(WinUsb_GetOverlappedResult(e.h, &ov[i], &n, TRUE));
+		ck_assert_uint_eq(n, 10 + i);
+		ck_assert_mem_eq(in + 1024 * i, out + 100 * i, 10 + i);
+		ck_assert(HasOverlappedIoCompleted(&ov[i]));
+		CloseHandle(ev[i]);
+	}
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_large_split)
+{
+	/* 1 MiB each way, split at a 64 KiB MAXIMUM_TRANSFER_SIZE with four
+	 * transfers in flight; the read is queued before the write. */
+	struct bu_winusb_drv_options o = { .max_transfer_size = 64 << 10, .depth = 4 };
+	size_t len = 1u << 20;
+	uint8_t *out = malloc(len), *in = malloc(len + 512);
+	OVERLAPPED ov;
+	DWORD n = 0;
+	ULONG w = 0, max = 0, vl = 4;
+	struct env e;
+
+	env_up_opts(&e, &sim_dev_winusb, loop_speeds[_i], NULL, &o);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x01, MAXIMUM_TRANSFER_SIZE, &vl, &max));
+	ck_assert_uint_eq(max, loop_speeds[_i] == SIM_SPEED_FULL ? 64u << 10 : 64u << 10);
+	fill(out, len, 77);
+	set_u8_policy(e.h, 0x01, SHORT_PACKET_TERMINATE, 1);
+	memset(&ov, 0, sizeof(ov));
+	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, (ULONG)len + 512, NULL, &ov), ERROR_IO_PENDING);
+	CK_OK(WinUsb_WritePipe(e.h, 0x01, out, (ULONG)len, &w, NULL));
+	ck_assert_uint_eq(w, len);
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	ck_assert_uint_eq(n, len);
+	ck_assert(memcmp(in, out, len) == 0);
+	CloseHandle(ov.hEvent);
+	env_down(&e);
+	free(out);
+	free(in);
+}
+END_TEST
+
+START_TEST(test_overlapped_queue)
+{
+	struct env e;
+	uint8_t out[8][600], in[8][1024];
+	OVERLAPPED wo[8], ro[8];
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	for (int i = 0; i < 8; i++) {
+		fill(out[i], sizeof(out[i]), (unsigned)i);
+		memset(&ro[i], 0, sizeof(ro[i]));
+		memset(&wo[i], 0, sizeof(wo[i]));
+		ro[i].hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+		wo[i].hEvent = CreateEvent(NULL, FALSE, FALSE, NULL); /* auto-reset */
+	}
+	/* Eight reads, then eight writes of different lengths, all queued. */
+	for (int i = 0; i < 8; i++)
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in[i], sizeof(in[i]), NULL, &ro[i]),
+			     ERROR_IO_PENDING);
+	for (int i = 0; i < 8; i++) {
+		BOOL r = WinUsb_WritePipe(e.h, 0x01, out[i], 100 + 50 * (ULONG)i, NULL, &wo[i]);
+
+		ck_assert(!r && GetLastError() == ERROR_IO_PENDING);
+	}
+	for (int i = 0; i < 8; i++) {
+		ck_assert_uint_eq(WaitForSingleObject(wo[i].hEvent, 2000), WAIT_OBJECT_0);
+		CK_OK(WinUsb_GetOverlappedResult(e.h, &wo[i], &n, FALSE));
+		ck_assert_uint_eq(n, 100 + 50 * (ULONG)i);
+	}
+	for (int i = 0; i < 8; i++) {
+		CK_OK(WinUsb_GetOverlappedResult(e.h, &ro[i], &n, TRUE));
+		ck_assert_uint_eq(n, 100 + 50 * (ULONG)i);
+		ck_assert_mem_eq(in[i], out[i], n);
+		ck_assert_uint_eq(WaitForSingleObject(ro[i].hEvent, 0), WAIT_OBJECT_0);
+		CloseHandle(ro[i].hEvent);
+		CloseHandle(wo[i].hEvent);
+	}
+	env_down(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Errors: stall, timeout, abort, unplug                                    */
+
+START_TEST(test_stall)
+{
+	struct env e;
+	uint8_t out[100], in[512];
+	DWORD n;
+	bool acs = _i == 1;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	fill(out, sizeof(out), 5);
+	if (acs)
+		set_u8_policy(e.h, 0x81, AUTO_CLEAR_STALL, 1);
+	write_sync(e.h, 0x01, out, sizeof(out));
+	sim_fault_ep(e.sd, 0x81, SIM_FAULT_STALL, 1, 0);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, NULL), ERROR_GEN_FAILURE);
+	if (!acs) {
+		/* The pipe stays failed until WinUsb_ResetPipe. */
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, NULL),
+			     ERROR_GEN_FAILURE);
+		CK_OK(WinUsb_ResetPipe(e.h, 0x81));
+	}
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), sizeof(out));
+	ck_assert_mem_eq(in, out, sizeof(out));
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	struct env e;
+	uint8_t in[512], out[5] = { 1, 2, 3, 4, 5 };
+	ULONG t = 50;
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_SetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, sizeof(t), &t));
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, NULL), ERROR_SEM_TIMEOUT);
+	ck_assert_uint_eq(n, 0);
+	/* The pipe works afterwards. */
+	write_sync(e.h, 0x01, out, sizeof(out));
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), 5);
+	ck_assert_mem_eq(in, out, 5);
+	/* The wait cap bounds an INFINITE wait on a pipe without a timeout. */
+	t = 0;
+	CK_OK(WinUsb_SetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, sizeof(t), &t));
+	bu_winusb_api_set_wait_cap(g_api, 30);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, NULL), ERROR_SEM_TIMEOUT);
+	bu_winusb_api_set_wait_cap(g_api, 0);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_abort_queued)
+{
+	struct env e;
+	uint8_t in[4][512], out[8] = { 9, 8, 7, 6, 5, 4, 3, 2 };
+	OVERLAPPED ov[4];
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	for (int i = 0; i < 4; i++) {
+		memset(&ov[i], 0, sizeof(ov[i]));
+		ov[i].hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in[i], 512, NULL, &ov[i]), ERROR_IO_PENDING);
+	}
+	Sleep(5);
+	CK_OK(WinUsb_AbortPipe(e.h, 0x81));
+	/* AbortPipe is synchronous: everything came back, as aborted. */
+	for (int i = 0; i < 4; i++) {
+		ck_assert(HasOverlappedIoCompleted(&ov[i]));
+		ck_assert_uint_eq(WaitForSingleObject(ov[i].hEvent, 0), WAIT_OBJECT_0);
+		CK_FAIL_WITH(WinUsb_GetOverlappedResult(e.h, &ov[i], &n, FALSE),
+			     ERROR_OPERATION_ABORTED);
+		ck_assert_uint_eq(n, 0);
+		CloseHandle(ov[i].hEvent);
+	}
+	/* The pipe still works. */
+	write_sync(e.h, 0x01, out, sizeof(out));
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in[0], 512), sizeof(out));
+	/* Queued writes can be aborted too (the loop buffer is full beyond 256 KiB). */
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_unplug)
+{
+	struct env e;
+	uint8_t in[512];
+	OVERLAPPED ov;
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	memset(&ov, 0, sizeof(ov));
+	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, 512, NULL, &ov), ERROR_IO_PENDING);
+	sim_detach(e.sd);
+	run_ms(&e.st, 50);
+	CK_FAIL_WITH(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE), ERROR_DEVICE_NOT_CONNECTED);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, 512, &n, NULL), ERROR_DEVICE_NOT_CONNECTED);
+	CK_FAIL_WITH(bu_winusb_find_by_guid(g_api, &sim_guid, 0, e.path, sizeof(e.path), NULL),
+		     ERROR_NO_MORE_ITEMS);
+	CloseHandle(ov.hEvent);
+	env_down(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Control, isochronous, composite, power                                   */
+
+START_TEST(test_control)
+{
+	struct env e;
+	WINUSB_SETUP_PACKET wr = { 0x40, SIM_WINUSB_REQ_WRITE, 0, 0, 5 };
+	WINUSB_SETUP_PACKET rd = { 0xc0, SIM_WINUSB_REQ_READ, 0, 0, 64 };
+	WINUSB_SETUP_PACKET bad = { 0xc0, 0x77, 0, 0, 8 };
+	WINUSB_SETUP_PACKET big = { 0xc0, SIM_WINUSB_REQ_READ, 0, 0, 4097 };
+	UCHAR msg[5] = { 'h', 'e', 'l', 'l', 'o' }, buf[4097];
+	ULONG n = 0;
+	OVERLAPPED ov;
+	DWORD got;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_ControlTransfer(e.h, wr, msg, sizeof(msg), &n, NULL));
+	ck_assert_uint_eq(n, 5);
+	memset(&ov, 0, sizeof(ov));
+	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	CK_FAIL_WITH(WinUsb_ControlTransfer(e.h, rd, buf, 64, NULL, &ov), ERROR_IO_PENDING);
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &got, TRUE));
+	ck_assert_uint_eq(got, 5);
+	ck_assert_mem_eq(buf, msg, 5);
+	CloseHandle(ov.hEvent);
+	/* A STALLed request fails with ERROR_GEN_FAILURE; EP0 recovers by itself. */
+	CK_FAIL_WITH(WinUsb_ControlTransfer(e.h, bad, buf, 8, &n, NULL), ERROR_GEN_FAILURE);
+	CK_OK(WinUsb_ControlTransfer(e.h, rd, buf, 64, &n, NULL));
+	ck_assert_uint_eq(n, 5);
+	/* 4 KiB data stage limit, buffer shorter than wLength, NULL buffer. */
+	CK_FAIL_WITH(WinUsb_ControlTransfer(e.h, big, buf, sizeof(buf), &n, NULL),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ControlTransfer(e.h, rd, buf, 10, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ControlTransfer(e.h, rd, NULL, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_isoch)
+{
+	struct env e;
+	WINUSB_ISOCH_BUFFER_HANDLE ob, ib;
+	USBD_ISO_PACKET_DESCRIPTOR pk[16];
+	uint8_t *obuf = calloc(1, 8192), *ibuf = calloc(1, 8192);
+	OVERLAPPED ov;
+	ULONG frame = 0, next;
+	LARGE_INTEGER ts;
+	DWORD n;
+	WINUSB_PIPE_INFORMATION_EX px;
+	enum sim_speed speed = _i ? SIM_SPEED_HIGH : SIM_SPEED_FULL;
+
+	env_up(&e, &sim_dev_winusb, speed, NULL);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 1));
+	CK_OK(WinUsb_QueryPipeEx(e.h, 1, 3, &px));
+	ck_assert_uint_eq(px.PipeId, 0x03);
+	ck_assert_uint_eq(px.MaximumBytesPerInterval, 256);
+	CK_OK(WinUsb_RegisterIsochBuffer(e.h, 0x03, obuf, 8192, &ob));
+	CK_OK(WinUsb_RegisterIsochBuffer(e.h, 0x83, ibuf, 8192, &ib));
+	CK_FAIL_WITH(WinUsb_RegisterIsochBuffer(e.h, 0x81, ibuf, 8192, &ib), ERROR_INVALID_PARAMETER);
+	/* OUT, ASAP: 10 packets of 256 bytes. */
+	memset(&ov, 0, sizeof(ov));
+	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	CK_FAIL_WITH(WinUsb_WriteIsochPipeAsap(ob, 0, 2560, FALSE, &ov), ERROR_IO_PENDING);
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	ck_assert_uint_eq(n, 0); /* always 0 for isochronous */
+	ck_assert_uint_eq(sim_winusb_iso_out_bytes(e.sd), 2560);
+	/* OUT at a frame: FrameNumber comes back as the frame after the last. */
+	CK_OK(WinUsb_GetCurrentFrameNumber(e.h, &frame, &ts));
+	frame += 5;
+	next = frame;
+	CK_OK(WinUsb_WriteIsochPipe(ob, 2560, 1024, &next, NULL));
+	ck_assert_uint_eq(next, frame + (speed == SIM_SPEED_FULL ? 4 : 4));
+	ck_assert_uint_eq(sim_winusb_iso_out_bytes(e.sd), 3584);
+	/* A start frame in the past is refused. */
+	next = frame - 100;
+	CK_FAIL_WITH(WinUsb_WriteIsochPipe(ob, 0, 256, &next, NULL), ERROR_INVALID_PARAMETER);
+	/* IN, ASAP: 8 packets, each byte i of packet n is (n + i) & 0xff. */
+	memset(pk, 0, sizeof(pk));
+	CK_FAIL_WITH(WinUsb_ReadIsochPipeAsap(ib, 0, 2048, FALSE, 8, pk, &ov), ERROR_IO_PENDING);
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	ck_assert_uint_eq(n, 0);
+	for (int p = 0; p < 8; p++) {
+		ck_assert_int_eq(pk[p].Status, USBD_STATUS_SUCCESS);
+		ck_assert_uint_eq(pk[p].Offset, 256u * (ULONG)p);
+		ck_assert_uint_eq(pk[p].Length, 256);
+		for (int i = 1; i < 256; i++)
+			ck_assert_uint_eq(ibuf[256 * p + i], (uint8_t)(ibuf[256 * p] + i));
+		if (p)
+			ck_assert_uint_eq(ibuf[256 * p], (uint8_t)(ibuf[256 * (p - 1)] + 1));
+	}
+	/* Bad windows and handles. */
+	CK_FAIL_WITH(WinUsb_ReadIsochPipeAsap(ib, 8000, 1024, FALSE, 4, pk, NULL),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_WriteIsochPipeAsap(ib, 0, 256, FALSE, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_WriteIsochPipeAsap(NULL, 0, 256, FALSE, NULL), ERROR_INVALID_HANDLE);
+	CK_OK(WinUsb_UnregisterIsochBuffer(ob));
+	CK_OK(WinUsb_UnregisterIsochBuffer(ib));
+	CK_FAIL_WITH(WinUsb_UnregisterIsochBuffer(ib), ERROR_INVALID_HANDLE);
+	CloseHandle(ov.hEvent);
+	env_down(&e);
+	free(obuf);
+	free(ibuf);
+}
+END_TEST
+
+START_TEST(test_composite)
+{
+	struct env e;
+	WINUSB_INTERFACE_HANDLE data = NULL, dummy;
+	USB_INTERFACE_DESCRIPTOR id;
+	uint8_t out[300], in[512];
+	char p0[BU_WINUSB_PATH_MAX], p1[BU_WINUSB_PATH_MAX];
+	struct bu_winusb_devinfo info;
+	ULONG got;
+
+	/* Two functions of the composite device: the CDC IAD group (0-1) and the HID (2). */
+	env_up(&e, &sim_dev_composite, SIM_SPEED_HIGH, "1209:b030:0:" BIND_GUID);
+	ck_assert_int_eq(bu_winusb_drv_bind_spec(e.drv, "1209:b030:2", 11), 0);
+	bu_winusb_drv_scan(e.drv);
+	CK_OK(bu_winusb_find_by_vidpid(g_api, 0x1209, 0xb030, 0, p0, sizeof(p0), NULL));
+	CK_OK(bu_winusb_find_by_vidpid(g_api, 0x1209, 0xb030, 1, p1, sizeof(p1), NULL));
+	ck_assert_msg(strstr(p0, "&mi_00") || strstr(p1, "&mi_00"), "%s %s", p0, p1);
+	ck_assert_msg(strstr(p0, "&mi_02") || strstr(p1, "&mi_02"), "%s %s", p0, p1);
+	env_open(&e, &bind_guid);
+	CK_OK(bu_winusb_device_info(g_api, e.path, &info));
+	ck_assert(info.composite);
+	ck_assert_uint_eq(info.num_ifaces, 2);
+	/* The associated interface is the CDC data interface. */
+	CK_OK(WinUsb_GetAssociatedInterface(e.h, 0, &data));
+	CK_FAIL_WITH(WinUsb_GetAssociatedInterface(e.h, 0, &dummy), ERROR_ALREADY_EXISTS);
+	CK_FAIL_WITH(WinUsb_GetAssociatedInterface(e.h, 1, &dummy), ERROR_NO_MORE_ITEMS);
+	CK_FAIL_WITH(WinUsb_GetAssociatedInterface(e.h, 255, &dummy), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetAssociatedInterface(data, 0, &dummy), ERROR_INVALID_HANDLE);
+	CK_OK(WinUsb_QueryInterfaceSettings(data, 0, &id));
+	ck_assert_uint_eq(id.bInterfaceNumber, 1);
+	ck_assert_uint_eq(id.bInterfaceClass, 0x0a);
+	fill(out, sizeof(out), 4);
+	ck_assert_uint_eq(write_sync(data, 0x02, out, sizeof(out)), sizeof(out));
+	ck_assert_uint_eq(read_sync(data, 0x82, in, sizeof(in)), sizeof(out));
+	ck_assert_mem_eq(in, out, sizeof(out));
+	/* The data pipes belong to the data interface, not the default one. */
+	CK_FAIL_WITH(WinUsb_WritePipe(e.h, 0x02, out, 1, &got, NULL),
+		     ERROR_INVALID_PARAMETER);
+	ck_assert(WinUsb_Free(data));
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_suspend)
+{
+	struct env e;
+	UCHAR on = 1, v = 0;
+	ULONG delay = 20, len = 1;
+	uint8_t out[4] = { 1, 2, 3, 4 }, in[512];
+
+	/* Explicit bindings act as an INF with DeviceIdleEnabled. */
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, "1209:b010:" BIND_GUID);
+	env_open(&e, &bind_guid);
+	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
+	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
+	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &v));
+	ck_assert_uint_eq(v, 1);
+	Sleep(60);
+	ck_assert_uint_eq(e.suspends, 1);
+	ck_assert_uint_eq(e.resumes, 0);
+	/* The next transfer resumes the device first. */
+	write_sync(e.h, 0x01, out, sizeof(out));
+	ck_assert_uint_eq(e.resumes, 1);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), 4);
+	Sleep(60);
+	ck_assert_uint_eq(e.suspends, 2);
+	on = 0;
+	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
+	ck_assert_uint_eq(e.resumes, 2);
+	Sleep(60);
+	ck_assert_uint_eq(e.suspends, 2);
+	env_down(&e);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Bad handles, pipe IDs, buffers and indexes                               */
+
+START_TEST(test_bad_arguments)
+{
+	struct env e;
+	WINUSB_INTERFACE_HANDLE bad[3];
+	WINUSB_INTERFACE_HANDLE h2;
+	USB_INTERFACE_DESCRIPTOR id;
+	WINUSB_PIPE_INFORMATION pi;
+	WINUSB_PIPE_INFORMATION_EX px;
+	WINUSB_SETUP_PACKET sp = { 0x80, 6, 0x0100, 0, 18 };
+	UCHAR buf[64], b = 0;
+	ULONG n = 0, len = 1, v = 0;
+	DWORD d;
+	OVERLAPPED ov;
+	LARGE_INTEGER ts;
+	WINUSB_ISOCH_BUFFER_HANDLE ih;
+	USB_START_TRACKING_FOR_TIME_SYNC_INFORMATION st;
+	USB_STOP_TRACKING_FOR_TIME_SYNC_INFORMATION sp2;
+	USB_FRAME_NUMBER_AND_QPC_FOR_TIME_SYNC_INFORMATION fq;
+	HANDLE plain;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	memset(&ov, 0, sizeof(ov));
+	bad[0] = NULL;
+	bad[1] = INVALID_HANDLE_VALUE;
+	bad[2] = (WINUSB_INTERFACE_HANDLE)&id; /* not one of ours */
+	for (int i = 0; i < 3; i++) {
+		WINUSB_INTERFACE_HANDLE h = bad[i];
+
+		CK_FAIL_WITH(WinUsb_Free(h), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetAssociatedInterface(h, 0, &h2), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetDescriptor(h, 1, 0, 0, buf, 18, &n), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_QueryInterfaceSettings(h, 0, &id), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_QueryDeviceInformation(h, DEVICE_SPEED, &len, buf),
+			     ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_SetCurrentAlternateSetting(h, 0), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetCurrentAlternateSetting(h, &b), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_QueryPipe(h, 0, 0, &pi), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_QueryPipeEx(h, 0, 0, &px), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_SetPipePolicy(h, 0x81, RAW_IO, 1, &b), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetPipePolicy(h, 0x81, RAW_IO, &len, &b), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_ReadPipe(h, 0x81, buf, 64, &n, NULL), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_WritePipe(h, 0x01, buf, 64, &n, NULL), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_ControlTransfer(h, sp, buf, 18, &n, NULL), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_ResetPipe(h, 0x81), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_AbortPipe(h, 0x81), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_FlushPipe(h, 0x81), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_SetPowerPolicy(h, AUTO_SUSPEND, 1, &b), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetPowerPolicy(h, AUTO_SUSPEND, &len, &b), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetOverlappedResult(h, &ov, &d, FALSE), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_RegisterIsochBuffer(h, 0x83, buf, 64, &ih), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_UnregisterIsochBuffer(h), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_WriteIsochPipe(h, 0, 64, &n, NULL), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_ReadIsochPipe(h, 0, 64, &n, 1, NULL, NULL), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_ReadIsochPipeAsap(h, 0, 64, FALSE, 1, NULL, NULL),
+			     ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetCurrentFrameNumber(h, &n, &ts), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_StartTrackingForTimeSync(h, &st), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_GetCurrentFrameNumberAndQpc(h, &fq), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_StopTrackingForTimeSync(h, &sp2), ERROR_INVALID_HANDLE);
+		CK_FAIL_WITH(WinUsb_Initialize(h, &h2), ERROR_INVALID_HANDLE);
+		ck_assert_uint_eq(WaitForSingleObject(h, 0), WAIT_FAILED);
+		CK_FAIL_WITH(CloseHandle(h), ERROR_INVALID_HANDLE);
+	}
+	/* Bad pipe IDs. */
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x85, buf, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x01, buf, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_WritePipe(e.h, 0x81, buf, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x00, buf, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ResetPipe(e.h, 0x07), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_AbortPipe(e.h, 0x87), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_FlushPipe(e.h, 0x83), ERROR_INVALID_PARAMETER); /* alt 1 only */
+	CK_FAIL_WITH(WinUsb_GetPipePolicy(e.h, 0x42, RAW_IO, &len, &b), ERROR_INVALID_PARAMETER);
+	/* NULL and short buffers. */
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, NULL, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_WritePipe(e.h, 0x01, NULL, 64, &n, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, buf, 64, NULL, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetDescriptor(e.h, 1, 0, 0, NULL, 18, &n), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetDescriptor(e.h, 1, 0, 0, buf, 18, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_QueryInterfaceSettings(e.h, 0, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_QueryPipe(e.h, 0, 0, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetCurrentAlternateSetting(e.h, NULL), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetAssociatedInterface(e.h, 0, NULL), ERROR_INVALID_PARAMETER);
+	len = 0;
+	CK_FAIL_WITH(WinUsb_QueryDeviceInformation(e.h, DEVICE_SPEED, &len, buf),
+		     ERROR_INSUFFICIENT_BUFFER);
+	ck_assert_uint_eq(len, 1);
+	len = 1;
+	CK_FAIL_WITH(WinUsb_QueryDeviceInformation(e.h, 2, &len, buf), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_QueryDeviceInformation(e.h, DEVICE_SPEED, NULL, buf),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetOverlappedResult(e.h, NULL, &d, FALSE), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetCurrentFrameNumber(e.h, NULL, &ts), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetAdjustedFrameNumber(NULL, ts), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_StartTrackingForTimeSync(e.h, NULL), ERROR_INVALID_HANDLE);
+	CK_FAIL_WITH(WinUsb_RegisterIsochBuffer(e.h, 0x03, buf, 64, &ih), ERROR_INVALID_PARAMETER);
+	/* Out-of-range indexes. */
+	CK_FAIL_WITH(WinUsb_QueryInterfaceSettings(e.h, 200, &id), ERROR_NO_MORE_ITEMS);
+	CK_FAIL_WITH(WinUsb_QueryPipe(e.h, 0, 30, &pi), ERROR_NO_MORE_ITEMS);
+	CK_FAIL_WITH(WinUsb_QueryPipe(e.h, 9, 0, &pi), ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_GetAssociatedInterface(e.h, 0, &h2), ERROR_NO_MORE_ITEMS);
+	/* Time sync works on a good handle; a bad tracking handle fails. */
+	st.TimeTrackingHandle = INVALID_HANDLE_VALUE;
+	st.IsStartupDelayTolerable = TRUE;
+	CK_OK(WinUsb_StartTrackingForTimeSync(e.h, &st));
+	memset(&fq, 0, sizeof(fq));
+	fq.TimeTrackingHandle = st.TimeTrackingHandle;
+	CK_OK(WinUsb_GetCurrentFrameNumberAndQpc(e.h, &fq));
+	ck_assert_uint_eq(fq.QueryPerformanceCounterFrequency.QuadPart, 1000000);
+	ck_assert_uint_eq(fq.CurrentHardwareFrameNumber, fq.CurrentUSBFrameNumber & 0x7ff);
+	sp2.TimeTrackingHandle = st.TimeTrackingHandle;
+	CK_OK(WinUsb_StopTrackingForTimeSync(e.h, &sp2));
+	CK_FAIL_WITH(WinUsb_StopTrackingForTimeSync(e.h, &sp2), ERROR_INVALID_PARAMETER);
+	/* Frame numbers. */
+	CK_OK(WinUsb_GetCurrentFrameNumber(e.h, &n, &ts));
+	v = n;
+	Sleep(10);
+	CK_OK(WinUsb_GetAdjustedFrameNumber(&v, ts));
+	ck_assert_uint_ge(v, n + 9);
+	/* A file not opened for overlapped I/O is refused by Initialize. */
+	CloseHandle(e.file);
+	e.file = INVALID_HANDLE_VALUE;
+	e.h = NULL; /* its handles died with the file */
+	plain = CreateFile(e.path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+			   FILE_ATTRIBUTE_NORMAL, NULL);
+	ck_assert(plain != INVALID_HANDLE_VALUE);
+	CK_FAIL_WITH(WinUsb_Initialize(plain, &h2), ERROR_INVALID_HANDLE);
+	CK_OK(CloseHandle(plain));
+	ck_assert(CreateFile("\\\\?\\usb#vid_1209&pid_b010#9-9&99", 0, 0, NULL, OPEN_EXISTING,
+			     FILE_FLAG_OVERLAPPED, NULL) == INVALID_HANDLE_VALUE);
+	ck_assert_uint_eq(GetLastError(), ERROR_FILE_NOT_FOUND);
+	ck_assert(CreateFile("garbage", 0, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL) ==
+		  INVALID_HANDLE_VALUE);
+	env_down(&e);
+}
+END_TEST
+
+Suite *winusb_suite(void);
+
+Suite *winusb_suite(void)
+{
+	Suite *s = suite_create("winusb");
+	TCase *t = tcase_create("winusb");
+
+	tcase_set_timeout(t, 120);
+	tcase_add_loop_test(t, test_bind_compat_id, 0, sizeof(bind_cases) / sizeof(bind_cases[0]));
+	tcase_add_test(t, test_bind_table);
+	tcase_add_test(t, test_bind_spec_parsing);
+	tcase_add_test(t, test_query);
+	tcase_add_test(t, test_policies);
+	tcase_add_loop_test(t, test_loopback_basic, 0, 3);
+	tcase_add_test(t, test_partial_reads);
+	tcase_add_test(t, test_ignore_short_and_raw);
+	tcase_add_loop_test(t, test_large_split, 1, 3);
+	tcase_add_test(t, test_overlapped_queue);
+	tcase_add_loop_test(t, test_stall, 0, 2);
+	tcase_add_test(t, test_timeout);
+	tcase_add_test(t, test_abort_queued);
+	tcase_add_test(t, test_unplug);
+	tcase_add_test(t, test_control);
+	tcase_add_loop_test(t, test_isoch, 0, 2);
+	tcase_add_test(t, test_composite);
+	tcase_add_test(t, test_suspend);
+	tcase_add_test(t, test_bad_arguments);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(winusb_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
