@@ -339,6 +339,8 @@ static void dev_finish(struct bu_usb_device *dev, int err)
 
 	dev->t_done_us = bu_core_now(bus);
 	dev->wake_us = 0;
+	if (err && dev->addr_lock && dev->parent && bu_core_hub_child_failed(dev))
+		dev->addr_lock = false; /* the hub holds the lock now */
 	addr_unlock(dev);
 	if (err) {
 		dev->state = BU_DEV_FAILED;

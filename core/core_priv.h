@@ -51,6 +51,13 @@ void bu_core_unbind_device(struct bu_usb_device *dev);
 /** Call the poll hook of every bound driver of every device. */
 void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now);
 
+/**
+ * A device below a hub failed before it had its own address: the hub
+ * disables its port and keeps the root port's address lock until that is
+ * done. Returns false when no hub can (the caller releases the lock).
+ */
+bool bu_core_hub_child_failed(struct bu_usb_device *child);
+
 /** The built-in hub class driver. */
 extern const struct bu_usb_driver bu_usb_hub_driver;
 

@@ -23,6 +23,7 @@
 
 /* Hub class requests and features (USB 2.0 §11.24.2, Table 11-17). */
 #define HUB_REQ_SET_HUB_DEPTH 12
+#define HUB_FEAT_PORT_ENABLE 1
 #define HUB_FEAT_PORT_RESET 4
 #define HUB_FEAT_PORT_POWER 8
 #define HUB_FEAT_BH_PORT_RESET 28
@@ -71,6 +72,7 @@ struct hub_port {
 	bool act;         /* status read and changes cleared: decide */
 	bool timer_fired;
 	bool reconnect;   /* C_PORT_CONNECTION was seen in the last read */
+	bool disable;     /* ClearPortFeature(PORT_ENABLE) pending */
 	bool disabled;    /* C_PORT_ENABLE was seen in the last read */
 	uint16_t status;
 	uint16_t change;  /* change bits still to clear */
@@ -121,6 +123,7 @@ enum ctrl_kind {
 	CK_STATUS,
 	CK_CLEAR,
 	CK_RESET,
+	CK_DISABLE,
 };
 
 static void hub_kick(struct hub *h);
@@ -413,13 +416,12 @@ static int hub_parse_desc(struct hub *h, size_t len)
 }
 
 /** Configure-endpoint completion (hub facts told to the controller). */
+static struct hub *hub_of(struct bu_usb_device *dev);
+
 static void hub_configured(struct bu_usb_device *dev, int status)
 {
-	struct hub *h = NULL;
+	struct hub *h = hub_of(dev);
 
-	for (unsigned i = 0; i < dev->num_ifaces; i++)
-		if (dev->ifaces[i].driver == &bu_usb_hub_driver && dev->ifaces[i].primary)
-			h = dev->ifaces[i].driver_data;
 	if (!h || hub_gone(h))
 		return;
 	h->ctrl_busy = false;
@@ -495,6 +497,13 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		if (st)
 			hub_warn(h, "clear port feature", h->ctrl_port, st);
 		break;
+	case CK_DISABLE:
+		if (st)
+			hub_warn(h, "port disable", h->ctrl_port, st);
+		/* The failed device is off the bus: others may reset now. */
+		if (h->dev->bus->addr_owner[h->dev->root_port] == hp)
+			h->dev->bus->addr_owner[h->dev->root_port] = NULL;
+		break;
 	case CK_RESET:
 		if (st) {
 			hub_warn(h, "port reset", h->ctrl_port, st);
@@ -556,6 +565,18 @@ static void hub_kick(struct hub *h)
 		for (unsigned p = 1; p <= h->nports; p++) {
 			struct hub_port *hp = &h->ports[p];
 
+			if (hp->disable) {
+				hp->disable = false;
+				rc = hub_ctrl(h, CK_DISABLE, p,
+					      USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
+					      USB_REQ_CLEAR_FEATURE, HUB_FEAT_PORT_ENABLE,
+					      (uint16_t)p, 0);
+				goto out;
+			}
+		}
+		for (unsigned p = 1; p <= h->nports; p++) {
+			struct hub_port *hp = &h->ports[p];
+
 			if (hp->act && hp->change) {
 				/* Clear each change before acting on it
 				 * (USB 2.0 §11.24.2.7.2), lowest bit first. */
@@ -599,6 +620,34 @@ static void hub_kick(struct hub *h)
 out:
 	if (rc && rc != BU_ENODEV)
 		hub_fail(h, "hub request", rc);
+}
+
+/** The hub state of a hub device, or NULL when no hub driver runs it. */
+static struct hub *hub_of(struct bu_usb_device *dev)
+{
+	for (unsigned i = 0; dev && i < dev->num_ifaces; i++)
+		if (dev->ifaces[i].driver == &bu_usb_hub_driver && dev->ifaces[i].primary)
+			return dev->ifaces[i].driver_data;
+	return NULL;
+}
+
+bool bu_core_hub_child_failed(struct bu_usb_device *child)
+{
+	struct hub *h = hub_of(child->parent);
+	struct hub_port *hp;
+
+	if (!h || hub_gone(h) || child->port < 1 || child->port > h->nports)
+		return false;
+	hp = &h->ports[child->port];
+	if (hp->child != child)
+		return false;
+	/* A device that never got its address still answers at address 0:
+	 * disable its port (USB 2.0 §11.24.2.2) before anyone else resets,
+	 * or the next device below this root port would collide with it. */
+	h->dev->bus->addr_owner[h->dev->root_port] = hp;
+	hp->disable = true;
+	hub_kick(h);
+	return true;
 }
 
 /* ------------------------------------------------------------------------ */

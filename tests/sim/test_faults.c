@@ -377,11 +377,11 @@ END_TEST
 
 /*
  * A device behind a hub that cannot be addressed must not stay at address 0
- * with its port enabled while the next device on that tree is addressed.
- * KNOWN CORE BUG (run with SIM_KNOWN_BUGS=1): the hub driver leaves the
- * failed child's port enabled, so the next device reset below the same root
- * port meets it at address 0 (the model reports "two devices answer at
- * address 0") and fails too, and so on down the hub.
+ * with its port enabled while the next device on that tree is addressed:
+ * the hub driver disables the failed child's port before giving up the
+ * root port's address lock. Without that, the next device reset below the
+ * same root port meets it at address 0 (the model reports "two devices
+ * answer at address 0") and fails too, and so on down the hub.
  */
 START_TEST(test_unaddressable_behind_hub)
 {
@@ -764,11 +764,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(q, test_event_ring_full_driver_behind);
 	tcase_add_test(l, test_hotplug_loop_hubs);
 	tcase_add_test(l, test_two_controllers_traffic);
-	if (getenv("SIM_KNOWN_BUGS")) {
-		TCase *k = tcase_create("known_bugs");
-		tcase_add_test(k, test_unaddressable_behind_hub);
-		suite_add_tcase(s, k);
-	}
+	tcase_add_test(f, test_unaddressable_behind_hub);
 	suite_add_tcase(s, f);
 	suite_add_tcase(s, q);
 	suite_add_tcase(s, l);
