@@ -8,6 +8,7 @@
  * Output contracts: docs/ and README.md ("Output").
  */
 #include "guest.h"
+#include "winusb_test.h"
 
 #include "bareusb/errors.h"
 #include "bareusb/usb.h"
@@ -416,6 +417,8 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 	c->bus->events.device_removed = on_device_removed;
 	if (cmdline_has("xferload") && xferload_register(c->bus))
 		glog(BU_LOG_WARN, "xferload: cannot register the driver");
+	if (cmdline_has("winusb"))
+		guest_winusb_attach(c->bus);
 	tap(true, "xhci %s started", c->name);
 }
 
@@ -646,6 +649,8 @@ void guest_main(uint32_t magic, uint32_t mbi)
 		    (unsigned long long)want);
 	}
 	started = true;
+	if (cmdline_has("winusb"))
+		guest_winusb_run();
 	if (cmdline_has("watch")) {
 		tap_plan();
 		watch();
