@@ -156,6 +156,19 @@ static void timed_unlink(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 	xfer->tnext = NULL;
 }
 
+/** Take the embedder's lock (recursive: callbacks inside poll re-enter). */
+static void bus_lock(struct bu_usb_bus *bus)
+{
+	if (bus->plat->lock)
+		bus->plat->lock(bus->plat->ctx);
+}
+
+static void bus_unlock(struct bu_usb_bus *bus)
+{
+	if (bus->plat->unlock)
+		bus->plat->unlock(bus->plat->ctx);
+}
+
 int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_device *dev;
@@ -166,28 +179,37 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 		return BU_EINVAL;
 	dev = xfer->ep->dev;
 	bus = dev->bus;
+	bus_lock(bus);
 	if (bus->failed)
-		return BU_ESHUTDOWN;
-	if (dev->state == BU_DEV_GONE)
-		return BU_ENODEV;
-	xfer->deadline_us = xfer->timeout_ms ?
-		bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
-	xfer->tnext = NULL;
-	rc = bus->ops->xfer_submit(xfer);
-	if (rc)
-		return rc;
-	if (xfer->deadline_us) {
-		xfer->tnext = bus->timed;
-		bus->timed = xfer;
+		rc = BU_ESHUTDOWN;
+	else if (dev->state == BU_DEV_GONE)
+		rc = BU_ENODEV;
+	else {
+		xfer->deadline_us = xfer->timeout_ms ?
+			bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
+		xfer->tnext = NULL;
+		rc = bus->ops->xfer_submit(xfer);
+		if (!rc && xfer->deadline_us) {
+			xfer->tnext = bus->timed;
+			bus->timed = xfer;
+		}
 	}
-	return 0;
+	bus_unlock(bus);
+	return rc;
 }
 
 int bu_usb_xfer_cancel(struct bu_usb_xfer *xfer)
 {
+	struct bu_usb_bus *bus;
+	int rc;
+
 	if (!xfer || !xfer->ep || !xfer->ep->dev)
 		return BU_EINVAL;
-	return xfer->ep->dev->bus->ops->xfer_cancel(xfer, BU_ECANCELED);
+	bus = xfer->ep->dev->bus;
+	bus_lock(bus);
+	rc = bus->ops->xfer_cancel(xfer, BU_ECANCELED);
+	bus_unlock(bus);
+	return rc;
 }
 
 void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
@@ -203,7 +225,8 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 /** Cancel transfers whose deadline passed; they complete with BU_ETIMEDOUT. */
 static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 {
-	for (struct bu_usb_xfer *x = bus->timed; x; x = x->tnext) {
+	for (struct bu_usb_xfer *x = bus->timed, *next; x; x = next) {
+		next = x->tnext;
 		if (x->deadline_us && now >= x->deadline_us && x->hc_state == 1) {
 			bu_core_log(bus, BU_LOG_DEBUG, "transfer on ep 0x%02x timed out",
 			     x->ep->address);
@@ -387,6 +410,14 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 		bus->events.device_removed(bus->events.ctx, dev);
 	dev->state = BU_DEV_GONE;
 	dev->wake_us = 0;
+	if (dev->waiter) {
+		/* A synchronous caller is waiting on this device: wake it. */
+		struct bu_core_waiter *w = dev->waiter;
+
+		w->status = BU_ENODEV;
+		w->done = true;
+		dev->waiter = NULL;
+	}
 	if (was_enumerating && bus->enumerating)
 		bus->enumerating--;
 	addr_unlock(dev);
@@ -1121,6 +1152,16 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 			port_attach(bus, port, st.speed);
 		break;
 	case PORT_DEVICE:
+		if (st.connect_changed) {
+			/* Unplugged and plugged again between two looks (or a
+			 * device that re-attached itself): a new device. */
+			dev = root_device(bus, port);
+			if (dev)
+				bu_core_dev_remove(bus, dev);
+			port_set(bus, port, PORT_EMPTY, 0);
+			port_check(bus, port, false);
+			break;
+		}
 		if (st.changed && !st.enabled && !root_device(bus, port)) {
 			port_set(bus, port, PORT_EMPTY, 0);
 			port_check(bus, port, false);
@@ -1159,8 +1200,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	uint64_t now;
 	int rc;
 
-	if (bus->plat->lock)
-		bus->plat->lock(bus->plat->ctx);
+	bus_lock(bus);
 	rc = bus->ops->poll(bus);
 	if (rc == BU_ESHUTDOWN) {
 		bus->failed = true;
@@ -1189,8 +1229,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	check_timeouts(bus, now);
 	bu_core_poll_drivers(bus, now);
 out:
-	if (bus->plat->unlock)
-		bus->plat->unlock(bus->plat->ctx);
+	bus_unlock(bus);
 	return rc;
 }
 

@@ -38,6 +38,12 @@ uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 			  const struct bu_usb_config_info *cfg,
 			  const struct bu_usb_alt_info *alt);
 
+/** A synchronous caller waiting for a device operation (on its stack). */
+struct bu_core_waiter {
+	bool done;
+	int status;
+};
+
 /**
  * Wait (polling the bus) until *done or the deadline; BU_ETIMEDOUT then.
  * Must not be called from a completion callback.

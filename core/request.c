@@ -23,25 +23,43 @@ int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms)
 	return 0;
 }
 
-/** Completion of a synchronous controller operation. */
+/** Completion of a synchronous controller operation: tell its waiter. */
 static void op_done(struct bu_usb_device *dev, int status)
 {
-	dev->op_status = status;
-	dev->op_done = true;
+	struct bu_core_waiter *w = dev->waiter;
+
+	if (w) {
+		w->status = status;
+		w->done = true;
+		dev->waiter = NULL;
+	}
 }
 
-/** Run dev_configure synchronously. */
+/**
+ * Run dev_configure synchronously. The waiter lives on this stack, not in
+ * the device: a device unplugged meanwhile is freed during the wait, and
+ * its removal completes the waiter with BU_ENODEV. After BU_ENODEV the
+ * caller must not touch dev.
+ */
 static int configure_sync(struct bu_usb_device *dev, uint32_t drop_mask)
 {
+	struct bu_usb_bus *bus = dev->bus;
+	struct bu_core_waiter w = { false, 0 };
 	int rc;
 
-	dev->op_done = false;
-	rc = dev->bus->ops->dev_configure(dev, drop_mask, op_done);
-	if (rc)
+	dev->waiter = &w;
+	rc = bus->ops->dev_configure(dev, drop_mask, op_done);
+	if (rc) {
+		dev->waiter = NULL;
 		return rc;
+	}
 	/* Commands have their own timeout and abort; this bound is a backstop. */
-	rc = bu_core_wait(dev->bus, &dev->op_done, 2 * T_REQUEST_MS);
-	return rc ? rc : dev->op_status;
+	rc = bu_core_wait(bus, &w.done, 2 * T_REQUEST_MS);
+	if (rc && !w.done) {
+		dev->waiter = NULL; /* not removed: removal completes w */
+		return rc;
+	}
+	return w.status;
 }
 
 /** Reject calls on devices that cannot take requests. */
@@ -151,9 +169,18 @@ bool bu_usb_endpoint_busy(const struct bu_usb_endpoint *ep)
 
 int bu_usb_abort_endpoint(struct bu_usb_endpoint *ep)
 {
+	const struct bu_platform *plat;
+	int n;
+
 	if (!ep || !ep->dev)
 		return BU_EINVAL;
-	return ep->dev->bus->ops->ep_abort(ep, BU_ECANCELED);
+	plat = ep->dev->bus->plat;
+	if (plat->lock)
+		plat->lock(plat->ctx);
+	n = ep->dev->bus->ops->ep_abort(ep, BU_ECANCELED);
+	if (plat->unlock)
+		plat->unlock(plat->ctx);
+	return n;
 }
 
 /** Endpoint index (num*2 + IN) of an endpoint address. */
@@ -182,7 +209,7 @@ int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep)
 	 * after CLEAR_FEATURE(ENDPOINT_HALT) (USB 2.0 §9.4.5). */
 	rc = configure_sync(dev, 1u << ep_index(ep->address));
 	if (rc)
-		return rc;
+		return rc; /* BU_ENODEV: dev and ep are gone */
 	ep->halted = false;
 	return bu_usb_clear_feature(dev, USB_RECIP_ENDPOINT, USB_FEATURE_ENDPOINT_HALT,
 				    ep->address);
@@ -243,6 +270,8 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 	}
 	opened = bu_core_open_alt(dev, cfg, new_alt);
 	rc = configure_sync(dev, drop);
+	if (rc == BU_ENODEV)
+		return rc; /* unplugged: dev is gone */
 	if (rc) {
 		/* Put everything back as the controller still has it. */
 		for (unsigned idx = 2; idx < 32; idx++) {
@@ -272,8 +301,9 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 
 int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 {
-	uint32_t drop = 0;
-	int ci = -1, rc = dev_usable(dev);
+	struct bu_usb_endpoint *old[32] = { 0 };
+	uint32_t drop = 0, opened = 0;
+	int ci = -1, old_ci, rc = dev_usable(dev);
 
 	if (rc)
 		return rc;
@@ -289,24 +319,41 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 			return BU_EBUSY;
 	bu_core_unbind_device(dev);
 	dev->num_ifaces = 0;
+	/* Keep the old endpoints' objects until the controller agrees: the
+	 * new ones take other slots, so a failure can put everything back. */
 	for (unsigned idx = 2; idx < 32; idx++) {
-		if (dev->eps[idx]) {
+		old[idx] = dev->eps[idx];
+		dev->eps[idx] = NULL;
+		if (old[idx])
 			drop |= 1u << idx;
-			dev->eps[idx]->dev = NULL;
-			dev->eps[idx] = NULL;
-		}
 	}
+	old_ci = dev->active_config;
 	dev->active_config = ci;
 	if (ci >= 0) {
 		const struct bu_usb_config_info *cfg = &dev->configs[ci];
 
 		for (unsigned a = 0; a < cfg->num_alts; a++)
 			if (cfg->alts[a].alt == 0)
-				bu_core_open_alt(dev, cfg, &cfg->alts[a]);
+				opened |= bu_core_open_alt(dev, cfg, &cfg->alts[a]);
 	}
 	rc = configure_sync(dev, drop);
-	if (rc)
+	if (rc == BU_ENODEV)
+		return rc; /* unplugged: dev is gone */
+	if (rc) {
+		for (unsigned idx = 2; idx < 32; idx++) {
+			if (opened & (1u << idx))
+				dev->eps[idx]->dev = NULL;
+			dev->eps[idx] = old[idx];
+		}
+		dev->active_config = old_ci;
+		bu_core_bind_device(dev);
 		return rc;
+	}
+	for (unsigned idx = 2; idx < 32; idx++)
+		if (old[idx]) {
+			old[idx]->dev = NULL; /* its slot is free again */
+			old[idx]->hc_priv = NULL;
+		}
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
 			    USB_REQ_SET_CONFIGURATION, value, 0, NULL, 0, T_REQUEST_MS);
 	if (rc < 0)

@@ -49,6 +49,9 @@ uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 	t->dw[0] = bu_cpu_to_le32(dw0);
 	t->dw[1] = bu_cpu_to_le32(dw1);
 	t->dw[2] = bu_cpu_to_le32(dw2);
+	/* The controller may be running this ring: the parameters must be
+	 * visible before the cycle bit hands the TRB over. */
+	bu_wmb();
 	t->dw[3] = bu_cpu_to_le32((dw3 & ~XHCI_TRB_C) | (hold ? cycle ^ 1 : cycle));
 	if (xhci_ring_slot(r, r->enq) == 0) {
 		/* We just filled the last usable TRB: hand over the Link TRB of

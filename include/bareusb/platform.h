@@ -103,7 +103,11 @@ struct bu_platform {
 	/** Log one line (no trailing newline) at `level`. */
 	void (*log)(void *ctx, enum bu_log_level level, const char *line);
 
-	/** Optional: take and drop the embedder's lock around library entry. */
+	/**
+	 * Optional: take and drop the embedder's lock around library entry
+	 * (poll, submit, cancel, abort). It must be recursive: completion
+	 * callbacks run under it and may submit again.
+	 */
 	void (*lock)(void *ctx);
 	void (*unlock)(void *ctx);
 	/** Optional: a broken internal invariant; must not return. */

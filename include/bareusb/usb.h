@@ -325,8 +325,7 @@ struct bu_usb_device {
 	uint8_t num_ifaces;
 	struct bu_usb_interface ifaces[BU_USB_MAX_IFACES];
 	bool addr_lock;      /**< holds its root port's default-address lock */
-	bool op_done;        /**< synchronous controller operation finished */
-	int op_status;
+	void *waiter;        /**< core private: synchronous caller to tell */
 
 	void *hc_priv;       /**< controller driver's device state */
 };
@@ -340,6 +339,7 @@ typedef void (*bu_usb_done_fn)(struct bu_usb_device *dev, int status);
 /** Root-port state as the core sees it. */
 struct bu_usb_port_status {
 	bool connected;
+	bool connect_changed;  /**< the connection changed since last read (CSC) */
 	bool enabled;
 	bool resetting;
 	bool overcurrent;
