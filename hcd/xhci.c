@@ -1495,8 +1495,6 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 
 	if (dw[3] & XHCI_TRB_ED)
 		return; /* we queue no Event Data TRBs */
-	if (cc == XHCI_CC_RING_UNDERRUN || cc == XHCI_CC_RING_OVERRUN)
-		return; /* TEMP TEST */
 	if (!bu_xhci_ring_find(&ep->ring, ptr, &c)) {
 		if (cc != XHCI_CC_STOPPED && cc != XHCI_CC_STOPPED_LENGTH_INVALID &&
 		    cc != XHCI_CC_RING_UNDERRUN && cc != XHCI_CC_RING_OVERRUN)
