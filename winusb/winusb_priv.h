@@ -221,7 +221,6 @@ struct bu_winusb_drv {
 	struct wu_func *funcs[BU_WINUSB_MAX_FUNCS];
 	struct wu_file files[BU_WINUSB_MAX_FILES];
 	uint32_t next_instance;
-	bool polling;                     /**< inside a driver poll hook */
 };
 
 #endif
