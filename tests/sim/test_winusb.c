@@ -1068,6 +1068,141 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The driver part against a hostile API part                               */
+
+static bool probe_deny(void *ctx, const void *p, size_t len, bool write)
+{
+	(void)ctx;
+	(void)len;
+	(void)write;
+	return p != (const void *)0x1000; /* "user" memory at 0x1000 is not mapped */
+}
+
+static uint32_t raw_io(struct env *e, uint32_t file, uint32_t code,
+		       const struct bu_winusb_ioparams *prm, uint32_t plen, void *buf,
+		       uint32_t blen, void *aux, uint32_t alen, bool with_done)
+{
+	struct bu_winusb_io io;
+	struct bu_winusb_iores res;
+
+	memset(&io, 0, sizeof(io));
+	io.file = file;
+	io.code = code;
+	io.params = prm;
+	io.params_len = plen;
+	io.buf = buf;
+	io.buf_len = blen;
+	io.aux = aux;
+	io.aux_len = alen;
+	io.done = with_done ? (bu_winusb_io_done_fn)(uintptr_t)1 : NULL;
+	return bu_winusb_drv_ioctl(e->drv, &io, &res);
+}
+
+START_TEST(test_hostile_requests)
+{
+	struct bu_winusb_drv_options o = { .check_range = probe_deny };
+	struct bu_winusb_devinfo info;
+	struct bu_winusb_ioparams p;
+	const uint32_t P = sizeof(p);
+	uint8_t buf[64];
+	uint32_t file = 0, stale;
+	struct env e;
+
+	env_up_opts(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL, &o);
+	ck_assert_uint_eq(bu_winusb_drv_query(e.drv, 0, &info), 0);
+	ck_assert_uint_eq(bu_winusb_drv_open(e.drv, info.instance, &file), 0);
+	ck_assert_uint_eq(bu_winusb_drv_open(e.drv, info.instance, &stale), ERROR_ACCESS_DENIED);
+	memset(&p, 0, sizeof(p));
+	/* Parameter blocks: missing, short, long. */
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, NULL, P, NULL, 0, NULL,
+				 0, false), ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, P - 1, NULL, 0,
+				 NULL, 0, false), ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, P + 1, NULL, 0,
+				 NULL, 0, false), ERROR_INVALID_PARAMETER);
+	/* Interfaces must be claimed before use; indexes are checked. */
+	p.pipe = 0x81;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, buf, 64, NULL, 0, true),
+			  ERROR_INVALID_HANDLE);
+	p.iface = 1;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, P, NULL, 0, NULL, 0,
+				 false), ERROR_NO_MORE_ITEMS);
+	p.iface = 200;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, P, NULL, 0, NULL, 0,
+				 false), ERROR_NO_MORE_ITEMS);
+	p.iface = 0;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, P, NULL, 0, NULL, 0,
+				 false), 0);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, P, NULL, 0, NULL, 0,
+				 false), ERROR_ALREADY_EXISTS);
+	/* Buffers: NULL with a length, wrapping ranges, memory the probe refuses. */
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, NULL, 64, NULL, 0, true),
+			  ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, (void *)(UINTPTR_MAX - 8),
+				 64, NULL, 0, true), ERROR_NOACCESS);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, (void *)0x1000, 64,
+				 NULL, 0, true), ERROR_NOACCESS);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_GET_INFO, &p, P, (void *)0x1000, 64,
+				 NULL, 0, false), ERROR_NOACCESS);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, buf, 64, NULL, 4, true),
+			  ERROR_INVALID_PARAMETER);
+	/* A transfer without a completion route is refused, not run blind. */
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, buf, 64, NULL, 0,
+				 false), ERROR_INVALID_PARAMETER);
+	/* Pipes: absent, wrong direction, control, isoch in the wrong alt. */
+	p.pipe = 0x85;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, buf, 64, NULL, 0, true),
+			  ERROR_INVALID_PARAMETER);
+	p.pipe = 0x01;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_READ_PIPE, &p, P, buf, 64, NULL, 0, true),
+			  ERROR_INVALID_PARAMETER);
+	p.pipe = 0x83;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_ISOCH_REGISTER, &p, P, buf, 64, NULL, 0,
+				 false), ERROR_INVALID_PARAMETER);
+	/* Control: wLength beyond the buffer, beyond 4 KiB; SET_ADDRESS. */
+	p.pipe = 0;
+	memcpy(p.setup, (uint8_t[]){ 0xc0, SIM_WINUSB_REQ_READ, 0, 0, 0, 0, 65, 0 }, 8);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_CONTROL, &p, P, buf, 64, NULL, 0, true),
+			  ERROR_INVALID_PARAMETER);
+	memcpy(p.setup, (uint8_t[]){ 0xc0, SIM_WINUSB_REQ_READ, 0, 0, 0, 0, 0x01, 0x10 }, 8);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_CONTROL, &p, P, buf, 64, NULL, 0, true),
+			  ERROR_INVALID_PARAMETER);
+	memcpy(p.setup, (uint8_t[]){ 0x00, 0x05, 9, 0, 0, 0, 0, 0 }, 8);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_CONTROL, &p, P, buf, 0, NULL, 0, true),
+			  ERROR_INVALID_PARAMETER);
+	memcpy(p.setup, (uint8_t[]){ 0x00, 0x09, 2, 0, 0, 0, 0, 0 }, 8);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_CONTROL, &p, P, buf, 0, NULL, 0, true),
+			  ERROR_NOT_SUPPORTED);
+	memset(p.setup, 0, 8);
+	/* Isochronous handles and windows; unknown codes; policies' values. */
+	p.handle = 0x0101;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_ISOCH_WRITE, &p, P, NULL, 0, NULL, 0,
+				 true), ERROR_INVALID_HANDLE);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_ISOCH_UNREGISTER, &p, P, NULL, 0, NULL,
+				 0, false), ERROR_INVALID_HANDLE);
+	ck_assert_uint_eq(raw_io(&e, file, 0x0350C0FCu, &p, P, NULL, 0, NULL, 0, false),
+			  ERROR_INVALID_PARAMETER);
+	p.pipe = 0x81;
+	p.type = PIPE_TRANSFER_TIMEOUT;
+	p.length = 3;
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_SET_PIPE_POLICY, &p, P, NULL, 0, NULL, 0,
+				 false), ERROR_INVALID_PARAMETER);
+	p.type = 0;
+	p.length = 0;
+	/* After close, the id is dead - also once the slot is reused. */
+	bu_winusb_drv_close(e.drv, file);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_GET_ALT, &p, P, buf, 1, NULL, 0, false),
+			  ERROR_INVALID_HANDLE);
+	ck_assert_uint_eq(bu_winusb_drv_open(e.drv, info.instance, &stale), 0);
+	ck_assert_uint_ne(stale, file);
+	ck_assert_uint_eq(raw_io(&e, file, BU_WINUSB_IOCTL_GET_ALT, &p, P, buf, 1, NULL, 0, false),
+			  ERROR_INVALID_HANDLE);
+	bu_winusb_drv_close(e.drv, stale);
+	env_down(&e);
+}
+END_TEST
+
 Suite *winusb_suite(void);
 
 Suite *winusb_suite(void)
@@ -1095,6 +1230,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_composite);
 	tcase_add_test(t, test_suspend);
 	tcase_add_test(t, test_bad_arguments);
+	tcase_add_test(t, test_hostile_requests);
 	suite_add_tcase(s, t);
 	return s;
 }
