@@ -1,0 +1,13 @@
+/*
+ * <windows.h> for programs written for Windows: put include/bareusb/compat
+ * on the include path and `#include <windows.h>` gets Windows' base types
+ * and the Win32 helpers WinUSB programs use (GetLastError, CreateEvent,
+ * WaitForSingleObject, CloseHandle, CreateFile, Sleep, ...) from bareusb.
+ */
+#ifndef BAREUSB_COMPAT_WINDOWS_H
+#define BAREUSB_COMPAT_WINDOWS_H
+
+#include "../wintypes.h"
+#include "../winusb.h"
+
+#endif
