@@ -416,96 +416,185 @@ BOOL bu_win32_cancel_io(struct bu_winusb_api *api, HANDLE file);
 
 BOOL bu_winusb_initialize(struct bu_winusb_api *api, HANDLE DeviceHandle,
 			  PWINUSB_INTERFACE_HANDLE InterfaceHandle);
+/**
+ * Release an interface handle (its pipes are aborted); TRUE, or FALSE with
+ * ERROR_INVALID_HANDLE.
+ */
 BOOL bu_winusb_free(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle);
+/**
+ * Handle of the interface AssociatedInterfaceIndex + 1 positions after the default
+ * one; ERROR_ALREADY_EXISTS, ERROR_NO_MORE_ITEMS, ERROR_INVALID_PARAMETER (index 255).
+ */
 BOOL bu_winusb_get_associated_interface(struct bu_winusb_api *api,
 					WINUSB_INTERFACE_HANDLE InterfaceHandle,
 					UCHAR AssociatedInterfaceIndex,
 					PWINUSB_INTERFACE_HANDLE AssociatedInterfaceHandle);
+/**
+ * A descriptor (device and configuration from the enumeration copy, others from the
+ * device), truncated to BufferLength.
+ */
 BOOL bu_winusb_get_descriptor(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			      UCHAR DescriptorType, UCHAR Index, USHORT LanguageID,
 			      PUCHAR Buffer, ULONG BufferLength, PULONG LengthTransferred);
+/**
+ * The AlternateSettingNumber-th (index) interface descriptor of the handle's
+ * interface; ERROR_NO_MORE_ITEMS past the end.
+ */
 BOOL bu_winusb_query_interface_settings(struct bu_winusb_api *api,
 					WINUSB_INTERFACE_HANDLE InterfaceHandle,
 					UCHAR AlternateSettingNumber,
 					PUSB_INTERFACE_DESCRIPTOR UsbAltInterfaceDescriptor);
+/**
+ * DEVICE_SPEED as one UCHAR (HighSpeed at high speed and above, else LowSpeed);
+ * ERROR_INVALID_PARAMETER for other types, ERROR_INSUFFICIENT_BUFFER.
+ */
 BOOL bu_winusb_query_device_information(struct bu_winusb_api *api,
 					WINUSB_INTERFACE_HANDLE InterfaceHandle,
 					ULONG InformationType, PULONG BufferLength,
 					PVOID Buffer);
+/**
+ * SET_INTERFACE to bAlternateSetting SettingNumber and the new pipe set; ERROR_BUSY
+ * with I/O pending, ERROR_INVALID_PARAMETER for an unknown setting.
+ */
 BOOL bu_winusb_set_current_alternate_setting(struct bu_winusb_api *api,
 					     WINUSB_INTERFACE_HANDLE InterfaceHandle,
 					     UCHAR SettingNumber);
+/** The interface's current bAlternateSetting (as last set). */
 BOOL bu_winusb_get_current_alternate_setting(struct bu_winusb_api *api,
 					     WINUSB_INTERFACE_HANDLE InterfaceHandle,
 					     PUCHAR SettingNumber);
+/**
+ * The PipeIndex-th endpoint of an alternate setting (index); ERROR_NO_MORE_ITEMS past
+ * the end.
+ */
 BOOL bu_winusb_query_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			  UCHAR AlternateInterfaceNumber, UCHAR PipeIndex,
 			  PWINUSB_PIPE_INFORMATION PipeInformation);
+/** WinUsb_QueryPipe plus MaximumBytesPerInterval (HS mult, SS companion). */
 BOOL bu_winusb_query_pipe_ex(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			     UCHAR AlternateSettingNumber, UCHAR PipeIndex,
 			     PWINUSB_PIPE_INFORMATION_EX PipeInformationEx);
+/**
+ * Set a pipe policy (reference/winusb.md §4); ERROR_INVALID_PARAMETER for a wrong
+ * ValueLength, an unknown type or pipe, MAXIMUM_TRANSFER_SIZE.
+ */
 BOOL bu_winusb_set_pipe_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			       UCHAR PipeID, ULONG PolicyType, ULONG ValueLength, PVOID Value);
+/**
+ * Read a pipe policy; *ValueLength in = room, out = bytes (ERROR_INSUFFICIENT_BUFFER
+ * sets the size needed).
+ */
 BOOL bu_winusb_get_pipe_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			       UCHAR PipeID, ULONG PolicyType, PULONG ValueLength, PVOID Value);
+/**
+ * Read from a bulk/interrupt IN pipe, synchronously or overlapped (ERROR_IO_PENDING);
+ * ERROR_SEM_TIMEOUT, ERROR_GEN_FAILURE, ERROR_OPERATION_ABORTED,
+ * ERROR_DEVICE_NOT_CONNECTED.
+ */
 BOOL bu_winusb_read_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			 UCHAR PipeID, PUCHAR Buffer, ULONG BufferLength,
 			 PULONG LengthTransferred, LPOVERLAPPED Overlapped);
+/**
+ * Write to a bulk/interrupt OUT pipe (0 bytes = a ZLP); same errors as
+ * WinUsb_ReadPipe.
+ */
 BOOL bu_winusb_write_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			  UCHAR PipeID, PUCHAR Buffer, ULONG BufferLength,
 			  PULONG LengthTransferred, LPOVERLAPPED Overlapped);
+/**
+ * A control transfer on EP0 (data stage at most 4096 bytes; interface recipients get
+ * the handle's interface number in wIndex's low byte).
+ */
 BOOL bu_winusb_control_transfer(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 				WINUSB_SETUP_PACKET SetupPacket, PUCHAR Buffer,
 				ULONG BufferLength, PULONG LengthTransferred,
 				LPOVERLAPPED Overlapped);
+/**
+ * Abort the pipe, then reset both sides (toggle, halt); nothing is sent for
+ * isochronous pipes.
+ */
 BOOL bu_winusb_reset_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			  UCHAR PipeID);
+/**
+ * Abort every request of the pipe and wait for them (they fail with
+ * ERROR_OPERATION_ABORTED).
+ */
 BOOL bu_winusb_abort_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			  UCHAR PipeID);
+/** Drop the bytes a partial read kept (ALLOW_PARTIAL_READS without AUTO_FLUSH). */
 BOOL bu_winusb_flush_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			  UCHAR PipeID);
+/** AUTO_SUSPEND (UCHAR) or SUSPEND_DELAY (ULONG ms); ERROR_INVALID_PARAMETER otherwise. */
 BOOL bu_winusb_set_power_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 				ULONG PolicyType, ULONG ValueLength, PVOID Value);
+/** Read AUTO_SUSPEND or SUSPEND_DELAY. */
 BOOL bu_winusb_get_power_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 				ULONG PolicyType, PULONG ValueLength, PVOID Value);
+/**
+ * Result of an overlapped request: ERROR_IO_INCOMPLETE while pending without bWait,
+ * else the request's own status and byte count.
+ */
 BOOL bu_winusb_get_overlapped_result(struct bu_winusb_api *api,
 				     WINUSB_INTERFACE_HANDLE InterfaceHandle,
 				     LPOVERLAPPED lpOverlapped,
 				     LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+/**
+ * Register a buffer for an isochronous pipe (PipeID as bEndpointAddress or its
+ * number).
+ */
 BOOL bu_winusb_register_isoch_buffer(struct bu_winusb_api *api,
 				     WINUSB_INTERFACE_HANDLE InterfaceHandle, UCHAR PipeID,
 				     PUCHAR Buffer, ULONG BufferLength,
 				     PWINUSB_ISOCH_BUFFER_HANDLE IsochBufferHandle);
+/** Unregister an isochronous buffer, waiting for transfers still using it. */
 BOOL bu_winusb_unregister_isoch_buffer(struct bu_winusb_api *api,
 				       WINUSB_ISOCH_BUFFER_HANDLE IsochBufferHandle);
+/**
+ * Isochronous OUT from *FrameNumber on (out: the frame after the last used); a start
+ * frame in the past fails.
+ */
 BOOL bu_winusb_write_isoch_pipe(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE BufferHandle,
 				ULONG Offset, ULONG Length, PULONG FrameNumber,
 				LPOVERLAPPED Overlapped);
+/**
+ * Isochronous IN of NumberOfPackets packets from *FrameNumber on; per-packet results
+ * in IsoPacketDescriptors.
+ */
 BOOL bu_winusb_read_isoch_pipe(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE BufferHandle,
 			       ULONG Offset, ULONG Length, PULONG FrameNumber,
 			       ULONG NumberOfPackets,
 			       PUSBD_ISO_PACKET_DESCRIPTOR IsoPacketDescriptors,
 			       LPOVERLAPPED Overlapped);
+/**
+ * Isochronous OUT as soon as possible; ContinueStream fails (ERROR_GEN_FAILURE) when
+ * the stream cannot continue without a gap.
+ */
 BOOL bu_winusb_write_isoch_pipe_asap(struct bu_winusb_api *api,
 				     WINUSB_ISOCH_BUFFER_HANDLE BufferHandle, ULONG Offset,
 				     ULONG Length, BOOL ContinueStream,
 				     LPOVERLAPPED Overlapped);
+/** Isochronous IN as soon as possible (see WinUsb_WriteIsochPipeAsap). */
 BOOL bu_winusb_read_isoch_pipe_asap(struct bu_winusb_api *api,
 				    WINUSB_ISOCH_BUFFER_HANDLE BufferHandle, ULONG Offset,
 				    ULONG Length, BOOL ContinueStream, ULONG NumberOfPackets,
 				    PUSBD_ISO_PACKET_DESCRIPTOR IsoPacketDescriptors,
 				    LPOVERLAPPED Overlapped);
+/** The 32-bit bus frame number and the QPC time (microseconds) it was read at. */
 BOOL bu_winusb_get_current_frame_number(struct bu_winusb_api *api,
 					WINUSB_INTERFACE_HANDLE InterfaceHandle,
 					PULONG CurrentFrameNumber, LARGE_INTEGER *TimeStamp);
+/** *CurrentFrameNumber advanced by the milliseconds since TimeStamp. */
 BOOL bu_winusb_get_adjusted_frame_number(struct bu_winusb_api *api, PULONG CurrentFrameNumber,
 					 LARGE_INTEGER TimeStamp);
+/** Start frame/QPC tracking; the tracking handle comes back in the structure. */
 BOOL bu_winusb_start_tracking_for_time_sync(
 	struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 	PUSB_START_TRACKING_FOR_TIME_SYNC_INFORMATION StartTrackingInfo);
+/** Current frame numbers and QPC, and the QPC of an input (micro)frame. */
 BOOL bu_winusb_get_current_frame_number_and_qpc(
 	struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 	PUSB_FRAME_NUMBER_AND_QPC_FOR_TIME_SYNC_INFORMATION FrameQpcInfo);
+/** Stop tracking (ERROR_INVALID_PARAMETER for an unknown tracking handle). */
 BOOL bu_winusb_stop_tracking_for_time_sync(
 	struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 	PUSB_STOP_TRACKING_FOR_TIME_SYNC_INFORMATION StopTrackingInfo);
