@@ -414,6 +414,11 @@ BOOL bu_win32_cancel_io(struct bu_winusb_api *api, HANDLE file);
 /* ------------------------------------------------------------------------ */
 /* The WinUSB functions, with the instance first (reference/winusb.md §3)    */
 
+/**
+ * Claim the default interface of an opened device file (its policies reset);
+ * FALSE with ERROR_INVALID_HANDLE (bad or non-overlapped file), ERROR_BAD_DEVICE,
+ * ERROR_BAD_COMMAND (unplugged) or ERROR_ALREADY_EXISTS.
+ */
 BOOL bu_winusb_initialize(struct bu_winusb_api *api, HANDLE DeviceHandle,
 			  PWINUSB_INTERFACE_HANDLE InterfaceHandle);
 /**
