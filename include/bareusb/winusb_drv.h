@@ -73,7 +73,10 @@ struct bu_winusb_drv_options {
  */
 int bu_winusb_drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_options *opts,
 			 struct bu_winusb_drv **out);
-/** Unregister and free (open files are closed, requests aborted). */
+/**
+ * Unregister and free (open files are closed, requests aborted). Call it
+ * before the bus is destroyed.
+ */
 void bu_winusb_drv_destroy(struct bu_winusb_drv *drv);
 
 /**
