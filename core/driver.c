@@ -65,7 +65,15 @@ void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 	bus->num_drivers--;
 }
 
-/** How many fields of `m` match the interface, or -1 when one differs. */
+/*
+ * Rule weights, ranked as Windows ranks IDs: a VID/PID (hardware ID) rule
+ * beats a Microsoft OS compatible ID, which beats a class triple.
+ */
+#define W_IDENT 4   /* each of idVendor, idProduct */
+#define W_COMPAT 4  /* the device asked for this driver by name */
+#define W_FIELD 1   /* class, subclass, protocol, interface number */
+
+/** The weight of the fields of `m` that match the interface, or -1 when one differs. */
 static int match_score(const struct bu_usb_device *dev,
 		       const struct bu_usb_interface *intf,
 		       const struct bu_usb_match *m)
@@ -76,42 +84,42 @@ static int match_score(const struct bu_usb_device *dev,
 	if (m->flags & BU_MATCH_VENDOR) {
 		if (dev->desc.idVendor != m->vid)
 			return -1;
-		score++;
+		score += W_IDENT;
 	}
 	if (m->flags & BU_MATCH_PRODUCT) {
 		if (dev->desc.idProduct != m->pid)
 			return -1;
-		score++;
+		score += W_IDENT;
 	}
 	if (m->flags & BU_MATCH_DEV_CLASS) {
 		if (dev->desc.bDeviceClass != m->class_code)
 			return -1;
-		score++;
+		score += W_FIELD;
 	} else if (m->flags & BU_MATCH_CLASS) {
 		if (!a || a->class_code != m->class_code)
 			return -1;
-		score++;
+		score += W_FIELD;
 	}
 	if (m->flags & BU_MATCH_SUBCLASS) {
 		if (!a || a->subclass != m->subclass)
 			return -1;
-		score++;
+		score += W_FIELD;
 	}
 	if (m->flags & BU_MATCH_PROTOCOL) {
 		if (!a || a->protocol != m->protocol)
 			return -1;
-		score++;
+		score += W_FIELD;
 	}
 	if (m->flags & BU_MATCH_INTERFACE) {
 		if (intf->number != m->interface)
 			return -1;
-		score++;
+		score += W_FIELD;
 	}
 	if (m->flags & BU_MATCH_COMPAT_ID) {
 		if (!m->compat_id || !intf->compat_id[0] ||
 		    bu_strcmp(intf->compat_id, m->compat_id) != 0)
 			return -1;
-		score += 2; /* the device asked for this driver by name */
+		score += W_COMPAT;
 	}
 	return score;
 }

@@ -1393,7 +1393,9 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 		}
 		b.type = XHCI_TRB_ISOCH;
 		b.extra = XHCI_TRB_SIA | XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
-		b.flags = (in ? XHCI_TRB_ISP : 0) | XHCI_TRB_IOC;
+		/* IOC on the TD's last TRB only (added below): controllers,
+		 * QEMU among them, report one completion per TD. */
+		b.flags = in ? XHCI_TRB_ISP : 0;
 		if (!xfer->len) {
 			b.first = bu_xhci_ring_push(&ep->ring, 0, 0, 0,
 						 XHCI_TRB_TYPE_SET(XHCI_TRB_ISOCH) | b.extra |
@@ -1495,6 +1497,13 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 
 	if (dw[3] & XHCI_TRB_ED)
 		return; /* we queue no Event Data TRBs */
+	if (cc == XHCI_CC_RING_UNDERRUN || cc == XHCI_CC_RING_OVERRUN) {
+		/* Isoch ring ran empty (§4.10.3.1): the pointer is not a TD of
+		 * ours to complete; the next TD's own event follows. */
+		xlog(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
+		     bu_xhci_cc_name(cc));
+		return;
+	}
 	if (!bu_xhci_ring_find(&ep->ring, ptr, &c)) {
 		if (cc != XHCI_CC_STOPPED && cc != XHCI_CC_STOPPED_LENGTH_INVALID &&
 		    cc != XHCI_CC_RING_UNDERRUN && cc != XHCI_CC_RING_OVERRUN)

@@ -178,8 +178,9 @@ enum bu_usb_match_flags {
 
 /**
  * One match rule. A driver binds an interface when every field named in
- * `flags` matches; among several matching drivers the rule naming the most
- * fields wins (so a VID/PID rule beats a class rule).
+ * `flags` matches. Among several matching rules the heaviest wins, ranked
+ * as Windows ranks IDs: VID/PID beats a Microsoft OS compatible ID, which
+ * beats class/subclass/protocol (core/driver.c has the weights).
  */
 struct bu_usb_match {
 	uint16_t flags;       /**< BU_MATCH_* */
