@@ -1113,6 +1113,16 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 		port_set(bus, port, PORT_EMPTY, 0);
 		return;
 	}
+	if (st.connect_changed && ps != PORT_EMPTY && ps != PORT_DEBOUNCE) {
+		/* Unplugged and plugged again between two looks, at any stage
+		 * (or a device that re-attached itself): start over with a
+		 * new device. */
+		dev = root_device(bus, port);
+		if (dev)
+			bu_core_dev_remove(bus, dev);
+		port_set(bus, port, PORT_EMPTY, 0);
+		ps = PORT_EMPTY;
+	}
 	switch (ps) {
 	case PORT_EMPTY:
 		if (st.usb3 && st.enabled) {
@@ -1152,16 +1162,6 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 			port_attach(bus, port, st.speed);
 		break;
 	case PORT_DEVICE:
-		if (st.connect_changed) {
-			/* Unplugged and plugged again between two looks (or a
-			 * device that re-attached itself): a new device. */
-			dev = root_device(bus, port);
-			if (dev)
-				bu_core_dev_remove(bus, dev);
-			port_set(bus, port, PORT_EMPTY, 0);
-			port_check(bus, port, false);
-			break;
-		}
 		if (st.changed && !st.enabled && !root_device(bus, port)) {
 			port_set(bus, port, PORT_EMPTY, 0);
 			port_check(bus, port, false);

@@ -1591,6 +1591,8 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 			ep->uep->halted = true;
 	}
 	ep->ring.deq = xfer->hc_end;
+	if (ep->type == BU_EP_CONTROL && xfer->hc_pending)
+		actual = xfer->actual; /* the data stage was short */
 	xfer_finish(x, ep, xfer, err ? err : BU_EIO, actual);
 	if (ep->halted)
 		ep_recover(x, ep, cc);
