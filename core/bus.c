@@ -184,6 +184,8 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 		rc = BU_ESHUTDOWN;
 	else if (dev->state == BU_DEV_GONE)
 		rc = BU_ENODEV;
+	else if (bu_core_pm_hold(xfer))
+		rc = 0; /* goes out once the device has resumed */
 	else {
 		xfer->deadline_us = xfer->timeout_ms ?
 			bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
@@ -207,7 +209,10 @@ int bu_usb_xfer_cancel(struct bu_usb_xfer *xfer)
 		return BU_EINVAL;
 	bus = xfer->ep->dev->bus;
 	bus_lock(bus);
-	rc = bus->ops->xfer_cancel(xfer, BU_ECANCELED);
+	if (bu_core_pm_cancel(xfer, BU_ECANCELED))
+		rc = 0;
+	else
+		rc = bus->ops->xfer_cancel(xfer, BU_ECANCELED);
 	bus_unlock(bus);
 	return rc;
 }
@@ -421,6 +426,7 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	if (was_enumerating && bus->enumerating)
 		bus->enumerating--;
 	addr_unlock(dev);
+	bu_core_pm_drop(dev);
 	/* The driver completes whatever is queued with BU_ENODEV and
 	 * releases the slot; callbacks see BU_DEV_GONE and stop. Then the
 	 * class drivers' remove() runs with nothing left in flight. */
@@ -1227,6 +1233,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 		}
 	}
 	check_timeouts(bus, now);
+	bu_core_pm_poll(bus, now);
 	bu_core_poll_drivers(bus, now);
 out:
 	bus_unlock(bus);

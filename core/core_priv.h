@@ -64,6 +64,17 @@ void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now);
  */
 bool bu_core_hub_child_failed(struct bu_usb_device *child);
 
+/** Hold a transfer submitted to a suspended/resuming device; false if active. */
+bool bu_core_pm_hold(struct bu_usb_xfer *xfer);
+/** Cancel a held transfer (completes on resume); false if not held. */
+bool bu_core_pm_cancel(struct bu_usb_xfer *xfer, int status);
+/** Cancel the held transfers of an endpoint; returns how many. */
+int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status);
+/** The device is going: finish its held transfers with BU_ENODEV. */
+void bu_core_pm_drop(struct bu_usb_device *dev);
+/** Suspend/resume timers. */
+void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now);
+
 /** The built-in hub class driver. */
 extern const struct bu_usb_driver bu_usb_hub_driver;
 

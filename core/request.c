@@ -177,7 +177,7 @@ int bu_usb_abort_endpoint(struct bu_usb_endpoint *ep)
 	plat = ep->dev->bus->plat;
 	if (plat->lock)
 		plat->lock(plat->ctx);
-	n = ep->dev->bus->ops->ep_abort(ep, BU_ECANCELED);
+	n = ep->dev->bus->ops->ep_abort(ep, BU_ECANCELED) + bu_core_pm_abort(ep, BU_ECANCELED);
 	if (plat->unlock)
 		plat->unlock(plat->ctx);
 	return n;

@@ -249,4 +249,8 @@ int xferload_register(struct bu_usb_bus *bus);
 /** C entry from boot.S. */
 void guest_main(uint32_t magic, uint32_t mbi);
 
+/** `suspendtest`: suspend and resume every device on a root port (suspendtest.c). */
+struct bu_usb_bus;
+void guest_suspendtest(struct bu_usb_bus *bus);
+
 #endif

@@ -651,6 +651,10 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	started = true;
 	if (cmdline_has("winusb"))
 		guest_winusb_run();
+	if (cmdline_has("suspendtest"))
+		for (unsigned i = 0; i < n_ctrls; i++)
+			if (ctrls[i].bus)
+				guest_suspendtest(ctrls[i].bus);
 	if (cmdline_has("watch")) {
 		tap_plan();
 		watch();

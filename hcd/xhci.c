@@ -1856,6 +1856,15 @@ static uint32_t xhci_frame_number(struct bu_usb_bus *bus)
 /* Root ports (§4.19)                                                       */
 /* ======================================================================== */
 
+/** PORTSC of a valid port; BU_ENODEV when the controller is gone (all ones). */
+static int portsc_read(struct xhci *x, unsigned port, uint32_t *v)
+{
+	if (port < 1 || port > x->max_ports)
+		return BU_EINVAL;
+	*v = op_rd(x, XHCI_OP_PORTSC(port));
+	return *v == 0xffffffffu ? BU_ENODEV : 0;
+}
+
 /** ops.port_status: read PORTSC, acknowledge its change bits. */
 static int xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 			    struct bu_usb_port_status *st)
@@ -1863,12 +1872,11 @@ static int xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 	struct xhci *x = bus_xhci(bus);
 	const struct xhci_protocol *p;
 	uint32_t v;
+	int rc;
 
-	if (port < 1 || port > x->max_ports)
-		return BU_EINVAL;
-	v = op_rd(x, XHCI_OP_PORTSC(port));
-	if (v == 0xffffffffu)
-		return BU_ENODEV;
+	rc = portsc_read(x, port, &v);
+	if (rc)
+		return rc;
 	p = port_protocol(x, port);
 	st->connected = (v & XHCI_PORTSC_CCS) != 0;
 	st->connect_changed = (v & XHCI_PORTSC_CSC) != 0;
@@ -1878,6 +1886,7 @@ static int xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 	st->changed = (v & XHCI_PORTSC_CHANGE_MASK) != 0;
 	st->usb3 = p && p->major >= 3;
 	st->speed = port_speed(x, port, XHCI_PORTSC_SPEED(v));
+	st->link = (uint8_t)XHCI_PORTSC_PLS(v);
 	if (x->trace || (v & XHCI_PORTSC_CHANGE_MASK)) {
 		char buf[160];
 
@@ -1889,18 +1898,34 @@ static int xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 	return 0;
 }
 
+/** ops.port_set_link: PLS write with the Link State Write Strobe (§4.15.2). */
+static int xhci_port_set_link(struct bu_usb_bus *bus, unsigned port,
+			      enum bu_usb_link link)
+{
+	struct xhci *x = bus_xhci(bus);
+	uint32_t v;
+	int rc;
+
+	rc = portsc_read(x, port, &v);
+	if (rc)
+		return rc;
+	if (!(v & XHCI_PORTSC_PED))
+		return BU_EINVAL;
+	portsc_write(x, port, v, XHCI_PORTSC_LWS | XHCI_PORTSC_PLS_SET(link));
+	return 0;
+}
+
 /** ops.port_reset: USB 2 reset (PR) or USB 3 warm reset (WPR). */
 static int xhci_port_reset(struct bu_usb_bus *bus, unsigned port, bool warm)
 {
 	struct xhci *x = bus_xhci(bus);
 	const struct xhci_protocol *p = port_protocol(x, port);
 	uint32_t v;
+	int rc;
 
-	if (port < 1 || port > x->max_ports)
-		return BU_EINVAL;
-	v = op_rd(x, XHCI_OP_PORTSC(port));
-	if (v == 0xffffffffu)
-		return BU_ENODEV;
+	rc = portsc_read(x, port, &v);
+	if (rc)
+		return rc;
 	if (warm && !(p && p->major >= 3))
 		warm = false; /* WPR is reserved on USB 2 ports */
 	portsc_write(x, port, v, warm ? XHCI_PORTSC_WPR : XHCI_PORTSC_PR);
@@ -2075,6 +2100,7 @@ static const struct bu_usb_hc_ops xhci_ops = {
 	.destroy = xhci_destroy,
 	.port_status = xhci_port_status,
 	.port_reset = xhci_port_reset,
+	.port_set_link = xhci_port_set_link,
 	.dev_enable = xhci_dev_enable,
 	.dev_address = xhci_dev_address,
 	.dev_update_ep0 = xhci_dev_update_ep0,

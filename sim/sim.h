@@ -208,6 +208,7 @@ struct sim_stats {
 	unsigned commands;   /**< commands completed */
 	uint64_t irqs;       /**< interrupts asserted (IP 0->1 with IE and INTE) */
 	unsigned er_full;    /**< Event Ring Full events posted */
+	unsigned suspended_waits; /**< TDs that found their root port suspended */
 };
 void sim_get_stats(struct sim *sim, struct sim_stats *st);
 

@@ -189,6 +189,16 @@ static void sim_port_start_reset(struct sim *sim, unsigned port, bool warm)
 	sim_tracef(sim, "port %u: %s reset started", port, warm ? "warm" : "port");
 }
 
+bool sim_port_suspended(const struct sim *sim, unsigned port)
+{
+	unsigned pls;
+
+	if (port < 1 || port > sim->nports)
+		return false;
+	pls = XHCI_PORTSC_PLS(sim->port[port - 1].sc);
+	return pls == XHCI_PLS_U3 || pls == XHCI_PLS_RESUME;
+}
+
 static void sim_port_pls_write(struct sim *sim, unsigned port, unsigned pls)
 {
 	struct sim_port *p = sim_p(sim, port);

@@ -203,6 +203,7 @@ struct sim_ep {
 	uint64_t svc_ns;     /* periodic: next service opportunity */
 	unsigned pkts_this_esit;
 	bool idle_reported;  /* isoch: underrun/overrun already reported */
+	bool held_by_suspend; /* waiting: the root port is in U3 */
 };
 
 struct sim_slot {
@@ -357,6 +358,8 @@ void sim_port_work(struct sim *sim, unsigned port);
 void sim_port_change(struct sim *sim, unsigned port, uint32_t bits);
 void sim_ports_hc_reset(struct sim *sim);
 void sim_ports_running(struct sim *sim);
+/* True while a root port's link is suspended (U3) or resuming: no bus traffic. */
+bool sim_port_suspended(const struct sim *sim, unsigned port);
 struct sim_device *sim_route(struct sim *sim, unsigned root_port, uint32_t route,
 			     const char **why);
 unsigned sim_port_psiv(const struct sim *sim, unsigned port, enum sim_speed speed);

@@ -1027,6 +1027,19 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 			return;
 		}
 	}
+	if (sim_port_suspended(sim, (sl->sctx[1] >> 16) & 0xff)) {
+		/* A suspended link carries no packets: the TD waits for the
+		 * resume (USB 2.0 §7.1.7.6), as on a real port in U3. */
+		if (!ep->held_by_suspend) {
+			sim_log(sim, BU_LOG_INFO, "slot %u dci %u: TD waits, its root port is suspended",
+				s, dci);
+			sim->st.suspended_waits++;
+		}
+		ep->held_by_suspend = true;
+		sim_ep_activate(sim, s, dci, sim->now + 100 * SIM_US);
+		return;
+	}
+	ep->held_by_suspend = false;
 	dev = sim_slot_dev(sim, s);
 	if (!dev) {
 		if (sim_xtype(ep) == SIM_EP_ISOCH) {

@@ -912,6 +912,31 @@ static bool func_idle(struct wu_func *fn)
 	return true;
 }
 
+/**
+ * Suspend or resume the link of a function's device: the embedder's hook
+ * when it gave one, else the core's selective suspend of the root port.
+ * A device is suspended only once every WinUSB function on it is idle and
+ * suspended (a composite device's other functions may still be busy).
+ */
+static int func_set_link(struct wu_func *fn, bool suspend)
+{
+	struct bu_winusb_drv *drv = fn->drv;
+
+	if (!fn->dev)
+		return 0;
+	if (drv->opts.suspend)
+		return drv->opts.suspend(drv->opts.ctx, fn->dev, suspend);
+	if (suspend) {
+		for (unsigned i = 0; i < BU_WINUSB_MAX_FUNCS; i++) {
+			const struct wu_func *o = drv->funcs[i];
+
+			if (o && o != fn && o->dev == fn->dev && !o->suspended)
+				return 0; /* the last one to go idle suspends it */
+		}
+	}
+	return bu_usb_device_suspend(fn->dev, suspend);
+}
+
 /** Resume a suspended function before new work (writes, control, reads). */
 static void func_resume(struct wu_func *fn)
 {
@@ -921,8 +946,7 @@ static void func_resume(struct wu_func *fn)
 		return;
 	fn->suspended = false;
 	fn->resumes++;
-	if (drv->opts.suspend && fn->dev)
-		drv->opts.suspend(drv->opts.ctx, fn->dev, false);
+	func_set_link(fn, false);
 	wlog(drv, BU_LOG_DEBUG, "%s: resumed", fn->location);
 	/* RESET_PIPE_ON_RESUME (§4): pipes that lose their toggle. */
 	for (unsigned i = 0; i < fn->num_ifaces; i++)
@@ -939,6 +963,7 @@ static void func_resume(struct wu_func *fn)
 static void func_tick(struct wu_func *fn, uint64_t now)
 {
 	struct bu_winusb_drv *drv = fn->drv;
+	int rc;
 
 	for (unsigned i = 0; i < fn->num_ifaces; i++)
 		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++) {
@@ -952,9 +977,17 @@ static void func_tick(struct wu_func *fn, uint64_t now)
 	if (!func_idle(fn) || now < fn->last_busy_us + (uint64_t)fn->suspend_delay * 1000)
 		return;
 	fn->suspended = true;
+	rc = func_set_link(fn, true);
+	if (rc) {
+		/* Not now (a transfer of another driver is queued, or the
+		 * device is behind a hub): stay active, try again later. */
+		fn->suspended = false;
+		fn->last_busy_us = now;
+		wlog(drv, BU_LOG_DEBUG, "%s: idle, but not suspended: %s", fn->location,
+		     bu_strerror(rc));
+		return;
+	}
 	fn->suspends++;
-	if (drv->opts.suspend && fn->dev)
-		drv->opts.suspend(drv->opts.ctx, fn->dev, true);
 	wlog(drv, BU_LOG_DEBUG, "%s: idle for %u ms, suspended", fn->location, fn->suspend_delay);
 }
 

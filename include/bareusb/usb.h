@@ -326,6 +326,9 @@ struct bu_usb_device {
 	uint8_t num_ifaces;
 	struct bu_usb_interface ifaces[BU_USB_MAX_IFACES];
 	bool addr_lock;      /**< holds its root port's default-address lock */
+	uint8_t pm_state;    /**< core private: selective suspend state */
+	uint64_t pm_wake_us; /**< core private: next suspend/resume step */
+	struct bu_usb_xfer *held, *held_tail; /**< submitted while suspended */
 	void *waiter;        /**< core private: synchronous caller to tell */
 
 	void *hc_priv;       /**< controller driver's device state */
@@ -337,6 +340,13 @@ struct bu_usb_device {
 /** Completion for asynchronous device/endpoint operations. */
 typedef void (*bu_usb_done_fn)(struct bu_usb_device *dev, int status);
 
+/** Link states a root port can be asked for (xHCI PORTSC PLS values). */
+enum bu_usb_link {
+	BU_LINK_U0 = 0,      /**< active */
+	BU_LINK_U3 = 3,      /**< suspended */
+	BU_LINK_RESUME = 15, /**< USB 2: drive resume signalling */
+};
+
 /** Root-port state as the core sees it. */
 struct bu_usb_port_status {
 	bool connected;
@@ -346,6 +356,7 @@ struct bu_usb_port_status {
 	bool overcurrent;
 	bool changed;          /**< any change bit was set (and is now cleared) */
 	bool usb3;             /**< port speaks USB 3 (no debounce/reset needed) */
+	uint8_t link;          /**< link state, PORTSC PLS numbering (BU_LINK_*) */
 	enum bu_usb_speed speed;
 };
 
@@ -367,6 +378,8 @@ struct bu_usb_hc_ops {
 			   struct bu_usb_port_status *st);
 	/** Start a port reset (warm for USB 3 when asked); poll port_status for the end. */
 	int (*port_reset)(struct bu_usb_bus *bus, unsigned port, bool warm);
+	/** Ask an enabled root port for a link state (suspend, resume). */
+	int (*port_set_link)(struct bu_usb_bus *bus, unsigned port, enum bu_usb_link link);
 
 	/* device */
 	/** Allocate a slot and its contexts for `dev` (speed, route, parent set). */
@@ -531,6 +544,19 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
  * drivers probed again on the new interfaces.
  */
 int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value);
+
+/**
+ * Selective suspend (USB 2.0 §7.1.7.6, §11.9) of a configured device on a
+ * root port: `suspend` puts its link in U3 when no transfer is queued
+ * (BU_EBUSY otherwise); resume (`suspend` false, or any transfer submitted
+ * meanwhile) drives resume signalling for 20 ms (TDRSMDN), returns the
+ * link to U0 and waits the 10 ms resume recovery (TRSMRCY) before the
+ * transfers held meanwhile go out. Asynchronous: callable from callbacks.
+ * Devices behind hubs: BU_ENOTSUP.
+ */
+int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend);
+/** True while the device is suspended or resuming. */
+bool bu_usb_device_suspended(const struct bu_usb_device *dev);
 
 /** The open endpoint with this bEndpointAddress (0 for EP0), or NULL. */
 struct bu_usb_endpoint *bu_usb_find_endpoint(struct bu_usb_device *dev,

@@ -59,9 +59,11 @@ struct bu_winusb_drv_options {
 	bool (*check_range)(void *ctx, const void *p, size_t len, bool write);
 	/**
 	 * Optional: put a device into selective suspend (true) or resume it
-	 * (false). Without it the power policy still runs its state machine
-	 * (idle detection, resume on the next transfer, RESET_PIPE_ON_RESUME)
-	 * but the link is not touched.
+	 * (false); nonzero means "not now" and the policy tries again after
+	 * another SUSPEND_DELAY. Without it the core's bu_usb_device_suspend()
+	 * is used: the root port's link goes to U3 once every WinUSB function
+	 * on the device is idle and no transfer is queued on it (a pending
+	 * IN read keeps it awake), and the next transfer resumes it.
 	 */
 	int (*suspend)(void *ctx, struct bu_usb_device *dev, bool suspend);
 };

@@ -222,4 +222,17 @@ static inline void wait_ep_idle(struct stack *st, struct bu_usb_endpoint *ep)
 	ck_assert(!bu_usb_endpoint_busy(ep));
 }
 
+/* main() of a sim test binary: run `s` with TAP on stdout; exit status. */
+static inline int run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 #endif

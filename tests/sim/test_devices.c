@@ -734,12 +734,5 @@ static Suite *devices_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(devices_suite());
-	int failed;
-
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(devices_suite());
 }

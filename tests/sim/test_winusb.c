@@ -56,6 +56,8 @@ static int suspend_hook(void *ctx, struct bu_usb_device *dev, bool suspend)
 	return 0;
 }
 
+static const int core_link;
+
 /* Bring the stack, the driver part and the API instance up; attach a model. */
 static void env_up_opts(struct env *e, const struct sim_device_model *m, enum sim_speed speed,
 			const char *bind, const struct bu_winusb_drv_options *o)
@@ -66,8 +68,11 @@ static void env_up_opts(struct env *e, const struct sim_device_model *m, enum si
 	memset(e, 0, sizeof(*e));
 	if (o)
 		opts = *o;
+	/* Options whose ctx is &core_link keep the driver's default
+	 * suspend (the core's link control); others count calls. */
+	if (!o || o->ctx != &core_link)
+		opts.suspend = suspend_hook;
 	opts.ctx = e;
-	opts.suspend = suspend_hook;
 	stack_up(&e->st, NULL, 0);
 	/* The driver part registers with the bus, as an embedder does at start. */
 	ck_assert_int_eq(bu_winusb_drv_create(e->st.bus, &opts, &e->drv), 0);
@@ -928,6 +933,53 @@ START_TEST(test_suspend)
 }
 END_TEST
 
+/* The link state of USB 2 root port 1, read through the controller driver. */
+static unsigned root_link(struct env *e)
+{
+	struct bu_usb_port_status ps;
+
+	ck_assert_int_eq(e->st.bus->ops->port_status(e->st.bus, sim_usb2_port(e->st.sim, 1), &ps), 0);
+	return ps.link;
+}
+
+/* Without an embedder hook the power policy suspends the real link. */
+START_TEST(test_suspend_link)
+{
+	struct bu_winusb_drv_options o = { .ctx = (void *)&core_link };
+	struct env e;
+	UCHAR on = 1;
+	ULONG delay = 20;
+	uint8_t out[4] = { 9, 8, 7, 6 }, in[512];
+	OVERLAPPED ov = { 0 };
+	ULONG n = 0;
+
+	env_up_opts(&e, &sim_dev_winusb, SIM_SPEED_HIGH, "1209:b010:" BIND_GUID, &o);
+	env_open(&e, &bind_guid);
+	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
+	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
+	Sleep(60);
+	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
+	/* The next write resumes it and the data loops back. */
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, sizeof(out)), sizeof(out));
+	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), sizeof(out));
+	ck_assert_mem_eq(in, out, sizeof(out));
+	/* A pending read keeps the policy from suspending the link: the core
+	 * suspends only with nothing queued. */
+	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	ck_assert(!WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, &ov));
+	ck_assert_uint_eq(GetLastError(), ERROR_IO_PENDING);
+	Sleep(60);
+	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
+	CK_OK(WinUsb_AbortPipe(e.h, 0x81));
+	ck_assert(!WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	CloseHandle(ov.hEvent);
+	Sleep(60);
+	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
+	env_down(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Bad handles, pipe IDs, buffers and indexes                               */
 
@@ -1229,6 +1281,7 @@ Suite *winusb_suite(void)
 	tcase_add_loop_test(t, test_isoch, 0, 2);
 	tcase_add_test(t, test_composite);
 	tcase_add_test(t, test_suspend);
+	tcase_add_test(t, test_suspend_link);
 	tcase_add_test(t, test_bad_arguments);
 	tcase_add_test(t, test_hostile_requests);
 	suite_add_tcase(s, t);

@@ -1,0 +1,196 @@
+/*
+ * Selective suspend of devices on root ports (USB 2.0 §7.1.7.6-7.1.7.7,
+ * xHCI §4.15.2). Asynchronous: every step is a link-state write and a
+ * timer checked from bu_usb_bus_poll(), so it may be driven from
+ * completion callbacks (the WinUSB power policy does). Transfers submitted
+ * while a device is suspended or resuming are held here and go to the
+ * controller, in order, once the link is back and recovered.
+ */
+#include "core_priv.h"
+
+#include "bareusb/util.h"
+
+#define T_DRSMDN_US 20000 /* USB 2.0 §7.1.7.7: resume signalling >= 20 ms */
+#define T_RSMRCY_US 10000 /* USB 2.0 §7.1.7.7: resume recovery 10 ms */
+
+enum pm_state {
+	PM_ACTIVE = 0,
+	PM_SUSPENDED,
+	PM_RESUME_SIGNAL,   /* USB 2: Resume driven, then U0 */
+	PM_RESUME_RECOVERY, /* link back in U0: TRSMRCY before traffic */
+};
+
+#define HC_STATE_HELD_CANCELLED 3 /* a held transfer cancelled before it went out */
+
+bool bu_usb_device_suspended(const struct bu_usb_device *dev)
+{
+	return dev && dev->pm_state != PM_ACTIVE;
+}
+
+/** Start resuming a suspended device. */
+static int pm_resume(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus = dev->bus;
+	int rc;
+
+	if (dev->pm_state != PM_SUSPENDED)
+		return 0;
+	if (dev->speed >= BU_SPEED_SUPER) {
+		/* USB 3: writing U0 starts the U3 exit; allow TRSMRCY for it. */
+		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U0);
+		dev->pm_state = PM_RESUME_RECOVERY;
+		dev->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+	} else {
+		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_RESUME);
+		dev->pm_state = PM_RESUME_SIGNAL;
+		dev->pm_wake_us = bu_core_now(bus) + T_DRSMDN_US;
+	}
+	return rc;
+}
+
+/** bu_usb_device_suspend under the embedder's lock. */
+static int pm_set(struct bu_usb_device *dev, bool suspend)
+{
+	struct bu_usb_bus *bus = dev->bus;
+	int rc;
+
+	if (dev->state == BU_DEV_GONE)
+		return BU_ENODEV;
+	if (dev->parent)
+		return BU_ENOTSUP; /* hub ports: not yet */
+	if (!bus->ops->port_set_link)
+		return BU_ENOTSUP;
+	if (!suspend)
+		return pm_resume(dev);
+	if (dev->state != BU_DEV_CONFIGURED)
+		return BU_EBUSY;
+	if (dev->pm_state == PM_SUSPENDED)
+		return 0;
+	if (dev->pm_state != PM_ACTIVE)
+		return BU_EBUSY;
+	if (bus->ops->ep_queued(&dev->ep0))
+		return BU_EBUSY;
+	for (unsigned i = 2; i < 32; i++)
+		if (dev->eps[i] && bus->ops->ep_queued(dev->eps[i]))
+			return BU_EBUSY;
+	rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3);
+	if (rc)
+		return rc;
+	dev->pm_state = PM_SUSPENDED;
+	return 0;
+}
+
+int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend)
+{
+	const struct bu_platform *plat;
+	int rc;
+
+	if (!dev)
+		return BU_EINVAL;
+	plat = dev->bus->plat;
+	if (plat->lock)
+		plat->lock(plat->ctx);
+	rc = pm_set(dev, suspend);
+	if (plat->unlock)
+		plat->unlock(plat->ctx);
+	return rc;
+}
+
+bool bu_core_pm_hold(struct bu_usb_xfer *xfer)
+{
+	struct bu_usb_device *dev = xfer->ep->dev;
+
+	if (dev->pm_state == PM_ACTIVE)
+		return false;
+	xfer->next = NULL;
+	xfer->hc_state = 0;
+	xfer->status = 0;
+	xfer->actual = 0;
+	if (dev->held_tail)
+		dev->held_tail->next = xfer;
+	else
+		dev->held = xfer;
+	dev->held_tail = xfer;
+	pm_resume(dev);
+	return true;
+}
+
+bool bu_core_pm_cancel(struct bu_usb_xfer *xfer, int status)
+{
+	struct bu_usb_device *dev = xfer->ep->dev;
+
+	for (struct bu_usb_xfer *x = dev->held; x; x = x->next) {
+		if (x == xfer) {
+			/* Completed from poll when the device resumes. */
+			x->hc_state = HC_STATE_HELD_CANCELLED;
+			x->status = status;
+			return true;
+		}
+	}
+	return false;
+}
+
+int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status)
+{
+	int n = 0;
+
+	for (struct bu_usb_xfer *x = ep->dev->held; x; x = x->next)
+		if (x->ep == ep && x->hc_state != HC_STATE_HELD_CANCELLED) {
+			x->hc_state = HC_STATE_HELD_CANCELLED;
+			x->status = status;
+			n++;
+		}
+	return n;
+}
+
+/** Hand the held transfers to the controller (or finish them with `err`). */
+static void pm_flush(struct bu_usb_device *dev, int err)
+{
+	struct bu_usb_xfer *list = dev->held;
+
+	dev->held = dev->held_tail = NULL;
+	while (list) {
+		struct bu_usb_xfer *x = list;
+		int rc = err;
+
+		list = x->next;
+		x->next = NULL;
+		if (x->hc_state == HC_STATE_HELD_CANCELLED) {
+			rc = x->status;
+			x->hc_state = 0;
+		} else if (!rc) {
+			rc = bu_usb_xfer_submit(x);
+			if (!rc)
+				continue;
+		}
+		x->status = rc;
+		x->actual = 0;
+		x->deadline_us = 0;
+		x->complete(x);
+	}
+}
+
+void bu_core_pm_drop(struct bu_usb_device *dev)
+{
+	dev->pm_state = PM_ACTIVE;
+	dev->pm_wake_us = 0;
+	pm_flush(dev, BU_ENODEV);
+}
+
+void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
+{
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
+		if (!d->pm_wake_us || now < d->pm_wake_us)
+			continue;
+		d->pm_wake_us = 0;
+		if (d->pm_state == PM_RESUME_SIGNAL) {
+			/* USB 2: end resume signalling (xHCI §4.15.2.2). */
+			bus->ops->port_set_link(bus, d->root_port, BU_LINK_U0);
+			d->pm_state = PM_RESUME_RECOVERY;
+			d->pm_wake_us = now + T_RSMRCY_US;
+		} else if (d->pm_state == PM_RESUME_RECOVERY) {
+			d->pm_state = PM_ACTIVE;
+			pm_flush(d, 0);
+		}
+	}
+}

@@ -1,0 +1,146 @@
+/*
+ * Selective suspend of devices on root ports (core/pm.c): the link goes to
+ * U3 only when nothing is queued, transfers submitted meanwhile are held
+ * by the core and go out, in order, after resume signalling and recovery,
+ * and held transfers can be cancelled, aborted and failed by an unplug.
+ * The model carries no packets while a port is suspended and counts every
+ * TD that found its port so, which must stay zero.
+ */
+#include "harness.h"
+
+static unsigned port_link(struct stack *st, unsigned port)
+{
+	struct bu_usb_port_status ps;
+
+	ck_assert_int_eq(st->bus->ops->port_status(st->bus, port, &ps), 0);
+	return ps.link;
+}
+
+/* Run until `a` completes; returns the virtual time it took, in us. */
+static uint64_t wait_aio(struct stack *st, struct aio *a, unsigned max_ms)
+{
+	uint64_t t0 = sim_now_us(st->sim);
+
+	ck_assert_msg(wait_flag(st, &a->done, max_ms), "transfer on %#04x did not complete",
+		      a->x.ep->address);
+	return sim_now_us(st->sim) - t0;
+}
+
+static void suspend_resume(enum sim_speed speed)
+{
+	const uint64_t min_resume_us = speed == SIM_SPEED_SUPER ? 10000 : 30000;
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+	struct bu_usb_endpoint *out, *in;
+	struct sim_stats ss;
+	struct aio a, b;
+	uint8_t data[4] = { 0xde, 0xad, 0xbe, 0xef }, back[512];
+	unsigned port;
+	size_t got = 0;
+	uint64_t took;
+
+	stack_up(&st, NULL, 0);
+	port = speed == SIM_SPEED_SUPER ? sim_usb3_port(st.sim, 1) : sim_usb2_port(st.sim, 1);
+	sd = sim_attach(st.sim, port, &sim_dev_winusb, speed);
+	ck_assert(settle(&st, 3000));
+	dev = find_pid(&st, 0x1209, 0);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	out = bu_usb_find_endpoint(dev, 0x01);
+	in = bu_usb_find_endpoint(dev, 0x81);
+	ck_assert(out && in);
+
+	/* Not with a transfer queued: it would have to be stopped first. */
+	ck_assert_int_eq(aio_submit(&a, in, back, sizeof(back), 0, NULL), 0);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), BU_EBUSY);
+	ck_assert_int_eq(bu_usb_xfer_cancel(&a.x), 0);
+	wait_aio(&st, &a, 100);
+	ck_assert_int_eq(a.x.status, BU_ECANCELED);
+	wait_ep_idle(&st, in);
+
+	/* Idle: the link goes to U3 and stays there. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+	ck_assert(bu_usb_device_suspended(dev));
+	run_ms(&st, 50);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+
+	/* A write resumes it; the data only goes out after resume signalling
+	 * and recovery (USB 2.0 §7.1.7.7), and loops back intact. */
+	ck_assert_int_eq(aio_submit(&a, out, data, sizeof(data), 0, NULL), 0);
+	ck_assert(!a.done);
+	took = wait_aio(&st, &a, 200);
+	ck_assert_int_eq(a.x.status, 0);
+	ck_assert_uint_eq(a.x.actual, sizeof(data));
+	ck_assert_msg(took >= min_resume_us, "resumed and written in %llu us, less than %llu",
+		      (unsigned long long)took, (unsigned long long)min_resume_us);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U0);
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert_int_eq(xfer_sync(&st, in, back, sizeof(back), &got, 100), 0);
+	ck_assert_uint_eq(got, sizeof(data));
+	ck_assert_mem_eq(back, data, sizeof(data));
+
+	/* Held transfers can be cancelled and aborted before they go out;
+	 * the one behind them still runs, in order. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	ck_assert_int_eq(aio_submit(&a, in, back, sizeof(back), 0, NULL), 0);
+	ck_assert_int_eq(aio_submit(&b, out, data, sizeof(data), 0, NULL), 0);
+	ck_assert_int_eq(bu_usb_abort_endpoint(in), 1);
+	wait_aio(&st, &b, 200);
+	ck_assert(a.done);
+	ck_assert_int_eq(a.x.status, BU_ECANCELED);
+	ck_assert_int_eq(b.x.status, 0);
+	ck_assert_int_eq(xfer_sync(&st, in, back, sizeof(back), &got, 100), 0);
+	ck_assert_uint_eq(got, sizeof(data));
+
+	/* An explicit resume, then suspend again. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, false), 0);
+	run_ms(&st, 40);
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U0);
+
+	/* The core never let a TD reach the controller while the link was
+	 * down: the model counts every TD that found its port suspended. */
+	sim_get_stats(st.sim, &ss);
+	ck_assert_uint_eq(ss.suspended_waits, 0);
+
+	/* Unplugged while suspended: the held transfer ends disconnected. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	ck_assert_int_eq(aio_submit(&a, in, back, sizeof(back), 0, NULL), 0);
+	sim_detach(sd);
+	wait_aio(&st, &a, 200);
+	ck_assert_int_eq(a.x.status, BU_ENODEV);
+	ck_assert(settle(&st, 1000));
+	ck_assert_uint_eq(st.removed, 1);
+	stack_down(&st);
+}
+
+START_TEST(test_suspend_resume_high)
+{
+	suspend_resume(SIM_SPEED_HIGH);
+}
+END_TEST
+
+START_TEST(test_suspend_resume_super)
+{
+	suspend_resume(SIM_SPEED_SUPER);
+}
+END_TEST
+
+static Suite *pm_suite(void)
+{
+	Suite *s = suite_create("pm");
+	TCase *t = tcase_create("suspend");
+
+	tcase_add_test(t, test_suspend_resume_high);
+	tcase_add_test(t, test_suspend_resume_super);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(pm_suite());
+}
