@@ -256,7 +256,13 @@ class Guest:
             self.threads.append(t)
         if self.use_qmp:
             self.qmp = QMP(self.qmp_path())
-            self.qmp.connect(time.monotonic() + 10)
+            try:
+                self.qmp.connect(time.monotonic() + 10)
+            except (OSError, RunnerError) as e:
+                # Most often QEMU refused its command line and exited.
+                time.sleep(0.2)
+                why = '; '.join(self.stderr_lines[-3:]) or str(e)
+                raise RunnerError('QEMU did not start its QMP monitor: %s' % why)
 
     def emit(self, line):
         if self.echo:
