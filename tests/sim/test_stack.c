@@ -98,6 +98,15 @@ static void stack_down(struct stack *st)
 	sim_destroy(st->sim);
 }
 
+static unsigned count_configured(struct stack *st)
+{
+	unsigned n = 0;
+
+	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
+		n += d->state == BU_DEV_CONFIGURED;
+	return n;
+}
+
 static struct bu_usb_device *find_dev(struct stack *st, uint16_t vid)
 {
 	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
@@ -402,35 +411,168 @@ START_TEST(test_fault_unplug_during_enum)
 }
 END_TEST
 
+/* Replace the product string (index 2) with "Replaced"; count device reads. */
+static bool replace_product(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
+			    uint8_t *buf, uint16_t *len, uint16_t cap)
+{
+	static const char txt[] = "Replaced";
+	unsigned n = sizeof(txt) - 1;
+
+	(void)dev;
+	if (type == USB_DT_DEVICE)
+		++*(unsigned *)ctx;
+	if (type != USB_DT_STRING || index != 2 || cap < 2 + 2 * n)
+		return true;
+	buf[0] = (uint8_t)(2 + 2 * n);
+	buf[1] = USB_DT_STRING;
+	for (unsigned i = 0; i < n; i++) {
+		buf[2 + 2 * i] = (uint8_t)txt[i];
+		buf[3 + 2 * i] = 0;
+	}
+	*len = (uint16_t)(2 + 2 * n);
+	return true;
+}
+
 START_TEST(test_fault_descriptor_hook)
 {
 	struct stack st;
 	struct sim_device *sd;
 	struct bu_usb_device *dev;
+	unsigned device_reads = 0;
 
 	stack_up(&st, NULL, 0);
 	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
-	sim_set_desc_hook(sd, NULL, NULL);
+	sim_set_desc_hook(sd, replace_product, &device_reads);
 	ck_assert(settle(&st, 3000));
 	dev = find_dev(&st, 0x1209);
 	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	/* What the device sent, not what its model declares, is reported. */
+	ck_assert_msg(strstr(json_of(dev), "\"product\":\"Replaced\""), "%s", json_of(dev));
+	ck_assert_uint_ge(device_reads, 2); /* the 8-byte read, then all 18 */
 	stack_down(&st);
 }
 END_TEST
 
-static bool bad_config(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
+/* One hostile reply: which descriptor, and what is wrong with it. */
+enum corruption {
+	BAD_DEVICE_TYPE,       /* both device descriptor reads are not one */
+	BAD_DEVICE_TYPE_FIRST, /* only the first, 8-byte read */
+	BAD_DEVICE_TYPE_FULL,  /* only the second, full 18-byte read */
+	BAD_DEVICE_LENGTH,     /* bLength 9 in the full read */
+	BAD_MPS0,              /* bMaxPacketSize0 17 at full speed */
+	BAD_CONFIG_TYPE,       /* configuration bundle is not one */
+	BAD_CONFIG_TOTAL_SMALL,/* wTotalLength 4 (< its own header) */
+	BAD_CONFIG_BLENGTH,    /* header bLength 200, past wTotalLength */
+	BAD_NUM_CONFIGS,       /* bNumConfigurations 0 */
+};
+
+struct corrupt_ctx {
+	enum corruption what;
+	unsigned device_reads;
+};
+
+static bool corrupt_one(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
+			uint8_t *buf, uint16_t *len, uint16_t cap)
+{
+	struct corrupt_ctx *c = ctx;
+
+	(void)dev;
+	(void)index;
+	(void)cap;
+	if (type == USB_DT_DEVICE) {
+		c->device_reads++;
+		switch (c->what) {
+		case BAD_DEVICE_TYPE:
+			buf[1] = 0x55;
+			break;
+		case BAD_DEVICE_TYPE_FIRST:
+			if (c->device_reads == 1)
+				buf[1] = 0x55;
+			break;
+		case BAD_DEVICE_TYPE_FULL:
+			if (c->device_reads >= 2)
+				buf[1] = 0x55;
+			break;
+		case BAD_DEVICE_LENGTH:
+			if (c->device_reads >= 2)
+				buf[0] = 9;
+			break;
+		case BAD_MPS0:
+			buf[7] = 17;
+			break;
+		case BAD_NUM_CONFIGS:
+			buf[17] = 0;
+			break;
+		default:
+			break;
+		}
+	} else if (type == USB_DT_CONFIG && *len >= 9) {
+		switch (c->what) {
+		case BAD_CONFIG_TYPE:
+			buf[1] = 0x21;
+			break;
+		case BAD_CONFIG_TOTAL_SMALL:
+			buf[2] = 4;
+			buf[3] = 0;
+			break;
+		case BAD_CONFIG_BLENGTH:
+			buf[0] = 200;
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+/* Each hostile descriptor fails its device with BU_EBADDESC and an
+ * "error" in its usbdev line; a good device beside it is configured. */
+START_TEST(test_fault_corrupt_descriptors)
+{
+	struct corrupt_ctx c = { .what = (enum corruption)_i };
+	struct stack st;
+	struct sim_device *sd;
+	struct bu_usb_device *bad = NULL, *good = NULL;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	sim_set_desc_hook(sd, corrupt_one, &c);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_winusb, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 5000));
+	for (struct bu_usb_device *d = st.bus->devices; d; d = d->next) {
+		if (d->root_port == sim_usb2_port(st.sim, 1))
+			bad = d;
+		else
+			good = d;
+	}
+	ck_assert_ptr_nonnull(bad);
+	ck_assert_msg(bad->state == BU_DEV_FAILED && bad->error == BU_EBADDESC,
+		      "corruption %d: state %d error %d at %s", _i, bad->state, bad->error,
+		      bad->error_step ? bad->error_step : "?");
+	ck_assert_msg(strstr(json_of(bad), "\"error\""), "%s", json_of(bad));
+	ck_assert_ptr_nonnull(good);
+	ck_assert_int_eq(good->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+}
+END_TEST
+
+/* The configuration claims more than it sends: what arrived is parsed. */
+static bool long_total(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
 		       uint8_t *buf, uint16_t *len, uint16_t cap)
 {
 	(void)ctx;
 	(void)dev;
 	(void)index;
 	(void)cap;
-	if (type == USB_DT_DEVICE && *len >= 18)
-		buf[1] = 0x55; /* the full device descriptor read is not one */
+	if (type == USB_DT_CONFIG && *len >= 9) {
+		buf[2] = 0x00;
+		buf[3] = 0x10; /* wTotalLength 4096; the reply stays as long as it was */
+	}
 	return true;
 }
 
-START_TEST(test_fault_corrupt_config)
+START_TEST(test_fault_config_total_lies)
 {
 	struct stack st;
 	struct sim_device *sd;
@@ -438,67 +580,98 @@ START_TEST(test_fault_corrupt_config)
 
 	stack_up(&st, NULL, 0);
 	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
-	sim_set_desc_hook(sd, bad_config, NULL);
+	sim_set_desc_hook(sd, long_total, NULL);
 	ck_assert(settle(&st, 3000));
-	dev = st.bus->devices;
+	dev = find_dev(&st, 0x1209);
 	ck_assert_ptr_nonnull(dev);
-	ck_assert_msg(strstr(json_of(dev), "\"error\""), "%s", json_of(dev));
-	ck_assert_int_eq(dev->state, BU_DEV_FAILED);
-	ck_assert_int_eq(dev->error, BU_EBADDESC);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert_msg(strstr(json_of(dev), "\"address\":\"0x81\""), "%s", json_of(dev));
 	stack_down(&st);
 }
 END_TEST
 
+static void mark_done(struct bu_usb_xfer *xfer)
+{
+	*(bool *)xfer->ctx = true;
+}
+
+/* Host System Error: the bus fails fast and what was in flight completes. */
 START_TEST(test_fault_hse)
 {
 	struct stack st;
+	struct bu_usb_device *dev;
+	struct bu_usb_xfer x = { 0 };
+	uint8_t rep[8];
+	bool done = false;
+	int r = 0;
 
 	stack_up(&st, NULL, 0);
 	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
 	ck_assert(settle(&st, 3000));
+	dev = find_dev(&st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	x.ep = bu_usb_find_endpoint(dev, 0x81);
+	ck_assert_ptr_nonnull(x.ep);
+	x.buf = rep;
+	x.len = sizeof(rep);
+	x.complete = mark_done;
+	x.ctx = &done;
+	ck_assert_int_eq(bu_usb_xfer_submit(&x), 0); /* no key pressed: stays pending */
+	run_ms(&st, 5);
+	ck_assert(!done);
 	sim_fault_hse(st.sim);
-	int r = 0;
 	for (int i = 0; i < 100 && r == 0; i++) {
 		r = bu_usb_bus_poll(st.bus);
 		sim_advance_us(st.sim, 1000);
 	}
 	ck_assert_int_eq(r, BU_ESHUTDOWN);
+	ck_assert_msg(done, "the pending transfer was not completed after HSE");
+	ck_assert_int_eq(x.status, BU_ESHUTDOWN);
+	ck_assert_int_eq(bu_usb_xfer_submit(&x), BU_ESHUTDOWN);
 	stack_down(&st);
 }
 END_TEST
 
+/* CNR never clears: bu_xhci_create gives up after its own bounded wait. */
 START_TEST(test_fault_cnr_stuck)
 {
 	struct stack st;
+	uint64_t t0;
 
 	memset(&st, 0, sizeof(st));
 	st.sim = sim_create(NULL);
 	sim_fault_cnr_stuck(st.sim, true);
 	struct bu_xhci_options opts = { .reset_timeout_ms = 50 };
+	t0 = sim_now_us(st.sim);
 	int r = bu_xhci_create(sim_regs_base(st.sim), sim_platform(st.sim), &opts, 0, &st.bus);
 	ck_assert_int_eq(r, BU_ETIMEDOUT);
+	ck_assert_uint_le(sim_now_us(st.sim) - t0, 200000);
 	st.bus = NULL;
 	stack_down(&st);
 }
 END_TEST
 
+/* An Address Device that never completes is aborted; the commands queued
+ * behind it still run, so the devices plugged at the same time enumerate. */
 START_TEST(test_fault_cmd_hang)
 {
 	struct stack st;
 	struct bu_usb_device *dev;
+	unsigned ok = 0;
 
 	stack_up(&st, NULL, 0);
 	run_ms(&st, 20);
 	sim_fault_cmd_hang(st.sim, XHCI_TRB_ADDRESS_DEVICE);
-	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	for (unsigned p = 1; p <= 3; p++)
+		sim_attach(st.sim, sim_usb2_port(st.sim, p), &sim_dev_hid_kbd, SIM_SPEED_FULL);
 	ck_assert(settle(&st, 30000));
-	/* the command is aborted; enumeration retries or fails, the bus goes on */
-	sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
-	ck_assert(settle(&st, 30000));
-	unsigned ok = 0;
 	for (dev = st.bus->devices; dev; dev = dev->next)
 		ok += dev->state == BU_DEV_CONFIGURED;
-	ck_assert_uint_ge(ok, 1);
+	ck_assert_uint_ge(ok, 2);
+	/* and the bus goes on: one more device later */
+	sim_attach(st.sim, sim_usb2_port(st.sim, 4), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 30000));
+	ck_assert_uint_eq(count_configured(&st), ok + 1);
 	stack_down(&st);
 }
 END_TEST
@@ -539,7 +712,8 @@ static Suite *stack_suite(void)
 	tcase_add_test(f, test_fault_babble);
 	tcase_add_test(f, test_fault_unplug_during_enum);
 	tcase_add_test(f, test_fault_descriptor_hook);
-	tcase_add_test(f, test_fault_corrupt_config);
+	tcase_add_loop_test(f, test_fault_corrupt_descriptors, BAD_DEVICE_TYPE, BAD_NUM_CONFIGS + 1);
+	tcase_add_test(f, test_fault_config_total_lies);
 	tcase_add_test(f, test_fault_hse);
 	tcase_add_test(f, test_fault_cnr_stuck);
 	tcase_add_test(f, test_fault_cmd_hang);
