@@ -47,12 +47,14 @@ struct ctrl {
 	uint64_t t_idle_us;   /* first poll that found the bus idle */
 	bool settled;
 	unsigned added; /* device_added callbacks seen */
+	unsigned irqs;  /* `irq`: interrupts bu_xhci_irq claimed */
 };
 
 static struct pci_func pci_funcs[MAX_PCI];
 static struct ctrl ctrls[MAX_CTRL];
 static unsigned n_ctrls;
 static bool started; /* start-up report done; callbacks now print */
+static bool use_irq; /* `irq`: the interrupter is on; ack it before each poll */
 static char json_buf[JSON_BUF];
 static bool mem_dirty;	       /* a hot-plug event since the last usbmem */
 static uint64_t last_event_us; /* guest clock of the last hot-plug event */
@@ -437,6 +439,11 @@ static void wait_settled(uint64_t timeout_ms, uint64_t settle_ms)
 
 			if (!c->bus || c->settled)
 				continue;
+			/* No interrupt handler here (the CPU runs with them
+			 * off): bu_xhci_irq is called as an embedder's
+			 * handler would be, and counts what was pending. */
+			if (use_irq)
+				c->irqs += bu_xhci_irq(c->bus);
 			bu_usb_bus_poll(c->bus);
 			if (c->bus->failed) {
 				c->settled = true;
@@ -592,6 +599,7 @@ void guest_main(uint32_t magic, uint32_t mbi)
 		opts.trace = true;
 		guest_log_level = BU_LOG_TRACE;
 	}
+	use_irq = opts.irq = cmdline_has("irq");
 	guest_log_time = cmdline_has("logtime");
 	guest_log_buffered = cmdline_has("logbuf");
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
@@ -642,6 +650,10 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	    "{\"since_boot_us\":%llu,\"dma_bytes\":%zu,\"object_bytes\":%zu}\n",
 	    (unsigned long long)clock_now_us(), guest_dma_in_use(),
 	    guest_obj_in_use());
+	for (unsigned i = 0; use_irq && i < n_ctrls; i++)
+		if (ctrls[i].bus)
+			tap(ctrls[i].irqs > 0, "bus %u: %u interrupt(s) raised and acknowledged",
+			    i, ctrls[i].irqs);
 	if (cmdline_has("expect_devices")) {
 		uint64_t want = cmdline_get_u64("expect_devices", 0);
 

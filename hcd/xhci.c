@@ -691,7 +691,14 @@ static int event_ring_alloc(struct xhci *x)
 	return 0;
 }
 
-/** Program interrupter 0: ERSTSZ, ERDP, then ERSTBA (§4.9.4). */
+/** Clear IMAN.IP (RW1C), keeping IE as the options want it (§5.5.2.1). */
+static void iman_ack(struct xhci *x)
+{
+	wr32(x, x->rt + XHCI_RT_IR(0) + XHCI_IR_IMAN,
+	     XHCI_IMAN_IP | (x->opts.irq ? XHCI_IMAN_IE : 0));
+}
+
+/** Program interrupter 0: ERSTSZ, ERDP, then ERSTBA (§4.9.4), IMOD, IMAN. */
 static void event_ring_program(struct xhci *x)
 {
 	uintptr_t ir = x->rt + XHCI_RT_IR(0);
@@ -699,8 +706,10 @@ static void event_ring_program(struct xhci *x)
 	wr32(x, ir + XHCI_IR_ERSTSZ, 1);
 	wr64(x, ir + XHCI_IR_ERDP, x->evt_bus);
 	wr64(x, ir + XHCI_IR_ERSTBA, x->erst_bus);
-	/* Polled driver: interrupter disabled, pending flag cleared. */
-	wr32(x, ir + XHCI_IR_IMAN, XHCI_IMAN_IP);
+	/* IMODC counts down from IMODI between interrupts (§5.5.2.2). */
+	wr32(x, ir + XHCI_IR_IMOD, x->opts.imod_interval);
+	/* Polled: interrupter disabled; with irq: enabled. Pending cleared. */
+	iman_ack(x);
 }
 
 /* ======================================================================== */
@@ -2039,7 +2048,7 @@ static int xhci_poll(struct bu_usb_bus *bus)
 			     (x->evt_bus + 16ull * (x->evt_deq % x->evt_count)));
 	}
 	if (handled) {
-		wr32(x, ir + XHCI_IR_IMAN, XHCI_IMAN_IP);
+		iman_ack(x);
 		wr64(x, ir + XHCI_IR_ERDP,
 		     (x->evt_bus + 16ull * (x->evt_deq % x->evt_count)) | XHCI_ERDP_EHB);
 	}
@@ -2170,6 +2179,8 @@ static void opts_defaults(struct bu_xhci_options *o)
 		o->reset_timeout_ms = 1000;
 	if (!o->cmd_timeout_ms)
 		o->cmd_timeout_ms = 5000;
+	if (!o->imod_interval)
+		o->imod_interval = 160; /* 40 us, as Linux's xhci-pci */
 }
 
 int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
@@ -2269,7 +2280,8 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 	wr64(x, x->op + XHCI_OP_DCBAAP, x->dcbaa_bus);
 	wr64(x, x->op + XHCI_OP_CRCR, x->cmd_ring.bus | XHCI_CRCR_RCS);
 	event_ring_program(x);
-	op_wr(x, XHCI_OP_USBCMD, XHCI_USBCMD_RUN | XHCI_USBCMD_HSEE);
+	op_wr(x, XHCI_OP_USBCMD, XHCI_USBCMD_RUN | XHCI_USBCMD_HSEE |
+				 (x->opts.irq ? XHCI_USBCMD_INTE : 0));
 	rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_HCH, 0,
 		       XHCI_HALT_TIMEOUT_US);
 	if (rc) {
@@ -2304,6 +2316,27 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 err:
 	xhci_free(x);
 	return rc;
+}
+
+bool bu_xhci_irq(struct bu_usb_bus *bus)
+{
+	struct xhci *x = bus_xhci(bus);
+	uint32_t sts, iman;
+
+	if (!x->opts.irq || x->failed)
+		return false;
+	sts = op_rd(x, XHCI_OP_USBSTS);
+	if (sts == 0xffffffffu)
+		return false; /* gone: poll reports it */
+	iman = rd32(x, x->rt + XHCI_RT_IR(0) + XHCI_IR_IMAN);
+	if (!(sts & (XHCI_USBSTS_EINT | XHCI_USBSTS_HSE)) && !(iman & XHCI_IMAN_IP))
+		return false;
+	/* EINT before IP (§4.17.2); HSE stays for poll to see. */
+	if (sts & XHCI_USBSTS_EINT)
+		usbsts_ack(x, XHCI_USBSTS_EINT);
+	if (iman & XHCI_IMAN_IP)
+		iman_ack(x);
+	return true;
 }
 
 void bu_xhci_set_trace(struct bu_usb_bus *bus, bool on)

@@ -27,6 +27,15 @@ struct bu_xhci_options {
 	uint32_t reset_timeout_ms;  /**< HCRST/CNR wait (0 = 1000) */
 	uint32_t cmd_timeout_ms;    /**< command completion wait (0 = 5000) */
 	bool trace;                 /**< log every TRB and event at BU_LOG_TRACE */
+	/**
+	 * Interrupt-driven use: enable the primary interrupter (IMAN.IE and
+	 * USBCMD.INTE) so the controller raises its interrupt (MSI/MSI-X or
+	 * INTx, the embedder's to route) for events; the handler calls
+	 * bu_xhci_irq and schedules bu_usb_bus_poll. Off: polled only.
+	 */
+	bool irq;
+	/** Interrupt moderation, IMOD.IMODI in 250 ns units (0 = 160, 40 us). */
+	uint16_t imod_interval;
 };
 
 /**
@@ -39,6 +48,16 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 		   const struct bu_xhci_options *opts, unsigned index,
 		   struct bu_usb_bus **busp);
 
+/**
+ * Interrupt handler part (with bu_xhci_options.irq): acknowledge the
+ * controller's interrupt (USBSTS.EINT, IMAN.IP) and return true if it was
+ * this controller's, false if not (a shared line). Touches registers only:
+ * safe in interrupt context, without the embedder's lock. The events
+ * themselves are handled by the next bu_usb_bus_poll, which the embedder
+ * runs outside the interrupt; until then the controller blocks further
+ * interrupts for them (ERDP.EHB).
+ */
+bool bu_xhci_irq(struct bu_usb_bus *bus);
 /** Turn TRB/event tracing on or off at run time. */
 void bu_xhci_set_trace(struct bu_usb_bus *bus, bool on);
 

@@ -3,100 +3,7 @@
  * model supports, usbdev JSON, faults with recovery, hot-plug without
  * leaks, two controllers at once.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "bareusb/usb.h"
-#include "bareusb/xhci.h"
-#include "bareusb/xhci_hw.h"
-#include "devices.h"
-#include "sim.h"
-
-struct stack {
-	struct sim *sim;
-	struct bu_usb_bus *bus;
-	unsigned added, removed;
-	int create_err;
-};
-
-static void on_added(void *ctx, struct bu_usb_device *dev)
-{
-	struct stack *st = ctx;
-
-	(void)dev;
-	st->added++;
-}
-
-static void on_removed(void *ctx, struct bu_usb_device *dev)
-{
-	struct stack *st = ctx;
-
-	(void)dev;
-	st->removed++;
-}
-
-static void stack_up(struct stack *st, const struct sim_config *cfg, unsigned index)
-{
-	struct bu_xhci_options opts = { 0 };
-
-	memset(st, 0, sizeof(*st));
-	st->sim = sim_create(cfg);
-	st->create_err = bu_xhci_create(sim_regs_base(st->sim), sim_platform(st->sim), &opts, index,
-					&st->bus);
-	if (st->create_err == 0) {
-		st->bus->events.ctx = st;
-		st->bus->events.device_added = on_added;
-		st->bus->events.device_removed = on_removed;
-	}
-}
-
-static void run_ms(struct stack *st, unsigned ms)
-{
-	for (unsigned i = 0; i < ms * 4; i++) {
-		if (st->bus)
-			bu_usb_bus_poll(st->bus);
-		sim_advance_us(st->sim, 250);
-	}
-}
-
-/* Poll until the bus is idle (enumeration done), at most max_ms. */
-static bool settle(struct stack *st, unsigned max_ms)
-{
-	for (unsigned t = 0; t < max_ms; t += 10) {
-		run_ms(st, 10);
-		if (bu_usb_bus_idle(st->bus)) {
-			run_ms(st, 20);
-			if (bu_usb_bus_idle(st->bus))
-				return true;
-		}
-	}
-	return false;
-}
-
-static void print_violations(struct sim *sim)
-{
-	for (unsigned i = 0; i < sim_violations(sim) && sim_violation(sim, i); i++)
-		fprintf(stderr, "violation %u: %s\n", i, sim_violation(sim, i));
-}
-
-static void stack_down(struct stack *st)
-{
-	struct sim_stats s;
-
-	if (st->bus)
-		bu_usb_bus_destroy(st->bus);
-	st->bus = NULL;
-	sim_get_stats(st->sim, &s);
-	print_violations(st->sim);
-	ck_assert_msg(sim_violations(st->sim) == 0, "%u spec violations, first: %s",
-		      sim_violations(st->sim), sim_violation(st->sim, 0));
-	ck_assert_msg(s.dma_allocs == 0 && s.dma_maps == 0 && s.heap_allocs == 0,
-		      "leak after destroy: %zu DMA blocks (%zu bytes), %zu maps, %zu heap blocks (%zu bytes)",
-		      s.dma_allocs, s.dma_bytes, s.dma_maps, s.heap_allocs, s.heap_bytes);
-	sim_destroy(st->sim);
-}
+#include "harness.h"
 
 static unsigned count_configured(struct stack *st)
 {
@@ -109,19 +16,9 @@ static unsigned count_configured(struct stack *st)
 
 static struct bu_usb_device *find_dev(struct stack *st, uint16_t vid)
 {
-	for (struct bu_usb_device *d = st->bus->devices; d; d = d->next)
-		if (d->have_desc && d->desc.idVendor == vid)
-			return d;
-	return NULL;
+	return find_pid(st, vid, 0);
 }
 
-static const char *json_of(const struct bu_usb_device *dev)
-{
-	static char buf[8192];
-
-	bu_usb_device_json(dev, buf, sizeof(buf));
-	return buf;
-}
 
 /* ------------------------------------------------------------------------ */
 
@@ -595,12 +492,26 @@ static void mark_done(struct bu_usb_xfer *xfer)
 	*(bool *)xfer->ctx = true;
 }
 
+/* Submit a read of the keyboard's report endpoint; *done set on completion. */
+static void submit_report_read(struct bu_usb_device *dev, struct bu_usb_xfer *x, uint8_t *rep,
+			       size_t len, bool *done)
+{
+	memset(x, 0, sizeof(*x));
+	x->ep = bu_usb_find_endpoint(dev, 0x81);
+	ck_assert_ptr_nonnull(x->ep);
+	x->buf = rep;
+	x->len = len;
+	x->complete = mark_done;
+	x->ctx = done;
+	ck_assert_int_eq(bu_usb_xfer_submit(x), 0);
+}
+
 /* Host System Error: the bus fails fast and what was in flight completes. */
 START_TEST(test_fault_hse)
 {
 	struct stack st;
 	struct bu_usb_device *dev;
-	struct bu_usb_xfer x = { 0 };
+	struct bu_usb_xfer x;
 	uint8_t rep[8];
 	bool done = false;
 	int r = 0;
@@ -610,13 +521,7 @@ START_TEST(test_fault_hse)
 	ck_assert(settle(&st, 3000));
 	dev = find_dev(&st, 0x1209);
 	ck_assert_ptr_nonnull(dev);
-	x.ep = bu_usb_find_endpoint(dev, 0x81);
-	ck_assert_ptr_nonnull(x.ep);
-	x.buf = rep;
-	x.len = sizeof(rep);
-	x.complete = mark_done;
-	x.ctx = &done;
-	ck_assert_int_eq(bu_usb_xfer_submit(&x), 0); /* no key pressed: stays pending */
+	submit_report_read(dev, &x, rep, sizeof(rep), &done); /* no key pressed: stays pending */
 	run_ms(&st, 5);
 	ck_assert(!done);
 	sim_fault_hse(st.sim);
@@ -691,6 +596,85 @@ START_TEST(test_fault_event_ring_full)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Interrupt-driven use (bu_xhci_options.irq, bu_xhci_irq)                   */
+
+struct irq_run {
+	struct stack st;
+	uint64_t seen;     /* interrupts the model raised that we took */
+	unsigned claimed;  /* bu_xhci_irq said "ours" */
+};
+
+/* Advance `us` of virtual time; poll on each interrupt and every 10 ms. */
+static void irq_run_us(struct irq_run *r, uint64_t us)
+{
+	struct sim_stats ss;
+
+	for (uint64_t t = 0; t < us; t += 20) {
+		sim_advance_us(r->st.sim, 20);
+		sim_get_stats(r->st.sim, &ss);
+		if (ss.irqs != r->seen) {
+			r->seen = ss.irqs;
+			r->claimed += bu_xhci_irq(r->st.bus);
+			bu_usb_bus_poll(r->st.bus);
+		} else if (t % 10000 == 0) {
+			bu_usb_bus_poll(r->st.bus); /* the core's timers */
+		}
+	}
+}
+
+START_TEST(test_irq_driven)
+{
+	struct bu_xhci_options o = { .irq = true };
+	struct irq_run r = { 0 };
+	struct sim_device *sd;
+	struct bu_usb_device *dev;
+	struct bu_usb_xfer x;
+	uint8_t rep[8] = { 0 };
+	bool done = false;
+	uint64_t before;
+	unsigned claimed;
+
+	stack_up_opts(&r.st, NULL, &o, 0);
+	sd = sim_attach(r.st.sim, sim_usb2_port(r.st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	irq_run_us(&r, 400000);
+	dev = find_dev(&r.st, 0x1209);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	/* Enumeration is dozens of events: the interrupter kept firing, so
+	 * the driver re-enabled it (IE) and cleared EHB each time. */
+	ck_assert_uint_ge(r.seen, 10);
+	ck_assert_uint_eq(r.claimed, r.seen);
+	/* Nothing pending: not ours. */
+	ck_assert(!bu_xhci_irq(r.st.bus));
+
+	/* A key press arrives through an interrupt, not the 10 ms timer. */
+	submit_report_read(dev, &x, rep, sizeof(rep), &done);
+	irq_run_us(&r, 30000);
+	ck_assert(!done);
+	before = r.seen;
+	claimed = r.claimed;
+	sim_kbd_type(sd, 0x04); /* 'a' */
+	for (int i = 0; i < 500 && !done; i++) {
+		struct sim_stats ss;
+
+		sim_advance_us(r.st.sim, 20);
+		sim_get_stats(r.st.sim, &ss);
+		if (ss.irqs != r.seen) {
+			r.seen = ss.irqs;
+			r.claimed += bu_xhci_irq(r.st.bus);
+			bu_usb_bus_poll(r.st.bus);
+		}
+	}
+	ck_assert_msg(done, "no interrupt completed the report within 10 ms");
+	ck_assert_uint_gt(r.seen, before);
+	ck_assert_uint_gt(r.claimed, claimed);
+	ck_assert_int_eq(x.status, 0);
+	ck_assert_uint_eq(rep[2], 0x04);
+	stack_down(&r.st);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
 	Suite *s = suite_create("stack");
@@ -704,6 +688,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(e, test_keyboard_report);
 	tcase_add_test(e, test_hotplug_loop_no_leak);
 	tcase_add_test(e, test_two_controllers);
+	tcase_add_test(e, test_irq_driven);
 	tcase_add_test(f, test_fault_stall_string);
 	tcase_add_test(f, test_fault_stall_set_config);
 	tcase_add_test(f, test_fault_xact_retried);
@@ -725,12 +710,5 @@ static Suite *stack_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(stack_suite());
-	int failed;
-
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(stack_suite());
 }
