@@ -416,8 +416,13 @@ START_TEST(test_policies)
 	CK_OK(WinUsb_GetPipePolicy(e.h, 0x01, PIPE_TRANSFER_TIMEOUT, &len, &v));
 	ck_assert_uint_eq(v, 0);
 	/* Power policy. */
+	/* AUTO_SUSPEND defaults to DefaultIdleState, absent here: off (§2.10,
+	 * §8 - the power page's rule, the one the driver documents). */
 	len = 1;
+	b = 0xee;
 	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &b));
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(b, 0);
 	len = sizeof(v);
 	CK_OK(WinUsb_GetPowerPolicy(e.h, SUSPEND_DELAY, &len, &v));
 	ck_assert_uint_eq(v, 5000);
@@ -912,6 +917,13 @@ START_TEST(test_suspend)
 	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, "1209:b010:" BIND_GUID);
 	env_open(&e, &bind_guid);
 	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
+	/* DeviceIdleEnabled without DefaultIdleState: AUTO_SUSPEND is off by
+	 * default and an idle device stays up (§8). */
+	v = 0xee;
+	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &v));
+	ck_assert_uint_eq(v, 0);
+	Sleep(60);
+	ck_assert_uint_eq(e.suspends, 0);
 	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
 	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &v));
 	ck_assert_uint_eq(v, 1);
