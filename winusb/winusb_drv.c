@@ -565,7 +565,7 @@ static void kick_isoch(struct wu_pipe *p);
 /** Submit what a pipe's queue allows (not while it is failed or recovering). */
 static void pipe_kick(struct wu_pipe *p)
 {
-	if (!p->ep || p->clearing || !p->wi->fn->present) {
+	if (!p->ep || p->clearing || p->resetting || !p->wi->fn->present) {
 		pipe_retire(p);
 		return;
 	}
@@ -667,6 +667,17 @@ static void data_done(struct wu_slot *s)
 		}
 	} else if (s->kind == SL_DATA) {
 		r->done = BU_MAX(r->done, s->off + actual);
+	}
+	if (x->status == BU_ECANCELED && p->resetting) {
+		/* Taken back for RESET_PIPE_ON_RESUME: not a failure; the
+		 * rest goes down again once the endpoint is reset. */
+		if (p->pol.raw_io && !r->done) {
+			r->started = false;
+			r->deadline_us = 0;
+		} else if (r->done >= r->len || p->pol.raw_io || (s->kind == SL_TAIL && actual)) {
+			r->finished = !r->inflight;
+		}
+		return;
 	}
 	if (x->status) {
 		pipe_error(p, r, x->status);
@@ -937,6 +948,35 @@ static int func_set_link(struct wu_func *fn, bool suspend)
 	return bu_usb_device_suspend(fn->dev, suspend);
 }
 
+static bool pipe_inflight(void *arg)
+{
+	return ((struct wu_pipe *)arg)->inflight != 0;
+}
+
+/**
+ * RESET_PIPE_ON_RESUME (§4, §8) on an IN pipe whose reads waited through
+ * the suspend: take their transfers off the bus without completing them,
+ * reset the endpoint, and let the queue carry on where it was.
+ */
+static void pipe_reset_on_resume(struct wu_pipe *p)
+{
+	struct bu_winusb_drv *drv = p->wi->fn->drv;
+
+	if (p->head) {
+		if (!is_in(p) || p->type == BU_EP_ISOCH || p->clearing)
+			return; /* writes and isoch keep a device awake: never here */
+		p->resetting = true;
+		for (struct wu_req *r = p->head; r; r = r->next)
+			req_cancel_inflight(r);
+		wait_while(drv, pipe_inflight, p, WU_WAIT_MS);
+	}
+	wait_while(drv, ep_busy, p->ep, WU_WAIT_MS);
+	if (!bu_usb_endpoint_busy(p->ep))
+		bu_usb_reset_endpoint(p->ep);
+	p->resetting = false;
+	pipe_kick(p);
+}
+
 /** Resume a suspended function before new work (writes, control, reads). */
 static void func_resume(struct wu_func *fn)
 {
@@ -953,9 +993,8 @@ static void func_resume(struct wu_func *fn)
 		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++) {
 			struct wu_pipe *p = &fn->ifaces[i].pipes[k];
 
-			if (p->pol.reset_pipe_on_resume && !p->head && p->ep &&
-			    !bu_usb_endpoint_busy(p->ep))
-				bu_usb_reset_endpoint(p->ep);
+			if (p->pol.reset_pipe_on_resume && p->ep)
+				pipe_reset_on_resume(p);
 		}
 }
 

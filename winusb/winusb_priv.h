@@ -125,6 +125,7 @@ struct wu_pipe {
 	unsigned inflight;          /**< transfers on the bus */
 	bool halted;                /**< a stall seen, no ResetPipe yet */
 	bool clearing;              /**< AUTO_CLEAR_STALL: CLEAR_FEATURE under way */
+	bool resetting;             /**< RESET_PIPE_ON_RESUME: transfers pulled back for a reset */
 	struct wu_req *clear_req;   /**< the failed request it holds back */
 	struct bu_usb_xfer clear_xfer;
 	uint8_t *carry;             /**< bounce/carry buffer (one packet) */
