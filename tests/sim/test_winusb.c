@@ -992,6 +992,100 @@ START_TEST(test_suspend_link)
 }
 END_TEST
 
+/* A zeroed OVERLAPPED with a fresh manual-reset event. */
+static void ov_open(OVERLAPPED *ov)
+{
+	memset(ov, 0, sizeof(*ov));
+	ov->hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	ck_assert_ptr_nonnull(ov->hEvent);
+}
+
+static void set_timeout(WINUSB_INTERFACE_HANDLE h, UCHAR pipe, ULONG ms)
+{
+	CK_OK(WinUsb_SetPipePolicy(h, pipe, PIPE_TRANSFER_TIMEOUT, sizeof(ms), &ms));
+}
+
+/* CLEAR_FEATURE(ENDPOINT_HALT) sent to the device alone: its data toggle
+ * restarts at DATA0 while the host's stays, as in a device that lost its
+ * toggle in suspend. */
+static void device_drops_toggle(WINUSB_INTERFACE_HANDLE h, UCHAR ep)
+{
+	WINUSB_SETUP_PACKET cf = { 0x02, 0x01, 0, ep, 0 };
+	ULONG n = 0;
+
+	CK_OK(WinUsb_ControlTransfer(h, cf, NULL, 0, &n, NULL));
+}
+
+/*
+ * RESET_PIPE_ON_RESUME (§4, §8): after a selective suspend the pipes are
+ * reset (toggle on both sides) before new requests; a device whose toggles
+ * were lost then still gets and returns every byte. _i: 0 = policy off,
+ * 1 = on, 2 = on with a read pending across the suspend (the idle rule lets
+ * a device suspend with IN reads pending, and §4 resets the endpoint all
+ * the same - the pending read must survive it).
+ */
+START_TEST(test_reset_on_resume)
+{
+	struct env e;
+	UCHAR on = 1;
+	ULONG delay = 20;
+	uint8_t out[100], in[512];
+	uint64_t before;
+	OVERLAPPED ov;
+	DWORD n = 0;
+	bool policy = _i != 0, pending = _i == 2;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, "1209:b010:" BIND_GUID);
+	env_open(&e, &bind_guid);
+	fill(out, sizeof(out), 11);
+	if (policy) {
+		set_u8_policy(e.h, 0x01, RESET_PIPE_ON_RESUME, 1);
+		set_u8_policy(e.h, 0x81, RESET_PIPE_ON_RESUME, 1);
+	}
+	/* One packet each way: both sides' toggles are at DATA1. */
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, sizeof(out)), sizeof(out));
+	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), sizeof(out));
+	device_drops_toggle(e.h, 0x01);
+	device_drops_toggle(e.h, 0x81);
+	if (pending) {
+		ov_open(&ov);
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), NULL, &ov),
+			     ERROR_IO_PENDING);
+	}
+	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
+	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
+	Sleep(60);
+	ck_assert_uint_eq(e.suspends, 1);
+	ck_assert_uint_eq(e.resumes, 0);
+	before = sim_winusb_bulk_out_bytes(e.sd);
+	memset(in, 0, sizeof(in));
+	fill(out, sizeof(out), 12);
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, sizeof(out)), sizeof(out));
+	ck_assert_uint_eq(e.resumes, 1);
+	if (!policy) {
+		/* No reset: the device takes the DATA1 packet for a repeat and
+		 * drops it, so nothing comes back. */
+		ck_assert_uint_eq(sim_winusb_bulk_out_bytes(e.sd) - before, 0);
+		set_timeout(e.h, 0x81, 50);
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, NULL),
+			     ERROR_SEM_TIMEOUT);
+		env_down(&e);
+		return;
+	}
+	ck_assert_uint_eq(sim_winusb_bulk_out_bytes(e.sd) - before, sizeof(out));
+	if (pending) {
+		ck_assert_uint_eq(WaitForSingleObject(ov.hEvent, 200), WAIT_OBJECT_0);
+		CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, FALSE));
+		CloseHandle(ov.hEvent);
+	} else {
+		n = read_sync(e.h, 0x81, in, sizeof(in));
+	}
+	ck_assert_uint_eq(n, sizeof(out));
+	ck_assert_mem_eq(in, out, sizeof(out));
+	env_down(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Bad handles, pipe IDs, buffers and indexes                               */
 
@@ -1294,6 +1388,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_composite);
 	tcase_add_test(t, test_suspend);
 	tcase_add_test(t, test_suspend_link);
+	tcase_add_loop_test(t, test_reset_on_resume, 0, 3);
 	tcase_add_test(t, test_bad_arguments);
 	tcase_add_test(t, test_hostile_requests);
 	suite_add_tcase(s, t);
