@@ -582,6 +582,130 @@ START_TEST(test_ignore_short_and_raw)
 }
 END_TEST
 
+/*
+ * Bulk loopback under every combination of SHORT_PACKET_TERMINATE (OUT) x
+ * IGNORE_SHORT_PACKETS x ALLOW_PARTIAL_READS x AUTO_FLUSH x RAW_IO (IN),
+ * for a few write/read shapes. The expected outcome comes from
+ * matrix_expect(), a walk over the packets on the wire written from §4 and
+ * §5 alone (not from winusb_policy.c).
+ */
+struct pol_combo {
+	bool spt, isp, apr, af, raw;
+};
+
+struct matrix_shape {
+	ULONG write, read;
+};
+
+static const struct matrix_shape matrix_shapes[] = {
+	{ 1024, 2048 }, /* an exact multiple of wMaxPacketSize (512) */
+	{ 100, 512 },   /* one short packet */
+	{ 700, 512 },   /* more than the read buffer */
+	{ 100, 50 },    /* a buffer below one packet: RAW_IO refuses it */
+};
+
+struct matrix_expect {
+	DWORD err;  /* first read's error (0: success) */
+	ULONG n;    /* its bytes (the head of the write) */
+	ULONG rest; /* the written bytes from here on are still to come */
+};
+
+static struct matrix_expect matrix_expect(const struct pol_combo *c, ULONG w, ULONG r,
+					  ULONG mps)
+{
+	struct matrix_expect x = { 0, 0, 0 };
+	bool zlp = c->spt && w % mps == 0; /* SHORT_PACKET_TERMINATE */
+	ULONG pos = 0;
+
+	/* RAW_IO: a multiple of wMaxPacketSize or the read fails. */
+	if (c->raw && (r == 0 || r % mps)) {
+		x.err = ERROR_INVALID_PARAMETER;
+		return x;
+	}
+	for (;;) {
+		ULONG len;
+
+		if (pos == w && !zlp) {
+			/* Nothing more comes: the read waits for its timeout. */
+			x.err = ERROR_SEM_TIMEOUT;
+			x.rest = w;
+			return x;
+		}
+		len = w - pos < mps ? w - pos : mps;
+		if (pos == w)
+			zlp = false;
+		pos += len;
+		if (x.n + len > r) {
+			/* The read was rounded up: the packet overfills it. */
+			ULONG excess = x.n + len - r;
+
+			x.n = r;
+			if (!c->apr) {
+				x.err = ERROR_GEN_FAILURE;
+				x.rest = pos;
+			} else {
+				x.rest = c->af ? pos : pos - excess; /* kept for the next read */
+			}
+			return x;
+		}
+		x.n += len;
+		/* Full, or a short packet (IGNORE_SHORT_PACKETS only without RAW_IO). */
+		if (x.n == r || (len < mps && (c->raw || !c->isp))) {
+			x.rest = pos;
+			return x;
+		}
+	}
+}
+
+START_TEST(test_policy_matrix)
+{
+	struct pol_combo c = { _i & 1, (_i >> 1) & 1, (_i >> 2) & 1, (_i >> 3) & 1, (_i >> 4) & 1 };
+	struct env e;
+	uint8_t out[2048], in[4096], got[4096];
+	const uint8_t marker[7] = { 'm', 'a', 'r', 'k', 'e', 'r', '!' };
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	set_u8_policy(e.h, 0x01, SHORT_PACKET_TERMINATE, c.spt);
+	for (unsigned k = 0; k < sizeof(matrix_shapes) / sizeof(matrix_shapes[0]); k++) {
+		const struct matrix_shape *sh = &matrix_shapes[k];
+		struct matrix_expect x = matrix_expect(&c, sh->write, sh->read, 512);
+		ULONG n = 0, total = 0, want;
+		BOOL ok;
+
+		fill(out, sh->write, 50 + k);
+		set_u8_policy(e.h, 0x81, IGNORE_SHORT_PACKETS, c.isp);
+		set_u8_policy(e.h, 0x81, ALLOW_PARTIAL_READS, c.apr);
+		set_u8_policy(e.h, 0x81, AUTO_FLUSH, c.af);
+		set_u8_policy(e.h, 0x81, RAW_IO, c.raw);
+		set_timeout(e.h, 0x81, 30);
+		ck_assert_uint_eq(write_sync(e.h, 0x01, out, sh->write), sh->write);
+		SetLastError(0);
+		ok = WinUsb_ReadPipe(e.h, 0x81, in, sh->read, &n, NULL);
+		ck_assert_msg(ok == !x.err && (ok || GetLastError() == x.err),
+			      "combo %d shape %u: returned %d error %lu, want error %lu", _i, k, ok,
+			      (unsigned long)GetLastError(), (unsigned long)x.err);
+		if (ok) {
+			ck_assert_msg(n == x.n, "combo %d shape %u: %lu bytes, want %lu", _i, k,
+				      (unsigned long)n, (unsigned long)x.n);
+			ck_assert_mem_eq(in, out, n);
+		}
+		/* Drain with plain reads: what is left of the write, then the marker. */
+		set_u8_policy(e.h, 0x81, IGNORE_SHORT_PACKETS, 0);
+		set_u8_policy(e.h, 0x81, RAW_IO, 0);
+		write_sync(e.h, 0x01, marker, sizeof(marker));
+		want = sh->write - x.rest + (ULONG)sizeof(marker);
+		for (int tries = 0; total < want && tries < 4; tries++)
+			total += read_sync(e.h, 0x81, got + total, (ULONG)sizeof(got) - total);
+		ck_assert_msg(total == want, "combo %d shape %u: %lu bytes left, want %lu", _i, k,
+			      (unsigned long)total, (unsigned long)want);
+		ck_assert_mem_eq(got, out + x.rest, sh->write - x.rest);
+		ck_assert_mem_eq(got + sh->write - x.rest, marker, sizeof(marker));
+	}
+	env_down(&e);
+}
+END_TEST
+
 START_TEST(test_large_split)
 {
 	/* 1 MiB each way, split at a 64 KiB MAXIMUM_TRANSFER_SIZE with four
@@ -1656,6 +1780,7 @@ Suite *winusb_suite(void)
 	tcase_add_loop_test(t, test_loopback_basic, 0, 3);
 	tcase_add_test(t, test_partial_reads);
 	tcase_add_test(t, test_ignore_short_and_raw);
+	tcase_add_loop_test(t, test_policy_matrix, 0, 32);
 	tcase_add_loop_test(t, test_large_split, 1, 3);
 	tcase_add_test(t, test_overlapped_queue);
 	tcase_add_loop_test(t, test_stall, 0, 2);
