@@ -1486,6 +1486,23 @@ static size_t trb_bytes(struct xhci_ring *r, uint32_t from, uint32_t to)
 	return n;
 }
 
+/** Bytes a TD moved before it was stopped at TRB `c` (a Stopped event). */
+static size_t stopped_bytes(struct xhci_ring *r, const struct bu_usb_xfer *xfer, uint32_t c,
+			    unsigned cc, uint32_t residual)
+{
+	size_t n = trb_bytes(r, xfer->hc_first, c);
+	uint32_t dw3 = bu_le32_to_cpu(xhci_ring_trb(r, c)->dw[3]);
+	unsigned t = XHCI_TRB_TYPE(dw3);
+
+	if (cc != XHCI_CC_STOPPED_LENGTH_INVALID &&
+	    (t == XHCI_TRB_NORMAL || t == XHCI_TRB_DATA || t == XHCI_TRB_ISOCH)) {
+		uint32_t tlen = XHCI_TRB_LEN(bu_le32_to_cpu(xhci_ring_trb(r, c)->dw[2]));
+
+		n += tlen - BU_MIN(residual, tlen);
+	}
+	return BU_MIN(n, xfer->len);
+}
+
 static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc);
 static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer);
 static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep);
@@ -1541,8 +1558,16 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 		xlog(x, BU_LOG_WARN, "slot %u ep %u: completion out of order",
 		     ep->dev->slot, ep->dci);
 	if (cc == XHCI_CC_STOPPED || cc == XHCI_CC_STOPPED_LENGTH_INVALID ||
-	    cc == XHCI_CC_STOPPED_SHORT_PACKET)
-		return; /* the cancel path decides what happens to it */
+	    cc == XHCI_CC_STOPPED_SHORT_PACKET) {
+		/* The TD in progress when the endpoint stopped: the cancel
+		 * path decides what happens to it. Keep what it moved so a
+		 * cancelled transfer reports it (§4.6.9: Length is the stopped
+		 * TRB's residue unless "Length Invalid"). A control transfer
+		 * past a short data stage already holds its length. */
+		if (!(ep->type == BU_EP_CONTROL && xfer->hc_pending))
+			xfer->actual = stopped_bytes(&ep->ring, xfer, c, cc, residual);
+		return;
+	}
 
 	dw3 = bu_le32_to_cpu(xhci_ring_trb(&ep->ring, c)->dw[3]);
 	ttype = XHCI_TRB_TYPE(dw3);
@@ -1673,7 +1698,8 @@ static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 		td_to_noop(&ep->ring, xfer);
 		if (xfer == ep->head)
 			ep->ring.deq = xfer->hc_end;
-		xfer_finish(x, ep, xfer, xfer->status, 0);
+		/* What moved before the Stop (0 for a TD never started). */
+		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
 }
 
@@ -1784,7 +1810,8 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		}
 		if (xfer == ep->head)
 			ep->ring.deq = xfer->hc_end;
-		xfer_finish(x, ep, xfer, status, 0);
+		/* xfer->actual: what its Stopped event said it moved, or 0. */
+		xfer_finish(x, ep, xfer, status, xfer->actual);
 	}
 	if (move && !d->disabling) {
 		/* Skip also any No-Op'd TDs right behind it. */
