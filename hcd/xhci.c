@@ -1401,7 +1401,10 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 			tlbpc = pkts - 1;
 		}
 		b.type = XHCI_TRB_ISOCH;
-		b.extra = XHCI_TRB_SIA | XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+		b.extra = XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+		/* A given frame (Frame ID, MFINDEX 13:3) or as soon as possible. */
+		b.extra |= (xfer->flags & BU_XFER_ISOCH_FRAME) ? XHCI_TRB_FRAME_ID(xfer->frame)
+							       : XHCI_TRB_SIA;
 		/* IOC on the TD's last TRB only (added below): controllers,
 		 * QEMU among them, report one completion per TD. */
 		b.flags = in ? XHCI_TRB_ISP : 0;

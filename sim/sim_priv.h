@@ -204,6 +204,7 @@ struct sim_ep {
 	unsigned pkts_this_esit;
 	bool idle_reported;  /* isoch: underrun/overrun already reported */
 	bool held_by_suspend; /* waiting: the root port is in U3 */
+	bool frame_due;      /* isoch: this TD's Frame ID was checked; it waits for it */
 };
 
 struct sim_slot {

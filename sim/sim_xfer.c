@@ -60,6 +60,7 @@ void sim_ep_reset_engine(struct sim_ep *ep)
 	ep->short_seen = false;
 	ep->pkts_this_esit = 0;
 	ep->idle_reported = false;
+	ep->frame_due = false;
 }
 
 static unsigned sim_xtype(const struct sim_ep *ep)
@@ -386,6 +387,7 @@ static void sim_td_finish(struct sim *sim, unsigned s, unsigned dci)
 	ep->ccs = ep->next_ccs;
 	ep->td_live = false;
 	ep->td_n = 0;
+	ep->frame_due = false;
 }
 
 static void sim_ep_halt(struct sim *sim, unsigned s, unsigned dci, unsigned cc)
@@ -856,7 +858,8 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 	/* Scheduling: SIA (as soon as possible) or Frame ID. */
 	if (!ep->idle_reported && ep->svc_ns == 0)
 		ep->svc_ns = (sim->now / per + 1) * per;
-	if (!(first->dw[3] & XHCI_TRB_SIA)) {
+	if (!(first->dw[3] & XHCI_TRB_SIA) && !ep->frame_due) {
+		/* Checked once, when the TD is first seen; then it waits. */
 		unsigned frame = (first->dw[3] >> 20) & 0x7ff;
 		unsigned cur = (sim_mfindex(sim) >> 3) & 0x7ff;
 		unsigned ahead = (frame - cur) & 0x7ff;
@@ -870,6 +873,7 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 		if (at > sim->now && ep->svc_ns < at) {
 			ep->svc_ns = at;
 		}
+		ep->frame_due = true;
 	}
 	if (sim->now < ep->svc_ns) {
 		sim_ep_activate(sim, s, dci, ep->svc_ns);

@@ -252,7 +252,8 @@ struct wu_req {
 	struct wu_isoch_buf *ib;
 	struct bu_winusb_iso_packet *pkts; /**< caller's descriptors (reads) */
 	uint32_t npkts, per, next_pkt, start_frame;
-	bool wait_frame;           /**< hold until start_frame - 1 */
+	bool wait_frame;           /**< hold until start_frame is within reach */
+	bool at_frame;             /**< first packet scheduled at start_frame */
 	unsigned isoch_errors;
 	bool isoch_cancelled;
 	/* completion */
@@ -736,6 +737,9 @@ static void xfer_done(struct bu_usb_xfer *x)
 /* Isochronous engine                                                       */
 /* ======================================================================== */
 
+/* Frames ahead a TD for a given frame may be queued (xHCI allows 895). */
+#define ISOCH_FRAME_REACH 512
+
 /** Submit the next packets of the isoch requests of a pipe. */
 static void kick_isoch(struct wu_pipe *p)
 {
@@ -747,8 +751,9 @@ static void kick_isoch(struct wu_pipe *p)
 		if (r->wait_frame) {
 			uint32_t now = bu_usb_frame_number(drv->bus);
 
-			/* Start a frame early: the controller schedules ASAP. */
-			if ((int32_t)(r->start_frame - now) > 1)
+			/* Queue it once its frame is within the controller's
+			 * Frame ID reach (895 frames, xHCI §4.11.2.5). */
+			if ((int32_t)(r->start_frame - now) > ISOCH_FRAME_REACH)
 				return;
 			r->wait_frame = false;
 		}
@@ -757,10 +762,17 @@ static void kick_isoch(struct wu_pipe *p)
 			uint32_t off = i * r->per;
 			uint32_t n = i + 1 == r->npkts ? r->len - off : r->per;
 			struct wu_slot *s = &r->slots[i];
+			unsigned flags = BU_XFER_ISOCH_ASAP;
 			int rc;
 
+			/* The first packet of a request for a given frame runs
+			 * in that frame; the rest follow it back to back. */
+			if (i == 0 && r->at_frame) {
+				flags = BU_XFER_ISOCH_FRAME;
+				s->x.frame = r->start_frame;
+			}
 			req_start(r, 0);
-			rc = slot_submit(s, p->ep, r->buf + off, n, SL_ISOCH, i, BU_XFER_ISOCH_ASAP);
+			rc = slot_submit(s, p->ep, r->buf + off, n, SL_ISOCH, i, flags);
 			if (rc == BU_ENOSPC && p->inflight)
 				return;
 			if (rc) {
@@ -1673,7 +1685,7 @@ static uint32_t do_isoch(struct bu_winusb_drv *drv, struct wu_file *f,
 	r->npkts = count;
 	r->per = per;
 	r->start_frame = start;
-	r->wait_frame = !(prm->flags & BU_WINUSB_IOF_ASAP);
+	r->wait_frame = r->at_frame = !(prm->flags & BU_WINUSB_IOF_ASAP);
 	if (read) {
 		r->pkts = io->aux;
 		for (uint32_t i = 0; i < count; i++) {

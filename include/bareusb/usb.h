@@ -127,6 +127,13 @@ enum bu_usb_xfer_flags {
 	BU_XFER_ZLP = 1 << 0,     /**< OUT: end with a zero-length packet if len % mps == 0 */
 	BU_XFER_SHORT_ERR = 1 << 1, /**< IN: a short packet completes with BU_EOVERFLOW-free status but flags it (see actual) */
 	BU_XFER_ISOCH_ASAP = 1 << 2, /**< isoch: schedule as soon as possible */
+	/**
+	 * isoch: run in frame `frame` (1 ms frames, bu_usb_frame_number's
+	 * numbering; its low 11 bits are the TRB's Frame ID, xHCI §4.11.2.5).
+	 * It must be 2..895 frames ahead, or the TD completes BU_EMISSED.
+	 * Without this flag a TD is scheduled as soon as possible.
+	 */
+	BU_XFER_ISOCH_FRAME = 1 << 3,
 };
 
 /** Completion callback; runs from poll. The xfer may be resubmitted. */
@@ -144,6 +151,7 @@ struct bu_usb_xfer {
 	size_t len;           /**< bytes to move */
 	unsigned flags;       /**< BU_XFER_* */
 	uint32_t timeout_ms;  /**< 0 = none; on expiry cancelled with BU_ETIMEDOUT */
+	uint32_t frame;       /**< isoch with BU_XFER_ISOCH_FRAME: the frame to run in */
 	bu_usb_xfer_fn complete; /**< completion callback, required */
 	void *ctx;            /**< caller's pointer */
 	/* Results, valid in the callback. */

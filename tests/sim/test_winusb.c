@@ -1234,11 +1234,10 @@ START_TEST(test_isoch_stream)
 	ck_assert_uint_eq(sim_winusb_iso_in_packets(e.sd), pkts); /* nothing yet */
 	CK_OK(WinUsb_GetOverlappedResult(e.h, &a, &n, TRUE));
 	ck_assert_uint_eq(n, 0);
-	/* Frames start..start+7 per §3.17; the driver submits a frame early
-	 * with ASAP scheduling and the first packet goes out at start - 1
-	 * (a known deviation), so the bound is start + 6. */
+	/* Frames start..start+7 per §3.17: the first packet is scheduled at
+	 * its frame (Frame ID), so it cannot be done before start + 7. */
 	CK_OK(WinUsb_GetCurrentFrameNumber(e.h, &now, &ts));
-	ck_assert_uint_ge(now, start + 6);
+	ck_assert_uint_ge(now, start + 7);
 	ck_assert_uint_eq(sim_winusb_iso_in_packets(e.sd), pkts + 8);
 	last = iso_check(pk, ibuf, 8, -1);
 	/* The next transfer starts at the returned frame. */
