@@ -15,6 +15,7 @@
 
 enum pm_state {
 	PM_ACTIVE = 0,
+	PM_STOPPING,        /* IN endpoints with queued reads being stopped */
 	PM_SUSPENDED,
 	PM_RESUME_SIGNAL,   /* USB 2: Resume driven, then U0 */
 	PM_RESUME_RECOVERY, /* link back in U0: TRSMRCY before traffic */
@@ -33,6 +34,8 @@ static int pm_resume(struct bu_usb_device *dev)
 	struct bu_usb_bus *bus = dev->bus;
 	int rc;
 
+	if (dev->pm_state == PM_STOPPING)
+		dev->pm_wake = true; /* resume as soon as the stops are done */
 	if (dev->pm_state != PM_SUSPENDED)
 		return 0;
 	if (dev->speed >= BU_SPEED_SUPER) {
@@ -46,6 +49,51 @@ static int pm_resume(struct bu_usb_device *dev)
 		dev->pm_wake_us = bu_core_now(bus) + T_DRSMDN_US;
 	}
 	return rc;
+}
+
+/** Queued transfers that may wait out a suspend: bulk and interrupt IN. */
+static bool pm_may_stay_queued(const struct bu_usb_endpoint *ep)
+{
+	return (ep->address & 0x80) && (ep->type == BU_EP_BULK || ep->type == BU_EP_INTERRUPT);
+}
+
+/** Let the endpoints stopped for the suspend run again. */
+static void pm_unpause(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus = dev->bus;
+
+	for (unsigned i = 2; i < 32; i++)
+		if ((dev->pm_paused & (1u << i)) && dev->eps[i])
+			bus->ops->ep_unpause(dev->eps[i]);
+	dev->pm_paused = 0;
+}
+
+static void pm_flush(struct bu_usb_device *dev, int err);
+
+/**
+ * One Stop Endpoint of the suspend is done (`dev` NULL-safe): after the
+ * last, the link goes to U3, or back to active if a resume was asked for
+ * meanwhile or the device is going.
+ */
+static void pm_stopped(struct bu_usb_device *dev, int status)
+{
+	struct bu_usb_bus *bus = dev->bus;
+
+	if (status)
+		dev->pm_wake = true;
+	if (dev->pm_state != PM_STOPPING || --dev->pm_stops)
+		return;
+	if (!dev->pm_wake && dev->state == BU_DEV_CONFIGURED &&
+	    bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3) == 0) {
+		dev->pm_state = PM_SUSPENDED;
+		return;
+	}
+	/* Not suspended after all: run again at once (the link never left U0). */
+	dev->pm_state = PM_ACTIVE;
+	dev->pm_wake = false;
+	pm_unpause(dev);
+	if (dev->state != BU_DEV_GONE)
+		pm_flush(dev, 0);
 }
 
 /** bu_usb_device_suspend under the embedder's lock. */
@@ -70,14 +118,36 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 		return BU_EBUSY;
 	if (bus->ops->ep_queued(&dev->ep0))
 		return BU_EBUSY;
-	for (unsigned i = 2; i < 32; i++)
-		if (dev->eps[i] && bus->ops->ep_queued(dev->eps[i]))
+	for (unsigned i = 2; i < 32; i++) {
+		struct bu_usb_endpoint *ep = dev->eps[i];
+
+		if (ep && bus->ops->ep_queued(ep) &&
+		    (!pm_may_stay_queued(ep) || !bus->ops->ep_pause))
 			return BU_EBUSY;
-	rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3);
+	}
+	/* Stop the endpoints whose reads stay queued (xHCI §4.15.1: no
+	 * endpoint may run while its port is suspended), then U3. */
+	dev->pm_paused = 0;
+	dev->pm_stops = 1; /* held until every pause is started */
+	dev->pm_wake = false;
+	dev->pm_state = PM_STOPPING;
+	rc = 0;
+	for (unsigned i = 2; i < 32 && !rc; i++) {
+		struct bu_usb_endpoint *ep = dev->eps[i];
+
+		if (!ep || !bus->ops->ep_queued(ep))
+			continue;
+		dev->pm_stops++;
+		rc = bus->ops->ep_pause(ep, pm_stopped);
+		if (rc)
+			dev->pm_stops--;
+		else
+			dev->pm_paused |= 1u << i;
+	}
 	if (rc)
-		return rc;
-	dev->pm_state = PM_SUSPENDED;
-	return 0;
+		dev->pm_wake = true; /* could not stop one: back to active */
+	pm_stopped(dev, 0);
+	return rc;
 }
 
 int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend)
@@ -174,6 +244,8 @@ void bu_core_pm_drop(struct bu_usb_device *dev)
 {
 	dev->pm_state = PM_ACTIVE;
 	dev->pm_wake_us = 0;
+	dev->pm_paused = 0; /* its endpoints go with it */
+	dev->pm_stops = 0;
 	pm_flush(dev, BU_ENODEV);
 }
 
@@ -190,6 +262,7 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 			d->pm_wake_us = now + T_RSMRCY_US;
 		} else if (d->pm_state == PM_RESUME_RECOVERY) {
 			d->pm_state = PM_ACTIVE;
+			pm_unpause(d);
 			pm_flush(d, 0);
 		}
 	}

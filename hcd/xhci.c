@@ -63,6 +63,7 @@ struct xhci_ep {
 	bool in;
 	bool halted;         /* controller halted it; recovery pending */
 	bool stopping;       /* Stop Endpoint in flight (cancel) */
+	bool paused;         /* held stopped for a suspend: no doorbell until unpaused */
 	bool restart;        /* ring the doorbell once recovery is done */
 	bool broken;         /* recovery failed: the endpoint refuses work */
 	bool skip_valid;     /* drop one event at skip_counter (after a short) */
@@ -1462,7 +1463,7 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 			trace_trb(x, "xfer", xhci_ring_addr(&ep->ring, c),
 				  xhci_ring_trb(&ep->ring, c));
 	bu_xhci_ring_release(&ep->ring, b.first);
-	if (!ep->halted && !ep->stopping)
+	if (!ep->halted && !ep->stopping && !ep->paused)
 		doorbell(x, ep->dev->slot, ep->dci);
 	else
 		ep->restart = true;
@@ -1642,7 +1643,7 @@ static void handle_transfer_event(struct xhci *x, struct xhci_ep *ep,
 static void ep_kick(struct xhci *x, struct xhci_ep *ep)
 {
 	ep->restart = false;
-	if (ep->head && !ep->halted && !ep->stopping && !ep->dev->disabling)
+	if (ep->head && !ep->halted && !ep->stopping && !ep->paused && !ep->dev->disabling)
 		doorbell(x, ep->dev->slot, ep->dci);
 }
 
@@ -1798,6 +1799,9 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	if (cc != XHCI_CC_SUCCESS && cc != XHCI_CC_CONTEXT_STATE)
 		xlog(x, BU_LOG_WARN, "slot %u ep %u: Stop Endpoint: %s", d->slot,
 		     ep->dci, bu_xhci_cc_name(cc));
+	/* A pause (ep_pause) wants to know the ring has stopped. */
+	if (cmd->user_done && d->udev)
+		cmd->user_done(d->udev, cc == XHCI_CC_SUCCESS || cc == XHCI_CC_CONTEXT_STATE ? 0 : BU_EIO);
 	for (xfer = ep->head; xfer; xfer = next) {
 		int status = xfer->status;
 
@@ -1852,6 +1856,44 @@ static int xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
 		xfer->hc_state = 1;
 	}
 	return rc;
+}
+
+/**
+ * ops.ep_pause: stop the endpoint before its device is suspended, keeping
+ * its queued TDs (Stop Endpoint with SP, §4.6.9, §4.15.1); the controller
+ * continues them once ep_unpause rings the doorbell again.
+ */
+static int xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+	struct xhci *x;
+	int rc;
+
+	if (!ep || ep->broken)
+		return BU_ENOENT;
+	if (ep->stopping || ep->halted || ep->paused || ep->dev->disabling)
+		return BU_EBUSY; /* recovery or a cancel first */
+	x = bus_xhci(uep->dev->bus);
+	ep->stopping = true;
+	ep->paused = true;
+	rc = cmd_submit(x, 0, 0, 0,
+			XHCI_TRB_TYPE_SET(XHCI_TRB_STOP_EP) | XHCI_TRB_SLOT(ep->dev->slot) |
+				XHCI_TRB_EP(ep->dci) | XHCI_TRB_SP,
+			stop_ep_done, ep->dev, ep, done);
+	if (rc)
+		ep->stopping = ep->paused = false;
+	return rc;
+}
+
+/** ops.ep_unpause: let a paused endpoint run its queued TDs again. */
+static void xhci_ep_unpause(struct bu_usb_endpoint *uep)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+
+	if (!ep || !ep->paused)
+		return;
+	ep->paused = false;
+	ep_kick(bus_xhci(uep->dev->bus), ep);
 }
 
 /** ops.ep_abort: cancel every queued transfer of an endpoint. */
@@ -2140,6 +2182,8 @@ static const struct bu_usb_hc_ops xhci_ops = {
 	.port_status = xhci_port_status,
 	.port_reset = xhci_port_reset,
 	.port_set_link = xhci_port_set_link,
+	.ep_pause = xhci_ep_pause,
+	.ep_unpause = xhci_ep_unpause,
 	.dev_enable = xhci_dev_enable,
 	.dev_address = xhci_dev_address,
 	.dev_update_ep0 = xhci_dev_update_ep0,

@@ -336,6 +336,9 @@ struct bu_usb_device {
 	bool addr_lock;      /**< holds its root port's default-address lock */
 	uint8_t pm_state;    /**< core private: selective suspend state */
 	uint64_t pm_wake_us; /**< core private: next suspend/resume step */
+	uint32_t pm_paused;  /**< core private: endpoints (by index) stopped for the suspend */
+	uint8_t pm_stops;    /**< core private: Stop Endpoints still to complete */
+	bool pm_wake;        /**< core private: resume asked for while stopping */
 	struct bu_usb_xfer *held, *held_tail; /**< submitted while suspended */
 	void *waiter;        /**< core private: synchronous caller to tell */
 
@@ -415,6 +418,14 @@ struct bu_usb_hc_ops {
 	int (*ep_reset)(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
 	/** Cancel every queued transfer; each completes with `status`. Returns the count. */
 	int (*ep_abort)(struct bu_usb_endpoint *ep, int status);
+	/**
+	 * Stop the endpoint with its transfers still queued (before a
+	 * suspend); `done` runs once it has stopped. Transfers submitted
+	 * meanwhile wait. BU_EBUSY while a recovery or cancel runs.
+	 */
+	int (*ep_pause)(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
+	/** Let a paused endpoint run its queued transfers again. */
+	void (*ep_unpause)(struct bu_usb_endpoint *ep);
 	/** Number of transfers queued on the endpoint. */
 	unsigned (*ep_queued)(struct bu_usb_endpoint *ep);
 	/** The controller's 11-bit frame counter (1 ms frames). */
@@ -555,8 +566,10 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value);
 
 /**
  * Selective suspend (USB 2.0 §7.1.7.6, §11.9) of a configured device on a
- * root port: `suspend` puts its link in U3 when no transfer is queued
- * (BU_EBUSY otherwise); resume (`suspend` false, or any transfer submitted
+ * root port: `suspend` puts its link in U3. Bulk and interrupt IN
+ * transfers may stay queued: their endpoints are stopped first and go on
+ * after the resume; any other queued transfer (OUT, control, isoch) makes
+ * it BU_EBUSY. Resume (`suspend` false, or any transfer submitted
  * meanwhile) drives resume signalling for 20 ms (TDRSMDN), returns the
  * link to U0 and waits the 10 ms resume recovery (TRSMRCY) before the
  * transfers held meanwhile go out. Asynchronous: callable from callbacks.

@@ -62,8 +62,9 @@ struct bu_winusb_drv_options {
 	 * (false); nonzero means "not now" and the policy tries again after
 	 * another SUSPEND_DELAY. Without it the core's bu_usb_device_suspend()
 	 * is used: the root port's link goes to U3 once every WinUSB function
-	 * on the device is idle and no transfer is queued on it (a pending
-	 * IN read keeps it awake), and the next transfer resumes it.
+	 * on the device is idle (bulk/interrupt IN reads may stay pending;
+	 * other queued transfers keep it awake), and the next transfer
+	 * resumes it.
 	 */
 	int (*suspend)(void *ctx, struct bu_usb_device *dev, bool suspend);
 };

@@ -167,6 +167,7 @@ BU_STATIC_ASSERT(sizeof(struct xhci_trb) == 16, "TRB size");
 #define XHCI_TRB_DC (1u << 9)  /* Configure Endpoint */
 #define XHCI_TRB_TSP (1u << 9) /* Reset Endpoint */
 #define XHCI_TRB_SIA (1u << 31) /* Isoch */
+#define XHCI_TRB_SP (1u << 23)  /* Stop Endpoint: the device will be suspended */
 #define XHCI_TRB_FRAME_ID(f) (((uint32_t)(f) & 0x7ffu) << 20) /* Isoch, without SIA */
 #define XHCI_TRB_TYPE(v) (((v) >> 10) & 0x3f)
 #define XHCI_TRB_TYPE_SET(t) ((uint32_t)(t) << 10)

@@ -1,6 +1,7 @@
 /*
  * Selective suspend of devices on root ports (core/pm.c): the link goes to
- * U3 only when nothing is queued, transfers submitted meanwhile are held
+ * U3 with nothing queued but bulk/interrupt IN reads (their endpoints are
+ * stopped first and go on after the resume), transfers submitted meanwhile are held
  * by the core and go out, in order, after resume signalling and recovery,
  * and held transfers can be cancelled, aborted and failed by an unplug.
  * The model carries no packets while a port is suspended and counts every
@@ -51,13 +52,36 @@ static void suspend_resume(enum sim_speed speed)
 	in = bu_usb_find_endpoint(dev, 0x81);
 	ck_assert(out && in);
 
-	/* Not with a transfer queued: it would have to be stopped first. */
-	ck_assert_int_eq(aio_submit(&a, in, back, sizeof(back), 0, NULL), 0);
+	/* Not with an OUT transfer queued (the device NAKs it). */
+	sim_fault_ep(sd, 0x01, SIM_FAULT_NAK, 0, 0);
+	ck_assert_int_eq(aio_submit(&a, out, data, sizeof(data), 0, NULL), 0);
+	run_ms(&st, 2);
 	ck_assert_int_eq(bu_usb_device_suspend(dev, true), BU_EBUSY);
 	ck_assert_int_eq(bu_usb_xfer_cancel(&a.x), 0);
 	wait_aio(&st, &a, 100);
 	ck_assert_int_eq(a.x.status, BU_ECANCELED);
-	wait_ep_idle(&st, in);
+	wait_ep_idle(&st, out);
+	sim_fault_clear(sd);
+
+	/* A pending bulk IN read stays queued across the suspend: its
+	 * endpoint is stopped first, the link goes to U3, and the read is
+	 * answered after the resume that the next write causes. */
+	ck_assert_int_eq(aio_submit(&b, in, back, sizeof(back), 0, NULL), 0);
+	run_ms(&st, 2);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(&st, 5);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+	run_ms(&st, 50);
+	ck_assert(!b.done);
+	ck_assert_int_eq(aio_submit(&a, out, data, sizeof(data), 0, NULL), 0);
+	took = wait_aio(&st, &b, 300);
+	ck_assert_int_eq(b.x.status, 0);
+	ck_assert_uint_eq(b.x.actual, sizeof(data));
+	ck_assert_mem_eq(back, data, sizeof(data));
+	ck_assert_msg(took >= min_resume_us, "read answered %llu us after the write, less than %llu",
+		      (unsigned long long)took, (unsigned long long)min_resume_us);
+	ck_assert(a.done && a.x.status == 0);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U0);
 
 	/* Idle: the link goes to U3 and stays there. */
 	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);

@@ -1390,15 +1390,20 @@ START_TEST(test_suspend_link)
 	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
 	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), sizeof(out));
 	ck_assert_mem_eq(in, out, sizeof(out));
-	/* A pending read keeps the policy from suspending the link: the core
-	 * suspends only with nothing queued. */
+	/* A pending read does not keep it awake (winusb.md §8: only IN
+	 * transfers pending is idle): the link goes to U3 with the read
+	 * queued, and the read is answered after the next write resumes it. */
 	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
 	ck_assert(!WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, &ov));
 	ck_assert_uint_eq(GetLastError(), ERROR_IO_PENDING);
 	Sleep(60);
+	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
+	ck_assert(!HasOverlappedIoCompleted(&ov));
+	ck_assert_uint_eq(write_sync(e.h, 0x01, out, sizeof(out)), sizeof(out));
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	ck_assert_uint_eq(n, sizeof(out));
+	ck_assert_mem_eq(in, out, sizeof(out));
 	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
-	CK_OK(WinUsb_AbortPipe(e.h, 0x81));
-	ck_assert(!WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
 	CloseHandle(ov.hEvent);
 	Sleep(60);
 	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
