@@ -30,6 +30,7 @@
 #define T_RSTRCY_US 10000   /* USB 2.0 §7.1.7.5: reset recovery TRSTRCY = 10 ms */
 #define T_SETADDR_US 2000   /* USB 2.0 §9.2.6.3: SET_ADDRESS recovery 2 ms */
 #define T_RESET_MAX_US 500000 /* give up on a port reset after 500 ms */
+#define T_POWER_US 20000    /* xHCI §5.4.8 (PORTSC.PP): 20 ms from PP=1 to a stable port */
 #define T_CTRL_MS 5000      /* USB 2.0 §9.2.6.4: 5 s upper bound for a request */
 
 /** Root port states. */
@@ -40,6 +41,8 @@ enum port_state {
 	PORT_RECOVERY,  /* reset done, waiting TRSTRCY */
 	PORT_DEVICE,    /* a device owns the port */
 	PORT_FAILED,    /* reset failed; wait for a disconnect */
+	PORT_OVERCURRENT, /* over-current active; left alone until it clears */
+	PORT_POWER,     /* over-current over, port power back on: settling */
 };
 
 /** Device enumeration steps, in order. */
@@ -1076,8 +1079,10 @@ static void port_set(struct bu_usb_bus *bus, unsigned port, enum port_state st,
 {
 	bool was_busy = bus->port_state[port] == PORT_DEBOUNCE ||
 			bus->port_state[port] == PORT_RESET ||
-			bus->port_state[port] == PORT_RECOVERY;
-	bool busy = st == PORT_DEBOUNCE || st == PORT_RESET || st == PORT_RECOVERY;
+			bus->port_state[port] == PORT_RECOVERY ||
+			bus->port_state[port] == PORT_POWER;
+	bool busy = st == PORT_DEBOUNCE || st == PORT_RESET || st == PORT_RECOVERY ||
+		    st == PORT_POWER;
 
 	if (busy && !was_busy)
 		bus->enumerating++;
@@ -1098,6 +1103,43 @@ static void port_attach(struct bu_usb_bus *bus, unsigned port,
 	}
 }
 
+/**
+ * Over-current handling of a root port; true when the port is done with
+ * for now. While OCA is set (xHCI §5.4.8) the port's device is removed and
+ * the port left alone: the xHC has disabled it (PED=0) and, on ports with
+ * power switches, turned its power off (PP=0). Once OCA clears the port is
+ * powered again where the controller can switch it, given the 20 ms PP
+ * settle time, and scanned as a new port (Linux hub.c does the same after
+ * its cool-down: power on, then the connect logic runs again).
+ */
+static bool port_overcurrent(struct bu_usb_bus *bus, unsigned port,
+			     const struct bu_usb_port_status *st, bool timer)
+{
+	struct bu_usb_device *dev;
+
+	if (st->overcurrent) {
+		if (bus->port_state[port] == PORT_OVERCURRENT)
+			return true;
+		bu_core_log(bus, BU_LOG_WARN, "port %u: over-current, device removed", port);
+		dev = root_device(bus, port);
+		if (dev)
+			bu_core_dev_remove(bus, dev);
+		port_set(bus, port, PORT_OVERCURRENT, 0);
+		return true;
+	}
+	if (bus->port_state[port] == PORT_OVERCURRENT) {
+		bu_core_log(bus, BU_LOG_INFO, "port %u: over-current cleared", port);
+		if (bus->ops->port_power && !bus->ops->port_power(bus, port)) {
+			port_set(bus, port, PORT_POWER, T_POWER_US);
+			return true;
+		}
+	} else if (!timer) {
+		return true; /* PORT_POWER: wait for the settle time */
+	}
+	port_set(bus, port, PORT_EMPTY, 0);
+	return false;
+}
+
 /** Re-evaluate a root port after a change or a timer. */
 static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 {
@@ -1107,6 +1149,11 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 
 	if (bus->ops->port_status(bus, port, &st))
 		return;
+	if (st.overcurrent || ps == PORT_OVERCURRENT || ps == PORT_POWER) {
+		if (port_overcurrent(bus, port, &st, timer))
+			return;
+		ps = bus->port_state[port];
+	}
 	if (!st.connected) {
 		dev = root_device(bus, port);
 		if (dev) {
@@ -1168,12 +1215,28 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 			port_attach(bus, port, st.speed);
 		break;
 	case PORT_DEVICE:
+		if (st.usb3 && st.link == BU_LINK_INACTIVE) {
+			/* USB 3 link error (xHCI §4.19.1.2, PLS = SS.Inactive,
+			 * PED cleared): only a warm reset brings the link back
+			 * (USB 3.2 §7.5.2). The device's state is lost with it,
+			 * so it is removed and enumerated again afterwards. */
+			dev = root_device(bus, port);
+			bu_core_log(bus, BU_LOG_WARN,
+				    "port %u: link error (SS.Inactive), warm reset", port);
+			if (dev)
+				bu_core_dev_remove(bus, dev);
+			bus->ops->port_reset(bus, port, true);
+			port_set(bus, port, PORT_RESET, T_RESET_MAX_US);
+			break;
+		}
 		if (st.changed && !st.enabled && !root_device(bus, port)) {
 			port_set(bus, port, PORT_EMPTY, 0);
 			port_check(bus, port, false);
 		}
 		break;
 	case PORT_FAILED:
+	case PORT_OVERCURRENT:
+	case PORT_POWER:
 		break;
 	}
 }

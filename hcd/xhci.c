@@ -1996,6 +1996,26 @@ static int xhci_port_set_link(struct bu_usb_bus *bus, unsigned port,
 	return 0;
 }
 
+/** ops.port_power: set PP on a switchable port the xHC powered off (§4.19.4, §5.4.8). */
+static int xhci_port_power(struct bu_usb_bus *bus, unsigned port)
+{
+	struct xhci *x = bus_xhci(bus);
+	uint32_t v;
+	int rc;
+
+	if (!(x->hccparams1 & XHCI_HCCPARAMS1_PPC))
+		return BU_ENOTSUP;
+	rc = portsc_read(x, port, &v);
+	if (rc)
+		return rc;
+	if (v & XHCI_PORTSC_OCA)
+		return BU_EBUSY;
+	if (v & XHCI_PORTSC_PP)
+		return BU_ENOTSUP;
+	portsc_write(x, port, v, XHCI_PORTSC_PP);
+	return 0;
+}
+
 /** ops.port_reset: USB 2 reset (PR) or USB 3 warm reset (WPR). */
 static int xhci_port_reset(struct bu_usb_bus *bus, unsigned port, bool warm)
 {
@@ -2184,6 +2204,7 @@ static const struct bu_usb_hc_ops xhci_ops = {
 	.port_set_link = xhci_port_set_link,
 	.ep_pause = xhci_ep_pause,
 	.ep_unpause = xhci_ep_unpause,
+	.port_power = xhci_port_power,
 	.dev_enable = xhci_dev_enable,
 	.dev_address = xhci_dev_address,
 	.dev_update_ep0 = xhci_dev_update_ep0,

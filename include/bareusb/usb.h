@@ -355,6 +355,7 @@ typedef void (*bu_usb_done_fn)(struct bu_usb_device *dev, int status);
 enum bu_usb_link {
 	BU_LINK_U0 = 0,      /**< active */
 	BU_LINK_U3 = 3,      /**< suspended */
+	BU_LINK_INACTIVE = 6, /**< USB 3 SS.Inactive: reported only, a warm reset recovers it */
 	BU_LINK_RESUME = 15, /**< USB 2: drive resume signalling */
 };
 
@@ -391,6 +392,13 @@ struct bu_usb_hc_ops {
 	int (*port_reset)(struct bu_usb_bus *bus, unsigned port, bool warm);
 	/** Ask an enabled root port for a link state (suspend, resume). */
 	int (*port_set_link)(struct bu_usb_bus *bus, unsigned port, enum bu_usb_link link);
+	/**
+	 * Optional: turn a root port's power back on (after an over-current
+	 * switched it off). 0 when power was switched on (the caller then
+	 * waits the settle time); BU_ENOTSUP when the port has no power switch
+	 * or is already powered; BU_EBUSY while over-current is still active.
+	 */
+	int (*port_power)(struct bu_usb_bus *bus, unsigned port);
 
 	/* device */
 	/** Allocate a slot and its contexts for `dev` (speed, route, parent set). */
