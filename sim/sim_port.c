@@ -389,6 +389,25 @@ void sim_port_work(struct sim *sim, unsigned port)
 /* ------------------------------------------------------------------------ */
 /* Attach / detach                                                          */
 
+/** A powered port without over-current sees the device on it: USB 2 connect, USB 3 training. */
+static void sim_port_detect(struct sim *sim, unsigned port)
+{
+	struct sim_port *p = sim_p(sim, port);
+
+	if (!p->dev || !(p->sc & XHCI_PORTSC_PP) || (p->sc & XHCI_PORTSC_OCA) ||
+	    (p->sc & XHCI_PORTSC_CCS))
+		return;
+	if (p->usb3) {
+		sim_set_pls(p, XHCI_PLS_POLLING);
+		p->pending = SIM_PORT_TRAIN;
+		sim_schedule(sim, &p->due, sim->now + sim->cfg.train_us * SIM_US);
+	} else {
+		p->sc |= XHCI_PORTSC_CCS;
+		sim_set_pls(p, XHCI_PLS_POLLING);
+		sim_port_change(sim, port, XHCI_PORTSC_CSC);
+	}
+}
+
 struct sim_device *sim_attach(struct sim *sim, unsigned port,
 			      const struct sim_device_model *model, enum sim_speed speed)
 {
@@ -419,17 +438,7 @@ struct sim_device *sim_attach(struct sim *sim, unsigned port,
 	dev->connect_ns = sim->now;
 	dev->needs_reset = !p->usb3;
 	sim_log(sim, BU_LOG_INFO, "attach %s at root port %u, speed %u", model->name, port, speed);
-	if (!(p->sc & XHCI_PORTSC_PP) || (p->sc & XHCI_PORTSC_OCA))
-		return dev;
-	if (p->usb3) {
-		sim_set_pls(p, XHCI_PLS_POLLING);
-		p->pending = SIM_PORT_TRAIN;
-		sim_schedule(sim, &p->due, sim->now + sim->cfg.train_us * SIM_US);
-	} else {
-		p->sc |= XHCI_PORTSC_CCS;
-		sim_set_pls(p, XHCI_PLS_POLLING);
-		sim_port_change(sim, port, XHCI_PORTSC_CSC);
-	}
+	sim_port_detect(sim, port);
 	return dev;
 }
 
@@ -520,6 +529,8 @@ void sim_overcurrent(struct sim *sim, unsigned port, bool on)
 		p->sc &= ~XHCI_PORTSC_OCA;
 	}
 	sim_port_change(sim, port, XHCI_PORTSC_OCC);
+	if (!on) /* a device attached meanwhile is seen now (without PPC) */
+		sim_port_detect(sim, port);
 }
 
 void sim_link_error(struct sim *sim, unsigned port)
