@@ -208,17 +208,237 @@ START_TEST(test_link_error_warm_reset)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Faults on isochronous and interrupt endpoints                            */
+
+/*
+ * Select alt 1 of the WinUSB device (isoch OUT 0x03 / IN 0x83 appear), note
+ * the resource counters in *s0, and arm `count` transaction errors on the
+ * isochronous endpoint `addr`, which is returned.
+ */
+static struct bu_usb_endpoint *isoch_faulted(struct two *t, uint8_t addr, unsigned count,
+					     struct sim_stats *s0)
+{
+	struct bu_usb_endpoint *ep;
+
+	ck_assert_int_eq(bu_usb_set_interface(t->dev, 0, 1), 0);
+	ep = bu_usb_find_endpoint(t->dev, addr);
+	ck_assert_ptr_nonnull(ep);
+	ck_assert_uint_eq(ep->type, BU_EP_ISOCH);
+	sim_get_stats(t->st.sim, s0);
+	sim_fault_ep(t->sd, addr, SIM_FAULT_XACT, count, 0);
+	return ep;
+}
+
+/*
+ * Isochronous IN with transaction errors: there is no retry and no halt
+ * (xHCI §4.10.2.1.1: CErr does not apply to isoch, §4.11.2.5), so the
+ * affected TDs (one packet each) report BU_EPROTO with no data, the rest
+ * of the stream goes on in order, and the endpoint needs no recovery.
+ */
+static void isoch_in_xact(enum sim_speed speed)
+{
+	enum { N = 8 };
+	struct two t;
+	struct aio a[N];
+	static uint8_t buf[N][256];
+	unsigned order = 0, bad = 0;
+	int first_good = -1;
+
+	struct sim_stats s0, s1;
+	two_up(&t, NULL, speed);
+	struct bu_usb_endpoint *iin = isoch_faulted(&t, 0x83, 2, &s0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(aio_submit(&a[i], iin, buf[i], 256, 0, &order), 0);
+		a[i].x.flags = BU_XFER_ISOCH_ASAP;
+	}
+	for (int i = 0; i < N; i++) {
+		ck_assert(wait_flag(&t.st, &a[i].done, 1000));
+		ck_assert_uint_eq(a[i].seq, (unsigned)i + 1);
+	}
+	for (int i = 0; i < N; i++) {
+		if (a[i].x.status) {
+			ck_assert_int_eq(a[i].x.status, BU_EPROTO);
+			ck_assert_uint_eq(a[i].x.actual, 0);
+			ck_assert_uint_eq(a[i].x.cc, XHCI_CC_TRANSACTION);
+			bad++;
+			continue;
+		}
+		ck_assert_uint_eq(a[i].x.actual, 256);
+		ck_assert_uint_eq(buf[i][1], (uint8_t)(buf[i][0] + 1));
+		if (first_good >= 0)
+			ck_assert_uint_eq(buf[i][0], (uint8_t)(buf[first_good][0] + (i - first_good)));
+		else
+			first_good = i;
+	}
+	ck_assert_uint_eq(bad, 2);
+	ck_assert(a[0].x.status == BU_EPROTO && a[1].x.status == BU_EPROTO);
+	ck_assert(!iin->halted);
+	/* no endpoint recovery: not a single command went to the controller */
+	sim_get_stats(t.st.sim, &s1);
+	ck_assert_uint_eq(s1.commands, s0.commands);
+	/* the stream goes on: a second batch is all good */
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(aio_submit(&a[i], iin, buf[i], 256, 0, &order), 0);
+		a[i].x.flags = BU_XFER_ISOCH_ASAP;
+	}
+	for (int i = 0; i < N; i++) {
+		ck_assert(wait_flag(&t.st, &a[i].done, 1000));
+		ck_assert_int_eq(a[i].x.status, 0);
+		ck_assert_uint_eq(a[i].x.actual, 256);
+	}
+	echo(&t.st, t.dev, 500, 3);
+	kbd_works(&t, 0x07);
+	stack_down(&t.st);
+}
+
+START_TEST(test_isoch_in_xact_hs)
+{
+	isoch_in_xact(SIM_SPEED_HIGH);
+}
+END_TEST
+
+START_TEST(test_isoch_in_xact_fs)
+{
+	isoch_in_xact(SIM_SPEED_FULL);
+}
+END_TEST
+
+START_TEST(test_isoch_in_xact_ss)
+{
+	isoch_in_xact(SIM_SPEED_SUPER);
+}
+END_TEST
+
+/* Isochronous OUT: a packet lost to a transaction error, the next ones delivered. */
+START_TEST(test_isoch_out_xact)
+{
+	enum { N = 6 };
+	struct two t;
+	struct aio a[N];
+	static uint8_t out[N][256];
+
+	struct sim_stats s0, s1;
+	two_up(&t, NULL, SIM_SPEED_HIGH);
+	struct bu_usb_endpoint *iout = isoch_faulted(&t, 0x03, 1, &s0);
+	for (int i = 0; i < N; i++) {
+		memset(out[i], i, 256);
+		ck_assert_int_eq(aio_submit(&a[i], iout, out[i], 256, 0, NULL), 0);
+		a[i].x.flags = BU_XFER_ISOCH_ASAP;
+	}
+	for (int i = 0; i < N; i++)
+		ck_assert(wait_flag(&t.st, &a[i].done, 1000));
+	ck_assert_int_eq(a[0].x.status, BU_EPROTO);
+	for (int i = 1; i < N; i++)
+		ck_assert_int_eq(a[i].x.status, 0);
+	ck_assert_uint_eq(sim_winusb_iso_out_bytes(t.sd), (N - 1) * 256);
+	ck_assert(!iout->halted);
+	sim_get_stats(t.st.sim, &s1);
+	ck_assert_uint_eq(s1.commands, s0.commands);
+	echo(&t.st, t.dev, 100, 4);
+	stack_down(&t.st);
+}
+END_TEST
+
+/* Read one 8-byte report from the WinUSB interrupt IN; returns its sequence number. */
+static uint32_t intr_report(struct two *t, int want_status)
+{
+	uint8_t rep[64];
+	size_t actual = 0;
+	static const uint8_t tail[4] = { 0xa5, 0x5a, 0xa5, 0x5a };
+
+	ck_assert_int_eq(xfer_sync(&t->st, bu_usb_find_endpoint(t->dev, 0x82), rep, sizeof(rep), &actual,
+				   1000), want_status);
+	if (want_status)
+		return 0;
+	ck_assert_uint_eq(actual, 8);
+	ck_assert_mem_eq(rep + 4, tail, 4);
+	return rep[0] | (uint32_t)rep[1] << 8 | (uint32_t)rep[2] << 16 | (uint32_t)rep[3] << 24;
+}
+
+/*
+ * Interrupt IN transaction errors: CErr = 3 (xHCI §4.10.2.1.1) means two in
+ * a row are retried by the controller unseen; a third fails the TD with
+ * BU_EPROTO, the core recovers the halted endpoint, and reports flow again.
+ */
+START_TEST(test_interrupt_xact)
+{
+	struct two t;
+
+	two_up(&t, NULL, SIM_SPEED_HIGH);
+	struct bu_usb_endpoint *intr = bu_usb_find_endpoint(t.dev, 0x82);
+	uint32_t seq = intr_report(&t, 0);
+	sim_fault_ep(t.sd, 0x82, SIM_FAULT_XACT, 2, 0);
+	ck_assert_uint_eq(intr_report(&t, 0), seq + 1);
+	sim_fault_ep(t.sd, 0x82, SIM_FAULT_XACT, 3, 0);
+	intr_report(&t, BU_EPROTO);
+	wait_ep_idle(&t.st, intr);
+	ck_assert(!intr->halted);
+	ck_assert_int_ne(sim_ep_state(t.st.sim, t.dev->slot, 2 * 2 + 1), XHCI_EP_STATE_HALTED);
+	/* no report was taken from the device by the failed tries */
+	ck_assert_uint_eq(intr_report(&t, 0), seq + 2);
+	ck_assert_uint_eq(intr_report(&t, 0), seq + 3);
+	echo(&t.st, t.dev, 200, 5);
+	kbd_works(&t, 0x08);
+	stack_down(&t.st);
+}
+END_TEST
+
+/*
+ * Interrupt IN that NAKs forever: a transfer with a timeout ends with
+ * BU_ETIMEDOUT, the one queued behind it still completes once the device
+ * answers, and the endpoint keeps working.
+ */
+START_TEST(test_interrupt_nak_timeout)
+{
+	struct two t;
+	struct aio a, b;
+	static uint8_t ba[64], bb[64];
+
+	two_up(&t, NULL, SIM_SPEED_FULL);
+	struct bu_usb_endpoint *intr = bu_usb_find_endpoint(t.dev, 0x82);
+	uint32_t seq = intr_report(&t, 0);
+	sim_fault_ep(t.sd, 0x82, SIM_FAULT_NAK, 0, 0);
+	ck_assert_int_eq(aio_submit(&a, intr, ba, sizeof(ba), 100, NULL), 0);
+	ck_assert_int_eq(aio_submit(&b, intr, bb, sizeof(bb), 0, NULL), 0);
+	uint64_t t0 = sim_now_us(t.st.sim);
+	ck_assert(wait_flag(&t.st, &a.done, 1000));
+	ck_assert_int_eq(a.x.status, BU_ETIMEDOUT);
+	ck_assert_uint_ge(sim_now_us(t.st.sim) - t0, 100000);
+	run_ms(&t.st, 200);
+	ck_assert(!b.done);
+	/* the keyboard beside it is not held up */
+	kbd_works(&t, 0x09);
+	sim_fault_clear(t.sd);
+	ck_assert(wait_flag(&t.st, &b.done, 1000));
+	ck_assert_int_eq(b.x.status, 0);
+	ck_assert_uint_eq(b.x.actual, 8);
+	ck_assert_uint_eq(bb[0], (uint8_t)(seq + 1));
+	ck_assert(!intr->halted);
+	ck_assert_uint_eq(intr_report(&t, 0), seq + 2);
+	stack_down(&t.st);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
 	TCase *p = tcase_create("ports");
+	TCase *e = tcase_create("endpoints");
 
 	tcase_add_test(p, test_overcurrent_usb2);
 	tcase_add_test(p, test_overcurrent_usb2_ppc);
 	tcase_add_test(p, test_overcurrent_usb3_ppc);
 	tcase_add_test(p, test_overcurrent_empty_port);
 	tcase_add_test(p, test_link_error_warm_reset);
+	tcase_add_test(e, test_isoch_in_xact_hs);
+	tcase_add_test(e, test_isoch_in_xact_fs);
+	tcase_add_test(e, test_isoch_in_xact_ss);
+	tcase_add_test(e, test_isoch_out_xact);
+	tcase_add_test(e, test_interrupt_xact);
+	tcase_add_test(e, test_interrupt_nak_timeout);
 	suite_add_tcase(s, p);
+	suite_add_tcase(s, e);
 	return s;
 }
 
