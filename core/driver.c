@@ -67,10 +67,13 @@ void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 
 /*
  * Rule weights, ranked as Windows ranks IDs: a VID/PID (hardware ID) rule
- * beats a Microsoft OS compatible ID, which beats a class triple.
+ * beats a Microsoft OS compatible ID, which beats a class triple. The tiers
+ * must not overlap: the four field matches together (4) stay below one
+ * compatible ID (16), and a compatible ID plus every field (20) below one
+ * identity field (32). Within a tier the more specific rule wins.
  */
-#define W_IDENT 4   /* each of idVendor, idProduct */
-#define W_COMPAT 4  /* the device asked for this driver by name */
+#define W_IDENT 32  /* each of idVendor, idProduct */
+#define W_COMPAT 16 /* the device asked for this driver by name */
 #define W_FIELD 1   /* class, subclass, protocol, interface number */
 
 /** The weight of the fields of `m` that match the interface, or -1 when one differs. */
