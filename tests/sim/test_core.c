@@ -420,11 +420,214 @@ START_TEST(test_interrupt_nak_timeout)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Class-driver binding priority                                            */
+
+/* Probe calls seen by the test drivers: which driver, which interface. */
+struct probe_log {
+	unsigned n;
+	const char *drv[16];
+	uint8_t intf[16];
+	uint8_t func_count[16];
+};
+static struct probe_log probes;
+
+static int t_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m)
+{
+	const struct bu_usb_driver *drv = m->data;
+
+	ck_assert_ptr_eq(intf->driver, drv);
+	if (probes.n < 16) {
+		probes.drv[probes.n] = drv->name;
+		probes.intf[probes.n] = intf->number;
+		probes.func_count[probes.n] = intf->func_count;
+	}
+	probes.n++;
+	return 0;
+}
+
+static void t_remove(struct bu_usb_interface *intf)
+{
+	(void)intf;
+}
+
+/* A driver of one rule; the rule's data points back at the driver. */
+#define T_DRIVER(var, nm, ...)                                                 \
+	static const struct bu_usb_driver var;                                 \
+	static const struct bu_usb_match var##_m = { __VA_ARGS__, .data = &var }; \
+	static const struct bu_usb_driver var = { .name = nm, .match = &var##_m, \
+						  .num_match = 1, .probe = t_probe, \
+						  .remove = t_remove }
+
+/* WinUSB device 1209:b010, interface 0 ff/00/00 with MS OS compatible ID WINUSB. */
+T_DRIVER(d_vidpid, "t-vidpid", .flags = BU_MATCH_VENDOR | BU_MATCH_PRODUCT, .vid = 0x1209,
+	 .pid = 0xb010);
+T_DRIVER(d_vid_only, "t-vid", .flags = BU_MATCH_VENDOR, .vid = 0x1209);
+T_DRIVER(d_wrong_pid, "t-wrong-pid", .flags = BU_MATCH_VENDOR | BU_MATCH_PRODUCT, .vid = 0x1209,
+	 .pid = 0xb011);
+T_DRIVER(d_compat, "t-compat", .flags = BU_MATCH_COMPAT_ID, .compat_id = "WINUSB");
+T_DRIVER(d_compat_other, "t-compat-other", .flags = BU_MATCH_COMPAT_ID, .compat_id = "RNDIS");
+/* the heaviest class rule there is: triple and interface number */
+T_DRIVER(d_class_full, "t-class-full",
+	 .flags = BU_MATCH_CLASS | BU_MATCH_SUBCLASS | BU_MATCH_PROTOCOL | BU_MATCH_INTERFACE,
+	 .class_code = 0xff, .subclass = 0, .protocol = 0, .interface = 0);
+/* class only: subclass and protocol masked out */
+T_DRIVER(d_class_ff, "t-class-ff", .flags = BU_MATCH_CLASS, .class_code = 0xff);
+T_DRIVER(d_class_wrong, "t-class-wrong", .flags = BU_MATCH_CLASS | BU_MATCH_SUBCLASS,
+	 .class_code = 0xff, .subclass = 1);
+
+/*
+ * Register `drvs` (in that order, before the device appears), plug the
+ * WinUSB device, and return the name of the driver bound to interface 0
+ * (NULL for none), checked against the usbdev JSON's "driver".
+ */
+static const char *bound_winusb(const struct bu_usb_driver *const *drvs, unsigned n)
+{
+	static char want[64];
+	struct stack st;
+	const char *name;
+
+	memset(&probes, 0, sizeof(probes));
+	stack_up(&st, NULL, 0);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, drvs[i]), 0);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_winusb, SIM_SPEED_HIGH));
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb010);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert_uint_ge(dev->num_ifaces, 1);
+	ck_assert_str_eq(dev->ifaces[0].compat_id, "WINUSB");
+	name = dev->ifaces[0].driver ? dev->ifaces[0].driver->name : NULL;
+	if (name) {
+		ck_assert(dev->ifaces[0].primary);
+		ck_assert_uint_eq(probes.n, 1);
+		ck_assert_str_eq(probes.drv[0], name);
+		snprintf(want, sizeof(want), "\"driver\":\"%s\"", name);
+	} else {
+		ck_assert_uint_eq(probes.n, 0);
+		snprintf(want, sizeof(want), "\"driver\":null");
+	}
+	ck_assert_msg(strstr(json_of(dev), want), "usbdev JSON lacks %s: %s", want, json_of(dev));
+	stack_down(&st);
+	return name;
+}
+
+#define BOUND(...)                                                             \
+	bound_winusb((const struct bu_usb_driver *const[]){ __VA_ARGS__ },     \
+		     sizeof((const struct bu_usb_driver *const[]){ __VA_ARGS__ }) / \
+			     sizeof(void *))
+
+/* VID/PID outranks a compatible ID, which outranks any class rule, in any order. */
+START_TEST(test_bind_priority)
+{
+	const char *r;
+
+	r = BOUND(&d_class_full, &d_compat, &d_vidpid);
+	ck_assert_str_eq(r, "t-vidpid");
+	r = BOUND(&d_vidpid, &d_compat, &d_class_full);
+	ck_assert_str_eq(r, "t-vidpid");
+	/* a compatible ID beats the class triple plus interface number */
+	r = BOUND(&d_class_full, &d_compat);
+	ck_assert_str_eq(r, "t-compat");
+	r = BOUND(&d_compat, &d_class_full, &d_class_ff);
+	ck_assert_str_eq(r, "t-compat");
+	/* a vendor rule beats a compatible ID */
+	r = BOUND(&d_compat, &d_vid_only);
+	ck_assert_str_eq(r, "t-vid");
+	/* among class rules the more specific wins */
+	r = BOUND(&d_class_ff, &d_class_full);
+	ck_assert_str_eq(r, "t-class-full");
+	r = BOUND(&d_class_full, &d_class_ff);
+	ck_assert_str_eq(r, "t-class-full");
+	/* rules that do not match never bind, whatever their weight */
+	r = BOUND(&d_wrong_pid, &d_compat_other, &d_class_wrong, &d_class_ff);
+	ck_assert_str_eq(r, "t-class-ff");
+	r = BOUND(&d_wrong_pid, &d_compat_other, &d_class_wrong);
+	ck_assert_ptr_null(r);
+}
+END_TEST
+
+/* Composite 1209:b030: IAD over 0 (02/02/01) + 1 (0a/00/00), then 2 (03/01/01). */
+T_DRIVER(d_cdc, "t-cdc", .flags = BU_MATCH_CLASS | BU_MATCH_SUBCLASS, .class_code = 2,
+	 .subclass = 2);
+T_DRIVER(d_cdc_data, "t-cdc-data", .flags = BU_MATCH_CLASS, .class_code = 0x0a);
+T_DRIVER(d_hid, "t-hid", .flags = BU_MATCH_CLASS | BU_MATCH_SUBCLASS | BU_MATCH_PROTOCOL,
+	 .class_code = 3, .subclass = 1, .protocol = 1);
+T_DRIVER(d_kbd_vidpid, "t-kbd-vidpid",
+	 .flags = BU_MATCH_VENDOR | BU_MATCH_PRODUCT | BU_MATCH_INTERFACE, .vid = 0x1209,
+	 .pid = 0xb030, .interface = 2);
+
+static const struct bu_usb_interface *iface_no(const struct bu_usb_device *dev, uint8_t number)
+{
+	for (unsigned i = 0; i < dev->num_ifaces; i++)
+		if (dev->ifaces[i].number == number)
+			return &dev->ifaces[i];
+	ck_abort_msg("no interface %u", number);
+	return NULL;
+}
+
+/* The interfaces of an IAD function go to one driver, probed once with the first. */
+START_TEST(test_bind_iad_function)
+{
+	struct stack st;
+
+	memset(&probes, 0, sizeof(probes));
+	stack_up(&st, NULL, 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_cdc_data), 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_hid), 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_cdc), 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_kbd_vidpid), 0);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_composite, SIM_SPEED_HIGH));
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb030);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	const struct bu_usb_interface *i0 = iface_no(dev, 0), *i1 = iface_no(dev, 1),
+				       *i2 = iface_no(dev, 2);
+	ck_assert_ptr_eq(i0->driver, &d_cdc);
+	ck_assert(i0->primary);
+	ck_assert_uint_eq(i0->func_count, 2);
+	ck_assert_ptr_eq(i1->driver, &d_cdc);
+	ck_assert(!i1->primary);
+	ck_assert_uint_eq(i1->func_first, 0);
+	ck_assert_ptr_eq(i2->driver, &d_kbd_vidpid);
+	ck_assert(i2->primary);
+	/* two probes: the function (with interface 0) and the keyboard */
+	ck_assert_uint_eq(probes.n, 2);
+	for (unsigned k = 0; k < probes.n; k++) {
+		ck_assert_str_ne(probes.drv[k], "t-cdc-data");
+		ck_assert_str_ne(probes.drv[k], "t-hid");
+		if (!strcmp(probes.drv[k], "t-cdc")) {
+			ck_assert_uint_eq(probes.intf[k], 0);
+			ck_assert_uint_eq(probes.func_count[k], 2);
+		} else {
+			ck_assert_uint_eq(probes.intf[k], 2);
+		}
+	}
+	const char *j = json_of(dev);
+	ck_assert_msg(strstr(j, "\"number\":0,\"alt\":0,\"class\":2,\"subclass\":2,\"protocol\":1,"
+				"\"driver\":\"t-cdc\""), "%s", j);
+	ck_assert_msg(strstr(j, "\"number\":1,\"alt\":0,\"class\":10,\"subclass\":0,\"protocol\":0,"
+				"\"driver\":\"t-cdc\""), "%s", j);
+	ck_assert_msg(strstr(j, "\"number\":2,\"alt\":0,\"class\":3,\"subclass\":1,\"protocol\":1,"
+				"\"driver\":\"t-kbd-vidpid\""), "%s", j);
+	/* unregistering the function's driver frees both interfaces; the
+	 * data-class driver does not grab interface 1 on its own */
+	bu_usb_bus_unregister_driver(st.bus, &d_cdc);
+	ck_assert_ptr_null(i0->driver);
+	ck_assert_ptr_null(i1->driver);
+	ck_assert_ptr_eq(i2->driver, &d_kbd_vidpid);
+	stack_down(&st);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
 	TCase *p = tcase_create("ports");
 	TCase *e = tcase_create("endpoints");
+	TCase *b = tcase_create("binding");
 
 	tcase_add_test(p, test_overcurrent_usb2);
 	tcase_add_test(p, test_overcurrent_usb2_ppc);
@@ -437,8 +640,11 @@ static Suite *core_suite(void)
 	tcase_add_test(e, test_isoch_out_xact);
 	tcase_add_test(e, test_interrupt_xact);
 	tcase_add_test(e, test_interrupt_nak_timeout);
+	tcase_add_test(b, test_bind_priority);
+	tcase_add_test(b, test_bind_iad_function);
 	suite_add_tcase(s, p);
 	suite_add_tcase(s, e);
+	suite_add_tcase(s, b);
 	return s;
 }
 
