@@ -77,6 +77,14 @@ struct sim_config {
 	bool dma_fault_nonfatal; /**< a DMA fault is a violation + HSE (default: also abort) */
 	int log_level;           /**< print messages at or below this bu_log_level (0: WARN; -1: none) */
 	bool trace;              /**< model-side trace from the start (see sim_trace) */
+	/**
+	 * Log hook: every line the sim would print (model messages, model
+	 * trace, violations, and the driver's lines through the platform log,
+	 * each as printed, without the newline) goes here instead of stderr.
+	 * `level` is the bu_log_level (model trace: BU_LOG_TRACE). NULL: stderr.
+	 */
+	void (*log_fn)(void *ctx, int level, const char *line);
+	void *log_ctx;           /**< log_fn's first argument */
 };
 
 /** Create a controller model; NULL cfg means defaults. Never returns NULL. */

@@ -26,6 +26,20 @@ static unsigned sim_next_id;
 /* ------------------------------------------------------------------------ */
 /* Diagnostics                                                              */
 
+/* Print one line as "<who><id> <time> <text>", or hand it to the log hook. */
+static void sim_emit(struct sim *sim, int level, const char *who, const char *text)
+{
+	char line[640];
+
+	snprintf(line, sizeof(line), "%s%u %8llu.%03llu %s", who, sim->id,
+		 (unsigned long long)(sim->now / 1000000),
+		 (unsigned long long)(sim->now / 1000 % 1000), text);
+	if (sim->cfg.log_fn)
+		sim->cfg.log_fn(sim->cfg.log_ctx, level, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
 void sim_log(struct sim *sim, int level, const char *fmt, ...)
 {
 	char line[512];
@@ -36,9 +50,7 @@ void sim_log(struct sim *sim, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sim%u %8llu.%03llu %s\n", sim->id,
-		(unsigned long long)(sim->now / 1000000),
-		(unsigned long long)(sim->now / 1000 % 1000), line);
+	sim_emit(sim, level, "sim", line);
 }
 
 void sim_violation_add(struct sim *sim, const char *fmt, ...)
@@ -52,10 +64,12 @@ void sim_violation_add(struct sim *sim, const char *fmt, ...)
 	if (sim->nviol < SIM_MAX_VIOL)
 		sim->viol[sim->nviol] = strdup(line);
 	sim->nviol++;
-	if (sim->log_level >= 0)
-		fprintf(stderr, "sim%u %8llu.%03llu VIOLATION: %s\n", sim->id,
-			(unsigned long long)(sim->now / 1000000),
-			(unsigned long long)(sim->now / 1000 % 1000), line);
+	if (sim->log_level >= 0) {
+		char text[540];
+
+		snprintf(text, sizeof(text), "VIOLATION: %s", line);
+		sim_emit(sim, BU_LOG_ERR, "sim", text);
+	}
 	if (sim->cfg.violations_fatal)
 		abort();
 }
@@ -67,12 +81,11 @@ void sim_tracef(struct sim *sim, const char *fmt, ...)
 
 	if (!sim->trace)
 		return;
+	memcpy(line, "trace: ", 7);
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(line + 7, sizeof(line) - 7, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sim%u %8llu.%03llu trace: %s\n", sim->id,
-		(unsigned long long)(sim->now / 1000000),
-		(unsigned long long)(sim->now / 1000 % 1000), line);
+	sim_emit(sim, BU_LOG_TRACE, "sim", line);
 }
 
 void sim_trace_trb(struct sim *sim, const char *what, uint64_t addr,
@@ -602,9 +615,7 @@ static void sim_p_log(void *ctx, enum bu_log_level level, const char *line)
 
 	if ((int)level > sim->log_level)
 		return;
-	fprintf(stderr, "bus%u %8llu.%03llu %s\n", sim->id,
-		(unsigned long long)(sim->now / 1000000),
-		(unsigned long long)(sim->now / 1000 % 1000), line);
+	sim_emit(sim, (int)level, "bus", line);
 }
 
 static void sim_p_panic(void *ctx, const char *msg)

@@ -333,7 +333,7 @@ uint32_t sim_mmio_read(struct sim *sim, uint32_t off)
 	char nb[32];
 
 	if (sim->trace && off != SIM_OP(XHCI_OP_USBSTS))
-		sim_tracef(sim, "MMIO R %s = %#010x", sim_reg_name(off, nb, sizeof(nb)), v);
+		sim_tracef(sim, "MMIO R %s = 0x%08x", sim_reg_name(off, nb, sizeof(nb)), v);
 	return v;
 }
 
@@ -363,7 +363,7 @@ void sim_mmio_write(struct sim *sim, uint32_t off, uint32_t val)
 	char nb[32];
 	const char *name = sim_reg_name(off, nb, sizeof(nb));
 
-	sim_tracef(sim, "MMIO W %s = %#010x", name, val);
+	sim_tracef(sim, "MMIO W %s = 0x%08x", name, val);
 	if (off >= SIM_XECP_OFF && off < SIM_XECP_OFF + 4 * sim->xcap_len) {
 		unsigned idx = (off - SIM_XECP_OFF) / 4;
 		if (sim->legacy_off != ~0u && idx >= sim->legacy_off && idx < sim->legacy_off + 2)
