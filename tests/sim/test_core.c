@@ -74,12 +74,55 @@ static void same_resources(struct sim *sim, const struct sim_stats *s0)
 	ck_assert_uint_eq(s1.heap_allocs, s0->heap_allocs);
 }
 
+/* Lines captured through sim_config.log_fn. */
+struct log_cap {
+	char *lines[4096];
+	unsigned n, dropped;
+};
+
+static void cap_log(void *ctx, int level, const char *line)
+{
+	struct log_cap *c = ctx;
+
+	(void)level;
+	if (c->n < sizeof(c->lines) / sizeof(c->lines[0]))
+		c->lines[c->n++] = strdup(line);
+	else
+		c->dropped++;
+}
+
+/* The first captured line that contains every one of `needles` (NULL-ended), or NULL. */
+static const char *cap_find(const struct log_cap *c, const char *const *needles)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		bool all = true;
+
+		for (const char *const *n = needles; *n && all; n++)
+			all = strstr(c->lines[i], *n) != NULL;
+		if (all)
+			return c->lines[i];
+	}
+	return NULL;
+}
+
+#define CAP_HAS(c, ...)                                                        \
+	ck_assert_msg(cap_find((c), (const char *const[]){ __VA_ARGS__, NULL }), \
+		      "no captured line with all of: %s", #__VA_ARGS__)
+
+static void cap_free(struct log_cap *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		free(c->lines[i]);
+	c->n = 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Root-port over-current (xHCI §4.19.1, §5.4.8: OCA, OCC, PP)               */
 
 static void over_current(bool ppc, enum sim_speed speed)
 {
-	struct sim_config cfg = { .ppc = ppc };
+	static struct log_cap cap;
+	struct sim_config cfg = { .ppc = ppc, .log_fn = cap_log, .log_ctx = &cap };
 	struct two t;
 	struct sim_stats s0, s1;
 	struct aio a[3];
@@ -104,6 +147,9 @@ static void over_current(bool ppc, enum sim_speed speed)
 	}
 	ck_assert_ptr_null(find_pid(&t.st, 0x1209, 0xb010));
 	ck_assert_uint_eq(t.st.removed, removed + 1);
+	char warn[64];
+	snprintf(warn, sizeof(warn), "port %u: over-current", t.port);
+	CAP_HAS(&cap, "bus", warn);
 	sim_get_stats(t.st.sim, &s1);
 	ck_assert_uint_eq(s1.slots_enabled, s0.slots_enabled - 1);
 	ck_assert_int_eq(sim_slot_state(t.st.sim, old_slot), -1);
@@ -127,6 +173,7 @@ static void over_current(bool ppc, enum sim_speed speed)
 	kbd_works(&t, 0x05);
 	same_resources(t.st.sim, &s0);
 	stack_down(&t.st);
+	cap_free(&cap);
 }
 
 START_TEST(test_overcurrent_usb2)
@@ -622,12 +669,53 @@ START_TEST(test_bind_iad_function)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The model-side trace, through the driver's decoders                      */
+
+START_TEST(test_model_trace)
+{
+	static struct log_cap cap;
+	struct sim_config cfg = { .log_fn = cap_log, .log_ctx = &cap };
+	struct stack st;
+
+	stack_up(&st, &cfg, 0);
+	ck_assert(settle(&st, 1000));
+	/* nothing traced while the trace is off */
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "trace:", NULL }));
+	sim_trace(st.sim, true);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	ck_assert(settle(&st, 5000));
+	sim_trace(st.sim, false);
+	ck_assert_uint_gt(cap.n, 0);
+	/* commands fetched and decoded by bu_xhci_trb_decode */
+	CAP_HAS(&cap, "sim", "trace: cmd fetch @0x", "Enable Slot");
+	CAP_HAS(&cap, "trace: cmd fetch @0x", "Address Device", "slot=1");
+	/* events posted, with their completion codes decoded */
+	CAP_HAS(&cap, "trace: event @0x", "Command Completion Event", "Success", "slot=1");
+	CAP_HAS(&cap, "trace: event @0x", "Port Status Change Event");
+	CAP_HAS(&cap, "trace: event @0x", "Transfer Event", "Success");
+	/* transfer TRBs the model fetched: the SETUP of GET_DESCRIPTOR(Device) */
+	CAP_HAS(&cap, "trace: xfer fetch @0x", "Setup Stage", "bRequest=0x06", "wValue=0x0100");
+	/* register accesses */
+	CAP_HAS(&cap, "trace: MMIO W PORT1+0 = 0x"); /* the port reset */
+	CAP_HAS(&cap, "trace: MMIO W DB0 = 0x00000000"); /* command doorbell */
+	CAP_HAS(&cap, "trace: MMIO W DB1 = 0x00000001"); /* slot 1 EP0 */
+	CAP_HAS(&cap, "trace: MMIO R PORT1+0 = 0x");
+	unsigned n = cap.n;
+	run_ms(&st, 50);
+	ck_assert_uint_eq(cap.n, n); /* off again */
+	stack_down(&st);
+	cap_free(&cap);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
 	TCase *p = tcase_create("ports");
 	TCase *e = tcase_create("endpoints");
 	TCase *b = tcase_create("binding");
+	TCase *m = tcase_create("model");
 
 	tcase_add_test(p, test_overcurrent_usb2);
 	tcase_add_test(p, test_overcurrent_usb2_ppc);
@@ -642,9 +730,11 @@ static Suite *core_suite(void)
 	tcase_add_test(e, test_interrupt_nak_timeout);
 	tcase_add_test(b, test_bind_priority);
 	tcase_add_test(b, test_bind_iad_function);
+	tcase_add_test(m, test_model_trace);
 	suite_add_tcase(s, p);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, b);
+	suite_add_tcase(s, m);
 	return s;
 }
 
