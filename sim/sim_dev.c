@@ -552,6 +552,10 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 		if (dev->model->set_interface)
 			dev->model->set_interface(dev, (uint8_t)s->wIndex, (uint8_t)s->wValue);
 		return SIM_ACK;
+	case USB_REQ_SYNCH_FRAME:
+		/* USB 2.0 §9.4.11: only endpoints with a frame pattern answer;
+		 * the model knows which (others STALL). */
+		return recip == USB_RECIP_ENDPOINT && dev->config ? 1 : SIM_STALL;
 	case USB_REQ_SET_SEL:
 	case USB_REQ_SET_ISOCH_DELAY:
 		return dev->speed == SIM_SPEED_SUPER ? SIM_ACK : SIM_STALL;

@@ -77,6 +77,19 @@ unsigned sim_msc_failed(struct sim_device *dev);
  * SET_CONTROL_LINE_STATE.
  */
 extern const struct sim_device_model sim_dev_composite;
+
+/**
+ * Vendor device with two configurations (FS, HS; VID:PID 1209:b040,
+ * bcdUSB 2.00). Configuration 1 (bus powered, remote wakeup): interface 0
+ * ff/00/00 with bulk OUT 0x01 looped back to bulk IN 0x81. Configuration 2
+ * (self powered): interface 0 ff/01/00 with bulk OUT 0x02 looped back to
+ * bulk IN 0x82, interface 1 ff/02/00 with isochronous IN 0x83 (128 bytes,
+ * byte i of packet n is (n + i) & 0xff), which answers SYNCH_FRAME with the
+ * next frame number that is a multiple of 8.
+ */
+extern const struct sim_device_model sim_dev_dualcfg;
+/** The frame number the last SYNCH_FRAME was answered with. */
+uint16_t sim_dualcfg_synch_frame(struct sim_device *dev);
 /** Queue a key press + release on the composite's keyboard. */
 void sim_composite_key(struct sim_device *dev, uint8_t usage);
 /** The CDC control line state (DTR bit 0, RTS bit 1) last set. */

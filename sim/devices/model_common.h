@@ -21,6 +21,15 @@
 	SIM_W('-'), SIM_W('0'), SIM_W('D'), SIM_W('3'), SIM_W('E'), SIM_W('5'), SIM_W('F'), SIM_W('7'), \
 	SIM_W('A'), SIM_W('9'), SIM_W('B'), SIM_W('2'), SIM_W('1'), SIM_W('}')
 
+/** An isochronous IN test packet: byte i of packet n is (n + i) & 0xff; n counts up. */
+static inline int sim_iso_pattern(uint8_t *buf, uint16_t max, uint32_t *seq)
+{
+	for (unsigned i = 0; i < max; i++)
+		buf[i] = (uint8_t)(*seq + i);
+	(*seq)++;
+	return max;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Bulk loopback: OUT bytes come back on IN with the same packet ends      */
 

@@ -164,10 +164,7 @@ int sim_winusb_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max
 		return n;
 	}
 	case 0x83:
-		for (unsigned i = 0; i < max; i++)
-			buf[i] = (uint8_t)(w->iso_in_seq + i);
-		w->iso_in_seq++;
-		return max;
+		return sim_iso_pattern(buf, max, &w->iso_in_seq);
 	default:
 		return SIM_STALL;
 	}
