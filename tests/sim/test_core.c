@@ -670,6 +670,206 @@ START_TEST(test_bind_iad_function)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Configuration choice and switching (sim_dev_dualcfg)                     */
+
+static int choose_second(void *ctx, const struct bu_usb_device *dev)
+{
+	(void)ctx;
+	if (dev->desc.idProduct != 0xb040)
+		return -1;
+	ck_assert_uint_eq(dev->num_configs, 2);
+	ck_assert_uint_eq(dev->configs[1].value, 2);
+	return 1;
+}
+
+/* Bulk loopback on an explicit OUT/IN pair. */
+static void echo_on(struct stack *st, struct bu_usb_device *dev, uint8_t out_ep, uint8_t in_ep,
+		    size_t len)
+{
+	static uint8_t out[2048], in[2048 + 512];
+	size_t actual = 0;
+	struct bu_usb_endpoint *o = bu_usb_find_endpoint(dev, out_ep), *i = bu_usb_find_endpoint(dev, in_ep);
+
+	ck_assert_msg(o && i, "endpoints %#x/%#x not open", out_ep, in_ep);
+	for (size_t k = 0; k < len; k++)
+		out[k] = (uint8_t)(k * 7 + out_ep);
+	ck_assert_int_eq(xfer_sync(st, o, out, len, &actual, 2000), 0);
+	ck_assert_int_eq(xfer_sync(st, i, in, sizeof(in), &actual, 2000), 0);
+	ck_assert_uint_eq(actual, len);
+	ck_assert_mem_eq(in, out, len);
+}
+
+/* Configuration 2's endpoints are open and work, configuration 1's are not. */
+static void check_config2(struct stack *st, struct sim_device *sd, struct bu_usb_device *dev)
+{
+	struct aio a;
+	static uint8_t buf[128];
+
+	ck_assert_uint_eq(sim_device_config(sd), 2);
+	ck_assert_uint_eq(dev->config_value, 2);
+	ck_assert_ptr_null(bu_usb_find_endpoint(dev, 0x01));
+	ck_assert_ptr_null(bu_usb_find_endpoint(dev, 0x81));
+	ck_assert_uint_eq(dev->num_ifaces, 2);
+	echo_on(st, dev, 0x02, 0x82, 1000);
+	struct bu_usb_endpoint *iso = bu_usb_find_endpoint(dev, 0x83);
+	ck_assert_ptr_nonnull(iso);
+	ck_assert_uint_eq(iso->type, BU_EP_ISOCH);
+	ck_assert_int_eq(aio_submit(&a, iso, buf, sizeof(buf), 0, NULL), 0);
+	a.x.flags = BU_XFER_ISOCH_ASAP;
+	ck_assert(wait_flag(st, &a.done, 1000));
+	ck_assert_int_eq(a.x.status, 0);
+	ck_assert_uint_eq(a.x.actual, 128);
+	ck_assert_uint_eq(buf[1], (uint8_t)(buf[0] + 1));
+	ck_assert_msg(strstr(json_of(dev), "\"configuration\":2,"), "%s", json_of(dev));
+}
+
+/* choose_config picks the second configuration during enumeration. */
+START_TEST(test_choose_config)
+{
+	struct stack st;
+
+	stack_up(&st, NULL, 0);
+	st.bus->events.choose_config = choose_second;
+	struct sim_device *sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert_int_eq(dev->active_config, 1);
+	check_config2(&st, sd, dev);
+	stack_down(&st);
+}
+END_TEST
+
+static int choose_bad(void *ctx, const struct bu_usb_device *dev)
+{
+	(void)ctx;
+	(void)dev;
+	return 7;
+}
+
+/* Without a choice (or with one out of range), the first configuration; then switch at runtime. */
+START_TEST(test_set_configuration_runtime)
+{
+	struct stack st;
+
+	memset(&probes, 0, sizeof(probes));
+	stack_up(&st, NULL, 0);
+	st.bus->events.choose_config = choose_bad;
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_class_ff), 0);
+	struct sim_device *sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_uint_eq(sim_device_config(sd), 1);
+	ck_assert_uint_eq(dev->config_value, 1);
+	ck_assert_ptr_null(bu_usb_find_endpoint(dev, 0x82));
+	echo_on(&st, dev, 0x01, 0x81, 300);
+	ck_assert_ptr_eq(dev->ifaces[0].driver, &d_class_ff);
+	ck_assert_uint_eq(probes.n, 1);
+	/* an unknown value changes nothing */
+	ck_assert_int_eq(bu_usb_set_configuration(dev, 3), BU_ENOENT);
+	ck_assert_uint_eq(sim_device_config(sd), 1);
+	echo_on(&st, dev, 0x01, 0x81, 65);
+	/* to configuration 2: drivers probed again on its two interfaces */
+	ck_assert_int_eq(bu_usb_set_configuration(dev, 2), 0);
+	check_config2(&st, sd, dev);
+	ck_assert_uint_eq(probes.n, 3);
+	ck_assert_uint_eq(probes.intf[1], 0);
+	ck_assert_uint_eq(probes.intf[2], 1);
+	/* and back */
+	ck_assert_int_eq(bu_usb_set_configuration(dev, 1), 0);
+	ck_assert_uint_eq(sim_device_config(sd), 1);
+	ck_assert_ptr_null(bu_usb_find_endpoint(dev, 0x82));
+	ck_assert_ptr_null(bu_usb_find_endpoint(dev, 0x83));
+	echo_on(&st, dev, 0x01, 0x81, 200);
+	/* unconfigured: no endpoints, no drivers */
+	ck_assert_int_eq(bu_usb_set_configuration(dev, 0), 0);
+	ck_assert_uint_eq(sim_device_config(sd), 0);
+	ck_assert_ptr_null(bu_usb_find_endpoint(dev, 0x01));
+	ck_assert_msg(strstr(json_of(dev), "\"driver\":\"t-class-ff\"") == NULL, "%s", json_of(dev));
+	stack_down(&st);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* SET_FEATURE, GET_STATUS, SYNCH_FRAME (USB 2.0 §9.4.5, §9.4.9, §9.4.11)    */
+
+START_TEST(test_set_feature_get_status)
+{
+	struct stack st;
+	uint16_t status;
+	uint8_t buf[64];
+	size_t actual;
+
+	stack_up(&st, NULL, 0);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_HIGH));
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	ck_assert_ptr_nonnull(dev);
+	/* configuration 1 is bus powered, remote wakeup off after reset */
+	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_DEVICE, 0, &status), 0);
+	ck_assert_uint_eq(status, 0);
+	ck_assert_int_eq(bu_usb_set_feature(dev, USB_RECIP_DEVICE, USB_FEATURE_DEVICE_REMOTE_WAKEUP, 0), 0);
+	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_DEVICE, 0, &status), 0);
+	ck_assert_uint_eq(status, 2);
+	ck_assert_int_eq(bu_usb_clear_feature(dev, USB_RECIP_DEVICE, USB_FEATURE_DEVICE_REMOTE_WAKEUP, 0), 0);
+	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_DEVICE, 0, &status), 0);
+	ck_assert_uint_eq(status, 0);
+	/* SET_FEATURE(ENDPOINT_HALT): GET_STATUS shows it and the endpoint STALLs */
+	struct bu_usb_endpoint *in = bu_usb_find_endpoint(dev, 0x81);
+	ck_assert_int_eq(bu_usb_set_feature(dev, USB_RECIP_ENDPOINT, USB_FEATURE_ENDPOINT_HALT, 0x81), 0);
+	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_ENDPOINT, 0x81, &status), 0);
+	ck_assert_uint_eq(status, 1);
+	ck_assert_int_eq(xfer_sync(&st, in, buf, sizeof(buf), &actual, 1000), BU_ESTALL);
+	wait_ep_idle(&st, in);
+	ck_assert_int_eq(bu_usb_reset_endpoint(in), 0);
+	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_ENDPOINT, 0x81, &status), 0);
+	ck_assert_uint_eq(status, 0);
+	echo_on(&st, dev, 0x01, 0x81, 100);
+	/* an unknown feature: the device's STALL comes back as BU_ESTALL */
+	ck_assert_int_eq(bu_usb_set_feature(dev, USB_RECIP_DEVICE, 0x55, 0), BU_ESTALL);
+	/* configuration 2 is self powered */
+	ck_assert_int_eq(bu_usb_set_configuration(dev, 2), 0);
+	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_DEVICE, 0, &status), 0);
+	ck_assert_uint_eq(status, 1);
+	stack_down(&st);
+}
+END_TEST
+
+START_TEST(test_synch_frame)
+{
+	struct stack st;
+	uint16_t frame = 0xffff;
+
+	stack_up(&st, NULL, 0);
+	st.bus->events.choose_config = choose_second;
+	struct sim_device *sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_HIGH);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_winusb, SIM_SPEED_HIGH));
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	ck_assert_ptr_nonnull(dev);
+	run_ms(&st, 37);
+	ck_assert_int_eq(bu_usb_synch_frame(dev, 0x83, &frame), 0);
+	ck_assert_uint_eq(frame, sim_dualcfg_synch_frame(sd));
+	ck_assert_uint_eq(frame % 8, 0);
+	ck_assert_uint_le(frame, 0x7ff);
+	uint16_t first = frame;
+	run_ms(&st, 100);
+	ck_assert_int_eq(bu_usb_synch_frame(dev, 0x83, &frame), 0);
+	ck_assert_uint_eq(frame, sim_dualcfg_synch_frame(sd));
+	ck_assert_uint_ne(frame, first);
+	/* endpoints without a frame pattern STALL */
+	ck_assert_int_eq(bu_usb_synch_frame(dev, 0x82, &frame), BU_ESTALL);
+	struct bu_usb_device *wu = find_pid(&st, 0x1209, 0xb010);
+	ck_assert_int_eq(bu_usb_synch_frame(wu, 0x81, &frame), BU_ESTALL);
+	/* EP0 recovered from the STALLs */
+	echo_on(&st, dev, 0x02, 0x82, 100);
+	stack_down(&st);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* The model-side trace, through the driver's decoders                      */
 
 START_TEST(test_model_trace)
@@ -716,6 +916,7 @@ static Suite *core_suite(void)
 	TCase *e = tcase_create("endpoints");
 	TCase *b = tcase_create("binding");
 	TCase *m = tcase_create("model");
+	TCase *c = tcase_create("config");
 
 	tcase_add_test(p, test_overcurrent_usb2);
 	tcase_add_test(p, test_overcurrent_usb2_ppc);
@@ -731,9 +932,14 @@ static Suite *core_suite(void)
 	tcase_add_test(b, test_bind_priority);
 	tcase_add_test(b, test_bind_iad_function);
 	tcase_add_test(m, test_model_trace);
+	tcase_add_test(c, test_choose_config);
+	tcase_add_test(c, test_set_configuration_runtime);
+	tcase_add_test(c, test_set_feature_get_status);
+	tcase_add_test(c, test_synch_frame);
 	suite_add_tcase(s, p);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, b);
+	suite_add_tcase(s, c);
 	suite_add_tcase(s, m);
 	return s;
 }
