@@ -39,7 +39,6 @@ import heapq
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,8 +49,11 @@ sys.path.insert(0, os.path.join(ROOT, 'tests'))
 sys.dont_write_bytecode = True
 import runner  # noqa: E402
 
+sys.path.insert(0, HERE)
+import peer  # noqa: E402
+
 LINUX_MS = 1737.4  # RESULTS.md: xhci probe -> all 8 devices bound, median of 5 boots
-LINUX_PEER = '/work/shared/peers/linux-peer'
+LINUX_PEER = peer.LINUX_PEER
 
 # ---------------------------------------------------------------------------
 # Device sets: (QEMU port, driver, extra properties). The runner's
@@ -284,25 +286,11 @@ def report(devset, runs, out, peer=None):
 
 
 def linux_peer(runs):
-    """Boot the Linux peer (linux-peer/run.sh, REPS=1) `runs` times in a
-    copy (kept in $BAREUSB_PEER_WORK, default /tmp/bareusb-linux-peer, so
-    its build is reused); returns its "xhci probe -> all bound" figures."""
-    work = os.environ.get('BAREUSB_PEER_WORK', '/tmp/bareusb-linux-peer')
-    if not os.path.isdir(work):
-        os.makedirs(work)
-        subprocess.run(['cp', '-a', LINUX_PEER + '/.', work], check=True)
-    subprocess.run(['rm', '-rf', os.path.join(work, 'results', 'bench')], check=True)
-    env = dict(os.environ, RUNS=str(runs), REPS='1', TAG='bench')
-    if not os.path.exists(os.path.join(work, 'build', 'initramfs.cpio.gz')):
-        subprocess.run(['./build.sh'], cwd=work, env=env, check=True)
-    subprocess.run(['./run.sh'], cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
-    vals = []
-    logs = os.path.join(work, 'results', 'bench')
-    for f in sorted(os.listdir(logs)):
-        if f.startswith('run-') and f.endswith('.log'):
-            for line in open(os.path.join(logs, f), errors='replace'):
-                if 'BENCH enum_summary' in line and 'xhci_to_all_bound_ms=' in line:
-                    vals.append(float(line.split('xhci_to_all_bound_ms=')[1].split()[0]))
+    """Boot the Linux peer (REPS=1) `runs` times (bench/peer.py); returns
+    its "xhci probe -> all bound" figures and where it ran."""
+    work, boots = peer.run(runs, reps=1)
+    vals = [float(b['enum']['xhci_to_all_bound_ms']) for b in boots
+            if 'xhci_to_all_bound_ms' in b['enum']]
     return vals, work
 
 
