@@ -50,6 +50,31 @@ static const uint8_t cfg_hs[] = { COMPOSITE_CONFIG(SIM_D_CONFIG, 512, 8, 7) };
 static const uint8_t osp_fs[] = { COMPOSITE_CONFIG(SIM_D_OTHER_SPEED, 512, 8, 7) };
 static const uint8_t osp_hs[] = { COMPOSITE_CONFIG(SIM_D_OTHER_SPEED, 64, 16, 10) };
 
+/* The same device with MS OS 2.0 descriptors (bcdUSB 2.10, PID b031): a
+ * configuration subset (index 0) with one function subset for the CDC
+ * function (first interface 0): compatible ID "WINUSB" and
+ * DeviceInterfaceGUIDs = { SIM_WINUSB_GUID }. The keyboard has none. */
+static const uint8_t dev2_fs[] = { SIM_D_DEVICE(0x0210, USB_CLASS_MISC, 2, 1, 64, VID, PID + 1, 0x0100, 1, 2, 3, 1) };
+static const uint8_t dev2_hs[] = { SIM_D_DEVICE(0x0210, USB_CLASS_MISC, 2, 1, 64, VID, PID + 1, 0x0100, 1, 2, 3, 1) };
+
+#define MSOS2_SET_LEN (10 + 8 + 8 + SIM_MSOS2_WINUSB_FEATURES_LEN)
+
+static const uint8_t bos[] = {
+	SIM_D_BOS(2),
+	SIM_D_USB2_EXT(0),
+	SIM_D_MSOS2_CAP(MSOS2_SET_LEN, SIM_WINUSB_MSOS2_VENDOR),
+};
+
+static const uint8_t msos2_set[] = {
+	/* set header, then configuration subset (index 0), function subset */
+	SIM_LE16(10), SIM_LE16(0x00), SIM_LE32(0x06030000), SIM_LE16(MSOS2_SET_LEN),
+	SIM_LE16(8), SIM_LE16(0x01), 0, 0, SIM_LE16(MSOS2_SET_LEN - 10),
+	SIM_LE16(8), SIM_LE16(0x02), 0, 0, SIM_LE16(MSOS2_SET_LEN - 18),
+	SIM_MSOS2_WINUSB_FEATURES,
+};
+_Static_assert(sizeof(msos2_set) == MSOS2_SET_LEN, "MS OS 2.0 set length");
+_Static_assert(sizeof(bos) == 5 + 7 + 28, "BOS length");
+
 /* ------------------------------------------------------------------------ */
 /* Behaviour                                                                */
 
@@ -214,19 +239,29 @@ static int composite_out(struct sim_device *dev, uint8_t ep, const uint8_t *buf,
 	return sim_loop_out(&c->loop, buf, len, sim_device_ep_mps(dev, 0x02));
 }
 
-const struct sim_device_model sim_dev_composite = {
-	.name = "composite",
-	.full = { .device = SIM_BLOB(dev_fs), .configs = { SIM_BLOB(cfg_fs) },
-		  .qualifier = SIM_BLOB(qual_fs), .other_speed = { SIM_BLOB(osp_fs) } },
-	.high = { .device = SIM_BLOB(dev_hs), .configs = { SIM_BLOB(cfg_hs) },
-		  .qualifier = SIM_BLOB(qual_hs), .other_speed = { SIM_BLOB(osp_hs) } },
-	.langid = 0x0409,
-	.strings = { [1] = "bareusb sim", [2] = "Sim Composite", [3] = "CMP0001",
-		     [4] = "Sim Serial", [5] = "Sim Keyboard" },
-	.priv_size = sizeof(struct composite),
-	.init = composite_init,
-	.set_config = composite_set_config,
-	.control = composite_control,
-	.in = composite_in,
-	.out = composite_out,
-};
+/* Both models: the same descriptors and behaviour, `...` adds fields. */
+#define COMPOSITE_MODEL(nm, dfs, dhs, ...)                                       \
+	{                                                                        \
+		.name = nm,                                                      \
+		.full = { .device = SIM_BLOB(dfs), .configs = { SIM_BLOB(cfg_fs) },   \
+			  .qualifier = SIM_BLOB(qual_fs), .other_speed = { SIM_BLOB(osp_fs) } }, \
+		.high = { .device = SIM_BLOB(dhs), .configs = { SIM_BLOB(cfg_hs) },   \
+			  .qualifier = SIM_BLOB(qual_hs), .other_speed = { SIM_BLOB(osp_hs) } }, \
+		.langid = 0x0409,                                                \
+		.strings = { [1] = "bareusb sim", [2] = "Sim Composite", [3] = "CMP0001", \
+			     [4] = "Sim Serial", [5] = "Sim Keyboard" },            \
+		.priv_size = sizeof(struct composite),                           \
+		.init = composite_init,                                          \
+		.set_config = composite_set_config,                              \
+		.control = composite_control,                                    \
+		.in = composite_in,                                              \
+		.out = composite_out,                                            \
+		__VA_ARGS__                                                      \
+	}
+
+const struct sim_device_model sim_dev_composite =
+	COMPOSITE_MODEL("composite", dev_fs, dev_hs);
+
+const struct sim_device_model sim_dev_composite_msos =
+	COMPOSITE_MODEL("composite-msos", dev2_fs, dev2_hs, .bos = SIM_BLOB(bos),
+			.msos2_vendor = SIM_WINUSB_MSOS2_VENDOR, .msos2_set = SIM_BLOB(msos2_set));

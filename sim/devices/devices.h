@@ -77,6 +77,11 @@ unsigned sim_msc_failed(struct sim_device *dev);
  * SET_CONTROL_LINE_STATE.
  */
 extern const struct sim_device_model sim_dev_composite;
+/** The same composite with MS OS 2.0 descriptors (PID b031, bcdUSB 2.10): a
+ * function subset gives the CDC function (interfaces 0-1) compatible ID
+ * "WINUSB" and DeviceInterfaceGUIDs = { SIM_WINUSB_GUID }; the keyboard
+ * (interface 2) has none. */
+extern const struct sim_device_model sim_dev_composite_msos;
 
 /**
  * Vendor device with two configurations (FS, HS; VID:PID 1209:b040,

@@ -21,6 +21,20 @@
 	SIM_W('-'), SIM_W('0'), SIM_W('D'), SIM_W('3'), SIM_W('E'), SIM_W('5'), SIM_W('F'), SIM_W('7'), \
 	SIM_W('A'), SIM_W('9'), SIM_W('B'), SIM_W('2'), SIM_W('1'), SIM_W('}')
 
+/* MS OS 2.0 feature descriptors of a WinUSB function: compatible ID
+ * "WINUSB", then registry property DeviceInterfaceGUIDs (REG_MULTI_SZ)
+ * = { SIM_WINUSB_GUID }. */
+#define SIM_MSOS2_WINUSB_FEATURES_LEN (20 + 132)
+#define SIM_MSOS2_WINUSB_FEATURES                                                \
+	SIM_LE16(20), SIM_LE16(0x03), 'W', 'I', 'N', 'U', 'S', 'B', 0, 0,       \
+	0, 0, 0, 0, 0, 0, 0, 0,                                                 \
+	SIM_LE16(132), SIM_LE16(0x04), SIM_LE16(7), SIM_LE16(42),               \
+	SIM_W('D'), SIM_W('e'), SIM_W('v'), SIM_W('i'), SIM_W('c'), SIM_W('e'), \
+	SIM_W('I'), SIM_W('n'), SIM_W('t'), SIM_W('e'), SIM_W('r'), SIM_W('f'), \
+	SIM_W('a'), SIM_W('c'), SIM_W('e'), SIM_W('G'), SIM_W('U'), SIM_W('I'), \
+	SIM_W('D'), SIM_W('s'), 0, 0,                                           \
+	SIM_LE16(80), SIM_WINUSB_GUID_W16, 0, 0, 0, 0
+
 /** An isochronous IN test packet: byte i of packet n is (n + i) & 0xff; n counts up. */
 static inline int sim_iso_pattern(uint8_t *buf, uint16_t max, uint32_t *seq)
 {

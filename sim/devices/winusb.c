@@ -62,16 +62,7 @@ static const uint8_t bos[] = {
 static const uint8_t msos2_set[] = {
 	/* set header: wLength, wDescriptorType 0, dwWindowsVersion, wTotalLength */
 	SIM_LE16(10), SIM_LE16(0x00), SIM_LE32(0x06030000), SIM_LE16(SIM_WINUSB_MSOS2_SET_LEN),
-	/* compatible ID "WINUSB" */
-	SIM_LE16(20), SIM_LE16(0x03), 'W', 'I', 'N', 'U', 'S', 'B', 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0,
-	/* registry property DeviceInterfaceGUIDs, REG_MULTI_SZ */
-	SIM_LE16(132), SIM_LE16(0x04), SIM_LE16(7), SIM_LE16(42),
-	SIM_W('D'), SIM_W('e'), SIM_W('v'), SIM_W('i'), SIM_W('c'), SIM_W('e'),
-	SIM_W('I'), SIM_W('n'), SIM_W('t'), SIM_W('e'), SIM_W('r'), SIM_W('f'),
-	SIM_W('a'), SIM_W('c'), SIM_W('e'), SIM_W('G'), SIM_W('U'), SIM_W('I'),
-	SIM_W('D'), SIM_W('s'), 0, 0,
-	SIM_LE16(80), SIM_WINUSB_GUID_W16, 0, 0, 0, 0,
+	SIM_MSOS2_WINUSB_FEATURES,
 };
 _Static_assert(sizeof(msos2_set) == SIM_WINUSB_MSOS2_SET_LEN, "MS OS 2.0 set length");
 _Static_assert(sizeof(bos) == 5 + 7 + 10 + 28, "BOS length");

@@ -1320,6 +1320,47 @@ START_TEST(test_composite)
 }
 END_TEST
 
+/* Automatic per-function binding (MS OS 2.0 function subset, no binding
+ * table): only the CDC function (0-1) is WinUSB's, found by its GUID; the
+ * keyboard (2) stays unbound. */
+START_TEST(test_composite_msos2)
+{
+	struct env e;
+	WINUSB_INTERFACE_HANDLE data = NULL;
+	USB_INTERFACE_DESCRIPTOR id;
+	struct bu_winusb_devinfo info;
+	struct bu_usb_device *dev;
+	char other[BU_WINUSB_PATH_MAX];
+	uint8_t out[100], in[512];
+	const char *j;
+
+	env_up(&e, &sim_dev_composite_msos, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	ck_assert_msg(strstr(e.path, "&mi_00"), "%s", e.path);
+	CK_FAIL_WITH(bu_winusb_find_by_guid(g_api, &sim_guid, 1, other, sizeof(other), NULL),
+		     ERROR_NO_MORE_ITEMS);
+	CK_OK(bu_winusb_device_info(g_api, e.path, &info));
+	ck_assert(info.composite);
+	ck_assert_uint_eq(info.num_ifaces, 2);
+	CK_OK(WinUsb_GetAssociatedInterface(e.h, 0, &data));
+	CK_OK(WinUsb_QueryInterfaceSettings(data, 0, &id));
+	ck_assert_uint_eq(id.bInterfaceNumber, 1);
+	fill(out, sizeof(out), 9);
+	ck_assert_uint_eq(write_sync(data, 0x02, out, sizeof(out)), sizeof(out));
+	ck_assert_uint_eq(read_sync(data, 0x82, in, sizeof(in)), sizeof(out));
+	ck_assert_mem_eq(in, out, sizeof(out));
+	dev = find_pid(&e.st, 0x1209, 0xb031);
+	ck_assert_ptr_nonnull(dev);
+	j = json_of(dev);
+	ck_assert_msg(strstr(j, "\"number\":2,\"alt\":0,\"class\":3,\"subclass\":1,\"protocol\":1,"
+				"\"driver\":null"), "%s", j);
+	ck_assert_msg(strstr(j, "\"number\":0,\"alt\":0,\"class\":2,\"subclass\":2,\"protocol\":1,"
+				"\"driver\":\"winusb\""), "%s", j);
+	ck_assert(WinUsb_Free(data));
+	env_down(&e);
+}
+END_TEST
+
 START_TEST(test_suspend)
 {
 	struct env e;
@@ -1797,6 +1838,7 @@ Suite *winusb_suite(void)
 	tcase_add_loop_test(t, test_isoch, 0, 2);
 	tcase_add_loop_test(t, test_isoch_stream, 0, 2);
 	tcase_add_test(t, test_composite);
+	tcase_add_test(t, test_composite_msos2);
 	tcase_add_test(t, test_suspend);
 	tcase_add_test(t, test_suspend_link);
 	tcase_add_loop_test(t, test_reset_on_resume, 0, 3);
