@@ -481,7 +481,7 @@ static void params_for(struct bu_winusb_ioparams *prm, const struct api_iface *h
 /* Discovery and files                                                      */
 /* ======================================================================== */
 
-/** "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" (upper case) of a GUID. */
+/** A GUID as text: braces around 8-4-4-4-12 upper-case hex digits. */
 static void guid_string(const GUID *g, char out[BU_WINUSB_GUID_LEN + 1])
 {
 	bu_snprintf(out, BU_WINUSB_GUID_LEN + 1,
@@ -619,7 +619,10 @@ BOOL bu_winusb_find_by_vidpid(struct bu_winusb_api *api, USHORT vid, USHORT pid,
 	return find_common(api, &c, path, size, needed);
 }
 
-/** Parse "\\?\usb#vid_XXXX&pid_XXXX[&mi_XX]#LOCATION&INSTANCE[#{GUID}]". */
+/**
+ * Parse a device path: "\\?\usb#vid_<4 hex>&pid_<4 hex>[&mi_<2 hex>]#"
+ * then LOCATION&INSTANCE, then optionally "#{GUID}".
+ */
 static bool parse_path(const char *path, uint16_t *vid, uint16_t *pid, char *loc, size_t locsz,
 		       uint32_t *instance)
 {
