@@ -71,9 +71,9 @@ static void pm_unpause(struct bu_usb_device *dev)
 static void pm_flush(struct bu_usb_device *dev, int err);
 
 /**
- * One Stop Endpoint of the suspend is done (`dev` NULL-safe): after the
- * last, the link goes to U3, or back to active if a resume was asked for
- * meanwhile or the device is going.
+ * One Stop Endpoint of the suspend is done (also called once by pm_set
+ * for its own hold on pm_stops): after the last, the link goes to U3, or
+ * back to active if a resume was asked for meanwhile or a stop failed.
  */
 static void pm_stopped(struct bu_usb_device *dev, int status)
 {

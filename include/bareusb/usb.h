@@ -580,7 +580,8 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value);
  * it BU_EBUSY. Resume (`suspend` false, or any transfer submitted
  * meanwhile) drives resume signalling for 20 ms (TDRSMDN), returns the
  * link to U0 and waits the 10 ms resume recovery (TRSMRCY) before the
- * transfers held meanwhile go out. Asynchronous: callable from callbacks.
+ * transfers held meanwhile go out (their timeouts start then).
+ * Asynchronous: callable from callbacks.
  * Devices behind hubs: BU_ENOTSUP.
  */
 int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend);

@@ -17,6 +17,7 @@
 #include "bareusb/xhci_hw.h"
 #include "devices.h"
 #include "sim.h"
+#include "run_suite.h"
 
 struct stack {
 	struct sim *sim;
@@ -220,19 +221,6 @@ static inline void wait_ep_idle(struct stack *st, struct bu_usb_endpoint *ep)
 		sim_advance_us(st->sim, 50);
 	}
 	ck_assert(!bu_usb_endpoint_busy(ep));
-}
-
-/* main() of a sim test binary: run `s` with TAP on stdout; exit status. */
-static inline int run_suite(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 #endif

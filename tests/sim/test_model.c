@@ -12,6 +12,7 @@
 #include "bareusb/xhci_hw.h"
 #include "devices.h"
 #include "sim.h"
+#include "run_suite.h"
 
 #define OP(off) (md->op + (off))
 
@@ -466,12 +467,5 @@ static Suite *model_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(model_suite());
-	int failed;
-
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(model_suite());
 }
