@@ -18,6 +18,7 @@
  */
 #include "core_priv.h"
 
+#include "bareusb/assert.h"
 #include "bareusb/desc.h"
 #include "bareusb/msos.h"
 #include "bareusb/usb.h"
@@ -85,6 +86,9 @@ static const char *const step_names[] = {
 };
 
 #define CTRL_BUF_LEN 256
+_Static_assert(CTRL_BUF_LEN >= 255 && CTRL_BUF_LEN >= USB_DT_CONFIG_SIZE &&
+		       CTRL_BUF_LEN >= USB_DT_BOS_SIZE && CTRL_BUF_LEN >= 18,
+	       "the enumeration buffer holds every request read into it");
 
 /** Temporary state of a Microsoft OS descriptor fetch. */
 struct msos_fetch_state {
@@ -172,6 +176,22 @@ static void bus_unlock(struct bu_usb_bus *bus)
 		bus->plat->unlock(bus->plat->ctx);
 }
 
+/** Hand a transfer to the controller driver and arm its timeout. */
+static int xfer_queue(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
+{
+	int rc;
+
+	xfer->deadline_us = xfer->timeout_ms ?
+		bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
+	xfer->tnext = NULL;
+	rc = bus->ops->xfer_submit(xfer);
+	if (!rc && xfer->deadline_us) {
+		xfer->tnext = bus->timed;
+		bus->timed = xfer;
+	}
+	return rc;
+}
+
 int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_device *dev;
@@ -183,22 +203,18 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 	dev = xfer->ep->dev;
 	bus = dev->bus;
 	bus_lock(bus);
-	if (bus->failed)
+	if (xfer->submitted)
+		rc = BU_EBUSY; /* still owned by the controller: never queue it twice */
+	else if (bus->failed)
 		rc = BU_ESHUTDOWN;
 	else if (dev->state == BU_DEV_GONE)
 		rc = BU_ENODEV;
 	else if (bu_core_pm_hold(xfer))
 		rc = 0; /* goes out once the device has resumed */
-	else {
-		xfer->deadline_us = xfer->timeout_ms ?
-			bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
-		xfer->tnext = NULL;
-		rc = bus->ops->xfer_submit(xfer);
-		if (!rc && xfer->deadline_us) {
-			xfer->tnext = bus->timed;
-			bus->timed = xfer;
-		}
-	}
+	else
+		rc = xfer_queue(bus, xfer);
+	if (!rc)
+		xfer->submitted = true;
 	bus_unlock(bus);
 	return rc;
 }
@@ -224,9 +240,11 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_bus *bus = xfer->ep->dev->bus;
 
+	BU_ASSERT(bus->plat, xfer->submitted);
 	if (xfer->deadline_us)
 		timed_unlink(bus, xfer);
 	xfer->deadline_us = 0;
+	xfer->submitted = false;
 	xfer->complete(xfer);
 }
 
@@ -434,7 +452,7 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	 * releases the slot; callbacks see BU_DEV_GONE and stop. Then the
 	 * class drivers' remove() runs with nothing left in flight. */
 	if (dev->hc_priv)
-		bus->ops->dev_disable(dev, NULL);
+		bus->ops->dev_disable(dev, NULL, NULL);
 	bu_core_unbind_device(dev);
 	for (pp = &bus->devices; *pp; pp = &(*pp)->next) {
 		if (*pp == dev) {
@@ -486,8 +504,9 @@ struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 }
 
 /** Completion of a controller operation during enumeration. */
-static void dev_op_done(struct bu_usb_device *dev, int status)
+static void dev_op_done(struct bu_usb_device *dev, void *ctx, int status)
 {
+	(void)ctx;
 	if (dev->state != BU_DEV_ENUMERATING)
 		return;
 	if (status) {
@@ -833,10 +852,10 @@ static void dev_step(struct bu_usb_device *dev)
 		return;
 	switch (dev->enum_step) {
 	case ST_ENABLE:
-		rc = bus->ops->dev_enable(dev, dev_op_done);
+		rc = bus->ops->dev_enable(dev, dev_op_done, NULL);
 		break;
 	case ST_ADDRESS:
-		rc = bus->ops->dev_address(dev, dev_op_done);
+		rc = bus->ops->dev_address(dev, dev_op_done, NULL);
 		break;
 	case ST_ADDR_RECOVERY:
 		break;
@@ -858,7 +877,7 @@ static void dev_step(struct bu_usb_device *dev)
 		if ((unsigned)rc != dev->ep0.mps) {
 			dev->ep0.mps = (uint16_t)rc;
 			dev->enum_step = ST_EP0_UPDATE;
-			rc = bus->ops->dev_update_ep0(dev, dev_op_done);
+			rc = bus->ops->dev_update_ep0(dev, dev_op_done, NULL);
 			break;
 		}
 		dev_goto(dev, ST_DESC18);
@@ -1033,7 +1052,7 @@ static void dev_step(struct bu_usb_device *dev)
 				dev->active_config = c;
 		}
 		dev_open_endpoints(dev, (unsigned)dev->active_config);
-		rc = bus->ops->dev_configure(dev, 0, dev_op_done);
+		rc = bus->ops->dev_configure(dev, 0, dev_op_done, NULL);
 		break;
 	case ST_SET_CONFIG:
 		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {

@@ -17,9 +17,22 @@
 #include "core_priv.h"
 
 #include "bareusb/desc.h"
+#include "bareusb/assert.h"
 #include "bareusb/util.h"
 
 #define HUB_MAX_PORTS 31 /* as Linux: larger bNbrPorts is refused */
+
+/*
+ * Replies the hub's control buffer receives, each requested with exactly
+ * its length: the USB 2 hub descriptor at its largest (USB 2.0 §11.23.2.1:
+ * 7 bytes, then DeviceRemovable and PortPwrCtrlMask of up to 32 bytes each
+ * for 255 ports), the USB 3 one (USB 3.2 §10.15.2.1: 12 bytes) and
+ * GET_STATUS's wPortStatus + wPortChange (USB 2.0 §11.24.2.7).
+ */
+#define HUB_DESC2_LEN (7 + 2 * 32)
+#define HUB_DESC3_LEN 12
+#define HUB_PORT_STATUS_LEN 4
+#define HUB_BUF_LEN HUB_DESC2_LEN
 
 /* Hub class requests and features (USB 2.0 §11.24.2, Table 11-17). */
 #define HUB_REQ_SET_HUB_DEPTH 12
@@ -105,11 +118,12 @@ struct hub {
 	uint8_t pwr_good_2ms;
 	uint16_t characteristics;
 	uint64_t wake_us;
-	bool ctrl_busy;
+	bool ctrl_busy;      /* a request or the slot update is in flight */
+	bool orphan;         /* removed while the slot update ran: freed by its completion */
 	uint8_t ctrl_port;   /* port the request in flight is about */
 	uint8_t ctrl_kind;   /* what the request in flight is */
 	struct bu_usb_xfer ctrl;
-	uint8_t buf[64];
+	uint8_t *buf;        /* HUB_BUF_LEN bytes of its own: every reply to `ctrl` */
 	struct bu_usb_xfer intr;
 	uint8_t ibuf[8];
 	bool intr_busy;
@@ -118,12 +132,17 @@ struct hub {
 	struct hub_port ports[HUB_MAX_PORTS + 1];
 };
 
+_Static_assert(HUB_BUF_LEN >= HUB_DESC2_LEN && HUB_BUF_LEN >= HUB_DESC3_LEN &&
+		       HUB_BUF_LEN >= HUB_PORT_STATUS_LEN,
+	       "the hub's control buffer holds every reply it is asked for");
+
 enum ctrl_kind {
 	CK_SETUP = 1,
 	CK_STATUS,
 	CK_CLEAR,
 	CK_RESET,
 	CK_DISABLE,
+	CK_CONFIGURE, /* not a request: the controller's slot update */
 };
 
 static void hub_kick(struct hub *h);
@@ -145,6 +164,28 @@ static void hub_settled(struct hub *h)
 static bool hub_gone(const struct hub *h)
 {
 	return h->dev->state == BU_DEV_GONE || h->step == HUB_DEAD;
+}
+
+/** Free a hub's state. */
+static void hub_free(struct hub *h)
+{
+	struct bu_usb_bus *bus = h->dev->bus;
+
+	bu_core_free(bus, h->buf, HUB_BUF_LEN);
+	bu_core_free(bus, h, sizeof(*h));
+}
+
+/**
+ * A completion of a removed hub's work came back: free the hub once none
+ * is outstanding. True when `h` was removed (freed or still waiting).
+ */
+static bool hub_orphan_done(struct hub *h)
+{
+	if (!h->orphan)
+		return false;
+	if (!h->ctrl_busy && !h->intr_busy)
+		hub_free(h);
+	return true;
 }
 
 /** Log a hub message with its path. */
@@ -190,7 +231,7 @@ static void intr_done(struct bu_usb_xfer *xfer)
 	struct hub *h = xfer->ctx;
 
 	h->intr_busy = false;
-	if (hub_gone(h) || xfer->status == BU_ENODEV)
+	if (hub_orphan_done(h) || hub_gone(h) || xfer->status == BU_ENODEV)
 		return;
 	if (xfer->status) {
 		/* Halted endpoints are recovered by the controller driver;
@@ -349,6 +390,11 @@ static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
 	struct bu_usb_xfer *x = &h->ctrl;
 	int rc;
 
+	/* One request at a time, into a buffer that holds its reply. */
+	if (h->ctrl_busy)
+		return BU_EBUSY;
+	if (!BU_CHECK(h->dev->bus->plat, len <= HUB_BUF_LEN))
+		return BU_EINVAL;
 	bu_memset(x, 0, sizeof(*x));
 	x->ep = &h->dev->ep0;
 	x->setup[0] = type;
@@ -416,15 +462,14 @@ static int hub_parse_desc(struct hub *h, size_t len)
 }
 
 /** Configure-endpoint completion (hub facts told to the controller). */
-static struct hub *hub_of(struct bu_usb_device *dev);
-
-static void hub_configured(struct bu_usb_device *dev, int status)
+static void hub_configured(struct bu_usb_device *dev, void *ctx, int status)
 {
-	struct hub *h = hub_of(dev);
+	struct hub *h = ctx;
 
-	if (!h || hub_gone(h))
-		return;
+	(void)dev;
 	h->ctrl_busy = false;
+	if (hub_orphan_done(h) || hub_gone(h))
+		return;
 	if (status) {
 		hub_fail(h, "hub slot update", status);
 		return;
@@ -442,7 +487,7 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 	int rc;
 
 	h->ctrl_busy = false;
-	if (hub_gone(h) || st == BU_ENODEV)
+	if (hub_orphan_done(h) || hub_gone(h) || st == BU_ENODEV)
 		return;
 	switch (h->ctrl_kind) {
 	case CK_SETUP:
@@ -482,7 +527,7 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		}
 		break;
 	case CK_STATUS:
-		if (st || xfer->actual < 4) {
+		if (st || xfer->actual < HUB_PORT_STATUS_LEN) {
 			hub_warn(h, "port status", h->ctrl_port, st ? st : BU_EPROTO);
 			hp->read = false;
 			break;
@@ -531,7 +576,7 @@ static void hub_kick(struct hub *h)
 		rc = hub_ctrl(h, CK_SETUP, 0, USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_DEVICE,
 			      USB_REQ_GET_DESCRIPTOR,
 			      (uint16_t)((h->usb3 ? USB_DT_SS_HUB : USB_DT_HUB) << 8), 0,
-			      h->usb3 ? 12 : 71);
+			      h->usb3 ? HUB_DESC3_LEN : HUB_DESC2_LEN);
 		break;
 	case HUB_SET_MTT:
 		rc = hub_ctrl(h, CK_SETUP, 0, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
@@ -548,7 +593,8 @@ static void hub_kick(struct hub *h)
 		dev->hub_tt_think = (uint8_t)((h->characteristics >> 5) & 3);
 		dev->hub_mtt = h->mtt;
 		h->ctrl_busy = true;
-		rc = dev->bus->ops->dev_configure(dev, 0, hub_configured);
+		h->ctrl_kind = CK_CONFIGURE;
+		rc = dev->bus->ops->dev_configure(dev, 0, hub_configured, h);
 		if (rc)
 			h->ctrl_busy = false;
 		break;
@@ -607,7 +653,8 @@ static void hub_kick(struct hub *h)
 				hp->read = false;
 				rc = hub_ctrl(h, CK_STATUS, p,
 					      USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_OTHER,
-					      USB_REQ_GET_STATUS, 0, (uint16_t)p, 4);
+					      USB_REQ_GET_STATUS, 0, (uint16_t)p,
+					      HUB_PORT_STATUS_LEN);
 				goto out;
 			}
 		}
@@ -695,6 +742,19 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 	struct hub *h;
 
 	(void)m;
+	/* A device is one hub (USB 2.0 §11.12.1: one hub interface); a
+	 * second hub-class interface would share its ports and EP0 state. */
+	for (unsigned i = 0; i < dev->num_ifaces; i++) {
+		const struct bu_usb_interface *o = &dev->ifaces[i];
+
+		if (o != intf && o->driver == &bu_usb_hub_driver && o->primary &&
+		    o->driver_data) {
+			bu_core_log(dev->bus, BU_LOG_WARN,
+				    "hub interface %u ignored: interface %u is the hub",
+				    intf->number, o->number);
+			return BU_ENOTSUP;
+		}
+	}
 	if (dev->tier > BU_USB_MAX_HUB_TIER) {
 		/* USB 2.0 §4.1.1: no more than 5 hubs in a chain. */
 		dev->error = BU_ERANGE;
@@ -705,6 +765,12 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 	h = bu_core_alloc(dev->bus, sizeof(*h));
 	if (!h)
 		return BU_ENOMEM;
+	/* Its own block, so a reply can only land where it was asked to. */
+	h->buf = bu_core_alloc(dev->bus, HUB_BUF_LEN);
+	if (!h->buf) {
+		bu_core_free(dev->bus, h, sizeof(*h));
+		return BU_ENOMEM;
+	}
 	h->intf = intf;
 	h->dev = dev;
 	h->usb3 = dev->speed >= BU_SPEED_SUPER;
@@ -724,7 +790,7 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 		}
 	}
 	if (!h->status_ep) {
-		bu_core_free(dev->bus, h, sizeof(*h));
+		hub_free(h);
 		return BU_EBADDESC;
 	}
 	intf->driver_data = h;
@@ -748,8 +814,21 @@ static void hub_remove(struct bu_usb_interface *intf)
 	}
 	h->step = HUB_DEAD;
 	hub_settled(h);
-	bu_core_free(bus, h, sizeof(*h));
 	intf->driver_data = NULL;
+	/* A device that is gone had its transfers completed and gets no
+	 * command completion: free now. On a device still present (its
+	 * driver unregistered) what is in flight still holds `h`: cancel
+	 * the transfers (the slot update cannot be) and let the last
+	 * completion free it. */
+	if (intf->dev->state != BU_DEV_GONE && (h->ctrl_busy || h->intr_busy)) {
+		h->orphan = true;
+		if (h->ctrl_busy && h->ctrl_kind != CK_CONFIGURE)
+			bu_usb_xfer_cancel(&h->ctrl);
+		if (h->intr_busy)
+			bu_usb_xfer_cancel(&h->intr);
+		return;
+	}
+	hub_free(h);
 }
 
 static const struct bu_usb_match hub_match[] = {

@@ -75,7 +75,7 @@ static void pm_flush(struct bu_usb_device *dev, int err);
  * for its own hold on pm_stops): after the last, the link goes to U3, or
  * back to active if a resume was asked for meanwhile or a stop failed.
  */
-static void pm_stopped(struct bu_usb_device *dev, int status)
+static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 {
 	struct bu_usb_bus *bus = dev->bus;
 
@@ -138,7 +138,7 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 		if (!ep || !bus->ops->ep_queued(ep))
 			continue;
 		dev->pm_stops++;
-		rc = bus->ops->ep_pause(ep, pm_stopped);
+		rc = bus->ops->ep_pause(ep, pm_stopped, NULL);
 		if (rc)
 			dev->pm_stops--;
 		else
@@ -146,7 +146,7 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 	}
 	if (rc)
 		dev->pm_wake = true; /* could not stop one: back to active */
-	pm_stopped(dev, 0);
+	pm_stopped(dev, NULL, 0);
 	return rc;
 }
 
@@ -225,6 +225,7 @@ static void pm_flush(struct bu_usb_device *dev, int err)
 
 		list = x->next;
 		x->next = NULL;
+		x->submitted = false; /* goes out again, or completes here */
 		if (x->hc_state == HC_STATE_HELD_CANCELLED) {
 			rc = x->status;
 			x->hc_state = 0;

@@ -24,7 +24,7 @@ int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms)
 }
 
 /** Completion of a synchronous controller operation: tell its waiter. */
-static void op_done(struct bu_usb_device *dev, int status)
+static void op_done(struct bu_usb_device *dev, void *ctx, int status)
 {
 	struct bu_core_waiter *w = dev->waiter;
 
@@ -48,7 +48,7 @@ static int configure_sync(struct bu_usb_device *dev, uint32_t drop_mask)
 	int rc;
 
 	dev->waiter = &w;
-	rc = bus->ops->dev_configure(dev, drop_mask, op_done);
+	rc = bus->ops->dev_configure(dev, drop_mask, op_done, NULL);
 	if (rc) {
 		dev->waiter = NULL;
 		return rc;

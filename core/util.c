@@ -1,6 +1,7 @@
 /*
  * Freestanding helpers: memory, strings, a small snprintf, UTF-16 to UTF-8.
  */
+#include "bareusb/assert.h"
 #include "bareusb/util.h"
 
 #include <stdbool.h>
@@ -334,4 +335,16 @@ size_t bu_utf16le_to_utf8(const uint8_t *src, size_t n, char *out, size_t size)
 	}
 	out[len] = '\0';
 	return len;
+}
+
+void bu_assert_failed(const struct bu_platform *plat, const char *file,
+		      unsigned line, const char *expr)
+{
+	char msg[160];
+
+	bu_snprintf(msg, sizeof(msg), "invariant broken at %s:%u: %s", file, line, expr);
+	if (plat && plat->panic)
+		plat->panic(plat->ctx, msg);
+	else if (plat && plat->log)
+		plat->log(plat->ctx, BU_LOG_ERR, msg);
 }

@@ -15,6 +15,7 @@
 
 #include "xhci_priv.h"
 
+#include "bareusb/assert.h"
 #include "bareusb/errors.h"
 #include "bareusb/util.h"
 #include "bareusb/xhci_trace.h"
@@ -46,6 +47,7 @@ struct xhci_cmd {
 	struct xhci_dev *dev;
 	struct xhci_ep *ep;
 	bu_usb_done_fn user_done; /* the core's callback, if any */
+	void *user_ctx;           /* and its context */
 	uint64_t deadline_us;
 	uint32_t counter;
 	uint8_t type;
@@ -568,7 +570,8 @@ static void doorbell(struct xhci *x, unsigned slot, unsigned target)
 static int cmd_submit(struct xhci *x, uint32_t dw0, uint32_t dw1, uint32_t dw2,
 		      uint32_t dw3,
 		      void (*done)(struct xhci *, struct xhci_cmd *, unsigned, unsigned),
-		      struct xhci_dev *dev, struct xhci_ep *ep, bu_usb_done_fn user_done)
+		      struct xhci_dev *dev, struct xhci_ep *ep, bu_usb_done_fn user_done,
+		      void *user_ctx)
 {
 	struct xhci_cmd *cmd;
 	uint32_t c;
@@ -577,12 +580,16 @@ static int cmd_submit(struct xhci *x, uint32_t dw0, uint32_t dw1, uint32_t dw2,
 		return BU_ESHUTDOWN;
 	if (!xhci_ring_space(&x->cmd_ring))
 		return BU_EBUSY;
+	cmd = &x->cmds[xhci_ring_slot(&x->cmd_ring, x->cmd_ring.enq)];
+	/* A slot is reused only once its command completed or was given up. */
+	if (!BU_CHECK(x->plat, !cmd->active))
+		return BU_EBUSY;
 	c = bu_xhci_ring_push(&x->cmd_ring, dw0, dw1, dw2, dw3, false);
-	cmd = &x->cmds[xhci_ring_slot(&x->cmd_ring, c)];
 	cmd->done = done;
 	cmd->dev = dev;
 	cmd->ep = ep;
 	cmd->user_done = user_done;
+	cmd->user_ctx = user_ctx;
 	cmd->counter = c;
 	cmd->type = (uint8_t)XHCI_TRB_TYPE(dw3);
 	cmd->active = true;
@@ -888,7 +895,7 @@ static void dev_cmd_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	if (cc == XHCI_CC_CMD_ABORTED)
 		err = BU_ETIMEDOUT;
 	if (cmd->user_done && cmd->dev && cmd->dev->udev)
-		cmd->user_done(cmd->dev->udev, err);
+		cmd->user_done(cmd->dev->udev, cmd->user_ctx, err);
 }
 
 /** Enable Slot completion: allocate contexts and EP0 for the new slot. */
@@ -905,7 +912,7 @@ static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		if (cc == XHCI_CC_SUCCESS && slot >= 1 && slot <= x->max_slots)
 			cmd_submit(x, 0, 0, 0,
 				   XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(slot),
-				   cmd_ignore, NULL, NULL, NULL);
+				   cmd_ignore, NULL, NULL, NULL, NULL);
 		dev_free(x, d);
 		return;
 	}
@@ -928,22 +935,22 @@ static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	}
 	x->dcbaa[slot] = bu_cpu_to_le64(d->out_bus);
 	u->slot = (uint8_t)slot;
-	cmd->user_done(u, 0);
+	cmd->user_done(u, cmd->user_ctx, 0);
 	return;
 
 err_alloc:
 	/* Give the slot back; its completion needs no callback. */
 	cmd_submit(x, 0, 0, 0,
 		   XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(slot),
-		   cmd_ignore, NULL, NULL, NULL);
+		   cmd_ignore, NULL, NULL, NULL, NULL);
 err_cmd:
 	u->hc_priv = NULL;
 	dev_free(x, d);
-	cmd->user_done(u, err);
+	cmd->user_done(u, cmd->user_ctx, err);
 }
 
 /** ops.dev_enable: Enable Slot with the root port's protocol slot type. */
-static int xhci_dev_enable(struct bu_usb_device *u, bu_usb_done_fn done)
+static int xhci_dev_enable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
 	const struct xhci_protocol *p = port_protocol(x, u->root_port);
@@ -960,7 +967,7 @@ static int xhci_dev_enable(struct bu_usb_device *u, bu_usb_done_fn done)
 	rc = cmd_submit(x, 0, 0, 0,
 			XHCI_TRB_TYPE_SET(XHCI_TRB_ENABLE_SLOT) |
 				XHCI_TRB_SLOT_TYPE(p ? p->slot_type : 0),
-			enable_slot_done, d, NULL, done);
+			enable_slot_done, d, NULL, done, ctx);
 	if (rc) {
 		u->hc_priv = NULL;
 		release(x, d, sizeof(*d));
@@ -984,7 +991,7 @@ static void address_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 }
 
 /** ops.dev_address: Address Device (BSR=0) with slot and EP0 contexts. */
-static int xhci_dev_address(struct bu_usb_device *u, bu_usb_done_fn done)
+static int xhci_dev_address(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
 	struct xhci_dev *d = u->hc_priv;
@@ -998,11 +1005,11 @@ static int xhci_dev_address(struct bu_usb_device *u, bu_usb_done_fn done)
 	return cmd_submit(x, (uint32_t)d->in_bus, (uint32_t)(d->in_bus >> 32), 0,
 			  XHCI_TRB_TYPE_SET(XHCI_TRB_ADDRESS_DEVICE) |
 				  XHCI_TRB_SLOT(d->slot),
-			  address_done, d, NULL, done);
+			  address_done, d, NULL, done, ctx);
 }
 
 /** ops.dev_update_ep0: Evaluate Context with EP0's new max packet size. */
-static int xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done)
+static int xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
 	struct xhci_dev *d = u->hc_priv;
@@ -1019,7 +1026,7 @@ static int xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done)
 	return cmd_submit(x, (uint32_t)d->in_bus, (uint32_t)(d->in_bus >> 32), 0,
 			  XHCI_TRB_TYPE_SET(XHCI_TRB_EVALUATE_CTX) |
 				  XHCI_TRB_SLOT(d->slot),
-			  dev_cmd_done, d, NULL, done);
+			  dev_cmd_done, d, NULL, done, ctx);
 }
 
 /**
@@ -1062,7 +1069,7 @@ static void configure_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
  * added back with a fresh ring (which resets their sequence state).
  */
 static int xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
-			      bu_usb_done_fn done)
+			      bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
 	struct xhci_dev *d = u->hc_priv;
@@ -1102,7 +1109,7 @@ static int xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
 	slot_ctx_fill(x, d, entries);
 	rc = cmd_submit(x, (uint32_t)d->in_bus, (uint32_t)(d->in_bus >> 32), 0,
 			XHCI_TRB_TYPE_SET(XHCI_TRB_CONFIGURE_EP) | XHCI_TRB_SLOT(d->slot),
-			configure_done, d, NULL, done);
+			configure_done, d, NULL, done, ctx);
 	if (!rc)
 		return 0;
 err:
@@ -1128,10 +1135,11 @@ static void disable_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	struct xhci_dev *d = cmd->dev;
 	struct bu_usb_device *u = d->udev;
 	bu_usb_done_fn user_done = cmd->user_done;
+	void *user_ctx = cmd->user_ctx;
 
 	dev_free(x, d);
 	if (user_done && u)
-		user_done(u, cc == XHCI_CC_SUCCESS ? 0 : bu_xhci_cc_to_err(cc));
+		user_done(u, user_ctx, cc == XHCI_CC_SUCCESS ? 0 : bu_xhci_cc_to_err(cc));
 }
 
 /**
@@ -1140,7 +1148,7 @@ static void disable_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
  * the slot. The core's device may be freed right after this returns:
  * the driver forgets it now.
  */
-static int xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done)
+static int xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
 	struct xhci_dev *d = u->hc_priv;
@@ -1170,7 +1178,7 @@ static int xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done)
 	}
 	rc = cmd_submit(x, 0, 0, 0,
 			XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(d->slot),
-			disable_done, d, NULL, done);
+			disable_done, d, NULL, done, ctx);
 	if (rc == BU_EBUSY) {
 		/* The command ring is full (a big subtree went at once): the
 		 * slot stays the controller's until Disable Slot can be queued
@@ -1445,6 +1453,9 @@ static int xhci_xfer_submit(struct bu_usb_xfer *xfer)
 
 		last->dw[3] = bu_cpu_to_le32(bu_le32_to_cpu(last->dw[3]) | XHCI_TRB_IOC);
 	}
+	/* The TD fits in what was reserved for it, between deq and enq. */
+	BU_ASSERT(x->plat, (uint32_t)(ep->ring.enq - b.first) <= need &&
+			   (uint32_t)(ep->ring.enq - ep->ring.deq) < ep->ring.count);
 	xfer->hc_first = b.first;
 	xfer->hc_end = ep->ring.enq;
 	xfer->hc_state = 1;
@@ -1664,19 +1675,19 @@ static void set_deq_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	ep->skip_valid = false;
 	ep_kick(x, ep);
 	if (cmd->user_done && ep->dev->udev)
-		cmd->user_done(ep->dev->udev, cc == XHCI_CC_SUCCESS ? 0 : BU_EIO);
+		cmd->user_done(ep->dev->udev, cmd->user_ctx, cc == XHCI_CC_SUCCESS ? 0 : BU_EIO);
 }
 
 /** Queue Set TR Dequeue Pointer to counter `at` of the endpoint's ring. */
 static int ep_set_deq(struct xhci *x, struct xhci_ep *ep, uint32_t at,
-		      bu_usb_done_fn user_done)
+		      bu_usb_done_fn user_done, void *user_ctx)
 {
 	uint64_t p = xhci_ring_addr(&ep->ring, at) | xhci_ring_cycle(&ep->ring, at);
 
 	return cmd_submit(x, (uint32_t)p, (uint32_t)(p >> 32), 0,
 			  XHCI_TRB_TYPE_SET(XHCI_TRB_SET_TR_DEQ) |
 				  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
-			  set_deq_done, ep->dev, ep, user_done);
+			  set_deq_done, ep->dev, ep, user_done, user_ctx);
 }
 
 /** Recovery failed: fail what is queued and refuse new work (BU_EIO). */
@@ -1718,7 +1729,7 @@ static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		/* Disable Slot is queued behind us and frees the endpoint:
 		 * a Set TR Dequeue queued now would complete after it. */
 		if (cmd->user_done && ep->dev->udev)
-			cmd->user_done(ep->dev->udev, BU_ENODEV);
+			cmd->user_done(ep->dev->udev, cmd->user_ctx, BU_ENODEV);
 		return;
 	}
 	if (cc != XHCI_CC_SUCCESS && cc != XHCI_CC_CONTEXT_STATE) {
@@ -1727,7 +1738,7 @@ static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		ep_break(x, ep);
 		return;
 	}
-	if (ep_set_deq(x, ep, at, cmd->user_done))
+	if (ep_set_deq(x, ep, at, cmd->user_done, cmd->user_ctx))
 		ep_break(x, ep);
 }
 
@@ -1747,12 +1758,12 @@ static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc)
 		       XHCI_TRB_TYPE_SET(XHCI_TRB_RESET_EP) |
 			       (cc == XHCI_CC_STALL ? 0 : XHCI_TRB_TSP) |
 			       XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
-		       reset_ep_done, ep->dev, ep, NULL))
+		       reset_ep_done, ep->dev, ep, NULL, NULL))
 		ep_fail_all(x, ep, BU_EIO);
 }
 
 /** ops.ep_reset: recover a halted endpoint on the core's request. */
-static int xhci_ep_reset(struct bu_usb_endpoint *uep, bu_usb_done_fn done)
+static int xhci_ep_reset(struct bu_usb_endpoint *uep, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(uep->dev->bus);
 	struct xhci_ep *ep = uep->hc_priv;
@@ -1764,7 +1775,7 @@ static int xhci_ep_reset(struct bu_usb_endpoint *uep, bu_usb_done_fn done)
 	return cmd_submit(x, 0, 0, 0,
 			  XHCI_TRB_TYPE_SET(XHCI_TRB_RESET_EP) |
 				  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
-			  reset_ep_done, ep->dev, ep, done);
+			  reset_ep_done, ep->dev, ep, done, ctx);
 }
 
 /** Turn a TD's TRBs into No-Ops in place (keeping cycle and chain bits). */
@@ -1801,7 +1812,7 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		     ep->dci, bu_xhci_cc_name(cc));
 	/* A pause (ep_pause) wants to know the ring has stopped. */
 	if (cmd->user_done && d->udev)
-		cmd->user_done(d->udev, cc == XHCI_CC_SUCCESS || cc == XHCI_CC_CONTEXT_STATE ? 0 : BU_EIO);
+		cmd->user_done(d->udev, cmd->user_ctx, cc == XHCI_CC_SUCCESS || cc == XHCI_CC_CONTEXT_STATE ? 0 : BU_EIO);
 	for (xfer = ep->head; xfer; xfer = next) {
 		int status = xfer->status;
 
@@ -1822,7 +1833,7 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	}
 	if (move && !d->disabling) {
 		/* Skip also any No-Op'd TDs right behind it. */
-		if (!ep_set_deq(x, ep, move_to, NULL))
+		if (!ep_set_deq(x, ep, move_to, NULL, NULL))
 			return;
 	}
 	ep->stopping = false;
@@ -1850,7 +1861,7 @@ static int xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
 	rc = cmd_submit(x, 0, 0, 0,
 			XHCI_TRB_TYPE_SET(XHCI_TRB_STOP_EP) | XHCI_TRB_SLOT(ep->dev->slot) |
 				XHCI_TRB_EP(ep->dci),
-			stop_ep_done, ep->dev, ep, NULL);
+			stop_ep_done, ep->dev, ep, NULL, NULL);
 	if (rc) {
 		ep->stopping = false;
 		xfer->hc_state = 1;
@@ -1863,7 +1874,7 @@ static int xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
  * its queued TDs (Stop Endpoint with SP, §4.6.9, §4.15.1); the controller
  * continues them once ep_unpause rings the doorbell again.
  */
-static int xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done)
+static int xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci_ep *ep = uep->hc_priv;
 	struct xhci *x;
@@ -1879,7 +1890,7 @@ static int xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done)
 	rc = cmd_submit(x, 0, 0, 0,
 			XHCI_TRB_TYPE_SET(XHCI_TRB_STOP_EP) | XHCI_TRB_SLOT(ep->dev->slot) |
 				XHCI_TRB_EP(ep->dci) | XHCI_TRB_SP,
-			stop_ep_done, ep->dev, ep, done);
+			stop_ep_done, ep->dev, ep, done, ctx);
 	if (rc)
 		ep->stopping = ep->paused = false;
 	return rc;
@@ -2084,7 +2095,7 @@ static void xhci_fail_all(struct xhci *x)
 
 		if (cmd->active && cmd->user_done && cmd->dev && cmd->dev->udev) {
 			cmd->active = false;
-			cmd->user_done(cmd->dev->udev, BU_ESHUTDOWN);
+			cmd->user_done(cmd->dev->udev, cmd->user_ctx, BU_ESHUTDOWN);
 		}
 		cmd->active = false;
 	}
@@ -2150,7 +2161,7 @@ static int xhci_poll(struct bu_usb_bus *bus)
 		x->disable_pending = d->next_disable;
 		if (cmd_submit(x, 0, 0, 0,
 			       XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(d->slot),
-			       disable_done, d, NULL, NULL))
+			       disable_done, d, NULL, NULL, NULL))
 			dev_free(x, d);
 	}
 	cmd_check_timeout(x);

@@ -140,9 +140,10 @@ enum bu_usb_xfer_flags {
 typedef void (*bu_usb_xfer_fn)(struct bu_usb_xfer *xfer);
 
 /**
- * One transfer (a TD). Filled by the caller, submitted with
- * bu_usb_xfer_submit(); the core and host-controller driver own it until
- * `complete` runs.
+ * One transfer (a TD). Zeroed, then filled by the caller, and submitted
+ * with bu_usb_xfer_submit(); the core and host-controller driver own it
+ * until `complete` runs. It cannot be submitted again before that
+ * (BU_EBUSY); from inside `complete` it can.
  */
 struct bu_usb_xfer {
 	struct bu_usb_endpoint *ep; /**< target endpoint */
@@ -159,6 +160,7 @@ struct bu_usb_xfer {
 	size_t actual;        /**< bytes actually moved */
 	uint8_t cc;           /**< raw controller completion code, for logs */
 	/* Private to the core and the controller driver. */
+	bool submitted;       /**< core: between a successful submit and the callback */
 	struct bu_usb_xfer *next;   /**< driver: endpoint queue link */
 	struct bu_usb_xfer *tnext;  /**< core: bus list of transfers with a timeout */
 	uint64_t deadline_us;
@@ -348,8 +350,13 @@ struct bu_usb_device {
 /* ------------------------------------------------------------------------ */
 /* Host-controller operations: the whole boundary between core and driver  */
 
-/** Completion for asynchronous device/endpoint operations. */
-typedef void (*bu_usb_done_fn)(struct bu_usb_device *dev, int status);
+/**
+ * Completion for asynchronous device/endpoint operations. `ctx` is the
+ * pointer given with the operation, so a caller (a class driver with a
+ * state object per interface, say) gets its own object back rather than
+ * looking it up from the device.
+ */
+typedef void (*bu_usb_done_fn)(struct bu_usb_device *dev, void *ctx, int status);
 
 /** Link states a root port can be asked for (xHCI PORTSC PLS values). */
 enum bu_usb_link {
@@ -402,20 +409,20 @@ struct bu_usb_hc_ops {
 
 	/* device */
 	/** Allocate a slot and its contexts for `dev` (speed, route, parent set). */
-	int (*dev_enable)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	int (*dev_enable)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 	/** Give the device its address (xHCI Address Device). */
-	int (*dev_address)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	int (*dev_address)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 	/** Tell the controller EP0's new max packet size (dev->ep0.mps). */
-	int (*dev_update_ep0)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	int (*dev_update_ep0)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 	/**
 	 * Make the controller's endpoint set match dev->eps[] and hub facts:
 	 * endpoints with hc_priv == NULL are added, ones marked for removal
 	 * (listed in `drop_mask`, by index) dropped.
 	 */
 	int (*dev_configure)(struct bu_usb_device *dev, uint32_t drop_mask,
-			     bu_usb_done_fn done);
+			     bu_usb_done_fn done, void *ctx);
 	/** Release the slot and all its state; done may be NULL. */
-	int (*dev_disable)(struct bu_usb_device *dev, bu_usb_done_fn done);
+	int (*dev_disable)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 
 	/* endpoint */
 	/** Queue a transfer; completion through xfer->complete from poll. */
@@ -423,7 +430,7 @@ struct bu_usb_hc_ops {
 	/** Cancel a queued transfer; it completes with `status` (from poll). */
 	int (*xfer_cancel)(struct bu_usb_xfer *xfer, int status);
 	/** Recover a halted endpoint so queued/new transfers run again. */
-	int (*ep_reset)(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
+	int (*ep_reset)(struct bu_usb_endpoint *ep, bu_usb_done_fn done, void *ctx);
 	/** Cancel every queued transfer; each completes with `status`. Returns the count. */
 	int (*ep_abort)(struct bu_usb_endpoint *ep, int status);
 	/**
@@ -431,7 +438,7 @@ struct bu_usb_hc_ops {
 	 * suspend); `done` runs once it has stopped. Transfers submitted
 	 * meanwhile wait. BU_EBUSY while a recovery or cancel runs.
 	 */
-	int (*ep_pause)(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
+	int (*ep_pause)(struct bu_usb_endpoint *ep, bu_usb_done_fn done, void *ctx);
 	/** Let a paused endpoint run its queued transfers again. */
 	void (*ep_unpause)(struct bu_usb_endpoint *ep);
 	/** Number of transfers queued on the endpoint. */
