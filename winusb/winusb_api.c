@@ -14,6 +14,7 @@
  */
 #include "winusb_priv.h"
 
+#include "bareusb/assert.h"
 #include "bareusb/errors.h"
 #include "bareusb/util.h"
 
@@ -377,6 +378,41 @@ static uint32_t io_now(struct bu_winusb_api *api, struct api_file *f, uint32_t c
 	return tp_of(api, f)->ioctl(tp_of(api, f)->ctx, &io, res ? res : &tmp);
 }
 
+/*
+ * How long a cancelled request may take to come back: the controller
+ * driver's Stop Endpoint and its own command timeout and abort fit well
+ * inside. Past it the driver broke its promise to complete cancellations.
+ */
+#define API_CANCEL_WAIT_MS 30000
+
+/**
+ * The wait cap of a synchronous call passed: cancel its request, whatever
+ * kind it is, and wait until it is back, so that the call never returns
+ * while the controller may still write into the caller's buffer.
+ */
+static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct api_sync *s)
+{
+	struct bu_winusb_transport *tp = tp_of(api, f);
+	struct bu_winusb_ioparams none;
+	struct bu_winusb_io io;
+	struct bu_winusb_iores res;
+	uint64_t deadline;
+
+	bu_memset(&none, 0, sizeof(none));
+	bu_memset(&io, 0, sizeof(io));
+	io.file = f->file;
+	io.code = BU_WINUSB_IOCTL_CANCEL;
+	io.params = &none;
+	io.params_len = sizeof(none);
+	io.done_cookie = s;
+	if (tp->ioctl(tp->ctx, &io, &res) != 0 && !s->done)
+		return;
+	deadline = api_now(api) + (uint64_t)API_CANCEL_WAIT_MS * 1000;
+	while (!s->done && api_now(api) < deadline)
+		tp->poll(tp->ctx);
+	BU_ASSERT(api->plat, s->done);
+}
+
 /**
  * Run a transfer request, synchronously (ov == NULL: poll until it
  * completes) or overlapped. Sets the last error; returns TRUE/FALSE the
@@ -444,13 +480,8 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 		deadline = api_now(api) + (uint64_t)api->wait_cap_ms * 1000;
 		while (!s->done && api_now(api) < deadline)
 			tp->poll(tp->ctx);
-		if (!s->done && (code == BU_WINUSB_IOCTL_READ_PIPE ||
-				 code == BU_WINUSB_IOCTL_WRITE_PIPE)) {
-			/* The wait cap passed: cancel like a pipe timeout would. */
-			struct bu_winusb_ioparams ap = *prm;
-
-			io_now(api, h->f, BU_WINUSB_IOCTL_ABORT_PIPE, &ap, NULL, 0, NULL);
-		}
+		if (!s->done)
+			sync_cancel(api, h->f, s);
 		if (!s->done) {
 			s->orphan = true; /* sync_done frees it */
 			return fail(api, ERROR_SEM_TIMEOUT);

@@ -847,22 +847,59 @@ static void ctrl_done(struct wu_slot *s)
 /* Abort, flush, reset                                                      */
 /* ======================================================================== */
 
+/**
+ * Abort one request: nothing more of it goes out, its transfers on the bus
+ * are cancelled, and it completes with `status` once they are back.
+ */
+static void req_abort(struct wu_req *r, uint32_t status)
+{
+	req_fail(r, status);
+	r->pieces_left = 0;
+	if (r->kind == RQ_ISOCH) {
+		r->isoch_cancelled = true;
+		r->next_pkt = r->npkts;
+	}
+	req_cancel_inflight(r);
+	if (r->kind != RQ_CONTROL)
+		req_settle(r); /* a control request completes from ctrl_done */
+}
+
 /** Abort every request of a pipe; they complete with `status`. */
 static void pipe_abort(struct wu_pipe *p, uint32_t status)
 {
-	for (struct wu_req *r = p->head; r; r = r->next) {
-		if (r->finished)
-			continue;
-		req_fail(r, status);
-		r->pieces_left = 0;
-		if (r->kind == RQ_ISOCH) {
-			r->isoch_cancelled = true;
-			r->next_pkt = r->npkts;
-		}
-		req_cancel_inflight(r);
-		req_settle(r);
-	}
+	for (struct wu_req *r = p->head; r; r = r->next)
+		if (!r->finished)
+			req_abort(r, status);
 	pipe_retire(p);
+}
+
+/** CANCEL: abort the file's pending request started with `cookie`. */
+static uint32_t do_cancel(struct wu_file *f, const void *cookie)
+{
+	struct wu_func *fn = f->fn;
+
+	for (struct wu_req *r = fn->ctrl_reqs; r; r = r->next) {
+		if (r->file == f && r->cb_cookie == cookie) {
+			req_abort(r, ERROR_OPERATION_ABORTED);
+			return 0;
+		}
+	}
+	for (unsigned i = 0; i < fn->num_ifaces; i++) {
+		struct wu_iface *wi = &fn->ifaces[i];
+
+		for (unsigned k = 0; k < wi->num_pipes; k++) {
+			struct wu_pipe *p = &wi->pipes[k];
+
+			for (struct wu_req *r = p->head; r; r = r->next) {
+				if (r->file != f || r->cb_cookie != cookie || r->finished)
+					continue;
+				req_abort(r, ERROR_OPERATION_ABORTED);
+				pipe_retire(p);
+				return 0;
+			}
+		}
+	}
+	return ERROR_NOT_FOUND;
 }
 
 static bool pipe_busy(void *arg)
@@ -1788,6 +1825,8 @@ uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_i
 	if (io->aux_len && !io->aux)
 		return ERROR_INVALID_PARAMETER;
 	fn = f->fn;
+	if (io->code == BU_WINUSB_IOCTL_CANCEL)
+		return io->done ? ERROR_INVALID_PARAMETER : do_cancel(f, io->done_cookie);
 	if (io->code == BU_WINUSB_IOCTL_OPEN_INTERFACE) {
 		if (!fn->present)
 			return ERROR_BAD_COMMAND; /* observed after disconnect (§3.1) */

@@ -242,6 +242,9 @@ BU_STATIC_ASSERT(offsetof(OVERLAPPED, hEvent) == 2 * sizeof(ULONG_PTR) + sizeof(
 #ifndef ERROR_IO_PENDING
 #define ERROR_IO_PENDING 997u
 #endif
+#ifndef ERROR_NOT_FOUND
+#define ERROR_NOT_FOUND 1168u
+#endif
 #ifndef ERROR_DEVICE_NOT_CONNECTED
 #define ERROR_DEVICE_NOT_CONNECTED 1167u
 #endif

@@ -28,7 +28,10 @@
  * Result(bWait = TRUE) and WaitForSingleObject poll the driver part until
  * the request completes; an INFINITE wait is bounded by the instance's
  * wait cap (bu_winusb_api_set_wait_cap, default 10 minutes), after which a
- * synchronous transfer is cancelled and fails with ERROR_SEM_TIMEOUT.
+ * synchronous request of any kind (pipe, control, isochronous) is
+ * cancelled and fails with ERROR_SEM_TIMEOUT - but only once it is back:
+ * no synchronous call returns while the controller may still use the
+ * caller's buffers.
  * None of these may be called from a completion callback.
  *
  * Define BU_WINUSB_NO_WIN32_HELPERS to leave out GetLastError, CreateEvent

@@ -61,6 +61,14 @@ extern "C" {
 #define BU_WINUSB_IOCTL_GET_FRAME 0x0350C11Cu         /**< struct bu_winusb_frame */
 #define BU_WINUSB_IOCTL_TIMESYNC_START 0x0350C120u
 #define BU_WINUSB_IOCTL_TIMESYNC_STOP 0x0350C124u
+/**
+ * Cancel one pending request of the file (the CancelIoEx analogue): the
+ * one started with done_cookie equal to this request's done_cookie. It
+ * completes with ERROR_OPERATION_ABORTED from poll, once the controller
+ * has let go of its buffers. ERROR_NOT_FOUND when no such request is
+ * pending (it may have completed already).
+ */
+#define BU_WINUSB_IOCTL_CANCEL 0x0350C128u
 
 /** Flags of struct bu_winusb_ioparams. */
 enum bu_winusb_iof {

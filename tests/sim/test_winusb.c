@@ -837,6 +837,55 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/*
+ * The wait cap of a synchronous call that is not a pipe read or write.
+ * Defect: ControlTransfer and the isochronous calls returned FALSE /
+ * ERROR_SEM_TIMEOUT with their request still queued, and the late answer
+ * was written into memory the caller had freed (ASan: heap-use-after-free
+ * in the sim's DMA for the control data, in the driver for the isoch
+ * packet descriptors). Now the request is cancelled and waited for.
+ */
+START_TEST(test_wait_cap_cancels_every_kind)
+{
+	struct env e;
+	WINUSB_SETUP_PACKET setup = { 0x80, USB_REQ_GET_DESCRIPTOR, USB_DT_DEVICE << 8, 0, 18 };
+	WINUSB_ISOCH_BUFFER_HANDLE ib;
+	USBD_ISO_PACKET_DESCRIPTOR *pk;
+	uint8_t *buf, *ibuf = calloc(1, 8192);
+	ULONG frame = 0;
+	LARGE_INTEGER ts;
+	DWORD n = 1;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	bu_winusb_api_set_wait_cap(g_api, 30);
+	/* Isochronous: a read 200 frames ahead outlasts the 30 ms cap. */
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 1));
+	CK_OK(WinUsb_RegisterIsochBuffer(e.h, 0x83, ibuf, 8192, &ib));
+	CK_OK(WinUsb_GetCurrentFrameNumber(e.h, &frame, &ts));
+	frame += 200;
+	pk = malloc(8 * sizeof(*pk));
+	CK_FAIL_WITH(WinUsb_ReadIsochPipe(ib, 0, 2048, &frame, 8, pk, NULL), ERROR_SEM_TIMEOUT);
+	free(pk);
+	run_ms(&e.st, 300);
+	CK_OK(WinUsb_UnregisterIsochBuffer(ib));
+	/* Control (on the same alternate setting): the device NAKs the data stage until the fault is cleared. */
+	sim_fault_request(e.sd, 0x80, USB_REQ_GET_DESCRIPTOR, USB_DT_DEVICE << 8, SIM_FAULT_NAK, 0);
+	buf = malloc(18);
+	CK_FAIL_WITH(WinUsb_ControlTransfer(e.h, setup, buf, 18, &n, NULL), ERROR_SEM_TIMEOUT);
+	free(buf);
+	sim_fault_clear(e.sd);
+	run_ms(&e.st, 50);
+	buf = malloc(18);
+	CK_OK(WinUsb_ControlTransfer(e.h, setup, buf, 18, &n, NULL));
+	ck_assert_uint_eq(n, 18);
+	free(buf);
+	bu_winusb_api_set_wait_cap(g_api, 0);
+	env_down(&e);
+	free(ibuf);
+}
+END_TEST
+
 START_TEST(test_abort_queued)
 {
 	struct env e;
@@ -1829,6 +1878,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_overlapped_queue);
 	tcase_add_loop_test(t, test_stall, 0, 2);
 	tcase_add_test(t, test_timeout);
+	tcase_add_test(t, test_wait_cap_cancels_every_kind);
 	tcase_add_test(t, test_abort_queued);
 	tcase_add_test(t, test_abort_writes);
 	tcase_add_test(t, test_flush);
