@@ -677,6 +677,38 @@ static void dev_bos_skip(struct bu_usb_device *dev, int err, const char *why)
 		    why ? ": " : "", why ? why : "");
 }
 
+/** Patch a stored descriptor set's wTotalLength to the `len` bytes kept. */
+static void raw_set_total(uint8_t *raw, uint16_t alloc, size_t len)
+{
+	if (alloc >= 4) {
+		raw[2] = (uint8_t)len;
+		raw[3] = (uint8_t)(len >> 8);
+	}
+}
+
+/**
+ * A descriptor set (configuration or BOS) arrived in a buffer sized by its
+ * wTotalLength: keep only the `got` bytes that came (a lying device asks
+ * for up to 64 KiB and sends 9) and make wTotalLength say so. Returns the
+ * kept buffer; *alloc is its size.
+ */
+static uint8_t *raw_keep(struct bu_usb_bus *bus, uint8_t *raw, uint16_t *alloc, size_t got)
+{
+	uint8_t *kept;
+
+	if (got < *alloc && got >= 4) {
+		kept = bu_core_alloc(bus, got);
+		if (kept) {
+			bu_memcpy(kept, raw, got);
+			bu_core_free(bus, raw, *alloc);
+			raw = kept;
+			*alloc = (uint16_t)got;
+		}
+	}
+	raw_set_total(raw, *alloc, BU_MIN(got, (size_t)*alloc));
+	return raw;
+}
+
 /** Parse configuration `i` from its raw bytes into allocated arrays. */
 static int dev_parse_config(struct bu_usb_device *dev, unsigned i, size_t len,
 			    const char **why)
@@ -954,7 +986,13 @@ static void dev_step(struct bu_usb_device *dev)
 			rc = dev->ctrl_status;
 			break;
 		}
-		rc = dev_parse_config(dev, i, dev->ctrl.actual, &why);
+		dev->config_raw[i] = raw_keep(bus, dev->config_raw[i], &dev->config_raw_len[i],
+					      dev->ctrl.actual);
+		rc = dev_parse_config(dev, i, BU_MIN(dev->ctrl.actual, dev->config_raw_len[i]), &why);
+		/* What applications get (WinUsb_GetDescriptor) describes itself. */
+		if (!rc)
+			raw_set_total(dev->config_raw[i], dev->config_raw_len[i],
+				      dev->configs[i].total_len);
 		if (rc) {
 			dev_bad_desc(dev, rc, why);
 			return;
@@ -1002,10 +1040,15 @@ static void dev_step(struct bu_usb_device *dev)
 		dev->ctrl.complete = NULL;
 		rc = dev->ctrl_status;
 		if (!rc) {
+			dev->bos_raw = raw_keep(bus, dev->bos_raw, &dev->bos_raw_len,
+						dev->ctrl.actual);
 			dev->bos = bu_core_alloc(bus, sizeof(*dev->bos));
-			rc = dev->bos ? bu_desc_parse_bos(dev->bos_raw, dev->ctrl.actual,
+			rc = dev->bos ? bu_desc_parse_bos(dev->bos_raw,
+							  BU_MIN(dev->ctrl.actual, dev->bos_raw_len),
 							  dev->bos, &why)
 				      : BU_ENOMEM;
+			if (!rc)
+				raw_set_total(dev->bos_raw, dev->bos_raw_len, dev->bos->total_len);
 		}
 		if (rc)
 			dev_bos_skip(dev, rc, why);

@@ -58,6 +58,9 @@ static int suspend_hook(void *ctx, struct bu_usb_device *dev, bool suspend)
 
 static const int core_link;
 
+/* A descriptor hook set on the model as it is attached, before enumeration. */
+static sim_desc_hook_fn env_hook;
+
 /* Bring the stack, the driver part and the API instance up; attach a model. */
 static void env_up_opts(struct env *e, const struct sim_device_model *m, enum sim_speed speed,
 			const char *bind, const struct bu_winusb_drv_options *o)
@@ -80,6 +83,8 @@ static void env_up_opts(struct env *e, const struct sim_device_model *m, enum si
 		ck_assert_int_eq(bu_winusb_drv_bind_spec(e->drv, bind, strlen(bind)), 0);
 	e->sd = sim_attach(e->st.sim, port_for(e->st.sim, speed, 1), m, speed);
 	ck_assert_ptr_nonnull(e->sd);
+	if (env_hook)
+		sim_set_desc_hook(e->sd, env_hook, NULL);
 	ck_assert(settle(&e->st, 5000));
 	bu_winusb_drv_transport(e->drv, &tp);
 	ck_assert_int_eq(bu_winusb_api_create(sim_platform(e->st.sim), &g_api), 0);
@@ -833,6 +838,53 @@ START_TEST(test_timeout)
 	bu_winusb_api_set_wait_cap(g_api, 30);
 	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, NULL), ERROR_SEM_TIMEOUT);
 	bu_winusb_api_set_wait_cap(g_api, 0);
+	env_down(&e);
+}
+END_TEST
+
+/* The device's configuration says wTotalLength 65535 and sends its real bytes. */
+static bool total_65535(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
+			uint8_t *buf, uint16_t *len, uint16_t cap)
+{
+	(void)ctx;
+	(void)dev;
+	(void)index;
+	(void)cap;
+	if (type == USB_DT_CONFIG && *len >= 9)
+		buf[2] = buf[3] = 0xff;
+	return true;
+}
+
+/*
+ * Defect: the core clamped the length it parsed but kept the raw bytes, so
+ * WinUsb_GetDescriptor handed out a configuration whose wTotalLength said
+ * 65535 and WinUsb_ParseConfigurationDescriptor walked past the caller's
+ * buffer (ASan: heap-buffer-overflow). The stored copy now describes what
+ * arrived.
+ */
+START_TEST(test_config_total_length_lie)
+{
+	struct env e;
+	uint8_t big[4096], *cfg;
+	ULONG n = 0;
+
+	env_hook = total_65535;
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_hook = NULL;
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_GetDescriptor(e.h, USB_CONFIGURATION_DESCRIPTOR_TYPE, 0, 0, big, sizeof(big),
+				   &n));
+	ck_assert_uint_gt(n, 9);
+	ck_assert_uint_lt(n, sizeof(big));
+	/* An application walks the copy it was given, in a block of its size. */
+	cfg = malloc(n);
+	memcpy(cfg, big, n);
+	ck_assert_ptr_nonnull(WinUsb_ParseConfigurationDescriptor(
+		(PUSB_CONFIGURATION_DESCRIPTOR)cfg, cfg, 0, 0, -1, -1, -1));
+	ck_assert_ptr_null(WinUsb_ParseConfigurationDescriptor(
+		(PUSB_CONFIGURATION_DESCRIPTOR)cfg, cfg, 7, 9, -1, -1, -1));
+	free(cfg);
+	ck_assert_uint_eq(big[2] | big[3] << 8, n);
 	env_down(&e);
 }
 END_TEST
@@ -1879,6 +1931,7 @@ Suite *winusb_suite(void)
 	tcase_add_loop_test(t, test_stall, 0, 2);
 	tcase_add_test(t, test_timeout);
 	tcase_add_test(t, test_wait_cap_cancels_every_kind);
+	tcase_add_test(t, test_config_total_length_lie);
 	tcase_add_test(t, test_abort_queued);
 	tcase_add_test(t, test_abort_writes);
 	tcase_add_test(t, test_flush);
