@@ -752,11 +752,15 @@ uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 			  const struct bu_usb_alt_info *alt)
 {
 	uint32_t opened = 0;
+	char path[32];
 
 	for (unsigned e = 0; e < alt->num_eps; e++) {
 		const struct bu_usb_ep_info *info = bu_desc_alt_ep(cfg, alt, e);
 		struct bu_usb_endpoint *ep = NULL;
-		unsigned type, idx, mps, hs_mult;
+		struct bu_desc_ep_params p;
+		const char *why = NULL;
+		unsigned idx;
+		int rc;
 
 		if (!info)
 			continue;
@@ -764,6 +768,23 @@ uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 		      ((info->address & USB_DIR_IN) ? 1u : 0u);
 		if (idx < 2 || idx >= 32 || dev->eps[idx])
 			continue;
+		/* What the device broke stays with that endpoint: it is left
+		 * closed or opened with legal values, and the rest goes on. */
+		rc = bu_desc_ep_params(info, dev->speed, &p, &why);
+		if (rc) {
+			bu_core_log(dev->bus, rc == BU_ENOENT ? BU_LOG_INFO : BU_LOG_WARN,
+				    "device %s: endpoint 0x%02x not opened: %s",
+				    bu_core_dev_path(dev, path, sizeof(path)),
+				    info->address, why ? why : bu_strerror(rc));
+			continue;
+		}
+		if (info->fixed)
+			bu_core_log(dev->bus, BU_LOG_WARN,
+				    "device %s: endpoint 0x%02x: %s; opened with max "
+				    "packet %u, burst %u, mult %u, %lu bytes per interval",
+				    bu_core_dev_path(dev, path, sizeof(path)),
+				    info->address, info->fixed, p.mps, p.max_burst,
+				    p.mult, (unsigned long)p.max_esit);
 		for (unsigned k = 0; k < BU_ARRAY_SIZE(dev->ep_store); k++) {
 			if (!dev->ep_store[k].dev) {
 				ep = &dev->ep_store[k];
@@ -773,28 +794,14 @@ uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 		if (!ep)
 			break;
 		bu_memset(ep, 0, sizeof(*ep));
-		type = USB_ENDPOINT_XFERTYPE(info->attributes);
-		mps = USB_ENDPOINT_MAXP(info->max_packet);
-		hs_mult = USB_ENDPOINT_MAXP_MULT(info->max_packet);
 		ep->dev = dev;
 		ep->address = info->address;
-		ep->type = (uint8_t)type;
-		ep->mps = (uint16_t)mps;
+		ep->type = p.type;
+		ep->mps = p.mps;
+		ep->mult = p.mult;
+		ep->max_burst = p.max_burst;
+		ep->max_esit = p.max_esit;
 		ep->interval = info->interval;
-		/* xHCI §6.2.3.4-6.2.3.8: burst, mult and ESIT payload per speed. */
-		if (dev->speed >= BU_SPEED_SUPER) {
-			ep->max_burst = info->ss_max_burst;
-			if (type == BU_EP_ISOCH)
-				ep->mult = info->ss_attributes & 3;
-			if (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT)
-				ep->max_esit = info->ssp_bytes_per_interval
-					? info->ssp_bytes_per_interval
-					: info->ss_bytes_per_interval;
-		} else if (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT) {
-			if (dev->speed == BU_SPEED_HIGH)
-				ep->max_burst = (uint8_t)hs_mult;
-			ep->max_esit = mps * (ep->max_burst + 1u);
-		}
 		dev->eps[idx] = ep;
 		opened |= 1u << idx;
 	}

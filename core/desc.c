@@ -268,6 +268,14 @@ static void warn(struct cfg_walk *w, const char *what)
 		w->first_warn = what;
 }
 
+/** Count an irregularity of endpoint `ep` fixed up; remember it on the endpoint. */
+static void warn_ep(struct cfg_walk *w, struct bu_usb_ep_info *ep, const char *what)
+{
+	warn(w, what);
+	if (ep && !ep->fixed)
+		ep->fixed = what;
+}
+
 /** Attach descriptor `d` (already bounds-checked) to the current owner. */
 static void attach_extra(struct cfg_walk *w, const uint8_t *d)
 {
@@ -308,8 +316,56 @@ static unsigned maxp_limit(enum bu_usb_speed speed, unsigned type)
 	}
 }
 
-/** Sanitise wMaxPacketSize for `type` at the walk's speed. */
-static uint16_t fix_maxp(struct cfg_walk *w, uint16_t raw, unsigned type)
+/** The largest of 8, 16, 32 and 64 not above `size` (8 when below). */
+static unsigned maxp_8_to_64(unsigned size)
+{
+	unsigned v = 64;
+
+	while (v > 8 && v > size)
+		v >>= 1;
+	return v;
+}
+
+/**
+ * The legal wMaxPacketSize (bits 10:0) for `size` already within the speed's
+ * maximum: control and bulk endpoints have fixed sizes (USB 2.0 §5.5.3,
+ * §5.8.3; USB 3.2 §9.6.6), rounded down as Linux does for full speed.
+ * Interrupt and isochronous endpoints take any size up to the maximum.
+ */
+static unsigned maxp_legal(enum bu_usb_speed speed, unsigned type,
+			   unsigned size)
+{
+	if (type != BU_EP_CONTROL && type != BU_EP_BULK)
+		return size;
+	switch (speed) {
+	case BU_SPEED_LOW:
+		return 8;
+	case BU_SPEED_FULL:
+		return maxp_8_to_64(size);
+	case BU_SPEED_HIGH:
+		return type == BU_EP_CONTROL ? 64 : 512;
+	case BU_SPEED_SUPER:
+	case BU_SPEED_SUPER_PLUS:
+		return type == BU_EP_CONTROL ? 512 : 1024;
+	default:
+		return size;
+	}
+}
+
+/** Count an irregularity; remember the first one in *first. */
+static void note(struct cfg_walk *w, const char **first, const char *what)
+{
+	warn(w, what);
+	if (!*first)
+		*first = what;
+}
+
+/**
+ * Sanitise wMaxPacketSize for `type` at the walk's speed; *fixed names the
+ * first change made (NULL when none).
+ */
+static uint16_t fix_maxp(struct cfg_walk *w, uint16_t raw, unsigned type,
+			 const char **fixed)
 {
 	unsigned size = USB_ENDPOINT_MAXP(raw);
 	unsigned mult = USB_ENDPOINT_MAXP_MULT(raw);
@@ -318,20 +374,26 @@ static uint16_t fix_maxp(struct cfg_walk *w, uint16_t raw, unsigned type)
 	    (w->speed == BU_SPEED_HIGH || w->speed == BU_SPEED_UNKNOWN) &&
 	    (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT);
 
+	*fixed = NULL;
 	if (raw & 0xe000)
-		warn(w, "endpoint wMaxPacketSize has reserved bits set");
+		note(w, fixed, "endpoint wMaxPacketSize has reserved bits set");
 	if (!hs_periodic && mult) {
-		warn(w, "endpoint wMaxPacketSize mult bits on a non "
-			"high-bandwidth endpoint");
+		note(w, fixed, "endpoint wMaxPacketSize mult bits on a non "
+			       "high-bandwidth endpoint");
 		mult = 0;
 	} else if (mult == 3) { /* USB 2.0 Table 9-13: reserved */
-		warn(w, "endpoint wMaxPacketSize mult 3 is reserved");
+		note(w, fixed, "endpoint wMaxPacketSize mult 3 is reserved");
 		mult = 2;
 	}
 	if (size > limit) {
-		warn(w, "endpoint wMaxPacketSize above the speed's maximum");
+		note(w, fixed,
+		     "endpoint wMaxPacketSize above the speed's maximum");
 		size = limit;
+	} else if (maxp_legal(w->speed, type, size) != size) {
+		note(w, fixed, "endpoint wMaxPacketSize not legal for its "
+			       "speed and type");
 	}
+	size = maxp_legal(w->speed, type, size);
 	return (uint16_t)(size | (mult << 11));
 }
 
@@ -419,6 +481,7 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 	uint8_t addr;
 	unsigned type;
 	uint16_t maxp;
+	const char *fixed;
 
 	/* Until a good endpoint, class descriptors belong to nobody. */
 	w->extra = NULL;
@@ -451,8 +514,7 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 		warn(w, "duplicate endpoint address skipped");
 		return 0;
 	}
-	maxp = fix_maxp(w, bu_get_le16(d + 4), type);
-	if (USB_ENDPOINT_MAXP(maxp) == 0 && type != BU_EP_ISOCH) {
+	if (USB_ENDPOINT_MAXP(bu_get_le16(d + 4)) == 0 && type != BU_EP_ISOCH) {
 		warn(w, "endpoint with wMaxPacketSize 0 skipped");
 		return 0;
 	}
@@ -464,8 +526,20 @@ static int walk_endpoint(struct cfg_walk *w, const uint8_t *d, const char **why)
 	bu_memset(ep, 0, sizeof(*ep));
 	ep->address = addr;
 	ep->attributes = d[3];
-	ep->max_packet = maxp;
 	ep->interval = d[6];
+	if (type == BU_EP_BULK && w->speed == BU_SPEED_LOW) {
+		/* USB 2.0 §5.8.3: a low-speed device has no bulk endpoints.
+		 * As Linux does, poll it as interrupt every frame instead. */
+		warn_ep(w, ep, "low-speed bulk endpoint made an interrupt "
+			       "endpoint");
+		type = BU_EP_INTERRUPT;
+		ep->attributes = (uint8_t)((d[3] & ~3u) | BU_EP_INTERRUPT);
+		ep->interval = 1;
+	}
+	maxp = fix_maxp(w, bu_get_le16(d + 4), type, &fixed);
+	if (fixed && !ep->fixed)
+		ep->fixed = fixed;
+	ep->max_packet = maxp;
 	if ((w->speed == BU_SPEED_SUPER || w->speed == BU_SPEED_SUPER_PLUS) &&
 	    (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT))
 		ep->ss_bytes_per_interval = USB_ENDPOINT_MAXP(maxp);
@@ -495,46 +569,64 @@ static void walk_ss_companion(struct cfg_walk *w, const uint8_t *d)
 		return;
 	}
 	type = USB_ENDPOINT_XFERTYPE(ep->attributes);
+	max = 0;
 	burst = d[2];
 	attr = d[3];
 	bpi = bu_get_le16(d + 4);
 	mps = USB_ENDPOINT_MAXP(ep->max_packet);
 
 	if (burst > 15 || (type == BU_EP_INTERRUPT && burst > 2)) {
-		warn(w, "companion bMaxBurst out of range clamped");
+		warn_ep(w, ep, "companion bMaxBurst out of range clamped");
 		burst = type == BU_EP_INTERRUPT ? 2 : 15;
 	}
 	switch (type) {
 	case BU_EP_BULK:
 		if ((attr & 0x1f) > 16) { /* streams = 2^MaxStreams, max 2^16 */
-			warn(w, "companion MaxStreams above 16 clamped");
+			warn_ep(w, ep, "companion MaxStreams above 16 clamped");
 			attr = (attr & ~0x1fu) | 16;
 		}
 		bpi = 0;
 		break;
 	case BU_EP_ISOCH:
 		if ((attr & 0x03) > 2) {
-			warn(w, "companion Mult above 2 clamped");
+			warn_ep(w, ep, "companion Mult above 2 clamped");
 			attr = (attr & ~0x03u) | 2;
 		}
 		max = (burst + 1) * ((attr & 0x03) + 1) * mps;
 		if (bpi > max) {
-			warn(w, "companion wBytesPerInterval above burst x "
-				"mult x maxp clamped");
+			warn_ep(w, ep, "companion wBytesPerInterval above burst "
+				       "x mult x maxp clamped");
 			bpi = max;
 		}
 		break;
 	case BU_EP_INTERRUPT:
 		max = (burst + 1) * mps;
 		if (bpi > max) {
-			warn(w, "companion wBytesPerInterval above burst x "
-				"maxp clamped");
+			warn_ep(w, ep, "companion wBytesPerInterval above burst "
+				       "x maxp clamped");
 			bpi = max;
 		}
 		break;
-	default:
+	default: /* control: Table 9-27 says bMaxBurst 0 */
+		if (burst) {
+			warn_ep(w, ep, "companion bMaxBurst on a control "
+				       "endpoint cleared");
+			burst = 0;
+		}
 		bpi = 0;
 		break;
+	}
+	/*
+	 * A periodic endpoint moving data reserves wBytesPerInterval per
+	 * service interval (USB 3.2 §9.6.7); 0 would give the controller a
+	 * Max ESIT Payload of 0, which xHCI §6.2.3 does not allow for a
+	 * periodic endpoint. Reserve what burst x mult x maxp can carry,
+	 * as when the companion is missing (defaults of §9.6.7).
+	 */
+	if (bpi == 0 && max && (type == BU_EP_ISOCH || type == BU_EP_INTERRUPT)) {
+		warn_ep(w, ep, "companion wBytesPerInterval 0 on a periodic "
+			       "endpoint; burst x mult x maxp used");
+		bpi = max;
 	}
 	ep->has_ss = true;
 	ep->ss_max_burst = (uint8_t)burst;
@@ -547,6 +639,8 @@ static void walk_ss_companion(struct cfg_walk *w, const uint8_t *d)
 /** Handle an SSP isochronous companion (USB 3.2 Table 9-28). */
 static void walk_ssp_companion(struct cfg_walk *w, const uint8_t *d)
 {
+	uint32_t bpi;
+
 	if (w->prev != PREV_SS || !w->ssp_expected || !w->ep) {
 		warn(w, "SSP isochronous companion out of place skipped");
 		return;
@@ -556,8 +650,27 @@ static void walk_ssp_companion(struct cfg_walk *w, const uint8_t *d)
 		     "SSP isochronous companion shorter than 8 bytes skipped");
 		return;
 	}
-	w->ep->ssp_bytes_per_interval = bu_get_le32(d + 4);
 	w->prev = PREV_OTHER;
+	bpi = bu_get_le32(d + 4);
+	if (w->speed != BU_SPEED_SUPER_PLUS) {
+		/* USB 3.2 §9.6.8: it describes SuperSpeedPlus operation. Below
+		 * it the companion's wBytesPerInterval holds. */
+		warn_ep(w, w->ep, "SSP isochronous companion below "
+				  "SuperSpeedPlus ignored");
+		return;
+	}
+	if (bpi == 0) {
+		warn_ep(w, w->ep, "SSP isochronous companion "
+				  "dwBytesPerInterval 0 ignored");
+		return;
+	}
+	if (bpi > BU_DESC_MAX_ESIT) {
+		/* xHCI §6.2.3: Max ESIT Payload Hi:Lo holds 24 bits. */
+		warn_ep(w, w->ep, "SSP isochronous companion "
+				  "dwBytesPerInterval above 24 bits clamped");
+		bpi = BU_DESC_MAX_ESIT;
+	}
+	w->ep->ssp_bytes_per_interval = bpi;
 }
 
 /** Handle an interface association descriptor (IAD ECN). */
@@ -717,6 +830,61 @@ bu_desc_alt_ep(const struct bu_usb_config_info *cfg,
 	if (idx >= cfg->num_eps)
 		return NULL;
 	return &cfg->eps[idx];
+}
+
+int bu_desc_ep_params(const struct bu_usb_ep_info *ep, enum bu_usb_speed speed,
+		      struct bu_desc_ep_params *out, const char **why)
+{
+	unsigned type, mps, bursts;
+	bool periodic;
+
+	if (!ep || !out)
+		return fail(why, BU_EINVAL, "no endpoint");
+	bu_memset(out, 0, sizeof(*out));
+	type = USB_ENDPOINT_XFERTYPE(ep->attributes);
+	mps = USB_ENDPOINT_MAXP(ep->max_packet);
+	periodic = type == BU_EP_ISOCH || type == BU_EP_INTERRUPT;
+
+	/* xHCI §4.5.1: a control endpoint is bidirectional at DCI
+	 * 2 x number + 1. USB ignores its direction bit, but the OUT address
+	 * would name the even DCI, which is an OUT endpoint's. */
+	if (type == BU_EP_CONTROL && !(ep->address & USB_DIR_IN))
+		return fail(why, BU_EBADDESC,
+			    "control endpoint with an OUT address (xHCI has "
+			    "control endpoints at the IN index only)");
+	if (type == BU_EP_ISOCH && speed == BU_SPEED_LOW)
+		return fail(why, BU_EBADDESC,
+			    "isochronous endpoint at low speed (USB 2.0 §5.6.3)");
+	if (mps == 0) /* the parser keeps only isochronous ones */
+		return fail(why, BU_ENOENT,
+			    "isochronous wMaxPacketSize 0 (zero bandwidth): "
+			    "nothing to schedule");
+
+	out->type = (uint8_t)type;
+	out->mps = (uint16_t)mps;
+	/* xHCI §6.2.3: Max Burst, Mult and Max ESIT Payload per speed. */
+	if (speed == BU_SPEED_SUPER || speed == BU_SPEED_SUPER_PLUS) {
+		if (type != BU_EP_CONTROL)
+			out->max_burst = ep->ss_max_burst;
+		if (type == BU_EP_ISOCH)
+			out->mult = ep->ss_attributes & 3;
+		if (periodic)
+			out->max_esit = ep->ssp_bytes_per_interval
+					    ? ep->ssp_bytes_per_interval
+					    : ep->ss_bytes_per_interval;
+	} else if (periodic) {
+		if (speed == BU_SPEED_HIGH)
+			out->max_burst =
+			    (uint8_t)USB_ENDPOINT_MAXP_MULT(ep->max_packet);
+		out->max_esit = mps * (out->max_burst + 1u);
+	}
+	bursts = (out->max_burst + 1u) * (out->mult + 1u);
+	if (periodic && out->max_esit == 0)
+		out->max_esit = mps * bursts; /* as a missing companion */
+	if (out->max_esit > BU_DESC_MAX_ESIT)
+		out->max_esit = BU_DESC_MAX_ESIT;
+	set_why(why, NULL);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */

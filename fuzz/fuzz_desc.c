@@ -65,8 +65,21 @@ static void fuzz_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed,
 	for (unsigned e = 0; e < cfg->num_eps; e++) {
 		const struct bu_usb_ep_info *ep = &cfg->eps[e];
 
+		struct bu_desc_ep_params prm;
+
 		invariant(USB_ENDPOINT_NUMBER(ep->address) != 0);
 		invariant(USB_ENDPOINT_MAXP(ep->max_packet) <= 1024);
+		/* what goes into an xHCI endpoint context (§6.2.3) */
+		if (bu_desc_ep_params(ep, speed, &prm, NULL) == 0) {
+			bool periodic = prm.type == BU_EP_ISOCH ||
+					prm.type == BU_EP_INTERRUPT;
+
+			invariant(prm.mps != 0 && prm.mps <= 1024);
+			invariant((prm.max_esit != 0) == periodic);
+			invariant(prm.max_esit <= BU_DESC_MAX_ESIT);
+			invariant(prm.type != BU_EP_CONTROL ||
+				  (ep->address & USB_DIR_IN));
+		}
 		if (ep->extra)
 			invariant(ep->extra >= buf &&
 				  ep->extra + ep->extra_len <= buf + cfg->total_len);

@@ -94,8 +94,9 @@ struct xhci {
 	const struct bu_platform *plat;
 	struct bu_xhci_options opts;
 	uintptr_t base, op, rt, db;
-	uint32_t hcsparams1, hcsparams2, hccparams1;
+	uint32_t hcsparams1, hcsparams2, hccparams1, hccparams2;
 	uint16_t hciversion;
+	bool lec;  /* HCCPARAMS2.LEC: Max ESIT Payload may exceed 16 bits */
 	unsigned max_slots, max_ports, csz, page_size, num_scratch;
 	bool ac64;
 	bool trace;
@@ -796,7 +797,9 @@ static void ep_ctx_fill(struct xhci *x, struct xhci_dev *d, struct xhci_ep *ep)
 	unsigned type = bu_xhci_ep_type(u->type, ep->in);
 	unsigned interval = bu_xhci_ep_interval(speed, u->type, u->interval);
 	unsigned cerr = u->type == BU_EP_ISOCH ? 0 : 3; /* §4.10.2.7 */
-	uint32_t esit = u->max_esit;
+	struct bu_xhci_esit e = bu_xhci_ep_esit(speed, u->type, u->mps, u->max_burst,
+						 u->mult, u->max_esit, x->lec);
+	uint32_t esit = e.esit;
 	unsigned avg;
 
 	if (u->type == BU_EP_CONTROL)
@@ -805,8 +808,15 @@ static void ep_ctx_fill(struct xhci *x, struct xhci_dev *d, struct xhci_ep *ep)
 		avg = 3072; /* §4.14.1.1 guidance for bulk */
 	else
 		avg = esit ? BU_MIN(esit, 0xffffu) : u->mps;
+	if (e.clamped)
+		xlog(x, BU_LOG_WARN,
+		     "slot %u endpoint 0x%02x: %s: Max ESIT Payload %lu, not %lu",
+		     d->slot, u->address, e.clamped, (unsigned long)esit,
+		     (unsigned long)u->max_esit);
 	bu_memset(c, 0, x->csz);
-	c[0] = bu_cpu_to_le32(XHCI_EP_INTERVAL(interval) | XHCI_EP_MULT(u->mult) |
+	/* §6.2.3: Max ESIT Payload Hi is RsvdZ without LEC; the helper
+	 * keeps the payload within 16 bits then. */
+	c[0] = bu_cpu_to_le32(XHCI_EP_INTERVAL(interval) | XHCI_EP_MULT(e.mult) |
 			      XHCI_EP_ESIT_HI(esit));
 	c[1] = bu_cpu_to_le32(XHCI_EP_CERR(cerr) | XHCI_EP_TYPE(type) |
 			      XHCI_EP_BURST(u->max_burst) | XHCI_EP_MPS(u->mps));
@@ -2330,6 +2340,11 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 	x->hcsparams1 = rd32(x, regs + XHCI_CAP_HCSPARAMS1);
 	x->hcsparams2 = rd32(x, regs + XHCI_CAP_HCSPARAMS2);
 	x->hccparams1 = rd32(x, regs + XHCI_CAP_HCCPARAMS1);
+	/* §5.3.9: HCCPARAMS2 exists from xHCI 1.1; before, the dword is
+	 * reserved. */
+	if (x->hciversion >= 0x0110)
+		x->hccparams2 = rd32(x, regs + XHCI_CAP_HCCPARAMS2);
+	x->lec = (x->hccparams2 & XHCI_HCCPARAMS2_LEC) != 0;
 	x->max_slots = XHCI_HCSPARAMS1_SLOTS(x->hcsparams1);
 	x->max_ports = XHCI_HCSPARAMS1_PORTS(x->hcsparams1);
 	x->num_scratch = XHCI_HCSPARAMS2_SCRATCH(x->hcsparams2);

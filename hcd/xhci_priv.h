@@ -95,4 +95,27 @@ unsigned bu_xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
 /** Endpoint context EP Type for a transfer type and direction. */
 unsigned bu_xhci_ep_type(unsigned type, bool in);
 
+/** Max ESIT Payload and Mult of an endpoint context (see bu_xhci_ep_esit). */
+struct bu_xhci_esit {
+	uint32_t esit;  /**< Max ESIT Payload (Hi:Lo) */
+	unsigned mult;  /**< the Mult field */
+	const char *clamped; /**< why the payload was changed, NULL if not */
+};
+
+/**
+ * Max ESIT Payload and Mult fields (xHCI §6.2.3) for an endpoint of `type`
+ * at `speed` with max packet `mps`, Max Burst `burst` (0-based), the
+ * descriptor's Mult `mult` (SuperSpeed isochronous) and payload `esit`;
+ * `lec` is HCCPARAMS2.LEC. Non-periodic endpoints get 0 and 0. Without LEC
+ * the payload fits what Max Burst and Mult describe (at most 48 KiB, so Max
+ * ESIT Payload Hi stays 0); a SuperSpeedPlus isochronous payload larger
+ * than one burst raises Mult as far as 2 to carry it. With LEC, Mult is
+ * RsvdZ (the controller derives it) and the payload is at most 24 bits,
+ * and below SuperSpeedPlus at most what Mult 2 (isochronous) or 0 allows.
+ * A periodic payload of 0 becomes what Max Burst and Mult carry.
+ */
+struct bu_xhci_esit bu_xhci_ep_esit(enum bu_usb_speed speed, unsigned type,
+				    unsigned mps, unsigned burst, unsigned mult,
+				    uint32_t esit, bool lec);
+
 #endif

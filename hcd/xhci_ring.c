@@ -140,3 +140,41 @@ unsigned bu_xhci_ep_type(unsigned type, bool in)
 		return XHCI_EPT_CONTROL;
 	return (type & 3) | (in ? 4u : 0u);
 }
+
+struct bu_xhci_esit bu_xhci_ep_esit(enum bu_usb_speed speed, unsigned type,
+				    unsigned mps, unsigned burst, unsigned mult,
+				    uint32_t esit, bool lec)
+{
+	struct bu_xhci_esit r = { 0, 0, NULL };
+	bool ss = speed == BU_SPEED_SUPER || speed == BU_SPEED_SUPER_PLUS;
+	unsigned max_mult = ss && type == BU_EP_ISOCH ? 2 : 0;
+	uint32_t per_burst, cap;
+
+	if (type != BU_EP_ISOCH && type != BU_EP_INTERRUPT)
+		return r;
+	per_burst = (uint32_t)mps * (BU_MIN(burst, 15u) + 1u);
+	mult = BU_MIN(mult, max_mult);
+	r.esit = esit;
+	if (lec) {
+		/* Mult is RsvdZ: the controller computes it from the payload. */
+		cap = speed == BU_SPEED_SUPER_PLUS && type == BU_EP_ISOCH
+			      ? 0xffffffu
+			      : per_burst * (max_mult + 1u);
+	} else {
+		if (speed == BU_SPEED_SUPER_PLUS && type == BU_EP_ISOCH && per_burst)
+			while (mult < max_mult && esit > per_burst * (mult + 1u))
+				mult++;
+		r.mult = mult;
+		cap = per_burst * (mult + 1u);
+	}
+	if (r.esit == 0) {
+		r.esit = per_burst * (mult + 1u);
+		r.clamped = "Max ESIT Payload 0 on a periodic endpoint";
+	} else if (r.esit > cap) {
+		r.esit = cap;
+		r.clamped = lec ? "Max ESIT Payload above what the endpoint carries"
+				: "Max ESIT Payload above what Max Burst and Mult "
+				  "carry without HCCPARAMS2.LEC";
+	}
+	return r;
+}

@@ -54,6 +54,7 @@ struct sim_config {
 	bool no_ac64;            /**< clear AC64: only 32-bit DMA addresses */
 	unsigned scratchpads;    /**< Max Scratchpad Buffers (0..1023) */
 	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
+	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
 	unsigned erst_max;       /**< HCSPARAMS2.ERST Max (0: 4, i.e. 16 segments) */
 	bool psi;                /**< Supported Protocol caps carry PSI dwords */
 	bool ppc;                /**< port power control: ports start unpowered */

@@ -111,6 +111,7 @@ static unsigned sim_parse_ep(struct sim *sim, unsigned s, unsigned dci, const ui
 	unsigned xtype = type == XHCI_EPT_CONTROL ? SIM_EP_CONTROL : type & 3;
 	bool in = type >= XHCI_EPT_CONTROL;
 	bool periodic = xtype == SIM_EP_ISOCH || xtype == SIM_EP_INTR;
+	bool lec = sim->hccparams2 & XHCI_HCCPARAMS2_LEC;
 
 	memset(ep, 0, sizeof(*ep));
 	ep->type = (uint8_t)type;
@@ -160,8 +161,9 @@ static unsigned sim_parse_ep(struct sim *sim, unsigned s, unsigned dci, const ui
 			(unsigned long long)sim_rd64(&d[2]));
 	if (ep->interval > 15)
 		SIM_BAD("Interval %u > 15", ep->interval);
-	if (d[0] >> 24)
-		SIM_BAD("Max ESIT Payload Hi set but HCCPARAMS2.LEC=0");
+	/* xHCI §6.2.3: Max ESIT Payload Hi is RsvdZ unless HCCPARAMS2.LEC=1. */
+	if ((d[0] >> 24) && !lec)
+		SIM_BAD("Max ESIT Payload Hi %u set but HCCPARAMS2.LEC=0", d[0] >> 24);
 	if (sp == SIM_SPEED_SUPER) {
 		if (ep->burst > 15)
 			SIM_BAD("Max Burst %u > 15", ep->burst);
@@ -169,6 +171,11 @@ static unsigned sim_parse_ep(struct sim *sim, unsigned s, unsigned dci, const ui
 			SIM_BAD("Max Burst %u on a control endpoint", ep->burst);
 		if (ep->mult && xtype != SIM_EP_ISOCH)
 			SIM_BAD("Mult %u on a non-isochronous endpoint", ep->mult);
+		/* xHCI §6.2.3: with LEC=1 Mult is RsvdZ; the controller derives
+		 * it from Max ESIT Payload, Max Packet Size and Max Burst. */
+		if (ep->mult && lec)
+			SIM_BAD("Mult %u with HCCPARAMS2.LEC=1 (RsvdZ: the controller computes Mult)",
+				ep->mult);
 	} else {
 		if (ep->mult)
 			SIM_BAD("Mult %u below SuperSpeed", ep->mult);
@@ -176,7 +183,10 @@ static unsigned sim_parse_ep(struct sim *sim, unsigned s, unsigned dci, const ui
 			SIM_BAD("Max Burst %u not allowed here", ep->burst);
 	}
 	if (periodic) {
-		uint32_t cap = (uint32_t)ep->mps * (ep->burst + 1u) * (ep->mult + 1u);
+		/* With LEC=1 the derived Mult may reach what the speed allows:
+		 * 2 for SuperSpeed isochronous (USB 3.2 §9.6.7), else 0. */
+		unsigned mult = lec && sp == SIM_SPEED_SUPER && xtype == SIM_EP_ISOCH ? 2 : ep->mult;
+		uint32_t cap = (uint32_t)ep->mps * (ep->burst + 1u) * (mult + 1u);
 		if (ep->max_esit == 0)
 			SIM_BAD("Max ESIT Payload 0 on a periodic endpoint");
 		if (ep->max_esit > cap)

@@ -58,7 +58,9 @@ void sim_regs_init(struct sim *sim)
 			  (c->csz64 ? XHCI_HCCPARAMS1_CSZ : 0) |
 			  (c->ppc ? XHCI_HCCPARAMS1_PPC : 0) |
 			  ((SIM_XECP_OFF / 4u) << 16);
-	sim->hccparams2 = 0;
+	/* HCCPARAMS2 exists from xHCI 1.1 (§5.3.9); LEC lets Max ESIT Payload
+	 * exceed 16 bits (§6.2.3). */
+	sim->hccparams2 = c->hci_version >= 0x0110 && !c->no_lec ? XHCI_HCCPARAMS2_LEC : 0;
 
 	sim->legacy_off = ~0u;
 	if (c->legacy) {

@@ -604,7 +604,8 @@ static void sim_oracle_check(struct sim *sim, unsigned s, unsigned dci, struct s
 
 	if (dev->speed == SIM_SPEED_SUPER && comp) {
 		burst = comp[2];
-		mult = xt == SIM_EP_ISOCH ? (comp[3] & 3) : 0;
+		/* With HCCPARAMS2.LEC=1 the Mult field is RsvdZ (xHCI §6.2.3). */
+		mult = xt == SIM_EP_ISOCH && !(sim->hccparams2 & XHCI_HCCPARAMS2_LEC) ? (comp[3] & 3) : 0;
 		esit = periodic ? (unsigned)(comp[4] | comp[5] << 8) : 0;
 	} else if (dev->speed == SIM_SPEED_HIGH && periodic) {
 		burst = hsmult;

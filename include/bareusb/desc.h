@@ -123,12 +123,22 @@ int bu_desc_count_config(const uint8_t *buf, size_t len, uint16_t *nalts,
  *    endpoint are skipped with their class descriptors;
  *  - wMaxPacketSize is clamped to the speed's maximum and its mult bits
  *    cleared except for high-speed periodic endpoints (3 becomes 2);
+ *    control and bulk sizes become legal ones (USB 2.0 §5.5.3, §5.8.3,
+ *    USB 3.2 §9.6.6): full speed rounds down to 8/16/32/64 (at least 8),
+ *    high speed control 64 and bulk 512, SuperSpeed control 512 and bulk
+ *    1024, low speed 8;
+ *  - a low-speed bulk endpoint (USB 2.0 §5.8.3: none allowed) becomes an
+ *    interrupt endpoint with bInterval 1, as in Linux;
  *  - a SuperSpeed companion is used only right after its endpoint, an SSP
- *    isochronous companion only right after a companion that announces it;
- *    companion values are clamped (bMaxBurst <= 15, interrupt <= 2, Mult <= 2,
- *    streams <= 2^16, wBytesPerInterval <= what burst x mult x maxp allows);
- *    without a companion at SuperSpeed, ss_bytes_per_interval defaults to
- *    the max packet size of periodic endpoints;
+ *    isochronous companion only right after a companion that announces it,
+ *    and only at SuperSpeedPlus (USB 3.2 §9.6.8); companion values are
+ *    clamped (bMaxBurst <= 15, interrupt <= 2, control 0, Mult <= 2,
+ *    streams <= 2^16, wBytesPerInterval <= what burst x mult x maxp allows,
+ *    dwBytesPerInterval <= BU_DESC_MAX_ESIT, 0 ignored); a periodic
+ *    endpoint's wBytesPerInterval 0 becomes burst x mult x maxp; without a
+ *    companion at SuperSpeed, ss_bytes_per_interval defaults to the max
+ *    packet size of periodic endpoints;
+ *  - each endpoint's first change is named in its `fixed`;
  *  - IADs shorter than 8 bytes are skipped;
  *  - unknown descriptors become `extra` of the latest interface or endpoint
  *    (one contiguous span; it may contain skipped descriptors in between);
@@ -154,6 +164,38 @@ bu_desc_find_alt(const struct bu_usb_config_info *cfg, uint8_t number,
 const struct bu_usb_ep_info *
 bu_desc_alt_ep(const struct bu_usb_config_info *cfg,
 	       const struct bu_usb_alt_info *alt, unsigned i);
+
+/** Largest Max ESIT Payload an xHCI endpoint context holds (24 bits, §6.2.3). */
+#define BU_DESC_MAX_ESIT 0xffffffu
+
+/** What an endpoint is opened with (the xHCI endpoint context's view). */
+struct bu_desc_ep_params {
+	uint8_t type;      /**< enum bu_usb_ep_type */
+	uint16_t mps;      /**< max packet size in bytes, never 0 */
+	uint8_t mult;      /**< SuperSpeed isochronous Mult (0..2), else 0 */
+	uint8_t max_burst; /**< SS bMaxBurst, HS extra transactions, else 0 */
+	uint32_t max_esit; /**< bytes per service interval: > 0 exactly for
+			       periodic endpoints, at most BU_DESC_MAX_ESIT */
+};
+
+/**
+ * How endpoint `ep` of a parsed configuration is opened at `speed`: max
+ * packet size, burst, Mult and Max ESIT Payload (xHCI §6.2.3) from the
+ * endpoint and its companions as the parser left them. Returns 0 with *out
+ * filled, or leaves the endpoint unopened with the reason in *why:
+ *  - BU_EBADDESC: the controller cannot take it: a control endpoint with
+ *    an OUT address (xHCI §4.5.1 gives control endpoints the IN index
+ *    only), an isochronous endpoint at low speed (USB 2.0 §5.6.3);
+ *  - BU_ENOENT: an isochronous endpoint with wMaxPacketSize 0, legal in a
+ *    zero-bandwidth alternate setting (USB 2.0 §5.6.3), has nothing to
+ *    schedule;
+ *  - BU_EINVAL: NULL arguments.
+ * A periodic endpoint without a payload gets what burst x Mult x max packet
+ * carry; SuperSpeed periodic endpoints use the SSP companion's
+ * dwBytesPerInterval when the parser kept one, else wBytesPerInterval.
+ */
+int bu_desc_ep_params(const struct bu_usb_ep_info *ep, enum bu_usb_speed speed,
+		      struct bu_desc_ep_params *out, const char **why);
 
 /* ------------------------------------------------------------------------ */
 /* String descriptors                                                       */

@@ -73,6 +73,7 @@ struct bu_usb_ep_info {
 	uint8_t ss_attributes; /**< companion bmAttributes */
 	uint16_t ss_bytes_per_interval; /**< companion wBytesPerInterval */
 	uint32_t ssp_bytes_per_interval; /**< SSP isoch companion, 0 if none */
+	const char *fixed;     /**< the first value the parser changed, in words; NULL if none */
 	const uint8_t *extra;  /**< class/vendor descriptors after it */
 	uint16_t extra_len;
 };

@@ -33,6 +33,13 @@ struct md {
 	uint64_t dcbaa_bus;
 	uint32_t *erst;
 	uint64_t erst_bus;
+	/* the device md_address addressed */
+	unsigned slot, port;
+	enum sim_speed speed;
+	uint32_t *in;      /* input context, 33 x 32 bytes */
+	uint64_t in_bus;
+	uint32_t *ring;    /* EP0 transfer ring, 16 TRBs */
+	uint64_t ring_bus;
 };
 
 static uint32_t rd(struct md *md, uintptr_t a)
@@ -295,51 +302,80 @@ START_TEST(test_cmd_abort)
 }
 END_TEST
 
-/* Enumerate the keyboard by hand: reset, Enable Slot, Address Device, GET_DESCRIPTOR. */
-static void md_enum(struct md *md, enum sim_speed speed, unsigned ep0_mps, unsigned *cc_addr,
-		    uint8_t *desc, unsigned *got)
+/*
+ * Attach `model` at `speed` (a USB 3 port for SuperSpeed, where link
+ * training enables the port; a USB 2 port is reset), Enable Slot and
+ * Address Device with EP0 max packet `ep0_mps`. Returns Address Device's
+ * completion code; md->slot, port, speed, in, ring are set.
+ */
+static unsigned md_address(struct md *md, const struct sim_device_model *model,
+			   enum sim_speed speed, unsigned ep0_mps)
 {
-	unsigned port = sim_usb2_port(md->sim, 1), slot = 0;
+	bool usb3 = speed == SIM_SPEED_SUPER;
+	unsigned port = usb3 ? sim_usb3_port(md->sim, 1) : sim_usb2_port(md->sim, 1), slot = 0;
 	uint32_t ev[4];
-	uint64_t in_bus, out_bus, ring_bus, buf_bus;
-	uint32_t *in, *ring;
-	uint8_t *buf;
+	uint64_t out_bus;
+	uint32_t *in;
 
-	ck_assert_ptr_nonnull(sim_attach(md->sim, port, &sim_dev_hid_kbd, speed));
-	ck_assert(md_event(md, ev, 10));
+	ck_assert_ptr_nonnull(sim_attach(md->sim, port, model, speed));
+	ck_assert(md_event(md, ev, usb3 ? 100 : 10));
 	ck_assert_uint_eq(XHCI_TRB_TYPE(ev[3]), XHCI_TRB_PORT_STATUS);
 	ck_assert_uint_eq(ev[0] >> 24, port);
 	uintptr_t sc = OP(XHCI_OP_PORTSC(port));
-	ck_assert_uint_eq(XHCI_PORTSC_SPEED(rd(md, sc)), 0); /* undefined before reset */
-	wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_CSC);
-	md->p->delay_us(md->p->ctx, 100000); /* debounce */
-	wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_PR);
-	ck_assert(md_event(md, ev, 200));
-	ck_assert(rd(md, sc) & XHCI_PORTSC_PRC);
-	ck_assert(rd(md, sc) & XHCI_PORTSC_PED);
+	if (usb3) {
+		ck_assert(rd(md, sc) & XHCI_PORTSC_PED);
+		wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_CSC);
+	} else {
+		ck_assert_uint_eq(XHCI_PORTSC_SPEED(rd(md, sc)), 0); /* undefined before reset */
+		wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_CSC);
+		md->p->delay_us(md->p->ctx, 100000); /* debounce */
+		wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_PR);
+		ck_assert(md_event(md, ev, 200));
+		ck_assert(rd(md, sc) & XHCI_PORTSC_PRC);
+		ck_assert(rd(md, sc) & XHCI_PORTSC_PED);
+		wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_PRC);
+		md->p->delay_us(md->p->ctx, 10000); /* TRSTRCY */
+	}
 	ck_assert_uint_eq(XHCI_PORTSC_SPEED(rd(md, sc)), speed);
-	wr(md, sc, XHCI_PORTSC_PP | XHCI_PORTSC_PRC);
-	md->p->delay_us(md->p->ctx, 10000); /* TRSTRCY */
 
 	ck_assert_uint_eq(md_cmd(md, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_ENABLE_SLOT), &slot),
 			  XHCI_CC_SUCCESS);
 	ck_assert_uint_eq(slot, 1);
-	in = dalloc(md, 33 * 32, &in_bus);
+	md->slot = slot;
+	md->port = port;
+	md->speed = speed;
+	md->in = in = dalloc(md, 33 * 32, &md->in_bus);
 	dalloc(md, 32 * 32, &out_bus);
-	ring = dalloc(md, 16 * 16, &ring_bus);
-	buf = dalloc(md, 64, &buf_bus);
+	md->ring = dalloc(md, 16 * 16, &md->ring_bus);
 	md->dcbaa[slot] = out_bus;
 	in[1] = 3;
 	in[8] = XHCI_SLOT_SPEED(speed) | XHCI_SLOT_ENTRIES(1);
 	in[9] = XHCI_SLOT_ROOT_PORT(port);
 	in[16 + 1] = XHCI_EP_CERR(3) | XHCI_EP_TYPE(XHCI_EPT_CONTROL) | XHCI_EP_MPS(ep0_mps);
-	in[16 + 2] = (uint32_t)ring_bus | 1;
-	in[16 + 3] = (uint32_t)(ring_bus >> 32);
+	in[16 + 2] = (uint32_t)md->ring_bus | 1;
+	in[16 + 3] = (uint32_t)(md->ring_bus >> 32);
 	in[16 + 4] = 8;
-	*cc_addr = md_cmd(md, (uint32_t)in_bus, (uint32_t)(in_bus >> 32), 0,
-			  XHCI_TRB_TYPE_SET(XHCI_TRB_ADDRESS_DEVICE) | XHCI_TRB_SLOT(slot), NULL);
+	return md_cmd(md, (uint32_t)md->in_bus, (uint32_t)(md->in_bus >> 32), 0,
+		      XHCI_TRB_TYPE_SET(XHCI_TRB_ADDRESS_DEVICE) | XHCI_TRB_SLOT(slot), NULL);
+}
+
+/* Enumerate the keyboard by hand: reset, Enable Slot, Address Device, GET_DESCRIPTOR. */
+static void md_enum(struct md *md, enum sim_speed speed, unsigned ep0_mps, unsigned *cc_addr,
+		    uint8_t *desc, unsigned *got)
+{
+	uint32_t ev[4];
+	uint64_t ring_bus, buf_bus;
+	uint32_t *ring;
+	uint8_t *buf;
+	unsigned slot;
+
+	*cc_addr = md_address(md, &sim_dev_hid_kbd, speed, ep0_mps);
 	if (*cc_addr != XHCI_CC_SUCCESS)
 		return;
+	slot = md->slot;
+	ring = md->ring;
+	ring_bus = md->ring_bus;
+	buf = dalloc(md, 64, &buf_bus);
 	ck_assert_int_eq(sim_slot_state(md->sim, slot), XHCI_SLOT_STATE_ADDRESSED);
 	md->p->delay_us(md->p->ctx, 3000);
 	/* GET_DESCRIPTOR(DEVICE, 18): Setup, Data IN (ISP), Status OUT (IOC) */
@@ -426,6 +462,126 @@ START_TEST(test_ep0_mps_illegal)
 }
 END_TEST
 
+/*
+ * Configure Endpoint adding one endpoint at `dci` whose context has DW0,
+ * DW1 and DW4 as given (TR Dequeue Pointer filled in here); returns the
+ * completion code.
+ */
+static unsigned md_add_ep(struct md *md, unsigned dci, uint32_t dw0, uint32_t dw1, uint32_t dw4)
+{
+	uint64_t ring_bus;
+	uint32_t *in = md->in, *ep = md->in + (dci + 1) * 8;
+
+	dalloc(md, 16 * 16, &ring_bus);
+	memset(in, 0, 33 * 32);
+	in[1] = 1u | 1u << dci;
+	in[8] = XHCI_SLOT_SPEED(md->speed) | XHCI_SLOT_ENTRIES(dci);
+	in[9] = XHCI_SLOT_ROOT_PORT(md->port);
+	ep[0] = dw0;
+	ep[1] = dw1;
+	ep[2] = (uint32_t)ring_bus | 1;
+	ep[3] = (uint32_t)(ring_bus >> 32);
+	ep[4] = dw4;
+	return md_cmd(md, (uint32_t)md->in_bus, (uint32_t)(md->in_bus >> 32), 0,
+		      XHCI_TRB_TYPE_SET(XHCI_TRB_CONFIGURE_EP) | XHCI_TRB_SLOT(md->slot), NULL);
+}
+
+#define CTX_TYPE(t) (XHCI_EP_CERR((t) == XHCI_EPT_ISOCH_IN ? 0 : 3) | XHCI_EP_TYPE(t))
+
+/* Endpoint contexts the model must refuse (Parameter Error and a
+ * violation naming the problem), and two it must take. */
+static const struct {
+	const char *name;
+	enum sim_speed speed;
+	bool no_lec;
+	unsigned dci;
+	uint32_t dw0, dw1, dw4;
+	const char *violation; /* NULL: accepted */
+} ep_ctx_cases[] = {
+	{ "control endpoint at an even DCI", SIM_SPEED_HIGH, false, 4, 0,
+	  CTX_TYPE(XHCI_EPT_CONTROL) | XHCI_EP_MPS(64), XHCI_EP_AVG_TRB(8), "odd DCI" },
+	{ "isochronous Max Packet Size 0", SIM_SPEED_HIGH, false, 3, XHCI_EP_INTERVAL(0),
+	  CTX_TYPE(XHCI_EPT_ISOCH_IN), XHCI_EP_AVG_TRB(1) | XHCI_EP_ESIT_LO(1),
+	  "Max Packet Size 0" },
+	{ "high-speed bulk 64", SIM_SPEED_HIGH, false, 2, 0,
+	  CTX_TYPE(XHCI_EPT_BULK_OUT) | XHCI_EP_MPS(64), XHCI_EP_AVG_TRB(3072), "not legal" },
+	{ "full-speed bulk 24", SIM_SPEED_FULL, false, 3, 0,
+	  CTX_TYPE(XHCI_EPT_BULK_IN) | XHCI_EP_MPS(24), XHCI_EP_AVG_TRB(3072), "not legal" },
+	{ "low-speed bulk", SIM_SPEED_LOW, false, 3, 0,
+	  CTX_TYPE(XHCI_EPT_BULK_IN) | XHCI_EP_MPS(8), XHCI_EP_AVG_TRB(3072), "not legal" },
+	{ "low-speed isochronous", SIM_SPEED_LOW, false, 3, XHCI_EP_INTERVAL(3),
+	  CTX_TYPE(XHCI_EPT_ISOCH_IN) | XHCI_EP_MPS(8), XHCI_EP_AVG_TRB(8) | XHCI_EP_ESIT_LO(8),
+	  "not legal" },
+	{ "high-speed control 8", SIM_SPEED_HIGH, false, 5, 0,
+	  CTX_TYPE(XHCI_EPT_CONTROL) | XHCI_EP_MPS(8), XHCI_EP_AVG_TRB(8), "not legal" },
+	{ "low-speed interrupt 64", SIM_SPEED_LOW, false, 3, XHCI_EP_INTERVAL(6),
+	  CTX_TYPE(XHCI_EPT_INTR_IN) | XHCI_EP_MPS(64), XHCI_EP_AVG_TRB(64) | XHCI_EP_ESIT_LO(64),
+	  "not legal" },
+	{ "interrupt Max ESIT Payload 0", SIM_SPEED_HIGH, false, 3, XHCI_EP_INTERVAL(3),
+	  CTX_TYPE(XHCI_EPT_INTR_IN) | XHCI_EP_MPS(64), XHCI_EP_AVG_TRB(64), "Max ESIT Payload 0" },
+	{ "Max ESIT Payload Hi without LEC", SIM_SPEED_HIGH, true, 3,
+	  XHCI_EP_INTERVAL(3) | XHCI_EP_ESIT_HI(0x10040), CTX_TYPE(XHCI_EPT_INTR_IN) | XHCI_EP_MPS(64),
+	  XHCI_EP_AVG_TRB(64) | XHCI_EP_ESIT_LO(0x10040), "LEC=0" },
+	{ "Max ESIT Payload above one packet, LEC", SIM_SPEED_HIGH, false, 3,
+	  XHCI_EP_INTERVAL(3) | XHCI_EP_ESIT_HI(0x10040), CTX_TYPE(XHCI_EPT_INTR_IN) | XHCI_EP_MPS(64),
+	  XHCI_EP_AVG_TRB(64) | XHCI_EP_ESIT_LO(0x10040), "Max ESIT Payload 65600 >" },
+	{ "SuperSpeed isochronous Mult with LEC", SIM_SPEED_SUPER, false, 3,
+	  XHCI_EP_INTERVAL(3) | XHCI_EP_MULT(1), CTX_TYPE(XHCI_EPT_ISOCH_IN) | XHCI_EP_MPS(1024),
+	  XHCI_EP_AVG_TRB(2048) | XHCI_EP_ESIT_LO(2048), "RsvdZ" },
+	{ "SuperSpeed isochronous payload above Mult 2, LEC", SIM_SPEED_SUPER, false, 3,
+	  XHCI_EP_INTERVAL(3), CTX_TYPE(XHCI_EPT_ISOCH_IN) | XHCI_EP_MPS(1024) | XHCI_EP_BURST(1),
+	  XHCI_EP_AVG_TRB(6145) | XHCI_EP_ESIT_LO(6145), "Max ESIT Payload 6145 >" },
+	{ "SuperSpeed isochronous payload above Mult, no LEC", SIM_SPEED_SUPER, true, 3,
+	  XHCI_EP_INTERVAL(3) | XHCI_EP_MULT(1),
+	  CTX_TYPE(XHCI_EPT_ISOCH_IN) | XHCI_EP_MPS(1024) | XHCI_EP_BURST(1),
+	  XHCI_EP_AVG_TRB(4097) | XHCI_EP_ESIT_LO(4097), "Max ESIT Payload 4097 >" },
+	/* LEC: the controller derives Mult 2 from the payload. */
+	{ "SuperSpeed isochronous 3 bursts, LEC", SIM_SPEED_SUPER, false, 3, XHCI_EP_INTERVAL(3),
+	  CTX_TYPE(XHCI_EPT_ISOCH_IN) | XHCI_EP_MPS(1024) | XHCI_EP_BURST(1),
+	  XHCI_EP_AVG_TRB(6144) | XHCI_EP_ESIT_LO(6144), NULL },
+	{ "SuperSpeed isochronous Mult 1, no LEC", SIM_SPEED_SUPER, true, 3,
+	  XHCI_EP_INTERVAL(3) | XHCI_EP_MULT(1),
+	  CTX_TYPE(XHCI_EPT_ISOCH_IN) | XHCI_EP_MPS(1024) | XHCI_EP_BURST(1),
+	  XHCI_EP_AVG_TRB(4096) | XHCI_EP_ESIT_LO(4096), NULL },
+};
+
+START_TEST(test_ep_ctx_checks)
+{
+	struct sim_config cfg = { .no_lec = ep_ctx_cases[_i].no_lec };
+	struct md m, *md = &m;
+	const struct sim_device_model *model =
+	    ep_ctx_cases[_i].speed == SIM_SPEED_SUPER ? &sim_dev_winusb : &sim_dev_hid_kbd;
+	unsigned cc, mps0 = ep_ctx_cases[_i].speed == SIM_SPEED_SUPER ? 512
+			  : ep_ctx_cases[_i].speed == SIM_SPEED_HIGH ? 64 : 8;
+
+	md_setup(md, &cfg);
+	md_start(md);
+	ck_assert_uint_eq(rd(md, md->base + XHCI_CAP_HCCPARAMS2) & XHCI_HCCPARAMS2_LEC,
+			  cfg.no_lec ? 0 : XHCI_HCCPARAMS2_LEC);
+	ck_assert_uint_eq(md_address(md, model, ep_ctx_cases[_i].speed, mps0), XHCI_CC_SUCCESS);
+	ck_assert_uint_eq(sim_violations(md->sim), 0);
+	cc = md_add_ep(md, ep_ctx_cases[_i].dci, ep_ctx_cases[_i].dw0, ep_ctx_cases[_i].dw1,
+		       ep_ctx_cases[_i].dw4);
+	if (!ep_ctx_cases[_i].violation) {
+		ck_assert_uint_eq(cc, XHCI_CC_SUCCESS);
+		ck_assert_uint_eq(sim_violations(md->sim), 0);
+		ck_assert_int_eq(sim_ep_state(md->sim, md->slot, ep_ctx_cases[_i].dci),
+				 XHCI_EP_STATE_RUNNING);
+	} else {
+		ck_assert_msg(cc == XHCI_CC_PARAMETER, "%s: completion code %u",
+			      ep_ctx_cases[_i].name, cc);
+		ck_assert_msg(sim_has_violation(md->sim, ep_ctx_cases[_i].violation),
+			      "%s: no violation with \"%s\" (%u violations, first: %s)",
+			      ep_ctx_cases[_i].name, ep_ctx_cases[_i].violation,
+			      sim_violations(md->sim), sim_violation(md->sim, 0));
+		ck_assert_int_eq(sim_ep_state(md->sim, md->slot, ep_ctx_cases[_i].dci),
+				 XHCI_EP_STATE_DISABLED);
+		sim_clear_violations(md->sim);
+	}
+	md_teardown(md);
+}
+END_TEST
+
 START_TEST(test_dma_fault_is_hse)
 {
 	struct sim_config cfg = { .dma_fault_nonfatal = true, .log_level = -1 };
@@ -461,6 +617,8 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_ep0_mps_wrong_is_short);
 	tcase_add_test(tc, test_ep0_mps_illegal);
 	tcase_add_test(tc, test_dma_fault_is_hse);
+	tcase_add_loop_test(tc, test_ep_ctx_checks, 0,
+			    (int)(sizeof(ep_ctx_cases) / sizeof(ep_ctx_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -755,6 +755,22 @@ static const struct {
 	{ BU_SPEED_SUPER, 0x02, 0x0800 | 1024, 1024, true },
 	{ BU_SPEED_SUPER, 0x02, 2047, 1024, true },
 	{ BU_SPEED_HIGH, 0x02, 0xe000 | 512, 512, true }, /* reserved bits */
+	/* control and bulk sizes are fixed (USB 2.0 §5.5.3, §5.8.3, USB 3.2 §9.6.6) */
+	{ BU_SPEED_FULL, 0x02, 24, 16, true },
+	{ BU_SPEED_FULL, 0x02, 4, 8, true },
+	{ BU_SPEED_FULL, 0x02, 32, 32, false },
+	{ BU_SPEED_FULL, 0x00, 63, 32, true },
+	{ BU_SPEED_HIGH, 0x02, 64, 512, true },
+	{ BU_SPEED_HIGH, 0x00, 8, 64, true },
+	{ BU_SPEED_HIGH, 0x00, 64, 64, false },
+	{ BU_SPEED_LOW, 0x00, 64, 8, true },
+	{ BU_SPEED_SUPER, 0x02, 512, 1024, true },
+	{ BU_SPEED_SUPER, 0x00, 64, 512, true },
+	{ BU_SPEED_SUPER, 0x03, 64, 64, false },
+	{ BU_SPEED_SUPER_PLUS, 0x02, 8, 1024, true },
+	/* periodic endpoints take any size up to the maximum */
+	{ BU_SPEED_FULL, 0x01, 24, 24, false },
+	{ BU_SPEED_HIGH, 0x03, 24, 24, false },
 };
 
 START_TEST(cfg_maxp_sanitise)
@@ -766,14 +782,173 @@ START_TEST(cfg_maxp_sanitise)
 	d_iface(&g_blob, 0, 0, 1, 0xff, 0, 0);
 	d_ep(&g_blob, 0x81, maxp_cases[_i].attr, maxp_cases[_i].raw, 1);
 	if (maxp_cases[_i].speed >= BU_SPEED_SUPER)
-		d_ss(&g_blob, 0, 0, 0);
+		d_ss(&g_blob, 0, 0, 64); /* wBytesPerInterval: periodic rows use 64 */
 	blob_finish(&g_blob);
 	p = parse(g_blob.b, g_blob.n, maxp_cases[_i].speed);
 	ck_assert_int_eq(p->ret, 0);
 	ck_assert_uint_eq(p->cfg.num_eps, 1);
 	ck_assert_uint_eq(p->cfg.eps[0].max_packet, maxp_cases[_i].want);
 	ck_assert_uint_eq(p->cfg.warnings != 0, maxp_cases[_i].warned);
+	ck_assert_uint_eq(p->cfg.eps[0].fixed != NULL, maxp_cases[_i].warned);
 	free(p);
+}
+END_TEST
+
+/* A low-speed bulk endpoint becomes interrupt (USB 2.0 §5.8.3), as in Linux. */
+START_TEST(cfg_ls_bulk)
+{
+	struct parsed *p;
+
+	g_blob.n = 0;
+	d_config(&g_blob, 1, 1, 0x80, 50);
+	d_iface(&g_blob, 0, 0, 2, 0xff, 0, 0);
+	d_ep(&g_blob, 0x81, 0x02, 64, 0);
+	d_ep(&g_blob, 0x02, 0x02, 8, 0);
+	blob_finish(&g_blob);
+	p = parse(g_blob.b, g_blob.n, BU_SPEED_LOW);
+	ck_assert_int_eq(p->ret, 0);
+	ck_assert_uint_eq(p->cfg.num_eps, 2);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(USB_ENDPOINT_XFERTYPE(p->cfg.eps[i].attributes), BU_EP_INTERRUPT);
+		ck_assert_uint_eq(p->cfg.eps[i].max_packet, 8);
+		ck_assert_uint_eq(p->cfg.eps[i].interval, 1);
+		ck_assert_str_eq(p->cfg.eps[i].fixed,
+				 "low-speed bulk endpoint made an interrupt endpoint");
+	}
+	/* made interrupt, then 64 above the maximum; made interrupt */
+	ck_assert_uint_eq(p->cfg.warnings, 3);
+	free(p);
+}
+END_TEST
+
+/*
+ * Companion values the controller cannot take as they are: wBytesPerInterval
+ * 0 on periodic endpoints, bMaxBurst on a control endpoint, and the SSP
+ * isochronous companion below SuperSpeedPlus, with 0, or beyond 24 bits.
+ */
+START_TEST(cfg_companion_payloads)
+{
+	static const enum bu_usb_speed speeds[] = { BU_SPEED_SUPER, BU_SPEED_SUPER_PLUS };
+
+	for (unsigned sp = 0; sp < BU_ARRAY_SIZE(speeds); sp++) {
+		bool ssp = speeds[sp] == BU_SPEED_SUPER_PLUS;
+		const struct bu_usb_ep_info *e;
+		struct parsed *p;
+
+		g_blob.n = 0;
+		d_config(&g_blob, 1, 1, 0x80, 50);
+		d_iface(&g_blob, 0, 0, 6, 0xff, 0, 0);
+		d_ep(&g_blob, 0x81, 0x03, 64, 4); /* interrupt, bpi 0 */
+		d_ss(&g_blob, 1, 0, 0);
+		d_ep(&g_blob, 0x82, 0x01, 256, 1); /* isoch, bpi 0 */
+		d_ss(&g_blob, 1, 1, 0);
+		d_ep(&g_blob, 0x83, 0x00, 512, 0); /* control, burst 3 */
+		d_ss(&g_blob, 3, 0, 0);
+		d_ep(&g_blob, 0x84, 0x01, 1024, 1); /* SSP isoch, 0x12345 */
+		d_ss(&g_blob, 15, 0x80, 4096);
+		BLOB(&g_blob, 8, 0x31, 0, 0, 0x45, 0x23, 0x01, 0x00);
+		d_ep(&g_blob, 0x85, 0x01, 1024, 1); /* SSP isoch, 0 */
+		d_ss(&g_blob, 15, 0x80, 4096);
+		BLOB(&g_blob, 8, 0x31, 0, 0, 0, 0, 0, 0);
+		d_ep(&g_blob, 0x86, 0x01, 1024, 1); /* SSP isoch, 2^25 */
+		d_ss(&g_blob, 15, 0x80, 4096);
+		BLOB(&g_blob, 8, 0x31, 0, 0, 0, 0, 0, 0x02);
+		blob_finish(&g_blob);
+		p = parse(g_blob.b, g_blob.n, speeds[sp]);
+		ck_assert_int_eq(p->ret, 0);
+		ck_assert_uint_eq(p->cfg.num_eps, 6);
+		e = &p->cfg.eps[0];
+		ck_assert_uint_eq(e->ss_bytes_per_interval, 2 * 64);
+		ck_assert_str_eq(e->fixed, "companion wBytesPerInterval 0 on a periodic endpoint; "
+					   "burst x mult x maxp used");
+		e = &p->cfg.eps[1];
+		ck_assert_uint_eq(e->ss_bytes_per_interval, 2 * 2 * 256);
+		ck_assert_ptr_nonnull(e->fixed);
+		e = &p->cfg.eps[2];
+		ck_assert_uint_eq(e->ss_max_burst, 0);
+		ck_assert_str_eq(e->fixed, "companion bMaxBurst on a control endpoint cleared");
+		e = &p->cfg.eps[3];
+		ck_assert_uint_eq(e->ss_bytes_per_interval, 4096);
+		ck_assert_uint_eq(e->ssp_bytes_per_interval, ssp ? 0x12345 : 0);
+		if (ssp)
+			ck_assert_ptr_null(e->fixed);
+		else
+			ck_assert_str_eq(e->fixed, "SSP isochronous companion below SuperSpeedPlus "
+						   "ignored");
+		e = &p->cfg.eps[4];
+		ck_assert_uint_eq(e->ssp_bytes_per_interval, 0);
+		ck_assert_ptr_nonnull(e->fixed);
+		e = &p->cfg.eps[5];
+		ck_assert_uint_eq(e->ssp_bytes_per_interval, ssp ? BU_DESC_MAX_ESIT : 0);
+		ck_assert_ptr_nonnull(e->fixed);
+		/* bpi 0 twice, control burst, then the SSP companions */
+		ck_assert_uint_eq(p->cfg.warnings, ssp ? 5 : 6);
+		free(p);
+	}
+}
+END_TEST
+
+/* What an endpoint is opened with, and what is not opened (xHCI §6.2.3). */
+static const struct {
+	enum bu_usb_speed speed;
+	struct bu_usb_ep_info ep;
+	int ret;
+	struct bu_desc_ep_params want;
+} params_cases[] = {
+	/* control: the OUT address is refused, IN opens at the odd DCI */
+	{ BU_SPEED_HIGH, { .address = 0x04, .attributes = 0, .max_packet = 64 }, BU_EBADDESC,
+	  { 0 } },
+	{ BU_SPEED_HIGH, { .address = 0x84, .attributes = 0, .max_packet = 64 }, 0,
+	  { BU_EP_CONTROL, 64, 0, 0, 0 } },
+	{ BU_SPEED_SUPER, { .address = 0x84, .attributes = 0, .max_packet = 512,
+			    .ss_max_burst = 3 }, 0, { BU_EP_CONTROL, 512, 0, 0, 0 } },
+	/* isochronous: none at low speed; wMaxPacketSize 0 has no bandwidth */
+	{ BU_SPEED_LOW, { .address = 0x81, .attributes = 1, .max_packet = 8 }, BU_EBADDESC,
+	  { 0 } },
+	{ BU_SPEED_FULL, { .address = 0x81, .attributes = 1, .max_packet = 0 }, BU_ENOENT,
+	  { 0 } },
+	{ BU_SPEED_SUPER, { .address = 0x81, .attributes = 1, .max_packet = 0, .has_ss = true },
+	  BU_ENOENT, { 0 } },
+	{ BU_SPEED_FULL, { .address = 0x81, .attributes = 1, .max_packet = 1023 }, 0,
+	  { BU_EP_ISOCH, 1023, 0, 0, 1023 } },
+	/* high-speed high-bandwidth: burst from bits 12:11 */
+	{ BU_SPEED_HIGH, { .address = 0x81, .attributes = 1, .max_packet = 0x1000 | 1024 }, 0,
+	  { BU_EP_ISOCH, 1024, 0, 2, 3072 } },
+	{ BU_SPEED_HIGH, { .address = 0x02, .attributes = 2, .max_packet = 512 }, 0,
+	  { BU_EP_BULK, 512, 0, 0, 0 } },
+	/* SuperSpeed: companion burst, Mult and wBytesPerInterval */
+	{ BU_SPEED_SUPER, { .address = 0x81, .attributes = 1, .max_packet = 1024, .has_ss = true,
+			    .ss_max_burst = 15, .ss_attributes = 2,
+			    .ss_bytes_per_interval = 40000 }, 0,
+	  { BU_EP_ISOCH, 1024, 2, 15, 40000 } },
+	{ BU_SPEED_SUPER, { .address = 0x82, .attributes = 3, .max_packet = 1024, .has_ss = true,
+			    .ss_max_burst = 2, .ss_bytes_per_interval = 0 }, 0,
+	  { BU_EP_INTERRUPT, 1024, 0, 2, 3072 } },
+	/* SuperSpeedPlus: the SSP companion's payload, at most 24 bits */
+	{ BU_SPEED_SUPER_PLUS, { .address = 0x81, .attributes = 1, .max_packet = 1024,
+				 .has_ss = true, .ss_max_burst = 15, .ss_attributes = 0x80,
+				 .ss_bytes_per_interval = 1,
+				 .ssp_bytes_per_interval = 0x2000000 }, 0,
+	  { BU_EP_ISOCH, 1024, 0, 15, BU_DESC_MAX_ESIT } },
+};
+
+START_TEST(ep_params)
+{
+	struct bu_desc_ep_params got;
+	const char *why = NULL;
+	int rc = bu_desc_ep_params(&params_cases[_i].ep, params_cases[_i].speed, &got, &why);
+
+	ck_assert_int_eq(rc, params_cases[_i].ret);
+	if (rc) {
+		ck_assert_ptr_nonnull(why);
+		return;
+	}
+	ck_assert_ptr_null(why);
+	ck_assert_uint_eq(got.type, params_cases[_i].want.type);
+	ck_assert_uint_eq(got.mps, params_cases[_i].want.mps);
+	ck_assert_uint_eq(got.mult, params_cases[_i].want.mult);
+	ck_assert_uint_eq(got.max_burst, params_cases[_i].want.max_burst);
+	ck_assert_uint_eq(got.max_esit, params_cases[_i].want.max_esit);
 }
 END_TEST
 
@@ -799,7 +974,7 @@ START_TEST(cfg_ss_companions)
 	d_ep(&g_blob, 0x05, 0x02, 1024, 0);
 	BLOB(&g_blob, 5, 0x30, 1, 0, 0);           /* short companion */
 	blob_finish(&g_blob);
-	p = parse(g_blob.b, g_blob.n, BU_SPEED_SUPER);
+	p = parse(g_blob.b, g_blob.n, BU_SPEED_SUPER_PLUS);
 	ck_assert_int_eq(p->ret, 0);
 	ck_assert_uint_eq(p->cfg.num_eps, 5);
 	e = &p->cfg.eps[0];
@@ -1445,6 +1620,9 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, cfg_duplicate_alt);
 	tcase_add_loop_test(tc, cfg_maxp_sanitise, 0, (int)BU_ARRAY_SIZE(maxp_cases));
 	tcase_add_test(tc, cfg_ss_companions);
+	tcase_add_test(tc, cfg_ls_bulk);
+	tcase_add_test(tc, cfg_companion_payloads);
+	tcase_add_loop_test(tc, ep_params, 0, (int)BU_ARRAY_SIZE(params_cases));
 	tcase_add_test(tc, cfg_iads);
 	tcase_add_test(tc, cfg_too_many_alts);
 	tcase_add_test(tc, cfg_too_many_eps_total);

@@ -145,6 +145,55 @@ START_TEST(ep_interval)
 }
 END_TEST
 
+/* Max ESIT Payload and Mult with and without HCCPARAMS2.LEC (xHCI §6.2.3). */
+static const struct {
+	enum bu_usb_speed speed;
+	unsigned type, mps, burst, mult;
+	uint32_t esit;
+	bool lec;
+	uint32_t want_esit;
+	unsigned want_mult;
+	bool clamped;
+} esit_cases[] = {
+	/* non-periodic endpoints carry no payload */
+	{ BU_SPEED_SUPER, BU_EP_BULK, 1024, 15, 0, 5000, false, 0, 0, false },
+	{ BU_SPEED_HIGH, BU_EP_CONTROL, 64, 0, 0, 64, true, 0, 0, false },
+	/* as described */
+	{ BU_SPEED_HIGH, BU_EP_ISOCH, 1024, 2, 0, 3072, false, 3072, 0, false },
+	{ BU_SPEED_SUPER, BU_EP_ISOCH, 1024, 15, 2, 49152, false, 49152, 2, false },
+	/* LEC: Mult is RsvdZ, the controller derives it (up to 2 at SuperSpeed) */
+	{ BU_SPEED_SUPER, BU_EP_ISOCH, 1024, 15, 2, 49152, true, 49152, 0, false },
+	{ BU_SPEED_SUPER, BU_EP_ISOCH, 1024, 15, 0, 49153, true, 49152, 0, true },
+	{ BU_SPEED_SUPER, BU_EP_INTERRUPT, 1024, 2, 0, 4096, true, 3072, 0, true },
+	/* payload 0 on a periodic endpoint: what burst and Mult carry */
+	{ BU_SPEED_SUPER, BU_EP_INTERRUPT, 64, 1, 0, 0, false, 128, 0, true },
+	{ BU_SPEED_SUPER, BU_EP_ISOCH, 256, 1, 1, 0, true, 1024, 0, true },
+	/* no LEC: at most what Max Burst and Mult describe, Hi stays 0 */
+	{ BU_SPEED_SUPER, BU_EP_ISOCH, 1024, 15, 0, 0x12345, false, 16384, 0, true },
+	{ BU_SPEED_HIGH, BU_EP_INTERRUPT, 64, 0, 0, 0x10040, false, 64, 0, true },
+	/* SuperSpeedPlus: LEC takes 24 bits; without it Mult grows to 2 */
+	{ BU_SPEED_SUPER_PLUS, BU_EP_ISOCH, 1024, 15, 0, 0x12345, true, 0x12345, 0, false },
+	{ BU_SPEED_SUPER_PLUS, BU_EP_ISOCH, 1024, 15, 0, 0x1000000, true, 0xffffff, 0, true },
+	{ BU_SPEED_SUPER_PLUS, BU_EP_ISOCH, 1024, 15, 0, 20000, false, 20000, 1, false },
+	{ BU_SPEED_SUPER_PLUS, BU_EP_ISOCH, 1024, 15, 0, 0x12345, false, 49152, 2, true },
+	{ BU_SPEED_SUPER_PLUS, BU_EP_INTERRUPT, 1024, 2, 0, 0x12345, true, 3072, 0, true },
+};
+
+START_TEST(ep_esit)
+{
+	struct bu_xhci_esit e = bu_xhci_ep_esit(esit_cases[_i].speed, esit_cases[_i].type,
+						 esit_cases[_i].mps, esit_cases[_i].burst,
+						 esit_cases[_i].mult, esit_cases[_i].esit,
+						 esit_cases[_i].lec);
+
+	ck_assert_uint_eq(e.esit, esit_cases[_i].want_esit);
+	ck_assert_uint_eq(e.mult, esit_cases[_i].want_mult);
+	ck_assert_uint_eq(e.clamped != NULL, esit_cases[_i].clamped);
+	if (!esit_cases[_i].lec)
+		ck_assert_uint_eq(XHCI_EP_ESIT_HI(e.esit), 0);
+}
+END_TEST
+
 START_TEST(ep_type)
 {
 	ck_assert_uint_eq(bu_xhci_ep_type(BU_EP_CONTROL, false), XHCI_EPT_CONTROL);
@@ -233,6 +282,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, td_size);
 	tcase_add_loop_test(tc, ep_interval, 0, (int)(sizeof(interval_cases) / sizeof(interval_cases[0])));
 	tcase_add_test(tc, ep_type);
+	tcase_add_loop_test(tc, ep_esit, 0, (int)(sizeof(esit_cases) / sizeof(esit_cases[0])));
 	tc = unit_tcase(s, "cc");
 	tcase_add_loop_test(tc, cc_mapping, 0, (int)(sizeof(cc_cases) / sizeof(cc_cases[0])));
 	tc = unit_tcase(s, "decode");
