@@ -1586,6 +1586,9 @@ static BOOL isoch_xfer(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE bh,
 		return fail(api, ERROR_INVALID_HANDLE);
 	if ((!asap && !frame) || (read && (!pkts || !npackets)))
 		return fail(api, ERROR_INVALID_PARAMETER);
+	/* The descriptor array's size must fit the request's 32-bit length. */
+	if (read && npackets > UINT32_MAX / sizeof(*pkts))
+		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, b->h, 0);
 	prm.handle = b->id;
 	prm.offset = offset;

@@ -269,9 +269,12 @@ static void xfer_done(struct bu_usb_xfer *x);
 /** A request with `nslots` transfer slots. */
 static struct wu_req *req_alloc(struct wu_func *fn, unsigned nslots)
 {
-	size_t size = sizeof(struct wu_req) + nslots * sizeof(struct wu_slot);
-	struct wu_req *r = zalloc(fn->drv, size);
+	size_t size;
+	struct wu_req *r;
 
+	if (!bu_wu_array_size(sizeof(struct wu_req), nslots, sizeof(struct wu_slot), &size))
+		return NULL;
+	r = zalloc(fn->drv, size);
 	if (!r)
 		return NULL;
 	r->fn = fn;
@@ -1688,7 +1691,7 @@ static uint32_t do_isoch(struct bu_winusb_drv *drv, struct wu_file *f,
 		return ERROR_INVALID_PARAMETER;
 	if (prm->offset > ib->len || prm->length > ib->len - prm->offset || !prm->length)
 		return ERROR_INVALID_PARAMETER;
-	rc = bu_wu_isoch_plan(read, prm->length, prm->type, p->bpi, &count, &per);
+	rc = bu_wu_isoch_plan(fn->speed, read, prm->length, prm->type, p->bpi, &count, &per);
 	if (rc)
 		return rc;
 	if (read) {

@@ -166,17 +166,32 @@ uint32_t bu_wu_write_pieces(uint32_t len, uint16_t mps, uint32_t max_xfer,
 /* Isochronous                                                              */
 /* ======================================================================== */
 
-uint32_t bu_wu_isoch_plan(bool in, uint32_t length, uint32_t npackets, uint32_t bpi,
-		       uint32_t *count, uint32_t *per)
+uint32_t bu_wu_isoch_max_packets(enum bu_usb_speed speed)
 {
+	return speed >= BU_SPEED_HIGH ? 1024u : 255u;
+}
+
+bool bu_wu_array_size(size_t head, size_t n, size_t elem, size_t *size)
+{
+	if (elem && n > (SIZE_MAX - head) / elem)
+		return false;
+	*size = head + n * elem;
+	return true;
+}
+
+uint32_t bu_wu_isoch_plan(enum bu_usb_speed speed, bool in, uint32_t length, uint32_t npackets,
+			  uint32_t bpi, uint32_t *count, uint32_t *per)
+{
+	uint32_t max = bu_wu_isoch_max_packets(speed);
+
 	if (!bpi || !length)
 		return ERROR_INVALID_PARAMETER;
 	if (!in) {
 		*per = bpi;
 		*count = length / bpi + (length % bpi ? 1 : 0);
-		return 0;
+		return *count > max ? ERROR_INVALID_PARAMETER : 0;
 	}
-	if (!npackets || npackets > length)
+	if (!npackets || npackets > length || npackets > max)
 		return ERROR_INVALID_PARAMETER;
 	*per = length / npackets;
 	*count = npackets;

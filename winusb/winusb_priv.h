@@ -85,14 +85,29 @@ uint32_t bu_wu_write_pieces(uint32_t len, uint16_t mps, uint32_t max_xfer,
 			 const struct wu_policies *p, bool *zlp);
 
 /**
+ * Most packets one isochronous request may carry: 255 at full speed, 1024
+ * at high speed and SuperSpeed, as Windows limits an isochronous URB
+ * ("How to transfer data to USB isochronous endpoints").
+ */
+uint32_t bu_wu_isoch_max_packets(enum bu_usb_speed speed);
+
+/**
  * Isochronous packetisation: bytes per packet and packet count for a
  * transfer of `length` bytes at `bpi` bytes per interval. Writes: full
  * intervals, the last may be short. Reads: `npackets` given, length split
- * evenly (the last takes the rest); each must fit an interval. Returns 0
- * or ERROR_INVALID_PARAMETER.
+ * evenly (the last takes the rest); each must fit an interval. The count
+ * stays within bu_wu_isoch_max_packets(speed). Returns 0 or
+ * ERROR_INVALID_PARAMETER.
  */
-uint32_t bu_wu_isoch_plan(bool in, uint32_t length, uint32_t npackets, uint32_t bpi,
-		       uint32_t *count, uint32_t *per);
+uint32_t bu_wu_isoch_plan(enum bu_usb_speed speed, bool in, uint32_t length, uint32_t npackets,
+			  uint32_t bpi, uint32_t *count, uint32_t *per);
+
+/**
+ * Size of an object of `head` bytes followed by `n` elements of `elem`
+ * bytes, into *size; false when that does not fit a size_t (32-bit
+ * embedders).
+ */
+bool bu_wu_array_size(size_t head, size_t n, size_t elem, size_t *size);
 /** 1 ms frames that `packets` service intervals take (speed-dependent interval). */
 uint32_t bu_wu_isoch_frames(enum bu_usb_speed speed, uint8_t interval, uint32_t packets);
 

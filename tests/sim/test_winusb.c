@@ -842,6 +842,48 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/*
+ * Defect: isochronous requests had no packet cap, and the per-packet array
+ * size was an unchecked multiplication (it wraps where size_t is 32 bits).
+ * Now one request carries at most 1024 packets at high speed (255 at full
+ * speed) and a bigger one is refused; smaller ones still work.
+ */
+START_TEST(test_isoch_packet_cap)
+{
+	struct env e;
+	WINUSB_ISOCH_BUFFER_HANDLE ob, ib;
+	size_t len = 1025u * 256u;
+	uint8_t *obuf = calloc(1, len), *ibuf = calloc(1, len);
+	USBD_ISO_PACKET_DESCRIPTOR *pk = calloc(1025, sizeof(*pk));
+	OVERLAPPED ov;
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 1));
+	CK_OK(WinUsb_RegisterIsochBuffer(e.h, 0x03, obuf, (ULONG)len, &ob));
+	CK_OK(WinUsb_RegisterIsochBuffer(e.h, 0x83, ibuf, (ULONG)len, &ib));
+	CK_FAIL_WITH(WinUsb_WriteIsochPipeAsap(ob, 0, (ULONG)len, FALSE, NULL),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ReadIsochPipeAsap(ib, 0, (ULONG)len, FALSE, 1025, pk, NULL),
+		     ERROR_INVALID_PARAMETER);
+	CK_FAIL_WITH(WinUsb_ReadIsochPipeAsap(ib, 0, (ULONG)len, FALSE, 0x40000000u, pk, NULL),
+		     ERROR_INVALID_PARAMETER);
+	memset(&ov, 0, sizeof(ov));
+	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
+	CK_FAIL_WITH(WinUsb_WriteIsochPipeAsap(ob, 0, 16u * 256u, FALSE, &ov), ERROR_IO_PENDING);
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	ck_assert_uint_eq(sim_winusb_iso_out_bytes(e.sd), 16u * 256u);
+	CloseHandle(ov.hEvent);
+	CK_OK(WinUsb_UnregisterIsochBuffer(ob));
+	CK_OK(WinUsb_UnregisterIsochBuffer(ib));
+	env_down(&e);
+	free(obuf);
+	free(ibuf);
+	free(pk);
+}
+END_TEST
+
 /* The device's configuration says wTotalLength 65535 and sends its real bytes. */
 static bool total_65535(void *ctx, struct sim_device *dev, uint8_t type, uint8_t index,
 			uint8_t *buf, uint16_t *len, uint16_t cap)
@@ -1932,6 +1974,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_timeout);
 	tcase_add_test(t, test_wait_cap_cancels_every_kind);
 	tcase_add_test(t, test_config_total_length_lie);
+	tcase_add_test(t, test_isoch_packet_cap);
 	tcase_add_test(t, test_abort_queued);
 	tcase_add_test(t, test_abort_writes);
 	tcase_add_test(t, test_flush);

@@ -279,21 +279,43 @@ START_TEST(test_isoch_rules)
 {
 	uint32_t count, per;
 
-	ck_assert_uint_eq(bu_wu_isoch_plan(false, 2560, 0, 256, &count, &per), 0);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, false, 2560, 0, 256, &count, &per), 0);
 	ck_assert_uint_eq(count, 10);
 	ck_assert_uint_eq(per, 256);
-	ck_assert_uint_eq(bu_wu_isoch_plan(false, 2561, 0, 256, &count, &per), 0);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, false, 2561, 0, 256, &count, &per), 0);
 	ck_assert_uint_eq(count, 11);
-	ck_assert_uint_eq(bu_wu_isoch_plan(true, 2048, 8, 256, &count, &per), 0);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, true, 2048, 8, 256, &count, &per), 0);
 	ck_assert_uint_eq(count, 8);
 	ck_assert_uint_eq(per, 256);
-	ck_assert_uint_eq(bu_wu_isoch_plan(true, 2048, 4, 256, &count, &per),
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, true, 2048, 4, 256, &count, &per),
 			  ERROR_INVALID_PARAMETER);
-	ck_assert_uint_eq(bu_wu_isoch_plan(true, 2048, 0, 256, &count, &per),
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, true, 2048, 0, 256, &count, &per),
 			  ERROR_INVALID_PARAMETER);
-	ck_assert_uint_eq(bu_wu_isoch_plan(true, 4, 8, 256, &count, &per), ERROR_INVALID_PARAMETER);
-	ck_assert_uint_eq(bu_wu_isoch_plan(false, 0, 0, 256, &count, &per),
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, true, 4, 8, 256, &count, &per), ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, false, 0, 0, 256, &count, &per),
 			  ERROR_INVALID_PARAMETER);
+	/* Packet counts are capped per speed: 1024 (HS/SS), 255 (FS). */
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, false, 1024 * 8, 0, 8, &count, &per), 0);
+	ck_assert_uint_eq(count, 1024);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_HIGH, false, 1024 * 8 + 1, 0, 8, &count, &per),
+			  ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_FULL, false, 256 * 8, 0, 8, &count, &per),
+			  ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_FULL, true, 255 * 8, 255, 8, &count, &per), 0);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_FULL, true, 256 * 8, 256, 8, &count, &per),
+			  ERROR_INVALID_PARAMETER);
+	ck_assert_uint_eq(bu_wu_isoch_plan(BU_SPEED_SUPER, true, 0xffffffffu, 0x40000000u, 0xffffu,
+					   &count, &per),
+			  ERROR_INVALID_PARAMETER);
+	/* Request sizes that would wrap a size_t are refused, not truncated. */
+	{
+		size_t size = 0;
+
+		ck_assert(bu_wu_array_size(16, 1024, 136, &size));
+		ck_assert_uint_eq(size, 16 + 1024 * 136);
+		ck_assert(!bu_wu_array_size(16, SIZE_MAX / 136 + 1, 136, &size));
+		ck_assert(!bu_wu_array_size(SIZE_MAX - 8, 1, 16, &size));
+	}
 	/* Frames: FS one packet per 2^(bInterval-1) frames, HS per 2^(bInterval-1) uframes. */
 	ck_assert_uint_eq(bu_wu_isoch_frames(BU_SPEED_FULL, 1, 10), 10);
 	ck_assert_uint_eq(bu_wu_isoch_frames(BU_SPEED_FULL, 2, 10), 20);
