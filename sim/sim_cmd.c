@@ -576,11 +576,15 @@ static void sim_check_hub_fields(struct sim *sim, unsigned s, const uint32_t *sc
 				  d->model->name);
 		return;
 	}
-	if (nports != d->model->hub_ports)
+	/* Checked against the hub descriptor the host read, when it read one
+	 * (a hostile model's may differ from the ports it has). */
+	unsigned want_ports = d->hub->desc_sent ? d->hub->desc_ports : d->model->hub_ports;
+	uint16_t chars = d->hub->desc_sent ? d->hub->desc_chars : d->model->hub_chars;
+	if (nports != want_ports)
 		sim_violation_add(sim, "slot %u: Number of Ports %u but %s has %u", s, nports,
-				  d->model->name, d->model->hub_ports);
+				  d->model->name, want_ports);
 	if (d->model->hub == SIM_HUB_USB2 && d->speed == SIM_SPEED_HIGH) {
-		unsigned want = (d->model->hub_chars >> 5) & 3;
+		unsigned want = (chars >> 5) & 3;
 		if (ttt != want)
 			sim_violation_add(sim, "slot %u: TT Think Time %u but the hub descriptor says %u",
 					  s, ttt, want);

@@ -593,6 +593,30 @@ START_TEST(test_hub3_superspeed)
 }
 END_TEST
 
+/* Unplugging from a SuperSpeed hub port leaves the port powered: the next
+ * device on it is found (port status bit 9 is PORT_POWER on a USB 3 hub). */
+START_TEST(test_hub3_replug_same_port)
+{
+	struct stack st;
+	struct sim_device *hub, *dev;
+
+	stack_up(&st, NULL, 0);
+	hub = sim_attach(st.sim, sim_usb3_port(st.sim, 1), &sim_dev_hub3, SIM_SPEED_SUPER);
+	for (int i = 0; i < 2; i++) {
+		dev = sim_attach_hub(hub, 2, &sim_dev_winusb, SIM_SPEED_SUPER);
+		run_ms(&st, 1000);
+		ck_assert(settle(&st, 10000));
+		ck_assert_ptr_nonnull(find_pid(&st, 0x1209, 0xb010));
+		ck_assert_int_eq(find_pid(&st, 0x1209, 0xb010)->state, BU_DEV_CONFIGURED);
+		sim_detach(dev);
+		run_ms(&st, 1000);
+		ck_assert(settle(&st, 10000));
+		ck_assert_ptr_null(find_pid(&st, 0x1209, 0xb010));
+	}
+	stack_down(&st);
+}
+END_TEST
+
 /* A USB 3 hub that refuses SET_HUB_DEPTH cannot be used; the rest of the bus can. */
 START_TEST(test_hub3_depth_refused)
 {
@@ -726,6 +750,7 @@ static Suite *devices_suite(void)
 	tcase_add_test(h, test_hub2_multi_tt);
 	tcase_add_test(h, test_hub3_superspeed);
 	tcase_add_test(h, test_hub3_depth_refused);
+	tcase_add_test(h, test_hub3_replug_same_port);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, m);
 	suite_add_tcase(s, h);
