@@ -561,7 +561,8 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 /*
  * Hub fields of a Slot Context (xHCI §6.2.2) against the hub device: Number
  * of Ports, and for a high-speed hub the TT Think Time (wHubCharacteristics
- * bits 6:5) and MTT (multi-TT alternate setting selected, USB 2.0 §11.23.1).
+ * bits 6:5) and MTT (multi-TT alternate setting selected, USB 2.0 §11.23.1);
+ * a low/full-speed hub's MTT is that of the TT it sits behind.
  */
 static void sim_check_hub_fields(struct sim *sim, unsigned s, const uint32_t *sctx)
 {
@@ -591,9 +592,16 @@ static void sim_check_hub_fields(struct sim *sim, unsigned s, const uint32_t *sc
 		if (mtt != d->hub->multi_tt)
 			sim_violation_add(sim, "slot %u: MTT=%d but %s runs %s", s, mtt,
 					  d->model->name, d->hub->multi_tt ? "multi-TT (alt 1)" : "single-TT");
-	} else if (mtt || ttt) {
-		sim_violation_add(sim, "slot %u: MTT=%d / TTT=%u on a hub without transaction translators",
-				  s, mtt, ttt);
+	} else {
+		/* A low/full-speed hub has no TT of its own, but its MTT flag
+		 * follows the high-speed hub whose TT it is behind (§6.2.2). */
+		unsigned ttport = 0;
+		struct sim_device *tth = d->speed == SIM_SPEED_LOW || d->speed == SIM_SPEED_FULL
+						 ? sim_tt_hub(d, &ttport) : NULL;
+		bool want_mtt = tth && tth->hub && tth->hub->multi_tt;
+		if (mtt != want_mtt || ttt)
+			sim_violation_add(sim, "slot %u: MTT=%d / TTT=%u on a hub without transaction translators",
+					  s, mtt, ttt);
 	}
 }
 

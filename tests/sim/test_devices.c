@@ -593,6 +593,26 @@ START_TEST(test_hub3_superspeed)
 }
 END_TEST
 
+/* A full-speed hub behind a multi-TT hub: its slot carries MTT=1 like any
+ * full-speed device there (xHCI §6.2.2), and a keyboard below it works. */
+START_TEST(test_fs_hub_behind_mtt_hub)
+{
+	struct stack st;
+	struct sim_device *mtt, *fs;
+
+	stack_up(&st, NULL, 0);
+	mtt = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hub2_mtt, SIM_SPEED_HIGH);
+	fs = sim_attach_hub(mtt, 3, &sim_dev_hub2, SIM_SPEED_FULL);
+	sim_attach_hub(fs, 2, &sim_dev_hid_kbd, SIM_SPEED_LOW);
+	run_ms(&st, 1000);
+	ck_assert(settle(&st, 10000));
+	ck_assert_uint_eq(count_state(&st, BU_DEV_CONFIGURED), 3);
+	ck_assert_ptr_nonnull(find_pid(&st, 0x1209, 0xb001));
+	ck_assert(find_pid(&st, 0x1209, 0xb041)->hub_mtt);
+	stack_down(&st);
+}
+END_TEST
+
 /* Unplugging from a SuperSpeed hub port leaves the port powered: the next
  * device on it is found (port status bit 9 is PORT_POWER on a USB 3 hub). */
 START_TEST(test_hub3_replug_same_port)
@@ -751,6 +771,7 @@ static Suite *devices_suite(void)
 	tcase_add_test(h, test_hub3_superspeed);
 	tcase_add_test(h, test_hub3_depth_refused);
 	tcase_add_test(h, test_hub3_replug_same_port);
+	tcase_add_test(h, test_fs_hub_behind_mtt_hub);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, m);
 	suite_add_tcase(s, h);
