@@ -513,6 +513,68 @@ START_TEST(test_one)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* What the campaign found, one description each                            */
+
+/* Plug a description in at high speed on root port 1; the core's device. */
+static struct bu_usb_device *plug_bytes(struct stack *st, struct sim_hostile **h,
+					const uint8_t *d, size_t n)
+{
+	struct sim_device *sd;
+
+	stack_up(st, NULL, 0);
+	*h = sim_hostile_from_bytes(d, n);
+	sd = sim_attach(st->sim, sim_usb2_port(st->sim, 1), sim_hostile_model(*h), SIM_SPEED_HIGH);
+	ck_assert_ptr_nonnull(sd);
+	sim_hostile_arm(*h, sd);
+	run_ms(st, 500);
+	ck_assert(settle(st, 10000));
+	ck_assert_ptr_nonnull(st->bus->devices);
+	return st->bus->devices;
+}
+
+#define H_REC(tag, ...) tag, SIM_LE16(sizeof((const uint8_t[]){ __VA_ARGS__ })), __VA_ARGS__
+#define H_CONFIG(value) \
+	H_REC(2, 9, USB_DT_CONFIG, 25, 0, 1, value, 0, 0x80, 50, \
+	      SIM_D_INTERFACE(0, 0, 1, 0xff, 0, 0, 0), \
+	      SIM_D_ENDPOINT(0x81, SIM_EP_BULK, 512, 0))
+
+/* bConfigurationValue 0 cannot be set (SET_CONFIGURATION(0) unconfigures):
+ * the core used to send it and then talk to endpoints the device, still
+ * in the Address state, does not have (campaign seed 0x686f7374697f6e). */
+START_TEST(test_config_value_zero)
+{
+	static const uint8_t only_zero[] = {
+		2, 0, 0, 0,
+		H_REC(1, SIM_D_DEVICE(0x0200, 0, 0, 0, 64, 0x1209, 0xc0de, 0x0100, 0, 0, 0, 1)),
+		H_CONFIG(0),
+	};
+	static const uint8_t zero_then_two[] = {
+		2, 0, 0, 0,
+		H_REC(1, SIM_D_DEVICE(0x0200, 0, 0, 0, 64, 0x1209, 0xc0de, 0x0100, 0, 0, 0, 2)),
+		H_CONFIG(0),
+		H_CONFIG(2),
+	};
+	struct stack st;
+	struct sim_hostile *h;
+	struct bu_usb_device *dev;
+
+	dev = plug_bytes(&st, &h, only_zero, sizeof(only_zero));
+	ck_assert_int_eq(dev->state, BU_DEV_FAILED);
+	ck_assert_int_eq(dev->error, BU_EBADDESC);
+	ck_assert_str_eq(dev->error_step, "configure endpoints");
+	stack_down(&st);
+	sim_hostile_free(h);
+
+	dev = plug_bytes(&st, &h, zero_then_two, sizeof(zero_then_two));
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert_uint_eq(dev->config_value, 2);
+	ck_assert_ptr_nonnull(bu_usb_find_endpoint(dev, 0x81));
+	stack_down(&st);
+	sim_hostile_free(h);
+}
+END_TEST
+
 /* Descriptions are data: the same seed gives the same bytes, any bytes parse. */
 START_TEST(test_generator)
 {
@@ -561,6 +623,7 @@ int main(void)
 	memset(g_totals, 0, sizeof(*g_totals));
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_generator);
+	tcase_add_test(tc, test_config_value_zero);
 	if (getenv("HOSTILE_ONLY"))
 		tcase_add_test(tc, test_one);
 	else
