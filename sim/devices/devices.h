@@ -168,7 +168,7 @@ enum sim_hostile_feature {
 	SIM_HF_HUB_PORTS = 1u << 7,   /**< hubs claiming 0 or 16..31 ports, the wrong hub kind */
 	SIM_HF_HUB_WIDE = 1u << 8,    /**< hubs claiming 32..255 ports */
 	SIM_HF_NESTED_HUB = 1u << 9,  /**< hostile devices (hubs too) below a hostile hub */
-	SIM_HF_REQ_FAULT = 1u << 10,  /**< STALL / NAK forever / babble / short answers */
+	SIM_HF_REQ_FAULT = 1u << 10,  /**< STALL / NAK forever / babble / short answers (standard, MS OS) */
 	SIM_HF_EP_FAULT = 1u << 11,   /**< endpoint faults, unplug in a control transfer */
 	SIM_HF_DETACH = 1u << 12,     /**< unplug at a time in enumeration */
 	SIM_HF_MULTI_HUB_IF = 1u << 13, /**< several hub-class interfaces */
@@ -178,7 +178,8 @@ enum sim_hostile_feature {
 	SIM_HF_SS_COMP_ZERO = 1u << 17, /**< companions with wBytesPerInterval 0, bad or missing */
 	SIM_HF_SSP_ISO = 1u << 18,    /**< SSP isochronous companions */
 	SIM_HF_BAD_MSOS = 1u << 19,   /**< corrupt MS OS 1.0 / 2.0 descriptors */
-	SIM_HF_ALL = (1u << 20) - 1,
+	SIM_HF_HUB_REQ_FAULT = 1u << 20, /**< hub class requests STALL / NAK / babble */
+	SIM_HF_ALL = (1u << 21) - 1,
 };
 /** Name of feature bit `bit` ("total-lie", ...), NULL past the last. */
 const char *sim_hostile_feature_name(unsigned bit);

@@ -1204,6 +1204,7 @@ static void g_desc(struct gen *g, struct bytes *out, unsigned depth, enum sim_sp
 		/* devices below it (hubs among them) */
 		if (depth < H_MAX_DEPTH && hub_ports && g_feat(g, SIM_HF_NESTED_HUB, 50)) {
 			unsigned nc = 1 + g_below(g, 2);
+			uint8_t taken = 0;
 			for (unsigned i = 0; i < nc; i++) {
 				B_LOCAL(child, 12288);
 				enum sim_speed cs = hub_kind == 3 ? SIM_SPEED_SUPER
@@ -1212,6 +1213,9 @@ static void g_desc(struct gen *g, struct bytes *out, unsigned depth, enum sim_sp
 							: (enum sim_speed)G_PICK(g, SIM_SPEED_LOW, SIM_SPEED_FULL);
 				uint8_t port = (uint8_t)(1 + g_below(g, hub_ports > 15 ? 15 : hub_ports));
 
+				if (port == taken)
+					continue;
+				taken = port;
 				g_desc(g, &child, depth + 1, cs);
 				b_rec(out, TAG_CHILD, &port, 1, child.p, child.n);
 			}
@@ -1239,10 +1243,13 @@ static void g_desc(struct gen *g, struct bytes *out, unsigned depth, enum sim_sp
 				g_rec_fault(g, out, 0x00, USB_REQ_SET_CONFIGURATION, -1);
 				break;
 			case 5:
-				g_rec_fault(g, out, 0xa0, USB_REQ_GET_DESCRIPTOR, -1);
+				if (g_feat(g, SIM_HF_HUB_REQ_FAULT, 100))
+					g_rec_fault(g, out, 0xa0, USB_REQ_GET_DESCRIPTOR, -1);
 				break;
 			case 6:
-				g_rec_fault(g, out, (uint8_t)G_PICK(g, 0x23, 0xa3), (uint8_t)G_PICK(g, 0, 1, 3), -1);
+				if (g_feat(g, SIM_HF_HUB_REQ_FAULT, 100))
+					g_rec_fault(g, out, (uint8_t)G_PICK(g, 0x23, 0xa3),
+						    (uint8_t)G_PICK(g, 0, 1, 3), -1);
 				break;
 			case 7:
 				g_rec_fault(g, out, (uint8_t)G_PICK(g, 0xc0, 0xc1), (uint8_t)(0x20 + g_below(g, 0x40)), -1);
@@ -1302,7 +1309,7 @@ static const char *const h_feature_names[] = {
 	"bad-header", "total-lie", "many-ifaces", "dup-ep", "ctrl-ep", "interval",
 	"bad-string", "hub-ports", "hub-wide", "nested-hub", "req-fault", "ep-fault",
 	"detach", "multi-hub-if", "multi-winusb", "iso-zero", "bad-mps", "ss-comp-zero",
-	"ssp-iso", "bad-msos",
+	"ssp-iso", "bad-msos", "hub-req-fault",
 };
 
 const char *sim_hostile_feature_name(unsigned bit)
