@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "harness.h"
+#include "hostile_check.h"
 
 #include "bareusb/util.h"
 #include "bareusb/winusb_drv.h"
@@ -286,79 +287,27 @@ static bool run_hostile(struct bench *b, struct place *p)
 	return false;
 }
 
-static bool within(unsigned v, unsigned max)
-{
-	return v <= max;
-}
-
-/* The limits USB puts on an endpoint the core opened (USB 2.0 §5.5-5.8, Table
- * 9-13; USB 3.2 §9.6.7). */
-static void check_endpoint(const struct bu_usb_device *dev, const struct bu_usb_endpoint *ep,
-			   uint64_t seed)
-{
-	unsigned max = 1024;
-
-	switch (dev->speed) {
-	case BU_SPEED_LOW:
-		max = 8;
-		break;
-	case BU_SPEED_FULL:
-		max = ep->type == BU_EP_ISOCH ? 1023 : 64;
-		break;
-	case BU_SPEED_HIGH:
-		max = ep->type == BU_EP_BULK ? 512 : ep->type == BU_EP_CONTROL ? 64 : 1024;
-		break;
-	default:
-		max = ep->type == BU_EP_CONTROL ? 512 : 1024;
-		break;
-	}
-	ck_assert_msg(USB_ENDPOINT_NUMBER(ep->address) != 0 && !(ep->address & 0x70),
-		      "seed %#llx: endpoint address %#04x", (unsigned long long)seed, ep->address);
-	ck_assert_msg(within(ep->mps, max) && (ep->mps > 0 || ep->type == BU_EP_ISOCH),
-		      "seed %#llx: endpoint %#04x type %u max packet %u at speed %u",
-		      (unsigned long long)seed, ep->address, ep->type, ep->mps, dev->speed);
-	ck_assert_msg(within(ep->mult, 2) && within(ep->max_burst, 15),
-		      "seed %#llx: endpoint %#04x mult %u burst %u", (unsigned long long)seed,
-		      ep->address, ep->mult, ep->max_burst);
-}
-
-/* Configured with sane values, or failed with a reason. */
+/* Configured with sane values, or failed with a reason (hostile_check.h); counted. */
 static void check_outcome(struct bench *b, const struct bu_usb_device *dev, uint64_t seed,
 			  bool top, bool well_formed)
 {
-	char json[16384];
-	size_t n;
+	char why[200];
 
-	ck_assert_msg(dev->state == BU_DEV_CONFIGURED || dev->state == BU_DEV_FAILED,
-		      "seed %#llx: device left in state %d", (unsigned long long)seed, dev->state);
+	(void)b;
+	ck_assert_msg(!hostile_check_outcome(dev, well_formed, why, sizeof(why)), "seed %#llx: %s",
+		      (unsigned long long)seed, why);
 	if (dev->state == BU_DEV_FAILED || dev->error) {
-		ck_assert_msg(dev->error != 0 && dev->error_step != NULL,
-			      "seed %#llx: failed without a reason (error %d)",
-			      (unsigned long long)seed, dev->error);
-		ck_assert_msg(!well_formed, "seed %#llx: a well-formed device failed: %s: %s",
-			      (unsigned long long)seed, dev->error_step, bu_strerror(dev->error));
 		if (top) {
 			g_totals->failed++;
 			count_reason(dev);
 		} else {
 			g_totals->below_failed++;
 		}
+	} else if (top) {
+		g_totals->configured++;
 	} else {
-		for (unsigned i = 0; i < 32; i++)
-			if (dev->eps[i])
-				check_endpoint(dev, dev->eps[i], seed);
-		ck_assert_msg(dev->active_config >= 0 && dev->active_config < dev->num_configs,
-			      "seed %#llx: configured without a configuration", (unsigned long long)seed);
-		ck_assert(!dev->is_hub || dev->hub_nports <= 31);
-		if (top)
-			g_totals->configured++;
-		else
-			g_totals->below_configured++;
+		g_totals->below_configured++;
 	}
-	n = bu_usb_device_json(dev, json, sizeof(json));
-	ck_assert_msg(n < sizeof(json) && json[0] == '{' && json[n - 1] == '}',
-		      "seed %#llx: usbdev JSON of %zu bytes", (unsigned long long)seed, n);
-	(void)b;
 }
 
 /* Every device below `hub` (recursively) has an outcome too. */
@@ -408,6 +357,7 @@ static void one_hostile(struct bench *b, uint64_t seed, uint32_t feat)
 	enum sim_speed speed = sim_hostile_speed(p.h);
 	struct sim_device *sd;
 	struct sim_stats s;
+	char why[300];
 
 	if (sim_hostile_behind_hub(p.h)) {
 		p.port = 1 + rnd(b, 4);
@@ -456,17 +406,10 @@ static void one_hostile(struct bench *b, uint64_t seed, uint32_t feat)
 		fail_seed(b, seed, "still in the core 30 s after the unplug");
 	sim_hostile_free(p.h);
 	stats_now(b, &s);
-	if (s.heap_allocs != b->base.heap_allocs || s.dma_allocs != b->base.dma_allocs)
+	if (hostile_check_stats(&s, &b->base, why, sizeof(why))) {
 		print_devices(b);
-	ck_assert_msg(s.heap_allocs == b->base.heap_allocs && s.heap_bytes == b->base.heap_bytes &&
-		      s.dma_allocs == b->base.dma_allocs && s.dma_bytes == b->base.dma_bytes &&
-		      s.dma_maps == b->base.dma_maps && s.slots_enabled == b->base.slots_enabled,
-		      "seed %#llx: after the unplug: heap %zu blocks / %zu bytes (was %zu / %zu), "
-		      "DMA %zu / %zu (was %zu / %zu), maps %zu (was %zu), slots %u (was %u)",
-		      (unsigned long long)seed, s.heap_allocs, s.heap_bytes, b->base.heap_allocs,
-		      b->base.heap_bytes, s.dma_allocs, s.dma_bytes, b->base.dma_allocs,
-		      b->base.dma_bytes, s.dma_maps, b->base.dma_maps, s.slots_enabled,
-		      b->base.slots_enabled);
+		ck_abort_msg("seed %#llx: %s", (unsigned long long)seed, why);
+	}
 	check_violations(b, seed);
 }
 
