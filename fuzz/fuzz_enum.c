@@ -66,13 +66,15 @@ static bool fe_hostile_settled(struct fe *f, uint64_t detach_at)
 	return plugged == (fe_dev_at(f, f->parent, f->port) != NULL);
 }
 
-/* Poll until the bus was idle and `settled` held for 20 ms; false after 30 s. */
+/* Poll until the bus was idle and `settled` held for 20 ms; false 30 s after
+ * the start or the unplug time, whichever is later. */
 static bool fe_run(struct fe *f, uint64_t detach_at, bool hostile)
 {
 	uint64_t t0 = sim_now_us(f->sim);
+	uint64_t end = (detach_at > t0 ? detach_at : t0) + LIMIT_US;
 	unsigned idle = 0;
 
-	while (sim_now_us(f->sim) - t0 < LIMIT_US) {
+	while (sim_now_us(f->sim) < end) {
 		if (detach_at && sim_now_us(f->sim) >= detach_at && sim_hostile_device(f->h))
 			sim_detach(sim_hostile_device(f->h));
 		bu_usb_bus_poll(f->bus);

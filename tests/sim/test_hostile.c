@@ -271,12 +271,14 @@ static bool hostile_settled(struct bench *b, void *ctx)
 	return !sim_hostile_device(p->h) == device_gone(b, ctx);
 }
 
+/* Poll until it settled; false 30 s (virtual) after the attach or the
+ * unplug time, whichever is later. */
 static bool run_hostile(struct bench *b, struct place *p)
 {
-	uint64_t t0 = sim_now_us(b->st.sim);
+	uint64_t end = (p->detach_at > p->t0 ? p->detach_at : p->t0) + SETTLE_LIMIT_US;
 	unsigned idle = 0;
 
-	while (sim_now_us(b->st.sim) - t0 < SETTLE_LIMIT_US) {
+	while (sim_now_us(b->st.sim) < end) {
 		if (p->detach_at && sim_now_us(b->st.sim) >= p->detach_at && sim_hostile_device(p->h))
 			sim_detach(sim_hostile_device(p->h));
 		step(b);
