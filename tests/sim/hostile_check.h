@@ -54,7 +54,7 @@ static inline const char *hostile_check_endpoint(const struct bu_usb_device *dev
 static inline const char *hostile_check_outcome(const struct bu_usb_device *dev, bool well_formed,
 						char *why, size_t size)
 {
-	static char json[16384];
+	static char json[1 << 18];
 	size_t n;
 
 	if (dev->state != BU_DEV_CONFIGURED && dev->state != BU_DEV_FAILED) {
