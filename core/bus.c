@@ -1101,6 +1101,16 @@ static void dev_step(struct bu_usb_device *dev)
 			if (c >= 0 && c < dev->num_configs)
 				dev->active_config = c;
 		}
+		/* USB 2.0 §9.4.7: SET_CONFIGURATION(0) unconfigures, so a
+		 * configuration numbered 0 cannot be selected; take another. */
+		for (unsigned i = 0; dev->configs[dev->active_config].value == 0; i++) {
+			if (i >= dev->num_configs) {
+				dev_bad_desc(dev, BU_EBADDESC,
+					     "no configuration with a bConfigurationValue other than 0");
+				return;
+			}
+			dev->active_config = (int)i;
+		}
 		dev_open_endpoints(dev, (unsigned)dev->active_config);
 		rc = bus->ops->dev_configure(dev, 0, dev_op_done, NULL);
 		break;

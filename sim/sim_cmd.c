@@ -561,7 +561,8 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 /*
  * Hub fields of a Slot Context (xHCI §6.2.2) against the hub device: Number
  * of Ports, and for a high-speed hub the TT Think Time (wHubCharacteristics
- * bits 6:5) and MTT (multi-TT alternate setting selected, USB 2.0 §11.23.1).
+ * bits 6:5) and MTT (multi-TT alternate setting selected, USB 2.0 §11.23.1);
+ * a low/full-speed hub's MTT is that of the TT it sits behind.
  */
 static void sim_check_hub_fields(struct sim *sim, unsigned s, const uint32_t *sctx)
 {
@@ -576,20 +577,31 @@ static void sim_check_hub_fields(struct sim *sim, unsigned s, const uint32_t *sc
 				  d->model->name);
 		return;
 	}
-	if (nports != d->model->hub_ports)
+	/* Checked against the hub descriptor the host read, when it read one
+	 * (a hostile model's may differ from the ports it has). */
+	unsigned want_ports = d->hub->desc_sent ? d->hub->desc_ports : d->model->hub_ports;
+	uint16_t chars = d->hub->desc_sent ? d->hub->desc_chars : d->model->hub_chars;
+	if (nports != want_ports)
 		sim_violation_add(sim, "slot %u: Number of Ports %u but %s has %u", s, nports,
-				  d->model->name, d->model->hub_ports);
+				  d->model->name, want_ports);
 	if (d->model->hub == SIM_HUB_USB2 && d->speed == SIM_SPEED_HIGH) {
-		unsigned want = (d->model->hub_chars >> 5) & 3;
+		unsigned want = (chars >> 5) & 3;
 		if (ttt != want)
 			sim_violation_add(sim, "slot %u: TT Think Time %u but the hub descriptor says %u",
 					  s, ttt, want);
 		if (mtt != d->hub->multi_tt)
 			sim_violation_add(sim, "slot %u: MTT=%d but %s runs %s", s, mtt,
 					  d->model->name, d->hub->multi_tt ? "multi-TT (alt 1)" : "single-TT");
-	} else if (mtt || ttt) {
-		sim_violation_add(sim, "slot %u: MTT=%d / TTT=%u on a hub without transaction translators",
-				  s, mtt, ttt);
+	} else {
+		/* A low/full-speed hub has no TT of its own, but its MTT flag
+		 * follows the high-speed hub whose TT it is behind (§6.2.2). */
+		unsigned ttport = 0;
+		struct sim_device *tth = d->speed == SIM_SPEED_LOW || d->speed == SIM_SPEED_FULL
+						 ? sim_tt_hub(d, &ttport) : NULL;
+		bool want_mtt = tth && tth->hub && tth->hub->multi_tt;
+		if (mtt != want_mtt || ttt)
+			sim_violation_add(sim, "slot %u: MTT=%d / TTT=%u on a hub without transaction translators",
+					  s, mtt, ttt);
 	}
 }
 

@@ -155,7 +155,7 @@ uint16_t sim_device_ep_mps(const struct sim_device *dev, uint8_t ep)
 	const uint8_t *d;
 
 	if ((ep & 0x7f) == 0) {
-		unsigned m = dev->desc->device.data[7];
+		unsigned m = dev->desc->device.len > 7 ? dev->desc->device.data[7] : 0;
 		return (uint16_t)(dev->speed == SIM_SPEED_SUPER ? 1u << (m > 15 ? 15 : m) : m);
 	}
 	if (!sim_dev_has_ep(dev, ep, &d, NULL))
@@ -294,7 +294,7 @@ static bool sim_alt_exists(const struct sim_device *dev, uint8_t intf, uint8_t a
 
 	for (size_t off = 0; off + 2 <= cfg->len;) {
 		const uint8_t *d = cfg->data + off;
-		if (d[0] < 2)
+		if (d[0] < 2 || off + d[0] > cfg->len)
 			break;
 		if (d[1] == USB_DT_INTERFACE && d[0] >= 9 && d[2] == intf && d[3] == alt)
 			return true;
@@ -311,7 +311,7 @@ static void sim_reset_intf_eps(struct sim_device *dev, int intf)
 
 	for (size_t off = 0; off + 2 <= cfg->len;) {
 		const uint8_t *d = cfg->data + off;
-		if (d[0] < 2)
+		if (d[0] < 2 || off + d[0] > cfg->len)
 			break;
 		if (d[1] == USB_DT_INTERFACE && d[0] >= 9)
 			cur = d[2];
@@ -461,9 +461,9 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 		*len = 2;
 		data[0] = data[1] = 0;
 		if (recip == USB_RECIP_DEVICE) {
-			const uint8_t *cfg = dev->config_idx >= 0 ? dev->desc->configs[dev->config_idx].data
-								  : dev->desc->configs[0].data;
-			data[0] = (uint8_t)((cfg && (cfg[7] & 0x40) ? 1 : 0) | (dev->remote_wake ? 2 : 0));
+			const struct sim_blob *cfg = &dev->desc->configs[dev->config_idx >= 0 ? dev->config_idx : 0];
+			bool self = cfg->data && cfg->len > 7 && (cfg->data[7] & 0x40);
+			data[0] = (uint8_t)((self ? 1 : 0) | (dev->remote_wake ? 2 : 0));
 			return SIM_ACK;
 		}
 		if (recip == USB_RECIP_INTERFACE)
@@ -520,7 +520,8 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 		} else {
 			int idx = -1;
 			for (int i = 0; i < 4; i++)
-				if (dev->desc->configs[i].data && dev->desc->configs[i].data[5] == lo)
+				if (dev->desc->configs[i].data && dev->desc->configs[i].len > 5 &&
+				    dev->desc->configs[i].data[5] == lo)
 					idx = i;
 			if (idx < 0)
 				return SIM_STALL;

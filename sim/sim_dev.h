@@ -81,6 +81,8 @@ struct sim_device_model {
 	void (*set_config)(struct sim_device *dev, uint8_t value);
 	/** SET_INTERFACE accepted. */
 	void (*set_interface)(struct sim_device *dev, uint8_t intf, uint8_t alt);
+	/** About to be unplugged (sim_detach or an injected disconnect); priv still valid. */
+	void (*detach)(struct sim_device *dev);
 	/**
 	 * A control request the framework does not handle (class, vendor, or
 	 * an interface-recipient GET_DESCRIPTOR). IN: fill data (capacity

@@ -124,10 +124,12 @@ void sim_hub_detach(struct sim_device *hub, unsigned port)
 	p->dev = NULL;
 	p->reset_due = SIM_NEVER;
 	if (p->status & HP_CONNECTION) {
-		p->status &= (uint16_t)~(HP_CONNECTION | HP_ENABLE | HP_RESET | HP_SUSPEND |
-					 HP2_LOW_SPEED | HP2_HIGH_SPEED);
+		p->status &= (uint16_t)~(HP_CONNECTION | HP_ENABLE | HP_RESET | HP_SUSPEND);
+		/* bit 9 is PORT_POWER on a SuperSpeed hub (USB 3.2 Table 10-13) */
 		if (sim_hub3(hub))
 			p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(5));
+		else
+			p->status &= (uint16_t)~(HP2_LOW_SPEED | HP2_HIGH_SPEED);
 		p->change |= HC_CONNECTION;
 	}
 }
@@ -234,6 +236,12 @@ int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, ui
 			    !dev->desc_hook(dev->desc_hook_ctx, dev, (uint8_t)(s->wValue >> 8),
 					    (uint8_t)s->wValue, data, len, SIM_CTRL_BUF))
 				return SIM_STALL;
+			/* what the host learns (a hook may have changed it) */
+			if (r == SIM_ACK && *len >= 5 && s->wLength >= 5) {
+				h->desc_sent = true;
+				h->desc_ports = data[2];
+				h->desc_chars = (uint16_t)(data[3] | data[4] << 8);
+			}
 			return r;
 		}
 		if (s->bRequest == USB_REQ_GET_STATUS) {

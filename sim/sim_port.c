@@ -489,6 +489,8 @@ void sim_detach(struct sim_device *dev)
 			if (dev->hub->port[i].dev)
 				sim_detach(dev->hub->port[i].dev);
 	sim_log(sim, BU_LOG_INFO, "detach %s", dev->model->name);
+	if (dev->model->detach)
+		dev->model->detach(dev);
 	if (dev->parent) {
 		sim_hub_detach(dev->parent, dev->port);
 	} else {

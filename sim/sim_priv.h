@@ -80,6 +80,9 @@ struct sim_hub {
 	uint8_t depth;    /* SET_HUB_DEPTH value (USB 3) */
 	bool depth_set;
 	bool multi_tt;    /* alt 1 selected on a multi-TT hub */
+	bool desc_sent;   /* a hub descriptor went out: what the host may know */
+	uint8_t desc_ports; /* its bNbrPorts */
+	uint16_t desc_chars; /* its wHubCharacteristics */
 	uint64_t due;
 };
 

@@ -662,9 +662,7 @@ static void sim_xact_error(struct sim *sim, unsigned s, unsigned dci)
 
 static unsigned sim_dev_mps0(const struct sim_device *dev)
 {
-	unsigned m = dev->desc->device.data[7];
-
-	return dev->speed == SIM_SPEED_SUPER ? 1u << (m > 15 ? 15 : m) : m;
+	return sim_device_ep_mps(dev, 0);
 }
 
 static void sim_ctrl_step(struct sim *sim, unsigned s, unsigned dci, struct sim_device *dev)

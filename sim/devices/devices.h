@@ -124,4 +124,89 @@ extern const struct sim_device_model sim_dev_hub3;
 extern const struct sim_device_model sim_dev_qemu_kbd;
 #define SIM_QEMU_KBD_SERIAL_TAIL "sim"
 
+/**
+ * Hostile device (sim/devices/hostile.c): a model whose every answer comes
+ * from a byte description, for the adversarial campaign and the fuzzer.
+ *
+ * Description: a 4-byte header, then records `tag, LE16 length, payload`
+ * (a cut-off last record keeps the bytes that are there):
+ *   header[0]  bits 1:0 speed (0 low, 1 full, 2 high, 3 super),
+ *              SIM_HOSTILE_H_HUB: attach it behind a hub,
+ *              SIM_HOSTILE_H_GOOD: the generator made it well-formed
+ *   header[1]  bits 1:0 data endpoints: 0 NAK, 1 one byte, 2 full packets, 3 STALL
+ *   header[2-3] LE16: unplug this many ms after attach (0 = never)
+ *   1 DEVICE    the device descriptor as sent
+ *   2 CONFIG    a configuration as sent (wTotalLength too); up to 4
+ *   3 STRING    index byte, then string descriptor bytes as sent (index 0:
+ *               the LANGID table; 0xEE: the MS OS string; others 1..15)
+ *   4 BOS       the BOS as sent
+ *   5 MSOS2     vendor code, then the MS OS 2.0 descriptor set
+ *   6 MSOS1     vendor code, wIndex (4 or 5), then that feature descriptor
+ *   7 HUB       kind (bit 0: SuperSpeed hub), bNbrPorts claimed (the first
+ *               15 exist), LE16 wHubCharacteristics, then optionally the
+ *               hub descriptor as sent (else one for the claimed ports)
+ *   8 REQ_FAULT bmRequestType, bRequest, LE16 wValue, flags (bit 0: any
+ *               wValue), kind (STALL, NAK, babble, transaction error), count (0 = always)
+ *   9 SHORT     descriptor type, index, LE16 length: answers cut to it
+ *  10 EP_FAULT  endpoint, kind (enum sim_fault_kind - 1), count, LE16 arg
+ *  11 CHILD     hub port, then a nested description (two levels at most)
+ */
+struct sim_hostile;
+#define SIM_HOSTILE_MAX_LEN 65536u
+#define SIM_HOSTILE_H_HUB 0x04
+#define SIM_HOSTILE_H_GOOD 0x08
+
+/** What the generator may do; each can be left out of a campaign. */
+enum sim_hostile_feature {
+	SIM_HF_BAD_HEADER = 1u << 0,  /**< wrong bLength / bDescriptorType, counts that lie */
+	SIM_HF_TOTAL_LIE = 1u << 1,   /**< wTotalLength larger or smaller than what is sent */
+	SIM_HF_MANY_IFACES = 1u << 2, /**< hundreds of interfaces */
+	SIM_HF_DUP_EP = 1u << 3,      /**< duplicate endpoint addresses, wMaxPacketSize 0 */
+	SIM_HF_CTRL_EP = 1u << 4,     /**< control-type endpoints in a configuration */
+	SIM_HF_INTERVAL = 1u << 5,    /**< bInterval 0 / 255 */
+	SIM_HF_BAD_STRING = 1u << 6,  /**< odd lengths, lone surrogates, bad LANGID tables */
+	SIM_HF_HUB_PORTS = 1u << 7,   /**< hubs claiming 0 or 16..31 ports, the wrong hub kind */
+	SIM_HF_HUB_WIDE = 1u << 8,    /**< hubs claiming 32..255 ports */
+	SIM_HF_NESTED_HUB = 1u << 9,  /**< hostile devices (hubs too) below a hostile hub */
+	SIM_HF_REQ_FAULT = 1u << 10,  /**< STALL / NAK forever / babble / short answers (standard, MS OS) */
+	SIM_HF_EP_FAULT = 1u << 11,   /**< endpoint faults, unplug in a control transfer */
+	SIM_HF_DETACH = 1u << 12,     /**< unplug at a time in enumeration */
+	SIM_HF_MULTI_HUB_IF = 1u << 13, /**< several hub-class interfaces */
+	SIM_HF_MULTI_WINUSB = 1u << 14, /**< several "WINUSB" compatible-ID functions */
+	SIM_HF_ISO_ZERO = 1u << 15,   /**< isochronous wMaxPacketSize 0 (in alt 0 too) */
+	SIM_HF_BAD_MPS = 1u << 16,    /**< max packet sizes illegal for the speed (EP0 too) */
+	SIM_HF_SS_COMP_ZERO = 1u << 17, /**< companions with wBytesPerInterval 0, bad or missing */
+	SIM_HF_SSP_ISO = 1u << 18,    /**< SSP isochronous companions */
+	SIM_HF_BAD_MSOS = 1u << 19,   /**< corrupt MS OS 1.0 / 2.0 descriptors */
+	SIM_HF_HUB_REQ_FAULT = 1u << 20, /**< hub class requests STALL / NAK / babble */
+	SIM_HF_ALL = (1u << 21) - 1,
+};
+/** Name of feature bit `bit` ("total-lie", ...), NULL past the last. */
+const char *sim_hostile_feature_name(unsigned bit);
+
+/** A hostile device from a description (any bytes; at most SIM_HOSTILE_MAX_LEN used). */
+struct sim_hostile *sim_hostile_from_bytes(const uint8_t *data, size_t len);
+/** Write the description seed `seed` gives (features limited to `features`);
+ * returns its length; *used (if not NULL) gets the features it used. */
+size_t sim_hostile_generate(uint64_t seed, uint32_t features, uint8_t *buf, size_t cap,
+			    uint32_t *used);
+/** sim_hostile_from_bytes of what sim_hostile_generate writes. */
+struct sim_hostile *sim_hostile_from_seed(uint64_t seed, uint32_t features);
+/** The model to attach (valid until sim_hostile_free). */
+const struct sim_device_model *sim_hostile_model(const struct sim_hostile *h);
+enum sim_speed sim_hostile_speed(const struct sim_hostile *h);
+bool sim_hostile_behind_hub(const struct sim_hostile *h);
+bool sim_hostile_well_formed(const struct sim_hostile *h);
+uint32_t sim_hostile_detach_ms(const struct sim_hostile *h);
+/**
+ * After sim_attach / sim_attach_hub with sim_hostile_model(h): install the
+ * descriptor hook and the faults, and attach the devices described below
+ * it (a hub). Call once per attach.
+ */
+void sim_hostile_arm(struct sim_hostile *h, struct sim_device *dev);
+/** The armed device, NULL once it was unplugged (by sim_detach or a fault). */
+struct sim_device *sim_hostile_device(const struct sim_hostile *h);
+/** Free it (and its children); their devices must be unplugged first. */
+void sim_hostile_free(struct sim_hostile *h);
+
 #endif

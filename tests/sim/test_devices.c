@@ -593,6 +593,50 @@ START_TEST(test_hub3_superspeed)
 }
 END_TEST
 
+/* A full-speed hub behind a multi-TT hub: its slot carries MTT=1 like any
+ * full-speed device there (xHCI §6.2.2), and a keyboard below it works. */
+START_TEST(test_fs_hub_behind_mtt_hub)
+{
+	struct stack st;
+	struct sim_device *mtt, *fs;
+
+	stack_up(&st, NULL, 0);
+	mtt = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hub2_mtt, SIM_SPEED_HIGH);
+	fs = sim_attach_hub(mtt, 3, &sim_dev_hub2, SIM_SPEED_FULL);
+	sim_attach_hub(fs, 2, &sim_dev_hid_kbd, SIM_SPEED_LOW);
+	run_ms(&st, 1000);
+	ck_assert(settle(&st, 10000));
+	ck_assert_uint_eq(count_state(&st, BU_DEV_CONFIGURED), 3);
+	ck_assert_ptr_nonnull(find_pid(&st, 0x1209, 0xb001));
+	ck_assert(find_pid(&st, 0x1209, 0xb041)->hub_mtt);
+	stack_down(&st);
+}
+END_TEST
+
+/* Unplugging from a SuperSpeed hub port leaves the port powered: the next
+ * device on it is found (port status bit 9 is PORT_POWER on a USB 3 hub). */
+START_TEST(test_hub3_replug_same_port)
+{
+	struct stack st;
+	struct sim_device *hub, *dev;
+
+	stack_up(&st, NULL, 0);
+	hub = sim_attach(st.sim, sim_usb3_port(st.sim, 1), &sim_dev_hub3, SIM_SPEED_SUPER);
+	for (int i = 0; i < 2; i++) {
+		dev = sim_attach_hub(hub, 2, &sim_dev_winusb, SIM_SPEED_SUPER);
+		run_ms(&st, 1000);
+		ck_assert(settle(&st, 10000));
+		ck_assert_ptr_nonnull(find_pid(&st, 0x1209, 0xb010));
+		ck_assert_int_eq(find_pid(&st, 0x1209, 0xb010)->state, BU_DEV_CONFIGURED);
+		sim_detach(dev);
+		run_ms(&st, 1000);
+		ck_assert(settle(&st, 10000));
+		ck_assert_ptr_null(find_pid(&st, 0x1209, 0xb010));
+	}
+	stack_down(&st);
+}
+END_TEST
+
 /* A USB 3 hub that refuses SET_HUB_DEPTH cannot be used; the rest of the bus can. */
 START_TEST(test_hub3_depth_refused)
 {
@@ -726,6 +770,8 @@ static Suite *devices_suite(void)
 	tcase_add_test(h, test_hub2_multi_tt);
 	tcase_add_test(h, test_hub3_superspeed);
 	tcase_add_test(h, test_hub3_depth_refused);
+	tcase_add_test(h, test_hub3_replug_same_port);
+	tcase_add_test(h, test_fs_hub_behind_mtt_hub);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, m);
 	suite_add_tcase(s, h);
