@@ -1,20 +1,16 @@
 /*
- * bareusb USB core: root ports, device enumeration, transfers.
+ * bareusb USB core: the bus. Helpers (clock, log, allocation), transfers
+ * (submit, cancel, giveback, timeouts, the synchronous control helper),
+ * device lifetime (create, attach, remove), root ports, and poll.
  *
  * Everything is event-driven and runs from bu_usb_bus_poll(): each root
  * port and each device has its own small state machine, advanced by
  * controller callbacks (command and transfer completions) and by timers
  * for the delays the USB specification mandates. A device that does not
  * answer therefore delays only itself, up to its own timeout, while the
- * others enumerate.
- *
- * Enumeration of one device (USB 2.0 §9.1.2, xHCI §4.3):
- *   port connect → debounce → port reset → reset recovery → Enable Slot →
- *   Address Device → SET_ADDRESS recovery → GET_DESCRIPTOR(device, 8) →
- *   Evaluate Context when EP0's max packet size differs →
- *   GET_DESCRIPTOR(device, 18) → each configuration (9 bytes, then
- *   wTotalLength) → string 0, then manufacturer, product, serial →
- *   Configure Endpoint → SET_CONFIGURATION.
+ * others enumerate. A new device's enumeration is the step table in
+ * enum.c: port connect → debounce → port reset → reset recovery here,
+ * then enum.c from Enable Slot to SET_CONFIGURATION.
  */
 #include "core_priv.h"
 
@@ -26,15 +22,8 @@
 
 #include <stdarg.h>
 
-/* Mandated delays (microseconds). */
-#define T_ATTDB_US 100000   /* USB 2.0 §7.1.7.3: attach debounce TATTDB >= 100 ms */
-#define T_RSTRCY_US 10000   /* USB 2.0 §7.1.7.5: reset recovery TRSTRCY = 10 ms */
-#define T_SETADDR_US 2000   /* USB 2.0 §9.2.6.3: SET_ADDRESS recovery 2 ms */
-#define T_RESET_MAX_US 500000 /* give up on a port reset after 500 ms */
-#define T_POWER_US 20000    /* xHCI §5.4.8 (PORTSC.PP): 20 ms from PP=1 to a stable port */
-#define T_CTRL_MS 5000      /* USB 2.0 §9.2.6.4: 5 s upper bound for a request */
+#include "timing.h"
 
-/** Root port states. */
 enum port_state {
 	PORT_EMPTY = 0,
 	PORT_DEBOUNCE,  /* connected, waiting TATTDB */
@@ -47,57 +36,6 @@ enum port_state {
 };
 
 /** Device enumeration steps, in order. */
-enum enum_step {
-	ST_ENABLE = 0,
-	ST_ADDRESS,
-	ST_ADDR_RECOVERY,
-	ST_DESC8,
-	ST_EP0_UPDATE,
-	ST_DESC18,
-	ST_CONFIG_HDR,
-	ST_CONFIG_FULL,
-	ST_BOS_HDR,
-	ST_BOS_FULL,
-	ST_LANGID,
-	ST_STRINGS,
-	ST_CONFIGURE,
-	ST_SET_CONFIG,
-	ST_MSOS,
-	ST_DONE,
-};
-
-static const char *const step_names[] = {
-	[ST_ENABLE] = "enable slot",
-	[ST_ADDRESS] = "address device",
-	[ST_ADDR_RECOVERY] = "set address recovery",
-	[ST_DESC8] = "device descriptor (8)",
-	[ST_EP0_UPDATE] = "ep0 max packet update",
-	[ST_DESC18] = "device descriptor",
-	[ST_CONFIG_HDR] = "configuration header",
-	[ST_CONFIG_FULL] = "configuration descriptor",
-	[ST_BOS_HDR] = "BOS header",
-	[ST_BOS_FULL] = "BOS descriptor",
-	[ST_LANGID] = "string languages",
-	[ST_STRINGS] = "strings",
-	[ST_CONFIGURE] = "configure endpoints",
-	[ST_SET_CONFIG] = "set configuration",
-	[ST_MSOS] = "Microsoft OS descriptors",
-	[ST_DONE] = "done",
-};
-
-#define CTRL_BUF_LEN 256
-_Static_assert(CTRL_BUF_LEN >= 255 && CTRL_BUF_LEN >= USB_DT_CONFIG_SIZE &&
-		       CTRL_BUF_LEN >= USB_DT_BOS_SIZE && CTRL_BUF_LEN >= 18,
-	       "the enumeration buffer holds every request read into it");
-
-/** Temporary state of a Microsoft OS descriptor fetch. */
-struct msos_fetch_state {
-	struct bu_msos_fetch f;
-	uint8_t buf[BU_MSOS_MAX_DESC];
-};
-
-
-static void dev_step(struct bu_usb_device *dev);
 
 /* ======================================================================== */
 /* Helpers                                                                  */
@@ -279,17 +217,10 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		return BU_EINVAL;
 	bu_memset(&xfer, 0, sizeof(xfer));
 	xfer.ep = &dev->ep0;
-	xfer.setup[0] = bm_request_type;
-	xfer.setup[1] = b_request;
-	xfer.setup[2] = (uint8_t)w_value;
-	xfer.setup[3] = (uint8_t)(w_value >> 8);
-	xfer.setup[4] = (uint8_t)w_index;
-	xfer.setup[5] = (uint8_t)(w_index >> 8);
-	xfer.setup[6] = (uint8_t)w_length;
-	xfer.setup[7] = (uint8_t)(w_length >> 8);
+	bu_usb_setup_pack(xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
 	xfer.buf = data;
 	xfer.len = w_length;
-	xfer.timeout_ms = timeout_ms ? timeout_ms : T_CTRL_MS;
+	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
 	xfer.complete = sync_done;
 	xfer.ctx = &done;
 	rc = bu_usb_xfer_submit(&xfer);
@@ -317,7 +248,7 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 
 	if (!dev)
 		return NULL;
-	dev->ctrl_buf = bu_core_alloc(bus, CTRL_BUF_LEN);
+	dev->ctrl_buf = bu_core_alloc(bus, BU_CORE_CTRL_BUF_LEN);
 	if (!dev->ctrl_buf) {
 		bu_core_free(bus, dev, sizeof(*dev));
 		return NULL;
@@ -365,55 +296,18 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	}
 	bu_core_free(bus, dev->bos, sizeof(*dev->bos));
 	bu_core_free(bus, dev->bos_raw, dev->bos_raw_len);
+	bu_core_enum_free(dev);
 	bu_core_free(bus, dev->msos, sizeof(*dev->msos));
-	bu_core_free(bus, dev->msos_fetch, sizeof(struct msos_fetch_state));
-	bu_core_free(bus, dev->ctrl_buf, CTRL_BUF_LEN);
+	bu_core_free(bus, dev->ctrl_buf, BU_CORE_CTRL_BUF_LEN);
 	bu_core_free(bus, dev, sizeof(*dev));
 }
 
-/** Give up the root port's default-address lock, if this device holds it. */
-static void addr_unlock(struct bu_usb_device *dev)
+void bu_core_addr_unlock(struct bu_usb_device *dev)
 {
 	if (dev->addr_lock) {
 		dev->addr_lock = false;
 		dev->bus->addr_owner[dev->root_port] = NULL;
 	}
-}
-
-/** Enumeration of `dev` ended (configured or failed). */
-static void dev_finish(struct bu_usb_device *dev, int err)
-{
-	struct bu_usb_bus *bus = dev->bus;
-	char path[32];
-
-	dev->t_done_us = bu_core_now(bus);
-	dev->wake_us = 0;
-	if (err && dev->addr_lock && dev->parent && bu_core_hub_child_failed(dev))
-		dev->addr_lock = false; /* the hub holds the lock now */
-	addr_unlock(dev);
-	if (err) {
-		dev->state = BU_DEV_FAILED;
-		dev->error = err;
-		dev->error_step = step_names[dev->enum_step];
-		bus->stats.devices_failed++;
-		bu_core_log(bus, BU_LOG_WARN, "device %s: %s failed: %s",
-		     bu_core_dev_path(dev, path, sizeof(path)), dev->error_step,
-		     bu_strerror(err));
-	} else {
-		dev->state = BU_DEV_CONFIGURED;
-		bus->stats.devices_configured++;
-		bu_core_log(bus, BU_LOG_INFO, "device %s: %04x:%04x configured in %llu us",
-		     bu_core_dev_path(dev, path, sizeof(path)), dev->desc.idVendor,
-		     dev->desc.idProduct,
-		     (unsigned long long)(dev->t_done_us - dev->t_start_us));
-	}
-	if (!err)
-		bu_core_bind_device(dev);
-	if (bus->enumerating)
-		bus->enumerating--;
-	bus->stats.t_settled_us = dev->t_done_us;
-	if (bus->events.device_added)
-		bus->events.device_added(bus->events.ctx, dev);
 }
 
 void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
@@ -446,7 +340,7 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	}
 	if (was_enumerating && bus->enumerating)
 		bus->enumerating--;
-	addr_unlock(dev);
+	bu_core_addr_unlock(dev);
 	bu_core_pm_drop(dev);
 	/* The driver completes whatever is queued with BU_ENODEV and
 	 * releases the slot; callbacks see BU_DEV_GONE and stop. Then the
@@ -471,21 +365,6 @@ void bu_usb_device_gone(struct bu_usb_device *dev)
 /* ======================================================================== */
 /* Enumeration                                                              */
 /* ======================================================================== */
-
-/** Go to `step` and run it now. */
-static void dev_goto(struct bu_usb_device *dev, enum enum_step step)
-{
-	dev->enum_step = (uint8_t)step;
-	dev_step(dev);
-}
-
-/** Wait `us` microseconds, then run `step` (from poll). */
-static void dev_sleep(struct bu_usb_device *dev, enum enum_step step, uint32_t us)
-{
-	dev->enum_step = (uint8_t)step;
-	dev->wake_us = bu_core_now(dev->bus) + us;
-}
-
 struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 				       struct bu_usb_device *parent, unsigned port,
 				       enum bu_usb_speed speed)
@@ -499,252 +378,8 @@ struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 		bus->addr_owner[dev->root_port] = dev;
 		dev->addr_lock = true;
 	}
-	dev_goto(dev, ST_ENABLE);
+	bu_core_enum_start(dev);
 	return dev;
-}
-
-/** Completion of a controller operation during enumeration. */
-static void dev_op_done(struct bu_usb_device *dev, void *ctx, int status)
-{
-	(void)ctx;
-	if (dev->state != BU_DEV_ENUMERATING)
-		return;
-	if (status) {
-		dev_finish(dev, status);
-		return;
-	}
-	switch (dev->enum_step) {
-	case ST_ENABLE:
-		dev_goto(dev, ST_ADDRESS);
-		break;
-	case ST_ADDRESS:
-		/* It has its own address now: another device may reset. */
-		addr_unlock(dev);
-		dev_sleep(dev, ST_DESC8, T_SETADDR_US);
-		break;
-	case ST_EP0_UPDATE:
-		dev_goto(dev, ST_DESC18);
-		break;
-	case ST_CONFIGURE:
-		dev_goto(dev, ST_SET_CONFIG);
-		break;
-	default:
-		break;
-	}
-}
-
-/** Completion of the enumeration's control transfer. */
-static void dev_ctrl_done(struct bu_usb_xfer *xfer)
-{
-	struct bu_usb_device *dev = xfer->ctx;
-
-	dev->ctrl_busy = false;
-	dev->ctrl_status = xfer->status;
-	if (dev->state != BU_DEV_ENUMERATING)
-		return;
-	dev_step(dev);
-}
-
-/** Start a control request for the current step; the step runs again on completion. */
-static int dev_ctrl(struct bu_usb_device *dev, uint8_t type, uint8_t req,
-		    uint16_t value, uint16_t index, void *buf, uint16_t len)
-{
-	struct bu_usb_xfer *x = &dev->ctrl;
-
-	bu_memset(x, 0, sizeof(*x));
-	x->ep = &dev->ep0;
-	x->setup[0] = type;
-	x->setup[1] = req;
-	x->setup[2] = (uint8_t)value;
-	x->setup[3] = (uint8_t)(value >> 8);
-	x->setup[4] = (uint8_t)index;
-	x->setup[5] = (uint8_t)(index >> 8);
-	x->setup[6] = (uint8_t)len;
-	x->setup[7] = (uint8_t)(len >> 8);
-	x->buf = buf;
-	x->len = len;
-	x->timeout_ms = T_CTRL_MS;
-	x->complete = dev_ctrl_done;
-	x->ctx = dev;
-	dev->ctrl_busy = true;
-	dev->ctrl_len = len;
-	return bu_usb_xfer_submit(x);
-}
-
-/** GET_DESCRIPTOR(type, index) into buf. */
-static int get_desc(struct bu_usb_device *dev, uint8_t type, uint8_t index,
-		    uint16_t lang, void *buf, uint16_t len)
-{
-	return dev_ctrl(dev, USB_DIR_IN | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
-			USB_REQ_GET_DESCRIPTOR, (uint16_t)(type << 8 | index), lang,
-			buf, len);
-}
-
-/** Fail enumeration with a descriptor problem, logging the reason. */
-static void dev_bad_desc(struct bu_usb_device *dev, int err, const char *why)
-{
-	char path[32];
-
-	bu_core_log(dev->bus, BU_LOG_WARN, "device %s: %s: %s",
-	     bu_core_dev_path(dev, path, sizeof(path)), step_names[dev->enum_step],
-	     why ? why : "malformed");
-	dev_finish(dev, err ? err : BU_EBADDESC);
-}
-
-/** End the MS OS step: keep what was found, free the scratch state. */
-static void dev_msos_end(struct bu_usb_device *dev)
-{
-	struct bu_usb_bus *bus = dev->bus;
-
-	bu_core_free(bus, dev->msos_fetch, sizeof(struct msos_fetch_state));
-	dev->msos_fetch = NULL;
-	if (dev->msos && !dev->msos->version) {
-		bu_core_free(bus, dev->msos, sizeof(*dev->msos));
-		dev->msos = NULL;
-	}
-	dev->enum_step = ST_DONE;
-	dev_finish(dev, 0);
-}
-
-/**
- * Microsoft OS 1.0/2.0 descriptors (reference/winusb.md §10-12), read on
- * the enumeration's own asynchronous control transfers with the msos.c
- * sequencer. They are optional: failures end the step, not the device.
- * Requests get a 1 s timeout so a device that ignores them costs little.
- */
-static void dev_msos_step(struct bu_usb_device *dev)
-{
-	struct bu_usb_bus *bus = dev->bus;
-	struct msos_fetch_state *st = dev->msos_fetch;
-	uint8_t setup[8];
-	int len;
-
-	if (!st) {
-		if (bus->no_msos) {
-			dev_msos_end(dev);
-			return;
-		}
-		st = bu_core_alloc(bus, sizeof(*st));
-		dev->msos = bu_core_alloc(bus, sizeof(*dev->msos));
-		dev->msos_fetch = st;
-		if (!st || !dev->msos) {
-			dev_msos_end(dev);
-			return;
-		}
-		bu_msos_fetch_init(&st->f, dev->msos, dev->desc.bcdUSB,
-				   (uint8_t)dev->active_config);
-	} else {
-		dev->ctrl.complete = NULL;
-		bu_msos_fetch_feed(&st->f, dev->ctrl_status, st->buf, dev->ctrl.actual);
-		if (dev->ctrl_status == BU_ENODEV) {
-			dev_msos_end(dev);
-			return;
-		}
-	}
-	len = bu_msos_fetch_next(&st->f, setup);
-	if (len < 0 || len > (int)sizeof(st->buf)) {
-		dev_msos_end(dev);
-		return;
-	}
-	bu_memset(&dev->ctrl, 0, sizeof(dev->ctrl));
-	bu_memcpy(dev->ctrl.setup, setup, 8);
-	dev->ctrl.ep = &dev->ep0;
-	dev->ctrl.buf = len ? st->buf : NULL;
-	dev->ctrl.len = (size_t)len;
-	dev->ctrl.timeout_ms = 1000;
-	dev->ctrl.complete = dev_ctrl_done;
-	dev->ctrl.ctx = dev;
-	dev->ctrl_busy = true;
-	if (bu_usb_xfer_submit(&dev->ctrl)) {
-		dev->ctrl_busy = false;
-		dev->ctrl.complete = NULL;
-		dev_msos_end(dev);
-	}
-}
-
-/** Forget a BOS that could not be read; enumeration goes on without it. */
-static void dev_bos_skip(struct bu_usb_device *dev, int err, const char *why)
-{
-	char path[32];
-
-	bu_core_free(dev->bus, dev->bos, sizeof(*dev->bos));
-	bu_core_free(dev->bus, dev->bos_raw, dev->bos_raw_len);
-	dev->bos = NULL;
-	dev->bos_raw = NULL;
-	dev->bos_raw_len = 0;
-	bu_core_log(dev->bus, BU_LOG_DEBUG, "device %s: no BOS (%s%s%s)",
-		    bu_core_dev_path(dev, path, sizeof(path)), bu_strerror(err),
-		    why ? ": " : "", why ? why : "");
-}
-
-/** Patch a stored descriptor set's wTotalLength to the `len` bytes kept. */
-static void raw_set_total(uint8_t *raw, uint16_t alloc, size_t len)
-{
-	if (alloc >= 4) {
-		raw[2] = (uint8_t)len;
-		raw[3] = (uint8_t)(len >> 8);
-	}
-}
-
-/**
- * A descriptor set (configuration or BOS) arrived in a buffer sized by its
- * wTotalLength: keep only the `got` bytes that came (a lying device asks
- * for up to 64 KiB and sends 9) and make wTotalLength say so. Returns the
- * kept buffer; *alloc is its size.
- */
-static uint8_t *raw_keep(struct bu_usb_bus *bus, uint8_t *raw, uint16_t *alloc, size_t got)
-{
-	uint8_t *kept;
-
-	if (got < *alloc && got >= 4) {
-		kept = bu_core_alloc(bus, got);
-		if (kept) {
-			bu_memcpy(kept, raw, got);
-			bu_core_free(bus, raw, *alloc);
-			raw = kept;
-			*alloc = (uint16_t)got;
-		}
-	}
-	raw_set_total(raw, *alloc, BU_MIN(got, (size_t)*alloc));
-	return raw;
-}
-
-/** Parse configuration `i` from its raw bytes into allocated arrays. */
-static int dev_parse_config(struct bu_usb_device *dev, unsigned i, size_t len,
-			    const char **why)
-{
-	struct bu_usb_bus *bus = dev->bus;
-	struct bu_usb_config_info *cfg = &dev->configs[i];
-	uint16_t na = 0, ne = 0, ni = 0;
-	int rc;
-
-	rc = bu_desc_count_config(dev->config_raw[i], len, &na, &ne, &ni, why);
-	if (rc)
-		return rc;
-	na = BU_MIN(na, (uint16_t)BU_USB_MAX_ALTS);
-	ne = BU_MIN(ne, (uint16_t)BU_USB_MAX_EPS);
-	ni = BU_MIN(ni, (uint16_t)BU_USB_MAX_IADS);
-	cfg->alts = na ? bu_core_alloc(bus, na * sizeof(*cfg->alts)) : NULL;
-	cfg->eps = ne ? bu_core_alloc(bus, ne * sizeof(*cfg->eps)) : NULL;
-	cfg->iads = ni ? bu_core_alloc(bus, ni * sizeof(*cfg->iads)) : NULL;
-	dev->config_alloc[i][0] = na;
-	dev->config_alloc[i][1] = ne;
-	dev->config_alloc[i][2] = ni;
-	if ((na && !cfg->alts) || (ne && !cfg->eps) || (ni && !cfg->iads))
-		return BU_ENOMEM;
-	{
-		struct bu_usb_alt_info *alts = cfg->alts;
-		struct bu_usb_ep_info *eps = cfg->eps;
-		struct bu_usb_iad_info *iads = cfg->iads;
-
-		rc = bu_desc_parse_config(dev->config_raw[i], len, dev->speed, cfg,
-					  alts, na, eps, ne, iads, ni, why);
-		/* Keep our allocations reachable for free whatever happened. */
-		cfg->alts = alts;
-		cfg->eps = eps;
-		cfg->iads = iads;
-	}
-	return rc;
 }
 
 uint32_t bu_core_open_alt(struct bu_usb_device *dev,
@@ -806,337 +441,6 @@ uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 		opened |= 1u << idx;
 	}
 	return opened;
-}
-
-/** Open the endpoints of alternate setting 0 of every interface of config `ci`. */
-static void dev_open_endpoints(struct bu_usb_device *dev, unsigned ci)
-{
-	const struct bu_usb_config_info *cfg = &dev->configs[ci];
-
-	for (unsigned a = 0; a < cfg->num_alts; a++)
-		if (cfg->alts[a].alt == 0)
-			bu_core_open_alt(dev, cfg, &cfg->alts[a]);
-}
-
-/** Read the next string the device names (manufacturer, product, serial). */
-static bool dev_next_string(struct bu_usb_device *dev)
-{
-	static const uint8_t none = 0;
-
-	while (dev->str_step < 3) {
-		const uint8_t *idx = dev->str_step == 0 ? &dev->desc.iManufacturer
-				   : dev->str_step == 1 ? &dev->desc.iProduct
-							: &dev->desc.iSerialNumber;
-
-		if (!dev->langid)
-			idx = &none;
-		if (*idx) {
-			if (get_desc(dev, USB_DT_STRING, *idx, dev->langid,
-				     dev->ctrl_buf, 255) == 0)
-				return true;
-		}
-		dev->str_step++;
-	}
-	return false;
-}
-
-/** Store the string just read for str_step. */
-static void dev_store_string(struct bu_usb_device *dev)
-{
-	char *out;
-	bool *have;
-	size_t size;
-	const char *why = NULL;
-
-	switch (dev->str_step) {
-	case 0:
-		out = dev->manufacturer;
-		have = &dev->have_manufacturer;
-		size = sizeof(dev->manufacturer);
-		break;
-	case 1:
-		out = dev->product;
-		have = &dev->have_product;
-		size = sizeof(dev->product);
-		break;
-	default:
-		out = dev->serial;
-		have = &dev->have_serial;
-		size = sizeof(dev->serial);
-		break;
-	}
-	if (bu_desc_string_to_utf8(dev->ctrl_buf, dev->ctrl.actual, out, size,
-				   &why) >= 0) {
-		*have = true;
-	} else {
-		char path[32];
-
-		bu_core_log(dev->bus, BU_LOG_WARN, "device %s: string %u ignored: %s",
-		     bu_core_dev_path(dev, path, sizeof(path)), dev->str_step,
-		     why ? why : "malformed");
-	}
-}
-
-/**
- * Run the current enumeration step. Steps that wait for the device or the
- * controller return and are re-entered from the completion.
- */
-static void dev_step(struct bu_usb_device *dev)
-{
-	struct bu_usb_bus *bus = dev->bus;
-	const char *why = NULL;
-	int rc = 0;
-
-	if (dev->state != BU_DEV_ENUMERATING)
-		return;
-	switch (dev->enum_step) {
-	case ST_ENABLE:
-		rc = bus->ops->dev_enable(dev, dev_op_done, NULL);
-		break;
-	case ST_ADDRESS:
-		rc = bus->ops->dev_address(dev, dev_op_done, NULL);
-		break;
-	case ST_ADDR_RECOVERY:
-		break;
-	case ST_DESC8:
-		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
-			rc = get_desc(dev, USB_DT_DEVICE, 0, 0, dev->ctrl_buf, 8);
-			break;
-		}
-		if (dev->ctrl_status) {
-			rc = dev->ctrl_status;
-			break;
-		}
-		rc = bu_desc_device_mps0(dev->ctrl_buf, dev->ctrl.actual, dev->speed, &why);
-		if (rc < 0) {
-			dev_bad_desc(dev, rc, why);
-			return;
-		}
-		dev->ctrl.complete = NULL;
-		if ((unsigned)rc != dev->ep0.mps) {
-			dev->ep0.mps = (uint16_t)rc;
-			dev->enum_step = ST_EP0_UPDATE;
-			rc = bus->ops->dev_update_ep0(dev, dev_op_done, NULL);
-			break;
-		}
-		dev_goto(dev, ST_DESC18);
-		return;
-	case ST_EP0_UPDATE:
-		break;
-	case ST_DESC18:
-		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
-			rc = get_desc(dev, USB_DT_DEVICE, 0, 0, dev->ctrl_buf,
-				      USB_DT_DEVICE_SIZE);
-			break;
-		}
-		dev->ctrl.complete = NULL;
-		if (dev->ctrl_status) {
-			rc = dev->ctrl_status;
-			break;
-		}
-		rc = bu_desc_parse_device(dev->ctrl_buf, dev->ctrl.actual, &dev->desc, &why);
-		if (rc) {
-			dev_bad_desc(dev, rc, why);
-			return;
-		}
-		dev->have_desc = true;
-		dev->num_configs = 0;
-		dev_goto(dev, ST_CONFIG_HDR);
-		return;
-	case ST_CONFIG_HDR:
-		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
-			if (dev->num_configs >= dev->desc.bNumConfigurations ||
-			    dev->num_configs >= BU_USB_MAX_CONFIGS) {
-				dev_goto(dev, ST_BOS_HDR);
-				return;
-			}
-			rc = get_desc(dev, USB_DT_CONFIG, dev->num_configs, 0,
-				      dev->ctrl_buf, USB_DT_CONFIG_SIZE);
-			break;
-		}
-		dev->ctrl.complete = NULL;
-		if (dev->ctrl_status == BU_ESTALL && dev->num_configs > 0) {
-			/* It has fewer configurations than it claims: keep
-			 * those read (usb-facts §3.1). */
-			dev_goto(dev, ST_BOS_HDR);
-			return;
-		}
-		if (dev->ctrl_status) {
-			rc = dev->ctrl_status;
-			break;
-		}
-		rc = bu_desc_total_length(dev->ctrl_buf, dev->ctrl.actual, USB_DT_CONFIG, &why);
-		if (rc < 0) {
-			dev_bad_desc(dev, rc, why);
-			return;
-		}
-		{
-			unsigned i = dev->num_configs;
-			uint16_t total = (uint16_t)BU_MIN((unsigned)rc, (unsigned)BU_USB_MAX_CONFIG_LEN);
-
-			dev->config_raw[i] = bu_core_alloc(bus, total);
-			if (!dev->config_raw[i]) {
-				rc = BU_ENOMEM;
-				break;
-			}
-			dev->config_raw_len[i] = total;
-			dev->enum_step = ST_CONFIG_FULL;
-			rc = get_desc(dev, USB_DT_CONFIG, (uint8_t)i, 0,
-				      dev->config_raw[i], total);
-		}
-		break;
-	case ST_CONFIG_FULL: {
-		unsigned i = dev->num_configs;
-
-		dev->ctrl.complete = NULL;
-		if (dev->ctrl_status) {
-			rc = dev->ctrl_status;
-			break;
-		}
-		dev->config_raw[i] = raw_keep(bus, dev->config_raw[i], &dev->config_raw_len[i],
-					      dev->ctrl.actual);
-		rc = dev_parse_config(dev, i, BU_MIN(dev->ctrl.actual, dev->config_raw_len[i]), &why);
-		/* What applications get (WinUsb_GetDescriptor) describes itself. */
-		if (!rc)
-			raw_set_total(dev->config_raw[i], dev->config_raw_len[i],
-				      dev->configs[i].total_len);
-		if (rc) {
-			dev_bad_desc(dev, rc, why);
-			return;
-		}
-		if (dev->configs[i].warnings)
-			bu_core_log(bus, BU_LOG_DEBUG, "configuration %u: %u irregularities (%s)",
-			     i, dev->configs[i].warnings, why ? why : "");
-		dev->num_configs++;
-		dev_goto(dev, ST_CONFIG_HDR);
-		return;
-	}
-	case ST_BOS_HDR:
-		/* USB 3.2 §9.6.2: devices with bcdUSB >= 2.01 have a BOS. It is
-		 * optional information: any failure only skips it. */
-		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
-			if (dev->desc.bcdUSB < 0x0201) {
-				dev_goto(dev, ST_LANGID);
-				return;
-			}
-			rc = get_desc(dev, USB_DT_BOS, 0, 0, dev->ctrl_buf, USB_DT_BOS_SIZE);
-			break;
-		}
-		dev->ctrl.complete = NULL;
-		rc = dev->ctrl_status ? dev->ctrl_status
-				      : bu_desc_total_length(dev->ctrl_buf, dev->ctrl.actual,
-							     USB_DT_BOS, &why);
-		if (rc >= 0) {
-			uint16_t total = (uint16_t)BU_MIN((unsigned)rc, 4096u);
-
-			dev->bos_raw = bu_core_alloc(bus, total);
-			if (dev->bos_raw) {
-				dev->bos_raw_len = total;
-				dev->enum_step = ST_BOS_FULL;
-				rc = get_desc(dev, USB_DT_BOS, 0, 0, dev->bos_raw, total);
-				if (!rc)
-					break;
-			} else {
-				rc = BU_ENOMEM;
-			}
-		}
-		dev_bos_skip(dev, rc, why);
-		dev_goto(dev, ST_LANGID);
-		return;
-	case ST_BOS_FULL:
-		dev->ctrl.complete = NULL;
-		rc = dev->ctrl_status;
-		if (!rc) {
-			dev->bos_raw = raw_keep(bus, dev->bos_raw, &dev->bos_raw_len,
-						dev->ctrl.actual);
-			dev->bos = bu_core_alloc(bus, sizeof(*dev->bos));
-			rc = dev->bos ? bu_desc_parse_bos(dev->bos_raw,
-							  BU_MIN(dev->ctrl.actual, dev->bos_raw_len),
-							  dev->bos, &why)
-				      : BU_ENOMEM;
-			if (!rc)
-				raw_set_total(dev->bos_raw, dev->bos_raw_len, dev->bos->total_len);
-		}
-		if (rc)
-			dev_bos_skip(dev, rc, why);
-		dev_goto(dev, ST_LANGID);
-		return;
-	case ST_LANGID:
-		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
-			if (!dev->desc.iManufacturer && !dev->desc.iProduct &&
-			    !dev->desc.iSerialNumber) {
-				dev_goto(dev, ST_CONFIGURE);
-				return;
-			}
-			rc = get_desc(dev, USB_DT_STRING, 0, 0, dev->ctrl_buf, 255);
-			break;
-		}
-		dev->ctrl.complete = NULL;
-		/* USB 2.0 §9.6.7: a device without strings may STALL here. */
-		if (dev->ctrl_status ||
-		    bu_desc_first_langid(dev->ctrl_buf, dev->ctrl.actual, &dev->langid, &why))
-			dev->langid = 0;
-		dev->str_step = 0;
-		dev->enum_step = ST_STRINGS;
-		if (!dev_next_string(dev))
-			dev_goto(dev, ST_CONFIGURE);
-		return;
-	case ST_STRINGS:
-		dev->ctrl.complete = NULL;
-		if (!dev->ctrl_status)
-			dev_store_string(dev);
-		dev->str_step++;
-		if (!dev_next_string(dev))
-			dev_goto(dev, ST_CONFIGURE);
-		return;
-	case ST_CONFIGURE:
-		if (!dev->num_configs) {
-			rc = BU_ENOENT;
-			break;
-		}
-		dev->active_config = 0;
-		if (bus->events.choose_config) {
-			int c = bus->events.choose_config(bus->events.ctx, dev);
-
-			if (c >= 0 && c < dev->num_configs)
-				dev->active_config = c;
-		}
-		/* USB 2.0 §9.4.7: SET_CONFIGURATION(0) unconfigures, so a
-		 * configuration numbered 0 cannot be selected; take another. */
-		for (unsigned i = 0; dev->configs[dev->active_config].value == 0; i++) {
-			if (i >= dev->num_configs) {
-				dev_bad_desc(dev, BU_EBADDESC,
-					     "no configuration with a bConfigurationValue other than 0");
-				return;
-			}
-			dev->active_config = (int)i;
-		}
-		dev_open_endpoints(dev, (unsigned)dev->active_config);
-		rc = bus->ops->dev_configure(dev, 0, dev_op_done, NULL);
-		break;
-	case ST_SET_CONFIG:
-		if (!dev->ctrl_busy && dev->ctrl.complete == NULL) {
-			rc = dev_ctrl(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
-				      USB_REQ_SET_CONFIGURATION,
-				      dev->configs[dev->active_config].value, 0, NULL, 0);
-			break;
-		}
-		dev->ctrl.complete = NULL;
-		if (dev->ctrl_status) {
-			rc = dev->ctrl_status;
-			break;
-		}
-		dev->config_value = dev->configs[dev->active_config].value;
-		dev_goto(dev, ST_MSOS);
-		return;
-	case ST_MSOS:
-		dev_msos_step(dev);
-		return;
-	default:
-		break;
-	}
-	if (rc)
-		dev_finish(dev, rc);
 }
 
 /* ======================================================================== */
@@ -1355,7 +659,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 		/* Nothing will complete: end every enumeration. */
 		for (struct bu_usb_device *d = bus->devices; d; d = d->next)
 			if (d->state == BU_DEV_ENUMERATING)
-				dev_finish(d, BU_ESHUTDOWN);
+				bu_core_enum_finish(d, BU_ESHUTDOWN);
 		for (unsigned p = 1; p <= bus->num_ports; p++)
 			if (bus->port_state[p] != PORT_DEVICE)
 				port_set(bus, p, PORT_EMPTY, 0);
@@ -1371,7 +675,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
 		if (d->wake_us && now >= d->wake_us) {
 			d->wake_us = 0;
-			dev_step(d);
+			bu_core_enum_timer(d);
 		}
 	}
 	check_timeouts(bus, now);

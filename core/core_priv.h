@@ -75,6 +75,27 @@ void bu_core_pm_drop(struct bu_usb_device *dev);
 /** Suspend/resume timers. */
 void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now);
 
+/* Enumeration (enum.c) */
+
+/**
+ * Size of a device's enumeration buffer (dev->ctrl_buf): every request the
+ * enumeration reads into it fits (strings are read with wLength 255).
+ */
+#define BU_CORE_CTRL_BUF_LEN 256
+
+/** Start enumerating a new device (its port is reset and recovered). */
+void bu_core_enum_start(struct bu_usb_device *dev);
+/** The device's enumeration timer (dev->wake_us) fired. */
+void bu_core_enum_timer(struct bu_usb_device *dev);
+/** End enumeration: configured (err 0, drivers bound) or failed with err. */
+void bu_core_enum_finish(struct bu_usb_device *dev, int err);
+/** Free enumeration scratch state of a device being destroyed. */
+void bu_core_enum_free(struct bu_usb_device *dev);
+/** Name of the step the device's enumeration is at (or stopped at). */
+const char *bu_core_enum_step_name(const struct bu_usb_device *dev);
+/** Give up the root port's default-address lock, if this device holds it. */
+void bu_core_addr_unlock(struct bu_usb_device *dev);
+
 /** The built-in hub class driver. */
 extern const struct bu_usb_driver bu_usb_hub_driver;
 

@@ -1060,3 +1060,13 @@ const struct bu_bos_cap *bu_desc_bos_platform(const struct bu_bos_info *bos,
 	}
 	return NULL;
 }
+
+void bu_usb_setup_pack(uint8_t setup[8], uint8_t bm_request_type, uint8_t b_request,
+		       uint16_t w_value, uint16_t w_index, uint16_t w_length)
+{
+	setup[0] = bm_request_type;
+	setup[1] = b_request;
+	bu_put_le16(setup + 2, w_value);
+	bu_put_le16(setup + 4, w_index);
+	bu_put_le16(setup + 6, w_length);
+}

@@ -397,17 +397,10 @@ static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
 		return BU_EINVAL;
 	bu_memset(x, 0, sizeof(*x));
 	x->ep = &h->dev->ep0;
-	x->setup[0] = type;
-	x->setup[1] = req;
-	x->setup[2] = (uint8_t)value;
-	x->setup[3] = (uint8_t)(value >> 8);
-	x->setup[4] = (uint8_t)index;
-	x->setup[5] = (uint8_t)(index >> 8);
-	x->setup[6] = (uint8_t)len;
-	x->setup[7] = (uint8_t)(len >> 8);
+	bu_usb_setup_pack(x->setup, type, req, value, index, len);
 	x->buf = len ? h->buf : NULL;
 	x->len = len;
-	x->timeout_ms = 5000; /* USB 2.0 §9.2.6.4 */
+	x->timeout_ms = BU_USB_REQUEST_TIMEOUT_MS;
 	x->complete = ctrl_done;
 	x->ctx = h;
 	h->ctrl_kind = (uint8_t)kind;

@@ -559,20 +559,6 @@ void bu_msos_fetch_init(struct bu_msos_fetch *f, struct bu_msos_info *info, uint
 	f->step = info ? ST_START : ST_DONE;
 }
 
-/** Fill a SETUP packet. */
-static void setup_fill(uint8_t s[8], uint8_t type, uint8_t req, uint16_t value, uint16_t index,
-		       uint16_t length)
-{
-	s[0] = type;
-	s[1] = req;
-	s[2] = (uint8_t)value;
-	s[3] = (uint8_t)(value >> 8);
-	s[4] = (uint8_t)index;
-	s[5] = (uint8_t)(index >> 8);
-	s[6] = (uint8_t)length;
-	s[7] = (uint8_t)(length >> 8);
-}
-
 int bu_msos_fetch_next(struct bu_msos_fetch *f, uint8_t setup[8])
 {
 	struct bu_msos_info *info = f->info;
@@ -589,26 +575,26 @@ int bu_msos_fetch_next(struct bu_msos_fetch *f, uint8_t setup[8])
 	switch (f->step) {
 	case ST_BOS_HEAD:
 		f->want = USB_DT_BOS_SIZE;
-		setup_fill(setup, USB_DIR_IN, USB_REQ_GET_DESCRIPTOR, USB_DT_BOS << 8, 0, f->want);
+		bu_usb_setup_pack(setup, USB_DIR_IN, USB_REQ_GET_DESCRIPTOR, USB_DT_BOS << 8, 0, f->want);
 		break;
 	case ST_BOS_FULL:
 		f->want = f->total;
-		setup_fill(setup, USB_DIR_IN, USB_REQ_GET_DESCRIPTOR, USB_DT_BOS << 8, 0, f->want);
+		bu_usb_setup_pack(setup, USB_DIR_IN, USB_REQ_GET_DESCRIPTOR, USB_DT_BOS << 8, 0, f->want);
 		break;
 	case ST_MSOS2_SET:
 		f->want = info->set_len;
-		setup_fill(setup, USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE,
+		bu_usb_setup_pack(setup, USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE,
 			   info->vendor_code, 0, BU_MSOS20_DESCRIPTOR_INDEX, f->want);
 		break;
 	case ST_OS_STRING:
 		f->want = BU_MSOS1_STRING_LEN;
-		setup_fill(setup, USB_DIR_IN, USB_REQ_GET_DESCRIPTOR,
+		bu_usb_setup_pack(setup, USB_DIR_IN, USB_REQ_GET_DESCRIPTOR,
 			   (USB_DT_STRING << 8) | BU_MSOS1_STRING_INDEX, 0, f->want);
 		break;
 	case ST_COMPAT_HEAD:
 	case ST_COMPAT_FULL:
 		f->want = f->step == ST_COMPAT_HEAD ? BU_MSOS1_COMPAT_HEADER_LEN : f->total;
-		setup_fill(setup, USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE,
+		bu_usb_setup_pack(setup, USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE,
 			   info->vendor_code, 0, BU_MSOS1_COMPAT_ID_INDEX, f->want);
 		break;
 	case ST_PROPS_HEAD:
@@ -622,7 +608,7 @@ int bu_msos_fetch_next(struct bu_msos_fetch *f, uint8_t setup[8])
 			     (f->attempt == 2 ? USB_RECIP_DEVICE : USB_RECIP_INTERFACE);
 
 		f->want = f->step == ST_PROPS_HEAD ? BU_MSOS1_PROPS_HEADER_LEN : f->total;
-		setup_fill(setup, rt, info->vendor_code, value, BU_MSOS1_EXT_PROPS_INDEX, f->want);
+		bu_usb_setup_pack(setup, rt, info->vendor_code, value, BU_MSOS1_EXT_PROPS_INDEX, f->want);
 		break;
 	}
 	default:

@@ -8,8 +8,6 @@
 #include "bareusb/desc.h"
 #include "bareusb/util.h"
 
-#define T_REQUEST_MS 5000 /* USB 2.0 §9.2.6.4: upper bound for a request */
-
 int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms)
 {
 	uint64_t deadline = bu_core_now(bus) + (uint64_t)timeout_ms * 1000;
@@ -54,7 +52,7 @@ static int configure_sync(struct bu_usb_device *dev, uint32_t drop_mask)
 		return rc;
 	}
 	/* Commands have their own timeout and abort; this bound is a backstop. */
-	rc = bu_core_wait(bus, &w.done, 2 * T_REQUEST_MS);
+	rc = bu_core_wait(bus, &w.done, 2 * BU_USB_REQUEST_TIMEOUT_MS);
 	if (rc && !w.done) {
 		dev->waiter = NULL; /* not removed: removal completes w */
 		return rc;
@@ -84,7 +82,7 @@ int bu_usb_get_descriptor(struct bu_usb_device *dev, uint8_t recipient,
 		return rc;
 	return bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
 			      USB_REQ_GET_DESCRIPTOR, (uint16_t)(type << 8 | index),
-			      w_index, buf, len, T_REQUEST_MS);
+			      w_index, buf, len, BU_USB_REQUEST_TIMEOUT_MS);
 }
 
 /** A standard request with no data stage. */
@@ -96,7 +94,7 @@ static int std_out(struct bu_usb_device *dev, uint8_t recipient, uint8_t req,
 	if (rc)
 		return rc;
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | (recipient & 3),
-			    req, value, index, NULL, 0, T_REQUEST_MS);
+			    req, value, index, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
 	return rc < 0 ? rc : 0;
 }
 
@@ -112,7 +110,7 @@ static int std_in16(struct bu_usb_device *dev, uint8_t recipient, uint8_t req,
 	if (!out)
 		return BU_EINVAL;
 	rc = bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
-			    req, 0, index, b, 2, T_REQUEST_MS);
+			    req, 0, index, b, 2, BU_USB_REQUEST_TIMEOUT_MS);
 	if (rc < 0)
 		return rc;
 	if (rc < 2)
@@ -292,7 +290,7 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 	intf->alt = alt;
 	intf->info = new_alt;
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
-			    USB_REQ_SET_INTERFACE, alt, number, NULL, 0, T_REQUEST_MS);
+			    USB_REQ_SET_INTERFACE, alt, number, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
 	/* USB 2.0 §9.4.10: a device with only alt 0 may STALL; that is fine. */
 	if (rc == BU_ESTALL && alt == 0)
 		rc = 0;
@@ -355,7 +353,7 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 			old[idx]->hc_priv = NULL;
 		}
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
-			    USB_REQ_SET_CONFIGURATION, value, 0, NULL, 0, T_REQUEST_MS);
+			    USB_REQ_SET_CONFIGURATION, value, 0, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
 	if (rc < 0)
 		return rc;
 	dev->config_value = value;

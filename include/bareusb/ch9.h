@@ -125,6 +125,13 @@ static inline uint16_t bu_get_le16(const uint8_t *p)
 	return (uint16_t)(p[0] | (p[1] << 8));
 }
 
+/** Write a 16-bit value little-endian, as on the wire. */
+static inline void bu_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
 /** Read a little-endian 32-bit value from device bytes. */
 static inline uint32_t bu_get_le32(const uint8_t *p)
 {

@@ -1,6 +1,7 @@
 /*
  * bareusb descriptor parsing: device, configuration, string and BOS
- * descriptors, plus a safe iterator for class drivers.
+ * descriptors, plus a safe iterator for class drivers, and the SETUP
+ * packet builder every request uses.
  *
  * Every byte handed to these functions is treated as hostile device input:
  * lengths, counts and indexes are checked before use, nothing is read past
@@ -29,6 +30,13 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/**
+ * Pack a SETUP packet (USB 2.0 §9.3) into setup[8], little-endian as on
+ * the wire.
+ */
+void bu_usb_setup_pack(uint8_t setup[8], uint8_t bm_request_type, uint8_t b_request,
+		       uint16_t w_value, uint16_t w_index, uint16_t w_length);
 
 /* ------------------------------------------------------------------------ */
 /* Generic walking                                                          */

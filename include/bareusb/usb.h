@@ -39,6 +39,12 @@ extern "C" {
 #define BU_USB_MAX_DRIVERS 16    /**< class drivers registered per bus */
 #define BU_USB_MAX_STRING 127    /**< UTF-16 code units kept per string */
 
+/**
+ * USB 2.0 §9.2.6.4: a device completes a standard request within 5 s; the
+ * core's requests (and the default for bu_usb_control) wait that long.
+ */
+#define BU_USB_REQUEST_TIMEOUT_MS 5000
+
 /** Bus speeds, in PORTSC / slot-context order where they overlap. */
 enum bu_usb_speed {
 	BU_SPEED_UNKNOWN = 0,
