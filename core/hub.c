@@ -34,6 +34,15 @@
 #define HUB_PORT_STATUS_LEN 4
 #define HUB_BUF_LEN HUB_DESC2_LEN
 
+/*
+ * A hostile or broken hub must not keep the bus busy for ever: a port
+ * whose status cannot be read or whose change bits cannot be cleared this
+ * many times in a row is given up, and a hub that lets this many requests
+ * in a row time out (5 s each) is failed as a whole.
+ */
+#define HUB_PORT_MAX_ERRORS 3
+#define HUB_MAX_TIMEOUTS 2
+
 /* Hub class requests and features (USB 2.0 §11.24.2, Table 11-17). */
 #define HUB_REQ_SET_HUB_DEPTH 12
 #define HUB_FEAT_PORT_ENABLE 1
@@ -89,6 +98,8 @@ struct hub_port {
 	bool disabled;    /* C_PORT_ENABLE was seen in the last read */
 	uint16_t status;
 	uint16_t change;  /* change bits still to clear */
+	uint8_t errors;   /* requests about it that failed in a row */
+	bool broken;      /* given up: its hub cannot report or clear its state */
 	uint64_t wake_us;
 	uint64_t deadline_us;
 	struct bu_usb_device *child;
@@ -128,6 +139,7 @@ struct hub {
 	uint8_t ibuf[8];
 	bool intr_busy;
 	bool settling;       /* counted as enumerating until the first port scan */
+	uint8_t timeouts;    /* requests that timed out in a row */
 	uint64_t intr_retry_us;
 	struct hub_port ports[HUB_MAX_PORTS + 1];
 };
@@ -240,7 +252,7 @@ static void intr_done(struct bu_usb_xfer *xfer)
 		return;
 	}
 	for (unsigned p = 1; p <= h->nports && p / 8 < xfer->actual; p++)
-		if (h->ibuf[p / 8] & (1u << (p % 8)))
+		if ((h->ibuf[p / 8] & (1u << (p % 8))) && !h->ports[p].broken)
 			h->ports[p].read = true;
 	intr_submit(h);
 	hub_kick(h);
@@ -425,6 +437,22 @@ static void hub_fail(struct hub *h, const char *what, int err)
 	hub_settled(h);
 }
 
+/** A request about port `p` failed; give the port up after too many in a row. */
+static void port_error(struct hub *h, unsigned p, const char *what, int err)
+{
+	struct hub_port *hp = &h->ports[p];
+
+	hub_warn(h, what, p, err);
+	if (p < 1 || p > h->nports || ++hp->errors < HUB_PORT_MAX_ERRORS)
+		return;
+	hub_warn(h, "given up after repeated errors", p, 0);
+	hp->broken = true;
+	hp->read = hp->act = false;
+	hp->change = 0;
+	if (!hp->child)
+		port_set(h, p, HP_FAILED, 0);
+}
+
 /** The multi-TT alternate setting of a high-speed hub (protocol 2), or NULL. */
 static const struct bu_usb_alt_info *hub_mtt_alt(const struct hub *h)
 {
@@ -482,6 +510,12 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 	h->ctrl_busy = false;
 	if (hub_orphan_done(h) || hub_gone(h) || st == BU_ENODEV)
 		return;
+	if (st != BU_ETIMEDOUT) {
+		h->timeouts = 0; /* an answer, even a STALL */
+	} else if (++h->timeouts >= HUB_MAX_TIMEOUTS) {
+		hub_fail(h, "hub stopped answering", st);
+		return;
+	}
 	switch (h->ctrl_kind) {
 	case CK_SETUP:
 		if (st && h->step == HUB_SET_MTT) {
@@ -521,19 +555,23 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		break;
 	case CK_STATUS:
 		if (st || xfer->actual < HUB_PORT_STATUS_LEN) {
-			hub_warn(h, "port status", h->ctrl_port, st ? st : BU_EPROTO);
 			hp->read = false;
+			port_error(h, h->ctrl_port, "port status", st ? st : BU_EPROTO);
 			break;
 		}
 		hp->status = bu_get_le16(&h->buf[0]);
 		hp->change = bu_get_le16(&h->buf[2]);
+		if (!hp->change)
+			hp->errors = 0;
 		hp->reconnect |= (hp->change & 1) != 0;
 		hp->disabled |= (hp->change & 2) != 0;
 		hp->act = true;
 		break;
 	case CK_CLEAR:
 		if (st)
-			hub_warn(h, "clear port feature", h->ctrl_port, st);
+			port_error(h, h->ctrl_port, "clear port feature", st);
+		else
+			hp->errors = 0;
 		break;
 	case CK_DISABLE:
 		if (st)
@@ -716,6 +754,8 @@ static void hub_poll(struct bu_usb_interface *intf, uint64_t now)
 	for (unsigned p = 1; p <= h->nports; p++) {
 		struct hub_port *hp = &h->ports[p];
 
+		if (hp->broken)
+			continue;
 		if (hp->wake_us && now >= hp->wake_us) {
 			hp->wake_us = 0;
 			hp->timer_fired = true;

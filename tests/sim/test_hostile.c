@@ -435,6 +435,24 @@ START_TEST(test_campaign)
 }
 END_TEST
 
+/*
+ * Seeds that hung the bus before the hub driver bounded its errors: a hub
+ * whose ClearPortFeature(C_PORT_CONNECTION) always STALLs (the debounce
+ * restarted on every status read), and nested hubs that NAK GetPortStatus
+ * for ever (a 5 s timeout per read, ports taking turns). Each must settle.
+ */
+static const uint64_t found_seeds[] = { 0x2001955u, 0x20017d9u };
+
+START_TEST(test_found_seed)
+{
+	struct bench b;
+
+	bench_up(&b, 0, found_seeds[_i]);
+	one_hostile(&b, found_seeds[_i], features());
+	bench_down(&b);
+}
+END_TEST
+
 /* One seed alone (HOSTILE_ONLY), for looking at a failure. */
 START_TEST(test_one)
 {
@@ -569,6 +587,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_generator);
 	tcase_add_test(tc, test_config_value_zero);
+	tcase_add_loop_test(tc, test_found_seed, 0,
+			    (int)(sizeof(found_seeds) / sizeof(found_seeds[0])));
 	if (getenv("HOSTILE_ONLY"))
 		tcase_add_test(tc, test_one);
 	else
