@@ -24,16 +24,6 @@
 
 #include "timing.h"
 
-enum port_state {
-	PORT_EMPTY = 0,
-	PORT_DEBOUNCE,  /* connected, waiting TATTDB */
-	PORT_RESET,     /* reset issued, waiting for the port to enable */
-	PORT_RECOVERY,  /* reset done, waiting TRSTRCY */
-	PORT_DEVICE,    /* a device owns the port */
-	PORT_FAILED,    /* reset failed; wait for a disconnect */
-	PORT_OVERCURRENT, /* over-current active; left alone until it clears */
-	PORT_POWER,     /* over-current over, port power back on: settling */
-};
 
 /** Device enumeration steps, in order. */
 
@@ -447,181 +437,43 @@ uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 /* Root ports                                                               */
 /* ======================================================================== */
 
-/** The device attached directly to root port `port`, if any. */
-static struct bu_usb_device *root_device(struct bu_usb_bus *bus, unsigned port)
+/** The root hub's port operations are the controller driver's. */
+static int root_reset(struct bu_port_hub *hub, unsigned port, bool warm)
 {
-	for (struct bu_usb_device *d = bus->devices; d; d = d->next)
-		if (!d->parent && d->root_port == port)
-			return d;
-	return NULL;
+	return hub->bus->ops->port_reset(hub->bus, port, warm);
 }
 
-/** Set a root port's state and timer, keeping the busy count right. */
-static void port_set(struct bu_usb_bus *bus, unsigned port, enum port_state st,
-		     uint32_t wait_us)
+static int root_power(struct bu_port_hub *hub, unsigned port)
 {
-	bool was_busy = bus->port_state[port] == PORT_DEBOUNCE ||
-			bus->port_state[port] == PORT_RESET ||
-			bus->port_state[port] == PORT_RECOVERY ||
-			bus->port_state[port] == PORT_POWER;
-	bool busy = st == PORT_DEBOUNCE || st == PORT_RESET || st == PORT_RECOVERY ||
-		    st == PORT_POWER;
-
-	if (busy && !was_busy)
-		bus->enumerating++;
-	else if (!busy && was_busy && bus->enumerating)
-		bus->enumerating--;
-	bus->port_state[port] = (uint8_t)st;
-	bus->port_wake_us[port] = wait_us ? bu_core_now(bus) + wait_us : 0;
+	return hub->bus->ops->port_power ? hub->bus->ops->port_power(hub->bus, port) : BU_ENOTSUP;
 }
 
-/** Attach a new device to a port that finished reset and recovery. */
-static void port_attach(struct bu_usb_bus *bus, unsigned port,
-			enum bu_usb_speed speed)
-{
-	port_set(bus, port, PORT_DEVICE, 0);
-	if (!bu_core_dev_attach(bus, NULL, port, speed)) {
-		bu_core_log(bus, BU_LOG_ERR, "port %u: out of memory for a device", port);
-		port_set(bus, port, PORT_FAILED, 0);
-	}
-}
+static const struct bu_port_ops root_port_ops = {
+	.reset = root_reset,
+	.power = root_power,
+};
 
-/**
- * Over-current handling of a root port; true when the port is done with
- * for now. While OCA is set (xHCI §5.4.8) the port's device is removed and
- * the port left alone: the xHC has disabled it (PED=0) and, on ports with
- * power switches, turned its power off (PP=0). Once OCA clears the port is
- * powered again where the controller can switch it, given the 20 ms PP
- * settle time, and scanned as a new port (Linux hub.c does the same after
- * its cool-down: power on, then the connect logic runs again).
- */
-static bool port_overcurrent(struct bu_usb_bus *bus, unsigned port,
-			     const struct bu_usb_port_status *st, bool timer)
+/** The root hub as the port machine sees it. */
+static void root_hub(struct bu_usb_bus *bus, struct bu_port_hub *hub)
 {
-	struct bu_usb_device *dev;
-
-	if (st->overcurrent) {
-		if (bus->port_state[port] == PORT_OVERCURRENT)
-			return true;
-		bu_core_log(bus, BU_LOG_WARN, "port %u: over-current, device removed", port);
-		dev = root_device(bus, port);
-		if (dev)
-			bu_core_dev_remove(bus, dev);
-		port_set(bus, port, PORT_OVERCURRENT, 0);
-		return true;
-	}
-	if (bus->port_state[port] == PORT_OVERCURRENT) {
-		bu_core_log(bus, BU_LOG_INFO, "port %u: over-current cleared", port);
-		if (bus->ops->port_power && !bus->ops->port_power(bus, port)) {
-			port_set(bus, port, PORT_POWER, T_POWER_US);
-			return true;
-		}
-	} else if (!timer) {
-		return true; /* PORT_POWER: wait for the settle time */
-	}
-	port_set(bus, port, PORT_EMPTY, 0);
-	return false;
+	bu_memset(hub, 0, sizeof(*hub));
+	hub->bus = bus;
+	hub->ops = &root_port_ops;
+	hub->links_train = true;
+	hub->power_us = T_POWER_US;
 }
 
 /** Re-evaluate a root port after a change or a timer. */
 static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 {
 	struct bu_usb_port_status st;
-	struct bu_usb_device *dev;
-	enum port_state ps = bus->port_state[port];
+	struct bu_port_hub hub;
 
 	if (bus->ops->port_status(bus, port, &st))
 		return;
-	if (st.overcurrent || ps == PORT_OVERCURRENT || ps == PORT_POWER) {
-		if (port_overcurrent(bus, port, &st, timer))
-			return;
-		ps = bus->port_state[port];
-	}
-	if (!st.connected) {
-		dev = root_device(bus, port);
-		if (dev) {
-			char path[32];
-
-			bu_core_log(bus, BU_LOG_INFO, "device %s disconnected",
-			     bu_core_dev_path(dev, path, sizeof(path)));
-			bu_core_dev_remove(bus, dev);
-		}
-		port_set(bus, port, PORT_EMPTY, 0);
-		return;
-	}
-	if (st.connect_changed && ps != PORT_EMPTY && ps != PORT_DEBOUNCE) {
-		/* Unplugged and plugged again between two looks, at any stage
-		 * (or a device that re-attached itself): start over with a
-		 * new device. */
-		dev = root_device(bus, port);
-		if (dev)
-			bu_core_dev_remove(bus, dev);
-		port_set(bus, port, PORT_EMPTY, 0);
-		ps = PORT_EMPTY;
-	}
-	switch (ps) {
-	case PORT_EMPTY:
-		if (st.usb3 && st.enabled) {
-			/* USB 3: link training already reset the device and
-			 * enabled the port (xHCI §4.19.1.2); no debounce. */
-			port_attach(bus, port, st.speed);
-		} else if (st.usb3) {
-			/* Connected but not enabled: warm reset (§4.19.1.2.6). */
-			bus->ops->port_reset(bus, port, true);
-			port_set(bus, port, PORT_RESET, T_RESET_MAX_US);
-		} else {
-			port_set(bus, port, PORT_DEBOUNCE, T_ATTDB_US);
-		}
-		break;
-	case PORT_DEBOUNCE:
-		if (st.changed && !timer) {
-			/* Another connect change: the debounce restarts. */
-			port_set(bus, port, PORT_DEBOUNCE, T_ATTDB_US);
-			break;
-		}
-		if (!timer)
-			break;
-		/* USB 2 root ports: the xHC times TDRSTR (USB 2.0 §7.1.7.5). */
-		bus->ops->port_reset(bus, port, false);
-		port_set(bus, port, PORT_RESET, T_RESET_MAX_US);
-		break;
-	case PORT_RESET:
-		if (st.enabled && !st.resetting) {
-			port_set(bus, port, PORT_RECOVERY, T_RSTRCY_US);
-		} else if (timer) {
-			bu_core_log(bus, BU_LOG_WARN, "port %u: reset did not enable the port", port);
-			port_set(bus, port, PORT_FAILED, 0);
-		}
-		break;
-	case PORT_RECOVERY:
-		if (timer)
-			port_attach(bus, port, st.speed);
-		break;
-	case PORT_DEVICE:
-		if (st.usb3 && st.link == BU_LINK_INACTIVE) {
-			/* USB 3 link error (xHCI §4.19.1.2, PLS = SS.Inactive,
-			 * PED cleared): only a warm reset brings the link back
-			 * (USB 3.2 §7.5.2). The device's state is lost with it,
-			 * so it is removed and enumerated again afterwards. */
-			dev = root_device(bus, port);
-			bu_core_log(bus, BU_LOG_WARN,
-				    "port %u: link error (SS.Inactive), warm reset", port);
-			if (dev)
-				bu_core_dev_remove(bus, dev);
-			bus->ops->port_reset(bus, port, true);
-			port_set(bus, port, PORT_RESET, T_RESET_MAX_US);
-			break;
-		}
-		if (st.changed && !st.enabled && !root_device(bus, port)) {
-			port_set(bus, port, PORT_EMPTY, 0);
-			port_check(bus, port, false);
-		}
-		break;
-	case PORT_FAILED:
-	case PORT_OVERCURRENT:
-	case PORT_POWER:
-		break;
-	}
+	root_hub(bus, &hub);
+	bus->root_ports[port].num = (uint8_t)port;
+	bu_port_update(&hub, &bus->root_ports[port], &st, timer);
 }
 
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
@@ -660,15 +512,18 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 		for (struct bu_usb_device *d = bus->devices; d; d = d->next)
 			if (d->state == BU_DEV_ENUMERATING)
 				bu_core_enum_finish(d, BU_ESHUTDOWN);
+		struct bu_port_hub hub;
+
+		root_hub(bus, &hub);
 		for (unsigned p = 1; p <= bus->num_ports; p++)
-			if (bus->port_state[p] != PORT_DEVICE)
-				port_set(bus, p, PORT_EMPTY, 0);
+			if (bus->root_ports[p].state != BU_PORT_DEVICE)
+				bu_port_set(&hub, &bus->root_ports[p], BU_PORT_EMPTY, 0);
 		goto out;
 	}
 	now = bu_core_now(bus);
 	for (unsigned p = 1; p <= bus->num_ports; p++) {
-		if (bus->port_wake_us[p] && now >= bus->port_wake_us[p]) {
-			bus->port_wake_us[p] = 0;
+		if (bus->root_ports[p].wake_us && now >= bus->root_ports[p].wake_us) {
+			bus->root_ports[p].wake_us = 0;
 			port_check(bus, p, true);
 		}
 	}

@@ -75,6 +75,56 @@ void bu_core_pm_drop(struct bu_usb_device *dev);
 /** Suspend/resume timers. */
 void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now);
 
+/* Ports (port.c) */
+
+/** States of a downstream port; see port.c for the machine. */
+enum bu_port_state {
+	BU_PORT_EMPTY = 0,
+	BU_PORT_DEBOUNCE,   /* connected, waiting TATTDB */
+	BU_PORT_WAIT_LOCK,  /* debounced; the root port tree's default address is taken */
+	BU_PORT_RESET,      /* reset started, waiting for the port to enable */
+	BU_PORT_RECOVERY,   /* reset done, waiting TRSTRCY */
+	BU_PORT_DEVICE,     /* a device was attached to it */
+	BU_PORT_FAILED,     /* the reset failed: until the next connection */
+	BU_PORT_OVERCURRENT, /* over-current active: left alone until it clears */
+	BU_PORT_POWER,      /* over-current over, power back on: settling */
+};
+
+struct bu_port_hub;
+
+/** What a port's hub does for the port machine. */
+struct bu_port_ops {
+	/** Start a port reset (warm: USB 3 BH/warm reset); its end shows in a later status. */
+	int (*reset)(struct bu_port_hub *hub, unsigned port, bool warm);
+	/**
+	 * Optional: switch a port's power back on after an over-current. 0
+	 * when switched (the machine waits power_us), non-zero when it cannot.
+	 */
+	int (*power)(struct bu_port_hub *hub, unsigned port);
+};
+
+/** The hub a set of ports belongs to: the root hub or a hub device. */
+struct bu_port_hub {
+	struct bu_usb_bus *bus;
+	struct bu_usb_device *dev;  /**< the hub device, NULL for the root hub */
+	const struct bu_port_ops *ops;
+	bool links_train;    /**< USB 3 ports come up enabled by link training (xHCI root ports) */
+	bool lock_reset;     /**< a reset takes the root port tree's default-address lock */
+	uint32_t reset_poll_us; /**< look at a resetting port this often (0: on a change) */
+	uint32_t power_us;   /**< power-on settle time after an over-current */
+};
+
+/** Feed a port's fresh status (change bits already acknowledged); `timer`: its wake_us fired. */
+void bu_port_update(struct bu_port_hub *hub, struct bu_port *port,
+		    const struct bu_usb_port_status *st, bool timer);
+/** Set a port's state and timer, keeping the bus's busy count and the lock right. */
+void bu_port_set(struct bu_port_hub *hub, struct bu_port *port, enum bu_port_state st,
+		 uint32_t wait_us);
+/** Attach a new device of `speed` to a port that finished reset and recovery. */
+void bu_port_attach(struct bu_port_hub *hub, struct bu_port *port, enum bu_usb_speed speed);
+/** The device attached to a port, or NULL. */
+struct bu_usb_device *bu_port_child(const struct bu_port_hub *hub, const struct bu_port *port);
+
 /* Enumeration (enum.c) */
 
 /**

@@ -20,6 +20,8 @@
 #include "bareusb/assert.h"
 #include "bareusb/util.h"
 
+#include "timing.h"
+
 #define HUB_MAX_PORTS 31 /* as Linux: larger bNbrPorts is refused */
 
 /*
@@ -52,6 +54,7 @@
 
 #define PS_CONNECTION 0x0001
 #define PS_ENABLE 0x0002
+#define PS_OVER_CURRENT 0x0008
 #define PS_RESET 0x0010
 #define PS_LOW_SPEED 0x0200
 #define PS_HIGH_SPEED 0x0400
@@ -70,26 +73,8 @@ static const uint8_t change_feature[] = {
 	26, /* USB 3 bit 7: C_PORT_CONFIG_ERROR */
 };
 
-/* Delays (microseconds). */
-#define T_ATTDB_US 100000 /* USB 2.0 §7.1.7.3: TATTDB */
-#define T_RSTRCY_US 10000 /* USB 2.0 §7.1.7.5: TRSTRCY */
-#define T_RESET_POLL_US 2000 /* re-read status while a reset runs */
-#define T_RESET_MAX_US 500000
-#define T_INTR_RETRY_US 100000
-
-/** Hub port states. */
-enum hub_port_state {
-	HP_EMPTY = 0,
-	HP_DEBOUNCE,
-	HP_WAIT_LOCK, /* debounced; waiting for the root port's address lock */
-	HP_RESET,
-	HP_RECOVERY,
-	HP_DEVICE,
-	HP_FAILED,
-};
-
 struct hub_port {
-	uint8_t state;
+	struct bu_port port; /* the port machine's state (port.c) */
 	bool read;        /* status must be read */
 	bool act;         /* status read and changes cleared: decide */
 	bool timer_fired;
@@ -100,9 +85,6 @@ struct hub_port {
 	uint16_t change;  /* change bits still to clear */
 	uint8_t errors;   /* requests about it that failed in a row */
 	bool broken;      /* given up: its hub cannot report or clear its state */
-	uint64_t wake_us;
-	uint64_t deadline_us;
-	struct bu_usb_device *child;
 };
 
 /** Hub setup steps, then RUN. */
@@ -118,6 +100,7 @@ enum hub_step {
 };
 
 struct hub {
+	struct bu_port_hub ph; /* what the port machine knows of this hub */
 	struct bu_usb_interface *intf;
 	struct bu_usb_device *dev;
 	struct bu_usb_endpoint *status_ep;
@@ -155,6 +138,7 @@ enum ctrl_kind {
 	CK_RESET,
 	CK_DISABLE,
 	CK_CONFIGURE, /* not a request: the controller's slot update */
+	CK_POWER,     /* SetPortFeature(PORT_POWER) after an over-current */
 };
 
 static void hub_kick(struct hub *h);
@@ -273,122 +257,72 @@ static enum bu_usb_speed port_speed(const struct hub *h, uint16_t status)
 	return BU_SPEED_FULL;
 }
 
-/** Set a port's state; ports in the attach sequence count as enumerating. */
-static void port_set(struct hub *h, unsigned p, enum hub_port_state st,
-		     uint32_t wait_us)
+/** Set a port's state (port.c keeps the bus's busy count and the lock). */
+static void port_set(struct hub *h, unsigned p, enum bu_port_state st, uint32_t wait_us)
 {
-	struct hub_port *hp = &h->ports[p];
-	struct bu_usb_bus *bus = h->dev->bus;
-	bool was = hp->state >= HP_DEBOUNCE && hp->state <= HP_RECOVERY;
-	bool now = st >= HP_DEBOUNCE && st <= HP_RECOVERY;
-
-	if (now && !was)
-		bus->enumerating++;
-	else if (!now && was && bus->enumerating)
-		bus->enumerating--;
-	if (hp->state == HP_RESET || hp->state == HP_RECOVERY)
-		if (bus->addr_owner[h->dev->root_port] == hp && st != HP_RESET &&
-		    st != HP_RECOVERY && st != HP_DEVICE)
-			bus->addr_owner[h->dev->root_port] = NULL;
-	hp->state = (uint8_t)st;
-	hp->wake_us = wait_us ? bu_core_now(bus) + wait_us : 0;
+	bu_port_set(&h->ph, &h->ports[p].port, st, wait_us);
 }
 
-/** Issue the port reset (the lock is held). */
-static void port_reset(struct hub *h, unsigned p)
+static struct hub *hub_of_ports(struct bu_port_hub *ph)
 {
-	struct hub_port *hp = &h->ports[p];
-	bool warm = h->usb3 && PS_SS_LINK_STATE(hp->status) == SS_LINK_INACTIVE;
+	return (struct hub *)((char *)ph - offsetof(struct hub, ph));
+}
 
-	port_set(h, p, HP_RESET, T_RESET_POLL_US);
-	hp->deadline_us = bu_core_now(h->dev->bus) + T_RESET_MAX_US;
-	if (hub_ctrl(h, CK_RESET, p, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
-		     USB_REQ_SET_FEATURE,
-		     warm ? HUB_FEAT_BH_PORT_RESET : HUB_FEAT_PORT_RESET, (uint16_t)p, 0))
-		port_set(h, p, HP_FAILED, 0);
+/** Port machine operation: SetPortFeature(PORT_RESET or BH_PORT_RESET). */
+static int hub_port_reset(struct bu_port_hub *ph, unsigned p, bool warm)
+{
+	return hub_ctrl(hub_of_ports(ph), CK_RESET, p,
+			USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, USB_REQ_SET_FEATURE,
+			warm ? HUB_FEAT_BH_PORT_RESET : HUB_FEAT_PORT_RESET, (uint16_t)p, 0);
+}
+
+/** Port machine operation: SetPortFeature(PORT_POWER) after an over-current. */
+static int hub_port_power(struct bu_port_hub *ph, unsigned p)
+{
+	return hub_ctrl(hub_of_ports(ph), CK_POWER, p,
+			USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, USB_REQ_SET_FEATURE,
+			HUB_FEAT_PORT_POWER, (uint16_t)p, 0);
+}
+
+static const struct bu_port_ops hub_port_ops = {
+	.reset = hub_port_reset,
+	.power = hub_port_power,
+};
+
+/**
+ * A port's status as the port machine wants it, from wPortStatus and the
+ * change bits seen (USB 2.0 Table 11-21, USB 3.2 Table 10-10).
+ */
+static void port_status(const struct hub *h, const struct hub_port *hp,
+			struct bu_usb_port_status *st)
+{
+	uint16_t s = hp->status;
+
+	bu_memset(st, 0, sizeof(*st));
+	st->connected = s & PS_CONNECTION;
+	st->enabled = s & PS_ENABLE;
+	st->overcurrent = s & PS_OVER_CURRENT;
+	st->resetting = s & PS_RESET;
+	st->connect_changed = hp->reconnect;
+	st->enable_changed = hp->disabled;
+	st->usb3 = h->usb3;
+	st->link = h->usb3 ? (uint8_t)PS_SS_LINK_STATE(s) : BU_LINK_U0;
+	st->speed = port_speed(h, s);
 }
 
 /** Decide what a port's fresh status means. */
 static void port_act(struct hub *h, unsigned p)
 {
 	struct hub_port *hp = &h->ports[p];
-	struct bu_usb_bus *bus = h->dev->bus;
+	struct bu_usb_port_status st;
 	bool timer = hp->timer_fired;
-	bool connected = hp->status & PS_CONNECTION;
-	bool enabled = hp->status & PS_ENABLE;
-	bool resetting = hp->status & PS_RESET;
-	bool reconnected = hp->reconnect;
 
+	port_status(h, hp, &st);
 	hp->act = false;
 	hp->timer_fired = false;
 	hp->reconnect = false;
-	if (!connected || (reconnected && hp->state == HP_DEVICE)) {
-		if (hp->child) {
-			char path[32];
-
-			bu_core_log(bus, BU_LOG_INFO, "device %s disconnected",
-				    bu_core_dev_path(hp->child, path, sizeof(path)));
-			bu_core_dev_remove(bus, hp->child);
-			hp->child = NULL;
-		}
-		port_set(h, p, HP_EMPTY, 0);
-		if (!connected)
-			return;
-	}
-	switch (hp->state) {
-	case HP_EMPTY:
-	case HP_FAILED:
-		if (hp->state == HP_FAILED && !reconnected)
-			break;
-		port_set(h, p, HP_DEBOUNCE, T_ATTDB_US);
-		break;
-	case HP_DEBOUNCE:
-		if (reconnected) {
-			port_set(h, p, HP_DEBOUNCE, T_ATTDB_US);
-			break;
-		}
-		if (!timer)
-			break;
-		port_set(h, p, HP_WAIT_LOCK, 0);
-		/* fallthrough */
-		__attribute__((fallthrough));
-	case HP_WAIT_LOCK:
-		if (bus->addr_owner[h->dev->root_port])
-			break; /* retried from hub_poll when it frees */
-		bus->addr_owner[h->dev->root_port] = hp;
-		port_reset(h, p);
-		break;
-	case HP_RESET:
-		if (enabled && !resetting) {
-			port_set(h, p, HP_RECOVERY, T_RSTRCY_US);
-		} else if (bu_core_now(bus) >= hp->deadline_us) {
-			hub_warn(h, "reset did not enable the port", p, 0);
-			port_set(h, p, HP_FAILED, 0);
-		} else {
-			hp->wake_us = bu_core_now(bus) + T_RESET_POLL_US;
-		}
-		break;
-	case HP_RECOVERY:
-		if (!timer)
-			break;
-		if (!enabled) {
-			port_set(h, p, HP_FAILED, 0);
-			break;
-		}
-		port_set(h, p, HP_DEVICE, 0);
-		hp->child = bu_core_dev_attach(bus, h->dev, p, port_speed(h, hp->status));
-		if (!hp->child) {
-			hub_warn(h, "out of memory for a device", p, BU_ENOMEM);
-			bus->addr_owner[h->dev->root_port] = NULL;
-			port_set(h, p, HP_FAILED, 0);
-		}
-		break;
-	case HP_DEVICE:
-		if (!enabled && hp->child && hp->disabled)
-			hub_warn(h, "port disabled by the hub", p, 0);
-		hp->disabled = false;
-		break;
-	}
+	hp->disabled = false;
+	bu_port_update(&h->ph, &hp->port, &st, timer);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -431,8 +365,8 @@ static void hub_fail(struct hub *h, const char *what, int err)
 		h->dev->error_step = what;
 	}
 	for (unsigned p = 1; p <= h->nports; p++)
-		if (h->ports[p].state != HP_DEVICE)
-			port_set(h, p, HP_EMPTY, 0);
+		if (h->ports[p].port.state != BU_PORT_DEVICE)
+			port_set(h, p, BU_PORT_EMPTY, 0);
 	h->step = HUB_DEAD;
 	hub_settled(h);
 }
@@ -449,8 +383,8 @@ static void port_error(struct hub *h, unsigned p, const char *what, int err)
 	hp->broken = true;
 	hp->read = hp->act = false;
 	hp->change = 0;
-	if (!hp->child)
-		port_set(h, p, HP_FAILED, 0);
+	if (!bu_port_child(&h->ph, &hp->port))
+		port_set(h, p, BU_PORT_FAILED, 0);
 }
 
 /** The multi-TT alternate setting of a high-speed hub (protocol 2), or NULL. */
@@ -479,6 +413,10 @@ static int hub_parse_desc(struct hub *h, size_t len)
 	h->nports = d[2];
 	h->characteristics = bu_get_le16(&d[3]);
 	h->pwr_good_2ms = d[5];
+	/* USB 2.0 §11.23.2.1: power is good 2 ms × bPwrOn2PwrGood after on. */
+	h->ph.power_us = 2000u * h->pwr_good_2ms + 1;
+	for (unsigned p = 1; p <= h->nports; p++)
+		h->ports[p].port.num = (uint8_t)p;
 	return 0;
 }
 
@@ -549,7 +487,7 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 			if (++h->power_port > h->nports) {
 				/* USB 2.0 §11.23.2.1: power good after 2 ms × bPwrOn2PwrGood. */
 				h->step = HUB_POWER_WAIT;
-				h->wake_us = bu_core_now(h->dev->bus) + 2000u * h->pwr_good_2ms + 1;
+				h->wake_us = bu_core_now(h->dev->bus) + h->ph.power_us;
 			}
 		}
 		break;
@@ -577,13 +515,18 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		if (st)
 			hub_warn(h, "port disable", h->ctrl_port, st);
 		/* The failed device is off the bus: others may reset now. */
-		if (h->dev->bus->addr_owner[h->dev->root_port] == hp)
+		if (h->dev->bus->addr_owner[h->dev->root_port] == &hp->port)
 			h->dev->bus->addr_owner[h->dev->root_port] = NULL;
+		break;
+	case CK_POWER:
+		/* The port machine waits the power-good time, then looks. */
+		if (st)
+			hub_warn(h, "port power", h->ctrl_port, st);
 		break;
 	case CK_RESET:
 		if (st) {
 			hub_warn(h, "port reset", h->ctrl_port, st);
-			port_set(h, h->ctrl_port, HP_FAILED, 0);
+			port_set(h, h->ctrl_port, BU_PORT_FAILED, 0);
 		} else {
 			/* Look at once: a hub that finished the reset already
 			 * saves a poll period (the 2 ms poll stays as fallback). */
@@ -717,12 +660,12 @@ bool bu_core_hub_child_failed(struct bu_usb_device *child)
 	if (!h || hub_gone(h) || child->port < 1 || child->port > h->nports)
 		return false;
 	hp = &h->ports[child->port];
-	if (hp->child != child)
+	if (bu_port_child(&h->ph, &hp->port) != child)
 		return false;
 	/* A device that never got its address still answers at address 0:
 	 * disable its port (USB 2.0 §11.24.2.2) before anyone else resets,
 	 * or the next device below this root port would collide with it. */
-	h->dev->bus->addr_owner[h->dev->root_port] = hp;
+	h->dev->bus->addr_owner[h->dev->root_port] = &hp->port;
 	hp->disable = true;
 	hub_kick(h);
 	return true;
@@ -756,12 +699,12 @@ static void hub_poll(struct bu_usb_interface *intf, uint64_t now)
 
 		if (hp->broken)
 			continue;
-		if (hp->wake_us && now >= hp->wake_us) {
-			hp->wake_us = 0;
+		if (hp->port.wake_us && now >= hp->port.wake_us) {
+			hp->port.wake_us = 0;
 			hp->timer_fired = true;
 			hp->read = true;
 		}
-		if (hp->state == HP_WAIT_LOCK && !bus->addr_owner[h->dev->root_port]) {
+		if (hp->port.state == BU_PORT_WAIT_LOCK && !bus->addr_owner[h->dev->root_port]) {
 			hp->timer_fired = false;
 			hp->read = true;
 		}
@@ -806,6 +749,11 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 	}
 	h->intf = intf;
 	h->dev = dev;
+	h->ph.bus = dev->bus;
+	h->ph.dev = dev;
+	h->ph.ops = &hub_port_ops;
+	h->ph.lock_reset = true;
+	h->ph.reset_poll_us = T_RESET_POLL_US;
 	h->usb3 = dev->speed >= BU_SPEED_SUPER;
 	if (intf->info) {
 		for (unsigned i = 0; i < intf->info->num_eps; i++) {
@@ -841,8 +789,8 @@ static void hub_remove(struct bu_usb_interface *intf)
 	if (!h)
 		return;
 	for (unsigned p = 1; p <= h->nports; p++) {
-		port_set(h, p, HP_EMPTY, 0);
-		if (bus->addr_owner[intf->dev->root_port] == &h->ports[p])
+		port_set(h, p, BU_PORT_EMPTY, 0);
+		if (bus->addr_owner[intf->dev->root_port] == &h->ports[p].port)
 			bus->addr_owner[intf->dev->root_port] = NULL;
 	}
 	h->step = HUB_DEAD;

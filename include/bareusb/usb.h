@@ -378,6 +378,7 @@ struct bu_usb_port_status {
 	bool connected;
 	bool connect_changed;  /**< the connection changed since last read (CSC) */
 	bool enabled;
+	bool enable_changed;   /**< the hub disabled the port on its own (USB 2 C_PORT_ENABLE) */
 	bool resetting;
 	bool overcurrent;
 	bool changed;          /**< any change bit was set (and is now cleared) */
@@ -479,6 +480,14 @@ struct bu_usb_bus_events {
 	int (*choose_config)(void *ctx, const struct bu_usb_device *dev);
 };
 
+/** Core private: one downstream port's state machine (core/port.c). */
+struct bu_port {
+	uint8_t state;        /**< enum bu_port_state */
+	uint8_t num;          /**< port number on its hub (root port number) */
+	uint64_t wake_us;     /**< timer: look at the port again then, 0 = none */
+	uint64_t deadline_us; /**< the running reset's deadline */
+};
+
 /** A USB bus (one per controller). Created by the controller driver. */
 struct bu_usb_bus {
 	const struct bu_usb_hc_ops *ops;
@@ -497,8 +506,7 @@ struct bu_usb_bus {
 	const struct bu_usb_driver *drivers[BU_USB_MAX_DRIVERS]; /**< class drivers */
 	unsigned num_drivers;
 	const void *addr_owner[256]; /**< per root port: who has a device at address 0 */
-	uint64_t port_wake_us[256]; /**< root-port debounce timers */
-	uint8_t port_state[256];
+	struct bu_port root_ports[256]; /**< core private: root ports by number */
 	bool failed;
 	bool no_msos;         /**< embedder: do not read Microsoft OS descriptors */
 };
