@@ -2,7 +2,7 @@
  * xHCI decoders: names for TRB types, completion codes and link states, and
  * one-line decodes of TRBs, PORTSC and USBSTS (xHCI 1.2 §6.4, §5.4).
  */
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 
 #include <stdbool.h>
 
