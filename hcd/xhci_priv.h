@@ -1,6 +1,14 @@
 /*
- * xHCI driver internals shared between the driver's files (xhci.c and the
- * ring helpers that unit tests exercise directly). Not a public header.
+ * xHCI driver internals shared between the driver's files. Not a public
+ * header: embedders use include/bareusb/xhci.h.
+ *
+ * Holds the driver's state (controller, command slots, devices, endpoints,
+ * Supported Protocols), the register-access and context helpers every file
+ * uses, and the declarations each file offers the others, grouped by the
+ * file that defines them in the driver's reading order: xhci.c (controller),
+ * xhci_cmd.c (Command Ring), xhci_dev.c (slots and contexts), xhci_port.c
+ * (root ports), xhci_xfer.c (Transfer Rings and transfer events),
+ * xhci_ring.c (ring arithmetic and field encoders).
  */
 #ifndef BAREUSB_XHCI_PRIV_H
 #define BAREUSB_XHCI_PRIV_H
@@ -11,7 +19,7 @@
 
 #include "bareusb/arch.h"
 #include "bareusb/xhci.h"
-#include "bareusb/xhci_hw.h"
+#include "xhci_hw.h"
 
 /*
  * A producer ring (command or transfer): `count` usable TRBs (a power of
@@ -117,5 +125,296 @@ struct bu_xhci_esit {
 struct bu_xhci_esit bu_xhci_ep_esit(enum bu_usb_speed speed, unsigned type,
 				    unsigned mps, unsigned burst, unsigned mult,
 				    uint32_t esit, bool lec);
+
+/* ======================================================================== */
+/* Driver state                                                             */
+/* ======================================================================== */
+
+#define XHCI_MAX_PORTS 255
+#define XHCI_MAX_PROTOCOLS 8
+#define XHCI_MAX_PSI 16
+#define XHCI_MAX_CHUNKS 64      /* DMA chunks per transfer */
+
+/** One xHCI Supported Protocol capability (§7.2). */
+struct xhci_protocol {
+	uint8_t major;
+	uint8_t minor;
+	uint8_t slot_type;
+	uint8_t first_port; /* 1-based */
+	uint8_t num_ports;
+	uint8_t num_psi;
+	uint32_t psi[XHCI_MAX_PSI];
+};
+
+struct xhci;
+struct xhci_cmd;
+
+/**
+ * What runs when a command completes: its completion code (or
+ * XHCI_CC_CMD_ABORTED when it timed out) and the event's Slot ID.
+ */
+typedef void xhci_cmd_done_fn(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			      unsigned slot);
+
+/** A pending command: what to call when its completion event arrives. */
+struct xhci_cmd {
+	xhci_cmd_done_fn *done;   /* NULL: nobody waits for it */
+	struct xhci_dev *dev;
+	struct xhci_ep *ep;
+	bu_usb_done_fn user_done; /* the core's callback, if any */
+	void *user_ctx;           /* and its context */
+	uint64_t deadline_us;
+	uint32_t counter;
+	uint8_t type;
+	bool active;
+	bool aborted;
+};
+
+/** Where a transfer is, in bu_usb_xfer.hc_state (the core reads QUEUED). */
+enum xhci_td_state {
+	XHCI_TD_IDLE = 0,       /* not on a ring */
+	XHCI_TD_QUEUED = 1,     /* its TD is on the Transfer Ring */
+	XHCI_TD_CANCELLING = 2, /* cancelled; completes once the ring stops */
+};
+
+/** Per-endpoint driver state (one per DCI of a slot). */
+struct xhci_ep {
+	struct xhci_dev *dev;
+	struct bu_usb_endpoint *uep;
+	struct xhci_ring ring;
+	unsigned dci;
+	unsigned type;       /* enum bu_usb_ep_type */
+	bool in;
+	bool halted;         /* controller halted it; recovery pending */
+	bool stopping;       /* Stop Endpoint in flight (cancel) */
+	bool paused;         /* held stopped for a suspend: no doorbell until unpaused */
+	bool restart;        /* ring the doorbell once recovery is done */
+	bool broken;         /* recovery failed: the endpoint refuses work */
+	bool skip_valid;     /* drop one event at skip_counter (after a short) */
+	uint32_t skip_counter;
+	struct bu_usb_xfer *head, *tail; /* TDs on the ring, in order */
+	size_t ring_bytes;
+};
+
+/** Per-slot driver state: the Device Context and Input Context. */
+struct xhci_dev {
+	struct bu_usb_device *udev;
+	unsigned slot;
+	void *out_ctx;  /* Output Device Context (§6.2.1), the DCBAA entry */
+	uint64_t out_bus;
+	void *in_ctx;   /* Input Context (§6.2.5) */
+	uint64_t in_bus;
+	struct xhci_ep *eps[32]; /* by DCI; eps[1] is EP0 */
+	struct xhci_ep *old_eps[32]; /* replaced during a Configure Endpoint */
+	struct xhci_dev *next_disable; /* on xhci.disable_pending */
+	bool disabling;
+};
+
+/** The controller. */
+struct xhci {
+	struct bu_usb_bus bus;
+	const struct bu_platform *plat;
+	struct bu_xhci_options opts;
+	uintptr_t base, op, rt, db;
+	uint32_t hcsparams1, hcsparams2, hccparams1, hccparams2;
+	uint16_t hciversion;
+	bool lec;  /* HCCPARAMS2.LEC: Max ESIT Payload may exceed 16 bits */
+	unsigned max_slots, max_ports, csz, page_size, num_scratch;
+	bool ac64;
+	bool trace;
+	bool failed;
+
+	struct xhci_protocol protos[XHCI_MAX_PROTOCOLS];
+	unsigned num_protos;
+	uint8_t port_proto[XHCI_MAX_PORTS + 1]; /* index+1 into protos, 0 = none */
+
+	uint64_t *dcbaa;
+	uint64_t dcbaa_bus;
+	uint64_t *scratch_array;
+	uint64_t scratch_array_bus;
+	void **scratch_bufs;
+
+	struct xhci_ring cmd_ring;
+	struct xhci_cmd *cmds; /* one per command ring slot */
+
+	struct xhci_trb *evt;
+	uint64_t evt_bus;
+	uint32_t evt_count;
+	uint32_t evt_deq; /* free-running */
+	struct xhci_erst_entry *erst;
+	uint64_t erst_bus;
+
+	struct xhci_dev *slots[256];
+	struct xhci_dev *disable_pending; /* Disable Slot waiting for ring space */
+};
+
+/** The controller behind a core bus. */
+static inline struct xhci *bus_xhci(struct bu_usb_bus *bus)
+{
+	return bus->hc_priv;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Register access (§5): every access goes through the platform table.      */
+
+/** Read a 32-bit register at `addr`. */
+static inline uint32_t xhci_rd32(struct xhci *x, uintptr_t addr)
+{
+	return x->plat->read32(x->plat->ctx, addr);
+}
+
+/** Write a 32-bit register at `addr`. */
+static inline void xhci_wr32(struct xhci *x, uintptr_t addr, uint32_t v)
+{
+	x->plat->write32(x->plat->ctx, addr, v);
+}
+
+/** Read an operational register (§5.4). */
+static inline uint32_t xhci_op_rd(struct xhci *x, unsigned off)
+{
+	return xhci_rd32(x, x->op + off);
+}
+
+/** Write an operational register (§5.4). */
+static inline void xhci_op_wr(struct xhci *x, unsigned off, uint32_t v)
+{
+	xhci_wr32(x, x->op + off, v);
+}
+
+/** The platform clock in microseconds. */
+static inline uint64_t xhci_now_us(struct xhci *x)
+{
+	return x->plat->now_us(x->plat->ctx);
+}
+
+/** Ring a Doorbell (§5.6): DB0 for commands, DB slot with the DCI for transfers. */
+static inline void xhci_doorbell(struct xhci *x, unsigned slot, unsigned target)
+{
+	bu_wmb();
+	xhci_wr32(x, x->db + XHCI_DB(slot), target);
+}
+
+/** Input Context entry `index` (0 = Input Control, 1 = Slot, DCI+1 = Endpoint). */
+static inline uint32_t *xhci_in_ctx(struct xhci *x, struct xhci_dev *d, unsigned index)
+{
+	return (uint32_t *)((char *)d->in_ctx + index * x->csz);
+}
+
+/** Output Device Context entry: 0 = Slot Context, DCI = Endpoint Context. */
+static inline uint32_t *xhci_out_ctx(struct xhci *x, struct xhci_dev *d, unsigned dci)
+{
+	return (uint32_t *)((char *)d->out_ctx + dci * x->csz);
+}
+
+/* ------------------------------------------------------------------------ */
+/* xhci.c: controller services for the other files                          */
+
+/** Log a formatted line at `level`, prefixed with the controller. */
+void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** Trace one TRB or event when tracing is on (costs one branch when off). */
+void bu_xhci_trace_trb(struct xhci *x, const char *what, uint64_t addr,
+		       const struct xhci_trb *t);
+/** Report a controller that stopped working, halt it and fail it for good. */
+void bu_xhci_fail(struct xhci *x, const char *why);
+/** Short delay; a spin on the clock when the platform has no delay. */
+void bu_xhci_udelay(struct xhci *x, uint32_t us);
+/** Next extended capability (§7) with `id` after `prev` (0 = first); 0 if none. */
+uintptr_t bu_xhci_xcap_find(struct xhci *x, unsigned id, uintptr_t prev);
+/** Zeroed DMA memory the controller can reach; NULL on failure. */
+void *bu_xhci_dma_zalloc(struct xhci *x, size_t size, size_t align,
+			 size_t boundary, uint64_t *bus);
+/** Give back bu_xhci_dma_zalloc memory (NULL is fine). */
+void bu_xhci_dma_free(struct xhci *x, void *p, size_t size);
+/** Zeroed driver memory from the platform; NULL on failure. */
+void *bu_xhci_zalloc(struct xhci *x, size_t size);
+/** Give back bu_xhci_zalloc memory (NULL is fine). */
+void bu_xhci_free(struct xhci *x, void *p, size_t size);
+/** Allocate a producer ring (§6.5: 64-byte aligned, no 64 KiB crossing). */
+int bu_xhci_ring_alloc(struct xhci *x, struct xhci_ring *r, uint32_t count);
+/** Free a producer ring (one never allocated is fine). */
+void bu_xhci_ring_free(struct xhci *x, struct xhci_ring *r);
+
+/* ------------------------------------------------------------------------ */
+/* xhci_cmd.c: the Command Ring (§4.6)                                      */
+
+/** Allocate the Command Ring and its pending-command slots. */
+int bu_xhci_cmd_ring_alloc(struct xhci *x);
+/** Free what bu_xhci_cmd_ring_alloc allocated. */
+void bu_xhci_cmd_ring_free(struct xhci *x);
+/**
+ * Queue one command TRB and ring DB0. `done` (may be NULL) runs from poll
+ * with the completion code, or with XHCI_CC_CMD_ABORTED when it timed out.
+ */
+int bu_xhci_cmd_submit(struct xhci *x, uint64_t param, uint32_t dw3,
+		       xhci_cmd_done_fn *done, struct xhci_dev *dev,
+		       struct xhci_ep *ep, bu_usb_done_fn user_done, void *user_ctx);
+/** Handle a Command Completion Event (§6.4.2.2). */
+void bu_xhci_cmd_complete(struct xhci *x, const uint32_t dw[4]);
+/** Abort the oldest command if it is past its deadline (§4.6.1.2). */
+void bu_xhci_cmd_check_timeout(struct xhci *x);
+/** Fail every pending command with BU_ESHUTDOWN (controller dead). */
+void bu_xhci_cmd_fail_all(struct xhci *x);
+
+/* ------------------------------------------------------------------------ */
+/* xhci_dev.c: slots, Device and Input Contexts                             */
+
+/** ops.dev_enable: Enable Slot with the root port's protocol slot type. */
+int bu_xhci_dev_enable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);
+/** ops.dev_address: Address Device (BSR=0) with Slot and EP0 contexts. */
+int bu_xhci_dev_address(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);
+/** ops.dev_update_ep0: Evaluate Context with EP0's new max packet size. */
+int bu_xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);
+/** ops.dev_configure: one Configure Endpoint for all changes (§4.6.6). */
+int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
+			  bu_usb_done_fn done, void *ctx);
+/** ops.dev_disable: fail the device's transfers and release its slot. */
+int bu_xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);
+/** Queue the Disable Slots that waited for Command Ring space (from poll). */
+void bu_xhci_dev_disable_pending(struct xhci *x);
+/** Free every slot's state (the controller is halted). */
+void bu_xhci_dev_free_all(struct xhci *x);
+
+/* ------------------------------------------------------------------------ */
+/* xhci_port.c: root ports (§4.19) and Supported Protocols (§7.2)           */
+
+/** Record the Supported Protocol capabilities: which port speaks what. */
+void bu_xhci_read_protocols(struct xhci *x);
+/** The protocol of a root port, or NULL when no capability names it. */
+const struct xhci_protocol *bu_xhci_port_protocol(struct xhci *x, unsigned port);
+/** Power the switchable root ports that are off (§4.19.4), then wait. */
+void bu_xhci_ports_power_on(struct xhci *x);
+/** ops.port_status: read PORTSC, acknowledge its change bits. */
+int bu_xhci_port_status(struct bu_usb_bus *bus, unsigned port,
+			struct bu_usb_port_status *st);
+/** ops.port_reset: USB 2 reset (PR) or USB 3 warm reset (WPR). */
+int bu_xhci_port_reset(struct bu_usb_bus *bus, unsigned port, bool warm);
+/** ops.port_set_link: PLS write with the Link State Write Strobe (§4.15.2). */
+int bu_xhci_port_set_link(struct bu_usb_bus *bus, unsigned port,
+			  enum bu_usb_link link);
+/** ops.port_power: set PP on a switchable port the xHC powered off. */
+int bu_xhci_port_power(struct bu_usb_bus *bus, unsigned port);
+/** Log every root port's PORTSC, decoded. */
+void bu_xhci_ports_dump(struct xhci *x);
+
+/* ------------------------------------------------------------------------ */
+/* xhci_xfer.c: Transfer Rings, transfer events, recovery, cancellation     */
+
+/** ops.xfer_submit: queue a TD (control, bulk, interrupt or isochronous). */
+int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer);
+/** ops.xfer_cancel: stop the endpoint; the TD completes with `status`. */
+int bu_xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status);
+/** ops.ep_abort: cancel every queued transfer of an endpoint. */
+int bu_xhci_ep_abort(struct bu_usb_endpoint *uep, int status);
+/** ops.ep_pause: stop the endpoint keeping its TDs (before a suspend). */
+int bu_xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done, void *ctx);
+/** ops.ep_unpause: let a paused endpoint run its queued TDs again. */
+void bu_xhci_ep_unpause(struct bu_usb_endpoint *uep);
+/** ops.ep_queued: transfers on the endpoint's ring. */
+unsigned bu_xhci_ep_queued(struct bu_usb_endpoint *uep);
+/** Complete every queued transfer of an endpoint with `status`. */
+void bu_xhci_ep_fail_all(struct xhci *x, struct xhci_ep *ep, int status);
+/** Handle a Transfer Event (§6.4.2.1). */
+void bu_xhci_transfer_event(struct xhci *x, const uint32_t dw[4]);
 
 #endif

@@ -1,8 +1,13 @@
 /*
- * xHCI decoders: names for TRB types, completion codes and link states, and
- * one-line decodes of TRBs, PORTSC and USBSTS (xHCI 1.2 §6.4, §5.4).
+ * xHCI decoders: names for TRB types, completion codes and link states, the
+ * one table that maps completion codes to project errors, and one-line
+ * decodes of TRBs (transfer, command and event TRBs each by their own
+ * helper), PORTSC and USBSTS (xHCI 1.2 §6.4, §5.4). Pure functions, used by
+ * the driver's trace, sim/'s trace and test messages.
+ *
+ * Reading order: names, completion codes, TRB decoders, register decoders.
  */
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 
 #include <stdbool.h>
 
@@ -131,109 +136,139 @@ static void put_flags(struct bu_strbuf *sb, uint32_t v,
 			bu_strbuf_printf(sb, " %s", names[i]);
 }
 
-int bu_xhci_trb_decode(const uint32_t dw[4], char *buf, size_t size)
-{
-	static const char *const xfer_flags[32] = {
-		[0] = "C", [1] = "ENT", [2] = "ISP", [3] = "NS", [4] = "CH",
-		[5] = "IOC", [6] = "IDT", [9] = "BEI",
-	};
-	struct bu_strbuf sb;
-	unsigned type = XHCI_TRB_TYPE(dw[3]);
-	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
-	unsigned slot = XHCI_TRB_GET_SLOT(dw[3]);
-	unsigned ep = XHCI_TRB_GET_EP(dw[3]);
+/** Flag names of transfer TRBs' dword 3 (§6.4.1). */
+static const char *const xfer_flags[32] = {
+	[0] = "C", [1] = "ENT", [2] = "ISP", [3] = "NS", [4] = "CH",
+	[5] = "IOC", [6] = "IDT", [9] = "BEI",
+};
 
-	bu_strbuf_init(&sb, buf, size);
-	bu_strbuf_printf(&sb, "%s", bu_xhci_trb_type_name(type));
+/** Fields of a Transfer Ring TRB (§6.4.1, §6.4.4); false if `type` is not one. */
+static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint32_t dw[4])
+{
+	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
+
 	switch (type) {
 	case XHCI_TRB_NORMAL:
 	case XHCI_TRB_DATA:
 	case XHCI_TRB_ISOCH:
-		bu_strbuf_printf(&sb, " buf=0x%llx len=%u td=%u",
-				 (unsigned long long)ptr, XHCI_TRB_LEN(dw[2]),
-				 (dw[2] >> 17) & 31);
+		bu_strbuf_printf(sb, " buf=0x%llx len=%u td=%u", (unsigned long long)ptr,
+				 XHCI_TRB_LEN(dw[2]), (dw[2] >> 17) & 31);
 		if (type == XHCI_TRB_DATA)
-			bu_strbuf_printf(&sb, " dir=%s",
-					 dw[3] & XHCI_TRB_DIR_IN ? "in" : "out");
+			bu_strbuf_printf(sb, " dir=%s", dw[3] & XHCI_TRB_DIR_IN ? "in" : "out");
 		if (type == XHCI_TRB_ISOCH)
-			bu_strbuf_printf(&sb, " frame=%u%s", (dw[3] >> 20) & 0x7ff,
+			bu_strbuf_printf(sb, " frame=%u%s", (dw[3] >> 20) & 0x7ff,
 					 dw[3] & XHCI_TRB_SIA ? " SIA" : "");
-		put_flags(&sb, dw[3] & 0x27f, xfer_flags);
-		break;
+		put_flags(sb, dw[3] & 0x27f, xfer_flags);
+		return true;
 	case XHCI_TRB_SETUP:
-		bu_strbuf_printf(&sb,
+		bu_strbuf_printf(sb,
 				 " bmRequestType=0x%02x bRequest=0x%02x wValue=0x%04x wIndex=0x%04x wLength=%u trt=%u",
 				 dw[0] & 0xff, (dw[0] >> 8) & 0xff, dw[0] >> 16,
 				 dw[1] & 0xffff, dw[1] >> 16, (dw[3] >> 16) & 3);
-		put_flags(&sb, dw[3] & 0x61, xfer_flags);
-		break;
+		put_flags(sb, dw[3] & 0x61, xfer_flags);
+		return true;
 	case XHCI_TRB_STATUS:
-		bu_strbuf_printf(&sb, " dir=%s", dw[3] & XHCI_TRB_DIR_IN ? "in" : "out");
-		put_flags(&sb, dw[3] & 0x33, xfer_flags);
-		break;
+		bu_strbuf_printf(sb, " dir=%s", dw[3] & XHCI_TRB_DIR_IN ? "in" : "out");
+		put_flags(sb, dw[3] & 0x33, xfer_flags);
+		return true;
 	case XHCI_TRB_LINK:
-		bu_strbuf_printf(&sb, " next=0x%llx%s", (unsigned long long)ptr,
+		bu_strbuf_printf(sb, " next=0x%llx%s", (unsigned long long)ptr,
 				 dw[3] & XHCI_TRB_TC ? " TC" : "");
-		put_flags(&sb, dw[3] & 0x31, xfer_flags);
-		break;
+		put_flags(sb, dw[3] & 0x31, xfer_flags);
+		return true;
 	case XHCI_TRB_EVENT_DATA:
-		bu_strbuf_printf(&sb, " data=0x%llx", (unsigned long long)ptr);
-		put_flags(&sb, dw[3] & 0x233, xfer_flags);
-		break;
+		bu_strbuf_printf(sb, " data=0x%llx", (unsigned long long)ptr);
+		put_flags(sb, dw[3] & 0x233, xfer_flags);
+		return true;
 	case XHCI_TRB_NOOP:
-		put_flags(&sb, dw[3] & 0x33, xfer_flags);
-		break;
+		put_flags(sb, dw[3] & 0x33, xfer_flags);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/** Fields of a Command TRB (§6.4.3); false if `type` is not one decoded here. */
+static bool decode_command_trb(struct bu_strbuf *sb, unsigned type, const uint32_t dw[4])
+{
+	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
+	unsigned slot = XHCI_TRB_GET_SLOT(dw[3]);
+	unsigned ep = XHCI_TRB_GET_EP(dw[3]);
+
+	switch (type) {
 	case XHCI_TRB_ENABLE_SLOT:
-		bu_strbuf_printf(&sb, " type=%u C=%u", (dw[3] >> 16) & 31, dw[3] & 1);
-		break;
+		bu_strbuf_printf(sb, " type=%u C=%u", (dw[3] >> 16) & 31, dw[3] & 1);
+		return true;
 	case XHCI_TRB_ADDRESS_DEVICE:
 	case XHCI_TRB_CONFIGURE_EP:
 	case XHCI_TRB_EVALUATE_CTX:
-		bu_strbuf_printf(&sb, " slot=%u ctx=0x%llx%s C=%u", slot,
+		bu_strbuf_printf(sb, " slot=%u ctx=0x%llx%s C=%u", slot,
 				 (unsigned long long)ptr,
 				 (dw[3] & (1u << 9)) ?
 					 (type == XHCI_TRB_ADDRESS_DEVICE ? " BSR" : " DC") : "",
 				 dw[3] & 1);
-		break;
+		return true;
 	case XHCI_TRB_RESET_EP:
 	case XHCI_TRB_STOP_EP:
-		bu_strbuf_printf(&sb, " slot=%u ep=%u%s C=%u", slot, ep,
+		bu_strbuf_printf(sb, " slot=%u ep=%u%s C=%u", slot, ep,
 				 type == XHCI_TRB_RESET_EP && (dw[3] & XHCI_TRB_TSP) ? " TSP" : "",
 				 dw[3] & 1);
-		break;
+		return true;
 	case XHCI_TRB_SET_TR_DEQ:
-		bu_strbuf_printf(&sb, " slot=%u ep=%u deq=0x%llx dcs=%u stream=%u C=%u",
+		bu_strbuf_printf(sb, " slot=%u ep=%u deq=0x%llx dcs=%u stream=%u C=%u",
 				 slot, ep, (unsigned long long)(ptr & ~15ull),
 				 (unsigned)(ptr & 1), dw[2] >> 16, dw[3] & 1);
-		break;
+		return true;
 	case XHCI_TRB_DISABLE_SLOT:
 	case XHCI_TRB_RESET_DEVICE:
-		bu_strbuf_printf(&sb, " slot=%u C=%u", slot, dw[3] & 1);
-		break;
-	case XHCI_TRB_TRANSFER_EVENT:
-		bu_strbuf_printf(&sb, " slot=%u ep=%u %s=0x%llx len=%u cc=%s%s C=%u",
-				 slot, ep, dw[3] & XHCI_TRB_ED ? "data" : "trb",
-				 (unsigned long long)ptr, XHCI_EVT_LEN(dw[2]),
-				 bu_xhci_cc_name(XHCI_EVT_CC(dw[2])),
-				 dw[3] & XHCI_TRB_ED ? " ED" : "", dw[3] & 1);
-		break;
-	case XHCI_TRB_CMD_COMPLETION:
-		bu_strbuf_printf(&sb, " slot=%u cmd=0x%llx cc=%s C=%u", slot,
-				 (unsigned long long)ptr,
-				 bu_xhci_cc_name(XHCI_EVT_CC(dw[2])), dw[3] & 1);
-		break;
-	case XHCI_TRB_PORT_STATUS:
-		bu_strbuf_printf(&sb, " port=%u cc=%s C=%u", XHCI_EVT_PORT(dw[0]),
-				 bu_xhci_cc_name(XHCI_EVT_CC(dw[2])), dw[3] & 1);
-		break;
-	case XHCI_TRB_HC_EVENT:
-		bu_strbuf_printf(&sb, " cc=%s C=%u",
-				 bu_xhci_cc_name(XHCI_EVT_CC(dw[2])), dw[3] & 1);
-		break;
+		bu_strbuf_printf(sb, " slot=%u C=%u", slot, dw[3] & 1);
+		return true;
 	default:
-		bu_strbuf_printf(&sb, " %08x %08x %08x %08x", dw[0], dw[1], dw[2], dw[3]);
-		break;
+		return false;
 	}
+}
+
+/** Fields of an Event TRB (§6.4.2); false if `type` is not one decoded here. */
+static bool decode_event_trb(struct bu_strbuf *sb, unsigned type, const uint32_t dw[4])
+{
+	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
+	unsigned slot = XHCI_TRB_GET_SLOT(dw[3]);
+	const char *cc = bu_xhci_cc_name(XHCI_EVT_CC(dw[2]));
+
+	switch (type) {
+	case XHCI_TRB_TRANSFER_EVENT:
+		bu_strbuf_printf(sb, " slot=%u ep=%u %s=0x%llx len=%u cc=%s%s C=%u",
+				 slot, XHCI_TRB_GET_EP(dw[3]),
+				 dw[3] & XHCI_TRB_ED ? "data" : "trb",
+				 (unsigned long long)ptr, XHCI_EVT_LEN(dw[2]), cc,
+				 dw[3] & XHCI_TRB_ED ? " ED" : "", dw[3] & 1);
+		return true;
+	case XHCI_TRB_CMD_COMPLETION:
+		bu_strbuf_printf(sb, " slot=%u cmd=0x%llx cc=%s C=%u", slot,
+				 (unsigned long long)ptr, cc, dw[3] & 1);
+		return true;
+	case XHCI_TRB_PORT_STATUS:
+		bu_strbuf_printf(sb, " port=%u cc=%s C=%u", XHCI_EVT_PORT(dw[0]), cc,
+				 dw[3] & 1);
+		return true;
+	case XHCI_TRB_HC_EVENT:
+		bu_strbuf_printf(sb, " cc=%s C=%u", cc, dw[3] & 1);
+		return true;
+	default:
+		return false;
+	}
+}
+
+int bu_xhci_trb_decode(const uint32_t dw[4], char *buf, size_t size)
+{
+	struct bu_strbuf sb;
+	unsigned type = XHCI_TRB_TYPE(dw[3]);
+
+	bu_strbuf_init(&sb, buf, size);
+	bu_strbuf_printf(&sb, "%s", bu_xhci_trb_type_name(type));
+	if (!decode_transfer_trb(&sb, type, dw) && !decode_command_trb(&sb, type, dw) &&
+	    !decode_event_trb(&sb, type, dw))
+		bu_strbuf_printf(&sb, " %08x %08x %08x %08x", dw[0], dw[1], dw[2], dw[3]);
 	return (int)sb.len;
 }
 

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 #include "sim_priv.h"
 
 /* ------------------------------------------------------------------------ */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bareusb/errors.h"
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 #include "sim_priv.h"
 
 /* Spec facts the shared header must agree with (xhci-facts §3-§9). */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 #include "sim_priv.h"
 
 #define SIM_PORTSC_RO (XHCI_PORTSC_CCS | XHCI_PORTSC_OCA | (0xfu << 10) | XHCI_PORTSC_CAS | \

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bareusb/xhci_hw.h"
+#include "xhci_hw.h"
 #include "sim.h"
 
 #define SIM_NEVER UINT64_MAX

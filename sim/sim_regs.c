@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 #include "sim_priv.h"
 
 #define SIM_OP(off) (SIM_CAPLENGTH + (off))

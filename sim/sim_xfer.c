@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 #include "sim_priv.h"
 
 #define SIM_TD_MAX 4096

@@ -437,8 +437,6 @@ struct bu_usb_hc_ops {
 	int (*xfer_submit)(struct bu_usb_xfer *xfer);
 	/** Cancel a queued transfer; it completes with `status` (from poll). */
 	int (*xfer_cancel)(struct bu_usb_xfer *xfer, int status);
-	/** Recover a halted endpoint so queued/new transfers run again. */
-	int (*ep_reset)(struct bu_usb_endpoint *ep, bu_usb_done_fn done, void *ctx);
 	/** Cancel every queued transfer; each completes with `status`. Returns the count. */
 	int (*ep_abort)(struct bu_usb_endpoint *ep, int status);
 	/**

@@ -14,7 +14,7 @@
 
 #include "bareusb/usb.h"
 #include "bareusb/xhci.h"
-#include "bareusb/xhci_hw.h"
+#include "xhci_hw.h"
 #include "devices.h"
 #include "sim.h"
 #include "run_suite.h"

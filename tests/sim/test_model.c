@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bareusb/xhci_hw.h"
+#include "xhci_hw.h"
 #include "devices.h"
 #include "sim.h"
 #include "run_suite.h"

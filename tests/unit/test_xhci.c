@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bareusb/errors.h"
-#include "bareusb/xhci_trace.h"
+#include "xhci_trace.h"
 #include "unit.h"
 #include "xhci_priv.h"
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bareusb/xhci_hw.h"
+#include "xhci_hw.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,182 @@
+/*
+ * xHCI Command Ring (xHCI 1.2 §4.6): queueing a command and ringing DB0,
+ * matching each Command Completion Event to what waits for it, and the
+ * command timeout, which aborts the command through CRCR.CA (§4.6.1.2).
+ *
+ * Reading order: the ring's allocation, submit, completion, timeout, and
+ * the controller-failed path. What each command means is in the files of
+ * its concern (xhci_dev.c, xhci_xfer.c); they pass a completion function.
+ */
+#include "xhci_priv.h"
+
+#include "bareusb/assert.h"
+#include "bareusb/errors.h"
+#include "xhci_trace.h"
+
+int bu_xhci_cmd_ring_alloc(struct xhci *x)
+{
+	x->cmds = bu_xhci_zalloc(x, x->opts.cmd_ring_trbs * sizeof(*x->cmds));
+	if (!x->cmds)
+		return BU_ENOMEM;
+	if (bu_xhci_ring_alloc(x, &x->cmd_ring, x->opts.cmd_ring_trbs)) {
+		bu_xhci_cmd_ring_free(x);
+		return BU_ENOMEM;
+	}
+	return 0;
+}
+
+void bu_xhci_cmd_ring_free(struct xhci *x)
+{
+	bu_xhci_ring_free(x, &x->cmd_ring);
+	bu_xhci_free(x, x->cmds, x->opts.cmd_ring_trbs * sizeof(*x->cmds));
+	x->cmds = NULL;
+}
+
+/** The pending-command slot of ring counter `c`. */
+static struct xhci_cmd *cmd_at(struct xhci *x, uint32_t c)
+{
+	return &x->cmds[xhci_ring_slot(&x->cmd_ring, c)];
+}
+
+/** A command's deadline when it starts waiting now. */
+static uint64_t cmd_deadline(struct xhci *x)
+{
+	return xhci_now_us(x) + x->opts.cmd_timeout_ms * 1000ull;
+}
+
+int bu_xhci_cmd_submit(struct xhci *x, uint64_t param, uint32_t dw3,
+		       xhci_cmd_done_fn *done, struct xhci_dev *dev,
+		       struct xhci_ep *ep, bu_usb_done_fn user_done, void *user_ctx)
+{
+	struct xhci_cmd *cmd;
+	uint32_t c;
+
+	if (x->failed)
+		return BU_ESHUTDOWN;
+	if (!xhci_ring_space(&x->cmd_ring))
+		return BU_EBUSY;
+	cmd = cmd_at(x, x->cmd_ring.enq);
+	/* A slot is reused only once its command completed or was given up. */
+	if (!BU_CHECK(x->plat, !cmd->active))
+		return BU_EBUSY;
+	c = bu_xhci_ring_push(&x->cmd_ring, (uint32_t)param, (uint32_t)(param >> 32),
+			      0, dw3, false);
+	cmd->done = done;
+	cmd->dev = dev;
+	cmd->ep = ep;
+	cmd->user_done = user_done;
+	cmd->user_ctx = user_ctx;
+	cmd->counter = c;
+	cmd->type = (uint8_t)XHCI_TRB_TYPE(dw3);
+	cmd->active = true;
+	cmd->aborted = false;
+	cmd->deadline_us = cmd_deadline(x);
+	bu_xhci_trace_trb(x, "cmd", xhci_ring_addr(&x->cmd_ring, c),
+			  xhci_ring_trb(&x->cmd_ring, c));
+	xhci_doorbell(x, 0, 0);
+	return 0;
+}
+
+/** Run a command's completion function, if it has one. */
+static void cmd_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc, unsigned slot)
+{
+	if (cmd->done)
+		cmd->done(x, cmd, cc, slot);
+}
+
+/**
+ * Commands complete in order: any older one still waiting before counter
+ * `c` lost its completion (an Event Lost, say): fail it rather than wait
+ * forever.
+ */
+static void cmd_fail_older(struct xhci *x, uint32_t c)
+{
+	for (uint32_t k = x->cmd_ring.deq; k != c; k++) {
+		struct xhci_cmd *old = cmd_at(x, k);
+
+		if (old->active) {
+			old->active = false;
+			bu_xhci_log(x, BU_LOG_WARN, "%s got no completion",
+				    bu_xhci_trb_type_name(old->type));
+			cmd_done(x, old, XHCI_CC_CMD_ABORTED, 0);
+		}
+	}
+}
+
+void bu_xhci_cmd_complete(struct xhci *x, const uint32_t dw[4])
+{
+	uint64_t ptr = ((uint64_t)dw[1] << 32) | (dw[0] & ~15u);
+	unsigned cc = XHCI_EVT_CC(dw[2]);
+	uint32_t c;
+	struct xhci_cmd *cmd;
+
+	if (cc == XHCI_CC_CMD_RING_STOPPED) {
+		/* After an abort: the pointer names the next command, which is
+		 * still pending. Restart the ring if anything waits. */
+		if (x->cmd_ring.enq != x->cmd_ring.deq)
+			xhci_doorbell(x, 0, 0);
+		return;
+	}
+	if (!bu_xhci_ring_find(&x->cmd_ring, ptr, &c)) {
+		bu_xhci_log(x, BU_LOG_WARN, "completion for unknown command 0x%llx (%s)",
+			    (unsigned long long)ptr, bu_xhci_cc_name(cc));
+		return;
+	}
+	cmd = cmd_at(x, c);
+	if (!cmd->active)
+		return;
+	cmd_fail_older(x, c);
+	cmd->active = false;
+	x->cmd_ring.deq = c + 1;
+	/* The next command's deadline runs from now: it was waiting. */
+	if (x->cmd_ring.deq != x->cmd_ring.enq) {
+		struct xhci_cmd *next = cmd_at(x, x->cmd_ring.deq);
+
+		if (next->active && !next->aborted)
+			next->deadline_us = cmd_deadline(x);
+	}
+	if (cc != XHCI_CC_SUCCESS)
+		bu_xhci_log(x, BU_LOG_DEBUG, "%s: %s", bu_xhci_trb_type_name(cmd->type),
+			    bu_xhci_cc_name(cc));
+	cmd_done(x, cmd, cc, XHCI_TRB_GET_SLOT(dw[3]));
+}
+
+void bu_xhci_cmd_check_timeout(struct xhci *x)
+{
+	struct xhci_ring *r = &x->cmd_ring;
+	struct xhci_cmd *cmd;
+	uint32_t crcr;
+
+	if (r->enq == r->deq)
+		return;
+	cmd = cmd_at(x, r->deq);
+	if (!cmd->active || xhci_now_us(x) < cmd->deadline_us)
+		return;
+	if (cmd->aborted) {
+		/* The abort itself got no answer: the controller is dead. */
+		bu_xhci_fail(x, "command abort did not complete");
+		return;
+	}
+	bu_xhci_log(x, BU_LOG_WARN, "%s timed out after %u ms; aborting",
+		    bu_xhci_trb_type_name(cmd->type), x->opts.cmd_timeout_ms);
+	cmd->aborted = true;
+	cmd->deadline_us = cmd_deadline(x);
+	/* Write CA to the low dword only (§5.4.5); the pointer bits are
+	 * ignored while the ring runs. */
+	crcr = xhci_op_rd(x, XHCI_OP_CRCR);
+	xhci_op_wr(x, XHCI_OP_CRCR, (crcr & XHCI_CRCR_RCS) | XHCI_CRCR_CA);
+}
+
+void bu_xhci_cmd_fail_all(struct xhci *x)
+{
+	for (uint32_t c = x->cmd_ring.deq; c != x->cmd_ring.enq; c++) {
+		struct xhci_cmd *cmd = cmd_at(x, c);
+
+		if (cmd->active && cmd->user_done && cmd->dev && cmd->dev->udev) {
+			cmd->active = false;
+			cmd->user_done(cmd->dev->udev, cmd->user_ctx, BU_ESHUTDOWN);
+		}
+		cmd->active = false;
+	}
+	x->cmd_ring.deq = x->cmd_ring.enq;
+}

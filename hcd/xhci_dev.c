@@ -1,0 +1,559 @@
+/*
+ * xHCI slots and devices: a device's Device Slot (§4.5.3), its Output
+ * Device Context in the DCBAA and the Input Context the driver fills for
+ * Address Device, Evaluate Context and Configure Endpoint (§6.2: Slot
+ * Context, Endpoint Context, Input Control Context), the per-endpoint state
+ * and Transfer Ring each endpoint gets, and the slot commands: Enable Slot,
+ * Address Device, Evaluate Context, Configure Endpoint, Disable Slot
+ * (§4.6.3 to §4.6.7).
+ *
+ * Reading order: endpoint and slot memory, context fillers, then the
+ * device operations in the order a device lives: enable, address, update
+ * EP0, configure, disable.
+ */
+#include "xhci_priv.h"
+
+#include "bareusb/errors.h"
+#include "bareusb/util.h"
+#include "xhci_trace.h"
+
+/* ======================================================================== */
+/* Endpoint and slot memory                                                 */
+/* ======================================================================== */
+
+/** Free an endpoint's ring and state (not linked into the slot). */
+static void ep_release(struct xhci *x, struct xhci_ep *ep)
+{
+	bu_xhci_ring_free(x, &ep->ring);
+	bu_xhci_free(x, ep, sizeof(*ep));
+}
+
+/** Free the endpoint at `dci` of a slot and unlink it from the core's. */
+static void ep_free(struct xhci *x, struct xhci_dev *d, unsigned dci)
+{
+	struct xhci_ep *ep = d->eps[dci];
+
+	if (!ep)
+		return;
+	if (ep->uep)
+		ep->uep->hc_priv = NULL;
+	ep_release(x, ep);
+	d->eps[dci] = NULL;
+}
+
+/** Allocate an endpoint's state and Transfer Ring at `dci` of a slot. */
+static struct xhci_ep *ep_alloc(struct xhci *x, struct xhci_dev *d,
+				struct bu_usb_endpoint *uep, unsigned dci)
+{
+	struct xhci_ep *ep = bu_xhci_zalloc(x, sizeof(*ep));
+
+	if (!ep)
+		return NULL;
+	if (bu_xhci_ring_alloc(x, &ep->ring, x->opts.xfer_ring_trbs)) {
+		bu_xhci_free(x, ep, sizeof(*ep));
+		return NULL;
+	}
+	ep->dev = d;
+	ep->uep = uep;
+	ep->dci = dci;
+	ep->type = uep->type;
+	ep->in = (uep->address & USB_DIR_IN) != 0;
+	d->eps[dci] = ep;
+	uep->hc_priv = ep;
+	return ep;
+}
+
+/** Put the endpoint a Configure Endpoint replaced back at `dci`. */
+static void ep_restore_old(struct xhci_dev *d, unsigned dci)
+{
+	struct xhci_ep *old = d->old_eps[dci];
+
+	d->old_eps[dci] = NULL;
+	if (!old)
+		return;
+	d->eps[dci] = old;
+	if (old->uep)
+		old->uep->hc_priv = old;
+}
+
+/** Free a slot's driver state (contexts, rings) and its DCBAA entry. */
+static void dev_free(struct xhci *x, struct xhci_dev *d)
+{
+	for (unsigned dci = 1; dci < 32; dci++) {
+		ep_free(x, d, dci);
+		if (d->old_eps[dci]) {
+			ep_release(x, d->old_eps[dci]);
+			d->old_eps[dci] = NULL;
+		}
+	}
+	if (d->slot) {
+		x->dcbaa[d->slot] = 0;
+		x->slots[d->slot] = NULL;
+	}
+	bu_xhci_dma_free(x, d->out_ctx, 32 * x->csz);
+	bu_xhci_dma_free(x, d->in_ctx, 33 * x->csz);
+	if (d->udev)
+		d->udev->hc_priv = NULL;
+	bu_xhci_free(x, d, sizeof(*d));
+}
+
+void bu_xhci_dev_free_all(struct xhci *x)
+{
+	while (x->disable_pending) {
+		struct xhci_dev *d = x->disable_pending;
+
+		x->disable_pending = d->next_disable;
+		dev_free(x, d);
+	}
+	for (unsigned s = 1; s < 256; s++)
+		if (x->slots[s])
+			dev_free(x, x->slots[s]);
+}
+
+/* ======================================================================== */
+/* Contexts (§6.2)                                                          */
+/* ======================================================================== */
+
+/** Fill the Endpoint Context (Input Context entry) of an endpoint (§6.2.3). */
+static void ep_ctx_fill(struct xhci *x, struct xhci_dev *d, struct xhci_ep *ep)
+{
+	struct bu_usb_endpoint *u = ep->uep;
+	enum bu_usb_speed speed = d->udev->speed;
+	uint32_t *c = xhci_in_ctx(x, d, ep->dci + 1);
+	unsigned type = bu_xhci_ep_type(u->type, ep->in);
+	unsigned interval = bu_xhci_ep_interval(speed, u->type, u->interval);
+	unsigned cerr = u->type == BU_EP_ISOCH ? 0 : 3; /* §4.10.2.7 */
+	struct bu_xhci_esit e = bu_xhci_ep_esit(speed, u->type, u->mps, u->max_burst,
+						 u->mult, u->max_esit, x->lec);
+	uint32_t esit = e.esit;
+	unsigned avg;
+
+	if (u->type == BU_EP_CONTROL)
+		avg = 8; /* §6.2.3: control endpoints use 8 */
+	else if (u->type == BU_EP_BULK)
+		avg = 3072; /* §4.14.1.1 guidance for bulk */
+	else
+		avg = esit ? BU_MIN(esit, 0xffffu) : u->mps;
+	if (e.clamped)
+		bu_xhci_log(x, BU_LOG_WARN,
+			    "slot %u endpoint 0x%02x: %s: Max ESIT Payload %lu, not %lu",
+			    d->slot, u->address, e.clamped, (unsigned long)esit,
+			    (unsigned long)u->max_esit);
+	bu_memset(c, 0, x->csz);
+	/* §6.2.3: Max ESIT Payload Hi is RsvdZ without LEC; the helper
+	 * keeps the payload within 16 bits then. */
+	c[0] = bu_cpu_to_le32(XHCI_EP_INTERVAL(interval) | XHCI_EP_MULT(e.mult) |
+			      XHCI_EP_ESIT_HI(esit));
+	c[1] = bu_cpu_to_le32(XHCI_EP_CERR(cerr) | XHCI_EP_TYPE(type) |
+			      XHCI_EP_BURST(u->max_burst) | XHCI_EP_MPS(u->mps));
+	c[2] = bu_cpu_to_le32((uint32_t)ep->ring.bus | XHCI_EP_DCS);
+	c[3] = bu_cpu_to_le32((uint32_t)(ep->ring.bus >> 32));
+	c[4] = bu_cpu_to_le32(XHCI_EP_AVG_TRB(avg) | XHCI_EP_ESIT_LO(esit));
+}
+
+/**
+ * Nearest high-speed hub above a low/full-speed device, which provides its
+ * transaction translator; sets *port to the hub port on the way down.
+ */
+static struct bu_usb_device *tt_hub(struct bu_usb_device *dev, unsigned *port)
+{
+	struct bu_usb_device *child = dev;
+
+	if (dev->speed != BU_SPEED_LOW && dev->speed != BU_SPEED_FULL)
+		return NULL;
+	for (struct bu_usb_device *p = dev->parent; p; child = p, p = p->parent) {
+		if (p->speed == BU_SPEED_HIGH) {
+			*port = child->port;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/** The Slot Context Speed (a PSIV) for `speed`: the default mapping (§7.2.2.1.1). */
+static unsigned speed_psiv(enum bu_usb_speed speed)
+{
+	switch (speed) {
+	case BU_SPEED_FULL: return 1;
+	case BU_SPEED_LOW: return 2;
+	case BU_SPEED_HIGH: return 3;
+	case BU_SPEED_SUPER: return 4;
+	case BU_SPEED_SUPER_PLUS: return 5;
+	default: return 0;
+	}
+}
+
+/** Fill the Input Slot Context from the core's device description (§6.2.2). */
+static void slot_ctx_fill(struct xhci *x, struct xhci_dev *d, unsigned entries)
+{
+	struct bu_usb_device *u = d->udev;
+	uint32_t *s = xhci_in_ctx(x, d, 1);
+	unsigned tt_port = 0;
+	struct bu_usb_device *tt = tt_hub(u, &tt_port);
+	uint32_t d0, d1, d2 = 0;
+
+	d0 = XHCI_SLOT_ROUTE(u->route) | XHCI_SLOT_SPEED(speed_psiv(u->speed)) |
+	     XHCI_SLOT_ENTRIES(entries);
+	d1 = XHCI_SLOT_ROOT_PORT(u->root_port);
+	if (u->is_hub) {
+		d0 |= XHCI_SLOT_HUB;
+		d1 |= XHCI_SLOT_NPORTS(u->hub_nports);
+		if (u->speed == BU_SPEED_HIGH) {
+			d2 |= XHCI_SLOT_TTT(u->hub_tt_think);
+			if (u->hub_mtt)
+				d0 |= XHCI_SLOT_MTT;
+		}
+	}
+	if (tt && tt->slot) {
+		d2 |= XHCI_SLOT_TT_SLOT(tt->slot) | XHCI_SLOT_TT_PORT(tt_port);
+		if (tt->hub_mtt)
+			d0 |= XHCI_SLOT_MTT;
+	}
+	bu_memset(s, 0, x->csz);
+	s[0] = bu_cpu_to_le32(d0);
+	s[1] = bu_cpu_to_le32(d1);
+	s[2] = bu_cpu_to_le32(d2);
+}
+
+/** Clear the Input Control Context and set its Add and Drop flags (§6.2.5.1). */
+static void icc_set(struct xhci *x, struct xhci_dev *d, uint32_t add, uint32_t drop)
+{
+	uint32_t *icc = xhci_in_ctx(x, d, 0);
+
+	bu_memset(icc, 0, x->csz);
+	icc[XHCI_ICC_DROP] = bu_cpu_to_le32(drop);
+	icc[XHCI_ICC_ADD] = bu_cpu_to_le32(add);
+}
+
+/* ======================================================================== */
+/* Slot commands                                                            */
+/* ======================================================================== */
+
+/** Queue an Input Context command (Address Device, Evaluate Context, Configure Endpoint). */
+static int ctx_cmd(struct xhci *x, struct xhci_dev *d, unsigned trb_type,
+		   xhci_cmd_done_fn *cmd_done, bu_usb_done_fn done, void *ctx)
+{
+	return bu_xhci_cmd_submit(x, d->in_bus,
+				  XHCI_TRB_TYPE_SET(trb_type) | XHCI_TRB_SLOT(d->slot),
+				  cmd_done, d, NULL, done, ctx);
+}
+
+/** Queue Disable Slot for `slot`; `dev` and the callbacks may be NULL. */
+static int disable_slot(struct xhci *x, unsigned slot, xhci_cmd_done_fn *cmd_done,
+			struct xhci_dev *dev, bu_usb_done_fn done, void *ctx)
+{
+	return bu_xhci_cmd_submit(x, 0,
+				  XHCI_TRB_TYPE_SET(XHCI_TRB_DISABLE_SLOT) | XHCI_TRB_SLOT(slot),
+				  cmd_done, dev, NULL, done, ctx);
+}
+
+/** A command's completion code as a project error (a timeout is BU_ETIMEDOUT). */
+static int cmd_err(unsigned cc)
+{
+	if (cc == XHCI_CC_CMD_ABORTED)
+		return BU_ETIMEDOUT;
+	return cc == XHCI_CC_SUCCESS ? 0 : bu_xhci_cc_to_err(cc);
+}
+
+/** Generic completion for device commands: report to the core. */
+static void dev_cmd_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			 unsigned slot)
+{
+	if (cmd->user_done && cmd->dev && cmd->dev->udev)
+		cmd->user_done(cmd->dev->udev, cmd->user_ctx, cmd_err(cc));
+}
+
+/** Enable Slot completion: allocate contexts and EP0 for the new slot. */
+static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			     unsigned slot)
+{
+	struct xhci_dev *d = cmd->dev;
+	struct bu_usb_device *u = d->udev;
+	int err = 0;
+
+	if (d->disabling) {
+		/* The device went away while the command ran: give the slot
+		 * straight back and forget it. */
+		if (cc == XHCI_CC_SUCCESS && slot >= 1 && slot <= x->max_slots)
+			disable_slot(x, slot, NULL, NULL, NULL, NULL);
+		dev_free(x, d);
+		return;
+	}
+	if (cc != XHCI_CC_SUCCESS) {
+		err = cmd_err(cc);
+		goto err_cmd;
+	}
+	if (slot < 1 || slot > x->max_slots || x->slots[slot]) {
+		bu_xhci_log(x, BU_LOG_ERR, "Enable Slot returned bad slot %u", slot);
+		err = BU_EIO;
+		goto err_cmd;
+	}
+	d->slot = slot;
+	x->slots[slot] = d;
+	d->out_ctx = bu_xhci_dma_zalloc(x, 32 * x->csz, 64, x->page_size, &d->out_bus);
+	d->in_ctx = bu_xhci_dma_zalloc(x, 33 * x->csz, 64, x->page_size, &d->in_bus);
+	if (!d->out_ctx || !d->in_ctx || !ep_alloc(x, d, &u->ep0, 1)) {
+		err = BU_ENOMEM;
+		goto err_alloc;
+	}
+	x->dcbaa[slot] = bu_cpu_to_le64(d->out_bus);
+	u->slot = (uint8_t)slot;
+	cmd->user_done(u, cmd->user_ctx, 0);
+	return;
+
+err_alloc:
+	/* Give the slot back; its completion needs no callback. */
+	disable_slot(x, slot, NULL, NULL, NULL, NULL);
+err_cmd:
+	u->hc_priv = NULL;
+	dev_free(x, d);
+	cmd->user_done(u, cmd->user_ctx, err);
+}
+
+int bu_xhci_dev_enable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
+{
+	struct xhci *x = bus_xhci(u->bus);
+	const struct xhci_protocol *p = bu_xhci_port_protocol(x, u->root_port);
+	struct xhci_dev *d;
+	int rc;
+
+	if (u->hc_priv)
+		return BU_EBUSY;
+	d = bu_xhci_zalloc(x, sizeof(*d));
+	if (!d)
+		return BU_ENOMEM;
+	d->udev = u;
+	u->hc_priv = d;
+	rc = bu_xhci_cmd_submit(x, 0,
+				XHCI_TRB_TYPE_SET(XHCI_TRB_ENABLE_SLOT) |
+					XHCI_TRB_SLOT_TYPE(p ? p->slot_type : 0),
+				enable_slot_done, d, NULL, done, ctx);
+	if (rc) {
+		u->hc_priv = NULL;
+		bu_xhci_free(x, d, sizeof(*d));
+	}
+	return rc;
+}
+
+/** Address Device completion: read back the assigned address. */
+static void address_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			 unsigned slot)
+{
+	struct xhci_dev *d = cmd->dev;
+
+	if (cc == XHCI_CC_SUCCESS) {
+		uint32_t s3 = bu_le32_to_cpu(xhci_out_ctx(x, d, 0)[3]);
+
+		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u has address %u", d->slot,
+			    XHCI_SLOT_GET_ADDR(s3));
+	}
+	dev_cmd_done(x, cmd, cc, slot);
+}
+
+int bu_xhci_dev_address(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
+{
+	struct xhci *x = bus_xhci(u->bus);
+	struct xhci_dev *d = u->hc_priv;
+
+	if (!d || !d->slot || !d->eps[1])
+		return BU_EINVAL;
+	/* QEMU insists on exactly A0|A1 here (and so does §4.6.5). */
+	icc_set(x, d, 0x3, 0);
+	slot_ctx_fill(x, d, 1);
+	ep_ctx_fill(x, d, d->eps[1]);
+	return ctx_cmd(x, d, XHCI_TRB_ADDRESS_DEVICE, address_done, done, ctx);
+}
+
+int bu_xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
+{
+	struct xhci *x = bus_xhci(u->bus);
+	struct xhci_dev *d = u->hc_priv;
+	struct xhci_ring *r;
+
+	if (!d || !d->slot || !d->eps[1])
+		return BU_EINVAL;
+	r = &d->eps[1]->ring;
+	icc_set(x, d, 0x2, 0);
+	ep_ctx_fill(x, d, d->eps[1]);
+	/* The TR dequeue pointer is not evaluated (§6.2.3.3), but keep the
+	 * context honest: point it at the ring's current enqueue position. */
+	xhci_in_ctx(x, d, 2)[2] = bu_cpu_to_le32((uint32_t)xhci_ring_addr(r, r->enq) |
+						 xhci_ring_cycle(r, r->enq));
+	return ctx_cmd(x, d, XHCI_TRB_EVALUATE_CTX, dev_cmd_done, done, ctx);
+}
+
+/**
+ * Configure Endpoint completion. On success the replaced and dropped
+ * endpoints' rings go; on failure the new ones go and the old come back,
+ * since the controller still runs them.
+ */
+static void configure_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			   unsigned slot)
+{
+	struct xhci_dev *d = cmd->dev;
+	uint32_t add = bu_le32_to_cpu(xhci_in_ctx(x, d, 0)[XHCI_ICC_ADD]);
+
+	for (unsigned dci = 2; dci < 32; dci++) {
+		struct xhci_ep *old = d->old_eps[dci];
+
+		if (cc == XHCI_CC_SUCCESS) {
+			d->old_eps[dci] = NULL;
+			if (old) {
+				old->uep = NULL; /* its endpoint may live on */
+				ep_release(x, old);
+			}
+			continue;
+		}
+		if (add & (1u << dci))
+			ep_free(x, d, dci);
+		ep_restore_old(d, dci);
+	}
+	dev_cmd_done(x, cmd, cc, slot);
+}
+
+/**
+ * Build the Input Context of a Configure Endpoint: endpoints in `drop` are
+ * dropped (kept in old_eps until the command completes); the core's
+ * endpoints without driver state are added with a fresh ring. Sets *add to
+ * the Add flags, also on failure, for the caller to undo.
+ */
+static int configure_prepare(struct xhci *x, struct xhci_dev *d, uint32_t drop,
+			     uint32_t *add)
+{
+	struct bu_usb_device *u = d->udev;
+	unsigned entries = 1;
+
+	*add = 1; /* A0: the Slot Context */
+	for (unsigned dci = 2; dci < 32; dci++) {
+		struct bu_usb_endpoint *e = u->eps[dci];
+
+		if ((drop & (1u << dci)) && d->eps[dci]) {
+			d->old_eps[dci] = d->eps[dci];
+			d->eps[dci] = NULL;
+			if (e && e->hc_priv == d->old_eps[dci])
+				e->hc_priv = NULL;
+		}
+		if (e && !e->hc_priv) {
+			if (!ep_alloc(x, d, e, dci))
+				return BU_ENOMEM;
+			ep_ctx_fill(x, d, d->eps[dci]);
+			*add |= 1u << dci;
+		}
+		if (e)
+			entries = dci;
+	}
+	icc_set(x, d, *add, drop);
+	slot_ctx_fill(x, d, entries);
+	return 0;
+}
+
+/**
+ * Endpoints in `drop_mask` are dropped; those still listed in dev->eps are
+ * added back with a fresh ring (which resets their sequence state).
+ */
+int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
+			  bu_usb_done_fn done, void *ctx)
+{
+	struct xhci *x = bus_xhci(u->bus);
+	struct xhci_dev *d = u->hc_priv;
+	uint32_t add, drop = drop_mask & ~3u;
+	int rc;
+
+	if (!d || !d->slot)
+		return BU_EINVAL;
+	for (unsigned dci = 2; dci < 32; dci++) {
+		struct xhci_ep *ep = d->eps[dci];
+
+		if ((drop & (1u << dci)) && ep && (ep->head || ep->stopping || ep->halted))
+			return BU_EBUSY;
+	}
+	rc = configure_prepare(x, d, drop, &add);
+	if (!rc)
+		rc = ctx_cmd(x, d, XHCI_TRB_CONFIGURE_EP, configure_done, done, ctx);
+	if (!rc)
+		return 0;
+	for (unsigned dci = 2; dci < 32; dci++) {
+		if (add & (1u << dci))
+			ep_free(x, d, dci);
+		ep_restore_old(d, dci);
+	}
+	return rc;
+}
+
+/** Disable Slot completion: free everything. */
+static void disable_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			 unsigned slot)
+{
+	struct xhci_dev *d = cmd->dev;
+	struct bu_usb_device *u = d->udev;
+	bu_usb_done_fn user_done = cmd->user_done;
+	void *user_ctx = cmd->user_ctx;
+
+	dev_free(x, d);
+	if (user_done && u)
+		user_done(u, user_ctx, cc == XHCI_CC_SUCCESS ? 0 : bu_xhci_cc_to_err(cc));
+}
+
+/** Forget the core's device: it may be freed once dev_disable returns. */
+static void dev_forget(struct xhci_dev *d, struct bu_usb_device *u)
+{
+	d->udev = NULL;
+	u->hc_priv = NULL;
+	for (unsigned dci = 1; dci < 32; dci++) {
+		if (d->eps[dci])
+			d->eps[dci]->uep = NULL;
+		if (d->old_eps[dci])
+			d->old_eps[dci]->uep = NULL;
+	}
+}
+
+/**
+ * Complete every queued transfer with BU_ENODEV (QEMU drops in-flight
+ * transfers of a detached device silently), then release the slot. The
+ * core's device may be freed right after this returns: without `done` the
+ * driver forgets it now.
+ */
+int bu_xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
+{
+	struct xhci *x = bus_xhci(u->bus);
+	struct xhci_dev *d = u->hc_priv;
+	int rc;
+
+	if (!d)
+		return BU_EINVAL;
+	d->disabling = true;
+	for (unsigned dci = 1; dci < 32; dci++)
+		if (d->eps[dci])
+			bu_xhci_ep_fail_all(x, d->eps[dci], BU_ENODEV);
+	if (!done)
+		dev_forget(d, u);
+	if (!d->slot) {
+		/* Enable Slot is still running: its completion frees d. */
+		d->udev = NULL;
+		u->hc_priv = NULL;
+		return 0;
+	}
+	rc = disable_slot(x, d->slot, disable_done, d, done, ctx);
+	if (rc == BU_EBUSY) {
+		/* The command ring is full (a big subtree went at once): the
+		 * slot stays the controller's until Disable Slot can be queued
+		 * from poll, so nothing it may still touch is freed now. */
+		d->next_disable = x->disable_pending;
+		x->disable_pending = d;
+		return 0;
+	}
+	if (rc)
+		dev_free(x, d); /* failed controller: halted, owns nothing */
+	return rc;
+}
+
+void bu_xhci_dev_disable_pending(struct xhci *x)
+{
+	while (x->disable_pending && !x->failed && xhci_ring_space(&x->cmd_ring)) {
+		struct xhci_dev *d = x->disable_pending;
+
+		x->disable_pending = d->next_disable;
+		if (disable_slot(x, d->slot, disable_done, d, NULL, NULL))
+			dev_free(x, d);
+	}
+}

@@ -1,0 +1,885 @@
+/*
+ * xHCI transfers (xHCI 1.2 §4.11, §4.10): building a TD on an endpoint's
+ * Transfer Ring, one builder per transfer type (control: Setup, Data and
+ * Status Stage TRBs; bulk and interrupt: Normal TRBs; isochronous: Isoch
+ * TRBs) over one shared enqueue that splits buffers at 64 KiB boundaries
+ * and fills TD Size; then ringing the endpoint's Doorbell. Transfer Events
+ * are matched to TDs by TRB address and handled per type. A halted
+ * endpoint is recovered (Reset Endpoint, Set TR Dequeue Pointer; §4.6.8,
+ * §4.6.10); a cancel stops the endpoint (Stop Endpoint, §4.6.9) and turns
+ * the cancelled TDs into No-Ops or moves the dequeue pointer past them.
+ *
+ * Reading order: the endpoint queue, the TD builders and submit, transfer
+ * events, recovery, cancellation and pause, small endpoint queries.
+ */
+#include "xhci_priv.h"
+
+#include "bareusb/assert.h"
+#include "bareusb/errors.h"
+#include "bareusb/util.h"
+#include "xhci_trace.h"
+
+/* ======================================================================== */
+/* The endpoint's queue of TDs                                              */
+/* ======================================================================== */
+
+/** Whether a TRB of type `t` carries data (and so a length). */
+static bool trb_has_data(unsigned t)
+{
+	return t == XHCI_TRB_NORMAL || t == XHCI_TRB_DATA || t == XHCI_TRB_ISOCH;
+}
+
+/** Whether the transfer's data moves IN (a control transfer: its setup says). */
+static bool xfer_is_in(const struct xhci_ep *ep, const struct bu_usb_xfer *xfer)
+{
+	if (ep->type == BU_EP_CONTROL)
+		return (xfer->setup[0] & USB_DIR_IN) != 0;
+	return ep->in;
+}
+
+/** Give a transfer's buffer mapping back to the platform. */
+static void xfer_unmap(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer)
+{
+	if (xfer->len && x->plat->dma_unmap)
+		x->plat->dma_unmap(x->plat->ctx, xfer->buf, xfer->len,
+				   xfer_is_in(ep, xfer) ? BU_DMA_FROM_DEVICE
+							: BU_DMA_TO_DEVICE);
+}
+
+/** Remove `xfer` from its endpoint's queue. */
+static void ep_unlink(struct xhci_ep *ep, struct bu_usb_xfer *xfer)
+{
+	struct bu_usb_xfer **pp = &ep->head, *prev = NULL;
+
+	while (*pp && *pp != xfer) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = xfer->next;
+	if (ep->tail == xfer)
+		ep->tail = prev;
+	xfer->next = NULL;
+}
+
+/** Finish a transfer: unmap, unlink, call back. */
+static void xfer_finish(struct xhci *x, struct xhci_ep *ep,
+			struct bu_usb_xfer *xfer, int status, size_t actual)
+{
+	ep_unlink(ep, xfer);
+	xfer_unmap(x, ep, xfer);
+	xfer->status = status;
+	xfer->actual = BU_MIN(actual, xfer->len);
+	xfer->hc_state = XHCI_TD_IDLE;
+	bu_usb_xfer_giveback(xfer);
+}
+
+/** The controller is done with the TD: dequeue past it, then finish it. */
+static void td_retire(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
+		      int status, size_t actual)
+{
+	ep->ring.deq = xfer->hc_end;
+	xfer_finish(x, ep, xfer, status, actual);
+}
+
+void bu_xhci_ep_fail_all(struct xhci *x, struct xhci_ep *ep, int status)
+{
+	struct bu_usb_xfer *list = ep->head;
+
+	/* Detach first: callbacks may resubmit, and those new transfers are
+	 * not part of this batch (nor can they make it loop). */
+	ep->head = ep->tail = NULL;
+	if (list) {
+		struct bu_usb_xfer *last = list;
+
+		while (last->next)
+			last = last->next;
+		ep->ring.deq = last->hc_end;
+	}
+	ep->skip_valid = false;
+	while (list) {
+		struct bu_usb_xfer *xfer = list;
+
+		list = xfer->next;
+		xfer->next = NULL;
+		xfer_finish(x, ep, xfer, status, 0);
+	}
+}
+
+/** Ring the endpoint's doorbell if it has work and is not held. */
+static void ep_kick(struct xhci *x, struct xhci_ep *ep)
+{
+	ep->restart = false;
+	if (ep->head && !ep->halted && !ep->stopping && !ep->paused && !ep->dev->disabling)
+		xhci_doorbell(x, ep->dev->slot, ep->dci);
+}
+
+/* ======================================================================== */
+/* TD builders (§4.11.2, §6.4.1)                                            */
+/* ======================================================================== */
+
+/** A TD being built on a Transfer Ring from a mapped buffer. */
+struct xhci_td {
+	struct xhci_ring *ring;
+	const struct bu_dma_chunk *chunks;
+	int nchunks;
+	size_t len;       /* bytes in the whole TD */
+	size_t done;      /* bytes queued so far */
+	unsigned mps;
+	bool in;
+	uint32_t first;   /* counter of the first TRB (held) */
+	bool have_first;
+	uint32_t type;    /* TRB type for the next data TRB */
+	uint32_t extra;   /* extra dw3 flags for the next data TRB only */
+	uint32_t flags;   /* flags for every data TRB (ISP) */
+};
+
+/**
+ * The shared enqueue: push one TRB of the TD. The TD's first TRB is held
+ * (written with the wrong cycle bit) until the whole TD is on the ring.
+ */
+static void td_push(struct xhci_td *td, uint32_t dw0, uint32_t dw1, uint32_t dw2,
+		    uint32_t dw3)
+{
+	uint32_t c = bu_xhci_ring_push(td->ring, dw0, dw1, dw2, dw3, !td->have_first);
+
+	if (!td->have_first) {
+		td->first = c;
+		td->have_first = true;
+	}
+}
+
+/** Queue the data TRBs for one DMA chunk, split at 64 KiB boundaries. */
+static void td_add_chunk(struct xhci_td *td, uint64_t bus, size_t len,
+			 bool last_chunk, bool more_after)
+{
+	while (len) {
+		size_t room = 0x10000 - (bus & 0xffff); /* §6.1: no 64 KiB crossing */
+		size_t n = BU_MIN(len, room);
+		bool last = last_chunk && n == len;
+		uint32_t dw3 = XHCI_TRB_TYPE_SET(td->type) | td->extra | td->flags;
+		uint32_t size;
+
+		td->done += n;
+		if (!last || more_after)
+			dw3 |= XHCI_TRB_CH;
+		size = bu_xhci_td_size(td->len, td->done, td->mps, last && !more_after);
+		td_push(td, (uint32_t)bus, (uint32_t)(bus >> 32),
+			(uint32_t)n | XHCI_TRB_TD_SIZE(size), dw3);
+		td->type = XHCI_TRB_NORMAL; /* following TRBs of a stage are Normal */
+		td->extra = 0;
+		bus += n;
+		len -= n;
+	}
+}
+
+/** Queue the data TRBs of the whole buffer; `more_after`: the TD goes on. */
+static void td_add_data(struct xhci_td *td, bool more_after)
+{
+	for (int i = 0; i < td->nchunks; i++)
+		td_add_chunk(td, td->chunks[i].bus, td->chunks[i].len,
+			     i == td->nchunks - 1, more_after);
+}
+
+/** Set IOC on the TD's last TRB. */
+static void td_set_ioc(struct xhci_td *td)
+{
+	struct xhci_trb *last = xhci_ring_trb(td->ring, td->ring->enq - 1);
+
+	last->dw[3] = bu_cpu_to_le32(bu_le32_to_cpu(last->dw[3]) | XHCI_TRB_IOC);
+}
+
+/** Control TD: Setup Stage, Data Stage when there is data, Status Stage. */
+static void td_build_control(struct xhci_td *td, const struct bu_usb_xfer *xfer)
+{
+	uint32_t trt = !td->len ? XHCI_TRT_NO_DATA : td->in ? XHCI_TRT_IN : XHCI_TRT_OUT;
+
+	/* §6.4.1.2.1: Setup Stage with immediate data, length 8. */
+	td_push(td, bu_get_le32(&xfer->setup[0]), bu_get_le32(&xfer->setup[4]), 8,
+		XHCI_TRB_TYPE_SET(XHCI_TRB_SETUP) | XHCI_TRB_IDT | XHCI_TRB_TRT(trt));
+	if (td->len) {
+		td->type = XHCI_TRB_DATA;
+		td->extra = td->in ? XHCI_TRB_DIR_IN : 0;
+		td->flags = td->in ? XHCI_TRB_ISP : 0;
+		td_add_data(td, false);
+	}
+	/* Status stage: opposite direction of data, IN when none. */
+	td_push(td, 0, 0, 0,
+		XHCI_TRB_TYPE_SET(XHCI_TRB_STATUS) | XHCI_TRB_IOC |
+			(td->in && td->len ? 0 : XHCI_TRB_DIR_IN));
+}
+
+/**
+ * Bulk or interrupt TD: Normal TRBs, one zero-length TRB for an empty
+ * transfer, and a trailing zero-length TRB when `zlp` asks for one.
+ */
+static void td_build_normal(struct xhci_td *td, bool zlp)
+{
+	td->type = XHCI_TRB_NORMAL;
+	td->flags = td->in ? XHCI_TRB_ISP : 0;
+	if (!td->len)
+		td_push(td, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_NORMAL) | XHCI_TRB_IOC);
+	td_add_data(td, zlp);
+	if (zlp)
+		td_push(td, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_NORMAL));
+	td_set_ioc(td);
+}
+
+/**
+ * Isochronous TD (§4.11.2.5): one Isoch TRB with TBC and TLBPC (§4.11.2.3)
+ * then Normal TRBs, in a given frame or as soon as possible.
+ */
+static void td_build_isoch(struct xhci_td *td, const struct bu_usb_endpoint *uep,
+			   const struct bu_usb_xfer *xfer)
+{
+	uint32_t pkts = uep->mps ? (uint32_t)((xfer->len + uep->mps - 1) / uep->mps) : 1;
+	unsigned burst = uep->max_burst + 1u;
+	uint32_t tbc = 0, tlbpc;
+
+	if (!pkts)
+		pkts = 1;
+	if (uep->dev->speed >= BU_SPEED_SUPER) {
+		uint32_t r = pkts % burst;
+
+		tbc = (pkts + burst - 1) / burst - 1;
+		tlbpc = r ? r - 1 : burst - 1;
+	} else {
+		tlbpc = pkts - 1;
+	}
+	td->type = XHCI_TRB_ISOCH;
+	td->extra = XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+	/* A given frame (Frame ID, MFINDEX 13:3) or as soon as possible. */
+	td->extra |= (xfer->flags & BU_XFER_ISOCH_FRAME) ? XHCI_TRB_FRAME_ID(xfer->frame)
+							 : XHCI_TRB_SIA;
+	/* IOC on the TD's last TRB only: controllers, QEMU among them,
+	 * report one completion per TD. */
+	td->flags = td->in ? XHCI_TRB_ISP : 0;
+	if (!td->len)
+		td_push(td, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_ISOCH) | td->extra | XHCI_TRB_IOC);
+	td_add_data(td, false);
+	td_set_ioc(td);
+}
+
+/* ======================================================================== */
+/* Submit                                                                   */
+/* ======================================================================== */
+
+/** Worst-case TRBs for a buffer in `nchunks` chunks (64 KiB splits). */
+static size_t trbs_needed(const struct bu_dma_chunk *ch, int nchunks)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < nchunks; i++) {
+		uint64_t start = ch[i].bus, end = ch[i].bus + ch[i].len;
+
+		n += ch[i].len ? (size_t)(((end - 1) >> 16) - (start >> 16) + 1) : 0;
+	}
+	return n;
+}
+
+/** Whether the endpoint and the request allow a submit; 0 or an error. */
+static int xfer_check(struct xhci *x, struct xhci_ep *ep, const struct bu_usb_xfer *xfer)
+{
+	if (x->failed)
+		return BU_ESHUTDOWN;
+	if (!ep || ep->dev->disabling)
+		return BU_ENODEV;
+	if (ep->broken)
+		return BU_EIO;
+	if (xfer->len && !xfer->buf)
+		return BU_EINVAL;
+	if (ep->type == BU_EP_CONTROL && xfer->len != bu_get_le16(&xfer->setup[6]))
+		return BU_EINVAL;
+	return 0;
+}
+
+/**
+ * Map the transfer's buffer into `chunks`; returns their count or an
+ * error. Without AC64 every chunk must lie below 4 GiB (§5.3.6).
+ */
+static int xfer_map(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
+		    struct bu_dma_chunk *chunks)
+{
+	int n;
+
+	if (!xfer->len)
+		return 0;
+	n = x->plat->dma_map(x->plat->ctx, xfer->buf, xfer->len,
+			     xfer_is_in(ep, xfer) ? BU_DMA_FROM_DEVICE : BU_DMA_TO_DEVICE,
+			     chunks, XHCI_MAX_CHUNKS);
+	if (n < 0 || x->ac64)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if ((chunks[i].bus + chunks[i].len - 1) >> 32) {
+			xfer_unmap(x, ep, xfer);
+			return BU_EFAULT;
+		}
+	}
+	return n;
+}
+
+/** Put a built TD on the endpoint's queue and hand it to the controller. */
+static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
+		     uint32_t first)
+{
+	xfer->hc_first = first;
+	xfer->hc_end = ep->ring.enq;
+	xfer->hc_state = XHCI_TD_QUEUED;
+	xfer->hc_pending = 0;
+	xfer->status = 0;
+	xfer->actual = 0;
+	xfer->cc = 0;
+	xfer->next = NULL;
+	if (ep->tail)
+		ep->tail->next = xfer;
+	else
+		ep->head = xfer;
+	ep->tail = xfer;
+	if (x->trace)
+		for (uint32_t c = first; c != ep->ring.enq; c++)
+			bu_xhci_trace_trb(x, "xfer", xhci_ring_addr(&ep->ring, c),
+					  xhci_ring_trb(&ep->ring, c));
+	bu_xhci_ring_release(&ep->ring, first);
+	if (!ep->halted && !ep->stopping && !ep->paused)
+		xhci_doorbell(x, ep->dev->slot, ep->dci);
+	else
+		ep->restart = true;
+}
+
+int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
+{
+	struct bu_usb_endpoint *uep = xfer->ep;
+	struct xhci *x = bus_xhci(uep->dev->bus);
+	struct xhci_ep *ep = uep->hc_priv;
+	struct bu_dma_chunk chunks[XHCI_MAX_CHUNKS];
+	struct xhci_td td = { 0 };
+	size_t need;
+	bool zlp;
+	int rc;
+
+	rc = xfer_check(x, ep, xfer);
+	if (rc)
+		return rc;
+	rc = xfer_map(x, ep, xfer, chunks);
+	if (rc < 0)
+		return rc;
+	td.ring = &ep->ring;
+	td.chunks = chunks;
+	td.nchunks = rc;
+	td.len = xfer->len;
+	td.mps = uep->mps;
+	td.in = xfer_is_in(ep, xfer);
+	/* Setup and Status Stage, or an empty TRB, or a ZLP: at most 3 more. */
+	need = trbs_needed(chunks, td.nchunks) + 3;
+	if (need > xhci_ring_space(&ep->ring)) {
+		xfer_unmap(x, ep, xfer);
+		return need > ep->ring.count - 1 ? BU_EINVAL : BU_ENOSPC;
+	}
+	zlp = !td.in && (xfer->flags & BU_XFER_ZLP) && ep->type == BU_EP_BULK &&
+	      xfer->len && uep->mps && xfer->len % uep->mps == 0;
+	if (ep->type == BU_EP_CONTROL)
+		td_build_control(&td, xfer);
+	else if (ep->type == BU_EP_ISOCH)
+		td_build_isoch(&td, uep, xfer);
+	else
+		td_build_normal(&td, zlp);
+	/* The TD fits in what was reserved for it, between deq and enq. */
+	BU_ASSERT(x->plat, (uint32_t)(ep->ring.enq - td.first) <= need &&
+			   (uint32_t)(ep->ring.enq - ep->ring.deq) < ep->ring.count);
+	td_queue(x, ep, xfer, td.first);
+	return 0;
+}
+
+/* ======================================================================== */
+/* Transfer events (§4.10.1, §6.4.2.1)                                      */
+/* ======================================================================== */
+
+/**
+ * Bytes a TD moved up to TRB `c`: every data TRB before it, plus what `c`
+ * moved when it is a data TRB and `c_counts` (its length less `residual`).
+ */
+static size_t td_moved(struct xhci_ring *r, const struct bu_usb_xfer *xfer, uint32_t c,
+		       uint32_t residual, bool c_counts)
+{
+	size_t n = 0;
+	uint32_t dw3, tlen;
+
+	for (uint32_t k = xfer->hc_first; k != c; k++) {
+		dw3 = bu_le32_to_cpu(xhci_ring_trb(r, k)->dw[3]);
+		if (trb_has_data(XHCI_TRB_TYPE(dw3)))
+			n += XHCI_TRB_LEN(bu_le32_to_cpu(xhci_ring_trb(r, k)->dw[2]));
+	}
+	dw3 = bu_le32_to_cpu(xhci_ring_trb(r, c)->dw[3]);
+	if (c_counts && trb_has_data(XHCI_TRB_TYPE(dw3))) {
+		tlen = XHCI_TRB_LEN(bu_le32_to_cpu(xhci_ring_trb(r, c)->dw[2]));
+		n += tlen - BU_MIN(residual, tlen);
+	}
+	return n;
+}
+
+/** What one Transfer Event says, decoded. */
+struct xhci_xfer_event {
+	struct bu_usb_xfer *xfer; /* the TD it is for */
+	uint32_t c;               /* ring counter of the TRB it names */
+	unsigned cc;
+	size_t actual;            /* bytes the TD moved up to and in that TRB */
+};
+
+static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc);
+
+/** Whether a completion code halts a non-isochronous endpoint (§4.10.2). */
+static bool cc_halts(unsigned cc)
+{
+	return cc == XHCI_CC_STALL || cc == XHCI_CC_BABBLE || cc == XHCI_CC_TRANSACTION ||
+	       cc == XHCI_CC_SPLIT_TRANSACTION || cc == XHCI_CC_TRB;
+}
+
+/**
+ * A TD failed. Stall, babble, transaction and split errors halt the
+ * endpoint (§4.10.2); recover it and keep the TDs queued after it.
+ */
+static void td_error(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
+{
+	int err = bu_xhci_cc_to_err(ev->cc);
+
+	bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
+		    bu_xhci_cc_name(ev->cc));
+	if (ep->type != BU_EP_ISOCH && cc_halts(ev->cc)) {
+		ep->halted = true;
+		if (ep->uep)
+			ep->uep->halted = true;
+	}
+	td_retire(x, ep, ev->xfer, err ? err : BU_EIO, ev->actual);
+	if (ep->halted)
+		ep_recover(x, ep, ev->cc);
+}
+
+/**
+ * A successful or short completion of a Normal or Isoch TD. A short packet
+ * ends the TD at once; the controller may still report its last TRB, an
+ * event to drop (§4.10.1.1).
+ */
+static void td_success(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
+{
+	uint32_t last = ev->xfer->hc_end - 1;
+
+	if (ev->c != last) {
+		if (ev->cc == XHCI_CC_SUCCESS)
+			return; /* an intermediate IOC we did not ask for */
+		ep->skip_valid = true;
+		ep->skip_counter = last;
+	}
+	td_retire(x, ep, ev->xfer, 0, ev->actual);
+}
+
+/** Event for a control TD: a short Data Stage waits for the Status Stage. */
+static void control_event(struct xhci *x, struct xhci_ep *ep, struct xhci_xfer_event *ev)
+{
+	struct bu_usb_xfer *xfer = ev->xfer;
+	uint32_t dw3 = bu_le32_to_cpu(xhci_ring_trb(&ep->ring, ev->c)->dw[3]);
+
+	if (ev->cc != XHCI_CC_SUCCESS && ev->cc != XHCI_CC_SHORT_PACKET) {
+		if (xfer->hc_pending)
+			ev->actual = xfer->actual; /* the data stage was short */
+		td_error(x, ep, ev);
+		return;
+	}
+	if (XHCI_TRB_TYPE(dw3) != XHCI_TRB_STATUS) {
+		/* Short data stage: remember the length; the TD ends at its
+		 * Status Stage event (§4.11.2.2). */
+		xfer->hc_pending = 1;
+		xfer->actual = ev->actual;
+		return;
+	}
+	ev->actual = xfer->hc_pending ? xfer->actual : xfer->len;
+	xfer->hc_pending = 0;
+	td_retire(x, ep, xfer, 0, ev->actual);
+}
+
+/** Event for a bulk or interrupt TD. */
+static void normal_event(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
+{
+	if (ev->cc == XHCI_CC_SUCCESS || ev->cc == XHCI_CC_SHORT_PACKET)
+		td_success(x, ep, ev);
+	else
+		td_error(x, ep, ev);
+}
+
+/** Event for an isochronous TD: a missed interval is no error of the endpoint. */
+static void isoch_event(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
+{
+	if (ev->cc == XHCI_CC_SUCCESS || ev->cc == XHCI_CC_SHORT_PACKET)
+		td_success(x, ep, ev);
+	else if (bu_xhci_cc_to_err(ev->cc) == BU_EMISSED)
+		td_retire(x, ep, ev->xfer, BU_EMISSED, ev->actual);
+	else
+		td_error(x, ep, ev);
+}
+
+/**
+ * The TD a Transfer Event's TRB pointer falls in, and the TRB's counter;
+ * NULL for events with no TD of ours to complete.
+ */
+static struct bu_usb_xfer *event_td(struct xhci *x, struct xhci_ep *ep,
+				    uint64_t ptr, unsigned cc, uint32_t *c)
+{
+	struct bu_usb_xfer *xfer;
+
+	if (!bu_xhci_ring_find(&ep->ring, ptr, c)) {
+		if (cc != XHCI_CC_STOPPED && cc != XHCI_CC_STOPPED_LENGTH_INVALID)
+			bu_xhci_log(x, BU_LOG_DEBUG,
+				    "slot %u ep %u: event for unknown TRB 0x%llx (%s)",
+				    ep->dev->slot, ep->dci, (unsigned long long)ptr,
+				    bu_xhci_cc_name(cc));
+		return NULL;
+	}
+	if (ep->skip_valid && *c == ep->skip_counter) {
+		/* The TD already completed on its short packet; this is the
+		 * controller's second event for the last TRB (§4.10.1.1). */
+		ep->skip_valid = false;
+		return NULL;
+	}
+	for (xfer = ep->head; xfer; xfer = xfer->next)
+		if (*c - xfer->hc_first < xfer->hc_end - xfer->hc_first)
+			break;
+	if (!xfer)
+		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: event outside any TD (%s)",
+			    ep->dev->slot, ep->dci, bu_xhci_cc_name(cc));
+	else if (xfer != ep->head)
+		/* TDs finish in order, and every TD ends with IOC. */
+		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: completion out of order",
+			    ep->dev->slot, ep->dci);
+	return xfer;
+}
+
+/** Whether a completion code says the endpoint was stopped (§4.6.9). */
+static bool cc_stopped(unsigned cc)
+{
+	return cc == XHCI_CC_STOPPED || cc == XHCI_CC_STOPPED_LENGTH_INVALID ||
+	       cc == XHCI_CC_STOPPED_SHORT_PACKET;
+}
+
+/** A Transfer Event for endpoint `ep`: find its TD, then the type's handler. */
+static void ep_transfer_event(struct xhci *x, struct xhci_ep *ep, const uint32_t dw[4])
+{
+	uint64_t ptr = ((uint64_t)dw[1] << 32) | dw[0];
+	uint32_t residual = XHCI_EVT_LEN(dw[2]);
+	struct xhci_xfer_event ev = { .cc = XHCI_EVT_CC(dw[2]) };
+
+	if (dw[3] & XHCI_TRB_ED)
+		return; /* we queue no Event Data TRBs */
+	if (ev.cc == XHCI_CC_RING_UNDERRUN || ev.cc == XHCI_CC_RING_OVERRUN) {
+		/* Isoch ring ran empty (§4.10.3.1): the pointer is not a TD of
+		 * ours to complete; the next TD's own event follows. */
+		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
+			    bu_xhci_cc_name(ev.cc));
+		return;
+	}
+	ev.xfer = event_td(x, ep, ptr, ev.cc, &ev.c);
+	if (!ev.xfer)
+		return;
+	if (cc_stopped(ev.cc)) {
+		/* The TD in progress when the endpoint stopped: the cancel
+		 * path decides what happens to it. Keep what it moved so a
+		 * cancelled transfer reports it (§4.6.9: Length is the stopped
+		 * TRB's residue unless "Length Invalid"). A control transfer
+		 * past a short data stage already holds its length. */
+		if (!(ep->type == BU_EP_CONTROL && ev.xfer->hc_pending))
+			ev.xfer->actual = BU_MIN(td_moved(&ep->ring, ev.xfer, ev.c, residual,
+							  ev.cc != XHCI_CC_STOPPED_LENGTH_INVALID),
+						 ev.xfer->len);
+		return;
+	}
+	ev.xfer->cc = (uint8_t)ev.cc;
+	ev.actual = td_moved(&ep->ring, ev.xfer, ev.c, residual, true);
+	if (ep->type == BU_EP_CONTROL)
+		control_event(x, ep, &ev);
+	else if (ep->type == BU_EP_ISOCH)
+		isoch_event(x, ep, &ev);
+	else
+		normal_event(x, ep, &ev);
+}
+
+void bu_xhci_transfer_event(struct xhci *x, const uint32_t dw[4])
+{
+	unsigned slot = XHCI_TRB_GET_SLOT(dw[3]);
+	unsigned dci = XHCI_TRB_GET_EP(dw[3]);
+	struct xhci_dev *d = slot ? x->slots[slot] : NULL;
+
+	if (!d || !d->eps[dci]) {
+		bu_xhci_log(x, BU_LOG_DEBUG, "transfer event for slot %u ep %u with no endpoint",
+			    slot, dci);
+		return;
+	}
+	ep_transfer_event(x, d->eps[dci], dw);
+}
+
+/* ======================================================================== */
+/* Recovery of a halted endpoint (§4.6.8, §4.6.10, §4.8.3)                  */
+/* ======================================================================== */
+
+/** Turn a TD's TRBs into No-Ops in place (keeping cycle and chain bits). */
+static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
+{
+	for (uint32_t c = xfer->hc_first; c != xfer->hc_end; c++) {
+		struct xhci_trb *t = xhci_ring_trb(r, c);
+		uint32_t dw3 = bu_le32_to_cpu(t->dw[3]);
+
+		t->dw[0] = t->dw[1] = t->dw[2] = 0;
+		t->dw[3] = bu_cpu_to_le32((dw3 & (XHCI_TRB_C | XHCI_TRB_CH)) |
+					  XHCI_TRB_TYPE_SET(XHCI_TRB_NOOP));
+	}
+}
+
+/**
+ * Complete the transfers cancelled while the endpoint was halted or
+ * stopping. Called while the ring is not running, before it restarts:
+ * their TRBs become No-Ops, so the controller skips them.
+ */
+static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
+{
+	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
+		next = xfer->next;
+		if (xfer->hc_state != XHCI_TD_CANCELLING)
+			continue;
+		td_to_noop(&ep->ring, xfer);
+		if (xfer == ep->head)
+			ep->ring.deq = xfer->hc_end;
+		/* What moved before the Stop (0 for a TD never started). */
+		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
+	}
+}
+
+/** Recovery failed: fail what is queued and refuse new work (BU_EIO). */
+static void ep_break(struct xhci *x, struct xhci_ep *ep)
+{
+	ep->broken = true;
+	ep->halted = false;
+	ep->stopping = false;
+	bu_xhci_ep_fail_all(x, ep, BU_EIO);
+}
+
+/** Set TR Dequeue Pointer completion: the endpoint may run again. */
+static void set_deq_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			 unsigned slot)
+{
+	struct xhci_ep *ep = cmd->ep;
+
+	if (cc != XHCI_CC_SUCCESS)
+		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: Set TR Dequeue failed: %s",
+			    slot, ep->dci, bu_xhci_cc_name(cc));
+	ep_retire_cancelled(x, ep);
+	ep->halted = false;
+	ep->stopping = false;
+	if (ep->uep)
+		ep->uep->halted = false;
+	ep->skip_valid = false;
+	ep_kick(x, ep);
+	if (cmd->user_done && ep->dev->udev)
+		cmd->user_done(ep->dev->udev, cmd->user_ctx, cc == XHCI_CC_SUCCESS ? 0 : BU_EIO);
+}
+
+/** Queue Set TR Dequeue Pointer to counter `at` of the endpoint's ring (§4.6.10). */
+static int ep_set_deq(struct xhci *x, struct xhci_ep *ep, uint32_t at,
+		      bu_usb_done_fn user_done, void *user_ctx)
+{
+	uint64_t p = xhci_ring_addr(&ep->ring, at) | xhci_ring_cycle(&ep->ring, at);
+
+	return bu_xhci_cmd_submit(x, p,
+				  XHCI_TRB_TYPE_SET(XHCI_TRB_SET_TR_DEQ) |
+					  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
+				  set_deq_done, ep->dev, ep, user_done, user_ctx);
+}
+
+/** Reset Endpoint completion: move the dequeue pointer past the failed TD. */
+static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			  unsigned slot)
+{
+	struct xhci_ep *ep = cmd->ep;
+	uint32_t at = ep->head ? ep->head->hc_first : ep->ring.enq;
+
+	if (ep->dev->disabling) {
+		/* Disable Slot is queued behind us and frees the endpoint:
+		 * a Set TR Dequeue queued now would complete after it. */
+		if (cmd->user_done && ep->dev->udev)
+			cmd->user_done(ep->dev->udev, cmd->user_ctx, BU_ENODEV);
+		return;
+	}
+	if (cc != XHCI_CC_SUCCESS && cc != XHCI_CC_CONTEXT_STATE) {
+		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: Reset Endpoint failed: %s",
+			    slot, ep->dci, bu_xhci_cc_name(cc));
+		ep_break(x, ep);
+		return;
+	}
+	if (ep_set_deq(x, ep, at, cmd->user_done, cmd->user_ctx))
+		ep_break(x, ep);
+}
+
+/**
+ * Recover a halted endpoint: Reset Endpoint, then Set TR Dequeue Pointer to
+ * the next queued TD, then ring the doorbell. After a STALL, TSP=0 resets
+ * the data toggle, as the device does on CLEAR_FEATURE(ENDPOINT_HALT).
+ * After a transaction error or babble the device did not halt and its
+ * toggle did not move (the packet was never ACKed): TSP=1 keeps the
+ * host's (§4.6.8), or the next packet would be dropped as a duplicate.
+ */
+static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc)
+{
+	if (ep->dev->disabling)
+		return;
+	if (bu_xhci_cmd_submit(x, 0,
+			       XHCI_TRB_TYPE_SET(XHCI_TRB_RESET_EP) |
+				       (cc == XHCI_CC_STALL ? 0 : XHCI_TRB_TSP) |
+				       XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
+			       reset_ep_done, ep->dev, ep, NULL, NULL))
+		bu_xhci_ep_fail_all(x, ep, BU_EIO);
+}
+
+/* ======================================================================== */
+/* Cancellation and pause: Stop Endpoint (§4.6.9)                           */
+/* ======================================================================== */
+
+/**
+ * Stop Endpoint completion: retire cancelled TDs, then resume the rest.
+ * The TD the controller stopped in is skipped with Set TR Dequeue Pointer;
+ * the other cancelled TDs become No-Ops.
+ */
+static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			 unsigned slot)
+{
+	struct xhci_ep *ep = cmd->ep;
+	struct xhci_dev *d = ep->dev;
+	uint32_t *oc = xhci_out_ctx(x, d, ep->dci);
+	uint64_t deq = ((uint64_t)bu_le32_to_cpu(oc[3]) << 32) |
+		       (bu_le32_to_cpu(oc[2]) & ~15u);
+	uint32_t hc_at;
+	bool have_at = bu_xhci_ring_find(&ep->ring, deq, &hc_at);
+	bool move = false;
+	uint32_t move_to = 0;
+	bool ok = cc == XHCI_CC_SUCCESS || cc == XHCI_CC_CONTEXT_STATE;
+
+	if (!ok)
+		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: Stop Endpoint: %s", d->slot,
+			    ep->dci, bu_xhci_cc_name(cc));
+	/* A pause (ep_pause) wants to know the ring has stopped. */
+	if (cmd->user_done && d->udev)
+		cmd->user_done(d->udev, cmd->user_ctx, ok ? 0 : BU_EIO);
+	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
+		next = xfer->next;
+		if (xfer->hc_state != XHCI_TD_CANCELLING)
+			continue;
+		if (have_at && hc_at - xfer->hc_first < xfer->hc_end - xfer->hc_first) {
+			/* The controller is parked inside this TD: skip it. */
+			move = true;
+			move_to = xfer->hc_end;
+		} else {
+			td_to_noop(&ep->ring, xfer);
+		}
+		if (xfer == ep->head)
+			ep->ring.deq = xfer->hc_end;
+		/* xfer->actual: what its Stopped event said it moved, or 0. */
+		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
+	}
+	/* Skip also any No-Op'd TDs right behind it. */
+	if (move && !d->disabling && !ep_set_deq(x, ep, move_to, NULL, NULL))
+		return;
+	ep->stopping = false;
+	ep_kick(x, ep);
+}
+
+/** Queue Stop Endpoint, with Suspend (SP) for a pause. */
+static int ep_stop(struct xhci *x, struct xhci_ep *ep, bool suspend,
+		   bu_usb_done_fn done, void *ctx)
+{
+	return bu_xhci_cmd_submit(x, 0,
+				  XHCI_TRB_TYPE_SET(XHCI_TRB_STOP_EP) |
+					  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci) |
+					  (suspend ? XHCI_TRB_SP : 0),
+				  stop_ep_done, ep->dev, ep, done, ctx);
+}
+
+int bu_xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
+{
+	struct xhci *x = bus_xhci(xfer->ep->dev->bus);
+	struct xhci_ep *ep = xfer->ep->hc_priv;
+	int rc;
+
+	if (!ep || xfer->hc_state == XHCI_TD_IDLE)
+		return BU_ENOENT;
+	if (xfer->hc_state == XHCI_TD_CANCELLING)
+		return 0; /* already being cancelled */
+	xfer->hc_state = XHCI_TD_CANCELLING;
+	xfer->status = status;
+	/* Recovery (halt) or a Stop in flight ends with the ring stopped:
+	 * ep_retire_cancelled() completes this one then, from poll. */
+	if (ep->stopping || ep->halted)
+		return 0;
+	ep->stopping = true;
+	rc = ep_stop(x, ep, false, NULL, NULL);
+	if (rc) {
+		ep->stopping = false;
+		xfer->hc_state = XHCI_TD_QUEUED;
+	}
+	return rc;
+}
+
+int bu_xhci_ep_abort(struct bu_usb_endpoint *uep, int status)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+	int n = 0;
+
+	if (!ep)
+		return 0;
+	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
+		next = xfer->next;
+		if (xfer->hc_state == XHCI_TD_QUEUED && bu_xhci_xfer_cancel(xfer, status) == 0)
+			n++;
+	}
+	return n;
+}
+
+/**
+ * Stop the endpoint before its device is suspended, keeping its queued TDs
+ * (Stop Endpoint with SP, §4.6.9, §4.15.1); the controller continues them
+ * once ep_unpause rings the doorbell again.
+ */
+int bu_xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done, void *ctx)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+	int rc;
+
+	if (!ep || ep->broken)
+		return BU_ENOENT;
+	if (ep->stopping || ep->halted || ep->paused || ep->dev->disabling)
+		return BU_EBUSY; /* recovery or a cancel first */
+	ep->stopping = true;
+	ep->paused = true;
+	rc = ep_stop(bus_xhci(uep->dev->bus), ep, true, done, ctx);
+	if (rc)
+		ep->stopping = ep->paused = false;
+	return rc;
+}
+
+void bu_xhci_ep_unpause(struct bu_usb_endpoint *uep)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+
+	if (!ep || !ep->paused)
+		return;
+	ep->paused = false;
+	ep_kick(bus_xhci(uep->dev->bus), ep);
+}
+
+/** Counts a Stop or recovery in flight as one more, so callers wait for it. */
+unsigned bu_xhci_ep_queued(struct bu_usb_endpoint *uep)
+{
+	struct xhci_ep *ep = uep->hc_priv;
+	unsigned n = 0;
+
+	if (!ep)
+		return 0;
+	for (struct bu_usb_xfer *xfer = ep->head; xfer; xfer = xfer->next)
+		n++;
+	return n + (ep->stopping || ep->halted ? 1 : 0);
+}
