@@ -1475,12 +1475,12 @@ static void req_bind(struct wu_req *r, struct wu_file *f, uint8_t kind, uint8_t 
 }
 
 /** READ_PIPE / WRITE_PIPE. */
-static uint32_t do_rw(struct bu_winusb_drv *drv, struct wu_file *f, struct wu_iface *wi,
-		      const struct bu_winusb_ioparams *prm, const struct bu_winusb_io *io,
-		      struct bu_winusb_iores *res, bool read)
+static uint32_t do_rw(const struct wu_ioctx *c, bool read)
 {
-	struct wu_pipe *p = prm->pipe ? iface_pipe(wi, prm->pipe) : NULL;
-	struct wu_func *fn = f->fn;
+	struct bu_winusb_drv *drv = c->drv;
+	const struct bu_winusb_io *io = c->io;
+	struct wu_pipe *p = c->prm->pipe ? iface_pipe(c->wi, c->prm->pipe) : NULL;
+	struct wu_func *fn = c->fn;
 	struct wu_req *r;
 	unsigned slots = 1;
 
@@ -1496,7 +1496,7 @@ static uint32_t do_rw(struct bu_winusb_drv *drv, struct wu_file *f, struct wu_if
 	func_resume(fn);
 	if (read && !io->buf_len) {
 		/* Zero-length reads complete at once, without the bus (§5.6). */
-		res->bytes = 0;
+		c->res->bytes = 0;
 		return 0;
 	}
 	if (read && p->pol.raw_io && bu_wu_raw_io_check(io->buf_len, p->mps, pipe_max_xfer(p)))
@@ -1518,7 +1518,7 @@ static uint32_t do_rw(struct bu_winusb_drv *drv, struct wu_file *f, struct wu_if
 		if (!r)
 			return ERROR_NOT_ENOUGH_MEMORY;
 	}
-	req_bind(r, f, read ? RQ_READ : RQ_WRITE, wi->index, io);
+	req_bind(r, c->f, read ? RQ_READ : RQ_WRITE, c->wi->index, io);
 	r->buf = io->buf;
 	r->len = io->buf_len;
 	pipe_enqueue(p, r);
@@ -1526,18 +1526,30 @@ static uint32_t do_rw(struct bu_winusb_drv *drv, struct wu_file *f, struct wu_if
 	return ERROR_IO_PENDING;
 }
 
-/** CONTROL: a control transfer on EP0 for an interface (§3.12). */
-static uint32_t do_control(struct bu_winusb_drv *drv, struct wu_file *f, struct wu_iface *wi,
-			   const struct bu_winusb_ioparams *prm, const struct bu_winusb_io *io)
+static uint32_t ioc_read_pipe(const struct wu_ioctx *c)
 {
-	struct wu_func *fn = f->fn;
+	return do_rw(c, true);
+}
+
+static uint32_t ioc_write_pipe(const struct wu_ioctx *c)
+{
+	return do_rw(c, false);
+}
+
+/** CONTROL: a control transfer on EP0 for an interface (§3.12). */
+static uint32_t ioc_control(const struct wu_ioctx *c)
+{
+	struct bu_winusb_drv *drv = c->drv;
+	const struct bu_winusb_io *io = c->io;
+	struct wu_iface *wi = c->wi;
+	struct wu_func *fn = c->fn;
 	uint8_t setup[8];
 	uint16_t wlength;
 	bool in;
 	struct wu_req *r;
 	int rc;
 
-	bu_memcpy(setup, prm->setup, sizeof(setup));
+	bu_memcpy(setup, c->prm->setup, sizeof(setup));
 	wlength = bu_get_le16(setup + 6);
 	in = (setup[0] & USB_DIR_IN) != 0;
 	if (wlength > 4096 || wlength > io->buf_len || !io->done)
@@ -1561,7 +1573,7 @@ static uint32_t do_control(struct bu_winusb_drv *drv, struct wu_file *f, struct 
 	r = req_alloc(fn, 1);
 	if (!r)
 		return ERROR_NOT_ENOUGH_MEMORY;
-	req_bind(r, f, RQ_CONTROL, wi->index, io);
+	req_bind(r, c->f, RQ_CONTROL, wi->index, io);
 	r->buf = io->buf;
 	r->len = wlength;
 	bu_memcpy(r->slots[0].x.setup, setup, sizeof(setup));
@@ -1579,12 +1591,12 @@ static uint32_t do_control(struct bu_winusb_drv *drv, struct wu_file *f, struct 
 }
 
 /** GET_DESCRIPTOR: device/configuration from the enumeration copy, others live. */
-static uint32_t do_get_descriptor(struct wu_func *fn, const struct bu_winusb_ioparams *prm,
-				  const struct bu_winusb_io *io, struct bu_winusb_iores *res)
+static uint32_t ioc_get_descriptor(const struct wu_ioctx *c)
 {
-	struct bu_usb_device *dev = fn->dev;
+	const struct bu_winusb_ioparams *prm = c->prm;
+	struct bu_usb_device *dev = c->fn->dev;
 	uint8_t type = (uint8_t)prm->type;
-	uint32_t len = BU_MIN(io->buf_len, 0xffffu);
+	uint32_t len = BU_MIN(c->io->buf_len, 0xffffu);
 	int rc;
 
 	if (type == USB_DT_DEVICE && dev->have_desc) {
@@ -1597,16 +1609,16 @@ static uint32_t do_get_descriptor(struct wu_func *fn, const struct bu_winusb_iop
 				  (uint8_t)(d->bcdDevice >> 8), d->iManufacturer, d->iProduct,
 				  d->iSerialNumber, d->bNumConfigurations };
 
-		res->bytes = BU_MIN(len, (uint32_t)sizeof(w));
-		bu_memcpy(io->buf, w, res->bytes);
+		c->res->bytes = BU_MIN(len, (uint32_t)sizeof(w));
+		bu_memcpy(c->io->buf, w, c->res->bytes);
 		return 0;
 	}
 	if (type == USB_DT_CONFIG && prm->index < dev->num_configs &&
 	    dev->config_raw[prm->index]) {
 		uint32_t total = dev->configs[prm->index].total_len;
 
-		res->bytes = BU_MIN(len, total);
-		bu_memcpy(io->buf, dev->config_raw[prm->index], res->bytes);
+		c->res->bytes = BU_MIN(len, total);
+		bu_memcpy(c->io->buf, dev->config_raw[prm->index], c->res->bytes);
 		return 0;
 	}
 	if (prm->flags & BU_WINUSB_IOF_CACHED)
@@ -1614,16 +1626,19 @@ static uint32_t do_get_descriptor(struct wu_func *fn, const struct bu_winusb_iop
 	if (!len)
 		return ERROR_INVALID_PARAMETER;
 	rc = bu_usb_get_descriptor(dev, USB_RECIP_DEVICE, type, prm->index, (uint16_t)prm->value,
-				   io->buf, (uint16_t)len);
+				   c->io->buf, (uint16_t)len);
 	if (rc < 0)
 		return bu_winusb_err_to_win32(rc);
-	res->bytes = (uint32_t)rc;
+	c->res->bytes = (uint32_t)rc;
 	return 0;
 }
 
 /** SET_ALT: SET_INTERFACE plus the new setting's pipes (§3.7). */
-static uint32_t do_set_alt(struct wu_func *fn, struct wu_iface *wi, uint8_t alt)
+static uint32_t ioc_set_alt(const struct wu_ioctx *c)
 {
+	struct wu_func *fn = c->fn;
+	struct wu_iface *wi = c->wi;
+	uint8_t alt = c->prm->index;
 	const struct bu_usb_config_info *cfg;
 	int rc;
 
@@ -1639,6 +1654,153 @@ static uint32_t do_set_alt(struct wu_func *fn, struct wu_iface *wi, uint8_t alt)
 	rc = bu_usb_set_interface(fn->dev, wi->number, alt);
 	iface_build_pipes(wi); /* endpoint pointers changed even on failure */
 	return rc ? bu_winusb_err_to_win32(rc) : 0;
+}
+
+/** GET_ALT: the interface's current alternate setting. */
+static uint32_t ioc_get_alt(const struct wu_ioctx *c)
+{
+	if (c->io->buf_len < 1 || !c->wi->intf)
+		return ERROR_INVALID_PARAMETER;
+	((uint8_t *)c->io->buf)[0] = c->wi->intf->alt;
+	c->res->bytes = 1;
+	return 0;
+}
+
+/** GET_INFO: the function's layout for the API part. */
+static uint32_t ioc_get_info(const struct wu_ioctx *c)
+{
+	struct wu_func *fn = c->fn;
+	struct bu_usb_device *dev = fn->dev;
+	struct bu_winusb_funcinfo info;
+
+	if (c->io->buf_len < sizeof(info))
+		return ERROR_INSUFFICIENT_BUFFER;
+	bu_memset(&info, 0, sizeof(info));
+	info.num_ifaces = fn->num_ifaces;
+	info.speed = fn->speed >= BU_SPEED_HIGH ? HighSpeed : LowSpeed;
+	info.bus_speed = (uint8_t)fn->speed;
+	info.config_value = dev->config_value;
+	if (dev->active_config >= 0) {
+		info.config_index = (uint8_t)dev->active_config;
+		info.config_len = dev->configs[dev->active_config].total_len;
+	}
+	for (unsigned i = 0; i < fn->num_ifaces; i++)
+		info.iface_numbers[i] = fn->ifaces[i].number;
+	bu_memcpy(c->io->buf, &info, sizeof(info));
+	c->res->bytes = sizeof(info);
+	return 0;
+}
+
+/** QUERY_DEVICE_INFO: DEVICE_SPEED is the one information type. */
+static uint32_t ioc_query_device_info(const struct wu_ioctx *c)
+{
+	if (c->prm->type != DEVICE_SPEED)
+		return ERROR_INVALID_PARAMETER;
+	if (c->io->buf_len < 1)
+		return ERROR_INSUFFICIENT_BUFFER;
+	/* High speed or faster reports HighSpeed, the rest LowSpeed (§2.11). */
+	((uint8_t *)c->io->buf)[0] = c->fn->speed >= BU_SPEED_HIGH ? HighSpeed : LowSpeed;
+	c->res->bytes = 1;
+	return 0;
+}
+
+/** Give a value of `size` bytes back in the output buffer. */
+static uint32_t give_value(const struct wu_ioctx *c, uint32_t size, uint32_t value)
+{
+	if (c->io->buf_len < size)
+		return ERROR_INSUFFICIENT_BUFFER;
+	put_value(c->io->buf, size, value);
+	c->res->bytes = size;
+	return 0;
+}
+
+/** SET_PIPE_POLICY. */
+static uint32_t ioc_set_pipe_policy(const struct wu_ioctx *c)
+{
+	const struct bu_winusb_ioparams *prm = c->prm;
+	struct wu_pipe *p = iface_pipe(c->wi, prm->pipe);
+
+	if (!p)
+		return ERROR_INVALID_PARAMETER;
+	return bu_wu_policies_set(&p->pol, prm->type, prm->length, prm->value);
+}
+
+/** GET_PIPE_POLICY. */
+static uint32_t ioc_get_pipe_policy(const struct wu_ioctx *c)
+{
+	struct wu_pipe *p = iface_pipe(c->wi, c->prm->pipe);
+	uint32_t value, size, rc;
+
+	if (!p)
+		return ERROR_INVALID_PARAMETER;
+	rc = bu_wu_policies_get(&p->pol, c->prm->type, p->id ? pipe_max_xfer(p) : 4096, &value,
+			     &size);
+	return rc ? rc : give_value(c, size, value);
+}
+
+/** SET_POWER_POLICY: AUTO_SUSPEND (1 byte) and SUSPEND_DELAY (4 bytes). */
+static uint32_t ioc_set_power_policy(const struct wu_ioctx *c)
+{
+	const struct bu_winusb_ioparams *prm = c->prm;
+	struct wu_func *fn = c->fn;
+
+	if (prm->type == AUTO_SUSPEND && prm->length == 1) {
+		/* Ignored without DeviceIdleEnabled (§8). */
+		fn->auto_suspend = (prm->value & 0xff) != 0;
+		if (!fn->auto_suspend)
+			func_resume(fn);
+		return 0;
+	}
+	if (prm->type == SUSPEND_DELAY && prm->length == 4) {
+		fn->suspend_delay = prm->value;
+		return 0;
+	}
+	return ERROR_INVALID_PARAMETER;
+}
+
+/** GET_POWER_POLICY. */
+static uint32_t ioc_get_power_policy(const struct wu_ioctx *c)
+{
+	if (c->prm->type == AUTO_SUSPEND)
+		return give_value(c, 1, c->fn->auto_suspend);
+	if (c->prm->type == SUSPEND_DELAY)
+		return give_value(c, 4, c->fn->suspend_delay);
+	return ERROR_INVALID_PARAMETER;
+}
+
+/** RESET_PIPE, ABORT_PIPE, FLUSH_PIPE: requests that act on a pipe. */
+static uint32_t ioc_pipe_op(const struct wu_ioctx *c)
+{
+	struct wu_func *fn = c->fn;
+	struct wu_iface *wi = c->wi;
+	uint8_t id = c->prm->pipe;
+	struct wu_pipe *p = iface_pipe(wi, id);
+
+	if (!p)
+		return ERROR_INVALID_PARAMETER;
+	if (id == 0) {
+		/* The control pipe: abort cancels this interface's control requests. */
+		if (c->io->code == BU_WINUSB_IOCTL_ABORT_PIPE)
+			for (struct wu_req *r = fn->ctrl_reqs; r; r = r->next)
+				if (r->iface == wi->index) {
+					req_fail(r, ERROR_OPERATION_ABORTED);
+					req_cancel_inflight(r);
+				}
+		return 0;
+	}
+	switch (c->io->code) {
+	case BU_WINUSB_IOCTL_ABORT_PIPE:
+		pipe_abort_wait(p);
+		return 0;
+	case BU_WINUSB_IOCTL_FLUSH_PIPE:
+		/* Drops the excess kept by ALLOW_PARTIAL_READS (§3.13). */
+		p->carry_len = p->carry_off = 0;
+		p->carry_short = false;
+		return 0;
+	default:
+		func_resume(fn);
+		return pipe_reset(p);
+	}
 }
 
 /** Find the isoch pipe a RegisterIsochBuffer PipeID names (full address or number). */
@@ -1672,12 +1834,13 @@ static bool isoch_busy(void *arg)
 }
 
 /** ISOCH_READ / ISOCH_WRITE. */
-static uint32_t do_isoch(struct bu_winusb_drv *drv, struct wu_file *f,
-			 const struct bu_winusb_ioparams *prm, const struct bu_winusb_io *io,
-			 struct bu_winusb_iores *res, bool read)
+static uint32_t do_isoch(const struct wu_ioctx *c, bool read)
 {
-	struct wu_isoch_buf *ib = isoch_get(f, prm->handle);
-	struct wu_func *fn = f->fn;
+	struct bu_winusb_drv *drv = c->drv;
+	const struct bu_winusb_ioparams *prm = c->prm;
+	const struct bu_winusb_io *io = c->io;
+	struct wu_isoch_buf *ib = isoch_get(c->f, prm->handle);
+	struct wu_func *fn = c->fn;
 	struct wu_iface *wi;
 	struct wu_pipe *p;
 	struct wu_req *r;
@@ -1685,7 +1848,7 @@ static uint32_t do_isoch(struct bu_winusb_drv *drv, struct wu_file *f,
 
 	if (!ib)
 		return ERROR_INVALID_HANDLE;
-	wi = file_iface(f, ib->iface);
+	wi = file_iface(c->f, ib->iface);
 	p = wi ? iface_pipe(wi, ib->pipe) : NULL;
 	if (!p || !p->ep || p->type != BU_EP_ISOCH || is_in(p) != read || !io->done)
 		return ERROR_INVALID_PARAMETER;
@@ -1717,7 +1880,7 @@ static uint32_t do_isoch(struct bu_winusb_drv *drv, struct wu_file *f,
 	r = req_alloc(fn, count);
 	if (!r)
 		return ERROR_NOT_ENOUGH_MEMORY;
-	req_bind(r, f, RQ_ISOCH, wi->index, io);
+	req_bind(r, c->f, RQ_ISOCH, wi->index, io);
 	r->buf = ib->buf + prm->offset;
 	r->len = prm->length;
 	r->ib = ib;
@@ -1736,26 +1899,35 @@ static uint32_t do_isoch(struct bu_winusb_drv *drv, struct wu_file *f,
 	}
 	p->next_frame = start + frames;
 	p->stream = true;
-	res->frame = p->next_frame;
+	c->res->frame = p->next_frame;
 	fn->last_busy_us = now_us(drv);
 	pipe_enqueue(p, r);
 	pipe_kick(p);
 	return ERROR_IO_PENDING;
 }
 
-/** ISOCH_REGISTER. */
-static uint32_t do_isoch_register(struct bu_winusb_drv *drv, struct wu_file *f,
-				  struct wu_iface *wi, const struct bu_winusb_ioparams *prm,
-				  const struct bu_winusb_io *io, struct bu_winusb_iores *res)
+static uint32_t ioc_isoch_read(const struct wu_ioctx *c)
 {
-	struct wu_pipe *p = isoch_pipe(wi, prm->pipe);
+	return do_isoch(c, true);
+}
+
+static uint32_t ioc_isoch_write(const struct wu_ioctx *c)
+{
+	return do_isoch(c, false);
+}
+
+/** ISOCH_REGISTER. */
+static uint32_t ioc_isoch_register(const struct wu_ioctx *c)
+{
+	const struct bu_winusb_io *io = c->io;
+	struct wu_pipe *p = isoch_pipe(c->wi, c->prm->pipe);
 
 	if (!p || !io->buf || !io->buf_len)
 		return ERROR_INVALID_PARAMETER;
-	if (!range_ok(drv, io->buf, io->buf_len, is_in(p)))
+	if (!range_ok(c->drv, io->buf, io->buf_len, is_in(p)))
 		return ERROR_NOACCESS;
 	for (unsigned i = 0; i < WU_MAX_ISOCH; i++) {
-		struct wu_isoch_buf *ib = &f->isoch[i];
+		struct wu_isoch_buf *ib = &c->f->isoch[i];
 		uint16_t gen = (uint16_t)(ib->gen + 1);
 
 		if (ib->used)
@@ -1763,260 +1935,212 @@ static uint32_t do_isoch_register(struct bu_winusb_drv *drv, struct wu_file *f,
 		bu_memset(ib, 0, sizeof(*ib));
 		ib->gen = gen ? gen : 1;
 		ib->used = true;
-		ib->iface = wi->index;
+		ib->iface = c->wi->index;
 		ib->pipe = p->id;
 		ib->buf = io->buf;
 		ib->len = io->buf_len;
-		res->handle = ((uint32_t)ib->gen << 8) | (i + 1);
+		c->res->handle = ((uint32_t)ib->gen << 8) | (i + 1);
 		return 0;
 	}
 	return ERROR_NOT_ENOUGH_MEMORY;
 }
 
-/** Pipe-level requests that act on a pipe: reset, abort, flush. */
-static uint32_t do_pipe_op(struct wu_func *fn, struct wu_iface *wi, uint32_t code, uint8_t id)
+/** ISOCH_UNREGISTER: blocks until the transfers using the buffer are done (§3.17). */
+static uint32_t ioc_isoch_unregister(const struct wu_ioctx *c)
 {
-	struct wu_pipe *p = iface_pipe(wi, id);
+	struct wu_isoch_buf *ib = isoch_get(c->f, c->prm->handle);
 
-	if (!p)
+	if (!ib)
+		return ERROR_INVALID_HANDLE;
+	if (ib->busy && !wait_while(c->drv, isoch_busy, ib, WU_WAIT_MS))
+		return ERROR_BUSY;
+	ib->used = false;
+	return 0;
+}
+
+/** GET_FRAME: the bus's frame number and when it was read. */
+static uint32_t ioc_get_frame(const struct wu_ioctx *c)
+{
+	struct bu_winusb_frame fr;
+
+	if (c->io->buf_len < sizeof(fr))
+		return ERROR_INSUFFICIENT_BUFFER;
+	bu_memset(&fr, 0, sizeof(fr));
+	fr.frame = bu_usb_frame_number(c->drv->bus);
+	fr.time_us = now_us(c->drv);
+	bu_memcpy(c->io->buf, &fr, sizeof(fr));
+	c->res->bytes = sizeof(fr);
+	return 0;
+}
+
+/** TIMESYNC_START: a tracker id of the file. */
+static uint32_t ioc_timesync_start(const struct wu_ioctx *c)
+{
+	for (unsigned i = 0; i < WU_MAX_TIMESYNC; i++) {
+		if (c->f->timesync[i])
+			continue;
+		c->f->timesync[i] = 1;
+		c->res->handle = i + 1;
+		return 0;
+	}
+	return ERROR_NOT_ENOUGH_MEMORY;
+}
+
+/** TIMESYNC_STOP. */
+static uint32_t ioc_timesync_stop(const struct wu_ioctx *c)
+{
+	uint32_t id = c->prm->handle;
+
+	if (!id || id > WU_MAX_TIMESYNC || !c->f->timesync[id - 1])
 		return ERROR_INVALID_PARAMETER;
-	if (id == 0) {
-		/* The control pipe: abort cancels this interface's control requests. */
-		if (code == BU_WINUSB_IOCTL_ABORT_PIPE)
-			for (struct wu_req *r = fn->ctrl_reqs; r; r = r->next)
-				if (r->iface == wi->index) {
-					req_fail(r, ERROR_OPERATION_ABORTED);
-					req_cancel_inflight(r);
-				}
-		return 0;
-	}
-	switch (code) {
-	case BU_WINUSB_IOCTL_ABORT_PIPE:
-		pipe_abort_wait(p);
-		return 0;
-	case BU_WINUSB_IOCTL_FLUSH_PIPE:
-		/* Drops the excess kept by ALLOW_PARTIAL_READS (§3.13). */
-		p->carry_len = p->carry_off = 0;
-		p->carry_short = false;
-		return 0;
-	default:
-		func_resume(fn);
-		return pipe_reset(p);
-	}
+	c->f->timesync[id - 1] = 0;
+	return 0;
+}
+
+/** CANCEL: the CancelIoEx analogue for one request; never a completion routine of its own. */
+static uint32_t ioc_cancel(const struct wu_ioctx *c)
+{
+	return c->io->done ? ERROR_INVALID_PARAMETER : do_cancel(c->f, c->io->done_cookie);
+}
+
+/** OPEN_INTERFACE: claim an interface index; its policies start from the defaults. */
+static uint32_t ioc_open_interface(const struct wu_ioctx *c)
+{
+	struct wu_func *fn = c->fn;
+	uint8_t index = c->prm->iface;
+
+	if (!fn->present)
+		return ERROR_BAD_COMMAND; /* observed after disconnect (§3.1) */
+	if (!fn->num_ifaces)
+		return ERROR_BAD_DEVICE;
+	if (index >= fn->num_ifaces || index >= 32)
+		return ERROR_NO_MORE_ITEMS;
+	if (c->f->open_mask & (1u << index))
+		return ERROR_ALREADY_EXISTS;
+	c->f->open_mask |= 1u << index;
+	iface_reset_policies(&fn->ifaces[index]);
+	c->res->bytes = fn->ifaces[index].number;
+	return 0;
+}
+
+/** CLOSE_INTERFACE: abort its pipes, drop its idle isoch buffers, release it. */
+static uint32_t ioc_close_interface(const struct wu_ioctx *c)
+{
+	struct wu_iface *wi = c->wi;
+	struct wu_file *f = c->f;
+
+	for (unsigned k = 0; k < wi->num_pipes; k++)
+		pipe_abort_wait(&wi->pipes[k]);
+	for (unsigned i = 0; i < WU_MAX_ISOCH; i++)
+		if (f->isoch[i].used && f->isoch[i].iface == wi->index && !f->isoch[i].busy)
+			f->isoch[i].used = false;
+	f->open_mask &= ~(1u << wi->index);
+	return 0;
+}
+
+/** A request code nobody serves (STATUS_INVALID_DEVICE_REQUEST). */
+static uint32_t ioc_unknown(const struct wu_ioctx *c)
+{
+	(void)c;
+	return ERROR_INVALID_PARAMETER;
+}
+
+/* What the dispatcher checks, in this order, before a row's handler runs. */
+#define IOF_IFACE 0x1u   /* prm.iface must be an interface the file claimed */
+#define IOF_PRESENT 0x2u /* the device must still be there */
+#define IOF_OUT 0x4u     /* the buffer is output: probed writable (input buffers: the handler) */
+
+/** One request code and how it is served. */
+struct wu_ioctl {
+	uint32_t code;
+	uint8_t flags;
+	uint32_t (*handler)(const struct wu_ioctx *c);
+};
+
+#define IOF_ALL (IOF_IFACE | IOF_PRESENT | IOF_OUT)
+
+/*
+ * Every request code. CANCEL and OPEN_INTERFACE check nothing first (a
+ * cancel must reach a request whatever state the device is in; opening
+ * reports a gone device its own way); CLOSE_INTERFACE works on a gone
+ * device; the isochronous transfer requests name their interface through
+ * the registered buffer. Rows without a buffer keep IOF_OUT: whatever
+ * buffer is passed to them is probed as one the driver would write.
+ */
+static const struct wu_ioctl wu_ioctls[] = {
+	{ BU_WINUSB_IOCTL_CANCEL, 0, ioc_cancel },
+	{ BU_WINUSB_IOCTL_OPEN_INTERFACE, 0, ioc_open_interface },
+	{ BU_WINUSB_IOCTL_CLOSE_INTERFACE, IOF_IFACE, ioc_close_interface },
+	{ BU_WINUSB_IOCTL_READ_PIPE, IOF_ALL, ioc_read_pipe },
+	{ BU_WINUSB_IOCTL_WRITE_PIPE, IOF_IFACE | IOF_PRESENT, ioc_write_pipe },
+	{ BU_WINUSB_IOCTL_CONTROL, IOF_IFACE | IOF_PRESENT, ioc_control },
+	{ BU_WINUSB_IOCTL_GET_DESCRIPTOR, IOF_ALL, ioc_get_descriptor },
+	{ BU_WINUSB_IOCTL_GET_INFO, IOF_ALL, ioc_get_info },
+	{ BU_WINUSB_IOCTL_QUERY_DEVICE_INFO, IOF_ALL, ioc_query_device_info },
+	{ BU_WINUSB_IOCTL_SET_ALT, IOF_ALL, ioc_set_alt },
+	{ BU_WINUSB_IOCTL_GET_ALT, IOF_ALL, ioc_get_alt },
+	{ BU_WINUSB_IOCTL_SET_PIPE_POLICY, IOF_ALL, ioc_set_pipe_policy },
+	{ BU_WINUSB_IOCTL_GET_PIPE_POLICY, IOF_ALL, ioc_get_pipe_policy },
+	{ BU_WINUSB_IOCTL_SET_POWER_POLICY, IOF_ALL, ioc_set_power_policy },
+	{ BU_WINUSB_IOCTL_GET_POWER_POLICY, IOF_ALL, ioc_get_power_policy },
+	{ BU_WINUSB_IOCTL_RESET_PIPE, IOF_ALL, ioc_pipe_op },
+	{ BU_WINUSB_IOCTL_ABORT_PIPE, IOF_ALL, ioc_pipe_op },
+	{ BU_WINUSB_IOCTL_FLUSH_PIPE, IOF_ALL, ioc_pipe_op },
+	{ BU_WINUSB_IOCTL_ISOCH_REGISTER, IOF_IFACE | IOF_PRESENT, ioc_isoch_register },
+	{ BU_WINUSB_IOCTL_ISOCH_UNREGISTER, IOF_PRESENT | IOF_OUT, ioc_isoch_unregister },
+	{ BU_WINUSB_IOCTL_ISOCH_READ, IOF_PRESENT | IOF_OUT, ioc_isoch_read },
+	{ BU_WINUSB_IOCTL_ISOCH_WRITE, IOF_PRESENT, ioc_isoch_write },
+	{ BU_WINUSB_IOCTL_GET_FRAME, IOF_ALL, ioc_get_frame },
+	{ BU_WINUSB_IOCTL_TIMESYNC_START, IOF_ALL, ioc_timesync_start },
+	{ BU_WINUSB_IOCTL_TIMESYNC_STOP, IOF_ALL, ioc_timesync_stop },
+};
+
+/** An unknown code is checked like any interface request, then refused. */
+static const struct wu_ioctl wu_ioctl_unknown = { 0, IOF_ALL, ioc_unknown };
+
+static const struct wu_ioctl *ioctl_row(uint32_t code)
+{
+	for (size_t i = 0; i < BU_ARRAY_SIZE(wu_ioctls); i++)
+		if (wu_ioctls[i].code == code)
+			return &wu_ioctls[i];
+	return &wu_ioctl_unknown;
 }
 
 uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *io,
 			     struct bu_winusb_iores *res)
 {
 	struct bu_winusb_ioparams prm;
-	struct wu_file *f;
-	struct wu_func *fn;
-	struct wu_iface *wi = NULL;
-	bool out_buf;
+	const struct wu_ioctl *row;
+	struct wu_ioctx c;
 
 	if (!drv || !io || !res)
 		return ERROR_INVALID_PARAMETER;
 	bu_memset(res, 0, sizeof(*res));
-	f = file_get(drv, io->file);
-	if (!f)
+	bu_memset(&c, 0, sizeof(c));
+	c.f = file_get(drv, io->file);
+	if (!c.f)
 		return ERROR_INVALID_HANDLE;
 	if (!io->params || io->params_len != sizeof(prm))
 		return ERROR_INVALID_PARAMETER;
 	bu_memcpy(&prm, io->params, sizeof(prm)); /* read the caller's block once */
-	if (io->buf_len && !io->buf)
+	if ((io->buf_len && !io->buf) || (io->aux_len && !io->aux))
 		return ERROR_INVALID_PARAMETER;
-	if (io->aux_len && !io->aux)
-		return ERROR_INVALID_PARAMETER;
-	fn = f->fn;
-	if (io->code == BU_WINUSB_IOCTL_CANCEL)
-		return io->done ? ERROR_INVALID_PARAMETER : do_cancel(f, io->done_cookie);
-	if (io->code == BU_WINUSB_IOCTL_OPEN_INTERFACE) {
-		if (!fn->present)
-			return ERROR_BAD_COMMAND; /* observed after disconnect (§3.1) */
-		if (!fn->num_ifaces)
-			return ERROR_BAD_DEVICE;
-		if (prm.iface >= fn->num_ifaces || prm.iface >= 32)
-			return ERROR_NO_MORE_ITEMS;
-		if (f->open_mask & (1u << prm.iface))
-			return ERROR_ALREADY_EXISTS;
-		f->open_mask |= 1u << prm.iface;
-		iface_reset_policies(&fn->ifaces[prm.iface]);
-		res->bytes = fn->ifaces[prm.iface].number;
-		return 0;
-	}
-	if (io->code != BU_WINUSB_IOCTL_ISOCH_READ && io->code != BU_WINUSB_IOCTL_ISOCH_WRITE &&
-	    io->code != BU_WINUSB_IOCTL_ISOCH_UNREGISTER) {
-		wi = file_iface(f, prm.iface);
-		if (!wi)
+	c.drv = drv;
+	c.fn = c.f->fn;
+	c.prm = &prm;
+	c.io = io;
+	c.res = res;
+	row = ioctl_row(io->code);
+	if (row->flags & IOF_IFACE) {
+		c.wi = file_iface(c.f, prm.iface);
+		if (!c.wi)
 			return ERROR_INVALID_HANDLE;
 	}
-	if (io->code == BU_WINUSB_IOCTL_CLOSE_INTERFACE) {
-		for (unsigned k = 0; k < wi->num_pipes; k++)
-			pipe_abort_wait(&wi->pipes[k]);
-		for (unsigned i = 0; i < WU_MAX_ISOCH; i++)
-			if (f->isoch[i].used && f->isoch[i].iface == wi->index && !f->isoch[i].busy)
-				f->isoch[i].used = false;
-		f->open_mask &= ~(1u << wi->index);
-		return 0;
-	}
-	if (!fn->present)
+	if ((row->flags & IOF_PRESENT) && !c.fn->present)
 		return ERROR_DEVICE_NOT_CONNECTED;
-	/* Output buffers are written by the driver; check them once here. */
-	out_buf = io->code != BU_WINUSB_IOCTL_WRITE_PIPE && io->code != BU_WINUSB_IOCTL_CONTROL &&
-		  io->code != BU_WINUSB_IOCTL_ISOCH_REGISTER &&
-		  io->code != BU_WINUSB_IOCTL_ISOCH_WRITE;
-	if (out_buf && !range_ok(drv, io->buf, io->buf_len, true))
+	if ((row->flags & IOF_OUT) && !range_ok(drv, io->buf, io->buf_len, true))
 		return ERROR_NOACCESS;
-
-	switch (io->code) {
-	case BU_WINUSB_IOCTL_READ_PIPE:
-		return do_rw(drv, f, wi, &prm, io, res, true);
-	case BU_WINUSB_IOCTL_WRITE_PIPE:
-		return do_rw(drv, f, wi, &prm, io, res, false);
-	case BU_WINUSB_IOCTL_CONTROL:
-		return do_control(drv, f, wi, &prm, io);
-	case BU_WINUSB_IOCTL_GET_DESCRIPTOR:
-		return do_get_descriptor(fn, &prm, io, res);
-	case BU_WINUSB_IOCTL_GET_INFO: {
-		struct bu_winusb_funcinfo info;
-		struct bu_usb_device *dev = fn->dev;
-
-		if (io->buf_len < sizeof(info))
-			return ERROR_INSUFFICIENT_BUFFER;
-		bu_memset(&info, 0, sizeof(info));
-		info.num_ifaces = fn->num_ifaces;
-		info.speed = fn->speed >= BU_SPEED_HIGH ? HighSpeed : LowSpeed;
-		info.bus_speed = (uint8_t)fn->speed;
-		info.config_value = dev->config_value;
-		if (dev->active_config >= 0) {
-			info.config_index = (uint8_t)dev->active_config;
-			info.config_len = dev->configs[dev->active_config].total_len;
-		}
-		for (unsigned i = 0; i < fn->num_ifaces; i++)
-			info.iface_numbers[i] = fn->ifaces[i].number;
-		bu_memcpy(io->buf, &info, sizeof(info));
-		res->bytes = sizeof(info);
-		return 0;
-	}
-	case BU_WINUSB_IOCTL_QUERY_DEVICE_INFO:
-		if (prm.type != DEVICE_SPEED)
-			return ERROR_INVALID_PARAMETER;
-		if (io->buf_len < 1)
-			return ERROR_INSUFFICIENT_BUFFER;
-		/* High speed or faster reports HighSpeed, the rest LowSpeed (§2.11). */
-		((uint8_t *)io->buf)[0] = fn->speed >= BU_SPEED_HIGH ? HighSpeed : LowSpeed;
-		res->bytes = 1;
-		return 0;
-	case BU_WINUSB_IOCTL_SET_ALT:
-		return do_set_alt(fn, wi, prm.index);
-	case BU_WINUSB_IOCTL_GET_ALT:
-		if (io->buf_len < 1 || !wi->intf)
-			return ERROR_INVALID_PARAMETER;
-		((uint8_t *)io->buf)[0] = wi->intf->alt;
-		res->bytes = 1;
-		return 0;
-	case BU_WINUSB_IOCTL_SET_PIPE_POLICY: {
-		struct wu_pipe *p = iface_pipe(wi, prm.pipe);
-
-		if (!p)
-			return ERROR_INVALID_PARAMETER;
-		return bu_wu_policies_set(&p->pol, prm.type, prm.length, prm.value);
-	}
-	case BU_WINUSB_IOCTL_GET_PIPE_POLICY: {
-		struct wu_pipe *p = iface_pipe(wi, prm.pipe);
-		uint32_t value, size, rc;
-
-		if (!p)
-			return ERROR_INVALID_PARAMETER;
-		rc = bu_wu_policies_get(&p->pol, prm.type, p->id ? pipe_max_xfer(p) : 4096, &value,
-				     &size);
-		if (rc)
-			return rc;
-		if (io->buf_len < size)
-			return ERROR_INSUFFICIENT_BUFFER;
-		put_value(io->buf, size, value);
-		res->bytes = size;
-		return 0;
-	}
-	case BU_WINUSB_IOCTL_SET_POWER_POLICY:
-		if (prm.type == AUTO_SUSPEND && prm.length == 1) {
-			/* Ignored without DeviceIdleEnabled (§8). */
-			fn->auto_suspend = (prm.value & 0xff) != 0;
-			if (!fn->auto_suspend)
-				func_resume(fn);
-			return 0;
-		}
-		if (prm.type == SUSPEND_DELAY && prm.length == 4) {
-			fn->suspend_delay = prm.value;
-			return 0;
-		}
-		return ERROR_INVALID_PARAMETER;
-	case BU_WINUSB_IOCTL_GET_POWER_POLICY:
-		if (prm.type == AUTO_SUSPEND) {
-			if (io->buf_len < 1)
-				return ERROR_INSUFFICIENT_BUFFER;
-			put_value(io->buf, 1, fn->auto_suspend);
-			res->bytes = 1;
-			return 0;
-		}
-		if (prm.type == SUSPEND_DELAY) {
-			if (io->buf_len < 4)
-				return ERROR_INSUFFICIENT_BUFFER;
-			put_value(io->buf, 4, fn->suspend_delay);
-			res->bytes = 4;
-			return 0;
-		}
-		return ERROR_INVALID_PARAMETER;
-	case BU_WINUSB_IOCTL_RESET_PIPE:
-	case BU_WINUSB_IOCTL_ABORT_PIPE:
-	case BU_WINUSB_IOCTL_FLUSH_PIPE:
-		return do_pipe_op(fn, wi, io->code, prm.pipe);
-	case BU_WINUSB_IOCTL_ISOCH_REGISTER:
-		return do_isoch_register(drv, f, wi, &prm, io, res);
-	case BU_WINUSB_IOCTL_ISOCH_UNREGISTER: {
-		struct wu_isoch_buf *ib = isoch_get(f, prm.handle);
-
-		if (!ib)
-			return ERROR_INVALID_HANDLE;
-		/* Blocks until the transfers using it are done (§3.17). */
-		if (ib->busy && !wait_while(drv, isoch_busy, ib, WU_WAIT_MS))
-			return ERROR_BUSY;
-		ib->used = false;
-		return 0;
-	}
-	case BU_WINUSB_IOCTL_ISOCH_READ:
-		return do_isoch(drv, f, &prm, io, res, true);
-	case BU_WINUSB_IOCTL_ISOCH_WRITE:
-		return do_isoch(drv, f, &prm, io, res, false);
-	case BU_WINUSB_IOCTL_GET_FRAME: {
-		struct bu_winusb_frame fr;
-
-		if (io->buf_len < sizeof(fr))
-			return ERROR_INSUFFICIENT_BUFFER;
-		bu_memset(&fr, 0, sizeof(fr));
-		fr.frame = bu_usb_frame_number(drv->bus);
-		fr.time_us = now_us(drv);
-		bu_memcpy(io->buf, &fr, sizeof(fr));
-		res->bytes = sizeof(fr);
-		return 0;
-	}
-	case BU_WINUSB_IOCTL_TIMESYNC_START:
-		for (unsigned i = 0; i < WU_MAX_TIMESYNC; i++) {
-			if (f->timesync[i])
-				continue;
-			f->timesync[i] = 1;
-			res->handle = i + 1;
-			return 0;
-		}
-		return ERROR_NOT_ENOUGH_MEMORY;
-	case BU_WINUSB_IOCTL_TIMESYNC_STOP:
-		if (!prm.handle || prm.handle > WU_MAX_TIMESYNC || !f->timesync[prm.handle - 1])
-			return ERROR_INVALID_PARAMETER;
-		f->timesync[prm.handle - 1] = 0;
-		return 0;
-	default:
-		return ERROR_INVALID_PARAMETER; /* STATUS_INVALID_DEVICE_REQUEST */
-	}
+	return row->handler(&c);
 }
 
 /* ======================================================================== */

@@ -222,6 +222,17 @@ struct wu_binding {
 	char guid[BU_WINUSB_GUID_LEN + 1]; /**< "" = none */
 };
 
+/** One request from the API part, as its handler sees it. */
+struct wu_ioctx {
+	struct bu_winusb_drv *drv;
+	struct wu_file *f;                    /**< the caller's open file */
+	struct wu_func *fn;                   /**< its function */
+	struct wu_iface *wi;                  /**< the claimed interface it names, or NULL */
+	const struct bu_winusb_ioparams *prm; /**< the caller's parameter block, copied once */
+	const struct bu_winusb_io *io;
+	struct bu_winusb_iores *res;          /**< zeroed before the handler runs */
+};
+
 struct bu_winusb_drv {
 	struct bu_usb_bus *bus;
 	const struct bu_platform *plat;
