@@ -1,9 +1,10 @@
 /*
- * The WinUSB API part (Winusb.dll analogue): the WinUsb_* functions of
- * reference/winusb.md §3, built only on the request interface of
- * bareusb/winusb_ioctl.h (struct bu_winusb_transport), plus the Win32
- * pieces they need - last error, event objects, overlapped results, waits,
- * device discovery and CreateFile. Reads top to bottom:
+ * The WinUSB API part (Winusb.dll analogue): the WinUsb_* functions
+ * ("WinUSB functions" and each "WinUsb_... function (winusb.h)" page),
+ * built only on the request interface of bareusb/winusb_ioctl.h (struct
+ * bu_winusb_transport), plus the Win32 pieces they need - last error,
+ * event objects, overlapped results, waits, device discovery and
+ * CreateFile. Reads top to bottom:
  *   instance and handles -> last error and events -> requests (sync and
  *   overlapped) -> discovery and files -> descriptor walking -> WinUsb_*
  *   functions -> isochronous and time sync -> parse helpers.
@@ -477,7 +478,7 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 	if (ov) {
 		struct api_event *e = event_of(api, ov->hEvent);
 
-		/* The request owns the OVERLAPPED from here (§6). */
+		/* The request owns the OVERLAPPED from here. */
 		ov->Internal = STATUS_PENDING;
 		ov->InternalHigh = 0;
 		if (e)
@@ -952,7 +953,8 @@ BOOL bu_winusb_initialize(struct bu_winusb_api *api, HANDLE DeviceHandle,
 	f = file_arg(api, DeviceHandle);
 	if (!f)
 		return FALSE;
-	/* The file must have been opened with FILE_FLAG_OVERLAPPED (§3.1). */
+	/* The file must have been opened with FILE_FLAG_OVERLAPPED
+	 * ("WinUsb_Initialize function (winusb.h)"). */
 	if (!f->overlapped)
 		return fail(api, ERROR_INVALID_HANDLE);
 	if (!InterfaceHandle)
@@ -985,7 +987,7 @@ BOOL bu_winusb_initialize(struct bu_winusb_api *api, HANDLE DeviceHandle,
 		f->config = cfg;
 		f->config_len = f->info.config_len;
 	}
-	/* "Default interface descriptor not found" (§3.1). */
+	/* "Default interface descriptor not found" (WinUsb_Initialize's page). */
 	if (!find_alt(f, f->info.iface_numbers[0], 0, NULL)) {
 		st = ERROR_BAD_DEVICE;
 		goto err_close;
@@ -1027,7 +1029,7 @@ BOOL bu_winusb_free(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Interface
 	io_now(api, h->f, BU_WINUSB_IOCTL_CLOSE_INTERFACE, &prm, NULL, 0, NULL);
 	file_unref(api, h->f);
 	bu_memset(h, 0, sizeof(*h));
-	return TRUE; /* documented to succeed (§3.2) */
+	return TRUE; /* "WinUsb_Free function (winusb.h)": always TRUE */
 }
 
 BOOL bu_winusb_get_associated_interface(struct bu_winusb_api *api,
@@ -1049,7 +1051,7 @@ BOOL bu_winusb_get_associated_interface(struct bu_winusb_api *api,
 		return fail(api, ERROR_INVALID_PARAMETER);
 	index = (unsigned)AssociatedInterfaceIndex + 1; /* positional, after the default */
 	if (index > 0xff)
-		return fail(api, ERROR_INVALID_PARAMETER); /* the overflow check (§3.3) */
+		return fail(api, ERROR_INVALID_PARAMETER); /* the index overflow check */
 	bu_memset(&prm, 0, sizeof(prm));
 	prm.iface = (uint8_t)index;
 	st = io_now(api, h->f, BU_WINUSB_IOCTL_OPEN_INTERFACE, &prm, NULL, 0, NULL);
@@ -1337,7 +1339,7 @@ BOOL bu_winusb_control_transfer(struct bu_winusb_api *api, WINUSB_INTERFACE_HAND
 	h = iface_arg(api, InterfaceHandle);
 	if (!h)
 		return FALSE;
-	/* LengthTransferred may be NULL only without a data stage (§3.12). */
+	/* LengthTransferred may be NULL only without a data stage. */
 	if ((!Overlapped && !LengthTransferred && BufferLength) || (!Buffer && BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1442,7 +1444,7 @@ static BOOL overlapped_result(struct bu_winusb_api *api, LPOVERLAPPED ov, LPDWOR
 		if (!wait)
 			return fail(api, ERROR_IO_INCOMPLETE);
 		/* Waits on the request itself, not on an event another waiter
-		 * may have consumed (§6); bounded by the wait cap. */
+		 * may have consumed; bounded by the wait cap. */
 		deadline = deadline_of(api, INFINITE);
 		while (ov->Internal == STATUS_PENDING && api_now(api) < deadline)
 			bu_winusb_api_poll(api);
@@ -1509,7 +1511,7 @@ BOOL bu_win32_cancel_io(struct bu_winusb_api *api, HANDLE file)
 }
 
 /* ======================================================================== */
-/* Isochronous transfers and frame numbers (§3.17)                          */
+/* Isochronous transfers and frame numbers                                  */
 /* ======================================================================== */
 
 BOOL bu_winusb_register_isoch_buffer(struct bu_winusb_api *api,
@@ -1594,7 +1596,7 @@ static BOOL isoch_xfer(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE bh,
 			&prm, NULL, 0, pkts, read ? npackets * (ULONG)sizeof(*pkts) : 0, &bytes, ov,
 			&next);
 	if (!asap && (r || bu_win32_get_last_error(api) == ERROR_IO_PENDING))
-		*frame = next; /* the frame after the transfer's last (§3.17) */
+		*frame = next; /* the frame after the transfer's last */
 	return r;
 }
 
@@ -1694,7 +1696,7 @@ BOOL bu_winusb_start_tracking_for_time_sync(
 	if (!h)
 		return FALSE;
 	if (!StartTrackingInfo)
-		return fail(api, ERROR_INVALID_HANDLE); /* both documented so (§3.18) */
+		return fail(api, ERROR_INVALID_HANDLE); /* both so documented */
 	params_for(&prm, h, 0);
 	st = io_now(api, h->f, BU_WINUSB_IOCTL_TIMESYNC_START, &prm, NULL, 0, &res);
 	if (st)
@@ -1758,7 +1760,7 @@ BOOL bu_winusb_stop_tracking_for_time_sync(
 }
 
 /* ======================================================================== */
-/* Parse helpers (§3.16): pure, exported under their Windows names          */
+/* Parse helpers: pure, exported under their Windows names                  */
 /* ======================================================================== */
 
 PUSB_COMMON_DESCRIPTOR WINAPI WinUsb_ParseDescriptors(PVOID DescriptorBuffer, ULONG TotalLength,

@@ -39,9 +39,9 @@ void bu_wu_func_apply_msos(struct wu_func *fn, const struct bu_msos_info *info)
 		if (!dup)
 			bu_memcpy(fn->guids[fn->num_guids++], m->guids[i], BU_WINUSB_GUID_LEN + 1);
 	}
-	/* Registry-equivalent power defaults (§8): AUTO_SUSPEND from
-	 * DefaultIdleState, SUSPEND_DELAY from DefaultIdleTimeout, both only
-	 * with DeviceIdleEnabled. */
+	/* Registry-equivalent power defaults ("WinUSB power management"):
+	 * AUTO_SUSPEND from DefaultIdleState, SUSPEND_DELAY from
+	 * DefaultIdleTimeout, both only with DeviceIdleEnabled. */
 	if (m->power_set & BU_MSOS_DEVICE_IDLE_ENABLED)
 		fn->idle_enabled = m->device_idle_enabled != 0;
 	if (fn->idle_enabled && (m->power_set & BU_MSOS_DEFAULT_IDLE_STATE))

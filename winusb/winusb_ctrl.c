@@ -31,7 +31,10 @@ void bu_wu_ctrl_done(struct wu_slot *s)
 	bu_wu_func_maybe_free(fn);
 }
 
-/** CONTROL: a control transfer on EP0 for an interface (§3.12). */
+/**
+ * CONTROL: a control transfer on EP0 for an interface
+ * ("WinUsb_ControlTransfer function (winusb.h)").
+ */
 uint32_t bu_wu_ioc_control(const struct wu_ioctx *c)
 {
 	struct bu_winusb_drv *drv = c->drv;
@@ -56,12 +59,12 @@ uint32_t bu_wu_ioc_control(const struct wu_ioctx *c)
 		if (setup[1] == USB_REQ_SET_ADDRESS)
 			return ERROR_INVALID_PARAMETER;
 		if (setup[1] == USB_REQ_SET_CONFIGURATION && setup[2] != fn->dev->config_value)
-			return ERROR_NOT_SUPPORTED; /* WinUSB keeps the first configuration (§1.2) */
+			return ERROR_NOT_SUPPORTED; /* WinUSB keeps the first configuration */
 		if (setup[1] == USB_REQ_SET_INTERFACE && (setup[0] & 0x1f) == USB_RECIP_INTERFACE)
 			return ERROR_NOT_SUPPORTED; /* WinUsb_SetCurrentAlternateSetting does it */
 	}
 	/* Interface recipient: Winusb.sys puts the handle's interface number
-	 * in wIndex's low byte, keeping the high byte (§3.12, §13.1). */
+	 * in wIndex's low byte, keeping the high byte. */
 	if ((setup[0] & 0x1f) == USB_RECIP_INTERFACE && (setup[0] & 0x60) != 0x60)
 		setup[4] = wi->number;
 	bu_wu_func_resume(fn);
@@ -128,7 +131,7 @@ uint32_t bu_wu_ioc_get_descriptor(const struct wu_ioctx *c)
 	return 0;
 }
 
-/** SET_ALT: SET_INTERFACE plus the new setting's pipes (§3.7). */
+/** SET_ALT: SET_INTERFACE plus the new setting's pipes. */
 uint32_t bu_wu_ioc_set_alt(const struct wu_ioctx *c)
 {
 	struct wu_func *fn = c->fn;

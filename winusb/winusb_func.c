@@ -74,7 +74,10 @@ bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *
 /* Functions                                                                */
 /* ======================================================================== */
 
-/** True when a device is "composite" by Windows' rule (§10.3). */
+/**
+ * True when a device is "composite" by Windows' rule ("Enumeration of the
+ * composite parent device").
+ */
 static bool dev_is_composite(const struct bu_usb_device *dev)
 {
 	const struct usb_device_descriptor *d = &dev->desc;
@@ -199,7 +202,7 @@ static struct wu_func *func_create(struct bu_winusb_drv *drv, struct bu_usb_inte
 	fn->pid = dev->desc.idProduct;
 	fn->bcd = dev->desc.bcdDevice;
 	fn->speed = dev->speed;
-	fn->suspend_delay = 5000; /* the API page's default (§2.10) */
+	fn->suspend_delay = 5000; /* WinUsb_SetPowerPolicy's default */
 	fn->last_busy_us = bu_wu_now_us(drv);
 	dev_location(dev, fn->location, sizeof(fn->location));
 	if (dev->have_product)
@@ -242,7 +245,7 @@ static int wu_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m)
 		return BU_EINVAL;
 	drv = b->drv;
 	dev = intf->dev;
-	/* Windows binds per function only on a composite device (§10.3);
+	/* Windows binds per function only on a composite device;
 	 * an INF naming the device ID (no MI_xx) takes the whole device. */
 	whole = b->compat ? !dev_is_composite(dev) : b->iface < 0;
 	fn = func_covering(drv, intf);
@@ -363,7 +366,7 @@ uint32_t bu_winusb_drv_open(struct bu_winusb_drv *drv, uint32_t instance, uint32
 	if (!fn || !fn->present)
 		return ERROR_FILE_NOT_FOUND;
 	if (fn->file)
-		return ERROR_ACCESS_DENIED; /* WinUSB is single-client (§1) */
+		return ERROR_ACCESS_DENIED; /* WinUSB is single-client */
 	for (unsigned i = 0; i < BU_WINUSB_MAX_FILES; i++) {
 		struct wu_file *f = &drv->files[i];
 		uint16_t gen = (uint16_t)(f->gen + 1);

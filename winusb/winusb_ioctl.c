@@ -90,7 +90,8 @@ static uint32_t ioc_query_device_info(const struct wu_ioctx *c)
 		return ERROR_INVALID_PARAMETER;
 	if (c->io->buf_len < 1)
 		return ERROR_INSUFFICIENT_BUFFER;
-	/* High speed or faster reports HighSpeed, the rest LowSpeed (§2.11). */
+	/* High speed or faster reports HighSpeed, the rest LowSpeed ("WinUsb_QueryDeviceInformation
+	 * function (winusb.h)"). */
 	((uint8_t *)c->io->buf)[0] = c->fn->speed >= BU_SPEED_HIGH ? HighSpeed : LowSpeed;
 	c->res->bytes = 1;
 	return 0;
@@ -127,7 +128,7 @@ static uint32_t ioc_set_power_policy(const struct wu_ioctx *c)
 	struct wu_func *fn = c->fn;
 
 	if (prm->type == AUTO_SUSPEND && prm->length == 1) {
-		/* Ignored without DeviceIdleEnabled (§8). */
+		/* Ignored without DeviceIdleEnabled ("WinUSB power management"). */
 		fn->auto_suspend = (prm->value & 0xff) != 0;
 		if (!fn->auto_suspend)
 			bu_wu_func_resume(fn);
@@ -163,7 +164,7 @@ static uint32_t ioc_open_interface(const struct wu_ioctx *c)
 	uint8_t index = c->prm->iface;
 
 	if (!fn->present)
-		return ERROR_BAD_COMMAND; /* observed after disconnect (§3.1) */
+		return ERROR_BAD_COMMAND; /* as Windows answers after a disconnect */
 	if (!fn->num_ifaces)
 		return ERROR_BAD_DEVICE;
 	if (index >= fn->num_ifaces || index >= 32)

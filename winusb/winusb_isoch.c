@@ -161,7 +161,10 @@ uint32_t bu_wu_ioc_isoch_register(const struct wu_ioctx *c)
 	return ERROR_NOT_ENOUGH_MEMORY;
 }
 
-/** ISOCH_UNREGISTER: blocks until the transfers using the buffer are done (§3.17). */
+/**
+ * ISOCH_UNREGISTER: blocks until the transfers using the buffer are done
+ * ("WinUsb_UnregisterIsochBuffer function (winusb.h)").
+ */
 uint32_t bu_wu_ioc_isoch_unregister(const struct wu_ioctx *c)
 {
 	struct wu_isoch_buf *ib = isoch_get(c->f, c->prm->handle);
@@ -211,7 +214,8 @@ static uint32_t do_isoch(const struct wu_ioctx *c, bool read)
 	now = bu_usb_frame_number(drv->bus);
 	frames = bu_wu_isoch_frames(fn->speed, p->interval, count);
 	if (prm->flags & BU_WINUSB_IOF_ASAP) {
-		/* ContinueStream: must follow the last transfer without a gap (§3.17). */
+		/* ContinueStream: must follow the last transfer without a gap
+		 * ("WinUsb_WriteIsochPipeAsap function (winusb.h)"). */
 		if ((prm->flags & BU_WINUSB_IOF_CONTINUE) && p->stream && !p->head &&
 		    (int32_t)(now - p->next_frame) > 0)
 			return ERROR_GEN_FAILURE;
@@ -219,7 +223,7 @@ static uint32_t do_isoch(const struct wu_ioctx *c, bool read)
 	} else {
 		start = prm->value;
 		if ((int32_t)(start - now) < 0)
-			return ERROR_INVALID_PARAMETER; /* USBD_STATUS_BAD_START_FRAME (§7) */
+			return ERROR_INVALID_PARAMETER; /* USBD_STATUS_BAD_START_FRAME */
 	}
 	bu_wu_func_resume(fn);
 	r = bu_wu_req_alloc(fn, count);

@@ -58,8 +58,8 @@ void bu_wu_pipe_drop_carry(struct wu_pipe *p)
 
 /**
  * (Re)build an interface's pipes from its current alternate setting.
- * Pipes whose PipeID stays keep their policies (a documented gap, §15.3);
- * new ones start with the defaults.
+ * Pipes whose PipeID stays keep their policies (the documentation does not
+ * say what Windows does); new ones start with the defaults.
  */
 void bu_wu_iface_build_pipes(struct wu_iface *wi)
 {
@@ -254,7 +254,7 @@ static uint32_t req_timeout_ms(struct wu_req *r)
 	return (uint32_t)BU_MAX((r->deadline_us - now + 999) / 1000, 1);
 }
 
-/** Start a request's timer (PIPE_TRANSFER_TIMEOUT counts from the bus, §4). */
+/** Start a request's timer (PIPE_TRANSFER_TIMEOUT counts from the bus). */
 void bu_wu_req_start(struct wu_req *r, uint32_t timeout_ms)
 {
 	if (r->started)
@@ -318,7 +318,7 @@ static void kick_out(struct wu_pipe *p)
 		if (r->finished || r->held)
 			continue;
 		/* With a timeout, only the oldest request is on the bus, so
-		 * waiting in the queue does not count against it (§4). */
+		 * waiting in the queue does not count against it. */
 		if (!first && p->pol.timeout_ms)
 			return;
 		first = false;
@@ -475,7 +475,7 @@ static void clear_done(struct bu_usb_xfer *x)
 }
 
 /**
- * AUTO_CLEAR_STALL (§4): the controller already reset its side of the
+ * AUTO_CLEAR_STALL: the controller already reset its side of the
  * endpoint; clear the device's halt before the failed read completes.
  */
 static bool pipe_auto_clear(struct wu_pipe *p, struct wu_req *r)
@@ -575,7 +575,7 @@ static void data_done(struct wu_slot *s)
 		req_settle(r);
 		return;
 	}
-	/* Reads: a short packet ends the read unless IGNORE_SHORT_PACKETS (§4);
+	/* Reads: a short packet ends the read unless IGNORE_SHORT_PACKETS;
 	 * RAW_IO reads are single transfers. */
 	short_pkt = actual < s->len;
 	if (r->done >= r->len || p->pol.raw_io || (short_pkt && !p->pol.ignore_short_packets))
@@ -697,7 +697,8 @@ void bu_wu_ep_wait_idle(struct bu_winusb_drv *drv, struct bu_usb_endpoint *ep)
 /**
  * ResetPipe: abort what is queued, then reset both sides - the
  * controller's toggle/sequence and ring, CLEAR_FEATURE(ENDPOINT_HALT) on
- * the device (not for isochronous endpoints, §3.13).
+ * the device (not for isochronous endpoints: "WinUsb_ResetPipe function
+ * (winusb.h)").
  */
 static uint32_t pipe_reset(struct wu_pipe *p)
 {
@@ -744,10 +745,10 @@ static uint32_t do_rw(const struct wu_ioctx *c, bool read)
 	if (!io->done)
 		return ERROR_INVALID_PARAMETER;
 	if (p->halted)
-		return ERROR_GEN_FAILURE; /* until WinUsb_ResetPipe (§4 AUTO_CLEAR_STALL) */
+		return ERROR_GEN_FAILURE; /* until WinUsb_ResetPipe (AUTO_CLEAR_STALL off) */
 	bu_wu_func_resume(fn);
 	if (read && !io->buf_len) {
-		/* Zero-length reads complete at once, without the bus (§5.6). */
+		/* Zero-length reads complete at once, without the bus. */
 		c->res->bytes = 0;
 		return 0;
 	}
@@ -813,7 +814,8 @@ uint32_t bu_wu_ioc_pipe_op(const struct wu_ioctx *c)
 		bu_wu_pipe_abort_wait(p);
 		return 0;
 	case BU_WINUSB_IOCTL_FLUSH_PIPE:
-		/* Drops the excess kept by ALLOW_PARTIAL_READS (§3.13). */
+		/* Drops the excess kept by ALLOW_PARTIAL_READS ("WinUsb_FlushPipe
+		 * function (winusb.h)"). */
 		p->carry_len = p->carry_off = 0;
 		p->carry_short = false;
 		return 0;

@@ -9,7 +9,8 @@
 
 #include "bareusb/errors.h"
 
-/** True when only bulk/interrupt IN reads are pending (the idle rule of §8). */
+/** True when only bulk/interrupt IN reads are pending (the idle rule of
+ * "WinUSB power management"). */
 static bool func_idle(struct wu_func *fn)
 {
 	if (fn->ctrl_reqs)
@@ -58,7 +59,7 @@ static bool pipe_inflight(void *arg)
 }
 
 /**
- * RESET_PIPE_ON_RESUME (§4, §8) on an IN pipe whose reads waited through
+ * RESET_PIPE_ON_RESUME on an IN pipe whose reads waited through
  * the suspend: take their transfers off the bus without completing them,
  * reset the endpoint, and let the queue carry on where it was.
  */
@@ -92,7 +93,7 @@ void bu_wu_func_resume(struct wu_func *fn)
 	fn->resumes++;
 	func_set_link(fn, false);
 	bu_wu_log(drv, BU_LOG_DEBUG, "%s: resumed", fn->location);
-	/* RESET_PIPE_ON_RESUME (§4): pipes that lose their toggle. */
+	/* RESET_PIPE_ON_RESUME: pipes that lose their toggle. */
 	for (unsigned i = 0; i < fn->num_ifaces; i++)
 		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++) {
 			struct wu_pipe *p = &fn->ifaces[i].pipes[k];

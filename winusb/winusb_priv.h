@@ -31,7 +31,7 @@
 
 #define WU_CTRL_TIMEOUT_MS 5000 /**< default PIPE_TRANSFER_TIMEOUT of PipeID 0 */
 
-/** The pipe policies of one pipe (reference/winusb.md §2.9, §4). */
+/** The pipe policies of one pipe ("WinUSB functions for pipe policy modification"). */
 struct wu_policies {
 	uint8_t short_packet_terminate;
 	uint8_t auto_clear_stall;
@@ -68,7 +68,7 @@ uint32_t bu_wu_raw_io_check(uint32_t len, uint16_t mps, uint32_t max_xfer);
  * Next piece of a queued (non-RAW_IO) read with `remaining` bytes to go:
  * whole packets straight into the caller's buffer (at most max_xfer), or,
  * below one packet, one packet into the pipe's bounce buffer (*tail set):
- * WinUSB rounds reads up to wMaxPacketSize (§5.3).
+ * WinUSB rounds reads up to wMaxPacketSize.
  */
 uint32_t bu_wu_read_piece(uint32_t remaining, uint16_t mps, uint32_t max_xfer, bool *tail);
 
@@ -186,7 +186,7 @@ struct wu_func {
 	bool msos_done;             /**< GUIDs/power values looked up */
 	uint8_t num_guids;
 	char guids[BU_WINUSB_MAX_GUIDS][BU_WINUSB_GUID_LEN + 1];
-	/* power policy (§8) */
+	/* power policy ("WinUSB power management") */
 	bool idle_enabled;          /**< DeviceIdleEnabled */
 	uint8_t auto_suspend;
 	uint32_t suspend_delay;
