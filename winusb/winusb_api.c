@@ -1,9 +1,10 @@
 /*
- * The WinUSB API part (Winusb.dll analogue): the WinUsb_* functions of
- * reference/winusb.md §3, built only on the request interface of
- * bareusb/winusb_ioctl.h (struct bu_winusb_transport), plus the Win32
- * pieces they need - last error, event objects, overlapped results, waits,
- * device discovery and CreateFile. Reads top to bottom:
+ * The WinUSB API part (Winusb.dll analogue): the WinUsb_* functions
+ * ("WinUSB functions" and each "WinUsb_... function (winusb.h)" page),
+ * built only on the request interface of bareusb/winusb_ioctl.h (struct
+ * bu_winusb_transport), plus the Win32 pieces they need - last error,
+ * event objects, overlapped results, waits, device discovery and
+ * CreateFile. Reads top to bottom:
  *   instance and handles -> last error and events -> requests (sync and
  *   overlapped) -> discovery and files -> descriptor walking -> WinUsb_*
  *   functions -> isochronous and time sync -> parse helpers.
@@ -226,6 +227,45 @@ static BOOL ok(struct bu_winusb_api *api)
 	return TRUE;
 }
 
+/*
+ * The handle arguments of a call, checked the way every call checks them
+ * first: NULL without an instance (there is no last error to set), NULL
+ * with ERROR_INVALID_HANDLE when the handle is not a live one of its kind
+ * in this instance. On NULL the call fails at once.
+ */
+
+/** `obj`, the object a handle argument names; NULL sets ERROR_INVALID_HANDLE. */
+static void *handle_checked(struct bu_winusb_api *api, void *obj)
+{
+	if (!obj)
+		fail(api, ERROR_INVALID_HANDLE);
+	return obj;
+}
+
+/** A WINUSB_INTERFACE_HANDLE argument. */
+static struct api_iface *iface_arg(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE h)
+{
+	return api ? handle_checked(api, iface_of(api, h)) : NULL;
+}
+
+/** A WINUSB_ISOCH_BUFFER_HANDLE argument. */
+static struct api_isoch *isoch_arg(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE h)
+{
+	return api ? handle_checked(api, isoch_of(api, h)) : NULL;
+}
+
+/** A device file HANDLE argument. */
+static struct api_file *file_arg(struct bu_winusb_api *api, HANDLE h)
+{
+	return api ? handle_checked(api, file_of(api, h)) : NULL;
+}
+
+/** An event HANDLE argument. */
+static struct api_event *event_arg(struct bu_winusb_api *api, HANDLE h)
+{
+	return api ? handle_checked(api, event_of(api, h)) : NULL;
+}
+
 HANDLE bu_win32_create_event(struct bu_winusb_api *api, BOOL manual_reset, BOOL initial)
 {
 	if (!api)
@@ -248,20 +288,20 @@ HANDLE bu_win32_create_event(struct bu_winusb_api *api, BOOL manual_reset, BOOL 
 
 BOOL bu_win32_set_event(struct bu_winusb_api *api, HANDLE event)
 {
-	struct api_event *e = api ? event_of(api, event) : NULL;
+	struct api_event *e = event_arg(api, event);
 
 	if (!e)
-		return api ? fail(api, ERROR_INVALID_HANDLE) : FALSE;
+		return FALSE;
 	e->signalled = true;
 	return TRUE;
 }
 
 BOOL bu_win32_reset_event(struct bu_winusb_api *api, HANDLE event)
 {
-	struct api_event *e = api ? event_of(api, event) : NULL;
+	struct api_event *e = event_arg(api, event);
 
 	if (!e)
-		return api ? fail(api, ERROR_INVALID_HANDLE) : FALSE;
+		return FALSE;
 	e->signalled = false;
 	return TRUE;
 }
@@ -276,14 +316,11 @@ static uint64_t deadline_of(struct bu_winusb_api *api, DWORD ms)
 
 DWORD bu_win32_wait(struct bu_winusb_api *api, HANDLE event, DWORD ms)
 {
-	struct api_event *e = api ? event_of(api, event) : NULL;
+	struct api_event *e = event_arg(api, event);
 	uint64_t deadline;
 
-	if (!e) {
-		if (api)
-			bu_win32_set_last_error(api, ERROR_INVALID_HANDLE);
+	if (!e)
 		return WAIT_FAILED;
-	}
 	deadline = deadline_of(api, ms);
 	for (;;) {
 		if (e->signalled) {
@@ -441,7 +478,7 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 	if (ov) {
 		struct api_event *e = event_of(api, ov->hEvent);
 
-		/* The request owns the OVERLAPPED from here (§6). */
+		/* The request owns the OVERLAPPED from here. */
 		ov->Internal = STATUS_PENDING;
 		ov->InternalHigh = 0;
 		if (e)
@@ -810,9 +847,9 @@ BOOL bu_win32_close_handle(struct bu_winusb_api *api, HANDLE h)
 		e->magic = 0;
 		return TRUE;
 	}
-	f = file_of(api, h);
+	f = file_arg(api, h);
 	if (!f)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	/* Handles still open on the file die with it (their requests are
 	 * aborted by the driver's close). */
 	for (unsigned i = 0; i < BU_WINUSB_API_MAX_ISOCH; i++)
@@ -913,11 +950,12 @@ BOOL bu_winusb_initialize(struct bu_winusb_api *api, HANDLE DeviceHandle,
 	struct api_iface *h;
 	uint32_t st;
 
-	if (!api)
+	f = file_arg(api, DeviceHandle);
+	if (!f)
 		return FALSE;
-	f = file_of(api, DeviceHandle);
-	/* The file must have been opened with FILE_FLAG_OVERLAPPED (§3.1). */
-	if (!f || !f->overlapped)
+	/* The file must have been opened with FILE_FLAG_OVERLAPPED
+	 * ("WinUsb_Initialize function (winusb.h)"). */
+	if (!f->overlapped)
 		return fail(api, ERROR_INVALID_HANDLE);
 	if (!InterfaceHandle)
 		return fail(api, ERROR_INVALID_PARAMETER);
@@ -949,7 +987,7 @@ BOOL bu_winusb_initialize(struct bu_winusb_api *api, HANDLE DeviceHandle,
 		f->config = cfg;
 		f->config_len = f->info.config_len;
 	}
-	/* "Default interface descriptor not found" (§3.1). */
+	/* "Default interface descriptor not found" (WinUsb_Initialize's page). */
 	if (!find_alt(f, f->info.iface_numbers[0], 0, NULL)) {
 		st = ERROR_BAD_DEVICE;
 		goto err_close;
@@ -977,11 +1015,9 @@ BOOL bu_winusb_free(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Interface
 	struct api_iface *h;
 	struct bu_winusb_ioparams prm;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	for (unsigned i = 0; i < BU_WINUSB_API_MAX_ISOCH; i++)
 		if (api->isoch[i].used && api->isoch[i].h == h) {
 			params_for(&prm, h, 0);
@@ -993,7 +1029,7 @@ BOOL bu_winusb_free(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Interface
 	io_now(api, h->f, BU_WINUSB_IOCTL_CLOSE_INTERFACE, &prm, NULL, 0, NULL);
 	file_unref(api, h->f);
 	bu_memset(h, 0, sizeof(*h));
-	return TRUE; /* documented to succeed (§3.2) */
+	return TRUE; /* "WinUsb_Free function (winusb.h)": always TRUE */
 }
 
 BOOL bu_winusb_get_associated_interface(struct bu_winusb_api *api,
@@ -1006,16 +1042,16 @@ BOOL bu_winusb_get_associated_interface(struct bu_winusb_api *api,
 	uint32_t st;
 	unsigned index;
 
-	if (!api)
+	h = iface_arg(api, InterfaceHandle);
+	if (!h)
 		return FALSE;
-	h = iface_of(api, InterfaceHandle);
-	if (!h || !h->is_default)
+	if (!h->is_default)
 		return fail(api, ERROR_INVALID_HANDLE); /* must be the Initialize handle */
 	if (!AssociatedInterfaceHandle)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	index = (unsigned)AssociatedInterfaceIndex + 1; /* positional, after the default */
 	if (index > 0xff)
-		return fail(api, ERROR_INVALID_PARAMETER); /* the overflow check (§3.3) */
+		return fail(api, ERROR_INVALID_PARAMETER); /* the index overflow check */
 	bu_memset(&prm, 0, sizeof(prm));
 	prm.iface = (uint8_t)index;
 	st = io_now(api, h->f, BU_WINUSB_IOCTL_OPEN_INTERFACE, &prm, NULL, 0, NULL);
@@ -1041,11 +1077,9 @@ BOOL bu_winusb_get_descriptor(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE
 	struct bu_winusb_iores res;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!LengthTransferred || (!Buffer && BufferLength) || !BufferLength)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1067,11 +1101,9 @@ BOOL bu_winusb_query_interface_settings(struct bu_winusb_api *api,
 	struct api_iface *h;
 	const uint8_t *d;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!UsbAltInterfaceDescriptor)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	d = find_alt(h->f, h->number, AlternateSettingNumber, NULL);
@@ -1092,11 +1124,9 @@ BOOL bu_winusb_query_device_information(struct bu_winusb_api *api,
 	struct bu_winusb_iores res;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!BufferLength || (!Buffer && *BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1120,11 +1150,9 @@ BOOL bu_winusb_set_current_alternate_setting(struct bu_winusb_api *api,
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	params_for(&prm, h, 0);
 	prm.index = SettingNumber;
 	st = io_now(api, h->f, BU_WINUSB_IOCTL_SET_ALT, &prm, NULL, 0, NULL);
@@ -1139,11 +1167,9 @@ BOOL bu_winusb_get_current_alternate_setting(struct bu_winusb_api *api,
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!SettingNumber)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1155,13 +1181,13 @@ BOOL bu_winusb_get_current_alternate_setting(struct bu_winusb_api *api,
 static BOOL query_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 		       UCHAR alt, UCHAR index, PWINUSB_PIPE_INFORMATION_EX out)
 {
-	struct api_iface *h = iface_of(api, InterfaceHandle);
+	struct api_iface *h = iface_arg(api, InterfaceHandle);
 	const uint8_t *ep, *comp, *ssp;
 	uint16_t mps;
 	size_t off;
 
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!out)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	if (!find_alt(h->f, h->number, alt, &off))
@@ -1191,11 +1217,10 @@ BOOL bu_winusb_query_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Int
 {
 	WINUSB_PIPE_INFORMATION_EX ex;
 
-	if (!api)
+	if (!iface_arg(api, InterfaceHandle))
 		return FALSE;
 	if (!PipeInformation)
-		return iface_of(api, InterfaceHandle) ? fail(api, ERROR_INVALID_PARAMETER)
-						      : fail(api, ERROR_INVALID_HANDLE);
+		return fail(api, ERROR_INVALID_PARAMETER);
 	if (!query_pipe(api, InterfaceHandle, AlternateInterfaceNumber, PipeIndex, &ex))
 		return FALSE;
 	PipeInformation->PipeType = ex.PipeType;
@@ -1209,8 +1234,6 @@ BOOL bu_winusb_query_pipe_ex(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE 
 			     UCHAR AlternateSettingNumber, UCHAR PipeIndex,
 			     PWINUSB_PIPE_INFORMATION_EX PipeInformationEx)
 {
-	if (!api)
-		return FALSE;
 	return query_pipe(api, InterfaceHandle, AlternateSettingNumber, PipeIndex,
 			  PipeInformationEx);
 }
@@ -1233,11 +1256,9 @@ BOOL bu_winusb_set_pipe_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDL
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!Value || !ValueLength)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, PipeID);
@@ -1256,11 +1277,9 @@ BOOL bu_winusb_get_pipe_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDL
 	struct bu_winusb_iores res;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!ValueLength || !Value)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, PipeID);
@@ -1282,11 +1301,9 @@ BOOL bu_winusb_read_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Inte
 	struct api_iface *h;
 	struct bu_winusb_ioparams prm;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if ((!Overlapped && !LengthTransferred) || (!Buffer && BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, PipeID);
@@ -1301,11 +1318,9 @@ BOOL bu_winusb_write_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Int
 	struct api_iface *h;
 	struct bu_winusb_ioparams prm;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if ((!Overlapped && !LengthTransferred) || (!Buffer && BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, PipeID);
@@ -1321,12 +1336,10 @@ BOOL bu_winusb_control_transfer(struct bu_winusb_api *api, WINUSB_INTERFACE_HAND
 	struct api_iface *h;
 	struct bu_winusb_ioparams prm;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
-	/* LengthTransferred may be NULL only without a data stage (§3.12). */
+		return FALSE;
+	/* LengthTransferred may be NULL only without a data stage. */
 	if ((!Overlapped && !LengthTransferred && BufferLength) || (!Buffer && BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1350,11 +1363,9 @@ static BOOL pipe_op(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Interface
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	params_for(&prm, h, PipeID);
 	st = io_now(api, h->f, code, &prm, NULL, 0, NULL);
 	return st ? fail(api, st) : ok(api);
@@ -1385,11 +1396,9 @@ BOOL bu_winusb_set_power_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HAND
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!Value || !ValueLength)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1408,11 +1417,9 @@ BOOL bu_winusb_get_power_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HAND
 	struct bu_winusb_iores res;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!ValueLength || !Value)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
@@ -1437,7 +1444,7 @@ static BOOL overlapped_result(struct bu_winusb_api *api, LPOVERLAPPED ov, LPDWOR
 		if (!wait)
 			return fail(api, ERROR_IO_INCOMPLETE);
 		/* Waits on the request itself, not on an event another waiter
-		 * may have consumed (§6); bounded by the wait cap. */
+		 * may have consumed; bounded by the wait cap. */
 		deadline = deadline_of(api, INFINITE);
 		while (ov->Internal == STATUS_PENDING && api_now(api) < deadline)
 			bu_winusb_api_poll(api);
@@ -1454,20 +1461,16 @@ BOOL bu_winusb_get_overlapped_result(struct bu_winusb_api *api,
 				     LPOVERLAPPED lpOverlapped,
 				     LPDWORD lpNumberOfBytesTransferred, BOOL bWait)
 {
-	if (!api)
+	if (!iface_arg(api, InterfaceHandle))
 		return FALSE;
-	if (!iface_of(api, InterfaceHandle))
-		return fail(api, ERROR_INVALID_HANDLE);
 	return overlapped_result(api, lpOverlapped, lpNumberOfBytesTransferred, bWait);
 }
 
 BOOL bu_win32_get_overlapped_result(struct bu_winusb_api *api, HANDLE file, LPOVERLAPPED ov,
 				    LPDWORD bytes, BOOL wait)
 {
-	if (!api)
+	if (!file_arg(api, file))
 		return FALSE;
-	if (!file_of(api, file))
-		return fail(api, ERROR_INVALID_HANDLE);
 	return overlapped_result(api, ov, bytes, wait);
 }
 
@@ -1475,11 +1478,9 @@ BOOL bu_win32_cancel_io(struct bu_winusb_api *api, HANDLE file)
 {
 	struct api_file *f;
 
-	if (!api)
-		return FALSE;
-	f = file_of(api, file);
+	f = file_arg(api, file);
 	if (!f)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	/* Abort every endpoint of every claimed interface. */
 	for (unsigned i = 0; i < BU_WINUSB_API_MAX_IFACES; i++) {
 		struct api_iface *h = &api->ifaces[i];
@@ -1510,7 +1511,7 @@ BOOL bu_win32_cancel_io(struct bu_winusb_api *api, HANDLE file)
 }
 
 /* ======================================================================== */
-/* Isochronous transfers and frame numbers (§3.17)                          */
+/* Isochronous transfers and frame numbers                                  */
 /* ======================================================================== */
 
 BOOL bu_winusb_register_isoch_buffer(struct bu_winusb_api *api,
@@ -1524,11 +1525,9 @@ BOOL bu_winusb_register_isoch_buffer(struct bu_winusb_api *api,
 	struct bu_winusb_iores res;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!Buffer || !BufferLength || !IsochBufferHandle)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	for (unsigned i = 0; i < BU_WINUSB_API_MAX_ISOCH && !b; i++)
@@ -1555,11 +1554,9 @@ BOOL bu_winusb_unregister_isoch_buffer(struct bu_winusb_api *api,
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	b = isoch_of(api, IsochBufferHandle);
+	b = isoch_arg(api, IsochBufferHandle);
 	if (!b)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	params_for(&prm, b->h, 0);
 	prm.handle = b->id;
 	st = io_now(api, b->h->f, BU_WINUSB_IOCTL_ISOCH_UNREGISTER, &prm, NULL, 0, NULL);
@@ -1579,11 +1576,9 @@ static BOOL isoch_xfer(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE bh,
 	ULONG next = 0, bytes;
 	BOOL r;
 
-	if (!api)
-		return FALSE;
-	b = isoch_of(api, bh);
+	b = isoch_arg(api, bh);
 	if (!b)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if ((!asap && !frame) || (read && (!pkts || !npackets)))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	/* The descriptor array's size must fit the request's 32-bit length. */
@@ -1601,7 +1596,7 @@ static BOOL isoch_xfer(struct bu_winusb_api *api, WINUSB_ISOCH_BUFFER_HANDLE bh,
 			&prm, NULL, 0, pkts, read ? npackets * (ULONG)sizeof(*pkts) : 0, &bytes, ov,
 			&next);
 	if (!asap && (r || bu_win32_get_last_error(api) == ERROR_IO_PENDING))
-		*frame = next; /* the frame after the transfer's last (§3.17) */
+		*frame = next; /* the frame after the transfer's last */
 	return r;
 }
 
@@ -1660,11 +1655,9 @@ BOOL bu_winusb_get_current_frame_number(struct bu_winusb_api *api,
 	struct bu_winusb_frame fr;
 	uint32_t st;
 
-	if (!api)
-		return FALSE;
-	h = iface_of(api, InterfaceHandle);
+	h = iface_arg(api, InterfaceHandle);
 	if (!h)
-		return fail(api, ERROR_INVALID_HANDLE);
+		return FALSE;
 	if (!CurrentFrameNumber || !TimeStamp)
 		return fail(api, ERROR_INVALID_PARAMETER);
 	st = get_frame(api, h, &fr);
@@ -1699,11 +1692,11 @@ BOOL bu_winusb_start_tracking_for_time_sync(
 	struct bu_winusb_iores res;
 	uint32_t st;
 
-	if (!api)
+	h = iface_arg(api, InterfaceHandle);
+	if (!h)
 		return FALSE;
-	h = iface_of(api, InterfaceHandle);
-	if (!h || !StartTrackingInfo)
-		return fail(api, ERROR_INVALID_HANDLE); /* both documented so (§3.18) */
+	if (!StartTrackingInfo)
+		return fail(api, ERROR_INVALID_HANDLE); /* both so documented */
 	params_for(&prm, h, 0);
 	st = io_now(api, h->f, BU_WINUSB_IOCTL_TIMESYNC_START, &prm, NULL, 0, &res);
 	if (st)
@@ -1721,10 +1714,10 @@ BOOL bu_winusb_get_current_frame_number_and_qpc(
 	LARGE_INTEGER at;
 	uint32_t st;
 
-	if (!api)
+	h = iface_arg(api, InterfaceHandle);
+	if (!h)
 		return FALSE;
-	h = iface_of(api, InterfaceHandle);
-	if (!h || !FrameQpcInfo)
+	if (!FrameQpcInfo)
 		return fail(api, ERROR_INVALID_HANDLE);
 	st = get_frame(api, h, &fr);
 	if (st)
@@ -1755,10 +1748,10 @@ BOOL bu_winusb_stop_tracking_for_time_sync(
 	struct bu_winusb_ioparams prm;
 	uint32_t st;
 
-	if (!api)
+	h = iface_arg(api, InterfaceHandle);
+	if (!h)
 		return FALSE;
-	h = iface_of(api, InterfaceHandle);
-	if (!h || !StopTrackingInfo)
+	if (!StopTrackingInfo)
 		return fail(api, ERROR_INVALID_HANDLE);
 	params_for(&prm, h, 0);
 	prm.handle = (uint32_t)(uintptr_t)StopTrackingInfo->TimeTrackingHandle;
@@ -1767,7 +1760,7 @@ BOOL bu_winusb_stop_tracking_for_time_sync(
 }
 
 /* ======================================================================== */
-/* Parse helpers (§3.16): pure, exported under their Windows names          */
+/* Parse helpers: pure, exported under their Windows names                  */
 /* ======================================================================== */
 
 PUSB_COMMON_DESCRIPTOR WINAPI WinUsb_ParseDescriptors(PVOID DescriptorBuffer, ULONG TotalLength,

@@ -1,7 +1,8 @@
 /*
  * WinUSB rules as pure functions: pipe-policy defaults and validation
- * (reference/winusb.md §2.9, §4), read rounding and excess handling (§5),
- * write splitting and ZLPs, isochronous packetisation (§3.17, §7), and the
+ * ("WinUSB functions for pipe policy modification"), read rounding and
+ * excess handling, write splitting and ZLPs, isochronous packetisation
+ * ("Send USB isochronous transfers from a WinUSB desktop app"), and the
  * mappings from bareusb errors to Win32 errors, USBD_STATUS and NTSTATUS.
  * No state, no I/O: the unit tests drive them table by table.
  */
@@ -68,9 +69,9 @@ uint32_t bu_wu_policies_set(struct wu_policies *p, uint32_t type, uint32_t len, 
 	unsigned size = bu_wu_policy_size(type);
 	uint8_t *b;
 
-	/* A wrong ValueLength fails with ERROR_INVALID_PARAMETER (SDK
-	 * setpipepolicy); so does writing the read-only MAXIMUM_TRANSFER_SIZE
-	 * (the code is a documented gap, §15.1). */
+	/* A wrong ValueLength fails with ERROR_INVALID_PARAMETER ("WinUsb_SetPipePolicy
+	 * function (winusb.h)"); so does writing the read-only
+	 * MAXIMUM_TRANSFER_SIZE (the documentation does not name the code). */
 	if (!size || len != size || type == MAXIMUM_TRANSFER_SIZE)
 		return ERROR_INVALID_PARAMETER;
 	if (type == PIPE_TRANSFER_TIMEOUT) {
@@ -137,7 +138,7 @@ void bu_wu_tail_plan(uint32_t got, uint32_t remaining, const struct wu_policies 
 	if (!out->excess)
 		return;
 	if (!p->allow_partial_reads) {
-		/* "Off: such a read fails" (§4); the excess is dropped. */
+		/* ALLOW_PARTIAL_READS off: such a read fails; the excess is dropped. */
 		out->status = ERROR_GEN_FAILURE;
 		return;
 	}
@@ -151,7 +152,7 @@ uint32_t bu_wu_write_pieces(uint32_t len, uint16_t mps, uint32_t max_xfer,
 
 	*zlp = false;
 	if (!len)
-		return 1; /* a zero-length write is a ZLP on the bus (§3.11) */
+		return 1; /* a zero-length write is a ZLP on the bus */
 	if (!max_xfer)
 		max_xfer = len;
 	n = len / max_xfer + (len % max_xfer ? 1 : 0);
@@ -227,12 +228,12 @@ uint32_t bu_winusb_err_to_win32(int err)
 	case 0:
 		return ERROR_SUCCESS;
 	case BU_ETIMEDOUT:
-		return ERROR_SEM_TIMEOUT;        /* PIPE_TRANSFER_TIMEOUT (§4) */
+		return ERROR_SEM_TIMEOUT;        /* PIPE_TRANSFER_TIMEOUT */
 	case BU_ECANCELED:
-		return ERROR_OPERATION_ABORTED;  /* AbortPipe, cancel (§3.13) */
+		return ERROR_OPERATION_ABORTED;  /* AbortPipe, cancel */
 	case BU_ENODEV:
 	case BU_ESHUTDOWN:
-		return ERROR_DEVICE_NOT_CONNECTED; /* removal (§2.13) */
+		return ERROR_DEVICE_NOT_CONNECTED; /* removal */
 	case BU_ENOMEM:
 	case BU_ENOSPC:
 		return ERROR_NOT_ENOUGH_MEMORY;
@@ -254,7 +255,7 @@ uint32_t bu_winusb_err_to_win32(int err)
 	case BU_EMISSED:
 	case BU_EBADDESC:
 	default:
-		return ERROR_GEN_FAILURE; /* stall and bus errors (§5.7) */
+		return ERROR_GEN_FAILURE; /* stall and bus errors */
 	}
 }
 

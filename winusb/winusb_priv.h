@@ -1,6 +1,8 @@
 /*
- * bareusb WinUSB internals shared by winusb_drv.c, winusb_api.c and
- * winusb_policy.c (and the unit tests). Not a public header.
+ * bareusb WinUSB internals shared by the files of winusb/ (and the unit
+ * tests). Not a public header. Reads top to bottom: the pure policy rules
+ * (winusb_policy.c) -> the driver's objects -> requests -> the functions
+ * the driver files share, file by file.
  */
 #ifndef BAREUSB_WINUSB_PRIV_H
 #define BAREUSB_WINUSB_PRIV_H
@@ -29,7 +31,7 @@
 
 #define WU_CTRL_TIMEOUT_MS 5000 /**< default PIPE_TRANSFER_TIMEOUT of PipeID 0 */
 
-/** The pipe policies of one pipe (reference/winusb.md §2.9, §4). */
+/** The pipe policies of one pipe ("WinUSB functions for pipe policy modification"). */
 struct wu_policies {
 	uint8_t short_packet_terminate;
 	uint8_t auto_clear_stall;
@@ -66,7 +68,7 @@ uint32_t bu_wu_raw_io_check(uint32_t len, uint16_t mps, uint32_t max_xfer);
  * Next piece of a queued (non-RAW_IO) read with `remaining` bytes to go:
  * whole packets straight into the caller's buffer (at most max_xfer), or,
  * below one packet, one packet into the pipe's bounce buffer (*tail set):
- * WinUSB rounds reads up to wMaxPacketSize (§5.3).
+ * WinUSB rounds reads up to wMaxPacketSize.
  */
 uint32_t bu_wu_read_piece(uint32_t remaining, uint16_t mps, uint32_t max_xfer, bool *tail);
 
@@ -112,7 +114,7 @@ bool bu_wu_array_size(size_t head, size_t n, size_t elem, size_t *size);
 uint32_t bu_wu_isoch_frames(enum bu_usb_speed speed, uint8_t interval, uint32_t packets);
 
 /* ======================================================================== */
-/* Driver objects (winusb_drv.c)                                            */
+/* Driver objects (winusb_func.c and the other driver files)               */
 /* ======================================================================== */
 
 #define WU_MAX_PIPES 30   /**< endpoints per alternate setting */
@@ -184,7 +186,7 @@ struct wu_func {
 	bool msos_done;             /**< GUIDs/power values looked up */
 	uint8_t num_guids;
 	char guids[BU_WINUSB_MAX_GUIDS][BU_WINUSB_GUID_LEN + 1];
-	/* power policy (§8) */
+	/* power policy ("WinUSB power management") */
 	bool idle_enabled;          /**< DeviceIdleEnabled */
 	uint8_t auto_suspend;
 	uint32_t suspend_delay;
@@ -222,6 +224,17 @@ struct wu_binding {
 	char guid[BU_WINUSB_GUID_LEN + 1]; /**< "" = none */
 };
 
+/** One request from the API part, as its handler sees it. */
+struct wu_ioctx {
+	struct bu_winusb_drv *drv;
+	struct wu_file *f;                    /**< the caller's open file */
+	struct wu_func *fn;                   /**< its function */
+	struct wu_iface *wi;                  /**< the claimed interface it names, or NULL */
+	const struct bu_winusb_ioparams *prm; /**< the caller's parameter block, copied once */
+	const struct bu_winusb_io *io;
+	struct bu_winusb_iores *res;          /**< zeroed before the handler runs */
+};
+
 struct bu_winusb_drv {
 	struct bu_usb_bus *bus;
 	const struct bu_platform *plat;
@@ -238,5 +251,186 @@ struct bu_winusb_drv {
 	struct wu_file files[BU_WINUSB_MAX_FILES];
 	uint32_t next_instance;
 };
+
+/* ======================================================================== */
+/* Requests (winusb_pipe.c)                                                 */
+/* ======================================================================== */
+
+/** What a request does. */
+enum wu_req_kind { RQ_READ, RQ_WRITE, RQ_CONTROL, RQ_ISOCH };
+/** What one transfer of a request carries. */
+enum wu_slot_kind { SL_DATA, SL_TAIL, SL_ZLP, SL_ISOCH };
+
+/** One transfer of a request. */
+struct wu_slot {
+	struct bu_usb_xfer x;
+	struct wu_req *req;
+	uint32_t off;   /**< data: offset in the caller's buffer; isoch: packet */
+	uint32_t len;
+	uint8_t kind;
+	bool busy;
+};
+
+/** A request accepted by the driver (the IRP). */
+struct wu_req {
+	struct wu_req *next;
+	struct wu_func *fn;
+	struct wu_file *file;
+	struct wu_pipe *pipe;      /**< NULL for control requests */
+	uint8_t kind;
+	uint8_t iface;
+	uint8_t *buf;
+	uint32_t len;
+	uint32_t done;             /**< bytes moved */
+	uint32_t next_off;         /**< write: next byte to submit */
+	uint32_t pieces_left;      /**< write: pieces not yet submitted (ZLP included) */
+	bool zlp;                  /**< write: a trailing ZLP is due */
+	bool started;
+	bool finished;
+	bool held;                 /**< failed read waiting for AUTO_CLEAR_STALL */
+	uint32_t status;           /**< Win32 result */
+	uint64_t deadline_us;      /**< 0 = no timeout */
+	unsigned inflight;
+	size_t size;               /**< bytes allocated */
+	/* isochronous */
+	struct wu_isoch_buf *ib;
+	struct bu_winusb_iso_packet *pkts; /**< caller's descriptors (reads) */
+	uint32_t npkts, per, next_pkt, start_frame;
+	bool wait_frame;           /**< hold until start_frame is within reach */
+	bool at_frame;             /**< first packet scheduled at start_frame */
+	unsigned isoch_errors;
+	bool isoch_cancelled;
+	/* completion */
+	bu_winusb_io_done_fn cb;
+	void *cb_ctx, *cb_cookie;
+	unsigned nslots;
+	struct wu_slot slots[];
+};
+
+/* ======================================================================== */
+/* Driver internals shared between the driver files                         */
+/* ======================================================================== */
+
+/* winusb_func.c: helpers, functions, files */
+
+/** The platform clock in microseconds. */
+uint64_t bu_wu_now_us(struct bu_winusb_drv *drv);
+/** Zeroed memory from the platform table, or NULL; give it back with bu_wu_free. */
+void *bu_wu_zalloc(struct bu_winusb_drv *drv, size_t size);
+/** Give back `size` bytes from bu_wu_zalloc (NULL is ignored). */
+void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size);
+/** Log a line prefixed "winusbN: " through the platform table. */
+__attribute__((format(printf, 3, 4))) void bu_wu_log(struct bu_winusb_drv *drv,
+						      enum bu_log_level level, const char *fmt,
+						      ...);
+/**
+ * Poll the bus while busy(arg) holds, for at most `ms`. Returns true when
+ * it stopped being busy. Completions run from inside.
+ */
+bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *arg, uint32_t ms);
+/** Free a function once nothing (device, binding, file, request) refers to it. */
+void bu_wu_func_maybe_free(struct wu_func *fn);
+/** The open file with id `id`, or NULL (ids carry a generation). */
+struct wu_file *bu_wu_file_get(struct bu_winusb_drv *drv, uint32_t id);
+
+/* winusb_bind.c: MS OS descriptors and bindings */
+
+/** Take a function's GUIDs, compatible ID and power defaults from MS OS descriptors. */
+void bu_wu_func_apply_msos(struct wu_func *fn, const struct bu_msos_info *info);
+/** Rebuild the class driver's match table from the bindings (the compatible-ID rule last). */
+void bu_wu_rebuild_matches(struct bu_winusb_drv *drv);
+
+/* winusb_pipe.c: pipes, requests, the bulk/interrupt engine */
+
+/** True for an IN pipe. */
+bool bu_wu_pipe_in(const struct wu_pipe *p);
+/** MAXIMUM_TRANSFER_SIZE of a pipe (a multiple of its max packet size). */
+uint32_t bu_wu_pipe_max_xfer(const struct wu_pipe *p);
+/** Free a pipe's bounce buffer and forget what it carried. */
+void bu_wu_pipe_drop_carry(struct wu_pipe *p);
+/** (Re)build an interface's pipes from its current alternate setting. */
+void bu_wu_iface_build_pipes(struct wu_iface *wi);
+/** The pipe with this PipeID in an interface (0: the control pipe), or NULL. */
+struct wu_pipe *bu_wu_iface_pipe(struct wu_iface *wi, uint8_t id);
+/** Reset an interface's policies to the defaults. */
+void bu_wu_iface_reset_policies(struct wu_iface *wi);
+/** A request with `nslots` transfer slots, counted outstanding on `fn`; NULL without memory. */
+struct wu_req *bu_wu_req_alloc(struct wu_func *fn, unsigned nslots);
+/** Fill in a new request's owner, kind, interface and completion from the caller's request. */
+void bu_wu_req_bind(struct wu_req *r, struct wu_file *f, uint8_t kind, uint8_t iface,
+		    const struct bu_winusb_io *io);
+/** Set a request's result unless it already has one. */
+void bu_wu_req_fail(struct wu_req *r, uint32_t status);
+/** Cancel every transfer of a request still on the bus. */
+void bu_wu_req_cancel_inflight(struct wu_req *r);
+/** Hand a finished request back to its caller and free it. */
+void bu_wu_req_giveback(struct wu_req *r);
+/** Start a request's timer once (0: no timeout). */
+void bu_wu_req_start(struct wu_req *r, uint32_t timeout_ms);
+/**
+ * Submit one transfer of a request. Returns 0, BU_ENOSPC (ring full: try
+ * again after a completion) or another error (the request has failed).
+ */
+int bu_wu_slot_submit(struct wu_slot *s, struct bu_usb_endpoint *ep, void *buf, uint32_t len,
+		      uint8_t kind, uint32_t off, unsigned flags);
+/** Append an accepted request to its pipe's FIFO. */
+void bu_wu_pipe_enqueue(struct wu_pipe *p, struct wu_req *r);
+/** Put on the bus what a pipe's queue allows, then give back what finished. */
+void bu_wu_pipe_kick(struct wu_pipe *p);
+/** Abort every request of a pipe; they complete with `status`. */
+void bu_wu_pipe_abort(struct wu_pipe *p, uint32_t status);
+/** Abort a pipe and wait (bounded) until its requests are back. */
+void bu_wu_pipe_abort_wait(struct wu_pipe *p);
+/** Wait (bounded) until the controller has no transfer or recovery under way on `ep`. */
+void bu_wu_ep_wait_idle(struct bu_winusb_drv *drv, struct bu_usb_endpoint *ep);
+/** Abort the file's pending request started with `cookie`: 0 or ERROR_NOT_FOUND. */
+uint32_t bu_wu_file_cancel(struct wu_file *f, const void *cookie);
+
+/* winusb_isoch.c: the isochronous engine */
+
+/** Submit the next packets of a pipe's isochronous requests. */
+void bu_wu_isoch_kick(struct wu_pipe *p);
+/** Completion of one isochronous packet. */
+void bu_wu_isoch_done(struct wu_slot *s);
+
+/* winusb_ctrl.c: control requests */
+
+/** Completion of a control request: it is given back at once. */
+void bu_wu_ctrl_done(struct wu_slot *s);
+
+/* winusb_power.c: power policy */
+
+/** Resume a suspended function before new work. */
+void bu_wu_func_resume(struct wu_func *fn);
+/** Timer work of a function: isochronous requests waiting for their frame, selective suspend. */
+void bu_wu_func_tick(struct wu_func *fn, uint64_t now);
+
+/* winusb_ioctl.c: checks shared by the request handlers */
+
+/** ProbeForRead/ProbeForWrite: a caller buffer the driver may use. */
+bool bu_wu_range_ok(struct bu_winusb_drv *drv, const void *p, uint32_t len, bool write);
+/** The claimed interface `index` of a file, or NULL. */
+struct wu_iface *bu_wu_file_iface(struct wu_file *f, uint8_t index);
+
+/*
+ * Request handlers (the rows of the table in winusb_ioctl.c). Each gets
+ * the request after the checks its row asks for and returns a Win32 code:
+ * 0 (done, res filled in), ERROR_IO_PENDING (the completion routine runs
+ * later) or an error.
+ */
+uint32_t bu_wu_ioc_read_pipe(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_write_pipe(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_pipe_op(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_control(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_get_descriptor(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_set_alt(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_get_alt(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_isoch_register(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_isoch_unregister(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_isoch_read(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_isoch_write(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_get_frame(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_timesync_start(const struct wu_ioctx *c);
+uint32_t bu_wu_ioc_timesync_stop(const struct wu_ioctx *c);
 
 #endif

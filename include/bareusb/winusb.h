@@ -1,5 +1,5 @@
 /*
- * winusb.h for bareusb: the WinUSB API (reference/winusb.md §2-§3) with
+ * winusb.h for bareusb: the WinUSB API ("WinUSB functions", winusb.h) with
  * Microsoft's names, types, structure layouts, constants and return
  * conventions, so that a program written against Windows' Winusb.dll builds
  * against this header unchanged (device discovery aside) and behaves the
@@ -218,7 +218,7 @@ BU_STATIC_ASSERT(sizeof(USB_BOS_DESCRIPTOR) == 5, "USB_BOS_DESCRIPTOR");
 #endif /* own usbspec types */
 
 /* ======================================================================== */
-/* WinUSB types (winusb.h), §2.2-§2.8                                       */
+/* WinUSB types (winusb.h)                                                  */
 /* ======================================================================== */
 
 /** Opaque handle of one interface (WinUsb_Initialize, _GetAssociatedInterface). */
@@ -415,7 +415,7 @@ BOOL bu_win32_get_overlapped_result(struct bu_winusb_api *api, HANDLE file,
 BOOL bu_win32_cancel_io(struct bu_winusb_api *api, HANDLE file);
 
 /* ------------------------------------------------------------------------ */
-/* The WinUSB functions, with the instance first (reference/winusb.md §3)    */
+/* The WinUSB functions, with the instance first                            */
 
 /**
  * Claim the default interface of an opened device file (its policies reset);
@@ -483,7 +483,8 @@ BOOL bu_winusb_query_pipe_ex(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE 
 			     UCHAR AlternateSettingNumber, UCHAR PipeIndex,
 			     PWINUSB_PIPE_INFORMATION_EX PipeInformationEx);
 /**
- * Set a pipe policy (reference/winusb.md §4); ERROR_INVALID_PARAMETER for a wrong
+ * Set a pipe policy ("WinUSB functions for pipe policy modification");
+ * ERROR_INVALID_PARAMETER for a wrong
  * ValueLength, an unknown type or pipe, MAXIMUM_TRANSFER_SIZE.
  */
 BOOL bu_winusb_set_pipe_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
@@ -614,7 +615,8 @@ BOOL bu_winusb_stop_tracking_for_time_sync(
  * criterion not -1. WinUsb_ParseDescriptors: the first descriptor of
  * DescriptorType at or after StartPosition inside DescriptorBuffer
  * [TotalLength]. Both walk untrusted bytes safely and return NULL when
- * nothing matches or the arguments are bad (reference/winusb.md §3.16).
+ * nothing matches or the arguments are bad
+ * ("WinUsb_ParseConfigurationDescriptor function (winusb.h)").
  */
 PUSB_INTERFACE_DESCRIPTOR WINAPI WinUsb_ParseConfigurationDescriptor(
 	PUSB_CONFIGURATION_DESCRIPTOR ConfigurationDescriptor, PVOID StartPosition,
@@ -885,7 +887,7 @@ static inline BOOL WINAPI WinUsb_StopTrackingForTimeSync(
 						     StopTrackingInfo);
 }
 
-/* Undocumented exports of Winusb.dll (§3.0): aliases of the synchronous calls. */
+/* Undocumented exports of Winusb.dll: aliases of the synchronous calls. */
 static inline BOOL WINAPI WinUsb_AbortPipeAsync(WINUSB_INTERFACE_HANDLE InterfaceHandle,
 						UCHAR PipeID)
 {

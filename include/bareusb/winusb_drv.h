@@ -3,7 +3,7 @@
  * one instance per bus, that binds functions to WinUSB and serves the
  * requests of bareusb/winusb_ioctl.h.
  *
- * Binding (reference/winusb.md §10): a function binds
+ * Binding ("WinUSB (Winusb.sys) installation"): a function binds
  *  - automatically when its Microsoft OS descriptors (1.0 or 2.0) name the
  *    compatible ID "WINUSB" - the interface's compat_id, which the core
  *    fills from dev->msos before it offers the device to drivers;

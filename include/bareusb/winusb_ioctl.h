@@ -1,11 +1,12 @@
 /*
  * The request interface between the two halves of bareusb's WinUSB, as
- * Windows splits them (reference/winusb.md §1): the API part (the
+ * Windows splits them ("WinUSB architecture and modules"): the API part (the
  * Winusb.dll analogue, winusb/winusb_api.c, which implements the WinUsb_*
  * functions) talks to the driver part (the Winusb.sys analogue,
- * winusb/winusb_drv.c, a class driver on a bareusb bus) only through the
- * calls of `struct bu_winusb_transport`: DeviceIoControl-style requests on
- * an opened file, plus discovery, open, close and poll.
+ * winusb/winusb_func.c and the other driver files, a class driver on a
+ * bareusb bus) only through the calls of `struct bu_winusb_transport`:
+ * DeviceIoControl-style requests on an opened file, plus discovery, open,
+ * close and poll.
  *
  * An OS can put the API part in user space and the driver part in its
  * kernel: every request is a fixed parameter block plus at most two caller
@@ -34,7 +35,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Request codes                                                            */
 /* The first group uses the values of the unofficial list of Winusb.sys     */
-/* IOCTLs (reference/winusb.md §1, [unverified]); the rest are bareusb's,  */
+/* IOCTLs (undocumented by Microsoft); the rest are bareusb's,             */
 /* in the same device-type range.                                           */
 
 #define BU_WINUSB_IOCTL_GET_DESCRIPTOR 0x0350C004u    /**< cached or live descriptor */

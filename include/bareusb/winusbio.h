@@ -1,7 +1,7 @@
 /*
  * winusbio.h for bareusb: the WinUSB policy identifiers, device-information
  * constants, pipe types and pipe-information structures, with Microsoft's
- * names, values and layouts (reference/winusb.md §2.4, §2.5, §2.9-§2.12).
+ * names, values and layouts (winusbio.h).
  *
  * The pipe-information structures use natural alignment, as Microsoft's
  * header does (not libusbK's pack(2)); the sizes and offsets are checked at
@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------ */
-/* Pipe policy types (WinUsb_SetPipePolicy / WinUsb_GetPipePolicy), §2.9     */
+/* Pipe policy types (WinUsb_SetPipePolicy / WinUsb_GetPipePolicy)          */
 
 #define SHORT_PACKET_TERMINATE 0x01 /**< UCHAR, OUT: ZLP after a write of n x wMaxPacketSize */
 #define AUTO_CLEAR_STALL 0x02       /**< UCHAR, IN: reset the pipe after a failed read */
@@ -31,14 +31,14 @@ extern "C" {
 #define RESET_PIPE_ON_RESUME 0x09   /**< UCHAR: reset the pipe after a resume */
 
 /* ------------------------------------------------------------------------ */
-/* Power policy types (WinUsb_SetPowerPolicy / WinUsb_GetPowerPolicy), §2.10 */
+/* Power policy types (WinUsb_SetPowerPolicy / WinUsb_GetPowerPolicy)       */
 /* (0x80 is added so they never collide with pipe policy types.)             */
 
 #define AUTO_SUSPEND 0x81  /**< UCHAR: selective suspend when idle */
 #define SUSPEND_DELAY 0x83 /**< ULONG: idle milliseconds before suspending */
 
 /* ------------------------------------------------------------------------ */
-/* WinUsb_QueryDeviceInformation, §2.11                                      */
+/* WinUsb_QueryDeviceInformation                                            */
 
 #define DEVICE_SPEED 0x01 /**< InformationType: one UCHAR speed code */
 #define LowSpeed 0x01     /**< full speed or lower reports this */
@@ -46,7 +46,7 @@ extern "C" {
 #define HighSpeed 0x03    /**< high speed or faster reports this */
 
 /* ------------------------------------------------------------------------ */
-/* Pipe types and pipe information, §2.4-§2.5                               */
+/* Pipe types and pipe information                                          */
 
 /** Endpoint transfer types, as in bmAttributes bits 1:0. */
 typedef enum _USBD_PIPE_TYPE {
@@ -84,7 +84,7 @@ BU_STATIC_ASSERT(offsetof(WINUSB_PIPE_INFORMATION_EX, MaximumBytesPerInterval) =
 		 "MaximumBytesPerInterval offset");
 
 /* ------------------------------------------------------------------------ */
-/* GUIDs, §2.12                                                             */
+/* GUIDs                                                                    */
 
 /** {DA812BFF-12C3-46A2-8E2B-DBD3B7834C43}, winusbio.h's test GUID. */
 #define BU_WINUSB_TEST_GUID_INIT \

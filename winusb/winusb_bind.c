@@ -1,0 +1,281 @@
+/*
+ * WinUSB driver part: what binds a function and how it is found. Holds the
+ * MS OS descriptor results (compatible ID, device interface GUIDs, power
+ * defaults), the discovery query the API part enumerates devices with, and
+ * the binding table (the INF analogue) with its text form and the rescan.
+ * Reads top to bottom:
+ *   MS OS descriptors -> discovery -> bindings -> rescan.
+ */
+#include "winusb_priv.h"
+
+#include "bareusb/errors.h"
+#include "bareusb/util.h"
+
+/* ======================================================================== */
+/* MS OS descriptors (read by the core during enumeration)                  */
+/* ======================================================================== */
+
+const struct bu_msos_info *bu_winusb_drv_msos(struct bu_winusb_drv *drv,
+					      const struct bu_usb_device *dev)
+{
+	(void)drv;
+	return dev ? dev->msos : NULL;
+}
+
+/** Device interface GUIDs and power defaults of a function from MS OS descriptors. */
+void bu_wu_func_apply_msos(struct wu_func *fn, const struct bu_msos_info *info)
+{
+	const struct bu_msos_function *m = bu_msos_find_function(info, fn->first);
+
+	if (!m)
+		return;
+	if (m->compat_id[0])
+		bu_memcpy(fn->compat_id, m->compat_id, sizeof(fn->compat_id));
+	for (unsigned i = 0; i < m->num_guids && fn->num_guids < BU_WINUSB_MAX_GUIDS; i++) {
+		bool dup = false;
+
+		for (unsigned k = 0; k < fn->num_guids; k++)
+			dup |= bu_strcmp(fn->guids[k], m->guids[i]) == 0;
+		if (!dup)
+			bu_memcpy(fn->guids[fn->num_guids++], m->guids[i], BU_WINUSB_GUID_LEN + 1);
+	}
+	/* Registry-equivalent power defaults ("WinUSB power management"):
+	 * AUTO_SUSPEND from DefaultIdleState, SUSPEND_DELAY from
+	 * DefaultIdleTimeout, both only with DeviceIdleEnabled. */
+	if (m->power_set & BU_MSOS_DEVICE_IDLE_ENABLED)
+		fn->idle_enabled = m->device_idle_enabled != 0;
+	if (fn->idle_enabled && (m->power_set & BU_MSOS_DEFAULT_IDLE_STATE))
+		fn->auto_suspend = m->default_idle_state != 0;
+	if (m->power_set & BU_MSOS_DEFAULT_IDLE_TIMEOUT)
+		fn->suspend_delay = m->default_idle_timeout;
+}
+
+/**
+ * GUIDs and power defaults of a function whose device came without MS OS
+ * descriptors read (the core skips them with bus->no_msos): read them now,
+ * synchronously (discovery runs in the caller's context).
+ */
+static void func_lookup_msos(struct wu_func *fn)
+{
+	struct bu_msos_info *info;
+
+	if (fn->msos_done || !fn->present || !fn->dev)
+		return;
+	fn->msos_done = true;
+	if (fn->drv->opts.no_msos || fn->dev->msos)
+		return;
+	info = bu_wu_zalloc(fn->drv, sizeof(*info));
+	if (!info)
+		return;
+	if (bu_msos_fetch(fn->dev, info) == 0)
+		bu_wu_func_apply_msos(fn, info);
+	bu_wu_free(fn->drv, info, sizeof(*info));
+}
+
+/* ======================================================================== */
+/* Discovery                                                                */
+/* ======================================================================== */
+
+uint32_t bu_winusb_drv_query(struct bu_winusb_drv *drv, uint32_t index,
+			     struct bu_winusb_devinfo *out)
+{
+	uint32_t n = 0;
+
+	if (!drv || !out)
+		return ERROR_INVALID_PARAMETER;
+	for (unsigned i = 0; i < BU_WINUSB_MAX_FUNCS; i++) {
+		struct wu_func *fn = drv->funcs[i];
+
+		if (!fn || !fn->present || n++ != index)
+			continue;
+		func_lookup_msos(fn);
+		bu_memset(out, 0, sizeof(*out));
+		out->instance = fn->instance;
+		out->vid = fn->vid;
+		out->pid = fn->pid;
+		out->bcd_device = fn->bcd;
+		out->bus = (uint8_t)drv->bus->index;
+		out->first_iface = fn->first;
+		out->num_ifaces = fn->num_ifaces;
+		out->composite = fn->composite;
+		out->present = fn->present;
+		out->num_guids = fn->num_guids;
+		bu_memcpy(out->location, fn->location, sizeof(out->location));
+		bu_memcpy(out->compat_id, fn->compat_id, sizeof(out->compat_id));
+		bu_memcpy(out->guids, fn->guids, sizeof(out->guids));
+		bu_memcpy(out->product, fn->product, sizeof(out->product));
+		return 0;
+	}
+	return ERROR_NO_MORE_ITEMS;
+}
+
+/* ======================================================================== */
+/* Bindings                                                                 */
+/* ======================================================================== */
+
+/** Rebuild the match table from the bindings (the compat rule last). */
+void bu_wu_rebuild_matches(struct bu_winusb_drv *drv)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < drv->num_bindings; i++) {
+		struct bu_usb_match *m = &drv->match[n++];
+		const struct wu_binding *b = &drv->bindings[i];
+
+		bu_memset(m, 0, sizeof(*m));
+		m->flags = BU_MATCH_VENDOR | BU_MATCH_PRODUCT;
+		m->vid = b->vid;
+		m->pid = b->pid;
+		if (b->iface >= 0) {
+			m->flags |= BU_MATCH_INTERFACE;
+			m->interface = (uint8_t)b->iface;
+		}
+		m->data = b;
+	}
+	bu_memset(&drv->match[n], 0, sizeof(drv->match[n]));
+	drv->match[n].flags = BU_MATCH_COMPAT_ID;
+	drv->match[n].compat_id = "WINUSB";
+	drv->match[n].data = &drv->compat;
+	drv->driver.num_match = n + 1;
+}
+
+int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, int iface,
+		       const char *guid)
+{
+	struct wu_binding *b;
+
+	if (!drv || iface < -1 || iface > 255)
+		return BU_EINVAL;
+	if (drv->num_bindings >= BU_WINUSB_MAX_BINDINGS)
+		return BU_ENOSPC;
+	b = &drv->bindings[drv->num_bindings];
+	bu_memset(b, 0, sizeof(*b));
+	if (guid && !bu_msos_guid_normalize(guid, bu_strlen(guid), b->guid))
+		return BU_EINVAL;
+	b->drv = drv;
+	b->vid = vid;
+	b->pid = pid;
+	b->iface = (int16_t)iface;
+	drv->num_bindings++;
+	bu_wu_rebuild_matches(drv);
+	return 0;
+}
+
+/** Parse hex digits [s, e); returns false when empty, not hex or too big. */
+static bool parse_hex(const char *s, const char *e, uint32_t max, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (s == e)
+		return false;
+	for (; s < e; s++) {
+		char c = *s;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		v = v * 16 + d;
+		if (v > max)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len)
+{
+	const char *p = spec, *end = spec + len, *field[4];
+	size_t flen[4];
+	unsigned n = 0;
+	uint32_t vid, pid, iface = 0;
+	int ifc = -1;
+	char guid[BU_WINUSB_GUID_LEN + 1];
+	const char *g = NULL;
+
+	if (!drv || !spec)
+		return BU_EINVAL;
+	/* Split at ':' outside braces. */
+	while (p <= end && n < 4) {
+		const char *s = p;
+		int depth = 0;
+
+		while (p < end && (*p != ':' || depth)) {
+			depth += *p == '{' ? 1 : *p == '}' ? -1 : 0;
+			p++;
+		}
+		field[n] = s;
+		flen[n++] = (size_t)(p - s);
+		p++;
+	}
+	if (n < 2 || p <= end)
+		return BU_EINVAL;
+	if (!parse_hex(field[0], field[0] + flen[0], 0xffff, &vid) ||
+	    !parse_hex(field[1], field[1] + flen[1], 0xffff, &pid))
+		return BU_EINVAL;
+	for (unsigned i = 2; i < n; i++) {
+		if (flen[i] && field[i][0] == '{') {
+			if (g || flen[i] > BU_WINUSB_GUID_LEN)
+				return BU_EINVAL;
+			bu_memcpy(guid, field[i], flen[i]);
+			guid[flen[i]] = '\0';
+			g = guid;
+			continue;
+		}
+		if (ifc >= 0 || !flen[i])
+			return BU_EINVAL;
+		iface = 0;
+		for (size_t k = 0; k < flen[i]; k++) {
+			if (field[i][k] < '0' || field[i][k] > '9')
+				return BU_EINVAL;
+			iface = iface * 10 + (uint32_t)(field[i][k] - '0');
+			if (iface > 255)
+				return BU_EINVAL;
+		}
+		ifc = (int)iface;
+	}
+	return bu_winusb_drv_bind(drv, (uint16_t)vid, (uint16_t)pid, ifc, g);
+}
+
+/* ======================================================================== */
+/* Rescan                                                                   */
+/* ======================================================================== */
+
+int bu_winusb_drv_scan(struct bu_winusb_drv *drv)
+{
+	int n = 0;
+
+	if (!drv)
+		return BU_EINVAL;
+	for (struct bu_usb_device *d = drv->bus->devices; d; d = d->next) {
+		struct bu_msos_info *info;
+
+		if (d->state != BU_DEV_CONFIGURED || drv->opts.no_msos || d->msos)
+			continue;
+		/* The core did not read them (bus->no_msos, or a device that
+		 * was there before): read them here, copy the compatible IDs. */
+		info = bu_wu_zalloc(drv, sizeof(*info));
+		if (!info)
+			break;
+		if (bu_msos_fetch(d, info) == 0 && info->version) {
+			n++;
+			for (unsigned i = 0; i < BU_WINUSB_MAX_FUNCS; i++)
+				if (drv->funcs[i] && drv->funcs[i]->dev == d &&
+				    !drv->funcs[i]->msos_done) {
+					drv->funcs[i]->msos_done = true;
+					bu_wu_func_apply_msos(drv->funcs[i], info);
+				}
+		}
+		bu_wu_free(drv, info, sizeof(*info));
+	}
+	/* Registering a driver offers every configured device's unbound
+	 * interfaces to all drivers again; the helper itself matches nothing. */
+	if (bu_usb_bus_register_driver(drv->bus, &drv->kick) == 0)
+		bu_usb_bus_unregister_driver(drv->bus, &drv->kick);
+	return n;
+}

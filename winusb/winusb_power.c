@@ -1,0 +1,136 @@
+/*
+ * WinUSB driver part: power policy. A function whose only pending work is
+ * IN reads suspends after SUSPEND_DELAY of idleness when AUTO_SUSPEND and
+ * DeviceIdleEnabled allow it, and resumes before new work, resetting the
+ * pipes that ask for it (RESET_PIPE_ON_RESUME). Reads top to bottom:
+ *   idle rule -> link state -> resume -> timer.
+ */
+#include "winusb_priv.h"
+
+#include "bareusb/errors.h"
+
+/** True when only bulk/interrupt IN reads are pending (the idle rule of
+ * "WinUSB power management"). */
+static bool func_idle(struct wu_func *fn)
+{
+	if (fn->ctrl_reqs)
+		return false;
+	for (unsigned i = 0; i < fn->num_ifaces; i++) {
+		struct wu_iface *wi = &fn->ifaces[i];
+
+		for (unsigned k = 0; k < wi->num_pipes; k++) {
+			struct wu_pipe *p = &wi->pipes[k];
+
+			if (p->head && (!bu_wu_pipe_in(p) || p->type == BU_EP_ISOCH))
+				return false;
+		}
+	}
+	return true;
+}
+
+/**
+ * Suspend or resume the link of a function's device: the embedder's hook
+ * when it gave one, else the core's selective suspend of the root port.
+ * A device is suspended only once every WinUSB function on it is idle and
+ * suspended (a composite device's other functions may still be busy).
+ */
+static int func_set_link(struct wu_func *fn, bool suspend)
+{
+	struct bu_winusb_drv *drv = fn->drv;
+
+	if (!fn->dev)
+		return 0;
+	if (drv->opts.suspend)
+		return drv->opts.suspend(drv->opts.ctx, fn->dev, suspend);
+	if (suspend) {
+		for (unsigned i = 0; i < BU_WINUSB_MAX_FUNCS; i++) {
+			const struct wu_func *o = drv->funcs[i];
+
+			if (o && o != fn && o->dev == fn->dev && !o->suspended)
+				return 0; /* the last one to go idle suspends it */
+		}
+	}
+	return bu_usb_device_suspend(fn->dev, suspend);
+}
+
+static bool pipe_inflight(void *arg)
+{
+	return ((struct wu_pipe *)arg)->inflight != 0;
+}
+
+/**
+ * RESET_PIPE_ON_RESUME on an IN pipe whose reads waited through
+ * the suspend: take their transfers off the bus without completing them,
+ * reset the endpoint, and let the queue carry on where it was.
+ */
+static void pipe_reset_on_resume(struct wu_pipe *p)
+{
+	struct bu_winusb_drv *drv = p->wi->fn->drv;
+
+	if (p->head) {
+		if (!bu_wu_pipe_in(p) || p->type == BU_EP_ISOCH || p->clearing)
+			return; /* writes and isoch keep a device awake: never here */
+		p->resetting = true;
+		for (struct wu_req *r = p->head; r; r = r->next)
+			bu_wu_req_cancel_inflight(r);
+		bu_wu_wait_while(drv, pipe_inflight, p, WU_WAIT_MS);
+	}
+	bu_wu_ep_wait_idle(drv, p->ep);
+	if (!bu_usb_endpoint_busy(p->ep))
+		bu_usb_reset_endpoint(p->ep);
+	p->resetting = false;
+	bu_wu_pipe_kick(p);
+}
+
+/** Resume a suspended function before new work (writes, control, reads). */
+void bu_wu_func_resume(struct wu_func *fn)
+{
+	struct bu_winusb_drv *drv = fn->drv;
+
+	if (!fn->suspended)
+		return;
+	fn->suspended = false;
+	fn->resumes++;
+	func_set_link(fn, false);
+	bu_wu_log(drv, BU_LOG_DEBUG, "%s: resumed", fn->location);
+	/* RESET_PIPE_ON_RESUME: pipes that lose their toggle. */
+	for (unsigned i = 0; i < fn->num_ifaces; i++)
+		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++) {
+			struct wu_pipe *p = &fn->ifaces[i].pipes[k];
+
+			if (p->pol.reset_pipe_on_resume && p->ep)
+				pipe_reset_on_resume(p);
+		}
+}
+
+/** Timer work of a function: selective suspend after SUSPEND_DELAY idle. */
+void bu_wu_func_tick(struct wu_func *fn, uint64_t now)
+{
+	struct bu_winusb_drv *drv = fn->drv;
+	int rc;
+
+	for (unsigned i = 0; i < fn->num_ifaces; i++)
+		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++) {
+			struct wu_pipe *p = &fn->ifaces[i].pipes[k];
+
+			if (p->type == BU_EP_ISOCH && p->head)
+				bu_wu_pipe_kick(p);
+		}
+	if (!fn->present || fn->suspended || !fn->auto_suspend || !fn->idle_enabled)
+		return;
+	if (!func_idle(fn) || now < fn->last_busy_us + (uint64_t)fn->suspend_delay * 1000)
+		return;
+	fn->suspended = true;
+	rc = func_set_link(fn, true);
+	if (rc) {
+		/* Not now (a transfer of another driver is queued, or the
+		 * device is behind a hub): stay active, try again later. */
+		fn->suspended = false;
+		fn->last_busy_us = now;
+		bu_wu_log(drv, BU_LOG_DEBUG, "%s: idle, but not suspended: %s", fn->location,
+		     bu_strerror(rc));
+		return;
+	}
+	fn->suspends++;
+	bu_wu_log(drv, BU_LOG_DEBUG, "%s: idle for %u ms, suspended", fn->location, fn->suspend_delay);
+}
