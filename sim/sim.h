@@ -141,6 +141,14 @@ void sim_overcurrent(struct sim *sim, unsigned port, bool on);
 /** A USB 3 root port's link fails into SS.Inactive (needs a warm reset). */
 void sim_link_error(struct sim *sim, unsigned port);
 
+/**
+ * Over-current on downstream port `port` of a hub device model starts (on:
+ * the hub switches the port's power off, USB 2.0 §11.12.5) or ends.
+ */
+void sim_hub_overcurrent(struct sim_device *hub, unsigned port, bool on);
+/** A USB 3 hub's downstream port link fails into SS.Inactive (needs a warm reset). */
+void sim_hub_link_error(struct sim_device *hub, unsigned port);
+
 /** The device's USB address (0 while in the Default state). */
 uint8_t sim_device_address(const struct sim_device *dev);
 /** The device's active bConfigurationValue (0 = not configured). */

@@ -134,6 +134,38 @@ void sim_hub_detach(struct sim_device *hub, unsigned port)
 	}
 }
 
+void sim_hub_overcurrent(struct sim_device *hub, unsigned port, bool on)
+{
+	struct sim_hub_port *p;
+
+	if (!hub->hub || port < 1 || port > hub->model->hub_ports)
+		return;
+	p = &hub->hub->port[port - 1];
+	if (on) {
+		/* USB 2.0 §11.12.5, §11.11.1.1: the hub switches the port's
+		 * power off; the device on it goes unpowered. */
+		p->status = HP_OVERCURRENT;
+		p->reset_due = SIM_NEVER;
+		if (p->dev)
+			p->dev->needs_reset = true;
+	} else {
+		p->status &= (uint16_t)~HP_OVERCURRENT;
+	}
+	p->change |= HC_OVERCURRENT;
+}
+
+void sim_hub_link_error(struct sim_device *hub, unsigned port)
+{
+	struct sim_hub_port *p;
+
+	if (!hub->hub || !sim_hub3(hub) || port < 1 || port > hub->model->hub_ports)
+		return;
+	p = &hub->hub->port[port - 1];
+	p->status &= (uint16_t)~HP_ENABLE;
+	p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(6)); /* SS.Inactive */
+	p->change |= HC3_LINK_STATE;
+}
+
 void sim_hub_work(struct sim_device *dev)
 {
 	struct sim *sim = dev->sim;
@@ -303,6 +335,8 @@ int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, ui
 	if (s->bRequest == USB_REQ_SET_FEATURE) {
 		switch (s->wValue) {
 		case F_PORT_POWER:
+			if (p->status & HP_OVERCURRENT)
+				return SIM_ACK; /* stays off while the condition lasts */
 			if (!(p->status & sim_hub_power_bit(dev))) {
 				p->status |= sim_hub_power_bit(dev);
 				if (p->dev)
