@@ -18,13 +18,14 @@ counted from controller start, as medians over the boots, then the time
 from controller start to all devices configured next to:
 
   * Linux 6.1 on the same QEMU (xhci probe → all devices bound, median of
-    5 boots: 1737 ms, /work/shared/peers/linux-peer/RESULTS.md) for the
-    Linux device set;
+    5 boots: 1737 ms, as the Linux peer recorded it) for the Linux device
+    set, and with --linux-peer N the peer booted N times in this sitting
+    (it is found through --linux-peer-dir DIR or $BAREUSB_LINUX_PEER);
   * the limit: the mandated delays on the critical path, from a model of
     the topology that spends no time on anything else (see `limit` below).
 
 Sets:
-  linux     the Linux peer's set (linux-peer/run.sh): usb-storage SS on
+  linux     the set the Linux peer boots with: usb-storage SS on
             port 1, usb-kbd 2, usb-tablet 3, usb-hub 4 with usb-mouse 4.1
             and usb-serial 4.2
   nested12  12 devices with hubs three deep (see SETS)
@@ -52,8 +53,7 @@ import runner  # noqa: E402
 sys.path.insert(0, HERE)
 import peer  # noqa: E402
 
-LINUX_MS = 1737.4  # RESULTS.md: xhci probe -> all 8 devices bound, median of 5 boots
-LINUX_PEER = peer.LINUX_PEER
+LINUX_MS = 1737.4  # the Linux peer's record: xhci probe -> all 8 devices bound, median of 5 boots
 
 # ---------------------------------------------------------------------------
 # Device sets: (QEMU port, driver, extra properties). The runner's
@@ -62,7 +62,7 @@ LINUX_PEER = peer.LINUX_PEER
 
 SETS = {
     'linux': {
-        'title': 'Linux device set (linux-peer/run.sh)',
+        'title': 'Linux device set (the Linux peer\'s)',
         'devices': [
             ('1', 'usb-storage', 'drive=d1'),
             ('2', 'usb-kbd', ''),
@@ -269,7 +269,7 @@ def report(devset, runs, out, peer=None):
     p('measured / limit: %.3f -> %s 20%% of the limit' % (
         ratio, 'within' if ratio <= 1.2 else 'NOT within'))
     if devset == 'linux':
-        p('Linux 6.1 (RESULTS.md, same QEMU): %.0f ms -> bareusb %.1fx faster (goal >= 4x: %s)'
+        p('Linux 6.1 (the peer\'s record, same QEMU): %.0f ms -> bareusb %.1fx faster (goal >= 4x: %s)'
           % (LINUX_MS, LINUX_MS / total, 'met' if LINUX_MS / total >= 4 else 'NOT met'))
         if peer:
             lm = med(peer)
@@ -285,13 +285,12 @@ def report(devset, runs, out, peer=None):
                 'limit_ms': lim[q][0]} for q, d, _ in devs}}
 
 
-def linux_peer(runs):
-    """Boot the Linux peer (REPS=1) `runs` times (bench/peer.py); returns
-    its "xhci probe -> all bound" figures and where it ran."""
-    work, boots = peer.run(runs, reps=1)
-    vals = [float(b['enum']['xhci_to_all_bound_ms']) for b in boots
+def linux_peer(work, runs):
+    """Boot the Linux peer's copy in `work` (REPS=1) `runs` times
+    (bench/peer.py); returns its "xhci probe -> all bound" figures."""
+    boots = peer.run(work, runs, reps=1)
+    return [float(b['enum']['xhci_to_all_bound_ms']) for b in boots
             if 'xhci_to_all_bound_ms' in b['enum']]
-    return vals, work
 
 
 def loadavg():
@@ -311,12 +310,11 @@ def main():
     ap.add_argument('--sets', default='linux,nested12')
     ap.add_argument('--timeout', type=int, default=60)
     ap.add_argument('--json', help='also write the figures here')
-    ap.add_argument('--linux-peer', type=int, default=0, metavar='N',
-                    help='also boot the Linux peer N times (a copy of %s; builds it '
-                    'first if needed, minutes)' % LINUX_PEER)
+    peer.add_arguments(ap)
     ap.add_argument('--limits', action='store_true',
                     help='print the mandated-delay model of each set and exit')
     args = ap.parse_args()
+    work = peer.from_args(ap, args)
     sets = args.sets.split(',')
     if args.limits:
         for s in sets:
@@ -336,12 +334,12 @@ def main():
     out = ['bareusb enumeration on QEMU qemu-xhci (TCG), %d boot(s) per set, interleaved, '
            '%.0f s; host load average before %s, after %s' % (
                args.runs, time.monotonic() - t0, load0, loadavg()), '']
-    peer = None
+    linux = None
     if args.linux_peer:
-        peer, work = linux_peer(args.linux_peer)
-        out.append('Linux peer booted %d times in %s' % (len(peer), work))
+        linux = linux_peer(work, args.linux_peer)
+        out.append('Linux peer booted %d times in %s' % (len(linux), work))
         out.append('')
-    figures = [report(s, results[s], out, peer) for s in sets]
+    figures = [report(s, results[s], out, linux) for s in sets]
     print('\n'.join(out))
     if args.json:
         with open(args.json, 'w') as f:

@@ -19,9 +19,10 @@ controller's ring at once). The guest prints
 
 and this script prints each run and the medians next to Linux 6.1 on the
 same QEMU (in-process O_DIRECT loop, 1 MiB, median of 5 boots: read 1248
-MB/s, write 675 MB/s; /work/shared/peers/linux-peer/RESULTS.md) and the
-target of 1.2x those. With --linux-peer N it also boots the Linux peer N
-times (3 repetitions each, bench/peer.py) right after, and prints the ratio
+MB/s, write 675 MB/s, as the Linux peer recorded them) and the target of
+1.2x those. With --linux-peer N it also boots the Linux peer N times (3
+repetitions each, bench/peer.py; found through --linux-peer-dir DIR or
+$BAREUSB_LINUX_PEER) right after, and prints the ratio
 to its in-process O_DIRECT 1 MiB loop measured in the same sitting, which
 is the one to trust: this machine's speed drifts from day to day.
 MB/s = 10^6 bytes per second.
@@ -47,7 +48,7 @@ import runner  # noqa: E402
 sys.path.insert(0, HERE)
 import peer  # noqa: E402
 
-LINUX = {'read': 1248, 'write': 675}  # RESULTS.md, O_DIRECT loop, 1 MiB, median MB/s
+LINUX = {'read': 1248, 'write': 675}  # the Linux peer's record: O_DIRECT loop, 1 MiB, median MB/s
 TARGET = 1.2
 GUID = '{5C8D1F2A-3B4E-4F60-9A7B-8C9D0E1F2A3B}'
 
@@ -92,9 +93,9 @@ def main():
     ap.add_argument('--depth', type=int, default=8, help='transfers queued per pipe')
     ap.add_argument('--timeout', type=int, default=120)
     ap.add_argument('--verbose', action='store_true')
-    ap.add_argument('--linux-peer', type=int, default=0, metavar='N',
-                    help='also boot the Linux peer N times and compare with it (minutes)')
+    peer.add_arguments(ap)
     args = ap.parse_args()
+    work = peer.from_args(ap, args)
 
     tmp = tempfile.mkdtemp(prefix='bareusb-bench-')
     image = os.path.join(tmp, 'disk.img')
@@ -129,7 +130,7 @@ def main():
     print('  %s' % ('beats Linux by at least %.1fx both ways' % TARGET if ok
                     else 'BELOW the %.1fx target' % TARGET))
     if args.linux_peer:
-        work, boots = peer.run(args.linux_peer, reps=3, tag='bench-io')
+        boots = peer.run(work, args.linux_peer, reps=3, tag='bench-io')
         print()
         print('Linux 6.1 peer, this sitting (%d boots in %s; in-process O_DIRECT loop, 1 MiB):'
               % (len(boots), work))

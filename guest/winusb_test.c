@@ -737,7 +737,8 @@ static void test_mtp(void)
 	tap(ok && !bu_strcmp(info.compat_id, "MTP"), "winusb-mtp: compatible ID '%s' from discovery",
 	    ok ? info.compat_id : "?");
 	/* And read again through WinUSB, as a Windows tool reads it: the OS
-	 * string at index 0xEE, then the Extended Compat ID (§11). */
+	 * string at index 0xEE, then the Extended Compat ID ("Microsoft OS 1.0
+	 * Descriptors Specification"). */
 	ok = WinUsb_GetDescriptor(h, USB_STRING_DESCRIPTOR_TYPE, 0xEE, 0, os, sizeof(os), &n) &&
 	     n >= 18 && os[2] == 'M' && os[4] == 'S' && os[6] == 'F' && os[8] == 'T';
 	tap(ok, "winusb-mtp: OS string descriptor 0xEE 'MSFT100', vendor code 0x%02x",

@@ -389,37 +389,44 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 	uint32_t icc[8], sctx[8], ep0[8];
 	struct sim_ep nep;
 	const char *why = NULL;
+	unsigned root, psiv, intr, ttport = 0, tt_slot, tt_port;
+	uint32_t route;
+	struct sim_device *dev, *tth;
+	uint64_t out = 0;
 
 	c->slot = s;
 	if (cc != XHCI_CC_SUCCESS)
-		return cc;
+		goto fail;
+	cc = XHCI_CC_CONTEXT_STATE;
 	if (sl->state != 0 && !(sl->state == XHCI_SLOT_STATE_DEFAULT && !bsr))
-		return XHCI_CC_CONTEXT_STATE;
+		goto fail;
+	cc = XHCI_CC_PARAMETER;
 	if (!sim_check_ictx_ptr(sim, ip) ||
 	    !sim_read_ctx(sim, ip, 0, icc, "Input Control Context") ||
 	    !sim_read_ctx(sim, ip, 1, sctx, "input Slot Context") ||
 	    !sim_read_ctx(sim, ip, 2, ep0, "input EP0 Context"))
-		return XHCI_CC_PARAMETER;
+		goto fail;
 	if (icc[XHCI_ICC_DROP] != 0 || icc[XHCI_ICC_ADD] != 3) {
 		sim_violation_add(sim, "Address Device: Input Control Context drop=%#x add=%#x (must be 0 / 0x3)",
 				  icc[0], icc[1]);
-		return XHCI_CC_PARAMETER;
+		goto fail;
 	}
-	unsigned root = (sctx[1] >> 16) & 0xff, psiv = (sctx[0] >> 20) & 0xf;
-	uint32_t route = XHCI_SLOT_ROUTE(sctx[0]);
-	unsigned intr = sctx[2] >> 22;
+	root = (sctx[1] >> 16) & 0xff;
+	psiv = (sctx[0] >> 20) & 0xf;
+	route = XHCI_SLOT_ROUTE(sctx[0]);
+	intr = sctx[2] >> 22;
 	if (XHCI_SLOT_GET_ENTRIES(sctx[0]) == 0) {
 		sim_violation_add(sim, "Address Device: Context Entries 0");
-		return XHCI_CC_PARAMETER;
+		goto fail;
 	}
 	if (root == 0 || root > sim->nports) {
 		sim_violation_add(sim, "Address Device: Root Hub Port Number %u outside 1..%u", root,
 				  sim->nports);
-		return XHCI_CC_PARAMETER;
+		goto fail;
 	}
 	if (intr >= sim->nintrs) {
 		sim_violation_add(sim, "Address Device: Interrupter Target %u >= MaxIntrs", intr);
-		return XHCI_CC_PARAMETER;
+		goto fail;
 	}
 	for (unsigned i = 0, z = 0; i < 5; i++) {
 		unsigned nib = (route >> (4 * i)) & 0xf;
@@ -427,49 +434,48 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 			z = 1;
 		else if (z) {
 			sim_violation_add(sim, "Address Device: Route String %#x has a hole", route);
-			return XHCI_CC_PARAMETER;
+			goto fail;
 		}
 	}
-	struct sim_device *dev = sim_route(sim, root, route, &why);
+	dev = sim_route(sim, root, route, &why);
 	if (!dev) {
 		sim_log(sim, BU_LOG_INFO, "Address Device slot %u: no device at port %u route %#x: %s",
 			s, root, route, why);
-		return XHCI_CC_TRANSACTION;
+		cc = XHCI_CC_TRANSACTION;
+		goto fail;
 	}
 	if (psiv != sim_port_psiv(sim, root, dev->speed)) {
 		sim_violation_add(sim, "Address Device: slot Speed %u but the device runs at PSIV %u",
 				  psiv, sim_port_psiv(sim, root, dev->speed));
-		return XHCI_CC_PARAMETER;
+		goto fail;
 	}
-	/* Borrow the slot's device so that EP0 validation sees its speed. */
+	/* Borrow the slot's device so that EP0 validation sees its speed; every
+	 * failure from here on gives it back (fail_unborrow). */
 	sl->dev = dev;
 	sl->sctx[0] = sctx[0];
 	sl->sctx[1] = sctx[1];
 	cc = sim_parse_ep(sim, s, 1, ep0, &nep);
-	if (cc != XHCI_CC_SUCCESS) {
-		sl->dev = NULL;
-		return cc;
-	}
+	if (cc != XHCI_CC_SUCCESS)
+		goto fail_unborrow;
 	if (dev->slot && dev->slot != s && sim->slot[dev->slot].enabled)
 		sim_violation_add(sim, "Address Device: slot %u addresses the device slot %u already has",
 				  s, dev->slot);
 	/* Transaction translator fields (xHCI §6.2.2, USB 2.0 §11.14). */
-	unsigned ttport = 0;
-	struct sim_device *tth = (dev->speed == SIM_SPEED_LOW || dev->speed == SIM_SPEED_FULL)
-					 ? sim_tt_hub(dev, &ttport) : NULL;
-	unsigned tt_slot = sctx[2] & 0xff, tt_port = (sctx[2] >> 8) & 0xff;
+	tth = (dev->speed == SIM_SPEED_LOW || dev->speed == SIM_SPEED_FULL)
+		      ? sim_tt_hub(dev, &ttport) : NULL;
+	tt_slot = sctx[2] & 0xff;
+	tt_port = (sctx[2] >> 8) & 0xff;
 	if (tth) {
+		cc = XHCI_CC_TRANSACTION;
 		if (tt_slot != tth->slot || tt_port != ttport || !tth->slot) {
 			sim_violation_add(sim, "Address Device: TT Hub Slot ID %u / TT Port %u, but the device's TT is hub slot %u port %u",
 					  tt_slot, tt_port, tth->slot, ttport);
-			sl->dev = NULL;
-			return XHCI_CC_TRANSACTION;
+			goto fail_unborrow;
 		}
 		if (!(sim->slot[tth->slot].sctx[0] & XHCI_SLOT_HUB)) {
 			sim_violation_add(sim, "Address Device: TT hub slot %u is not marked as a hub (Slot Context Hub=0)",
 					  tth->slot);
-			sl->dev = NULL;
-			return XHCI_CC_TRANSACTION;
+			goto fail_unborrow;
 		}
 		bool mtt = sctx[0] & XHCI_SLOT_MTT;
 		if (tth->hub && mtt != tth->hub->multi_tt)
@@ -480,46 +486,39 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 				  tt_slot, tt_port);
 	}
 	/* DCBAA entry for this slot. */
-	uint64_t out = 0;
-	if (!sim_dma_read(sim, sim->dcbaap + 8ull * s, &out, 8, "DCBAA entry")) {
-		sl->dev = NULL;
-		return XHCI_CC_PARAMETER;
-	}
+	cc = XHCI_CC_PARAMETER;
+	if (!sim_dma_read(sim, sim->dcbaap + 8ull * s, &out, 8, "DCBAA entry"))
+		goto fail_unborrow;
 	if (!out || (out & 0x3f)) {
 		sim_violation_add(sim, "Address Device: DCBAA[%u] = %#llx is 0 or not 64-byte aligned",
 				  s, (unsigned long long)out);
-		sl->dev = NULL;
-		return XHCI_CC_PARAMETER;
+		goto fail_unborrow;
 	}
-	if (!sim_dma_probe(sim, out, 32ull * sim->ctx_size, true, "output Device Context")) {
-		sl->dev = NULL;
-		return XHCI_CC_PARAMETER;
-	}
+	if (!sim_dma_probe(sim, out, 32ull * sim->ctx_size, true, "output Device Context"))
+		goto fail_unborrow;
 	if ((out >> 12) != ((out + 32ull * sim->ctx_size - 1) >> 12))
 		sim_violation_add(sim, "output Device Context %#llx crosses a page boundary",
 				  (unsigned long long)out);
 	if (!bsr) {
 		/* The controller sends SET_ADDRESS at address 0. */
 		struct sim_device *other;
+		cc = XHCI_CC_TRANSACTION;
 		if (dev->address != 0) {
 			sim_log(sim, BU_LOG_WARN,
 				"Address Device slot %u: device still at address %u, does not answer at 0 (reset the port first)",
 				s, dev->address);
-			sl->dev = NULL;
-			return XHCI_CC_TRANSACTION;
+			goto fail_unborrow;
 		}
 		if (dev->needs_reset) {
 			sim_log(sim, BU_LOG_WARN, "Address Device slot %u: device's port was not reset",
 				s);
-			sl->dev = NULL;
-			return XHCI_CC_TRANSACTION;
+			goto fail_unborrow;
 		}
 		other = sim_default_collision(sim, dev);
 		if (other) {
 			sim_violation_add(sim, "Address Device: two devices answer at address 0 below root port %u (ports %u and %u enabled at once)",
 					  dev->root_port, dev->port, other->port);
-			sl->dev = NULL;
-			return XHCI_CC_TRANSACTION;
+			goto fail_unborrow;
 		}
 		if (!sim->cfg.no_timing_checks && dev->reset_end_ns && dev->speed != SIM_SPEED_SUPER &&
 		    sim->now < dev->reset_end_ns + 10 * SIM_MS)
@@ -530,8 +529,7 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 		if (f == SIM_FAULT_STALL || f == SIM_FAULT_XACT || f == SIM_FAULT_NAK ||
 		    f == SIM_FAULT_BABBLE) {
 			sim_log(sim, BU_LOG_INFO, "SET_ADDRESS failed (injected fault %d)", f);
-			sl->dev = NULL;
-			return XHCI_CC_TRANSACTION;
+			goto fail_unborrow;
 		}
 		unsigned a = 0;
 		for (unsigned i = 0; i < 127 && !a; i++) {
@@ -556,6 +554,11 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 	for (unsigned d = 1; d < 32; d++)
 		sim_write_out_ep(sim, s, d);
 	return XHCI_CC_SUCCESS;
+
+fail_unborrow:
+	sl->dev = NULL;
+fail:
+	return cc;
 }
 
 /*

@@ -12,7 +12,8 @@
 #include "xhci_trace.h"
 #include "sim_priv.h"
 
-/* Spec facts the shared header must agree with (xhci-facts §3-§9). */
+/* Register and TRB values the shared header must agree with (xHCI 1.2 §5.4.2
+ * USBSTS, §5.4.8 PORTSC, §6.4.5 completion codes, §6.4.6 TRB types). */
 _Static_assert(XHCI_PORTSC_PP == (1u << 9), "PORTSC.PP is bit 9");
 _Static_assert(XHCI_PORTSC_WPR == (1u << 31), "PORTSC.WPR is bit 31");
 _Static_assert(XHCI_PORTSC_CHANGE_MASK == 0x00fe0000u, "PORTSC change bits");

@@ -2,8 +2,8 @@
  * Composite device with an Interface Association Descriptor (full and high
  * speed): a CDC-ACM function over interfaces 0 (communication, interrupt
  * notification IN) and 1 (data, bulk loopback), grouped by an IAD, then a
- * HID boot keyboard as interface 2. Device class EF/02/01 as the IAD ECN
- * requires.
+ * HID boot keyboard as interface 2 (the shared function, hid_func.c).
+ * Device class EF/02/01 as the IAD ECN requires.
  */
 #include "model_common.h"
 
@@ -12,14 +12,6 @@
 
 #define VID 0x1209
 #define PID 0xb030
-
-static const uint8_t kbd_report[] = {
-	0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x75, 0x01, 0x95, 0x08, 0x05, 0x07, 0x19, 0xe0,
-	0x29, 0xe7, 0x15, 0x00, 0x25, 0x01, 0x81, 0x02, 0x95, 0x01, 0x75, 0x08, 0x81, 0x01,
-	0x95, 0x05, 0x75, 0x01, 0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x91, 0x02, 0x95, 0x01,
-	0x75, 0x03, 0x91, 0x01, 0x95, 0x06, 0x75, 0x08, 0x15, 0x00, 0x25, 0xff, 0x05, 0x07,
-	0x19, 0x00, 0x29, 0xff, 0x81, 0x00, 0xc0,
-};
 
 static const uint8_t dev_fs[] = { SIM_D_DEVICE(0x0200, USB_CLASS_MISC, 2, 1, 64, VID, PID, 0x0100, 1, 2, 3, 1) };
 static const uint8_t dev_hs[] = { SIM_D_DEVICE(0x0200, USB_CLASS_MISC, 2, 1, 64, VID, PID, 0x0100, 1, 2, 3, 1) };
@@ -42,7 +34,7 @@ static const uint8_t qual_hs[] = { SIM_D_QUALIFIER(0x0200, USB_CLASS_MISC, 2, 1,
 	SIM_D_ENDPOINT(0x02, SIM_EP_BULK, bulk, 0),                            \
 	SIM_D_ENDPOINT(0x82, SIM_EP_BULK, bulk, 0),                            \
 	SIM_D_INTERFACE(2, 0, 1, USB_CLASS_HID, 1, 1, 5),                      \
-	SIM_D_HID(sizeof(kbd_report)),                                         \
+	SIM_D_HID(sizeof(sim_hid_kbd_report_desc)),                            \
 	SIM_D_ENDPOINT(0x81, SIM_EP_INTR, 8, kbd_iv)
 
 static const uint8_t cfg_fs[] = { COMPOSITE_CONFIG(SIM_D_CONFIG, 64, 16, 10) };
@@ -82,20 +74,14 @@ struct composite {
 	struct sim_loop loop;
 	uint8_t line_coding[7];
 	uint16_t line_state;
-	uint8_t keys[32][8];
-	unsigned khead, ktail;
-	uint8_t leds, idle, protocol;
+	struct sim_hid_kbd kbd; /* interface 2 */
 };
 
 void sim_composite_key(struct sim_device *dev, uint8_t usage)
 {
 	struct composite *c = sim_device_priv(dev);
 
-	if (c->ktail - c->khead > 30)
-		return;
-	memset(c->keys[c->ktail % 32], 0, 8);
-	c->keys[c->ktail++ % 32][2] = usage;
-	memset(c->keys[c->ktail++ % 32], 0, 8);
+	sim_hid_kbd_queue(&c->kbd, usage);
 }
 
 uint16_t sim_composite_line_state(struct sim_device *dev)
@@ -109,7 +95,7 @@ static void composite_init(struct sim_device *dev)
 	const uint8_t lc[7] = { SIM_LE32(115200), 0, 0, 8 };
 
 	memcpy(c->line_coding, lc, sizeof(lc));
-	c->protocol = 1;
+	sim_hid_kbd_init(&c->kbd);
 }
 
 static void composite_set_config(struct sim_device *dev, uint8_t value)
@@ -145,55 +131,6 @@ static int cdc_control(struct composite *c, const struct usb_setup_packet *s, ui
 	}
 }
 
-static int hid_control(struct composite *c, const struct usb_setup_packet *s, uint8_t *data,
-		       uint16_t *len)
-{
-	if (s->bmRequestType == 0x81 && s->bRequest == USB_REQ_GET_DESCRIPTOR) {
-		if ((s->wValue >> 8) == 0x22) {
-			memcpy(data, kbd_report, sizeof(kbd_report));
-			*len = sizeof(kbd_report);
-			return SIM_ACK;
-		}
-		if ((s->wValue >> 8) == USB_DT_HID) {
-			const uint8_t hid[] = { SIM_D_HID(sizeof(kbd_report)) };
-			memcpy(data, hid, sizeof(hid));
-			*len = sizeof(hid);
-			return SIM_ACK;
-		}
-		return SIM_STALL;
-	}
-	if ((s->bmRequestType & 0x7f) != 0x21)
-		return SIM_STALL;
-	switch (s->bRequest) {
-	case 0x01: /* GET_REPORT */
-		memset(data, 0, 8);
-		*len = 8;
-		return SIM_ACK;
-	case 0x02: /* GET_IDLE */
-		data[0] = c->idle;
-		*len = 1;
-		return SIM_ACK;
-	case 0x03: /* GET_PROTOCOL */
-		data[0] = c->protocol;
-		*len = 1;
-		return SIM_ACK;
-	case 0x09: /* SET_REPORT */
-		if (*len >= 1)
-			c->leds = data[0];
-		return SIM_ACK;
-	case 0x0a: /* SET_IDLE */
-		c->idle = (uint8_t)(s->wValue >> 8);
-		return SIM_ACK;
-	case 0x0b: /* SET_PROTOCOL */
-		if (s->wValue > 1)
-			return SIM_STALL;
-		c->protocol = (uint8_t)s->wValue;
-		return SIM_ACK;
-	default:
-		return SIM_STALL;
-	}
-}
-
 static int composite_control(struct sim_device *dev, const struct usb_setup_packet *s,
 			     uint8_t *data, uint16_t *len)
 {
@@ -205,7 +142,7 @@ static int composite_control(struct sim_device *dev, const struct usb_setup_pack
 	case 0:
 		return cdc_control(c, s, data, len);
 	case 2:
-		return hid_control(c, s, data, len);
+		return sim_hid_kbd_control(&c->kbd, s, data, len);
 	default:
 		return SIM_STALL;
 	}
@@ -217,10 +154,7 @@ static int composite_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16
 
 	switch (ep) {
 	case 0x81: /* keyboard */
-		if (c->khead == c->ktail)
-			return SIM_NAK;
-		memcpy(buf, c->keys[c->khead++ % 32], max < 8 ? max : 8);
-		return max < 8 ? max : 8;
+		return sim_hid_kbd_report(&c->kbd, buf, max);
 	case 0x82: /* CDC data */
 		return sim_loop_in(&c->loop, buf, max);
 	case 0x83: /* CDC notifications: none */

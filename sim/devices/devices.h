@@ -84,7 +84,7 @@ extern const struct sim_device_model sim_dev_composite;
 extern const struct sim_device_model sim_dev_composite_msos;
 
 /**
- * Vendor device with two configurations (FS, HS; VID:PID 1209:b040,
+ * Vendor device with two configurations (FS, HS; VID:PID 1209:b050,
  * bcdUSB 2.00). Configuration 1 (bus powered, remote wakeup): interface 0
  * ff/00/00 with bulk OUT 0x01 looped back to bulk IN 0x81. Configuration 2
  * (self powered): interface 0 ff/01/00 with bulk OUT 0x02 looped back to
@@ -123,6 +123,14 @@ extern const struct sim_device_model sim_dev_hub3;
  */
 extern const struct sim_device_model sim_dev_qemu_kbd;
 #define SIM_QEMU_KBD_SERIAL_TAIL "sim"
+
+/**
+ * Every model declared above, NULL-terminated (sim/devices/models.c), for
+ * tests that check something of all of them (each has a VID:PID of its
+ * own). A new model goes into the list too; tests/sim/test_devices.c fails
+ * when the list and the declarations here differ in number.
+ */
+extern const struct sim_device_model *const sim_device_models[];
 
 /**
  * Hostile device (sim/devices/hostile.c): a model whose every answer comes

@@ -10,7 +10,7 @@
 /* Descriptors                                                              */
 
 #define VID 0x1209
-#define PID 0xb040
+#define PID 0xb050
 
 static const uint8_t dev_fs[] = { SIM_D_DEVICE(0x0200, 0, 0, 0, 64, VID, PID, 0x0100, 1, 2, 0, 2) };
 static const uint8_t dev_hs[] = { SIM_D_DEVICE(0x0200, 0, 0, 0, 64, VID, PID, 0x0100, 1, 2, 0, 2) };

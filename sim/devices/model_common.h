@@ -1,7 +1,7 @@
 /*
- * Pieces several device models share (not for tests): a bulk loopback FIFO
- * and the WinUSB test device's handlers, which the MS OS 1.0 variant reuses
- * with its own descriptors.
+ * Pieces several device models share (not for tests): a bulk loopback FIFO,
+ * the HID boot keyboard function, and the WinUSB test device's handlers,
+ * which the MS OS 1.0 variant reuses with its own descriptors.
  */
 #ifndef SIM_DEVICES_MODEL_COMMON_H
 #define SIM_DEVICES_MODEL_COMMON_H
@@ -113,17 +113,33 @@ static inline int sim_loop_in(struct sim_loop *l, uint8_t *p, uint16_t max)
 }
 
 /* ------------------------------------------------------------------------ */
-/* HID boot keyboard behaviour (hid_kbd.c), shared with qemu_kbd.c         */
+/* HID boot keyboard function (hid_func.c): hid_kbd.c, qemu_kbd.c and the  */
+/* composites' keyboard interface                                          */
 
-/** The keyboard's state (model priv). */
-struct kbd {
-	uint8_t queue[32][8];
+#define SIM_HID_KBD_REPORT_DESC_LEN 63
+#define SIM_HID_KBD_QUEUE 32
+
+/** The report descriptor every sim keyboard answers with. */
+extern const uint8_t sim_hid_kbd_report_desc[SIM_HID_KBD_REPORT_DESC_LEN];
+
+/** One keyboard function's state: reports waiting, LEDs, idle rate, protocol. */
+struct sim_hid_kbd {
+	uint8_t queue[SIM_HID_KBD_QUEUE][8];
 	unsigned head, tail;
 	uint8_t leds, idle, protocol;
 };
 
-/** The boot keyboard report descriptor (QEMU's usb-kbd has the same bytes). */
-extern const uint8_t sim_kbd_report[63];
+void sim_hid_kbd_init(struct sim_hid_kbd *k);
+/** Queue a press and a release of `usage` (dropped when the queue is full). */
+void sim_hid_kbd_queue(struct sim_hid_kbd *k, uint8_t usage);
+/** A request to the keyboard's interface (the caller checked wIndex). */
+int sim_hid_kbd_control(struct sim_hid_kbd *k, const struct usb_setup_packet *s, uint8_t *data,
+			uint16_t *len);
+/** The next report on the interrupt IN endpoint, SIM_NAK when none waits. */
+int sim_hid_kbd_report(struct sim_hid_kbd *k, uint8_t *buf, uint16_t max);
+
+/* The keyboard model's handlers (hid_kbd.c: interface 0, EP 0x81), which
+ * QEMU's usb-kbd twin reuses with its own descriptors. */
 void sim_kbd_init(struct sim_device *dev);
 int sim_kbd_control(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t *data,
 		    uint16_t *len);

@@ -21,7 +21,7 @@ static const uint8_t qual_hs[] = { SIM_D_QUALIFIER(0x0200, 0, 0, 0, 8, 1) };
 #define QKBD_CONFIG(hdr, interval)                                             \
 	hdr(1, 1, 8, 0xa0, 50),                                                \
 	SIM_D_INTERFACE(0, 0, 1, USB_CLASS_HID, 1, 1, 0),                      \
-	SIM_D_HID(sizeof(sim_kbd_report)),                                     \
+	SIM_D_HID(sizeof(sim_hid_kbd_report_desc)),                            \
 	SIM_D_ENDPOINT(0x81, SIM_EP_INTR, 8, interval)
 
 static const uint8_t cfg_fs[] = { QKBD_CONFIG(SIM_D_CONFIG, 10) };
@@ -38,7 +38,7 @@ const struct sim_device_model sim_dev_qemu_kbd = {
 	.langid = 0x0409,
 	.strings = { [1] = "QEMU", [4] = "QEMU USB Keyboard", [8] = "HID Keyboard",
 		     [11] = "68284-" SIM_QEMU_KBD_SERIAL_TAIL },
-	.priv_size = sizeof(struct kbd),
+	.priv_size = sizeof(struct sim_hid_kbd),
 	.init = sim_kbd_init,
 	.control = sim_kbd_control,
 	.in = sim_kbd_in,

@@ -675,7 +675,7 @@ END_TEST
 static int choose_second(void *ctx, const struct bu_usb_device *dev)
 {
 	(void)ctx;
-	if (dev->desc.idProduct != 0xb040)
+	if (dev->desc.idProduct != 0xb050)
 		return -1;
 	ck_assert_uint_eq(dev->num_configs, 2);
 	ck_assert_uint_eq(dev->configs[1].value, 2);
@@ -732,7 +732,7 @@ START_TEST(test_choose_config)
 	st.bus->events.choose_config = choose_second;
 	struct sim_device *sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_HIGH);
 	ck_assert(settle(&st, 5000));
-	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb050);
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
 	ck_assert_int_eq(dev->active_config, 1);
@@ -759,7 +759,7 @@ START_TEST(test_set_configuration_runtime)
 	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_class_ff), 0);
 	struct sim_device *sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_FULL);
 	ck_assert(settle(&st, 5000));
-	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb050);
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_uint_eq(sim_device_config(sd), 1);
 	ck_assert_uint_eq(dev->config_value, 1);
@@ -805,7 +805,7 @@ START_TEST(test_set_feature_get_status)
 	stack_up(&st, NULL, 0);
 	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_HIGH));
 	ck_assert(settle(&st, 5000));
-	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb050);
 	ck_assert_ptr_nonnull(dev);
 	/* configuration 1 is bus powered, remote wakeup off after reset */
 	ck_assert_int_eq(bu_usb_get_status(dev, USB_RECIP_DEVICE, 0, &status), 0);
@@ -847,7 +847,7 @@ START_TEST(test_synch_frame)
 	struct sim_device *sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_dualcfg, SIM_SPEED_HIGH);
 	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_winusb, SIM_SPEED_HIGH));
 	ck_assert(settle(&st, 5000));
-	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb040);
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb050);
 	ck_assert_ptr_nonnull(dev);
 	run_ms(&st, 37);
 	ck_assert_int_eq(bu_usb_synch_frame(dev, 0x83, &frame), 0);

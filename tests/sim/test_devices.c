@@ -3,7 +3,8 @@
  * supports, what each model does (loopback, SCSI, CDC, MS OS descriptors),
  * hubs of each kind with devices behind them (the model checks TT slot and
  * port, MTT, route strings and hub depth), and the QEMU usb-kbd twin whose
- * usbdev lines must equal the ones QEMU gave.
+ * usbdev lines must equal the ones QEMU gave; and the list of models, each
+ * with a VID:PID of its own.
  */
 #include "harness.h"
 
@@ -745,12 +746,81 @@ START_TEST(test_qemu_kbd_same_usbdev)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The model list: every model in it, each with a VID:PID of its own        */
+
+/* A model's VID:PID as vid << 16 | pid, checked to be the same at every
+ * speed it has a device descriptor for. */
+static uint32_t model_id(const struct sim_device_model *m)
+{
+	const struct sim_desc_set *sets[] = { &m->low, &m->full, &m->high, &m->super };
+	uint32_t id = 0;
+
+	for (unsigned i = 0; i < 4; i++) {
+		const struct sim_blob *d = &sets[i]->device;
+		uint32_t this;
+
+		if (!d->data)
+			continue;
+		ck_assert_msg(d->len >= 12, "%s: device descriptor of %u bytes", m->name, d->len);
+		this = (uint32_t)(d->data[8] | d->data[9] << 8) << 16 | (d->data[10] | d->data[11] << 8);
+		ck_assert_msg(id == 0 || this == id, "%s: VID:PID %04x:%04x at one speed, %04x:%04x at another",
+			      m->name, id >> 16, id & 0xffff, this >> 16, this & 0xffff);
+		id = this;
+	}
+	ck_assert_msg(id != 0, "%s: no device descriptor at any speed", m->name);
+	return id;
+}
+
+/* Tests and the stack find a device by VID:PID (find_pid, winusb.bind):
+ * two models with one ID would be taken for each other. */
+START_TEST(test_model_ids_unique)
+{
+	size_t n = 0;
+
+	while (sim_device_models[n])
+		n++;
+	ck_assert_uint_gt(n, 0);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = model_id(sim_device_models[i]);
+		for (size_t j = i + 1; j < n; j++)
+			ck_assert_msg(model_id(sim_device_models[j]) != a,
+				      "models %s and %s share VID:PID %04x:%04x",
+				      sim_device_models[i]->name, sim_device_models[j]->name,
+				      a >> 16, a & 0xffff);
+	}
+}
+END_TEST
+
+/* sim_device_models holds as many models as devices.h declares, so a new
+ * model cannot be left out of the checks above. */
+START_TEST(test_model_list_complete)
+{
+	static const char decl[] = "extern const struct sim_device_model sim_dev_";
+	const char *path = SIM_TEST_DATA "/../../sim/devices/devices.h";
+	FILE *f = fopen(path, "r");
+	char line[512];
+	size_t declared = 0, listed = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, decl, sizeof(decl) - 1) == 0)
+			declared++;
+	fclose(f);
+	while (sim_device_models[listed])
+		listed++;
+	ck_assert_msg(declared == listed,
+		      "devices.h declares %zu models, sim_device_models lists %zu", declared, listed);
+}
+END_TEST
+
 static Suite *devices_suite(void)
 {
 	Suite *s = suite_create("devices");
 	TCase *e = tcase_create("enumerate");
 	TCase *m = tcase_create("models");
 	TCase *h = tcase_create("hubs");
+	TCase *l = tcase_create("list");
 
 	tcase_add_loop_test(e, test_enumerate_model, 0, (int)(sizeof(models) / sizeof(models[0])));
 	tcase_add_test(e, test_qemu_kbd_same_usbdev);
@@ -772,9 +842,12 @@ static Suite *devices_suite(void)
 	tcase_add_test(h, test_hub3_depth_refused);
 	tcase_add_test(h, test_hub3_replug_same_port);
 	tcase_add_test(h, test_fs_hub_behind_mtt_hub);
+	tcase_add_test(l, test_model_ids_unique);
+	tcase_add_test(l, test_model_list_complete);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, m);
 	suite_add_tcase(s, h);
+	suite_add_tcase(s, l);
 	return s;
 }
 

@@ -382,7 +382,7 @@ START_TEST(test_policies)
 
 	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
 	env_open(&e, &sim_guid);
-	/* Defaults (§2.9). */
+	/* Defaults ("WinUsb_SetPipePolicy function (winusb.h)"). */
 	len = sizeof(v);
 	CK_OK(WinUsb_GetPipePolicy(e.h, 0x00, PIPE_TRANSFER_TIMEOUT, &len, &v));
 	ck_assert_uint_eq(len, 4);
@@ -434,8 +434,9 @@ START_TEST(test_policies)
 	CK_OK(WinUsb_GetPipePolicy(e.h, 0x01, PIPE_TRANSFER_TIMEOUT, &len, &v));
 	ck_assert_uint_eq(v, 0);
 	/* Power policy. */
-	/* AUTO_SUSPEND defaults to DefaultIdleState, absent here: off (§2.10,
-	 * §8 - the power page's rule, the one the driver documents). */
+	/* AUTO_SUSPEND defaults to DefaultIdleState, absent here: off (the rule
+	 * of Microsoft's "WinUSB power management" page, the one the driver
+	 * documents). */
 	len = 1;
 	b = 0xee;
 	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &b));
@@ -591,8 +592,9 @@ END_TEST
  * Bulk loopback under every combination of SHORT_PACKET_TERMINATE (OUT) x
  * IGNORE_SHORT_PACKETS x ALLOW_PARTIAL_READS x AUTO_FLUSH x RAW_IO (IN),
  * for a few write/read shapes. The expected outcome comes from
- * matrix_expect(), a walk over the packets on the wire written from §4 and
- * §5 alone (not from winusb_policy.c).
+ * matrix_expect(), a walk over the packets on the wire written from
+ * Microsoft's "WinUSB functions for pipe policy modification" alone (not
+ * from winusb_policy.c).
  */
 struct pol_combo {
 	bool spt, isp, apr, af, raw;
@@ -1025,10 +1027,10 @@ static DWORD ov_failed(struct env *e, OVERLAPPED *ov, DWORD err)
 }
 
 /*
- * AbortPipe on queued writes (§3.13): every one completes with
- * ERROR_OPERATION_ABORTED; the ones behind the first moved nothing; the
- * device holds the head of the first write and nothing else, and the pipe
- * works afterwards.
+ * AbortPipe on queued writes ("WinUsb_AbortPipe function (winusb.h)"):
+ * every one completes with ERROR_OPERATION_ABORTED; the ones behind the
+ * first moved nothing; the device holds the head of the first write and
+ * nothing else, and the pipe works afterwards.
  */
 START_TEST(test_abort_writes)
 {
@@ -1055,8 +1057,8 @@ START_TEST(test_abort_writes)
 	ck_assert_uint_gt(took, 0);
 	ck_assert_uint_lt(took, big);
 	CK_OK(WinUsb_AbortPipe(e.h, 0x01));
-	/* §3.13: the aborted write reports what it moved (the Stopped
-	 * event's length, passed on by the xHCI driver). */
+	/* The aborted write reports what it moved (the Stopped event's
+	 * length, passed on by the xHCI driver). */
 	ck_assert_uint_eq(ov_failed(&e, &ov[0], ERROR_OPERATION_ABORTED), took);
 	ck_assert_uint_eq(ov_failed(&e, &ov[1], ERROR_OPERATION_ABORTED), 0);
 	ck_assert_uint_eq(ov_failed(&e, &ov[2], ERROR_OPERATION_ABORTED), 0);
@@ -1074,9 +1076,11 @@ START_TEST(test_abort_writes)
 END_TEST
 
 /*
- * FlushPipe (§3.13, §4) drops only the bytes ALLOW_PARTIAL_READS kept: not
- * data still on the device, not queued reads (they stay pending and then
- * complete in order), and with AUTO_FLUSH nothing is kept to drop.
+ * FlushPipe ("WinUsb_FlushPipe function (winusb.h)"; ALLOW_PARTIAL_READS
+ * and AUTO_FLUSH in "WinUSB functions for pipe policy modification") drops
+ * only the bytes ALLOW_PARTIAL_READS kept: not data still on the device,
+ * not queued reads (they stay pending and then complete in order), and
+ * with AUTO_FLUSH nothing is kept to drop.
  */
 START_TEST(test_flush)
 {
@@ -1129,10 +1133,10 @@ START_TEST(test_flush)
 END_TEST
 
 /*
- * PIPE_TRANSFER_TIMEOUT on writes to a device that NAKs forever
- * (§4): ERROR_SEM_TIMEOUT; the timer of a request queued behind another
- * starts only when it reaches the bus, so it outlives the first one's
- * deadline; the pipe works afterwards. With RAW_IO (reads), requests go
+ * PIPE_TRANSFER_TIMEOUT on writes to a device that NAKs forever ("WinUSB
+ * functions for pipe policy modification"): ERROR_SEM_TIMEOUT; the timer
+ * of a request queued behind another starts only when it reaches the bus,
+ * so it outlives the first one's deadline; the pipe works afterwards. With RAW_IO (reads), requests go
  * down at once and their timers run together.
  */
 START_TEST(test_timeout_write)
@@ -1340,11 +1344,12 @@ static uint8_t iso_check(const USBD_ISO_PACKET_DESCRIPTOR *pk, const uint8_t *bu
 }
 
 /*
- * Isochronous at explicit frames and as streams (§3.17): ReadIsochPipe at
- * GetCurrentFrameNumber + 5 fills its descriptors, does not start early,
- * returns the frame after its last and chains; the ASAP calls with
- * ContinueStream = TRUE behind a FALSE one continue the stream, and fail
- * once the stream has run dry.
+ * Isochronous at explicit frames and as streams ("WinUsb_ReadIsochPipe
+ * function (winusb.h)", "WinUsb_ReadIsochPipeAsap function (winusb.h)"):
+ * ReadIsochPipe at GetCurrentFrameNumber + 5 fills its descriptors, does
+ * not start early, returns the frame after its last and chains; the ASAP
+ * calls with ContinueStream = TRUE behind a FALSE one continue the stream,
+ * and fail once the stream has run dry.
  */
 START_TEST(test_isoch_stream)
 {
@@ -1377,7 +1382,7 @@ START_TEST(test_isoch_stream)
 	ck_assert_uint_eq(sim_winusb_iso_in_packets(e.sd), pkts); /* nothing yet */
 	CK_OK(WinUsb_GetOverlappedResult(e.h, &a, &n, TRUE));
 	ck_assert_uint_eq(n, 0);
-	/* Frames start..start+7 per §3.17: the first packet is scheduled at
+	/* Frames start..start+7: the first packet is scheduled at
 	 * its frame (Frame ID), so it cannot be done before start + 7. */
 	CK_OK(WinUsb_GetCurrentFrameNumber(e.h, &now, &ts));
 	ck_assert_uint_ge(now, start + 7);
@@ -1516,7 +1521,7 @@ START_TEST(test_suspend)
 	env_open(&e, &bind_guid);
 	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
 	/* DeviceIdleEnabled without DefaultIdleState: AUTO_SUSPEND is off by
-	 * default and an idle device stays up (§8). */
+	 * default and an idle device stays up ("WinUSB power management"). */
 	v = 0xee;
 	CK_OK(WinUsb_GetPowerPolicy(e.h, AUTO_SUSPEND, &len, &v));
 	ck_assert_uint_eq(v, 0);
@@ -1574,9 +1579,10 @@ START_TEST(test_suspend_link)
 	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
 	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), sizeof(out));
 	ck_assert_mem_eq(in, out, sizeof(out));
-	/* A pending read does not keep it awake (winusb.md §8: only IN
-	 * transfers pending is idle): the link goes to U3 with the read
-	 * queued, and the read is answered after the next write resumes it. */
+	/* A pending read does not keep it awake ("WinUSB power management":
+	 * with only IN transfers pending the device is idle): the link goes to
+	 * U3 with the read queued, and the read is answered after the next
+	 * write resumes it. */
 	ov.hEvent = CreateEvent(NULL, TRUE, FALSE, NULL);
 	ck_assert(!WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, &ov));
 	ck_assert_uint_eq(GetLastError(), ERROR_IO_PENDING);
@@ -1607,12 +1613,13 @@ static void device_drops_toggle(WINUSB_INTERFACE_HANDLE h, UCHAR ep)
 }
 
 /*
- * RESET_PIPE_ON_RESUME (§4, §8): after a selective suspend the pipes are
+ * RESET_PIPE_ON_RESUME ("WinUSB functions for pipe policy modification",
+ * "WinUSB power management"): after a selective suspend the pipes are
  * reset (toggle on both sides) before new requests; a device whose toggles
  * were lost then still gets and returns every byte. _i: 0 = policy off,
  * 1 = on, 2 = on with a read pending across the suspend (the idle rule lets
- * a device suspend with IN reads pending, and §4 resets the endpoint all
- * the same - the pending read must survive it).
+ * a device suspend with IN reads pending, and the policy resets the
+ * endpoint all the same - the pending read must survive it).
  */
 START_TEST(test_reset_on_resume)
 {

@@ -77,7 +77,7 @@ START_TEST(test_os_string)
 	b = exact(bl->b, bl->n);
 	ck_assert_int_eq(bu_msos1_parse_os_string(b, bl->n, &vc), 0);
 	ck_assert_uint_eq(vc, 0x51);
-	/* bPad is ignored (one Windows 10 setup needed 0x01, §11.1). */
+	/* bPad is ignored (one Windows 10 setup needed 0x01). */
 	b[17] = 1;
 	ck_assert_int_eq(bu_msos1_parse_os_string(b, bl->n, &vc), 0);
 	ck_assert_int_eq(bu_msos1_parse_os_string(b, 17, &vc), BU_ENOENT);
@@ -124,7 +124,8 @@ START_TEST(test_compat_id)
 	struct bu_msos_info info;
 	uint8_t *b;
 
-	/* One function: 40 bytes (§11.3). */
+	/* One function: 40 bytes (a 16-byte header and a 24-byte function
+	 * section, Microsoft's Extended Compat ID descriptor). */
 	compat_header(bl, 40, 1);
 	compat_func(bl, 0, "WINUSB", "");
 	b = exact(bl->b, bl->n);
@@ -189,7 +190,8 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Extended Properties                                                      */
 
-/* One custom property section (§11.4). */
+/* One custom property section of an Extended Properties descriptor
+ * ("Microsoft OS 1.0 Descriptors Specification"). */
 static void prop(struct blob *bl, uint32_t type, const char *name, const uint8_t *data,
 		 uint32_t dlen)
 {
@@ -245,7 +247,7 @@ START_TEST(test_ext_props)
 	uint8_t *b;
 	size_t n;
 
-	/* DeviceInterfaceGUID (REG_SZ): section 132, total 142 (§11.4). */
+	/* DeviceInterfaceGUID (REG_SZ): section 132, total 142 (10-byte header). */
 	props_start(bl);
 	n = wstr(data, GUID_A, NULL, false);
 	ck_assert_uint_eq(n, 78);
@@ -452,7 +454,8 @@ START_TEST(test_set_noncomposite)
 	struct bu_msos_info info;
 	uint8_t *b;
 
-	/* Header 10 + compat ID 20 + GUIDs property 132 = 162 (§12.2). */
+	/* Header 10 + compat ID 20 + GUIDs property 132 = 162 ("Microsoft OS 2.0
+	 * Descriptors Specification"). */
 	set_header(bl);
 	feat_compat(bl, "WINUSB");
 	feat_guids(bl, GUID_A);

@@ -1,8 +1,9 @@
 /*
  * Unit tests for the WinUSB layer's pure parts and its two boundaries:
- * header layouts and constants (reference/winusb.md §2), pipe-policy rules
- * and read/write planning (§4-§5), isochronous packetisation, the error
- * mappings (Win32, USBD_STATUS, NTSTATUS), the API part against a scripted
+ * header layouts and constants (winusb.h, winusbio.h), pipe-policy rules
+ * and read/write planning (Microsoft's "WinUSB functions for pipe policy
+ * modification"), isochronous packetisation, the error mappings (Win32,
+ * USBD_STATUS, NTSTATUS), the API part against a scripted
  * transport (handle validation, last error, events, overlapped results,
  * the IOCTL packets it sends, discovery paths), the driver part's request
  * validation without a device, and the parse helpers on hostile bytes.
@@ -85,7 +86,8 @@ END_TEST
 
 START_TEST(test_constants)
 {
-	/* §2.9-§2.13, the numbers programs were compiled with. */
+	/* The values the Windows SDK headers give (winusbio.h, usb.h, winerror.h,
+	 * ...): the numbers programs were compiled with. */
 	static const struct {
 		unsigned long have, want;
 	} k[] = {
