@@ -296,7 +296,7 @@ static void end_alt(struct cfg_walk *w)
 	w->alt = NULL;
 }
 
-/** Largest wMaxPacketSize bits 10:0 allowed (usb-facts §2.7). */
+/** Largest wMaxPacketSize bits 10:0 allowed (USB 2.0 §5.5.3-§5.8.3, USB 3.2 §9.6.6). */
 static unsigned maxp_limit(enum bu_usb_speed speed, unsigned type)
 {
 	switch (speed) {
@@ -946,7 +946,7 @@ int bu_desc_first_langid(const uint8_t *buf, size_t len, uint16_t *langid,
 /* ------------------------------------------------------------------------ */
 /* BOS (USB 3.2 §9.6.2)                                                      */
 
-/** Smallest legal bLength for capability `type` (usb-facts §3.1). */
+/** Smallest legal bLength for capability `type` (USB 3.2 §9.6.2, Tables 9-14 ff.). */
 static unsigned bos_cap_min(const uint8_t *d)
 {
 	switch (d[2]) {

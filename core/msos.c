@@ -1,5 +1,6 @@
 /*
- * Microsoft OS descriptors, host side (reference/winusb.md §11-§12): pure
+ * Microsoft OS descriptors, host side ("Microsoft OS 1.0 Descriptors
+ * Specification", "Microsoft OS 2.0 Descriptors Specification"): pure
  * parsers for the MS OS 1.0 OS string, Extended Compat ID and Extended
  * Properties descriptors and the MS OS 2.0 platform capability and
  * descriptor set; a request sequencer for event-driven enumerators; a
@@ -601,7 +602,8 @@ int bu_msos_fetch_next(struct bu_msos_fetch *f, uint8_t setup[8])
 	case ST_PROPS_FULL: {
 		/* Interface recipient, interface number in wValue's high byte
 		 * (the spec) - then in its low byte (Linux gadgets), then as a
-		 * device request (some firmware). §11.2. */
+		 * device request (some firmware); "Microsoft OS 1.0
+		 * Descriptors Specification", Extended Properties. */
 		uint8_t iface = info->funcs[f->func].first_interface;
 		uint16_t value = f->attempt == 1 ? iface : (uint16_t)(iface << 8);
 		uint8_t rt = USB_DIR_IN | USB_TYPE_VENDOR |

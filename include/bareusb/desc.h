@@ -120,7 +120,7 @@ int bu_desc_count_config(const uint8_t *buf, size_t len, uint16_t *nalts,
  * 2, bLength < 9, wTotalLength < 9, or the header longer than what can be
  * parsed. More alternate settings, endpoints or IADs than fit: BU_ERANGE.
  * Everything else is tolerated, counted in cfg->warnings and the first one
- * named in *why (USB 2.0 §9.5-9.6 and usb-facts §3.1):
+ * named in *why (USB 2.0 §9.5-9.6, USB 3.2 §9.6):
  *  - parsing stops at min(wTotalLength, len), or at a descriptor with
  *    bLength < 2 or running past the end;
  *  - interfaces shorter than 9 bytes and duplicate (number, alt) pairs are

@@ -4,7 +4,8 @@
  * descriptors, and the MS OS 2.0 BOS platform capability and descriptor set
  * (configuration and function subsets, compatible ID, registry properties).
  * They decide whether a function binds to WinUSB automatically and carry
- * its DeviceInterfaceGUID(s) and power defaults (reference/winusb.md §10-12).
+ * its DeviceInterfaceGUID(s) and power defaults ("Microsoft OS 1.0
+ * Descriptors Specification", "Microsoft OS 2.0 Descriptors Specification").
  *
  * Three layers:
  *  - pure parsers over untrusted bytes (no allocation, no state): every
@@ -32,7 +33,7 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------ */
-/* Constants (reference/winusb.md §11-§12)                                  */
+/* Constants (the Microsoft OS 1.0 and 2.0 Descriptors Specifications)      */
 
 #define BU_MSOS1_STRING_INDEX 0xEE      /**< OS string descriptor index */
 #define BU_MSOS1_STRING_LEN 0x12        /**< its length */
@@ -57,7 +58,7 @@ extern "C" {
 #define BU_MSOS20_FEATURE_CCGP_DEVICE 0x07
 #define BU_MSOS20_FEATURE_VENDOR_REVISION 0x08
 
-/* Registry value types of properties (§11.4) */
+/* Registry value types of properties (REG_SZ ... REG_MULTI_SZ, as in winnt.h) */
 #define BU_REG_SZ 1
 #define BU_REG_EXPAND_SZ 2
 #define BU_REG_BINARY 3

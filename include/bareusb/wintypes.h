@@ -177,7 +177,7 @@ BU_STATIC_ASSERT(offsetof(OVERLAPPED, hEvent) == 2 * sizeof(ULONG_PTR) + sizeof(
 #endif
 
 /* ------------------------------------------------------------------------ */
-/* Win32 error codes WinUSB sets (winerror.h; reference/winusb.md §2.13)     */
+/* Win32 error codes WinUSB sets (winerror.h, "System Error Codes")         */
 
 #ifndef ERROR_SUCCESS
 #define ERROR_SUCCESS 0u
