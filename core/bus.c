@@ -82,13 +82,13 @@ void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size)
 /** Remove a transfer from the bus's timeout list. */
 static void timed_unlink(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 {
-	for (struct bu_usb_xfer **pp = &bus->timed; *pp; pp = &(*pp)->tnext) {
+	for (struct bu_usb_xfer **pp = &bus->timed; *pp; pp = &(*pp)->core.tnext) {
 		if (*pp == xfer) {
-			*pp = xfer->tnext;
+			*pp = xfer->core.tnext;
 			break;
 		}
 	}
-	xfer->tnext = NULL;
+	xfer->core.tnext = NULL;
 }
 
 /** Take the embedder's lock (recursive: callbacks inside poll re-enter). */
@@ -109,12 +109,13 @@ static int xfer_queue(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 {
 	int rc;
 
-	xfer->deadline_us = xfer->timeout_ms ?
+	xfer->core.deadline_us = xfer->timeout_ms ?
 		bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
-	xfer->tnext = NULL;
+	xfer->core.tnext = NULL;
+	xfer->core.timing_out = false;
 	rc = bus->ops->xfer_submit(xfer);
-	if (!rc && xfer->deadline_us) {
-		xfer->tnext = bus->timed;
+	if (!rc && xfer->core.deadline_us) {
+		xfer->core.tnext = bus->timed;
 		bus->timed = xfer;
 	}
 	return rc;
@@ -131,7 +132,7 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 	dev = xfer->ep->dev;
 	bus = dev->bus;
 	bus_lock(bus);
-	if (xfer->submitted)
+	if (xfer->core.submitted)
 		rc = BU_EBUSY; /* still owned by the controller: never queue it twice */
 	else if (bus->failed)
 		rc = BU_ESHUTDOWN;
@@ -142,7 +143,7 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 	else
 		rc = xfer_queue(bus, xfer);
 	if (!rc)
-		xfer->submitted = true;
+		xfer->core.submitted = true;
 	bus_unlock(bus);
 	return rc;
 }
@@ -168,11 +169,11 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_bus *bus = xfer->ep->dev->bus;
 
-	BU_ASSERT(bus->plat, xfer->submitted);
-	if (xfer->deadline_us)
+	BU_ASSERT(bus->plat, xfer->core.submitted);
+	if (xfer->core.deadline_us)
 		timed_unlink(bus, xfer);
-	xfer->deadline_us = 0;
-	xfer->submitted = false;
+	xfer->core.deadline_us = 0;
+	xfer->core.submitted = false;
 	xfer->complete(xfer);
 }
 
@@ -180,11 +181,12 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 {
 	for (struct bu_usb_xfer *x = bus->timed, *next; x; x = next) {
-		next = x->tnext;
-		if (x->deadline_us && now >= x->deadline_us && x->hc_state == 1) {
+		next = x->core.tnext;
+		if (x->core.deadline_us && now >= x->core.deadline_us && !x->core.timing_out) {
 			bu_core_log(bus, BU_LOG_DEBUG, "transfer on ep 0x%02x timed out",
-			     x->ep->address);
-			bus->ops->xfer_cancel(x, BU_ETIMEDOUT);
+				    x->ep->address);
+			/* Not cancelled (no room for the command yet): next poll. */
+			x->core.timing_out = bus->ops->xfer_cancel(x, BU_ETIMEDOUT) == 0;
 		}
 	}
 }

@@ -496,6 +496,7 @@ static int configure_start(struct bu_usb_device *dev)
 {
 	struct bu_usb_bus *bus = dev->bus;
 	const struct bu_usb_config_info *cfg;
+	uint32_t opened = 0;
 
 	if (!dev->num_configs)
 		return BU_ENOENT;
@@ -518,8 +519,8 @@ static int configure_start(struct bu_usb_device *dev)
 	cfg = &dev->configs[dev->active_config];
 	for (unsigned a = 0; a < cfg->num_alts; a++)
 		if (cfg->alts[a].alt == 0)
-			bu_core_open_alt(dev, cfg, &cfg->alts[a]);
-	return started(bus->ops->dev_configure(dev, 0, dev_op_done, NULL));
+			opened |= bu_core_open_alt(dev, cfg, &cfg->alts[a]);
+	return started(bus->ops->dev_configure(dev, opened, 0, dev_op_done, NULL));
 }
 
 static int set_config_start(struct bu_usb_device *dev)

@@ -568,7 +568,7 @@ static void hub_kick(struct hub *h)
 		dev->hub_mtt = h->mtt;
 		h->ctrl_busy = true;
 		h->ctrl_kind = CK_CONFIGURE;
-		rc = dev->bus->ops->dev_configure(dev, 0, hub_configured, h);
+		rc = dev->bus->ops->dev_configure(dev, 0, 0, hub_configured, h);
 		if (rc)
 			h->ctrl_busy = false;
 		break;

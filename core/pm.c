@@ -21,7 +21,6 @@ enum pm_state {
 	PM_RESUME_RECOVERY, /* link back in U0: TRSMRCY before traffic */
 };
 
-#define HC_STATE_HELD_CANCELLED 3 /* a held transfer cancelled before it went out */
 
 bool bu_usb_device_suspended(const struct bu_usb_device *dev)
 {
@@ -172,12 +171,13 @@ bool bu_core_pm_hold(struct bu_usb_xfer *xfer)
 
 	if (dev->pm_state == PM_ACTIVE)
 		return false;
-	xfer->next = NULL;
-	xfer->hc_state = 0;
+	xfer->core.held_next = NULL;
+	xfer->core.held = true;
+	xfer->core.held_cancelled = false;
 	xfer->status = 0;
 	xfer->actual = 0;
 	if (dev->held_tail)
-		dev->held_tail->next = xfer;
+		dev->held_tail->core.held_next = xfer;
 	else
 		dev->held = xfer;
 	dev->held_tail = xfer;
@@ -189,10 +189,10 @@ bool bu_core_pm_cancel(struct bu_usb_xfer *xfer, int status)
 {
 	struct bu_usb_device *dev = xfer->ep->dev;
 
-	for (struct bu_usb_xfer *x = dev->held; x; x = x->next) {
+	for (struct bu_usb_xfer *x = dev->held; x; x = x->core.held_next) {
 		if (x == xfer) {
 			/* Completed from poll when the device resumes. */
-			x->hc_state = HC_STATE_HELD_CANCELLED;
+			x->core.held_cancelled = true;
 			x->status = status;
 			return true;
 		}
@@ -204,9 +204,9 @@ int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status)
 {
 	int n = 0;
 
-	for (struct bu_usb_xfer *x = ep->dev->held; x; x = x->next)
-		if (x->ep == ep && x->hc_state != HC_STATE_HELD_CANCELLED) {
-			x->hc_state = HC_STATE_HELD_CANCELLED;
+	for (struct bu_usb_xfer *x = ep->dev->held; x; x = x->core.held_next)
+		if (x->ep == ep && !x->core.held_cancelled) {
+			x->core.held_cancelled = true;
 			x->status = status;
 			n++;
 		}
@@ -223,12 +223,13 @@ static void pm_flush(struct bu_usb_device *dev, int err)
 		struct bu_usb_xfer *x = list;
 		int rc = err;
 
-		list = x->next;
-		x->next = NULL;
-		x->submitted = false; /* goes out again, or completes here */
-		if (x->hc_state == HC_STATE_HELD_CANCELLED) {
+		list = x->core.held_next;
+		x->core.held_next = NULL;
+		x->core.held = false;
+		x->core.submitted = false; /* goes out again, or completes here */
+		if (x->core.held_cancelled) {
 			rc = x->status;
-			x->hc_state = 0;
+			x->core.held_cancelled = false;
 		} else if (!rc) {
 			rc = bu_usb_xfer_submit(x);
 			if (!rc)
@@ -236,7 +237,7 @@ static void pm_flush(struct bu_usb_device *dev, int err)
 		}
 		x->status = rc;
 		x->actual = 0;
-		x->deadline_us = 0;
+		x->core.deadline_us = 0;
 		x->complete(x);
 	}
 }

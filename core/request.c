@@ -39,14 +39,14 @@ static void op_done(struct bu_usb_device *dev, void *ctx, int status)
  * its removal completes the waiter with BU_ENODEV. After BU_ENODEV the
  * caller must not touch dev.
  */
-static int configure_sync(struct bu_usb_device *dev, uint32_t drop_mask)
+static int configure_sync(struct bu_usb_device *dev, uint32_t add_mask, uint32_t drop_mask)
 {
 	struct bu_usb_bus *bus = dev->bus;
 	struct bu_core_waiter w = { false, 0 };
 	int rc;
 
 	dev->waiter = &w;
-	rc = bus->ops->dev_configure(dev, drop_mask, op_done, NULL);
+	rc = bus->ops->dev_configure(dev, add_mask, drop_mask, op_done, NULL);
 	if (rc) {
 		dev->waiter = NULL;
 		return rc;
@@ -205,7 +205,7 @@ int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep)
 	/* Drop and add in one Configure Endpoint: the controller's sequence
 	 * number/toggle restarts at 0 (xHCI §4.6.6), matching the device
 	 * after CLEAR_FEATURE(ENDPOINT_HALT) (USB 2.0 §9.4.5). */
-	rc = configure_sync(dev, 1u << ep_index(ep->address));
+	rc = configure_sync(dev, 1u << ep_index(ep->address), 1u << ep_index(ep->address));
 	if (rc)
 		return rc; /* BU_ENODEV: dev and ep are gone */
 	ep->halted = false;
@@ -267,7 +267,7 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 		drop |= 1u << idx;
 	}
 	opened = bu_core_open_alt(dev, cfg, new_alt);
-	rc = configure_sync(dev, drop);
+	rc = configure_sync(dev, opened, drop);
 	if (rc == BU_ENODEV)
 		return rc; /* unplugged: dev is gone */
 	if (rc) {
@@ -283,10 +283,8 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 		return rc;
 	}
 	for (unsigned idx = 2; idx < 32; idx++)
-		if (old[idx]) {
+		if (old[idx])
 			old[idx]->dev = NULL; /* the slot is free again */
-			old[idx]->hc_priv = NULL;
-		}
 	intf->alt = alt;
 	intf->info = new_alt;
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
@@ -334,7 +332,7 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 			if (cfg->alts[a].alt == 0)
 				opened |= bu_core_open_alt(dev, cfg, &cfg->alts[a]);
 	}
-	rc = configure_sync(dev, drop);
+	rc = configure_sync(dev, opened, drop);
 	if (rc == BU_ENODEV)
 		return rc; /* unplugged: dev is gone */
 	if (rc) {
@@ -348,10 +346,8 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 		return rc;
 	}
 	for (unsigned idx = 2; idx < 32; idx++)
-		if (old[idx]) {
+		if (old[idx])
 			old[idx]->dev = NULL; /* its slot is free again */
-			old[idx]->hc_priv = NULL;
-		}
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
 			    USB_REQ_SET_CONFIGURATION, value, 0, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
 	if (rc < 0)

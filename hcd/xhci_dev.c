@@ -399,7 +399,10 @@ static void configure_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		if (cc == XHCI_CC_SUCCESS) {
 			d->old_eps[dci] = NULL;
 			if (old) {
-				old->uep = NULL; /* its endpoint may live on */
+				/* Its core endpoint may live on: forget each other. */
+				if (old->uep && old->uep->hc_priv == old)
+					old->uep->hc_priv = NULL;
+				old->uep = NULL;
 				ep_release(x, old);
 			}
 			continue;
@@ -414,10 +417,10 @@ static void configure_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 /**
  * Build the Input Context of a Configure Endpoint: endpoints in `drop` are
  * dropped (kept in old_eps until the command completes); the core's
- * endpoints without driver state are added with a fresh ring. Sets *add to
- * the Add flags, also on failure, for the caller to undo.
+ * endpoints in `want` are added with a fresh ring. Sets *add to the Add
+ * flags, also on failure, for the caller to undo.
  */
-static int configure_prepare(struct xhci *x, struct xhci_dev *d, uint32_t drop,
+static int configure_prepare(struct xhci *x, struct xhci_dev *d, uint32_t drop, uint32_t want,
 			     uint32_t *add)
 {
 	struct bu_usb_device *u = d->udev;
@@ -433,7 +436,7 @@ static int configure_prepare(struct xhci *x, struct xhci_dev *d, uint32_t drop,
 			if (e && e->hc_priv == d->old_eps[dci])
 				e->hc_priv = NULL;
 		}
-		if (e && !e->hc_priv) {
+		if (e && (want & (1u << dci))) {
 			if (!ep_alloc(x, d, e, dci))
 				return BU_ENOMEM;
 			ep_ctx_fill(x, d, d->eps[dci]);
@@ -448,10 +451,10 @@ static int configure_prepare(struct xhci *x, struct xhci_dev *d, uint32_t drop,
 }
 
 /**
- * Endpoints in `drop_mask` are dropped; those still listed in dev->eps are
- * added back with a fresh ring (which resets their sequence state).
+ * ops.dev_configure: endpoints in `drop_mask` are dropped, those in
+ * `add_mask` added with a fresh ring (which resets their sequence state).
  */
-int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
+int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t add_mask, uint32_t drop_mask,
 			  bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
@@ -467,7 +470,16 @@ int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
 		if ((drop & (1u << dci)) && ep && (ep->head || ep->stopping || ep->halted))
 			return BU_EBUSY;
 	}
-	rc = configure_prepare(x, d, drop, &add);
+	for (unsigned dci = 2; dci < 32; dci++) {
+		struct bu_usb_endpoint *e = u->eps[dci];
+
+		/* Adding an endpoint the slot has, without dropping it first. */
+		if ((add_mask & ~drop & (1u << dci)) && d->eps[dci])
+			return BU_EINVAL;
+		if ((add_mask & (1u << dci)) && !e)
+			return BU_EINVAL;
+	}
+	rc = configure_prepare(x, d, drop, add_mask & ~3u, &add);
 	if (!rc)
 		rc = ctx_cmd(x, d, XHCI_TRB_CONFIGURE_EP, configure_done, done, ctx);
 	if (!rc)

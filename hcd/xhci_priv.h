@@ -170,12 +170,30 @@ struct xhci_cmd {
 	bool aborted;
 };
 
-/** Where a transfer is, in bu_usb_xfer.hc_state (the core reads QUEUED). */
+/** Where a transfer is (xhci_xfer_state.state). */
 enum xhci_td_state {
 	XHCI_TD_IDLE = 0,       /* not on a ring */
 	XHCI_TD_QUEUED = 1,     /* its TD is on the Transfer Ring */
 	XHCI_TD_CANCELLING = 2, /* cancelled; completes once the ring stops */
 };
+
+/** The driver's state of one transfer, kept in the transfer's opaque bu_usb_xfer.hc. */
+struct xhci_xfer_state {
+	struct bu_usb_xfer *next; /* endpoint queue link */
+	uint32_t first;           /* ring counter of the TD's first TRB */
+	uint32_t end;             /* one past its last TRB */
+	uint16_t pending;         /* events still expected */
+	uint8_t state;            /* enum xhci_td_state */
+};
+
+_Static_assert(sizeof(struct xhci_xfer_state) <= sizeof(((struct bu_usb_xfer *)0)->hc),
+	       "the driver's transfer state fits bu_usb_xfer.hc");
+
+/** The driver's state of `xfer` (const-callable: the state is the driver's own). */
+static inline struct xhci_xfer_state *xfer_hc(const struct bu_usb_xfer *xfer)
+{
+	return (struct xhci_xfer_state *)(uintptr_t)&xfer->hc;
+}
 
 /** Per-endpoint driver state (one per DCI of a slot). */
 struct xhci_ep {
@@ -366,7 +384,7 @@ int bu_xhci_dev_address(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 /** ops.dev_update_ep0: Evaluate Context with EP0's new max packet size. */
 int bu_xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);
 /** ops.dev_configure: one Configure Endpoint for all changes (§4.6.6). */
-int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t drop_mask,
+int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t add_mask, uint32_t drop_mask,
 			  bu_usb_done_fn done, void *ctx);
 /** ops.dev_disable: fail the device's transfers and release its slot. */
 int bu_xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);

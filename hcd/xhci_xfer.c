@@ -53,14 +53,14 @@ static void ep_unlink(struct xhci_ep *ep, struct bu_usb_xfer *xfer)
 
 	while (*pp && *pp != xfer) {
 		prev = *pp;
-		pp = &(*pp)->next;
+		pp = &xfer_hc(*pp)->next;
 	}
 	if (!*pp)
 		return;
-	*pp = xfer->next;
+	*pp = xfer_hc(xfer)->next;
 	if (ep->tail == xfer)
 		ep->tail = prev;
-	xfer->next = NULL;
+	xfer_hc(xfer)->next = NULL;
 }
 
 /** Finish a transfer: unmap, unlink, call back. */
@@ -71,7 +71,7 @@ static void xfer_finish(struct xhci *x, struct xhci_ep *ep,
 	xfer_unmap(x, ep, xfer);
 	xfer->status = status;
 	xfer->actual = BU_MIN(actual, xfer->len);
-	xfer->hc_state = XHCI_TD_IDLE;
+	xfer_hc(xfer)->state = XHCI_TD_IDLE;
 	bu_usb_xfer_giveback(xfer);
 }
 
@@ -79,7 +79,7 @@ static void xfer_finish(struct xhci *x, struct xhci_ep *ep,
 static void td_retire(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
 		      int status, size_t actual)
 {
-	ep->ring.deq = xfer->hc_end;
+	ep->ring.deq = xfer_hc(xfer)->end;
 	xfer_finish(x, ep, xfer, status, actual);
 }
 
@@ -93,16 +93,16 @@ void bu_xhci_ep_fail_all(struct xhci *x, struct xhci_ep *ep, int status)
 	if (list) {
 		struct bu_usb_xfer *last = list;
 
-		while (last->next)
-			last = last->next;
-		ep->ring.deq = last->hc_end;
+		while (xfer_hc(last)->next)
+			last = xfer_hc(last)->next;
+		ep->ring.deq = xfer_hc(last)->end;
 	}
 	ep->skip_valid = false;
 	while (list) {
 		struct bu_usb_xfer *xfer = list;
 
-		list = xfer->next;
-		xfer->next = NULL;
+		list = xfer_hc(xfer)->next;
+		xfer_hc(xfer)->next = NULL;
 		xfer_finish(x, ep, xfer, status, 0);
 	}
 }
@@ -323,16 +323,16 @@ static int xfer_map(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer
 static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
 		     uint32_t first)
 {
-	xfer->hc_first = first;
-	xfer->hc_end = ep->ring.enq;
-	xfer->hc_state = XHCI_TD_QUEUED;
-	xfer->hc_pending = 0;
+	xfer_hc(xfer)->first = first;
+	xfer_hc(xfer)->end = ep->ring.enq;
+	xfer_hc(xfer)->state = XHCI_TD_QUEUED;
+	xfer_hc(xfer)->pending = 0;
 	xfer->status = 0;
 	xfer->actual = 0;
 	xfer->cc = 0;
-	xfer->next = NULL;
+	xfer_hc(xfer)->next = NULL;
 	if (ep->tail)
-		ep->tail->next = xfer;
+		xfer_hc(ep->tail)->next = xfer;
 	else
 		ep->head = xfer;
 	ep->tail = xfer;
@@ -405,7 +405,7 @@ static size_t td_moved(struct xhci_ring *r, const struct bu_usb_xfer *xfer, uint
 	size_t n = 0;
 	uint32_t dw3, tlen;
 
-	for (uint32_t k = xfer->hc_first; k != c; k++) {
+	for (uint32_t k = xfer_hc(xfer)->first; k != c; k++) {
 		dw3 = bu_le32_to_cpu(xhci_ring_trb(r, k)->dw[3]);
 		if (trb_has_data(XHCI_TRB_TYPE(dw3)))
 			n += XHCI_TRB_LEN(bu_le32_to_cpu(xhci_ring_trb(r, k)->dw[2]));
@@ -462,7 +462,7 @@ static void td_error(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_
  */
 static void td_success(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
 {
-	uint32_t last = ev->xfer->hc_end - 1;
+	uint32_t last = xfer_hc(ev->xfer)->end - 1;
 
 	if (ev->c != last) {
 		if (ev->cc == XHCI_CC_SUCCESS)
@@ -480,7 +480,7 @@ static void control_event(struct xhci *x, struct xhci_ep *ep, struct xhci_xfer_e
 	uint32_t dw3 = bu_le32_to_cpu(xhci_ring_trb(&ep->ring, ev->c)->dw[3]);
 
 	if (ev->cc != XHCI_CC_SUCCESS && ev->cc != XHCI_CC_SHORT_PACKET) {
-		if (xfer->hc_pending)
+		if (xfer_hc(xfer)->pending)
 			ev->actual = xfer->actual; /* the data stage was short */
 		td_error(x, ep, ev);
 		return;
@@ -488,12 +488,12 @@ static void control_event(struct xhci *x, struct xhci_ep *ep, struct xhci_xfer_e
 	if (XHCI_TRB_TYPE(dw3) != XHCI_TRB_STATUS) {
 		/* Short data stage: remember the length; the TD ends at its
 		 * Status Stage event (§4.11.2.2). */
-		xfer->hc_pending = 1;
+		xfer_hc(xfer)->pending = 1;
 		xfer->actual = ev->actual;
 		return;
 	}
-	ev->actual = xfer->hc_pending ? xfer->actual : xfer->len;
-	xfer->hc_pending = 0;
+	ev->actual = xfer_hc(xfer)->pending ? xfer->actual : xfer->len;
+	xfer_hc(xfer)->pending = 0;
 	td_retire(x, ep, xfer, 0, ev->actual);
 }
 
@@ -540,8 +540,8 @@ static struct bu_usb_xfer *event_td(struct xhci *x, struct xhci_ep *ep,
 		ep->skip_valid = false;
 		return NULL;
 	}
-	for (xfer = ep->head; xfer; xfer = xfer->next)
-		if (*c - xfer->hc_first < xfer->hc_end - xfer->hc_first)
+	for (xfer = ep->head; xfer; xfer = xfer_hc(xfer)->next)
+		if (*c - xfer_hc(xfer)->first < xfer_hc(xfer)->end - xfer_hc(xfer)->first)
 			break;
 	if (!xfer)
 		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: event outside any TD (%s)",
@@ -585,7 +585,7 @@ static void ep_transfer_event(struct xhci *x, struct xhci_ep *ep, const uint32_t
 		 * cancelled transfer reports it (§4.6.9: Length is the stopped
 		 * TRB's residue unless "Length Invalid"). A control transfer
 		 * past a short data stage already holds its length. */
-		if (!(ep->type == BU_EP_CONTROL && ev.xfer->hc_pending))
+		if (!(ep->type == BU_EP_CONTROL && xfer_hc(ev.xfer)->pending))
 			ev.xfer->actual = BU_MIN(td_moved(&ep->ring, ev.xfer, ev.c, residual,
 							  ev.cc != XHCI_CC_STOPPED_LENGTH_INVALID),
 						 ev.xfer->len);
@@ -622,7 +622,7 @@ void bu_xhci_transfer_event(struct xhci *x, const uint32_t dw[4])
 /** Turn a TD's TRBs into No-Ops in place (keeping cycle and chain bits). */
 static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
 {
-	for (uint32_t c = xfer->hc_first; c != xfer->hc_end; c++) {
+	for (uint32_t c = xfer_hc(xfer)->first; c != xfer_hc(xfer)->end; c++) {
 		struct xhci_trb *t = xhci_ring_trb(r, c);
 		uint32_t dw3 = bu_le32_to_cpu(t->dw[3]);
 
@@ -640,12 +640,12 @@ static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
 static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 {
 	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
-		next = xfer->next;
-		if (xfer->hc_state != XHCI_TD_CANCELLING)
+		next = xfer_hc(xfer)->next;
+		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
 		td_to_noop(&ep->ring, xfer);
 		if (xfer == ep->head)
-			ep->ring.deq = xfer->hc_end;
+			ep->ring.deq = xfer_hc(xfer)->end;
 		/* What moved before the Stop (0 for a TD never started). */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
@@ -697,7 +697,7 @@ static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 			  unsigned slot)
 {
 	struct xhci_ep *ep = cmd->ep;
-	uint32_t at = ep->head ? ep->head->hc_first : ep->ring.enq;
+	uint32_t at = ep->head ? xfer_hc(ep->head)->first : ep->ring.enq;
 
 	if (ep->dev->disabling) {
 		/* Disable Slot is queued behind us and frees the endpoint:
@@ -766,18 +766,18 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	if (cmd->user_done && d->udev)
 		cmd->user_done(d->udev, cmd->user_ctx, ok ? 0 : BU_EIO);
 	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
-		next = xfer->next;
-		if (xfer->hc_state != XHCI_TD_CANCELLING)
+		next = xfer_hc(xfer)->next;
+		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
-		if (have_at && hc_at - xfer->hc_first < xfer->hc_end - xfer->hc_first) {
+		if (have_at && hc_at - xfer_hc(xfer)->first < xfer_hc(xfer)->end - xfer_hc(xfer)->first) {
 			/* The controller is parked inside this TD: skip it. */
 			move = true;
-			move_to = xfer->hc_end;
+			move_to = xfer_hc(xfer)->end;
 		} else {
 			td_to_noop(&ep->ring, xfer);
 		}
 		if (xfer == ep->head)
-			ep->ring.deq = xfer->hc_end;
+			ep->ring.deq = xfer_hc(xfer)->end;
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
@@ -805,11 +805,11 @@ int bu_xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
 	struct xhci_ep *ep = xfer->ep->hc_priv;
 	int rc;
 
-	if (!ep || xfer->hc_state == XHCI_TD_IDLE)
+	if (!ep || xfer_hc(xfer)->state == XHCI_TD_IDLE)
 		return BU_ENOENT;
-	if (xfer->hc_state == XHCI_TD_CANCELLING)
+	if (xfer_hc(xfer)->state == XHCI_TD_CANCELLING)
 		return 0; /* already being cancelled */
-	xfer->hc_state = XHCI_TD_CANCELLING;
+	xfer_hc(xfer)->state = XHCI_TD_CANCELLING;
 	xfer->status = status;
 	/* Recovery (halt) or a Stop in flight ends with the ring stopped:
 	 * ep_retire_cancelled() completes this one then, from poll. */
@@ -819,7 +819,7 @@ int bu_xhci_xfer_cancel(struct bu_usb_xfer *xfer, int status)
 	rc = ep_stop(x, ep, false, NULL, NULL);
 	if (rc) {
 		ep->stopping = false;
-		xfer->hc_state = XHCI_TD_QUEUED;
+		xfer_hc(xfer)->state = XHCI_TD_QUEUED;
 	}
 	return rc;
 }
@@ -832,8 +832,8 @@ int bu_xhci_ep_abort(struct bu_usb_endpoint *uep, int status)
 	if (!ep)
 		return 0;
 	for (struct bu_usb_xfer *xfer = ep->head, *next; xfer; xfer = next) {
-		next = xfer->next;
-		if (xfer->hc_state == XHCI_TD_QUEUED && bu_xhci_xfer_cancel(xfer, status) == 0)
+		next = xfer_hc(xfer)->next;
+		if (xfer_hc(xfer)->state == XHCI_TD_QUEUED && bu_xhci_xfer_cancel(xfer, status) == 0)
 			n++;
 	}
 	return n;
@@ -879,7 +879,7 @@ unsigned bu_xhci_ep_queued(struct bu_usb_endpoint *uep)
 
 	if (!ep)
 		return 0;
-	for (struct bu_usb_xfer *xfer = ep->head; xfer; xfer = xfer->next)
+	for (struct bu_usb_xfer *xfer = ep->head; xfer; xfer = xfer_hc(xfer)->next)
 		n++;
 	return n + (ep->stopping || ep->halted ? 1 : 0);
 }

@@ -132,7 +132,6 @@ struct bu_usb_config_info {
 
 enum bu_usb_xfer_flags {
 	BU_XFER_ZLP = 1 << 0,     /**< OUT: end with a zero-length packet if len % mps == 0 */
-	BU_XFER_SHORT_ERR = 1 << 1, /**< IN: a short packet completes with BU_EOVERFLOW-free status but flags it (see actual) */
 	BU_XFER_ISOCH_ASAP = 1 << 2, /**< isoch: schedule as soon as possible */
 	/**
 	 * isoch: run in frame `frame` (1 ms frames, bu_usb_frame_number's
@@ -166,16 +165,21 @@ struct bu_usb_xfer {
 	int status;           /**< 0 or BU_E* */
 	size_t actual;        /**< bytes actually moved */
 	uint8_t cc;           /**< raw controller completion code, for logs */
-	/* Private to the core and the controller driver. */
-	bool submitted;       /**< core: between a successful submit and the callback */
-	struct bu_usb_xfer *next;   /**< driver: endpoint queue link */
-	struct bu_usb_xfer *tnext;  /**< core: bus list of transfers with a timeout */
-	uint64_t deadline_us;
-	uint32_t hc_first;    /**< driver: index of the TD's first TRB */
-	uint32_t hc_end;      /**< driver: index one past its last TRB */
-	uint16_t hc_pending;  /**< driver: events still expected */
-	uint8_t hc_state;
-	uint8_t hc_nmaps;
+	/** Private: the core's bookkeeping (core/bus.c, core/pm.c). */
+	struct bu_usb_xfer_core {
+		bool submitted;     /**< between a successful submit and the callback */
+		bool timing_out;    /**< its deadline passed: the cancel is on its way */
+		bool held;          /**< held while its device resumes */
+		bool held_cancelled; /**< cancelled while held: completes at the resume */
+		struct bu_usb_xfer *tnext;     /**< bus list of transfers with a deadline */
+		struct bu_usb_xfer *held_next; /**< device list of held transfers */
+		uint64_t deadline_us;
+	} core;
+	/** Private: the controller driver's per-transfer state, opaque to the core. */
+	union {
+		uint64_t u64[4];
+		void *ptr[4];
+	} hc;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -263,7 +267,6 @@ struct bu_usb_endpoint {
 	uint8_t interval;    /**< bInterval as described */
 	uint32_t max_esit;   /**< max bytes per service interval (periodic) */
 	bool halted;         /**< set on STALL/babble/error until recovered */
-	struct bu_usb_xfer *queue; /**< submitted, not yet completed (core list) */
 	void *hc_priv;       /**< controller driver's endpoint state */
 };
 
@@ -423,11 +426,13 @@ struct bu_usb_hc_ops {
 	/** Tell the controller EP0's new max packet size (dev->ep0.mps). */
 	int (*dev_update_ep0)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 	/**
-	 * Make the controller's endpoint set match dev->eps[] and hub facts:
-	 * endpoints with hc_priv == NULL are added, ones marked for removal
-	 * (listed in `drop_mask`, by index) dropped.
+	 * Configure Endpoint: the endpoints listed in `drop_mask` (by index,
+	 * num * 2 + IN) are dropped, those in `add_mask` (now in dev->eps[])
+	 * added with fresh state; an index in both is reset. The slot's hub
+	 * facts are updated too. A dropped endpoint's hc_priv is the
+	 * driver's to clear.
 	 */
-	int (*dev_configure)(struct bu_usb_device *dev, uint32_t drop_mask,
+	int (*dev_configure)(struct bu_usb_device *dev, uint32_t add_mask, uint32_t drop_mask,
 			     bu_usb_done_fn done, void *ctx);
 	/** Release the slot and all its state; done may be NULL. */
 	int (*dev_disable)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
