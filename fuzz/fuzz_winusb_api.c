@@ -14,7 +14,9 @@
  * moved off its slot, a handle of another kind) is refused with
  * ERROR_INVALID_HANDLE or ERROR_INVALID_PARAMETER. Every buffer the
  * harness passes is exactly as long as the length it claims, so ASan sees
- * the API or the driver step outside one. At the end the API instance, the
+ * the API or the driver step outside one, and the buffers of a synchronous
+ * call are freed as soon as it returns, so a late write into one is caught
+ * too (an OVERLAPPED request's live until the end). At the end the API instance, the
  * driver part and the bus are destroyed and every allocation must have
  * come back.
  *
@@ -52,8 +54,12 @@ struct env {
 	HANDLE events[NSLOT];
 	WINUSB_ISOCH_BUFFER_HANDLE isoch[NSLOT];
 	OVERLAPPED ov[NSLOT];   /* live until everything is destroyed */
-	void *keep[MAX_KEEP];   /* buffers handed to the API, freed at the end */
+	void *keep[MAX_KEEP];   /* buffers of overlapped requests and isochronous
+				 * registrations: freed at the end */
 	unsigned nkeep;
+	void *tmp[8];           /* buffers of a synchronous call: freed when it
+				 * returns, as a caller may */
+	unsigned ntmp;
 	char path[BU_WINUSB_PATH_MAX];
 };
 
@@ -64,7 +70,7 @@ static const DWORD documented[] = {
 	ERROR_INVALID_PARAMETER, ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER, ERROR_BUSY,
 	ERROR_ALREADY_EXISTS, ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS, ERROR_NO_SUCH_DEVICE,
 	ERROR_OPERATION_ABORTED, ERROR_NOACCESS, ERROR_IO_INCOMPLETE, ERROR_IO_PENDING,
-	ERROR_DEVICE_NOT_CONNECTED, ERROR_BAD_DEVICE,
+	ERROR_DEVICE_NOT_CONNECTED, ERROR_NOT_FOUND, ERROR_BAD_DEVICE,
 };
 
 static void check_result(struct env *e, BOOL r, bool bogus_handle, const char *call)
@@ -95,19 +101,33 @@ static void check_result(struct env *e, BOOL r, bool bogus_handle, const char *c
 		check_result((e), r_, (bogus), #expr);                    \
 	} while (0)
 
-/** A buffer of exactly `len` bytes the API may keep using until the end. */
-static void *keep_buf(struct env *e, size_t len)
+/**
+ * A buffer of exactly `len` bytes: one the API may use until the end
+ * (`keep`: an overlapped request's, a registered isochronous one), or one
+ * freed as soon as the synchronous call returns, so ASan catches a late
+ * write into it.
+ */
+static void *arg_buf(struct env *e, size_t len, bool keep)
 {
 	void *b;
 
-	if (e->nkeep == MAX_KEEP)
+	if (keep ? e->nkeep == MAX_KEEP : e->ntmp == sizeof(e->tmp) / sizeof(e->tmp[0]))
 		return NULL;
 	b = malloc(len ? len : 1);
 	if (!b)
 		abort();
 	memset(b, 0xa5, len);
-	e->keep[e->nkeep++] = b;
+	if (keep)
+		e->keep[e->nkeep++] = b;
+	else
+		e->tmp[e->ntmp++] = b;
 	return b;
+}
+
+/** A buffer only the synchronous call now running may use. */
+static void *call_buf(struct env *e, size_t len)
+{
+	return arg_buf(e, len, false);
 }
 
 /** A length: small ones mostly, sometimes large or odd. */
@@ -136,7 +156,7 @@ static ULONG pick_len(struct env *e)
 static const bool null_empty_buffer_handled = false;
 
 /** A buffer argument: exactly *len bytes, or NULL (then *len may be kept). */
-static uint8_t *pick_buf(struct env *e, ULONG *len)
+static uint8_t *pick_buf(struct env *e, ULONG *len, bool keep)
 {
 	uint8_t how = fz_u8(&e->in);
 
@@ -145,7 +165,7 @@ static uint8_t *pick_buf(struct env *e, ULONG *len)
 		return NULL;
 	if ((how & 7) == 6)
 		*len = 0;
-	return keep_buf(e, *len);
+	return arg_buf(e, *len, keep);
 }
 
 /*
@@ -252,13 +272,13 @@ static void run_op(struct env *e)
 		USHORT lang = fz_u16(&e->in);
 
 		h = pick_iface(e, &bogus);
-		buf = pick_buf(e, &len);
+		buf = pick_buf(e, &len, false);
 		CALL(e, bogus, bu_winusb_get_descriptor(e->api, h, type, index, lang, buf, len,
 							slot & 1 ? NULL : &n));
 		break;
 	}
 	case 5: {
-		USB_INTERFACE_DESCRIPTOR *d = slot & 1 ? NULL : keep_buf(e, sizeof(*d));
+		USB_INTERFACE_DESCRIPTOR *d = slot & 1 ? NULL : call_buf(e, sizeof(*d));
 
 		h = pick_iface(e, &bogus);
 		CALL(e, bogus, bu_winusb_query_interface_settings(e->api, h, fz_u8(&e->in), d));
@@ -268,7 +288,7 @@ static void run_op(struct env *e)
 		ULONG type = fz_u8(&e->in), room = fz_u8(&e->in) & 7;
 
 		h = pick_iface(e, &bogus);
-		buf = slot & 1 ? NULL : keep_buf(e, room);
+		buf = slot & 1 ? NULL : call_buf(e, room);
 		CALL(e, bogus, bu_winusb_query_device_information(e->api, h, type,
 								   slot & 2 ? NULL : &room, buf));
 		break;
@@ -278,7 +298,7 @@ static void run_op(struct env *e)
 		CALL(e, bogus, bu_winusb_set_current_alternate_setting(e->api, h, fz_u8(&e->in)));
 		break;
 	case 8: {
-		UCHAR *alt = slot & 1 ? NULL : keep_buf(e, 1);
+		UCHAR *alt = slot & 1 ? NULL : call_buf(e, 1);
 
 		h = pick_iface(e, &bogus);
 		CALL(e, bogus, bu_winusb_get_current_alternate_setting(e->api, h, alt));
@@ -289,11 +309,11 @@ static void run_op(struct env *e)
 
 		h = pick_iface(e, &bogus);
 		if (slot & 1) {
-			WINUSB_PIPE_INFORMATION_EX *pi = slot & 2 ? NULL : keep_buf(e, sizeof(*pi));
+			WINUSB_PIPE_INFORMATION_EX *pi = slot & 2 ? NULL : call_buf(e, sizeof(*pi));
 
 			CALL(e, bogus, bu_winusb_query_pipe_ex(e->api, h, alt, index, pi));
 		} else {
-			WINUSB_PIPE_INFORMATION *pi = slot & 2 ? NULL : keep_buf(e, sizeof(*pi));
+			WINUSB_PIPE_INFORMATION *pi = slot & 2 ? NULL : call_buf(e, sizeof(*pi));
 
 			CALL(e, bogus, bu_winusb_query_pipe(e->api, h, alt, index, pi));
 		}
@@ -302,7 +322,7 @@ static void run_op(struct env *e)
 	case 10: { /* SetPipePolicy: any type, value and value size */
 		UCHAR pipe = pick_pipe(e);
 		ULONG type = fz_u8(&e->in), vlen = fz_u8(&e->in) % 9;
-		uint8_t *v = keep_buf(e, vlen);
+		uint8_t *v = call_buf(e, vlen);
 
 		if (vlen)
 			fz_bytes(&e->in, v, vlen);
@@ -314,7 +334,7 @@ static void run_op(struct env *e)
 	case 11: {
 		UCHAR pipe = pick_pipe(e);
 		ULONG type = fz_u8(&e->in), vlen = fz_u8(&e->in) % 9;
-		uint8_t *v = keep_buf(e, vlen);
+		uint8_t *v = call_buf(e, vlen);
 
 		h = pick_iface(e, &bogus);
 		CALL(e, bogus, bu_winusb_get_pipe_policy(e->api, h, pipe, type,
@@ -328,7 +348,7 @@ static void run_op(struct env *e)
 		LPOVERLAPPED ov = pick_ov(e);
 
 		h = pick_iface(e, &bogus);
-		buf = pick_buf(e, &len);
+		buf = pick_buf(e, &len, ov != NULL);
 		if (op % 26 == 12)
 			CALL(e, bogus, bu_winusb_read_pipe(e->api, h, pipe, buf, len,
 							   slot & 1 ? NULL : &n, ov));
@@ -346,7 +366,7 @@ static void run_op(struct env *e)
 		s.Value = fz_u16(&e->in);
 		s.Index = fz_u16(&e->in);
 		h = pick_iface(e, &bogus);
-		buf = pick_buf(e, &len);
+		buf = pick_buf(e, &len, ov != NULL);
 		s.Length = slot & 2 ? (USHORT)fz_u16(&e->in) : (USHORT)len;
 		CALL(e, bogus, bu_winusb_control_transfer(e->api, h, s, buf, len,
 							  slot & 1 ? NULL : &n, ov));
@@ -366,7 +386,7 @@ static void run_op(struct env *e)
 	}
 	case 16: { /* power policy: any type, value and value size */
 		ULONG type = fz_u8(&e->in), vlen = fz_u8(&e->in) % 9;
-		uint8_t *v = keep_buf(e, vlen);
+		uint8_t *v = call_buf(e, vlen);
 
 		if (vlen)
 			fz_bytes(&e->in, v, vlen);
@@ -431,7 +451,7 @@ static void run_op(struct env *e)
 		UCHAR pipe = pick_pipe(e);
 
 		h = pick_iface(e, &bogus);
-		buf = pick_buf(e, &len);
+		buf = pick_buf(e, &len, true);
 		CALL(e, bogus, bu_winusb_register_isoch_buffer(e->api, h, pipe, buf, len,
 							       &e->isoch[slot]));
 		break;
@@ -446,8 +466,8 @@ static void run_op(struct env *e)
 		WINUSB_ISOCH_BUFFER_HANDLE b = pick_handle(e, (void *const *)e->isoch, &bogus);
 		ULONG off = pick_len(e), ilen = pick_len(e), frame = fz_u32(&e->in);
 		ULONG npk = fz_u8(&e->in) % 70;
-		USBD_ISO_PACKET_DESCRIPTOR *pk = keep_buf(e, npk * sizeof(*pk));
 		LPOVERLAPPED ov = pick_ov(e);
+		USBD_ISO_PACKET_DESCRIPTOR *pk = arg_buf(e, npk * sizeof(*pk), ov != NULL);
 		ULONG now = 0;
 		LARGE_INTEGER ts;
 		uint8_t m = fz_u8(&e->in);
@@ -574,6 +594,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned i = 0; i < MAX_OPS && fz_more(&e->in); i++) {
 		run_op(e);
+		while (e->ntmp)
+			free(e->tmp[--e->ntmp]);
 		bu_winusb_api_poll(e->api);
 		sim_advance_us(e->st.sim, 100);
 	}
