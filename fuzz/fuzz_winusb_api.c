@@ -155,6 +155,26 @@ static ULONG pick_len(struct env *e)
  */
 static const bool null_empty_buffer_handled = false;
 
+/*
+ * A synchronous WinUsb_ReadPipe queued behind a pending overlapped read of
+ * the same pipe: when the wait cap passes, the cancel does not bring the
+ * queued request back and BU_ASSERT(s->done) in sync_cancel
+ * (winusb_api.c) panics. With this false the harness makes no synchronous
+ * transfer call while one of its OVERLAPPED requests is pending; set it
+ * true once fixed (fuzz/regressions/winusb_api/pending/).
+ */
+static const bool sync_behind_pending_handled = false;
+
+static bool sync_call_allowed(const struct env *e)
+{
+	if (sync_behind_pending_handled)
+		return true;
+	for (unsigned i = 0; i < NSLOT; i++)
+		if (e->ov[i].Internal == STATUS_PENDING)
+			return false;
+	return true;
+}
+
 /** A buffer argument: exactly *len bytes, or NULL (then *len may be kept). */
 static uint8_t *pick_buf(struct env *e, ULONG *len, bool keep)
 {
@@ -349,6 +369,8 @@ static void run_op(struct env *e)
 
 		h = pick_iface(e, &bogus);
 		buf = pick_buf(e, &len, ov != NULL);
+		if (!ov && !sync_call_allowed(e))
+			break;
 		if (op % 26 == 12)
 			CALL(e, bogus, bu_winusb_read_pipe(e->api, h, pipe, buf, len,
 							   slot & 1 ? NULL : &n, ov));
@@ -368,6 +390,8 @@ static void run_op(struct env *e)
 		h = pick_iface(e, &bogus);
 		buf = pick_buf(e, &len, ov != NULL);
 		s.Length = slot & 2 ? (USHORT)fz_u16(&e->in) : (USHORT)len;
+		if (!ov && !sync_call_allowed(e))
+			break;
 		CALL(e, bogus, bu_winusb_control_transfer(e->api, h, s, buf, len,
 							  slot & 1 ? NULL : &n, ov));
 		break;
@@ -472,6 +496,8 @@ static void run_op(struct env *e)
 		LARGE_INTEGER ts;
 		uint8_t m = fz_u8(&e->in);
 
+		if (!ov && !sync_call_allowed(e))
+			break;
 		if ((m & 0x10) && e->ifh[0] &&
 		    bu_winusb_get_current_frame_number(e->api, e->ifh[0], &now, &ts))
 			frame = now + (frame & 0x1f); /* near the current frame */
