@@ -46,7 +46,7 @@ def main():
                 shutil.copyfile(src, os.path.join(a.scratch, 'regression-' + name))
     name = os.path.basename(a.fuzzer)
     cmd = [a.fuzzer, '-max_total_time=%d' % a.seconds, '-max_len=%d' % a.max_len,
-           '-timeout=25', '-rss_limit_mb=2048', '-print_final_stats=1',
+           '-timeout=120', '-rss_limit_mb=2048', '-print_final_stats=1',
            '-artifact_prefix=' + os.path.join(artifacts, '') ] + extra + \
           [a.scratch, a.corpus]
     print('$ ' + ' '.join(cmd), flush=True)
