@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for the WinUSB API (winusb/winusb_api.c over
- * winusb/winusb_drv.c): a small interpreter turns the input into a
+ * the driver part in winusb/): a small interpreter turns the input into a
  * sequence of WinUSB and Win32 calls - with good, stale, made-up and
  * wrong-kind handles, any pipe ID, length, policy type, value and value
  * size, OVERLAPPED structures reused while pending, waited on twice or
@@ -149,7 +149,7 @@ static ULONG pick_len(struct env *e)
 
 /*
  * A WinUsb_WritePipe of 0 bytes from a NULL buffer makes the driver compute
- * NULL + 0 (winusb_drv.c, request submission), undefined in C and reported
+ * NULL + 0 (winusb_pipe.c, request submission), undefined in C and reported
  * by clang's UBSan. With this false the harness passes a real empty buffer
  * instead; set it true once fixed (fuzz/regressions/winusb_api/pending/).
  */
