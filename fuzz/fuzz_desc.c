@@ -3,9 +3,10 @@
  * the usbdev JSON of a device carrying them), string descriptors, BOS,
  * device descriptors and the generic iterator. Byte 0 picks the target and
  * the speed, byte 1 the array capacities; the rest is the descriptor, in an
- * exactly-sized buffer so ASan sees any over-read. Build: fuzz/build.sh.
+ * exactly-sized buffer so ASan sees any over-read. Run: scripts/fuzz.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void invariant(int ok)
+static void invariant_failed(int line, const char *what)
 {
-	if (!ok)
-		abort();
+	fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, line, what);
+	abort();
 }
+#define invariant(ok) ((ok) ? (void)0 : invariant_failed(__LINE__, #ok))
 
 /** Parse a configuration with capacities from `caps` and check the result. */
 static void fuzz_config(const uint8_t *buf, size_t len, enum bu_usb_speed speed,

@@ -199,6 +199,20 @@ typedef bool (*sim_desc_hook_fn)(void *ctx, struct sim_device *dev,
 				 uint16_t *len, uint16_t cap);
 void sim_set_desc_hook(struct sim_device *dev, sim_desc_hook_fn fn, void *ctx);
 
+/**
+ * Answer hook: called with every IN answer the device gives, after the model
+ * (and the descriptor hook) produced it: the data of a control IN request
+ * (`setup` set, `ep` 0) and each packet on an IN data endpoint (`setup`
+ * NULL, `ep` the bEndpointAddress). `r` is what the model answered: a byte
+ * count (data in buf) or SIM_NAK / SIM_STALL. The hook may rewrite buf (room
+ * for `cap` bytes) and returns the answer to give instead, in the same form
+ * (a count above `cap` is clipped). Injected faults still come first.
+ */
+typedef int (*sim_answer_hook_fn)(void *ctx, struct sim_device *dev,
+				  const struct usb_setup_packet *setup, uint8_t ep,
+				  uint8_t *buf, int r, uint16_t cap);
+void sim_set_answer_hook(struct sim_device *dev, sim_answer_hook_fn fn, void *ctx);
+
 /** Host System Error now (as on a PCI error): USBSTS.HSE, the HC halts. */
 void sim_fault_hse(struct sim *sim);
 /** The next command of this TRB type (0 = any) never completes until aborted. */

@@ -216,6 +216,22 @@ void sim_set_desc_hook(struct sim_device *dev, sim_desc_hook_fn fn, void *ctx)
 	dev->desc_hook_ctx = ctx;
 }
 
+void sim_set_answer_hook(struct sim_device *dev, sim_answer_hook_fn fn, void *ctx)
+{
+	dev->answer_hook = fn;
+	dev->answer_hook_ctx = ctx;
+}
+
+/* Pass an answer through the answer hook (if any); clip what it returns. */
+static int sim_answer(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t ep,
+		      uint8_t *buf, int r, uint16_t cap)
+{
+	if (!dev->answer_hook)
+		return r;
+	r = dev->answer_hook(dev->answer_hook_ctx, dev, s, ep, buf, r, cap);
+	return r > (int)cap ? cap : r;
+}
+
 static int sim_fault_use(struct sim_fault *f, uint32_t *arg)
 {
 	int kind = f->kind;
@@ -661,6 +677,14 @@ int sim_dev_setup(struct sim_device *dev, const uint8_t raw[8])
 		uint16_t len = s->wLength > SIM_CTRL_BUF ? SIM_CTRL_BUF : s->wLength;
 		memset(dev->ctrl_buf, 0, sizeof(dev->ctrl_buf));
 		dev->ctrl_result = sim_dev_request(dev, s, dev->ctrl_buf, &len);
+		if (dev->answer_hook) {
+			int r = sim_answer(dev, s, 0, dev->ctrl_buf,
+					   dev->ctrl_result == SIM_ACK ? len : dev->ctrl_result,
+					   SIM_CTRL_BUF);
+
+			dev->ctrl_result = r < 0 ? r : SIM_ACK;
+			len = r < 0 ? 0 : (uint16_t)r;
+		}
 		if (len > s->wLength)
 			len = s->wLength;
 		dev->ctrl_len = len;
@@ -762,6 +786,7 @@ int sim_dev_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max, b
 		r = sim_hub_in(dev, ep, buf, max);
 	else
 		r = dev->model->in ? dev->model->in(dev, ep, buf, max) : SIM_STALL;
+	r = sim_answer(dev, NULL, ep, buf, r, max);
 	if (r == SIM_STALL)
 		dev->halt_in |= bit;
 	if (r < 0 || isoch)

@@ -124,6 +124,8 @@ struct sim_device {
 	struct sim_fault faults[SIM_MAX_FAULTS];
 	sim_desc_hook_fn desc_hook;
 	void *desc_hook_ctx;
+	sim_answer_hook_fn answer_hook;
+	void *answer_hook_ctx;
 
 	struct sim_hub *hub;
 	void *priv;

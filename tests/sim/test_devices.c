@@ -288,6 +288,53 @@ START_TEST(test_winusb_loopback_ss)
 }
 END_TEST
 
+/*
+ * The answer hook (sim_set_answer_hook, the fuzz harnesses' way in): the
+ * product string is refused with STALL, so it never reaches the JSON, and
+ * each interrupt IN report is cut to 3 bytes of 0x5a.
+ */
+static int answer_edit(void *ctx, struct sim_device *dev, const struct usb_setup_packet *s,
+		       uint8_t ep, uint8_t *buf, int r, uint16_t cap)
+{
+	unsigned *calls = ctx;
+
+	(void)dev;
+	++*calls;
+	if (s && s->bRequest == USB_REQ_GET_DESCRIPTOR && s->wValue == (USB_DT_STRING << 8 | 2))
+		return SIM_STALL;
+	if (!s && ep == 0x82 && r > 0 && cap >= 3) {
+		memset(buf, 0x5a, 3);
+		return 3;
+	}
+	return r;
+}
+
+START_TEST(test_answer_hook)
+{
+	struct stack st;
+	struct sim_device *sd;
+	unsigned calls = 0;
+	uint8_t rep[64];
+	size_t actual = 0;
+
+	stack_up(&st, NULL, 0);
+	sd = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_winusb, SIM_SPEED_HIGH);
+	sim_set_answer_hook(sd, answer_edit, &calls);
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *d = find_pid(&st, 0x1209, 0xb010);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_msg(strstr(json_of(d), "Sim WinUSB") == NULL, "%s", json_of(d));
+	ck_assert_msg(strstr(json_of(d), "WU2-0001") != NULL, "%s", json_of(d));
+	ck_assert_uint_gt(calls, 0);
+	ck_assert_int_eq(xfer_sync(&st, bu_usb_find_endpoint(d, 0x82), rep, sizeof(rep), &actual,
+				   1000), 0);
+	ck_assert_uint_eq(actual, 3);
+	ck_assert_uint_eq(rep[0], 0x5a);
+	ck_assert_uint_eq(rep[2], 0x5a);
+	stack_down(&st);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Mass storage                                                             */
 
@@ -830,6 +877,7 @@ static Suite *devices_suite(void)
 	tcase_add_test(m, test_winusb_loopback_fs);
 	tcase_add_test(m, test_winusb_loopback_hs);
 	tcase_add_test(m, test_winusb_loopback_ss);
+	tcase_add_test(m, test_answer_hook);
 	tcase_add_test(m, test_msc_fs);
 	tcase_add_test(m, test_msc_hs);
 	tcase_add_test(m, test_msc_ss);
