@@ -148,22 +148,14 @@ static ULONG pick_len(struct env *e)
 }
 
 /*
- * A WinUsb_WritePipe of 0 bytes from a NULL buffer makes the driver compute
- * NULL + 0 (winusb_pipe.c, request submission), undefined in C and reported
- * by clang's UBSan. With this false the harness passes a real empty buffer
- * instead; set it true once fixed (fuzz/regressions/winusb_api/pending/).
+ * Found and fixed: a WinUsb_WritePipe of 0 bytes from a NULL buffer made
+ * the driver compute NULL + 0 (now bu_wu_req_at), and a synchronous
+ * WinUsb_ReadPipe queued behind a pending overlapped read was never given
+ * back by its cancel (now a request cancelled alone retires out of order).
+ * Both are in fuzz/regressions/winusb_api/.
  */
-static const bool null_empty_buffer_handled = false;
-
-/*
- * A synchronous WinUsb_ReadPipe queued behind a pending overlapped read of
- * the same pipe: when the wait cap passes, the cancel does not bring the
- * queued request back and BU_ASSERT(s->done) in sync_cancel
- * (winusb_api.c) panics. With this false the harness makes no synchronous
- * transfer call while one of its OVERLAPPED requests is pending; set it
- * true once fixed (fuzz/regressions/winusb_api/pending/).
- */
-static const bool sync_behind_pending_handled = false;
+static const bool null_empty_buffer_handled = true;
+static const bool sync_behind_pending_handled = true;
 
 static bool sync_call_allowed(const struct env *e)
 {

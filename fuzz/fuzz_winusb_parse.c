@@ -22,20 +22,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * WinUsb_ParseConfigurationDescriptor has no length argument: it trusts
- * wTotalLength. With this false the harness makes wTotalLength no larger
- * than the buffer (the caller's contract); set it true to give the function
- * configurations whose wTotalLength claims more than was read, once it
- * bounds its walk (fuzz/regressions/winusb_parse/pending/).
+ * WinUsb_ParseConfigurationDescriptor has no length argument: as on
+ * Windows, the caller's buffer holds the wTotalLength bytes the
+ * configuration claims ("WinUsb_ParseConfigurationDescriptor function
+ * (winusb.h)"). The harness keeps that contract, making wTotalLength no
+ * larger than the buffer; what the library hands out keeps it too
+ * (WinUsb_GetDescriptor's copy says what arrived: tests/sim/test_winusb.c
+ * test_config_total_length_lie).
  */
-static const int lying_total_length_handled = 0;
-/*
- * WinUsb_ParseDescriptors compares only the low byte of DescriptorType, so
- * 0x100 finds type 0 (WinUsb_ParseConfigurationDescriptor compares the
- * whole LONG). With this false the harness passes no such type; set it true
- * once that is settled (fuzz/regressions/winusb_parse/pending/).
- */
-static const int wide_descriptor_type_handled = 0;
+static const int caller_breaks_total_length_contract = 0;
+/* DescriptorType values above 0xff match nothing (found: 0x100 matched 0). */
+static const int wide_descriptor_type_handled = 1;
 
 static void invariant_failed(int line, const char *what)
 {
@@ -61,7 +58,7 @@ static void fuzz_config(uint8_t *buf, size_t len, const uint8_t *arg, uint8_t mo
 	if (len < 9) /* the caller passes a configuration descriptor */
 		return;
 	total = bu_get_le16(buf + 2);
-	if (!lying_total_length_handled && total > len) {
+	if (!caller_breaks_total_length_contract && total > len) {
 		buf[2] = (uint8_t)len;
 		buf[3] = (uint8_t)(len >> 8);
 		total = len;

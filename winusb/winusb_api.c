@@ -1773,7 +1773,7 @@ PUSB_COMMON_DESCRIPTOR WINAPI WinUsb_ParseDescriptors(PVOID DescriptorBuffer, UL
 		return NULL;
 	off = (size_t)(start - buf);
 	while ((d = bu_desc_next(buf, TotalLength, &off)))
-		if (DescriptorType == -1 || d[1] == (uint8_t)DescriptorType)
+		if (DescriptorType == -1 || (LONG)d[1] == DescriptorType)
 			return (PUSB_COMMON_DESCRIPTOR)(uintptr_t)d;
 	return NULL;
 }

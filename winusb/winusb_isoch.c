@@ -50,7 +50,7 @@ void bu_wu_isoch_kick(struct wu_pipe *p)
 				s->x.frame = r->start_frame;
 			}
 			bu_wu_req_start(r, 0);
-			rc = bu_wu_slot_submit(s, p->ep, r->buf + off, n, SL_ISOCH, i, flags);
+			rc = bu_wu_slot_submit(s, p->ep, bu_wu_req_at(r, off), n, SL_ISOCH, i, flags);
 			if (rc == BU_ENOSPC && p->inflight)
 				return;
 			if (rc) {

@@ -197,16 +197,33 @@ void bu_wu_req_giveback(struct wu_req *r)
 		cb(ctx, cookie, status, bytes);
 }
 
-/** Give back the finished requests at the head of a pipe, in order. */
+/**
+ * Give back the finished requests at the head of a pipe, in order, and
+ * any finished request cancelled on its own (a synchronous call's that
+ * outlived its wait cap behind an overlapped one that is still pending).
+ */
 static void pipe_retire(struct wu_pipe *p)
 {
-	while (p->head && p->head->finished && !p->head->inflight) {
-		struct wu_req *r = p->head;
+	struct wu_req **pp = &p->head, *prev = NULL;
+	bool in_order = true;
 
-		p->head = r->next;
-		if (!p->head)
-			p->tail = NULL;
+	while (*pp) {
+		struct wu_req *r = *pp;
+
+		if (!r->finished || r->inflight || (!in_order && !r->cancelled)) {
+			in_order = false;
+			prev = r;
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		if (p->tail == r)
+			p->tail = prev;
 		bu_wu_req_giveback(r);
+		/* The callback may have queued more: look again from the head. */
+		pp = &p->head;
+		prev = NULL;
+		in_order = true;
 	}
 }
 
@@ -332,7 +349,7 @@ static void kick_out(struct wu_pipe *p)
 			bu_wu_req_start(r, p->pol.timeout_ms);
 			if (r->next_off < r->len)
 				n = BU_MIN(r->len - r->next_off, max);
-			rc = bu_wu_slot_submit(s, p->ep, r->buf + r->next_off, n,
+			rc = bu_wu_slot_submit(s, p->ep, bu_wu_req_at(r, r->next_off), n,
 					 n ? SL_DATA : SL_ZLP, r->next_off, 0);
 			if (rc == BU_ENOSPC && p->inflight)
 				return;
@@ -357,7 +374,7 @@ static void read_take_carry(struct wu_pipe *p, struct wu_req *r)
 
 	if (!n)
 		return;
-	bu_memcpy(r->buf + r->done, p->carry + p->carry_off, n);
+	bu_memcpy(bu_wu_req_at(r, r->done), p->carry + p->carry_off, n);
 	r->done += n;
 	p->carry_off += n;
 	p->carry_len -= n;
@@ -426,7 +443,7 @@ static void kick_in(struct wu_pipe *p)
 		if (tail)
 			rc = bu_wu_slot_submit(&r->slots[0], p->ep, p->carry, p->mps, SL_TAIL, r->done, 0);
 		else
-			rc = bu_wu_slot_submit(&r->slots[0], p->ep, r->buf + r->done, n, SL_DATA, r->done, 0);
+			rc = bu_wu_slot_submit(&r->slots[0], p->ep, bu_wu_req_at(r, r->done), n, SL_DATA, r->done, 0);
 		if (rc == BU_ENOSPC && p->inflight)
 			return;
 		if (rc) {
@@ -530,7 +547,7 @@ static void data_done(struct wu_slot *s)
 		struct wu_tail t;
 
 		bu_wu_tail_plan(actual, r->len - r->done, &p->pol, &t);
-		bu_memcpy(r->buf + r->done, p->carry, t.to_user);
+		bu_memcpy(bu_wu_req_at(r, r->done), p->carry, t.to_user);
 		r->done += t.to_user;
 		if (!x->status) {
 			if (t.status) {
@@ -659,6 +676,7 @@ uint32_t bu_wu_file_cancel(struct wu_file *f, const void *cookie)
 			for (struct wu_req *r = p->head; r; r = r->next) {
 				if (r->file != f || r->cb_cookie != cookie || r->finished)
 					continue;
+				r->cancelled = true;
 				req_abort(r, ERROR_OPERATION_ABORTED);
 				pipe_retire(p);
 				return 0;

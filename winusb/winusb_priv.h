@@ -274,6 +274,7 @@ struct wu_slot {
 /** A request accepted by the driver (the IRP). */
 struct wu_req {
 	struct wu_req *next;
+	bool cancelled;            /**< cancelled alone (CANCEL): given back out of order */
 	struct wu_func *fn;
 	struct wu_file *file;
 	struct wu_pipe *pipe;      /**< NULL for control requests */
@@ -306,6 +307,12 @@ struct wu_req {
 	unsigned nslots;
 	struct wu_slot slots[];
 };
+
+/** Byte `off` of a request's buffer (NULL for a request without one, never NULL + 0). */
+static inline uint8_t *bu_wu_req_at(const struct wu_req *r, uint32_t off)
+{
+	return r->buf ? r->buf + off : NULL;
+}
 
 /* ======================================================================== */
 /* Driver internals shared between the driver files                         */
