@@ -606,7 +606,16 @@ static void sim_oracle_check(struct sim *sim, unsigned s, unsigned dci, struct s
 		burst = comp[2];
 		/* With HCCPARAMS2.LEC=1 the Mult field is RsvdZ (xHCI §6.2.3). */
 		mult = xt == SIM_EP_ISOCH && !(sim->hccparams2 & XHCI_HCCPARAMS2_LEC) ? (comp[3] & 3) : 0;
-		esit = periodic ? (unsigned)(comp[4] | comp[5] << 8) : 0;
+		if (periodic) {
+			/* USB 3.2 §9.6.7: wBytesPerInterval is at most what the
+			 * burst (and Mult) of max packets carry; a device that
+			 * claims more, or 0, gets that (the host's clamp). */
+			unsigned most = (burst + 1) * ((xt == SIM_EP_ISOCH ? (comp[3] & 3) : 0) + 1) * mps;
+
+			esit = (unsigned)(comp[4] | comp[5] << 8);
+			if (!esit || esit > most)
+				esit = most;
+		}
 	} else if (dev->speed == SIM_SPEED_HIGH && periodic) {
 		burst = hsmult;
 		esit = mps * (hsmult + 1);
