@@ -57,7 +57,7 @@ void sim_write_out_ep(struct sim *sim, unsigned s, unsigned dci)
 }
 
 /* Legal max packet sizes (USB 2.0 §5.5-5.8, USB 3.2 §9.6.6). */
-static bool sim_mps_legal(enum sim_speed sp, unsigned xtype, unsigned mps)
+bool sim_mps_legal(enum sim_speed sp, unsigned xtype, unsigned mps)
 {
 	switch (xtype) {
 	case SIM_EP_CONTROL:

@@ -401,6 +401,8 @@ void sim_hub_work(struct sim_device *dev);
 void sim_hub_attach(struct sim_device *hub, unsigned port, struct sim_device *dev);
 void sim_hub_detach(struct sim_device *hub, unsigned port);
 bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port);
+/** True when `mps` is a legal max packet size for the type at the speed (USB 2.0 §5.5-§5.8, USB 3.2 §9.6.6). */
+bool sim_mps_legal(enum sim_speed sp, unsigned xtype, unsigned mps);
 void sim_hub_reset(struct sim_device *dev);
 
 static inline uint64_t sim_rd64(const uint32_t *p)

@@ -602,6 +602,12 @@ static void sim_oracle_check(struct sim *sim, unsigned s, unsigned dci, struct s
 	unsigned burst = 0, mult = 0, esit = 0, interval = ep->interval;
 	bool periodic = xt == SIM_EP_ISOCH || xt == SIM_EP_INTR;
 
+	/* A size illegal for the speed and type must be fixed by the host:
+	 * any legal one no larger will do (the context check verifies it). */
+	if (!sim_mps_legal(dev->speed, xt, mps) && sim_mps_legal(dev->speed, xt, ep->mps) &&
+	    ep->mps <= mps)
+		mps = ep->mps;
+
 	if (dev->speed == SIM_SPEED_SUPER && comp) {
 		burst = comp[2];
 		/* With HCCPARAMS2.LEC=1 the Mult field is RsvdZ (xHCI §6.2.3). */
