@@ -147,6 +147,14 @@ static void hub_kick(struct hub *h);
 static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
 		    uint8_t req, uint16_t value, uint16_t index, uint16_t len);
 
+/** A class request about port `p` with no data stage. */
+static int port_request(struct hub *h, unsigned kind, unsigned p, uint8_t req, uint16_t feature)
+{
+	return hub_ctrl(h, kind, p, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, req, feature,
+			(uint16_t)p, 0);
+}
+
+
 /** The hub's first scan is over (or it died): stop holding the bus busy. */
 static void hub_settled(struct hub *h)
 {
@@ -271,17 +279,15 @@ static struct hub *hub_of_ports(struct bu_port_hub *ph)
 /** Port machine operation: SetPortFeature(PORT_RESET or BH_PORT_RESET). */
 static int hub_port_reset(struct bu_port_hub *ph, unsigned p, bool warm)
 {
-	return hub_ctrl(hub_of_ports(ph), CK_RESET, p,
-			USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, USB_REQ_SET_FEATURE,
-			warm ? HUB_FEAT_BH_PORT_RESET : HUB_FEAT_PORT_RESET, (uint16_t)p, 0);
+	return port_request(hub_of_ports(ph), CK_RESET, p, USB_REQ_SET_FEATURE,
+			    warm ? HUB_FEAT_BH_PORT_RESET : HUB_FEAT_PORT_RESET);
 }
 
 /** Port machine operation: SetPortFeature(PORT_POWER) after an over-current. */
 static int hub_port_power(struct bu_port_hub *ph, unsigned p)
 {
-	return hub_ctrl(hub_of_ports(ph), CK_POWER, p,
-			USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, USB_REQ_SET_FEATURE,
-			HUB_FEAT_PORT_POWER, (uint16_t)p, 0);
+	return port_request(hub_of_ports(ph), CK_POWER, p, USB_REQ_SET_FEATURE,
+			    HUB_FEAT_PORT_POWER);
 }
 
 static const struct bu_port_ops hub_port_ops = {
@@ -537,6 +543,62 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 	hub_kick(h);
 }
 
+/** Clear the lowest change bit of a port (USB 2.0 §11.24.2.7.2); 1: none to clear. */
+static int port_clear_change(struct hub *h, unsigned p)
+{
+	struct hub_port *hp = &h->ports[p];
+
+	while (hp->change) {
+		unsigned bit = 0;
+
+		while (!(hp->change & (1u << bit)))
+			bit++;
+		hp->change &= (uint16_t)~(1u << bit);
+		if (bit < BU_ARRAY_SIZE(change_feature))
+			return port_request(h, CK_CLEAR, p, USB_REQ_CLEAR_FEATURE,
+					    (h->usb3 && bit == 5) ? 29 : change_feature[bit]);
+	}
+	return 1;
+}
+
+/**
+ * The running hub's next request, in priority order: a port to disable,
+ * a change bit to clear (each before acting on the status, USB 2.0
+ * §11.24.2.7.2), a fresh status to act on, a status to read. Nothing
+ * left: the first scan is done.
+ */
+static int hub_run(struct hub *h)
+{
+	int rc;
+
+	for (unsigned p = 1; p <= h->nports; p++) {
+		if (h->ports[p].disable) {
+			h->ports[p].disable = false;
+			return port_request(h, CK_DISABLE, p, USB_REQ_CLEAR_FEATURE,
+					    HUB_FEAT_PORT_ENABLE);
+		}
+	}
+	for (unsigned p = 1; p <= h->nports; p++) {
+		if (!h->ports[p].act)
+			continue;
+		rc = port_clear_change(h, p);
+		if (rc <= 0)
+			return rc;
+		port_act(h, p);
+		if (h->ctrl_busy)
+			return 0;
+	}
+	for (unsigned p = 1; p <= h->nports; p++) {
+		if (h->ports[p].read) {
+			h->ports[p].read = false;
+			return hub_ctrl(h, CK_STATUS, p, USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_OTHER,
+					USB_REQ_GET_STATUS, 0, (uint16_t)p, HUB_PORT_STATUS_LEN);
+		}
+	}
+	hub_settled(h);
+	return 0;
+}
+
 /** Next thing to do on the hub's control pipe, if it is free. */
 static void hub_kick(struct hub *h)
 {
@@ -575,70 +637,17 @@ static void hub_kick(struct hub *h)
 	case HUB_POWER:
 		if (!h->power_port)
 			h->power_port = 1;
-		rc = hub_ctrl(h, CK_SETUP, h->power_port,
-			      USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
-			      USB_REQ_SET_FEATURE, HUB_FEAT_PORT_POWER, h->power_port, 0);
+		rc = port_request(h, CK_SETUP, h->power_port, USB_REQ_SET_FEATURE,
+				  HUB_FEAT_PORT_POWER);
 		break;
 	case HUB_POWER_WAIT:
 		break;
 	case HUB_RUN:
-		for (unsigned p = 1; p <= h->nports; p++) {
-			struct hub_port *hp = &h->ports[p];
-
-			if (hp->disable) {
-				hp->disable = false;
-				rc = hub_ctrl(h, CK_DISABLE, p,
-					      USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
-					      USB_REQ_CLEAR_FEATURE, HUB_FEAT_PORT_ENABLE,
-					      (uint16_t)p, 0);
-				goto out;
-			}
-		}
-		for (unsigned p = 1; p <= h->nports; p++) {
-			struct hub_port *hp = &h->ports[p];
-
-			if (hp->act && hp->change) {
-				/* Clear each change before acting on it
-				 * (USB 2.0 §11.24.2.7.2), lowest bit first. */
-				unsigned bit = 0;
-
-				while (!(hp->change & (1u << bit)))
-					bit++;
-				hp->change &= (uint16_t)~(1u << bit);
-				if (bit >= BU_ARRAY_SIZE(change_feature))
-					continue;
-				rc = hub_ctrl(h, CK_CLEAR, p,
-					      USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
-					      USB_REQ_CLEAR_FEATURE,
-					      (h->usb3 && bit == 5) ? 29 : change_feature[bit],
-					      (uint16_t)p, 0);
-				goto out;
-			}
-			if (hp->act) {
-				port_act(h, p);
-				if (h->ctrl_busy)
-					goto out;
-			}
-		}
-		for (unsigned p = 1; p <= h->nports; p++) {
-			struct hub_port *hp = &h->ports[p];
-
-			if (hp->read) {
-				hp->read = false;
-				rc = hub_ctrl(h, CK_STATUS, p,
-					      USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_OTHER,
-					      USB_REQ_GET_STATUS, 0, (uint16_t)p,
-					      HUB_PORT_STATUS_LEN);
-				goto out;
-			}
-		}
-		/* Nothing left to read or decide: the first scan is done. */
-		hub_settled(h);
+		rc = hub_run(h);
 		break;
 	default:
 		break;
 	}
-out:
 	if (rc && rc != BU_ENODEV)
 		hub_fail(h, "hub request", rc);
 }
