@@ -516,6 +516,16 @@ static int configure_start(struct bu_usb_device *dev)
 		}
 		dev->active_config = (int)i;
 	}
+	/* SET_CONFIGURATION names a value: where two configurations share
+	 * one, only the first can be told apart (the device's choice). */
+	for (int i = 0; i < dev->active_config; i++) {
+		if (dev->configs[i].value == dev->configs[dev->active_config].value) {
+			log_malformed(dev, "two configurations share a bConfigurationValue; "
+					   "using the first");
+			dev->active_config = i;
+			break;
+		}
+	}
 	cfg = &dev->configs[dev->active_config];
 	for (unsigned a = 0; a < cfg->num_alts; a++)
 		if (cfg->alts[a].alt == 0)

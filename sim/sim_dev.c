@@ -289,7 +289,7 @@ bool sim_dev_has_ep(const struct sim_device *dev, uint8_t ep, const uint8_t **ep
 			break;
 		if (d[1] == USB_DT_INTERFACE && d[0] >= 9) {
 			intf = d[2];
-			live = intf < 32 && dev->alt[intf] == d[3];
+			live = sim_device_alt(dev, (uint8_t)intf) == d[3]; /* above 31: alt 0 */
 		} else if (d[1] == USB_DT_ENDPOINT && d[0] >= 7 && live && d[2] == ep) {
 			if (epd)
 				*epd = d;
@@ -535,7 +535,8 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 			dev->config_idx = -1;
 		} else {
 			int idx = -1;
-			for (int i = 0; i < 4; i++)
+			/* Two with the same value: the first one. */
+			for (int i = 0; i < 4 && idx < 0; i++)
 				if (dev->desc->configs[i].data && dev->desc->configs[i].len > 5 &&
 				    dev->desc->configs[i].data[5] == lo)
 					idx = i;
