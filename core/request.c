@@ -222,6 +222,22 @@ static struct bu_usb_interface *find_iface(struct bu_usb_device *dev, uint8_t nu
 	return NULL;
 }
 
+/** The endpoint indexes of an alternate setting that are open on the device. */
+static uint32_t alt_open_mask(const struct bu_usb_device *dev, const struct bu_usb_config_info *cfg,
+			      const struct bu_usb_alt_info *alt)
+{
+	uint32_t mask = 0;
+
+	for (unsigned i = 0; alt && i < alt->num_eps; i++) {
+		const struct bu_usb_ep_info *e = bu_desc_alt_ep(cfg, alt, i);
+		unsigned idx = e ? ep_index(e->address) : 0;
+
+		if (idx >= 2 && idx < 32 && dev->eps[idx] && dev->eps[idx]->dev == dev)
+			mask |= 1u << idx;
+	}
+	return mask;
+}
+
 int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 {
 	const struct bu_usb_config_info *cfg;
@@ -241,30 +257,15 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 	if (!intf || !new_alt)
 		return BU_ENOENT;
 	/* Take the old setting's endpoints out (they must be idle). */
-	for (unsigned i = 0; intf->info && i < intf->info->num_eps; i++) {
-		const struct bu_usb_ep_info *e = bu_desc_alt_ep(cfg, intf->info, i);
-		unsigned idx;
-
-		if (!e)
-			continue;
-		idx = ep_index(e->address);
-		if (idx < 2 || idx >= 32 || !dev->eps[idx] || dev->eps[idx]->dev != dev)
-			continue;
-		if (bu_usb_endpoint_busy(dev->eps[idx]))
+	drop = alt_open_mask(dev, cfg, intf->info);
+	for (unsigned idx = 2; idx < 32; idx++)
+		if ((drop & (1u << idx)) && bu_usb_endpoint_busy(dev->eps[idx]))
 			return BU_EBUSY;
-	}
-	for (unsigned i = 0; intf->info && i < intf->info->num_eps; i++) {
-		const struct bu_usb_ep_info *e = bu_desc_alt_ep(cfg, intf->info, i);
-		unsigned idx;
-
-		if (!e)
-			continue;
-		idx = ep_index(e->address);
-		if (idx < 2 || idx >= 32 || !dev->eps[idx])
+	for (unsigned idx = 2; idx < 32; idx++) {
+		if (!(drop & (1u << idx)))
 			continue;
 		old[idx] = dev->eps[idx];
 		dev->eps[idx] = NULL;
-		drop |= 1u << idx;
 	}
 	opened = bu_core_open_alt(dev, cfg, new_alt);
 	rc = configure_sync(dev, opened, drop);

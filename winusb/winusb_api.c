@@ -1294,9 +1294,10 @@ BOOL bu_winusb_get_pipe_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDL
 	return ok(api);
 }
 
-BOOL bu_winusb_read_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
-			 UCHAR PipeID, PUCHAR Buffer, ULONG BufferLength,
-			 PULONG LengthTransferred, LPOVERLAPPED Overlapped)
+/** ReadPipe and WritePipe: the same checks, one request code apart. */
+static BOOL pipe_rw(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
+		    uint32_t code, UCHAR PipeID, PUCHAR Buffer, ULONG BufferLength,
+		    PULONG LengthTransferred, LPOVERLAPPED Overlapped)
 {
 	struct api_iface *h;
 	struct bu_winusb_ioparams prm;
@@ -1307,25 +1308,24 @@ BOOL bu_winusb_read_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE Inte
 	if ((!Overlapped && !LengthTransferred) || (!Buffer && BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, PipeID);
-	return io_transfer(api, h, BU_WINUSB_IOCTL_READ_PIPE, &prm, Buffer, BufferLength, NULL, 0,
-			   LengthTransferred, Overlapped, NULL);
+	return io_transfer(api, h, code, &prm, Buffer, BufferLength, NULL, 0, LengthTransferred,
+			   Overlapped, NULL);
+}
+
+BOOL bu_winusb_read_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
+			 UCHAR PipeID, PUCHAR Buffer, ULONG BufferLength,
+			 PULONG LengthTransferred, LPOVERLAPPED Overlapped)
+{
+	return pipe_rw(api, InterfaceHandle, BU_WINUSB_IOCTL_READ_PIPE, PipeID, Buffer,
+		       BufferLength, LengthTransferred, Overlapped);
 }
 
 BOOL bu_winusb_write_pipe(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 			  UCHAR PipeID, PUCHAR Buffer, ULONG BufferLength,
 			  PULONG LengthTransferred, LPOVERLAPPED Overlapped)
 {
-	struct api_iface *h;
-	struct bu_winusb_ioparams prm;
-
-	h = iface_arg(api, InterfaceHandle);
-	if (!h)
-		return FALSE;
-	if ((!Overlapped && !LengthTransferred) || (!Buffer && BufferLength))
-		return fail(api, ERROR_INVALID_PARAMETER);
-	params_for(&prm, h, PipeID);
-	return io_transfer(api, h, BU_WINUSB_IOCTL_WRITE_PIPE, &prm, Buffer, BufferLength, NULL, 0,
-			   LengthTransferred, Overlapped, NULL);
+	return pipe_rw(api, InterfaceHandle, BU_WINUSB_IOCTL_WRITE_PIPE, PipeID, Buffer,
+		       BufferLength, LengthTransferred, Overlapped);
 }
 
 BOOL bu_winusb_control_transfer(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
