@@ -10,8 +10,7 @@
 
 #include "bareusb/util.h"
 
-#define T_DRSMDN_US 20000 /* USB 2.0 §7.1.7.7: resume signalling >= 20 ms */
-#define T_RSMRCY_US 10000 /* USB 2.0 §7.1.7.7: resume recovery 10 ms */
+#include "timing.h"
 
 enum pm_state {
 	PM_ACTIVE = 0,

@@ -1343,14 +1343,8 @@ BOOL bu_winusb_control_transfer(struct bu_winusb_api *api, WINUSB_INTERFACE_HAND
 	if ((!Overlapped && !LengthTransferred && BufferLength) || (!Buffer && BufferLength))
 		return fail(api, ERROR_INVALID_PARAMETER);
 	params_for(&prm, h, 0);
-	prm.setup[0] = SetupPacket.RequestType;
-	prm.setup[1] = SetupPacket.Request;
-	prm.setup[2] = (uint8_t)SetupPacket.Value;
-	prm.setup[3] = (uint8_t)(SetupPacket.Value >> 8);
-	prm.setup[4] = (uint8_t)SetupPacket.Index;
-	prm.setup[5] = (uint8_t)(SetupPacket.Index >> 8);
-	prm.setup[6] = (uint8_t)SetupPacket.Length;
-	prm.setup[7] = (uint8_t)(SetupPacket.Length >> 8);
+	bu_usb_setup_pack(prm.setup, SetupPacket.RequestType, SetupPacket.Request,
+			  SetupPacket.Value, SetupPacket.Index, SetupPacket.Length);
 	return io_transfer(api, h, BU_WINUSB_IOCTL_CONTROL, &prm, Buffer, BufferLength, NULL, 0,
 			   LengthTransferred, Overlapped, NULL);
 }

@@ -29,7 +29,7 @@
 /* Pure policy rules (winusb_policy.c)                                      */
 /* ======================================================================== */
 
-#define WU_CTRL_TIMEOUT_MS 5000 /**< default PIPE_TRANSFER_TIMEOUT of PipeID 0 */
+#define WU_CTRL_TIMEOUT_MS BU_USB_REQUEST_TIMEOUT_MS /**< default PIPE_TRANSFER_TIMEOUT of PipeID 0: the request limit */
 
 /** The pipe policies of one pipe ("WinUSB functions for pipe policy modification"). */
 struct wu_policies {
