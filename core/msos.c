@@ -628,21 +628,12 @@ static void next_function(struct bu_msos_fetch *f)
 	f->step = ST_PROPS_HEAD;
 }
 
-void bu_msos_fetch_feed(struct bu_msos_fetch *f, int status, const uint8_t *data, size_t len)
+/** A reply of the MS OS 2.0 part (BOS, platform capability, descriptor set). */
+static void feed_msos2(struct bu_msos_fetch *f, int status, const uint8_t *data, size_t len)
 {
 	struct bu_msos_info *info = f->info;
 	int rc;
 
-	if (f->step == ST_DONE || !info)
-		return;
-	if (status == BU_ENODEV) {
-		f->step = ST_DONE;
-		return;
-	}
-	if (status == 0 && len > f->want)
-		len = f->want;
-	if (status == 0 && len && !data)
-		status = BU_EINVAL;
 	switch (f->step) {
 	case ST_BOS_HEAD:
 		rc = status ? status : bu_desc_total_length(data, len, USB_DT_BOS, NULL);
@@ -681,6 +672,19 @@ void bu_msos_fetch_feed(struct bu_msos_fetch *f, int status, const uint8_t *data
 		info->version = 2;
 		f->step = ST_DONE;
 		return;
+	default:
+		f->step = ST_DONE;
+		return;
+	}
+}
+
+/** A reply of the MS OS 1.0 part (OS string, compat ID, extended properties). */
+static void feed_msos1(struct bu_msos_fetch *f, int status, const uint8_t *data, size_t len)
+{
+	struct bu_msos_info *info = f->info;
+	int rc;
+
+	switch (f->step) {
 	case ST_OS_STRING:
 		if (status || bu_msos1_parse_os_string(data, len, &info->vendor_code)) {
 			/* STALL or no signature: no MS OS descriptors (§11.1). */
@@ -742,6 +746,26 @@ void bu_msos_fetch_feed(struct bu_msos_fetch *f, int status, const uint8_t *data
 		f->step = ST_DONE;
 		return;
 	}
+}
+
+void bu_msos_fetch_feed(struct bu_msos_fetch *f, int status, const uint8_t *data, size_t len)
+{
+	struct bu_msos_info *info = f->info;
+
+	if (f->step == ST_DONE || !info)
+		return;
+	if (status == BU_ENODEV) {
+		f->step = ST_DONE;
+		return;
+	}
+	if (status == 0 && len > f->want)
+		len = f->want;
+	if (status == 0 && len && !data)
+		status = BU_EINVAL;
+	if (f->step >= ST_BOS_HEAD && f->step <= ST_MSOS2_SET)
+		feed_msos2(f, status, data, len);
+	else
+		feed_msos1(f, status, data, len);
 }
 
 /* ======================================================================== */
