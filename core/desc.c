@@ -699,6 +699,40 @@ static int walk_iad(struct cfg_walk *w, const uint8_t *d, const char **why)
 	return 0;
 }
 
+/** Take one descriptor of the configuration; `prev` is what came before it. */
+static int walk_one(struct cfg_walk *w, const uint8_t *d, enum prev_kind prev, const char **why)
+{
+	bool ss = w->speed == BU_SPEED_SUPER || w->speed == BU_SPEED_SUPER_PLUS;
+
+	w->prev = PREV_OTHER;
+	if (prev == PREV_EP && d[1] != USB_DT_SS_EP_COMP && ss)
+		warn(w, "SuperSpeed endpoint without a companion");
+	switch (d[1]) {
+	case USB_DT_INTERFACE:
+		return walk_interface(w, d, why);
+	case USB_DT_ENDPOINT:
+		return walk_endpoint(w, d, why);
+	case USB_DT_SS_EP_COMP:
+		w->prev = prev;
+		walk_ss_companion(w, d);
+		return 0;
+	case USB_DT_SSP_ISOC_EP_COMP:
+		w->prev = prev;
+		walk_ssp_companion(w, d);
+		return 0;
+	case USB_DT_IAD:
+		return walk_iad(w, d, why);
+	case USB_DT_DEVICE:
+	case USB_DT_CONFIG:
+		warn(w, "device or configuration descriptor inside a configuration skipped");
+		w->extra = NULL;
+		return 0;
+	default:
+		attach_extra(w, d);
+		return 0;
+	}
+}
+
 int bu_desc_parse_config(const uint8_t *buf, size_t len,
 			 enum bu_usb_speed speed,
 			 struct bu_usb_config_info *cfg,
@@ -759,39 +793,7 @@ int bu_desc_parse_config(const uint8_t *buf, size_t len,
 					 "the configuration ignored");
 			break;
 		}
-		w.prev = PREV_OTHER;
-		if (prev == PREV_EP && d[1] != USB_DT_SS_EP_COMP &&
-		    (speed == BU_SPEED_SUPER || speed == BU_SPEED_SUPER_PLUS))
-			warn(&w, "SuperSpeed endpoint without a companion");
-
-		switch (d[1]) {
-		case USB_DT_INTERFACE:
-			err = walk_interface(&w, d, why);
-			break;
-		case USB_DT_ENDPOINT:
-			err = walk_endpoint(&w, d, why);
-			break;
-		case USB_DT_SS_EP_COMP:
-			w.prev = prev;
-			walk_ss_companion(&w, d);
-			break;
-		case USB_DT_SSP_ISOC_EP_COMP:
-			w.prev = prev;
-			walk_ssp_companion(&w, d);
-			break;
-		case USB_DT_IAD:
-			err = walk_iad(&w, d, why);
-			break;
-		case USB_DT_DEVICE:
-		case USB_DT_CONFIG:
-			warn(&w, "device or configuration descriptor inside a "
-				 "configuration skipped");
-			w.extra = NULL;
-			break;
-		default:
-			attach_extra(&w, d);
-			break;
-		}
+		err = walk_one(&w, d, prev, why);
 		if (err)
 			return err;
 	}
