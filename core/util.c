@@ -103,6 +103,23 @@ static void fmt_num(struct fmt_out *o, unsigned long long v, unsigned base,
 		fmt_pad(o, ' ', width - total);
 }
 
+/** Emit at most `prec` (< 0: all) characters of `s`, padded to `width`. */
+static void fmt_str(struct fmt_out *o, const char *s, int prec, int width, bool left)
+{
+	int n = 0;
+
+	if (!s)
+		s = "(null)";
+	while (s[n] && (prec < 0 || n < prec))
+		n++;
+	if (!left)
+		fmt_pad(o, ' ', width - n);
+	for (int i = 0; i < n; i++)
+		fmt_putc(o, s[i]);
+	if (left)
+		fmt_pad(o, ' ', width - n);
+}
+
 int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct fmt_out o = { buf, size, 0 };
@@ -182,22 +199,9 @@ int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		case 'c':
 			fmt_putc(&o, (char)va_arg(ap, int));
 			break;
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-			int n = 0;
-
-			if (!s)
-				s = "(null)";
-			while (s[n] && (prec < 0 || n < prec))
-				n++;
-			if (!left)
-				fmt_pad(&o, ' ', width - n);
-			for (int i = 0; i < n; i++)
-				fmt_putc(&o, s[i]);
-			if (left)
-				fmt_pad(&o, ' ', width - n);
+		case 's':
+			fmt_str(&o, va_arg(ap, const char *), prec, width, left);
 			break;
-		}
 		case '%':
 			fmt_putc(&o, '%');
 			break;
