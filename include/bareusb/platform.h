@@ -104,13 +104,20 @@ struct bu_platform {
 	void (*log)(void *ctx, enum bu_log_level level, const char *line);
 
 	/**
-	 * Optional: take and drop the embedder's lock around library entry
-	 * (poll, submit, cancel, abort). It must be recursive: completion
-	 * callbacks run under it and may submit again.
+	 * Optional: the embedder's lock of one bus, taken around
+	 * bu_usb_bus_poll(), bu_usb_xfer_submit(), bu_usb_xfer_cancel(),
+	 * bu_usb_abort_endpoint() and bu_usb_device_suspend(). It must be
+	 * recursive: completion callbacks run under it (inside poll) and may
+	 * submit or cancel again. The synchronous helpers take it through
+	 * the calls they make, never across a whole wait. NULL when the
+	 * embedder calls the library from one thread.
 	 */
 	void (*lock)(void *ctx);
 	void (*unlock)(void *ctx);
-	/** Optional: a broken internal invariant; must not return. */
+	/**
+	 * Optional: a broken invariant of bareusb's own (BU_ASSERT, never a
+	 * device's fault); must not return. NULL: it is logged at BU_LOG_ERR.
+	 */
 	void (*panic)(void *ctx, const char *msg);
 };
 
