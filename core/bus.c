@@ -236,13 +236,14 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 					struct bu_usb_device *parent,
 					unsigned port, enum bu_usb_speed speed)
 {
-	struct bu_usb_device *dev = bu_core_alloc(bus, sizeof(*dev));
+	struct bu_core_device *cd = bu_core_alloc(bus, sizeof(*cd));
+	struct bu_usb_device *dev = cd ? &cd->pub : NULL;
 
 	if (!dev)
 		return NULL;
-	dev->ctrl_buf = bu_core_alloc(bus, BU_CORE_CTRL_BUF_LEN);
-	if (!dev->ctrl_buf) {
-		bu_core_free(bus, dev, sizeof(*dev));
+	bu_core_dev(dev)->ctrl_buf = bu_core_alloc(bus, BU_CORE_CTRL_BUF_LEN);
+	if (!bu_core_dev(dev)->ctrl_buf) {
+		bu_core_free(bus, cd, sizeof(*cd));
 		return NULL;
 	}
 	dev->bus = bus;
@@ -290,14 +291,14 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	bu_core_free(bus, dev->bos_raw, dev->bos_raw_len);
 	bu_core_enum_free(dev);
 	bu_core_free(bus, dev->msos, sizeof(*dev->msos));
-	bu_core_free(bus, dev->ctrl_buf, BU_CORE_CTRL_BUF_LEN);
-	bu_core_free(bus, dev, sizeof(*dev));
+	bu_core_free(bus, bu_core_dev(dev)->ctrl_buf, BU_CORE_CTRL_BUF_LEN);
+	bu_core_free(bus, bu_core_dev(dev), sizeof(struct bu_core_device));
 }
 
 void bu_core_addr_unlock(struct bu_usb_device *dev)
 {
-	if (dev->addr_lock) {
-		dev->addr_lock = false;
+	if (bu_core_dev(dev)->addr_lock) {
+		bu_core_dev(dev)->addr_lock = false;
 		dev->bus->addr_owner[dev->root_port] = NULL;
 	}
 }
@@ -321,14 +322,14 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	if (!was_enumerating && bus->events.device_removed)
 		bus->events.device_removed(bus->events.ctx, dev);
 	dev->state = BU_DEV_GONE;
-	dev->wake_us = 0;
-	if (dev->waiter) {
+	bu_core_dev(dev)->wake_us = 0;
+	if (bu_core_dev(dev)->waiter) {
 		/* A synchronous caller is waiting on this device: wake it. */
-		struct bu_core_waiter *w = dev->waiter;
+		struct bu_core_waiter *w = bu_core_dev(dev)->waiter;
 
 		w->status = BU_ENODEV;
 		w->done = true;
-		dev->waiter = NULL;
+		bu_core_dev(dev)->waiter = NULL;
 	}
 	if (was_enumerating && bus->enumerating)
 		bus->enumerating--;
@@ -368,7 +369,7 @@ struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 	/* A hub hands over its default-address lock with the new device. */
 	if (parent && bus->addr_owner[dev->root_port]) {
 		bus->addr_owner[dev->root_port] = dev;
-		dev->addr_lock = true;
+		bu_core_dev(dev)->addr_lock = true;
 	}
 	bu_core_enum_start(dev);
 	return dev;
@@ -530,8 +531,8 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 		}
 	}
 	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
-		if (d->wake_us && now >= d->wake_us) {
-			d->wake_us = 0;
+		if (bu_core_dev(d)->wake_us && now >= bu_core_dev(d)->wake_us) {
+			bu_core_dev(d)->wake_us = 0;
 			bu_core_enum_timer(d);
 		}
 	}

@@ -7,6 +7,40 @@
 
 #include "bareusb/usb.h"
 
+/**
+ * A device as the core holds it: the public part, then the state no one
+ * outside the core reads (enumeration, power management, the address
+ * lock). The core allocates this; bu_core_dev() reaches it from the
+ * public pointer.
+ */
+struct bu_core_device {
+	struct bu_usb_device pub;
+	/* Enumeration (enum.c). */
+	uint8_t enum_step;
+	uint8_t str_step;    /* which of manufacturer, product, serial */
+	uint64_t wake_us;    /* the step's timer, 0 = none */
+	struct bu_usb_xfer ctrl; /* the enumeration's control transfer */
+	uint8_t *ctrl_buf;   /* its buffer, BU_CORE_CTRL_BUF_LEN bytes */
+	bool ctrl_busy;
+	int ctrl_status;
+	void *msos_fetch;    /* MS OS descriptor fetch in progress */
+	bool addr_lock;      /* holds its root port's default-address lock */
+	/* Selective suspend (pm.c). */
+	uint8_t pm_state;
+	uint64_t pm_wake_us; /* next suspend/resume step */
+	uint32_t pm_paused;  /* endpoints (by index) stopped for the suspend */
+	uint8_t pm_stops;    /* Stop Endpoints still to complete */
+	bool pm_wake;        /* resume asked for while stopping */
+	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
+	void *waiter;        /* a synchronous caller to tell (request.c) */
+};
+
+/** The core's part of a device. */
+static inline struct bu_core_device *bu_core_dev(const struct bu_usb_device *dev)
+{
+	return (struct bu_core_device *)(uintptr_t)dev;
+}
+
 /** Log a formatted line for the bus ("usbN: ..."). */
 void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -135,7 +169,7 @@ struct bu_usb_device *bu_port_child(const struct bu_port_hub *hub, const struct 
 
 /** Start enumerating a new device (its port is reset and recovered). */
 void bu_core_enum_start(struct bu_usb_device *dev);
-/** The device's enumeration timer (dev->wake_us) fired. */
+/** The device's enumeration timer (bu_core_device.wake_us) fired. */
 void bu_core_enum_timer(struct bu_usb_device *dev);
 /** End enumeration: configured (err 0, drivers bound) or failed with err. */
 void bu_core_enum_finish(struct bu_usb_device *dev, int err);

@@ -93,8 +93,8 @@ static void dev_ctrl_done(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_device *dev = xfer->ctx;
 
-	dev->ctrl_busy = false;
-	dev->ctrl_status = xfer->status;
+	bu_core_dev(dev)->ctrl_busy = false;
+	bu_core_dev(dev)->ctrl_status = xfer->status;
 	step_done(dev, xfer->status);
 }
 
@@ -115,7 +115,7 @@ static int started(int rc)
 static int dev_request(struct bu_usb_device *dev, const uint8_t setup[8], void *buf,
 		       uint16_t len, uint32_t timeout_ms)
 {
-	struct bu_usb_xfer *x = &dev->ctrl;
+	struct bu_usb_xfer *x = &bu_core_dev(dev)->ctrl;
 	int rc;
 
 	bu_memset(x, 0, sizeof(*x));
@@ -126,10 +126,10 @@ static int dev_request(struct bu_usb_device *dev, const uint8_t setup[8], void *
 	x->timeout_ms = timeout_ms;
 	x->complete = dev_ctrl_done;
 	x->ctx = dev;
-	dev->ctrl_busy = true;
+	bu_core_dev(dev)->ctrl_busy = true;
 	rc = bu_usb_xfer_submit(x);
 	if (rc)
-		dev->ctrl_busy = false;
+		bu_core_dev(dev)->ctrl_busy = false;
 	return started(rc);
 }
 
@@ -170,7 +170,7 @@ static int address_done(struct bu_usb_device *dev, int status, const char **why)
 
 static int addr_recovery_start(struct bu_usb_device *dev)
 {
-	dev->wake_us = bu_core_now(dev->bus) + T_SETADDR_US;
+	bu_core_dev(dev)->wake_us = bu_core_now(dev->bus) + T_SETADDR_US;
 	return STEP_WAIT;
 }
 
@@ -180,7 +180,7 @@ static int addr_recovery_start(struct bu_usb_device *dev)
 
 static int desc8_start(struct bu_usb_device *dev)
 {
-	return get_desc(dev, USB_DT_DEVICE, 0, 0, dev->ctrl_buf, 8);
+	return get_desc(dev, USB_DT_DEVICE, 0, 0, bu_core_dev(dev)->ctrl_buf, 8);
 }
 
 /** The first 8 bytes give EP0's max packet size; tell the controller if it differs. */
@@ -190,7 +190,7 @@ static int desc8_done(struct bu_usb_device *dev, int status, const char **why)
 
 	if (status)
 		return status;
-	mps = bu_desc_device_mps0(dev->ctrl_buf, dev->ctrl.actual, dev->speed, why);
+	mps = bu_desc_device_mps0(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, dev->speed, why);
 	if (mps < 0)
 		return mps;
 	if ((unsigned)mps == dev->ep0.mps)
@@ -206,7 +206,7 @@ static int ep0_update_start(struct bu_usb_device *dev)
 
 static int desc18_start(struct bu_usb_device *dev)
 {
-	return get_desc(dev, USB_DT_DEVICE, 0, 0, dev->ctrl_buf, USB_DT_DEVICE_SIZE);
+	return get_desc(dev, USB_DT_DEVICE, 0, 0, bu_core_dev(dev)->ctrl_buf, USB_DT_DEVICE_SIZE);
 }
 
 static int desc18_done(struct bu_usb_device *dev, int status, const char **why)
@@ -215,7 +215,7 @@ static int desc18_done(struct bu_usb_device *dev, int status, const char **why)
 
 	if (status)
 		return status;
-	rc = bu_desc_parse_device(dev->ctrl_buf, dev->ctrl.actual, &dev->desc, why);
+	rc = bu_desc_parse_device(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, &dev->desc, why);
 	if (rc)
 		return rc;
 	dev->have_desc = true;
@@ -297,7 +297,7 @@ static int config_hdr_start(struct bu_usb_device *dev)
 	if (dev->num_configs >= dev->desc.bNumConfigurations ||
 	    dev->num_configs >= BU_USB_MAX_CONFIGS)
 		return ST_BOS_HDR;
-	return get_desc(dev, USB_DT_CONFIG, dev->num_configs, 0, dev->ctrl_buf,
+	return get_desc(dev, USB_DT_CONFIG, dev->num_configs, 0, bu_core_dev(dev)->ctrl_buf,
 			USB_DT_CONFIG_SIZE);
 }
 
@@ -313,7 +313,7 @@ static int config_hdr_done(struct bu_usb_device *dev, int status, const char **w
 		return ST_BOS_HDR;
 	if (status)
 		return status;
-	total = bu_desc_total_length(dev->ctrl_buf, dev->ctrl.actual, USB_DT_CONFIG, why);
+	total = bu_desc_total_length(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, USB_DT_CONFIG, why);
 	if (total < 0)
 		return total;
 	total = BU_MIN(total, BU_USB_MAX_CONFIG_LEN);
@@ -340,8 +340,8 @@ static int config_full_done(struct bu_usb_device *dev, int status, const char **
 	if (status)
 		return status;
 	dev->config_raw[i] = raw_keep(dev->bus, dev->config_raw[i], &dev->config_raw_len[i],
-				      dev->ctrl.actual);
-	rc = dev_parse_config(dev, i, BU_MIN(dev->ctrl.actual, dev->config_raw_len[i]), why);
+				      bu_core_dev(dev)->ctrl.actual);
+	rc = dev_parse_config(dev, i, BU_MIN(bu_core_dev(dev)->ctrl.actual, dev->config_raw_len[i]), why);
 	if (rc)
 		return rc;
 	/* What applications get (WinUsb_GetDescriptor) describes itself. */
@@ -377,13 +377,13 @@ static int bos_hdr_start(struct bu_usb_device *dev)
 {
 	if (dev->desc.bcdUSB < 0x0201)
 		return ST_LANGID;
-	return get_desc(dev, USB_DT_BOS, 0, 0, dev->ctrl_buf, USB_DT_BOS_SIZE);
+	return get_desc(dev, USB_DT_BOS, 0, 0, bu_core_dev(dev)->ctrl_buf, USB_DT_BOS_SIZE);
 }
 
 static int bos_hdr_done(struct bu_usb_device *dev, int status, const char **why)
 {
 	int total = status ? status
-			   : bu_desc_total_length(dev->ctrl_buf, dev->ctrl.actual, USB_DT_BOS, why);
+			   : bu_desc_total_length(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, USB_DT_BOS, why);
 
 	if (total < 0)
 		return bos_skip(dev, total, why);
@@ -410,8 +410,8 @@ static int bos_full_done(struct bu_usb_device *dev, int status, const char **why
 
 	if (status)
 		return bos_skip(dev, status, why);
-	dev->bos_raw = raw_keep(dev->bus, dev->bos_raw, &dev->bos_raw_len, dev->ctrl.actual);
-	len = BU_MIN(dev->ctrl.actual, dev->bos_raw_len);
+	dev->bos_raw = raw_keep(dev->bus, dev->bos_raw, &dev->bos_raw_len, bu_core_dev(dev)->ctrl.actual);
+	len = BU_MIN(bu_core_dev(dev)->ctrl.actual, dev->bos_raw_len);
 	dev->bos = bu_core_alloc(dev->bus, sizeof(*dev->bos));
 	rc = dev->bos ? bu_desc_parse_bos(dev->bos_raw, len, dev->bos, why) : BU_ENOMEM;
 	if (rc)
@@ -428,16 +428,16 @@ static int langid_start(struct bu_usb_device *dev)
 {
 	if (!dev->desc.iManufacturer && !dev->desc.iProduct && !dev->desc.iSerialNumber)
 		return ST_CONFIGURE;
-	return get_desc(dev, USB_DT_STRING, 0, 0, dev->ctrl_buf, 255);
+	return get_desc(dev, USB_DT_STRING, 0, 0, bu_core_dev(dev)->ctrl_buf, 255);
 }
 
 static int langid_done(struct bu_usb_device *dev, int status, const char **why)
 {
 	/* USB 2.0 §9.6.7: a device without strings may STALL here. */
-	if (status || bu_desc_first_langid(dev->ctrl_buf, dev->ctrl.actual, &dev->langid, why))
+	if (status || bu_desc_first_langid(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, &dev->langid, why))
 		dev->langid = 0;
 	*why = NULL;
-	dev->str_step = 0;
+	bu_core_dev(dev)->str_step = 0;
 	return ST_STRINGS;
 }
 
@@ -446,18 +446,18 @@ static uint8_t string_index(const struct bu_usb_device *dev)
 {
 	if (!dev->langid)
 		return 0;
-	return dev->str_step == 0 ? dev->desc.iManufacturer
-	       : dev->str_step == 1 ? dev->desc.iProduct
+	return bu_core_dev(dev)->str_step == 0 ? dev->desc.iManufacturer
+	       : bu_core_dev(dev)->str_step == 1 ? dev->desc.iProduct
 				    : dev->desc.iSerialNumber;
 }
 
 /** Read the next string the device names; none left: configure. */
 static int strings_start(struct bu_usb_device *dev)
 {
-	for (; dev->str_step < 3; dev->str_step++) {
+	for (; bu_core_dev(dev)->str_step < 3; bu_core_dev(dev)->str_step++) {
 		uint8_t idx = string_index(dev);
 
-		if (idx && get_desc(dev, USB_DT_STRING, idx, dev->langid, dev->ctrl_buf, 255) ==
+		if (idx && get_desc(dev, USB_DT_STRING, idx, dev->langid, bu_core_dev(dev)->ctrl_buf, 255) ==
 				   STEP_WAIT)
 			return STEP_WAIT;
 	}
@@ -470,20 +470,20 @@ static int strings_done(struct bu_usb_device *dev, int status, const char **why)
 	/* The three strings have the same size. */
 	char *const outs[] = { dev->manufacturer, dev->product, dev->serial };
 	bool *const haves[] = { &dev->have_manufacturer, &dev->have_product, &dev->have_serial };
-	unsigned k = BU_MIN(dev->str_step, 2u);
+	unsigned k = BU_MIN(bu_core_dev(dev)->str_step, 2u);
 	char path[32];
 
 	if (!status) {
-		if (bu_desc_string_to_utf8(dev->ctrl_buf, dev->ctrl.actual, outs[k],
+		if (bu_desc_string_to_utf8(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, outs[k],
 					   sizeof(dev->product), why) >= 0)
 			*haves[k] = true;
 		else
 			bu_core_log(dev->bus, BU_LOG_WARN, "device %s: string %u ignored: %s",
-				    bu_core_dev_path(dev, path, sizeof(path)), dev->str_step,
+				    bu_core_dev_path(dev, path, sizeof(path)), bu_core_dev(dev)->str_step,
 				    *why ? *why : "malformed");
 	}
 	*why = NULL;
-	dev->str_step++;
+	bu_core_dev(dev)->str_step++;
 	return ST_STRINGS;
 }
 
@@ -565,14 +565,14 @@ static int set_config_done(struct bu_usb_device *dev, int status, const char **w
 static int msos_start(struct bu_usb_device *dev)
 {
 	struct bu_usb_bus *bus = dev->bus;
-	struct msos_fetch_state *st = dev->msos_fetch;
+	struct msos_fetch_state *st = bu_core_dev(dev)->msos_fetch;
 	uint8_t setup[8];
 	int len;
 
 	if (!st) {
 		if (bus->no_msos)
 			return ST_DONE;
-		dev->msos_fetch = st = bu_core_alloc(bus, sizeof(*st));
+		bu_core_dev(dev)->msos_fetch = st = bu_core_alloc(bus, sizeof(*st));
 		dev->msos = bu_core_alloc(bus, sizeof(*dev->msos));
 		if (!st || !dev->msos)
 			return ST_DONE;
@@ -589,10 +589,10 @@ static int msos_start(struct bu_usb_device *dev)
 
 static int msos_done(struct bu_usb_device *dev, int status, const char **why)
 {
-	struct msos_fetch_state *st = dev->msos_fetch;
+	struct msos_fetch_state *st = bu_core_dev(dev)->msos_fetch;
 
 	(void)why;
-	bu_msos_fetch_feed(&st->f, status, st->buf, dev->ctrl.actual);
+	bu_msos_fetch_feed(&st->f, status, st->buf, bu_core_dev(dev)->ctrl.actual);
 	return status == BU_ENODEV ? ST_DONE : ST_MSOS;
 }
 
@@ -601,8 +601,8 @@ static void msos_free(struct bu_usb_device *dev)
 {
 	struct bu_usb_bus *bus = dev->bus;
 
-	bu_core_free(bus, dev->msos_fetch, sizeof(struct msos_fetch_state));
-	dev->msos_fetch = NULL;
+	bu_core_free(bus, bu_core_dev(dev)->msos_fetch, sizeof(struct msos_fetch_state));
+	bu_core_dev(dev)->msos_fetch = NULL;
 	if (dev->msos && !dev->msos->version) {
 		bu_core_free(bus, dev->msos, sizeof(*dev->msos));
 		dev->msos = NULL;
@@ -645,7 +645,7 @@ static void log_malformed(struct bu_usb_device *dev, const char *why)
 	char path[32];
 
 	bu_core_log(dev->bus, BU_LOG_WARN, "device %s: %s: %s",
-		    bu_core_dev_path(dev, path, sizeof(path)), steps[dev->enum_step].name, why);
+		    bu_core_dev_path(dev, path, sizeof(path)), steps[bu_core_dev(dev)->enum_step].name, why);
 }
 
 /** Enter steps from `next` until one waits or the device's enumeration ends. */
@@ -664,7 +664,7 @@ static void step_run(struct bu_usb_device *dev, int next)
 			bu_core_enum_finish(dev, BU_EIO);
 			return;
 		}
-		dev->enum_step = (uint8_t)next;
+		bu_core_dev(dev)->enum_step = (uint8_t)next;
 		bu_core_log(dev->bus, BU_LOG_TRACE, "device %s: %s",
 			    bu_core_dev_path(dev, path, sizeof(path)), steps[next].name);
 		next = steps[next].start(dev);
@@ -680,7 +680,7 @@ static void step_done(struct bu_usb_device *dev, int status)
 
 	if (dev->state != BU_DEV_ENUMERATING)
 		return;
-	row = &steps[dev->enum_step];
+	row = &steps[bu_core_dev(dev)->enum_step];
 	next = row->done ? row->done(dev, status, &why) : status ? status : row->next;
 	if (next < 0 && why)
 		log_malformed(dev, why);
@@ -704,7 +704,7 @@ void bu_core_enum_free(struct bu_usb_device *dev)
 
 const char *bu_core_enum_step_name(const struct bu_usb_device *dev)
 {
-	return dev->enum_step && dev->enum_step < ST_COUNT ? steps[dev->enum_step].name : "?";
+	return bu_core_dev(dev)->enum_step && bu_core_dev(dev)->enum_step < ST_COUNT ? steps[bu_core_dev(dev)->enum_step].name : "?";
 }
 
 void bu_core_enum_finish(struct bu_usb_device *dev, int err)
@@ -713,9 +713,9 @@ void bu_core_enum_finish(struct bu_usb_device *dev, int err)
 	char path[32];
 
 	dev->t_done_us = bu_core_now(bus);
-	dev->wake_us = 0;
-	if (err && dev->addr_lock && dev->parent && bu_core_hub_child_failed(dev))
-		dev->addr_lock = false; /* the hub holds the lock now */
+	bu_core_dev(dev)->wake_us = 0;
+	if (err && bu_core_dev(dev)->addr_lock && dev->parent && bu_core_hub_child_failed(dev))
+		bu_core_dev(dev)->addr_lock = false; /* the hub holds the lock now */
 	bu_core_addr_unlock(dev);
 	if (err) {
 		dev->state = BU_DEV_FAILED;

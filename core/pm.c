@@ -23,7 +23,7 @@ enum pm_state {
 
 bool bu_usb_device_suspended(const struct bu_usb_device *dev)
 {
-	return dev && dev->pm_state != PM_ACTIVE;
+	return dev && bu_core_dev(dev)->pm_state != PM_ACTIVE;
 }
 
 /** Start resuming a suspended device. */
@@ -32,19 +32,19 @@ static int pm_resume(struct bu_usb_device *dev)
 	struct bu_usb_bus *bus = dev->bus;
 	int rc;
 
-	if (dev->pm_state == PM_STOPPING)
-		dev->pm_wake = true; /* resume as soon as the stops are done */
-	if (dev->pm_state != PM_SUSPENDED)
+	if (bu_core_dev(dev)->pm_state == PM_STOPPING)
+		bu_core_dev(dev)->pm_wake = true; /* resume as soon as the stops are done */
+	if (bu_core_dev(dev)->pm_state != PM_SUSPENDED)
 		return 0;
 	if (dev->speed >= BU_SPEED_SUPER) {
 		/* USB 3: writing U0 starts the U3 exit; allow TRSMRCY for it. */
 		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U0);
-		dev->pm_state = PM_RESUME_RECOVERY;
-		dev->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+		bu_core_dev(dev)->pm_state = PM_RESUME_RECOVERY;
+		bu_core_dev(dev)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
 	} else {
 		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_RESUME);
-		dev->pm_state = PM_RESUME_SIGNAL;
-		dev->pm_wake_us = bu_core_now(bus) + T_DRSMDN_US;
+		bu_core_dev(dev)->pm_state = PM_RESUME_SIGNAL;
+		bu_core_dev(dev)->pm_wake_us = bu_core_now(bus) + T_DRSMDN_US;
 	}
 	return rc;
 }
@@ -61,9 +61,9 @@ static void pm_unpause(struct bu_usb_device *dev)
 	struct bu_usb_bus *bus = dev->bus;
 
 	for (unsigned i = 2; i < 32; i++)
-		if ((dev->pm_paused & (1u << i)) && dev->eps[i])
+		if ((bu_core_dev(dev)->pm_paused & (1u << i)) && dev->eps[i])
 			bus->ops->ep_unpause(dev->eps[i]);
-	dev->pm_paused = 0;
+	bu_core_dev(dev)->pm_paused = 0;
 }
 
 static void pm_flush(struct bu_usb_device *dev, int err);
@@ -78,17 +78,17 @@ static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 	struct bu_usb_bus *bus = dev->bus;
 
 	if (status)
-		dev->pm_wake = true;
-	if (dev->pm_state != PM_STOPPING || --dev->pm_stops)
+		bu_core_dev(dev)->pm_wake = true;
+	if (bu_core_dev(dev)->pm_state != PM_STOPPING || --bu_core_dev(dev)->pm_stops)
 		return;
-	if (!dev->pm_wake && dev->state == BU_DEV_CONFIGURED &&
+	if (!bu_core_dev(dev)->pm_wake && dev->state == BU_DEV_CONFIGURED &&
 	    bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3) == 0) {
-		dev->pm_state = PM_SUSPENDED;
+		bu_core_dev(dev)->pm_state = PM_SUSPENDED;
 		return;
 	}
 	/* Not suspended after all: run again at once (the link never left U0). */
-	dev->pm_state = PM_ACTIVE;
-	dev->pm_wake = false;
+	bu_core_dev(dev)->pm_state = PM_ACTIVE;
+	bu_core_dev(dev)->pm_wake = false;
 	pm_unpause(dev);
 	if (dev->state != BU_DEV_GONE)
 		pm_flush(dev, 0);
@@ -110,9 +110,9 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 		return pm_resume(dev);
 	if (dev->state != BU_DEV_CONFIGURED)
 		return BU_EBUSY;
-	if (dev->pm_state == PM_SUSPENDED)
+	if (bu_core_dev(dev)->pm_state == PM_SUSPENDED)
 		return 0;
-	if (dev->pm_state != PM_ACTIVE)
+	if (bu_core_dev(dev)->pm_state != PM_ACTIVE)
 		return BU_EBUSY;
 	if (bus->ops->ep_queued(&dev->ep0))
 		return BU_EBUSY;
@@ -125,25 +125,25 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 	}
 	/* Stop the endpoints whose reads stay queued (xHCI §4.15.1: no
 	 * endpoint may run while its port is suspended), then U3. */
-	dev->pm_paused = 0;
-	dev->pm_stops = 1; /* held until every pause is started */
-	dev->pm_wake = false;
-	dev->pm_state = PM_STOPPING;
+	bu_core_dev(dev)->pm_paused = 0;
+	bu_core_dev(dev)->pm_stops = 1; /* held until every pause is started */
+	bu_core_dev(dev)->pm_wake = false;
+	bu_core_dev(dev)->pm_state = PM_STOPPING;
 	rc = 0;
 	for (unsigned i = 2; i < 32 && !rc; i++) {
 		struct bu_usb_endpoint *ep = dev->eps[i];
 
 		if (!ep || !bus->ops->ep_queued(ep))
 			continue;
-		dev->pm_stops++;
+		bu_core_dev(dev)->pm_stops++;
 		rc = bus->ops->ep_pause(ep, pm_stopped, NULL);
 		if (rc)
-			dev->pm_stops--;
+			bu_core_dev(dev)->pm_stops--;
 		else
-			dev->pm_paused |= 1u << i;
+			bu_core_dev(dev)->pm_paused |= 1u << i;
 	}
 	if (rc)
-		dev->pm_wake = true; /* could not stop one: back to active */
+		bu_core_dev(dev)->pm_wake = true; /* could not stop one: back to active */
 	pm_stopped(dev, NULL, 0);
 	return rc;
 }
@@ -168,18 +168,18 @@ bool bu_core_pm_hold(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_device *dev = xfer->ep->dev;
 
-	if (dev->pm_state == PM_ACTIVE)
+	if (bu_core_dev(dev)->pm_state == PM_ACTIVE)
 		return false;
 	xfer->core.held_next = NULL;
 	xfer->core.held = true;
 	xfer->core.held_cancelled = false;
 	xfer->status = 0;
 	xfer->actual = 0;
-	if (dev->held_tail)
-		dev->held_tail->core.held_next = xfer;
+	if (bu_core_dev(dev)->held_tail)
+		bu_core_dev(dev)->held_tail->core.held_next = xfer;
 	else
-		dev->held = xfer;
-	dev->held_tail = xfer;
+		bu_core_dev(dev)->held = xfer;
+	bu_core_dev(dev)->held_tail = xfer;
 	pm_resume(dev);
 	return true;
 }
@@ -188,7 +188,7 @@ bool bu_core_pm_cancel(struct bu_usb_xfer *xfer, int status)
 {
 	struct bu_usb_device *dev = xfer->ep->dev;
 
-	for (struct bu_usb_xfer *x = dev->held; x; x = x->core.held_next) {
+	for (struct bu_usb_xfer *x = bu_core_dev(dev)->held; x; x = x->core.held_next) {
 		if (x == xfer) {
 			/* Completed from poll when the device resumes. */
 			x->core.held_cancelled = true;
@@ -203,7 +203,7 @@ int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status)
 {
 	int n = 0;
 
-	for (struct bu_usb_xfer *x = ep->dev->held; x; x = x->core.held_next)
+	for (struct bu_usb_xfer *x = bu_core_dev(ep->dev)->held; x; x = x->core.held_next)
 		if (x->ep == ep && !x->core.held_cancelled) {
 			x->core.held_cancelled = true;
 			x->status = status;
@@ -215,9 +215,9 @@ int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status)
 /** Hand the held transfers to the controller (or finish them with `err`). */
 static void pm_flush(struct bu_usb_device *dev, int err)
 {
-	struct bu_usb_xfer *list = dev->held;
+	struct bu_usb_xfer *list = bu_core_dev(dev)->held;
 
-	dev->held = dev->held_tail = NULL;
+	bu_core_dev(dev)->held = bu_core_dev(dev)->held_tail = NULL;
 	while (list) {
 		struct bu_usb_xfer *x = list;
 		int rc = err;
@@ -243,26 +243,26 @@ static void pm_flush(struct bu_usb_device *dev, int err)
 
 void bu_core_pm_drop(struct bu_usb_device *dev)
 {
-	dev->pm_state = PM_ACTIVE;
-	dev->pm_wake_us = 0;
-	dev->pm_paused = 0; /* its endpoints go with it */
-	dev->pm_stops = 0;
+	bu_core_dev(dev)->pm_state = PM_ACTIVE;
+	bu_core_dev(dev)->pm_wake_us = 0;
+	bu_core_dev(dev)->pm_paused = 0; /* its endpoints go with it */
+	bu_core_dev(dev)->pm_stops = 0;
 	pm_flush(dev, BU_ENODEV);
 }
 
 void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 {
 	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
-		if (!d->pm_wake_us || now < d->pm_wake_us)
+		if (!bu_core_dev(d)->pm_wake_us || now < bu_core_dev(d)->pm_wake_us)
 			continue;
-		d->pm_wake_us = 0;
-		if (d->pm_state == PM_RESUME_SIGNAL) {
+		bu_core_dev(d)->pm_wake_us = 0;
+		if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL) {
 			/* USB 2: end resume signalling (xHCI §4.15.2.2). */
 			bus->ops->port_set_link(bus, d->root_port, BU_LINK_U0);
-			d->pm_state = PM_RESUME_RECOVERY;
-			d->pm_wake_us = now + T_RSMRCY_US;
-		} else if (d->pm_state == PM_RESUME_RECOVERY) {
-			d->pm_state = PM_ACTIVE;
+			bu_core_dev(d)->pm_state = PM_RESUME_RECOVERY;
+			bu_core_dev(d)->pm_wake_us = now + T_RSMRCY_US;
+		} else if (bu_core_dev(d)->pm_state == PM_RESUME_RECOVERY) {
+			bu_core_dev(d)->pm_state = PM_ACTIVE;
 			pm_unpause(d);
 			pm_flush(d, 0);
 		}

@@ -24,12 +24,12 @@ int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms)
 /** Completion of a synchronous controller operation: tell its waiter. */
 static void op_done(struct bu_usb_device *dev, void *ctx, int status)
 {
-	struct bu_core_waiter *w = dev->waiter;
+	struct bu_core_waiter *w = bu_core_dev(dev)->waiter;
 
 	if (w) {
 		w->status = status;
 		w->done = true;
-		dev->waiter = NULL;
+		bu_core_dev(dev)->waiter = NULL;
 	}
 }
 
@@ -45,16 +45,16 @@ static int configure_sync(struct bu_usb_device *dev, uint32_t add_mask, uint32_t
 	struct bu_core_waiter w = { false, 0 };
 	int rc;
 
-	dev->waiter = &w;
+	bu_core_dev(dev)->waiter = &w;
 	rc = bus->ops->dev_configure(dev, add_mask, drop_mask, op_done, NULL);
 	if (rc) {
-		dev->waiter = NULL;
+		bu_core_dev(dev)->waiter = NULL;
 		return rc;
 	}
 	/* Commands have their own timeout and abort; this bound is a backstop. */
 	rc = bu_core_wait(bus, &w.done, 2 * BU_USB_REQUEST_TIMEOUT_MS);
 	if (rc && !w.done) {
-		dev->waiter = NULL; /* not removed: removal completes w */
+		bu_core_dev(dev)->waiter = NULL; /* not removed: removal completes w */
 		return rc;
 	}
 	return w.status;

@@ -313,7 +313,6 @@ struct bu_usb_device {
 	uint8_t config_value; /**< active bConfigurationValue, 0 = none */
 	struct bu_bos_info *bos; /**< parsed BOS (views into bos_raw), or NULL */
 	struct bu_msos_info *msos; /**< Microsoft OS descriptors found, or NULL */
-	void *msos_fetch;    /**< core private: fetch in progress */
 	uint8_t *bos_raw;
 	uint16_t bos_raw_len;
 	int active_config;    /**< index into configs, -1 = none */
@@ -328,31 +327,12 @@ struct bu_usb_device {
 	struct bu_usb_endpoint *eps[32]; /**< open endpoints by (num*2 + IN) */
 	struct bu_usb_endpoint ep_store[30];
 
-	/* Enumeration machinery (core private). */
-	uint8_t enum_step;
-	uint8_t enum_retry;
-	uint8_t str_step;
-	uint64_t wake_us;    /**< timer: step again at this time, 0 = none */
 	uint64_t t_start_us; /**< when enumeration began (for benches) */
 	uint64_t t_done_us;  /**< when it was configured */
-	struct bu_usb_xfer ctrl; /**< the core's own control transfer */
-	uint8_t *ctrl_buf;   /**< DMA buffer for it */
-	uint64_t ctrl_buf_bus;
-	uint16_t ctrl_len;
-	bool ctrl_busy;
-	int ctrl_status;
 
 	/* Interfaces of the active configuration and their drivers. */
 	uint8_t num_ifaces;
 	struct bu_usb_interface ifaces[BU_USB_MAX_IFACES];
-	bool addr_lock;      /**< holds its root port's default-address lock */
-	uint8_t pm_state;    /**< core private: selective suspend state */
-	uint64_t pm_wake_us; /**< core private: next suspend/resume step */
-	uint32_t pm_paused;  /**< core private: endpoints (by index) stopped for the suspend */
-	uint8_t pm_stops;    /**< core private: Stop Endpoints still to complete */
-	bool pm_wake;        /**< core private: resume asked for while stopping */
-	struct bu_usb_xfer *held, *held_tail; /**< submitted while suspended */
-	void *waiter;        /**< core private: synchronous caller to tell */
 
 	void *hc_priv;       /**< controller driver's device state */
 };
