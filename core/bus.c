@@ -82,7 +82,7 @@ void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size)
 /** Remove a transfer from the bus's timeout list. */
 static void timed_unlink(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 {
-	for (struct bu_usb_xfer **pp = &bus->timed; *pp; pp = &(*pp)->core.tnext) {
+	for (struct bu_usb_xfer **pp = &bus->core->timed; *pp; pp = &(*pp)->core.tnext) {
 		if (*pp == xfer) {
 			*pp = xfer->core.tnext;
 			break;
@@ -115,8 +115,8 @@ static int xfer_queue(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 	xfer->core.timing_out = false;
 	rc = bus->ops->xfer_submit(xfer);
 	if (!rc && xfer->core.deadline_us) {
-		xfer->core.tnext = bus->timed;
-		bus->timed = xfer;
+		xfer->core.tnext = bus->core->timed;
+		bus->core->timed = xfer;
 	}
 	return rc;
 }
@@ -180,7 +180,7 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 /** Cancel transfers whose deadline passed; they complete with BU_ETIMEDOUT. */
 static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 {
-	for (struct bu_usb_xfer *x = bus->timed, *next; x; x = next) {
+	for (struct bu_usb_xfer *x = bus->core->timed, *next; x; x = next) {
 		next = x->core.tnext;
 		if (x->core.deadline_us && now >= x->core.deadline_us && !x->core.timing_out) {
 			bu_core_log(bus, BU_LOG_DEBUG, "transfer on ep 0x%02x timed out",
@@ -299,7 +299,7 @@ void bu_core_addr_unlock(struct bu_usb_device *dev)
 {
 	if (bu_core_dev(dev)->addr_lock) {
 		bu_core_dev(dev)->addr_lock = false;
-		dev->bus->addr_owner[dev->root_port] = NULL;
+		dev->bus->core->addr_owner[dev->root_port] = NULL;
 	}
 }
 
@@ -367,8 +367,8 @@ struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 	if (!dev)
 		return NULL;
 	/* A hub hands over its default-address lock with the new device. */
-	if (parent && bus->addr_owner[dev->root_port]) {
-		bus->addr_owner[dev->root_port] = dev;
+	if (parent && bus->core->addr_owner[dev->root_port]) {
+		bus->core->addr_owner[dev->root_port] = dev;
 		bu_core_dev(dev)->addr_lock = true;
 	}
 	bu_core_enum_start(dev);
@@ -475,8 +475,8 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 	if (bus->ops->port_status(bus, port, &st))
 		return;
 	root_hub(bus, &hub);
-	bus->root_ports[port].num = (uint8_t)port;
-	bu_port_update(&hub, &bus->root_ports[port], &st, timer);
+	bus->core->root_ports[port].num = (uint8_t)port;
+	bu_port_update(&hub, &bus->core->root_ports[port], &st, timer);
 }
 
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
@@ -488,6 +488,9 @@ void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
 
 int bu_usb_bus_start(struct bu_usb_bus *bus)
 {
+	bus->core = bu_core_alloc(bus, sizeof(*bus->core));
+	if (!bus->core)
+		return BU_ENOMEM;
 	if (bus->num_ports > 255)
 		bus->num_ports = 255;
 	bu_usb_bus_register_driver(bus, &bu_usb_hub_driver);
@@ -519,14 +522,14 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 
 		root_hub(bus, &hub);
 		for (unsigned p = 1; p <= bus->num_ports; p++)
-			if (bus->root_ports[p].state != BU_PORT_DEVICE)
-				bu_port_set(&hub, &bus->root_ports[p], BU_PORT_EMPTY, 0);
+			if (bus->core->root_ports[p].state != BU_PORT_DEVICE)
+				bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
 		goto out;
 	}
 	now = bu_core_now(bus);
 	for (unsigned p = 1; p <= bus->num_ports; p++) {
-		if (bus->root_ports[p].wake_us && now >= bus->root_ports[p].wake_us) {
-			bus->root_ports[p].wake_us = 0;
+		if (bus->core->root_ports[p].wake_us && now >= bus->core->root_ports[p].wake_us) {
+			bus->core->root_ports[p].wake_us = 0;
 			port_check(bus, p, true);
 		}
 	}
@@ -565,5 +568,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 	for (unsigned i = 0; i < 64; i++)
 		if (bus->ops->poll(bus))
 			break;
+	bu_core_free(bus, bus->core, sizeof(*bus->core));
+	bus->core = NULL;
 	bus->ops->destroy(bus);
 }

@@ -7,6 +7,23 @@
 
 #include "bareusb/usb.h"
 
+/** One downstream port's state machine (port.c). */
+struct bu_port {
+	uint8_t state;        /* enum bu_port_state */
+	uint8_t num;          /* port number on its hub (root port number) */
+	uint64_t wake_us;     /* timer: look at the port again then, 0 = none */
+	uint64_t deadline_us; /* the running reset's deadline */
+};
+
+/** The core's state of a bus, allocated by bu_usb_bus_start(). */
+struct bu_core_bus {
+	struct bu_usb_xfer *timed;   /* submitted transfers with a deadline */
+	uint32_t frame_hi;           /* frame number extension (bu_usb_frame_number) */
+	uint32_t frame_last;
+	const void *addr_owner[256]; /* per root port: who has a device at address 0 */
+	struct bu_port root_ports[256]; /* root ports by number */
+};
+
 /**
  * A device as the core holds it: the public part, then the state no one
  * outside the core reads (enumeration, power management, the address

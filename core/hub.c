@@ -521,8 +521,8 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		if (st)
 			hub_warn(h, "port disable", h->ctrl_port, st);
 		/* The failed device is off the bus: others may reset now. */
-		if (h->dev->bus->addr_owner[h->dev->root_port] == &hp->port)
-			h->dev->bus->addr_owner[h->dev->root_port] = NULL;
+		if (h->dev->bus->core->addr_owner[h->dev->root_port] == &hp->port)
+			h->dev->bus->core->addr_owner[h->dev->root_port] = NULL;
 		break;
 	case CK_POWER:
 		/* The port machine waits the power-good time, then looks. */
@@ -674,7 +674,7 @@ bool bu_core_hub_child_failed(struct bu_usb_device *child)
 	/* A device that never got its address still answers at address 0:
 	 * disable its port (USB 2.0 §11.24.2.2) before anyone else resets,
 	 * or the next device below this root port would collide with it. */
-	h->dev->bus->addr_owner[h->dev->root_port] = &hp->port;
+	h->dev->bus->core->addr_owner[h->dev->root_port] = &hp->port;
 	hp->disable = true;
 	hub_kick(h);
 	return true;
@@ -713,7 +713,7 @@ static void hub_poll(struct bu_usb_interface *intf, uint64_t now)
 			hp->timer_fired = true;
 			hp->read = true;
 		}
-		if (hp->port.state == BU_PORT_WAIT_LOCK && !bus->addr_owner[h->dev->root_port]) {
+		if (hp->port.state == BU_PORT_WAIT_LOCK && !bus->core->addr_owner[h->dev->root_port]) {
 			hp->timer_fired = false;
 			hp->read = true;
 		}
@@ -799,8 +799,8 @@ static void hub_remove(struct bu_usb_interface *intf)
 		return;
 	for (unsigned p = 1; p <= h->nports; p++) {
 		port_set(h, p, BU_PORT_EMPTY, 0);
-		if (bus->addr_owner[intf->dev->root_port] == &h->ports[p].port)
-			bus->addr_owner[intf->dev->root_port] = NULL;
+		if (bus->core->addr_owner[intf->dev->root_port] == &h->ports[p].port)
+			bus->core->addr_owner[intf->dev->root_port] = NULL;
 	}
 	h->step = HUB_DEAD;
 	hub_settled(h);

@@ -35,7 +35,7 @@
 /** The lock owner slot of the port's root port tree. */
 static const void **lock_slot(const struct bu_port_hub *hub)
 {
-	return &hub->bus->addr_owner[hub->dev ? hub->dev->root_port : 0];
+	return &hub->bus->core->addr_owner[hub->dev ? hub->dev->root_port : 0];
 }
 
 /** Log a line about a port: "port 3: ..." or "hub 3.1 port 2: ...". */

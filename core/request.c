@@ -364,8 +364,8 @@ uint32_t bu_usb_frame_number(struct bu_usb_bus *bus)
 	uint32_t f = bus->ops->frame_number(bus) & 0x7ff;
 
 	/* The controller counts 11 bits; carry the wraps in frame_hi. */
-	if (f < bus->frame_last)
-		bus->frame_hi += 0x800;
-	bus->frame_last = f;
-	return bus->frame_hi | f;
+	if (f < bus->core->frame_last)
+		bus->core->frame_hi += 0x800;
+	bus->core->frame_last = f;
+	return bus->core->frame_hi | f;
 }

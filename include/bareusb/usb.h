@@ -64,6 +64,7 @@ struct bu_bos_info;
 struct bu_msos_info;
 struct bu_usb_endpoint;
 struct bu_usb_xfer;
+struct bu_core_bus;
 
 /* ------------------------------------------------------------------------ */
 /* Parsed descriptors (views into a device's raw configuration bytes)       */
@@ -463,14 +464,6 @@ struct bu_usb_bus_events {
 	int (*choose_config)(void *ctx, const struct bu_usb_device *dev);
 };
 
-/** Core private: one downstream port's state machine (core/port.c). */
-struct bu_port {
-	uint8_t state;        /**< enum bu_port_state */
-	uint8_t num;          /**< port number on its hub (root port number) */
-	uint64_t wake_us;     /**< timer: look at the port again then, 0 = none */
-	uint64_t deadline_us; /**< the running reset's deadline */
-};
-
 /** A USB bus (one per controller). Created by the controller driver. */
 struct bu_usb_bus {
 	const struct bu_usb_hc_ops *ops;
@@ -482,14 +475,9 @@ struct bu_usb_bus {
 	struct bu_usb_bus_events events;
 	struct bu_usb_bus_stats stats;
 	unsigned enumerating; /**< devices in enumeration or ports in debounce */
-	struct bu_usb_xfer *timed; /**< submitted transfers with a deadline */
-	unsigned next_dev_id;
-	uint32_t frame_hi;      /**< frame number extension (bu_usb_frame_number) */
-	uint32_t frame_last;
 	const struct bu_usb_driver *drivers[BU_USB_MAX_DRIVERS]; /**< class drivers */
 	unsigned num_drivers;
-	const void *addr_owner[256]; /**< per root port: who has a device at address 0 */
-	struct bu_port root_ports[256]; /**< core private: root ports by number */
+	struct bu_core_bus *core; /**< core private (core_priv.h): ports, timeouts, locks */
 	bool failed;
 	bool no_msos;         /**< embedder: do not read Microsoft OS descriptors */
 };
