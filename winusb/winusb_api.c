@@ -1677,26 +1677,40 @@ BOOL bu_winusb_get_adjusted_frame_number(struct bu_winusb_api *api, PULONG Curre
 	return ok(api);
 }
 
+/**
+ * Start or stop time-sync tracking: the handle and the information
+ * structure checked (a missing one is ERROR_INVALID_HANDLE, as documented
+ * for both), then the request run inline.
+ */
+static BOOL timesync_call(struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE handle,
+			  bool have_info, uint32_t code, uint32_t tracking,
+			  struct bu_winusb_iores *res)
+{
+	struct api_iface *h = iface_arg(api, handle);
+	struct bu_winusb_ioparams prm;
+	uint32_t st;
+
+	if (!h)
+		return FALSE;
+	if (!have_info)
+		return fail(api, ERROR_INVALID_HANDLE);
+	params_for(&prm, h, 0);
+	prm.handle = tracking;
+	st = io_now(api, h->f, code, &prm, NULL, 0, res);
+	return st ? fail(api, st) : ok(api);
+}
+
 BOOL bu_winusb_start_tracking_for_time_sync(
 	struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 	PUSB_START_TRACKING_FOR_TIME_SYNC_INFORMATION StartTrackingInfo)
 {
-	struct api_iface *h;
-	struct bu_winusb_ioparams prm;
 	struct bu_winusb_iores res;
-	uint32_t st;
 
-	h = iface_arg(api, InterfaceHandle);
-	if (!h)
+	if (!timesync_call(api, InterfaceHandle, StartTrackingInfo != NULL,
+			   BU_WINUSB_IOCTL_TIMESYNC_START, 0, &res))
 		return FALSE;
-	if (!StartTrackingInfo)
-		return fail(api, ERROR_INVALID_HANDLE); /* both so documented */
-	params_for(&prm, h, 0);
-	st = io_now(api, h->f, BU_WINUSB_IOCTL_TIMESYNC_START, &prm, NULL, 0, &res);
-	if (st)
-		return fail(api, st);
 	StartTrackingInfo->TimeTrackingHandle = (HANDLE)(uintptr_t)res.handle;
-	return ok(api);
+	return TRUE;
 }
 
 BOOL bu_winusb_get_current_frame_number_and_qpc(
@@ -1738,19 +1752,13 @@ BOOL bu_winusb_stop_tracking_for_time_sync(
 	struct bu_winusb_api *api, WINUSB_INTERFACE_HANDLE InterfaceHandle,
 	PUSB_STOP_TRACKING_FOR_TIME_SYNC_INFORMATION StopTrackingInfo)
 {
-	struct api_iface *h;
-	struct bu_winusb_ioparams prm;
-	uint32_t st;
+	struct bu_winusb_iores res;
 
-	h = iface_arg(api, InterfaceHandle);
-	if (!h)
-		return FALSE;
-	if (!StopTrackingInfo)
-		return fail(api, ERROR_INVALID_HANDLE);
-	params_for(&prm, h, 0);
-	prm.handle = (uint32_t)(uintptr_t)StopTrackingInfo->TimeTrackingHandle;
-	st = io_now(api, h->f, BU_WINUSB_IOCTL_TIMESYNC_STOP, &prm, NULL, 0, NULL);
-	return st ? fail(api, st) : ok(api);
+	return timesync_call(api, InterfaceHandle, StopTrackingInfo != NULL,
+			     BU_WINUSB_IOCTL_TIMESYNC_STOP,
+			     StopTrackingInfo ? (uint32_t)(uintptr_t)StopTrackingInfo->TimeTrackingHandle
+					      : 0,
+			     &res);
 }
 
 /* ======================================================================== */
