@@ -197,7 +197,9 @@ static void *pick_handle(struct env *e, void *const *slots, bool *bogus)
 	case 5:
 		return (void *)(uintptr_t)(1 + fz_u8(&e->in));
 	case 6:
-		return h ? (void *)((uint8_t *)h + 1 + (b >> 5)) : NULL;
+		/* 1..7 bytes into a handle: never a whole element further
+		 * (an event is 8 bytes, so +8 was another valid event). */
+		return h ? (void *)((uint8_t *)h + 1 + (b >> 5) % 7) : NULL;
 	case 7: {
 		/* another kind: a file where an interface goes, and so on */
 		void *o = (void *)slots == (void *)e->files ? (void *)e->ifh[b & (NSLOT - 1)]

@@ -34,6 +34,8 @@ def main():
     ap.add_argument('--regressions')
     ap.add_argument('--artifacts')
     ap.add_argument('--max-len', type=int, default=4096)
+    ap.add_argument('--seed', type=int,
+                    help='libFuzzer -seed: the same mutations each run (CI), not a random start')
     a = ap.parse_args(argv)
 
     os.makedirs(a.scratch, exist_ok=True)
@@ -47,7 +49,8 @@ def main():
     name = os.path.basename(a.fuzzer)
     cmd = [a.fuzzer, '-max_total_time=%d' % a.seconds, '-max_len=%d' % a.max_len,
            '-timeout=120', '-rss_limit_mb=2048', '-print_final_stats=1',
-           '-artifact_prefix=' + os.path.join(artifacts, '') ] + extra + \
+           '-artifact_prefix=' + os.path.join(artifacts, '') ] + \
+          (['-seed=%d' % a.seed] if a.seed else []) + extra + \
           [a.scratch, a.corpus]
     print('$ ' + ' '.join(cmd), flush=True)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
