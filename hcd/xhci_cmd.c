@@ -145,7 +145,7 @@ void bu_xhci_cmd_check_timeout(struct xhci *x)
 {
 	struct xhci_ring *r = &x->cmd_ring;
 	struct xhci_cmd *cmd;
-	uint32_t crcr;
+	uint64_t crcr;
 
 	if (r->enq == r->deq)
 		return;
@@ -161,10 +161,16 @@ void bu_xhci_cmd_check_timeout(struct xhci *x)
 		    bu_xhci_trb_type_name(cmd->type), x->opts.cmd_timeout_ms);
 	cmd->aborted = true;
 	cmd->deadline_us = cmd_deadline(x);
-	/* Write CA to the low dword only (§5.4.5); the pointer bits are
-	 * ignored while the ring runs. */
-	crcr = xhci_op_rd(x, XHCI_OP_CRCR);
-	xhci_op_wr(x, XHCI_OP_CRCR, (crcr & XHCI_CRCR_RCS) | XHCI_CRCR_CA);
+	/* Command Abort (§4.6.1.2, §5.4.5) written as all 64 bits, low
+	 * dword first, with a valid pointer (the stuck command's TRB):
+	 * controllers that latch CRCR on its high dword, as QEMU's does,
+	 * ignore the low dword alone; the pointer is not loaded while the
+	 * ring runs. The stuck command then completes Command Aborted and
+	 * the ring stops (CRR=0); the deadline set above bounds the wait. */
+	crcr = xhci_ring_addr(r, r->deq) | (xhci_ring_cycle(r, r->deq) ? XHCI_CRCR_RCS : 0) |
+	       XHCI_CRCR_CA;
+	xhci_op_wr(x, XHCI_OP_CRCR, (uint32_t)crcr);
+	xhci_op_wr(x, XHCI_OP_CRCR + 4, (uint32_t)(crcr >> 32));
 }
 
 void bu_xhci_cmd_fail_all(struct xhci *x)

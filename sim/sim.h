@@ -71,6 +71,13 @@ struct sim_config {
 	uint32_t train_us;       /**< USB 3 link training after attach (0: 20000) */
 	uint32_t hub_reset_us;   /**< hub downstream port reset (0: 15000, TDRST) */
 	bool no_write64;         /**< leave bu_platform.write64 NULL */
+	/**
+	 * CRCR acts when its high dword is written (as QEMU's qemu-xhci
+	 * does): a Command Stop or Abort written to the low dword alone is
+	 * only remembered. Real controllers differ; Linux writes CRCR as 64
+	 * bits, low dword first, for the ones that need it.
+	 */
+	bool crcr_high_latch;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */

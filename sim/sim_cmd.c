@@ -987,6 +987,8 @@ void sim_cmd_crcr(struct sim *sim, uint32_t lo, uint32_t hi, bool hi_write)
 
 	if (!hi_write) {
 		cm->crcr_lo = lo;
+		if (sim->cfg.crcr_high_latch)
+			return; /* acted on at the high dword */
 		if (lo & (XHCI_CRCR_CS | XHCI_CRCR_CA)) {
 			if (lo & XHCI_CRCR_CA)
 				cm->abort_req = true;
@@ -996,8 +998,17 @@ void sim_cmd_crcr(struct sim *sim, uint32_t lo, uint32_t hi, bool hi_write)
 		}
 		return;
 	}
-	if (lo & (XHCI_CRCR_CS | XHCI_CRCR_CA))
-		return; /* a stop/abort written as 64 bits: the pointer is not loaded */
+	if (lo & (XHCI_CRCR_CS | XHCI_CRCR_CA)) {
+		/* A stop/abort written as 64 bits: the pointer is not loaded. */
+		if (sim->cfg.crcr_high_latch) {
+			if (lo & XHCI_CRCR_CA)
+				cm->abort_req = true;
+			else
+				cm->stop_req = true;
+			sim_schedule(sim, &cm->due, sim->now + 2 * SIM_US);
+		}
+		return;
+	}
 	if (cm->crr) {
 		sim_log(sim, BU_LOG_DEBUG, "CRCR pointer write ignored while CRR=1");
 		return;
