@@ -981,34 +981,30 @@ static void sim_cmd_event(struct sim *sim, uint64_t ptr, unsigned cc, unsigned s
 	sim_event_post(sim, 0, ev, false);
 }
 
-void sim_cmd_crcr(struct sim *sim, uint32_t lo, uint32_t hi, bool hi_write)
+/** CRCR.CS or CA was written: stop or abort the command ring shortly. */
+static void sim_crcr_stop(struct sim *sim, uint32_t lo)
 {
 	struct sim_cmd *cm = &sim->cmd;
 
-	if (!hi_write) {
+	if (lo & XHCI_CRCR_CA)
+		cm->abort_req = true;
+	else
+		cm->stop_req = true;
+	sim_schedule(sim, &cm->due, sim->now + 2 * SIM_US);
+}
+
+void sim_cmd_crcr(struct sim *sim, uint32_t lo, uint32_t hi, bool hi_write)
+{
+	struct sim_cmd *cm = &sim->cmd;
+	bool stop = lo & (XHCI_CRCR_CS | XHCI_CRCR_CA);
+
+	/* Acted on at the low dword, or (crcr_high_latch) at the high one. */
+	if (!hi_write)
 		cm->crcr_lo = lo;
-		if (sim->cfg.crcr_high_latch)
-			return; /* acted on at the high dword */
-		if (lo & (XHCI_CRCR_CS | XHCI_CRCR_CA)) {
-			if (lo & XHCI_CRCR_CA)
-				cm->abort_req = true;
-			else
-				cm->stop_req = true;
-			sim_schedule(sim, &cm->due, sim->now + 2 * SIM_US);
-		}
-		return;
-	}
-	if (lo & (XHCI_CRCR_CS | XHCI_CRCR_CA)) {
-		/* A stop/abort written as 64 bits: the pointer is not loaded. */
-		if (sim->cfg.crcr_high_latch) {
-			if (lo & XHCI_CRCR_CA)
-				cm->abort_req = true;
-			else
-				cm->stop_req = true;
-			sim_schedule(sim, &cm->due, sim->now + 2 * SIM_US);
-		}
-		return;
-	}
+	if (stop && hi_write == sim->cfg.crcr_high_latch)
+		sim_crcr_stop(sim, lo);
+	if (!hi_write || stop)
+		return; /* a stop/abort written as 64 bits: the pointer is not loaded */
 	if (cm->crr) {
 		sim_log(sim, BU_LOG_DEBUG, "CRCR pointer write ignored while CRR=1");
 		return;
