@@ -300,7 +300,8 @@ static int xhci_reset(struct xhci *x)
 		bu_xhci_log(x, BU_LOG_ERR, "controller did not halt");
 		return rc;
 	}
-	xhci_op_wr(x, XHCI_OP_USBCMD, XHCI_USBCMD_HCRST);
+	xhci_op_wr(x, XHCI_OP_USBCMD,
+		   (xhci_op_rd(x, XHCI_OP_USBCMD) & XHCI_USBCMD_RSVDP) | XHCI_USBCMD_HCRST);
 	/* Some controllers must not be touched right after HCRST (Linux and
 	 * Intel docs use 1 ms); the wait below covers the rest. */
 	bu_xhci_udelay(x, 1000);
@@ -403,8 +404,10 @@ static int event_ring_alloc(struct xhci *x)
 /** Clear IMAN.IP (RW1C), keeping IE as the options want it (§5.5.2.1). */
 static void iman_ack(struct xhci *x)
 {
-	xhci_wr32(x, x->rt + XHCI_RT_IR(0) + XHCI_IR_IMAN,
-		  XHCI_IMAN_IP | (x->opts.irq ? XHCI_IMAN_IE : 0));
+	uintptr_t iman = x->rt + XHCI_RT_IR(0) + XHCI_IR_IMAN;
+
+	xhci_wr32(x, iman, (xhci_rd32(x, iman) & XHCI_IMAN_RSVDP) | XHCI_IMAN_IP |
+				   (x->opts.irq ? XHCI_IMAN_IE : 0));
 }
 
 /** Program interrupter 0: ERSTSZ, ERDP, then ERSTBA (§4.9.4), IMOD, IMAN. */
@@ -412,7 +415,7 @@ static void event_ring_program(struct xhci *x)
 {
 	uintptr_t ir = x->rt + XHCI_RT_IR(0);
 
-	xhci_wr32(x, ir + XHCI_IR_ERSTSZ, 1);
+	xhci_wr32(x, ir + XHCI_IR_ERSTSZ, (xhci_rd32(x, ir + XHCI_IR_ERSTSZ) & XHCI_ERSTSZ_RSVDP) | 1);
 	wr64(x, ir + XHCI_IR_ERDP, x->evt_bus);
 	wr64(x, ir + XHCI_IR_ERSTBA, x->erst_bus);
 	/* IMODC counts down from IMODI between interrupts (§5.5.2.2). */
@@ -725,11 +728,13 @@ static int xhci_start(struct xhci *x)
 {
 	int rc;
 
-	xhci_op_wr(x, XHCI_OP_CONFIG, XHCI_CONFIG_SLOTS(x->max_slots));
+	xhci_op_wr(x, XHCI_OP_CONFIG, (xhci_op_rd(x, XHCI_OP_CONFIG) & XHCI_CONFIG_RSVDP) |
+					      XHCI_CONFIG_SLOTS(x->max_slots));
 	wr64(x, x->op + XHCI_OP_DCBAAP, x->dcbaa_bus);
 	wr64(x, x->op + XHCI_OP_CRCR, x->cmd_ring.bus | XHCI_CRCR_RCS);
 	event_ring_program(x);
-	xhci_op_wr(x, XHCI_OP_USBCMD, XHCI_USBCMD_RUN | XHCI_USBCMD_HSEE |
+	xhci_op_wr(x, XHCI_OP_USBCMD, (xhci_op_rd(x, XHCI_OP_USBCMD) & XHCI_USBCMD_RSVDP) |
+					      XHCI_USBCMD_RUN | XHCI_USBCMD_HSEE |
 					      (x->opts.irq ? XHCI_USBCMD_INTE : 0));
 	rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_HCH, 0,
 		       XHCI_HALT_TIMEOUT_US);

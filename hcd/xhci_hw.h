@@ -51,6 +51,11 @@
 
 #define XHCI_USBCMD_RUN (1u << 0)
 #define XHCI_USBCMD_HCRST (1u << 1)
+/* RsvdP bits: written back as read (§5.4.1, §5.4.7, §5.5.2.1, §5.5.2.3.1). */
+#define XHCI_USBCMD_RSVDP 0xfffe1070u /* 6:4, 12, 31:17 */
+#define XHCI_CONFIG_RSVDP 0xfffffc00u /* 31:10 */
+#define XHCI_IMAN_RSVDP 0xfffffffcu   /* 31:2 */
+#define XHCI_ERSTSZ_RSVDP 0xffff0000u /* 31:16 */
 #define XHCI_USBCMD_INTE (1u << 2)
 #define XHCI_USBCMD_HSEE (1u << 3)
 

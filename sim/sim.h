@@ -78,6 +78,12 @@ struct sim_config {
 	 * bits, low dword first, for the ones that need it.
 	 */
 	bool crcr_high_latch;
+	/**
+	 * Some RsvdP bits of USBCMD, CONFIG, IMAN and ERSTSZ read as 1 (as a
+	 * real part's may); every write must carry them back unchanged
+	 * (xHCI §5.1: RsvdP is preserved with read-modify-write).
+	 */
+	bool rsvdp_ones;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */

@@ -329,9 +329,28 @@ static uint32_t sim_read_raw(struct sim *sim, uint32_t off)
 	return 0;
 }
 
+/**
+ * The RsvdP bits set in `off` when sim_config.rsvdp_ones (one of each
+ * register's RsvdP fields), 0 for other registers or without it.
+ */
+static uint32_t sim_rsvdp_ones(const struct sim *sim, uint32_t off)
+{
+	if (!sim->cfg.rsvdp_ones)
+		return 0;
+	if (off == SIM_OP(XHCI_OP_USBCMD))
+		return 1u << 20; /* 31:17 */
+	if (off == SIM_OP(XHCI_OP_CONFIG))
+		return 1u << 16; /* 31:10 */
+	if (off == SIM_RT_OFF + 0x20 + XHCI_IR_IMAN)
+		return 1u << 8;  /* 31:2 */
+	if (off == SIM_RT_OFF + 0x20 + XHCI_IR_ERSTSZ)
+		return 1u << 24; /* 31:16 */
+	return 0;
+}
+
 uint32_t sim_mmio_read(struct sim *sim, uint32_t off)
 {
-	uint32_t v = sim_read_raw(sim, off);
+	uint32_t v = sim_read_raw(sim, off) | sim_rsvdp_ones(sim, off);
 	char nb[32];
 
 	if (sim->trace && off != SIM_OP(XHCI_OP_USBSTS))
@@ -366,6 +385,10 @@ void sim_mmio_write(struct sim *sim, uint32_t off, uint32_t val)
 	const char *name = sim_reg_name(off, nb, sizeof(nb));
 
 	sim_tracef(sim, "MMIO W %s = 0x%08x", name, val);
+	if ((val & sim_rsvdp_ones(sim, off)) != sim_rsvdp_ones(sim, off))
+		sim_violation_add(sim, "%s written as %#x: RsvdP bits not preserved (xHCI §5.1)", name,
+				  val);
+	val &= ~sim_rsvdp_ones(sim, off);
 	if (off >= SIM_XECP_OFF && off < SIM_XECP_OFF + 4 * sim->xcap_len) {
 		unsigned idx = (off - SIM_XECP_OFF) / 4;
 		if (sim->legacy_off != ~0u && idx >= sim->legacy_off && idx < sim->legacy_off + 2)

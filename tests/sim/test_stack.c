@@ -585,6 +585,32 @@ START_TEST(test_fault_cmd_hang)
 }
 END_TEST
 
+/*
+ * RsvdP bits are written back as read (xHCI §5.1). The model reads some
+ * RsvdP bits of USBCMD, CONFIG, IMAN and ERSTSZ as 1 and records a
+ * violation for any write that drops them; before the driver read-modify-
+ * wrote these registers, bring-up, interrupt acknowledgement and HCRST all
+ * did. Interrupt-driven, so IMAN is acknowledged too.
+ */
+START_TEST(test_rsvdp_preserved)
+{
+	struct sim_config cfg = { .rsvdp_ones = true };
+	struct bu_xhci_options o = { .irq = true };
+	struct stack st;
+
+	stack_up_opts(&st, &cfg, &o, 0);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	for (unsigned t = 0; t < 1000; t++) { /* 1 s: attach, debounce, enumeration */
+		bu_xhci_irq(st.bus);
+		bu_usb_bus_poll(st.bus);
+		sim_advance_us(st.sim, 1000);
+	}
+	ck_assert(bu_usb_bus_idle(st.bus));
+	ck_assert_ptr_nonnull(find_dev(&st, 0x1209));
+	stack_down(&st); /* no violation */
+}
+END_TEST
+
 START_TEST(test_fault_event_ring_full)
 {
 	struct stack st;
@@ -707,6 +733,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(f, test_fault_cnr_stuck);
 	tcase_add_loop_test(f, test_fault_cmd_hang, 0, 2);
 	tcase_add_test(f, test_fault_event_ring_full);
+	tcase_add_test(f, test_rsvdp_preserved);
 	suite_add_tcase(s, e);
 	suite_add_tcase(s, f);
 	return s;
