@@ -171,7 +171,6 @@ bool bu_core_pm_hold(struct bu_usb_xfer *xfer)
 	if (bu_core_dev(dev)->pm_state == PM_ACTIVE)
 		return false;
 	xfer->core.held_next = NULL;
-	xfer->core.held = true;
 	xfer->core.held_cancelled = false;
 	xfer->status = 0;
 	xfer->actual = 0;
@@ -224,7 +223,6 @@ static void pm_flush(struct bu_usb_device *dev, int err)
 
 		list = x->core.held_next;
 		x->core.held_next = NULL;
-		x->core.held = false;
 		x->core.submitted = false; /* goes out again, or completes here */
 		if (x->core.held_cancelled) {
 			rc = x->status;

@@ -28,8 +28,6 @@
 
 #include "bareusb/util.h"
 
-#include <stdarg.h>
-
 #include "timing.h"
 
 /** The lock owner slot of the port's root port tree. */

@@ -170,7 +170,6 @@ struct bu_usb_xfer {
 	struct bu_usb_xfer_core {
 		bool submitted;     /**< between a successful submit and the callback */
 		bool timing_out;    /**< its deadline passed: the cancel is on its way */
-		bool held;          /**< held while its device resumes */
 		bool held_cancelled; /**< cancelled while held: completes at the resume */
 		struct bu_usb_xfer *tnext;     /**< bus list of transfers with a deadline */
 		struct bu_usb_xfer *held_next; /**< device list of held transfers */
