@@ -131,6 +131,31 @@ START_TEST(test_hub_descriptor_fills_request)
 }
 END_TEST
 
+/* The hub driver unregistered while the hub is still plugged in: its
+ * status-change transfer is in flight and holds the hub's state, so the
+ * state is freed by that transfer's completion, not by remove() (ASan:
+ * heap-use-after-free in the completion if it were freed at once). */
+START_TEST(test_hub_unbound_while_busy)
+{
+	struct stack st;
+	struct sim_device *hub;
+	struct bu_usb_device *h;
+
+	stack_up(&st, NULL, 0);
+	hub = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hub2, SIM_SPEED_HIGH);
+	ck_assert_ptr_nonnull(hub);
+	ck_assert_ptr_nonnull(sim_attach_hub(hub, 1, &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	ck_assert(settle(&st, 5000));
+	h = dev_on(&st, sim_usb2_port(st.sim, 1), 1);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(h->ifaces[0].driver);
+	bu_usb_bus_unregister_driver(st.bus, h->ifaces[0].driver);
+	ck_assert_ptr_null(h->ifaces[0].driver);
+	run_ms(&st, 300);
+	stack_down(&st); /* nothing leaked, no violation */
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Transfers submitted twice                                                */
 
@@ -215,6 +240,7 @@ static Suite *untrusted_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_two_hub_interfaces);
 	tcase_add_test(tc, test_hub_descriptor_fills_request);
+	tcase_add_test(tc, test_hub_unbound_while_busy);
 	tcase_add_test(tc, test_submit_in_flight_refused);
 	tcase_add_test_raise_signal(tc, test_invariant_reaches_panic, SIGABRT);
 	suite_add_tcase(s, tc);
