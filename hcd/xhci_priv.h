@@ -239,6 +239,7 @@ struct xhci {
 	bool lec;  /* HCCPARAMS2.LEC: Max ESIT Payload may exceed 16 bits */
 	unsigned max_slots, max_ports, csz, page_size, num_scratch;
 	bool ac64;
+	uint32_t quirks; /* enum bu_xhci_quirk, from the table and the options */
 	bool trace;
 	bool failed;
 

@@ -18,6 +18,51 @@
 extern "C" {
 #endif
 
+/**
+ * Controller quirks: behaviours of real parts that differ from the xHCI
+ * specification, or that a driver must work around. bu_xhci_create looks
+ * them up by the PCI identity in bu_xhci_options.pci (the table and each
+ * entry's public source are in hcd/xhci_quirks.c); an embedder may also
+ * force any of them on or off (quirks_on, quirks_off).
+ */
+enum bu_xhci_quirk {
+	/** Intel 7/8/9-series PCH: root ports are routed to the EHCI until
+	 * USB3_PSSEN/XUSB2PR (PCI config 0xD8/0xD0) switch them; needs the
+	 * config-space accessors. Restored on destroy. */
+	BU_XHCI_QUIRK_INTEL_PORT_SWITCH = 1u << 0,
+	/** AC64 is advertised but DMA above 4 GiB fails: 32-bit DMA only. */
+	BU_XHCI_QUIRK_NO_64BIT_DMA = 1u << 1,
+	/** Reset Endpoint with TSP (soft retry) is broken: never use it. */
+	BU_XHCI_QUIRK_NO_SOFT_RETRY = 1u << 2,
+	/** xHCI 0.96 (AMD): Link TRBs of isochronous rings keep the chain bit. */
+	BU_XHCI_QUIRK_ISOC_LINK_CHAIN = 1u << 3,
+	/** Compliance Mode is entered without CAS: a USB 3 port with
+	 * PLS=Compliance (and CCS=0) is warm-reset by the driver. */
+	BU_XHCI_QUIRK_MISSING_CAS = 1u << 4,
+	/** The controller prefetches TRBs past a ring's Link TRB: every
+	 * ring is followed by a guard of mapped, zeroed TRBs. */
+	BU_XHCI_QUIRK_RING_GUARD = 1u << 5,
+	/** The Protocol Speed ID tables are bogus: use the default PSIVs. */
+	BU_XHCI_QUIRK_BROKEN_PSI = 1u << 6,
+	/** Registers must not be touched for 1 ms after HCRST is set. */
+	BU_XHCI_QUIRK_RESET_DELAY = 1u << 7,
+};
+
+/**
+ * The controller's PCI identity and config space, for the quirk table.
+ * vendor 0: unknown (no PCI quirk applies). The accessors may be NULL when
+ * no quirk in use needs config space.
+ */
+struct bu_xhci_pci {
+	uint16_t vendor, device;
+	uint16_t subsys_vendor, subsys_device;
+	uint8_t revision;
+	/** Read/write a dword of the controller's PCI config space at `off`. */
+	uint32_t (*cfg_read32)(void *ctx, unsigned off);
+	void (*cfg_write32)(void *ctx, unsigned off, uint32_t val);
+	void *cfg_ctx;
+};
+
 /** Options for bu_xhci_create; zero-initialise for defaults. */
 struct bu_xhci_options {
 	uint32_t event_ring_trbs;   /**< event ring size (0 = 256; QEMU: 16..4096) */
@@ -36,6 +81,10 @@ struct bu_xhci_options {
 	bool irq;
 	/** Interrupt moderation, IMOD.IMODI in 250 ns units (0 = 160, 40 us). */
 	uint16_t imod_interval;
+	/** PCI identity and config space (quirk lookup). */
+	struct bu_xhci_pci pci;
+	/** Quirks (enum bu_xhci_quirk) forced on / off over the table's. */
+	uint32_t quirks_on, quirks_off;
 };
 
 /**
