@@ -302,9 +302,10 @@ static int xhci_reset(struct xhci *x)
 	}
 	xhci_op_wr(x, XHCI_OP_USBCMD,
 		   (xhci_op_rd(x, XHCI_OP_USBCMD) & XHCI_USBCMD_RSVDP) | XHCI_USBCMD_HCRST);
-	/* Some controllers must not be touched right after HCRST (Linux and
-	 * Intel docs use 1 ms); the wait below covers the rest. */
-	bu_xhci_udelay(x, 1000);
+	/* Intel parts must not be touched for 1 ms after HCRST (the quirk's
+	 * source is in xhci_quirks.c); the wait below covers the rest. */
+	if (x->quirks & BU_XHCI_QUIRK_RESET_DELAY)
+		bu_xhci_udelay(x, 1000);
 	rc = wait_bits(x, x->op + XHCI_OP_USBCMD, XHCI_USBCMD_HCRST, 0, timeout);
 	if (!rc)
 		rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0, timeout);
@@ -759,6 +760,7 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 	rc = xhci_read_caps(x, regs);
 	if (rc)
 		goto err_caps;
+	bu_xhci_quirks_init(x);
 	rc = xhci_take_over(x);
 	if (rc)
 		goto err_take_over;

@@ -399,6 +399,12 @@ void bu_xhci_dev_free_all(struct xhci *x);
 
 /** Record the Supported Protocol capabilities: which port speaks what. */
 void bu_xhci_read_protocols(struct xhci *x);
+
+/* xhci_quirks.c */
+/** Set x->quirks from the PCI identity and the options (after the caps are read). */
+void bu_xhci_quirks_init(struct xhci *x);
+/** Name of one quirk bit, for logs. */
+const char *bu_xhci_quirk_name(uint32_t quirk);
 /** The protocol of a root port, or NULL when no capability names it. */
 const struct xhci_protocol *bu_xhci_port_protocol(struct xhci *x, unsigned port);
 /** Power the switchable root ports that are off (§4.19.4), then wait. */
