@@ -243,16 +243,24 @@ void bu_xhci_free(struct xhci *x, void *p, size_t size)
 		x->plat->free(x->plat->ctx, p, size);
 }
 
-/** Bytes of a ring of `count` TRBs plus its Link TRB. */
-static size_t ring_bytes(uint32_t count)
+/**
+ * Bytes of a ring of `count` TRBs plus its Link TRB, and, with the ring
+ * guard quirk, 64 zeroed bytes after the last 64-byte block: the VL805
+ * reads 64 bytes ahead of every TRB it fetches, the Link TRB included.
+ */
+static size_t ring_bytes(struct xhci *x, uint32_t count)
 {
-	return (count + 1) * sizeof(struct xhci_trb);
+	size_t n = (count + 1) * sizeof(struct xhci_trb);
+
+	if (x->quirks & BU_XHCI_QUIRK_RING_GUARD)
+		n = ((n + 63) & ~(size_t)63) + 64;
+	return n;
 }
 
 int bu_xhci_ring_alloc(struct xhci *x, struct xhci_ring *r, uint32_t count)
 {
 	uint64_t bus;
-	struct xhci_trb *trbs = bu_xhci_dma_zalloc(x, ring_bytes(count), 64, 0x10000, &bus);
+	struct xhci_trb *trbs = bu_xhci_dma_zalloc(x, ring_bytes(x, count), 64, 0x10000, &bus);
 
 	if (!trbs)
 		return BU_ENOMEM;
@@ -262,7 +270,7 @@ int bu_xhci_ring_alloc(struct xhci *x, struct xhci_ring *r, uint32_t count)
 
 void bu_xhci_ring_free(struct xhci *x, struct xhci_ring *r)
 {
-	bu_xhci_dma_free(x, r->trbs, ring_bytes(r->count));
+	bu_xhci_dma_free(x, r->trbs, ring_bytes(x, r->count));
 	r->trbs = NULL;
 }
 

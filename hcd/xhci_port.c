@@ -78,13 +78,15 @@ static enum bu_usb_speed psi_speed(unsigned major, uint32_t psi)
 
 /**
  * Speed of a PORTSC Port Speed value on `port`: from the protocol's PSI
- * table when it has one (§7.2.1), else the default mapping (§7.2.2.1.1).
+ * table when it has one (§7.2.1), else the default mapping (§7.2.2.1.1),
+ * which is also what controllers with a bogus table get (the broken-PSI
+ * quirk).
  */
 static enum bu_usb_speed port_speed(struct xhci *x, unsigned port, unsigned psiv)
 {
 	const struct xhci_protocol *p = bu_xhci_port_protocol(x, port);
 
-	if (p && p->num_psi) {
+	if (p && p->num_psi && !(x->quirks & BU_XHCI_QUIRK_BROKEN_PSI)) {
 		for (unsigned i = 0; i < p->num_psi; i++)
 			if (XHCI_PSI_PSIV(p->psi[i]) == psiv)
 				return psi_speed(p->major, p->psi[i]);

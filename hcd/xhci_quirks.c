@@ -56,6 +56,10 @@ static const struct xhci_quirk_entry quirk_table[] = {
 	  "Linux xhci-pci XHCI_NO_64BIT_SUPPORT (ASM3242)" },
 	{ PCI_VENDOR_INTEL, PCI_ANY, 0, 0, BU_XHCI_QUIRK_RESET_DELAY,
 	  "Linux xhci_reset, XHCI_INTEL_HOST: 1 ms after HCRST" },
+	{ PCI_VENDOR_INTEL, 0x9d2f, 0, 0, BU_XHCI_QUIRK_BROKEN_PSI,
+	  "iPXE xhci XHCI_BAD_PSIV (Skylake)" },
+	{ PCI_VENDOR_VIA, 0x3483, 0, 0, BU_XHCI_QUIRK_RING_GUARD,
+	  "Raspberry Pi Linux VLI_TRB_CACHE_BUG (VL805 TRB read-ahead)" },
 };
 
 /** Whether table entry `e` matches the controller. */

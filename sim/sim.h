@@ -41,10 +41,52 @@ enum sim_speed {
 };
 
 /**
+ * Personalities: named presets of the fields below that give the model the
+ * documented behaviours of a family of real controllers (docs/sim.md has
+ * each one and its sources). A personality only sets fields the test left
+ * at zero, so what a test sets explicitly wins.
+ */
+enum sim_personality {
+	SIM_PERSONALITY_ENV = 0, /**< from the SIM_PERSONALITY environment variable, else NONE */
+	SIM_PERSONALITY_NONE,    /**< the plain model: the xHCI 1.2 specification only */
+	SIM_PERSONALITY_QEMU,    /**< QEMU's qemu-xhci */
+	SIM_PERSONALITY_INTEL_PPT, /**< Intel 7-series PCH (Panther Point) */
+	SIM_PERSONALITY_INTEL_SPT, /**< Intel 100-series PCH (Sunrise Point, Skylake) */
+	SIM_PERSONALITY_AMD096,  /**< AMD xHCI 0.96 (Hudson FCH) */
+	SIM_PERSONALITY_ASMEDIA, /**< ASMedia ASM1142 */
+	SIM_PERSONALITY_VL805,   /**< VIA VL805 (Raspberry Pi 4) */
+	SIM_PERSONALITY_COUNT
+};
+
+/** Name of a personality ("none", "qemu", "intel-ppt", ...). */
+const char *sim_personality_name(enum sim_personality p);
+/** Personality by name; SIM_PERSONALITY_COUNT if unknown. */
+enum sim_personality sim_personality_from_name(const char *name);
+
+/**
  * Controller configuration. Zero-initialise for defaults; every zero means
  * "the default" noted on the field.
  */
 struct sim_config {
+	enum sim_personality personality; /**< see enum sim_personality */
+	/**
+	 * VL805: after every TRB it fetches, the controller also reads the next
+	 * 64 bytes (a read-ahead that does not stop at a Link TRB). A read-ahead
+	 * that falls outside DMA memory is a DMA fault (Raspberry Pi Linux
+	 * VLI_TRB_CACHE_BUG).
+	 */
+	bool trb_readahead;
+	/**
+	 * Intel: registers must not be accessed for this long after HCRST is
+	 * written (Linux xhci_reset waits 1 ms on Intel hosts); an access
+	 * sooner is a violation. 0: no check.
+	 */
+	uint32_t reset_settle_us;
+	/**
+	 * Skylake: the Supported Protocol PSI dwords do not describe the PSIVs
+	 * PORTSC really uses (iPXE XHCI_BAD_PSIV); implies psi.
+	 */
+	bool psi_bogus;
 	unsigned usb2_ports;     /**< USB 2 root ports (0 with usb3_ports 0: 4 + 4) */
 	unsigned usb3_ports;     /**< USB 3 root ports */
 	bool usb3_first;         /**< USB 3 ports get the low numbers (default: USB 2 first) */

@@ -1039,6 +1039,7 @@ static bool sim_cmd_fetch(struct sim *sim, uint32_t t[4], uint64_t *addr)
 	for (unsigned links = 0;; links++) {
 		if (!sim_dma_read(sim, cm->deq, t, 16, "command ring TRB"))
 			return false;
+		sim_trb_readahead(sim, cm->deq);
 		if ((t[3] & XHCI_TRB_C) != (cm->ccs ? 1u : 0u))
 			return false;
 		if (XHCI_TRB_TYPE(t[3]) != XHCI_TRB_LINK) {

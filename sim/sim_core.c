@@ -647,6 +647,7 @@ static uint32_t sim_p_read32(void *ctx, uintptr_t addr)
 	sim_advance_ns(sim, 200);
 	if (!sim_mmio_decode(sim, addr, &off, "read"))
 		return 0xffffffffu;
+	sim_reset_settle_check(sim, off);
 	v = sim_mmio_read(sim, off);
 	return v;
 }
@@ -659,6 +660,7 @@ static void sim_p_write32(void *ctx, uintptr_t addr, uint32_t val)
 	sim_advance_ns(sim, 200);
 	if (!sim_mmio_decode(sim, addr, &off, "write"))
 		return;
+	sim_reset_settle_check(sim, off);
 	sim_mmio_write(sim, off, val);
 }
 
@@ -670,6 +672,7 @@ static void sim_p_write64(void *ctx, uintptr_t addr, uint64_t val)
 	sim_advance_ns(sim, 200);
 	if (!sim_mmio_decode(sim, addr, &off, "write64"))
 		return;
+	sim_reset_settle_check(sim, off);
 	if (off & 7)
 		sim_violation_add(sim, "64-bit MMIO write at offset %#x: not 8-byte aligned", off);
 	sim_mmio_write(sim, off, (uint32_t)val);
@@ -689,6 +692,9 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 	if (cfg_in)
 		sim->cfg = *cfg_in;
 	c = &sim->cfg;
+	sim_personality_apply(c);
+	if (c->psi_bogus)
+		c->psi = true;
 	if (!c->usb2_ports && !c->usb3_ports) {
 		c->usb2_ports = 4;
 		c->usb3_ports = 4;

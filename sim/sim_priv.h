@@ -242,6 +242,7 @@ struct sim {
 	unsigned id;
 	uintptr_t base;
 	uint64_t now;          /* ns */
+	uint64_t hcrst_written_ns; /* when HCRST was last written (0: never) */
 	uint64_t next_due;     /* cached earliest due time */
 	bool in_run;
 
@@ -323,6 +324,14 @@ bool sim_running(const struct sim *sim);
 uint32_t sim_mmio_read(struct sim *sim, uint32_t off);
 void sim_mmio_write(struct sim *sim, uint32_t off, uint32_t val);
 void sim_regs_init(struct sim *sim);
+
+/* sim_personality.c */
+/** Fill the fields the configuration left at zero from its personality. */
+void sim_personality_apply(struct sim_config *c);
+/** VL805: the read-ahead after fetching the TRB at `trb_addr`. */
+void sim_trb_readahead(struct sim *sim, uint64_t trb_addr);
+/** A register access at `off` while the controller must be left alone after HCRST. */
+void sim_reset_settle_check(struct sim *sim, uint32_t off);
 void sim_ctrl_work(struct sim *sim);
 void sim_hc_reset(struct sim *sim);
 uint32_t sim_mfindex(const struct sim *sim);

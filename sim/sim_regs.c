@@ -26,6 +26,13 @@ static unsigned sim_xcap_protocol(struct sim *sim, unsigned at, bool usb3,
 			/* PSIV 4: 5 Gb/s, symmetric, full duplex, SuperSpeed. */
 			x[4] = (5u << 16) | (1u << 8) | (3u << 4) | 4u;
 			psic = 1;
+		} else if (sim->cfg.psi_bogus) {
+			/* PSIVs that are not the ones PORTSC reports: FS and HS
+			 * swapped (the model of a broken table). */
+			x[4] = (480u << 16) | (2u << 4) | 1u;
+			x[5] = (1500u << 16) | (1u << 4) | 2u;
+			x[6] = (12u << 16) | (2u << 4) | 3u;
+			psic = 3;
 		} else {
 			x[4] = (12u << 16) | (2u << 4) | 1u;   /* FS 12 Mb/s */
 			x[5] = (1500u << 16) | (1u << 4) | 2u; /* LS 1500 Kb/s */
@@ -193,6 +200,7 @@ static void sim_usbcmd_write(struct sim *sim, uint32_t val)
 		if (!(sim->usbsts & XHCI_USBSTS_HCH))
 			sim_violation_add(sim, "HCRST written while the controller runs (HCH=0); halt it first (xHCI §5.4.1)");
 		sim_hc_reset(sim);
+		sim->hcrst_written_ns = sim->now;
 		return;
 	}
 	if (val & (1u << 7))

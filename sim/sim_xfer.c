@@ -269,6 +269,7 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 	for (;;) {
 		if (!sim_dma_read(sim, deq, t, 16, "transfer ring TRB"))
 			return -1;
+		sim_trb_readahead(sim, deq);
 		if ((t[3] & XHCI_TRB_C) != (ccs ? 1u : 0u))
 			return 0;
 		unsigned type = XHCI_TRB_TYPE(t[3]);
