@@ -87,8 +87,10 @@ static void fmt_num(struct fmt_out *o, unsigned long long v, unsigned base,
 	int n = 0, total;
 
 	do {
-		tmp[n++] = digits[v % base];
-		v /= base;
+		uint32_t digit;
+
+		v = bu_div64_u32(v, base, &digit);
+		tmp[n++] = digits[digit];
 	} while (v);
 	total = n + (neg ? 1 : 0);
 	if (!left && !zero)

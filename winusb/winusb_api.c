@@ -1673,7 +1673,8 @@ BOOL bu_winusb_get_adjusted_frame_number(struct bu_winusb_api *api, PULONG Curre
 		return fail(api, ERROR_INVALID_PARAMETER);
 	now = api_now(api);
 	if ((uint64_t)TimeStamp.QuadPart < now)
-		*CurrentFrameNumber += (ULONG)((now - (uint64_t)TimeStamp.QuadPart) / 1000);
+		*CurrentFrameNumber +=
+			(ULONG)bu_div64_u32(now - (uint64_t)TimeStamp.QuadPart, 1000, NULL);
 	return ok(api);
 }
 

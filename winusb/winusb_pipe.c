@@ -268,7 +268,7 @@ static uint32_t req_timeout_ms(struct wu_req *r)
 	now = bu_wu_now_us(r->fn->drv);
 	if (now >= r->deadline_us)
 		return 1;
-	return (uint32_t)BU_MAX((r->deadline_us - now + 999) / 1000, 1);
+	return (uint32_t)BU_MAX(bu_div64_u32(r->deadline_us - now + 999, 1000, NULL), 1);
 }
 
 /** Start a request's timer (PIPE_TRANSFER_TIMEOUT counts from the bus). */
