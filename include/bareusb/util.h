@@ -57,6 +57,23 @@ void bu_strbuf_json_str(struct bu_strbuf *sb, const char *s);
  */
 size_t bu_utf16le_to_utf8(const uint8_t *src, size_t n, char *out, size_t size);
 
+/** bu_div64_u32 by shift and subtract: what 32-bit CPUs run (exposed for tests). */
+static inline uint64_t bu_div64_u32_bitwise(uint64_t n, uint32_t d, uint32_t *rem)
+{
+	uint64_t q = 0, r = 0;
+
+	for (int bit = 63; bit >= 0; bit--) {
+		r = (r << 1) | ((n >> bit) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= 1ull << bit;
+		}
+	}
+	if (rem)
+		*rem = (uint32_t)r;
+	return q;
+}
+
 /**
  * `n` / `d`, the remainder in *rem when rem is not NULL. 32-bit CPUs have
  * no 64-bit divide instruction and a freestanding build has no compiler
@@ -70,23 +87,12 @@ static inline uint64_t bu_div64_u32(uint64_t n, uint32_t d, uint32_t *rem)
 		*rem = (uint32_t)(n % d);
 	return n / d;
 #else
-	uint64_t q = 0, r = 0;
-
 	if (!(n >> 32)) {
 		if (rem)
 			*rem = (uint32_t)n % d;
 		return (uint32_t)n / d;
 	}
-	for (int bit = 63; bit >= 0; bit--) {
-		r = (r << 1) | ((n >> bit) & 1);
-		if (r >= d) {
-			r -= d;
-			q |= 1ull << bit;
-		}
-	}
-	if (rem)
-		*rem = (uint32_t)r;
-	return q;
+	return bu_div64_u32_bitwise(n, d, rem);
 #endif
 }
 

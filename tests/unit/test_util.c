@@ -90,6 +90,24 @@ static int fmt_one(const struct fmt_case *c, char *buf, size_t size, int libc)
 #undef FMT
 }
 
+/* The 32-bit CPUs' 64-bit division against the host's. */
+START_TEST(div64_bitwise)
+{
+	static const uint64_t ns[] = { 0, 1, 999, 1000, 0xffffffffull, 0x100000000ull,
+				       0x123456789abcdefull, ~0ull };
+	static const uint32_t ds[] = { 1, 3, 10, 16, 1000, 0x80000000u, 0xffffffffu };
+
+	for (size_t i = 0; i < BU_ARRAY_SIZE(ns); i++)
+		for (size_t j = 0; j < BU_ARRAY_SIZE(ds); j++) {
+			uint32_t rem = 0;
+			uint64_t q = bu_div64_u32_bitwise(ns[i], ds[j], &rem);
+
+			ck_assert_uint_eq(q, ns[i] / ds[j]);
+			ck_assert_uint_eq(rem, ns[i] % ds[j]);
+		}
+}
+END_TEST
+
 START_TEST(snprintf_table)
 {
 	const struct fmt_case *c = &fmt_cases[_i];
@@ -296,5 +314,6 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, utf16_size0);
 	tc = unit_tcase(s, "mem");
 	tcase_add_test(tc, mem_helpers);
+	tcase_add_test(tc, div64_bitwise);
 	return s;
 }
