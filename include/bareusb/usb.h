@@ -426,8 +426,10 @@ struct bu_usb_hc_ops {
 	int (*ep_abort)(struct bu_usb_endpoint *ep, int status);
 	/**
 	 * Stop the endpoint with its transfers still queued (before a
-	 * suspend); `done` runs once it has stopped. Transfers submitted
-	 * meanwhile wait. BU_EBUSY while a recovery or cancel runs.
+	 * suspend, while a hub clears a TT buffer); `done` runs once it has
+	 * stopped, unless NULL. Transfers submitted meanwhile wait. While a
+	 * recovery or cancel runs the endpoint is not running: with `done`
+	 * NULL it is held as it stops (0), with a `done` BU_EBUSY.
 	 */
 	int (*ep_pause)(struct bu_usb_endpoint *ep, bu_usb_done_fn done, void *ctx);
 	/** Let a paused endpoint run its queued transfers again. */
