@@ -174,6 +174,7 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 		timed_unlink(bus, xfer);
 	xfer->core.deadline_us = 0;
 	xfer->core.submitted = false;
+	bu_core_tt_check(xfer);
 	xfer->complete(xfer);
 }
 
@@ -259,6 +260,7 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 		/* xHCI §8.9: one nibble per hub tier, ports above 15 as 15. */
 		dev->route = parent->route |
 			     ((uint32_t)BU_MIN(port, 15u) << (4 * (parent->tier - 1)));
+		bu_core_tt_attach(dev);
 	} else {
 		dev->tier = 1;
 		dev->root_port = (uint8_t)port;

@@ -50,6 +50,12 @@ struct bu_core_device {
 	bool pm_wake;        /* resume asked for while stopping */
 	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
 	void *waiter;        /* a synchronous caller to tell (request.c) */
+	/* TT buffer clears (tt.c), endpoints by index num * 2 + IN (EP0: 0). */
+	uint32_t tt_pending; /* CLEAR_TT_BUFFER to send or on its way */
+	uint32_t tt_held;    /* paused for it: unpaused when it is done */
+	uint32_t tt_second;  /* control endpoints: OUT cleared, IN next */
+	uint32_t tt_reset;   /* its clear failed: RESET_TT next */
+	uint8_t tt_sending;  /* index + 1 of the one its TT hub is sending, 0 = none */
 };
 
 /** The core's part of a device. */
@@ -114,6 +120,32 @@ void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now);
  * done. Returns false when no hub can (the caller releases the lock).
  */
 bool bu_core_hub_child_failed(struct bu_usb_device *child);
+
+/* Transaction translator buffers (tt.c) */
+
+/** A new device: set dev->tt_hub and dev->tt_port (USB 2.0 §11.14). */
+void bu_core_tt_attach(struct bu_usb_device *dev);
+/**
+ * A transfer came back from the controller (before its callback): after a
+ * halt or a cancel that may have left a split in its TT's buffer, hold the
+ * endpoint until its hub has sent CLEAR_TT_BUFFER (USB 2.0 §11.17.5).
+ */
+void bu_core_tt_check(struct bu_usb_xfer *xfer);
+/** True while the endpoint waits for its TT buffer to be cleared. */
+bool bu_core_tt_waiting(const struct bu_usb_endpoint *ep);
+/**
+ * For hub device `hub`: the next TT request to send (CLEAR_TT_BUFFER or
+ * RESET_TT, class, recipient other, no data): its bRequest, wValue and
+ * wIndex; false when none waits. Its end goes to bu_core_tt_sent().
+ */
+bool bu_core_tt_next(struct bu_usb_device *hub, uint8_t *request, uint16_t *value,
+		     uint16_t *index);
+/** The request bu_core_tt_next gave ended with `status`; its endpoint may run once all are done. */
+void bu_core_tt_sent(struct bu_usb_device *hub, int status);
+/** Hub device `hub` will send no more: every endpoint waiting for it runs again. */
+void bu_core_tt_drop(struct bu_usb_device *hub);
+/** True when a running hub driver serves hub device `hub` (and will send its clears). */
+bool bu_core_hub_serves(struct bu_usb_device *hub);
 
 /** Hold a transfer submitted to a suspended/resuming device; false if active. */
 bool bu_core_pm_hold(struct bu_usb_xfer *xfer);

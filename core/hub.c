@@ -9,7 +9,9 @@
  * waiting for the next interrupt poll (a full-speed hub's is 128 ms or
  * more), so only the delays the spec mandates are spent.
  *
- * Each hub has one control request in flight at a time. Within a root
+ * Each hub has one control request in flight at a time; a high-speed hub
+ * also sends the requests its transaction translators need (tt.c:
+ * CLEAR_TT_BUFFER, RESET_TT) among them. Within a root
  * port's tree only one device may be at the default address: a port reset
  * takes the root port's lock, and the new device gives it back once the
  * controller has addressed it.
@@ -139,6 +141,7 @@ enum ctrl_kind {
 	CK_DISABLE,
 	CK_CONFIGURE, /* not a request: the controller's slot update */
 	CK_POWER,     /* SetPortFeature(PORT_POWER) after an over-current */
+	CK_TT,        /* CLEAR_TT_BUFFER or RESET_TT for an endpoint behind the hub (tt.c) */
 };
 
 static void hub_kick(struct hub *h);
@@ -375,6 +378,7 @@ static void hub_fail(struct hub *h, const char *what, int err)
 			port_set(h, p, BU_PORT_EMPTY, 0);
 	h->step = HUB_DEAD;
 	hub_settled(h);
+	bu_core_tt_drop(h->dev); /* no clear will go out: let what waits run */
 }
 
 /** A request about port `p` failed; give the port up after too many in a row. */
@@ -529,6 +533,11 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		if (st)
 			hub_warn(h, "port power", h->ctrl_port, st);
 		break;
+	case CK_TT:
+		if (st)
+			hub_warn(h, "TT request", h->ctrl_port, st);
+		bu_core_tt_sent(h->dev, st);
+		break;
 	case CK_RESET:
 		if (st) {
 			hub_warn(h, "port reset", h->ctrl_port, st);
@@ -563,12 +572,15 @@ static int port_clear_change(struct hub *h, unsigned p)
 
 /**
  * The running hub's next request, in priority order: a port to disable,
- * a change bit to clear (each before acting on the status, USB 2.0
+ * a TT request (an endpoint waits for it, USB 2.0 §11.17.5), a
+ * change bit to clear (each before acting on the status, USB 2.0
  * §11.24.2.7.2), a fresh status to act on, a status to read. Nothing
  * left: the first scan is done.
  */
 static int hub_run(struct hub *h)
 {
+	uint16_t value, index;
+	uint8_t req;
 	int rc;
 
 	for (unsigned p = 1; p <= h->nports; p++) {
@@ -578,6 +590,9 @@ static int hub_run(struct hub *h)
 					    HUB_FEAT_PORT_ENABLE);
 		}
 	}
+	if (bu_core_tt_next(h->dev, &req, &value, &index))
+		return hub_ctrl(h, CK_TT, index, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, req,
+				value, index, 0);
 	for (unsigned p = 1; p <= h->nports; p++) {
 		if (!h->ports[p].act)
 			continue;
@@ -659,6 +674,13 @@ static struct hub *hub_of(struct bu_usb_device *dev)
 		if (dev->ifaces[i].driver == &bu_usb_hub_driver && dev->ifaces[i].primary)
 			return dev->ifaces[i].driver_data;
 	return NULL;
+}
+
+bool bu_core_hub_serves(struct bu_usb_device *hub)
+{
+	struct hub *h = hub_of(hub);
+
+	return h && !hub_gone(h);
 }
 
 bool bu_core_hub_child_failed(struct bu_usb_device *child)
@@ -804,6 +826,7 @@ static void hub_remove(struct bu_usb_interface *intf)
 	}
 	h->step = HUB_DEAD;
 	hub_settled(h);
+	bu_core_tt_drop(intf->dev);
 	intf->driver_data = NULL;
 	/* A device that is gone had its transfers completed and gets no
 	 * command completion: free now. On a device still present (its

@@ -162,7 +162,8 @@ bool bu_usb_endpoint_busy(const struct bu_usb_endpoint *ep)
 {
 	if (!ep || !ep->dev)
 		return false;
-	return ep->dev->bus->ops->ep_queued((struct bu_usb_endpoint *)ep) != 0;
+	return ep->dev->bus->ops->ep_queued((struct bu_usb_endpoint *)ep) != 0 ||
+	       bu_core_tt_waiting(ep);
 }
 
 int bu_usb_abort_endpoint(struct bu_usb_endpoint *ep)

@@ -151,25 +151,6 @@ static void ep_ctx_fill(struct xhci *x, struct xhci_dev *d, struct xhci_ep *ep)
 	c[4] = bu_cpu_to_le32(XHCI_EP_AVG_TRB(avg) | XHCI_EP_ESIT_LO(esit));
 }
 
-/**
- * Nearest high-speed hub above a low/full-speed device, which provides its
- * transaction translator; sets *port to the hub port on the way down.
- */
-static struct bu_usb_device *tt_hub(struct bu_usb_device *dev, unsigned *port)
-{
-	struct bu_usb_device *child = dev;
-
-	if (dev->speed != BU_SPEED_LOW && dev->speed != BU_SPEED_FULL)
-		return NULL;
-	for (struct bu_usb_device *p = dev->parent; p; child = p, p = p->parent) {
-		if (p->speed == BU_SPEED_HIGH) {
-			*port = child->port;
-			return p;
-		}
-	}
-	return NULL;
-}
-
 /** The Slot Context Speed (a PSIV) for `speed`: the default mapping (§7.2.2.1.1). */
 static unsigned speed_psiv(enum bu_usb_speed speed)
 {
@@ -188,8 +169,7 @@ static void slot_ctx_fill(struct xhci *x, struct xhci_dev *d, unsigned entries)
 {
 	struct bu_usb_device *u = d->udev;
 	uint32_t *s = xhci_in_ctx(x, d, 1);
-	unsigned tt_port = 0;
-	struct bu_usb_device *tt = tt_hub(u, &tt_port);
+	struct bu_usb_device *tt = u->tt_hub;
 	uint32_t d0, d1, d2 = 0;
 
 	d0 = XHCI_SLOT_ROUTE(u->route) | XHCI_SLOT_SPEED(speed_psiv(u->speed)) |
@@ -205,7 +185,7 @@ static void slot_ctx_fill(struct xhci *x, struct xhci_dev *d, unsigned entries)
 		}
 	}
 	if (tt && tt->slot) {
-		d2 |= XHCI_SLOT_TT_SLOT(tt->slot) | XHCI_SLOT_TT_PORT(tt_port);
+		d2 |= XHCI_SLOT_TT_SLOT(tt->slot) | XHCI_SLOT_TT_PORT(u->tt_port);
 		if (tt->hub_mtt)
 			d0 |= XHCI_SLOT_MTT;
 	}
@@ -346,6 +326,8 @@ static void address_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 
 		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u has address %u", d->slot,
 			    XHCI_SLOT_GET_ADDR(s3));
+		if (d->udev) /* the core names it in hub requests (CLEAR_TT_BUFFER) */
+			d->udev->address = (uint8_t)XHCI_SLOT_GET_ADDR(s3);
 	}
 	dev_cmd_done(x, cmd, cc, slot);
 }

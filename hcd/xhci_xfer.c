@@ -842,7 +842,8 @@ int bu_xhci_ep_abort(struct bu_usb_endpoint *uep, int status)
 /**
  * Stop the endpoint before its device is suspended, keeping its queued TDs
  * (Stop Endpoint with SP, §4.6.9, §4.15.1); the controller continues them
- * once ep_unpause rings the doorbell again.
+ * once ep_unpause rings the doorbell again. An endpoint halted or being
+ * stopped is held where it ends up, without a command of its own.
  */
 int bu_xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done, void *ctx)
 {
@@ -851,8 +852,14 @@ int bu_xhci_ep_pause(struct bu_usb_endpoint *uep, bu_usb_done_fn done, void *ctx
 
 	if (!ep || ep->broken)
 		return BU_ENOENT;
-	if (ep->stopping || ep->halted || ep->paused || ep->dev->disabling)
-		return BU_EBUSY; /* recovery or a cancel first */
+	if (ep->paused || ep->dev->disabling)
+		return BU_EBUSY;
+	if (ep->stopping || ep->halted) {
+		if (done)
+			return BU_EBUSY; /* recovery or a cancel first */
+		ep->paused = true; /* its completion will not ring the doorbell */
+		return 0;
+	}
 	ep->stopping = true;
 	ep->paused = true;
 	rc = ep_stop(bus_xhci(uep->dev->bus), ep, true, done, ctx);

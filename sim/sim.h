@@ -204,6 +204,22 @@ void sim_hub_overcurrent(struct sim_device *hub, unsigned port, bool on);
 /** A USB 3 hub's downstream port link fails into SS.Inactive (needs a warm reset). */
 void sim_hub_link_error(struct sim_device *hub, unsigned port);
 
+/*
+ * A high-speed hub model's transaction translator(s). A control or bulk
+ * split to a low/full-speed device behind it that the host abandons (a TD
+ * stopped in flight, or halted by a transaction error or babble) leaves
+ * its TT buffer busy; the next transaction to that endpoint before a
+ * CLEAR_TT_BUFFER that names it is a violation (USB 2.0 §11.17.5), and so
+ * is a CLEAR_TT_BUFFER whose wValue/wIndex name nothing behind the TT.
+ */
+/** CLEAR_TT_BUFFER requests the hub answered so far. */
+unsigned sim_hub_tt_clears(const struct sim_device *hub);
+/** wValue and wIndex of the i-th of them (the first 16 are kept); false past them. */
+bool sim_hub_tt_clear(const struct sim_device *hub, unsigned i, uint16_t *wvalue,
+		      uint16_t *windex);
+/** Buffers of the hub's TT(s) now busy with an abandoned split. */
+unsigned sim_hub_tt_busy(const struct sim_device *hub);
+
 /** The device's USB address (0 while in the Default state). */
 uint8_t sim_device_address(const struct sim_device *dev);
 /** The device's active bConfigurationValue (0 = not configured). */

@@ -343,20 +343,6 @@ static unsigned sim_cmd_disable_slot(struct sim *sim, struct sim_cmd_ctx *c)
 	return XHCI_CC_SUCCESS;
 }
 
-/* Find the nearest high-speed hub above `dev` and the port leading down. */
-static struct sim_device *sim_tt_hub(struct sim_device *dev, unsigned *port)
-{
-	struct sim_device *child = dev;
-
-	for (struct sim_device *h = dev->parent; h; child = h, h = h->parent) {
-		if (h->speed == SIM_SPEED_HIGH) {
-			*port = child->port;
-			return h;
-		}
-	}
-	return NULL;
-}
-
 /* Another device at address 0 reachable on the same USB 2 tree? */
 static struct sim_device *sim_default_collision(struct sim *sim, struct sim_device *dev)
 {

@@ -1,8 +1,10 @@
 /*
  * sim hub function (USB 2.0 ch11, USB 3.2 ch10) shared by the hub device
  * models: hub descriptor, hub/port status and features, port power, reset
- * (TDRST), suspend, USB 3 link state / warm reset / SET_HUB_DEPTH,
- * CLEAR_TT_BUFFER checks, and the status-change interrupt endpoint.
+ * (TDRST), suspend, USB 3 link state / warm reset / SET_HUB_DEPTH, the
+ * status-change interrupt endpoint, and a high-speed hub's transaction
+ * translators: a split the host abandons leaves a TT buffer busy until
+ * CLEAR_TT_BUFFER names it (USB 2.0 §11.17.5, §11.24.2.3).
  */
 #include <string.h>
 
@@ -58,6 +60,8 @@ static uint16_t sim_hub_power_bit(const struct sim_device *dev)
 	return sim_hub3(dev) ? HP3_POWER : HP2_POWER;
 }
 
+static void sim_tt_forget(struct sim_device *dev);
+
 void sim_hub_reset(struct sim_device *dev)
 {
 	struct sim_hub *h = dev->hub;
@@ -74,6 +78,8 @@ void sim_hub_reset(struct sim_device *dev)
 	h->depth_set = false;
 	h->multi_tt = false;
 	h->due = SIM_NEVER;
+	/* A reset hub's TTs start empty (USB 2.0 §11.24.2.9). */
+	memset(h->tt_busy, 0, sizeof(h->tt_busy));
 }
 
 bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port)
@@ -121,6 +127,8 @@ void sim_hub_detach(struct sim_device *hub, unsigned port)
 {
 	struct sim_hub_port *p = &hub->hub->port[port - 1];
 
+	if (p->dev)
+		sim_tt_forget(p->dev);
 	p->dev = NULL;
 	p->reset_due = SIM_NEVER;
 	if (p->status & HP_CONNECTION) {
@@ -192,6 +200,7 @@ void sim_hub_work(struct sim_device *dev)
 				if (p->dev->speed == SIM_SPEED_HIGH)
 					p->status |= HP2_HIGH_SPEED;
 			}
+			sim_tt_forget(p->dev);
 			sim_dev_bus_reset(p->dev);
 			p->dev->needs_reset = false;
 			p->dev->reset_end_ns = sim->now;
@@ -249,6 +258,246 @@ static int sim_hub_descriptor(struct sim_device *dev, uint8_t type, uint8_t *d, 
 	*len = d[0];
 	return SIM_ACK;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Transaction translators (USB 2.0 §11.14-§11.18)                          */
+
+struct sim_device *sim_tt_hub(struct sim_device *dev, unsigned *port)
+{
+	struct sim_device *child = dev;
+
+	if (dev->speed != SIM_SPEED_LOW && dev->speed != SIM_SPEED_FULL)
+		return NULL;
+	for (struct sim_device *h = dev->parent; h; child = h, h = h->parent) {
+		if (h->speed == SIM_SPEED_HIGH) {
+			*port = child->port;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+/* The TT port a request about the TT of `port` names: 1 on a single-TT hub (§11.24.2.3). */
+static unsigned sim_tt_port(const struct sim_device *hub, unsigned port)
+{
+	return hub->hub->multi_tt ? port : 1;
+}
+
+/* The hub whose TT serves `dev` (with its TT port), if it is a hub model. */
+static struct sim_device *sim_tt_of(struct sim_device *dev, unsigned *tt_port)
+{
+	unsigned port = 0;
+	struct sim_device *hub = sim_tt_hub(dev, &port);
+
+	if (!hub || !hub->hub)
+		return NULL;
+	*tt_port = sim_tt_port(hub, port);
+	return hub;
+}
+
+void sim_tt_abandon(struct sim_device *dev, uint8_t ep, unsigned xtype)
+{
+	unsigned tt_port;
+	struct sim_device *hub = sim_tt_of(dev, &tt_port);
+	struct sim_tt_busy *slot = NULL;
+
+	/* Periodic splits use no buffer that outlives its frame (§11.18). */
+	if (!hub || (xtype != SIM_EP_CONTROL && xtype != SIM_EP_BULK))
+		return;
+	for (unsigned i = 0; i < SIM_TT_BUSY_MAX; i++) {
+		struct sim_tt_busy *b = &hub->hub->tt_busy[i];
+
+		if (b->dev == dev && b->ep == ep)
+			return;
+		if (!b->dev && !slot)
+			slot = b;
+	}
+	if (!slot)
+		slot = &hub->hub->tt_busy[0]; /* the oldest goes: the model keeps a few */
+	*slot = (struct sim_tt_busy){ dev, dev->address, ep, (uint8_t)tt_port,
+				      xtype == SIM_EP_CONTROL };
+	sim_log(dev->sim, BU_LOG_INFO, "%s: TT buffer busy with an abandoned split to address %u endpoint 0x%02x",
+		hub->model->name, dev->address, ep);
+}
+
+void sim_tt_transaction(struct sim_device *dev, uint8_t ep)
+{
+	unsigned tt_port;
+	struct sim_device *hub = sim_tt_of(dev, &tt_port);
+
+	for (unsigned i = 0; hub && i < SIM_TT_BUSY_MAX; i++) {
+		struct sim_tt_busy *b = &hub->hub->tt_busy[i];
+
+		if (b->dev != dev || b->addr != dev->address ||
+		    (b->ep != ep && !(b->control && (b->ep & 0x0f) == (ep & 0x0f))))
+			continue;
+		sim_violation_add(dev->sim, "%s: TT buffer busy: CLEAR_TT_BUFFER not sent before a new transaction to address %u endpoint 0x%02x (USB 2.0 §11.17.5)",
+				  hub->model->name, dev->address, ep);
+		b->dev = NULL; /* said once */
+	}
+}
+
+/* `dev` leaves (or is reset on) a hub port: its busy buffers go with it,
+ * and a CLEAR_TT_BUFFER sent late may still name its old address. */
+static void sim_tt_forget(struct sim_device *dev)
+{
+	unsigned tt_port;
+	struct sim_device *hub = sim_tt_of(dev, &tt_port);
+
+	if (!hub)
+		return;
+	for (unsigned i = 0; i < SIM_TT_BUSY_MAX; i++)
+		if (hub->hub->tt_busy[i].dev == dev)
+			hub->hub->tt_busy[i].dev = NULL;
+	if (dev->address)
+		hub->hub->tt_left[dev->address / 8] |= (uint8_t)(1u << (dev->address % 8));
+}
+
+/* The device behind `hub`'s TT with USB address `addr`, or NULL. */
+static struct sim_device *sim_tt_device(struct sim_device *hub, unsigned addr, unsigned *tt_port)
+{
+	for (struct sim_device *o = hub->sim->devices; o; o = o->next) {
+		unsigned port = 0;
+
+		if (o->address == addr && o->addressed && sim_tt_hub(o, &port) == hub) {
+			*tt_port = sim_tt_port(hub, port);
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/* Whether `d` has endpoint `num` of transfer type `type` (direction free for control). */
+static bool sim_tt_ep_is(struct sim_device *d, unsigned num, bool in, unsigned type)
+{
+	const uint8_t *epd = NULL;
+
+	if (num == 0)
+		return type == SIM_EP_CONTROL;
+	if (type == SIM_EP_CONTROL)
+		return (sim_dev_has_ep(d, (uint8_t)num, &epd, NULL) ||
+			sim_dev_has_ep(d, (uint8_t)(num | 0x80), &epd, NULL)) &&
+		       (epd[3] & 3) == SIM_EP_CONTROL;
+	return sim_dev_has_ep(d, (uint8_t)(num | (in ? 0x80 : 0)), &epd, NULL) &&
+	       (epd[3] & 3) == type;
+}
+
+/* Free the buffer a CLEAR_TT_BUFFER names, if it is busy. */
+static void sim_tt_free(struct sim_hub *h, unsigned tt_port, unsigned addr, uint8_t ep)
+{
+	for (unsigned i = 0; i < SIM_TT_BUSY_MAX; i++) {
+		struct sim_tt_busy *b = &h->tt_busy[i];
+
+		if (b->dev && b->tt_port == tt_port && b->addr == addr && b->ep == ep)
+			b->dev = NULL;
+	}
+}
+
+/* CLEAR_TT_BUFFER's own fields (USB 2.0 §11.24.2.3); true when wIndex names one of the hub's TTs. */
+static bool sim_tt_clear_fields(struct sim_device *hub, const struct usb_setup_packet *s)
+{
+	const char *name = hub->model->name;
+	unsigned type = (s->wValue >> 11) & 3;
+	bool port_ok = hub->hub->multi_tt ? s->wIndex >= 1 && s->wIndex <= hub->model->hub_ports
+					  : s->wIndex == 1;
+
+	if (s->wLength)
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER with wLength %u (must be 0)", name,
+				  s->wLength);
+	if (!port_ok)
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER with TT port %u (%s)", name, s->wIndex,
+				  hub->hub->multi_tt ? "no such port" : "single TT: must be 1");
+	if (s->wValue & 0x6000)
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER wValue %#06x sets reserved bits 14:13",
+				  name, s->wValue);
+	if (type != SIM_EP_CONTROL && type != SIM_EP_BULK)
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER wValue %#06x names endpoint type %u: only control and bulk buffers are cleared",
+				  name, s->wValue, type);
+	return port_ok;
+}
+
+/* What CLEAR_TT_BUFFER names must be behind that TT: the device, its endpoint of that type. */
+static void sim_tt_clear_target(struct sim_device *hub, const struct usb_setup_packet *s,
+				bool port_ok)
+{
+	unsigned num = s->wValue & 0xf, addr = (s->wValue >> 4) & 0x7f, type = (s->wValue >> 11) & 3;
+	bool in = s->wValue & 0x8000;
+	unsigned dev_tt = 0;
+	struct sim_device *d = sim_tt_device(hub, addr, &dev_tt);
+	const char *name = hub->model->name;
+
+	if (!d && !(hub->hub->tt_left[addr / 8] & (1u << (addr % 8))))
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER for address %u, no such device behind its TT",
+				  name, addr);
+	else if (d && port_ok && dev_tt != s->wIndex)
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER names TT port %u, but address %u is behind TT port %u",
+				  name, s->wIndex, addr, dev_tt);
+	else if (d && !sim_tt_ep_is(d, num, in, type))
+		sim_violation_add(hub->sim, "%s: CLEAR_TT_BUFFER wValue %#06x: address %u has no %s endpoint %u%s",
+				  name, s->wValue, addr, type == SIM_EP_CONTROL ? "control" : "bulk",
+				  num, type == SIM_EP_CONTROL ? "" : in ? " IN" : " OUT");
+}
+
+/*
+ * CLEAR_TT_BUFFER (USB 2.0 §11.24.2.3): wValue names endpoint number (3:0),
+ * device address (10:4), endpoint type (12:11, control or bulk), direction
+ * (15); wIndex the TT (1 on a single-TT hub, else the port); wLength 0.
+ * It is checked, kept for the tests, and frees the buffer it names.
+ */
+static int sim_tt_clear(struct sim_device *hub, const struct usb_setup_packet *s)
+{
+	struct sim_hub *h = hub->hub;
+	uint8_t ep = (uint8_t)((s->wValue & 0xf) | ((s->wValue & 0x8000) ? 0x80 : 0));
+
+	if (sim_hub3(hub) || hub->speed != SIM_SPEED_HIGH)
+		return SIM_STALL;
+	if (h->tt_clears < SIM_TT_LOG) {
+		h->tt_log[h->tt_clears][0] = s->wValue;
+		h->tt_log[h->tt_clears][1] = s->wIndex;
+	}
+	h->tt_clears++;
+	sim_tt_clear_target(hub, s, sim_tt_clear_fields(hub, s));
+	sim_tt_free(h, s->wIndex, (s->wValue >> 4) & 0x7f, ep);
+	return SIM_ACK;
+}
+
+/* RESET_TT (USB 2.0 §11.24.2.9): every buffer of the TT in wIndex is emptied. */
+static int sim_tt_reset(struct sim_device *hub, const struct usb_setup_packet *s)
+{
+	if (sim_hub3(hub) || hub->speed != SIM_SPEED_HIGH)
+		return SIM_STALL;
+	for (unsigned i = 0; i < SIM_TT_BUSY_MAX; i++)
+		if (hub->hub->tt_busy[i].tt_port == s->wIndex)
+			hub->hub->tt_busy[i].dev = NULL;
+	return SIM_ACK;
+}
+
+unsigned sim_hub_tt_clears(const struct sim_device *hub)
+{
+	return hub->hub ? hub->hub->tt_clears : 0;
+}
+
+bool sim_hub_tt_clear(const struct sim_device *hub, unsigned i, uint16_t *wvalue,
+		      uint16_t *windex)
+{
+	if (!hub->hub || i >= hub->hub->tt_clears || i >= SIM_TT_LOG)
+		return false;
+	*wvalue = hub->hub->tt_log[i][0];
+	*windex = hub->hub->tt_log[i][1];
+	return true;
+}
+
+unsigned sim_hub_tt_busy(const struct sim_device *hub)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; hub->hub && i < SIM_TT_BUSY_MAX; i++)
+		n += hub->hub->tt_busy[i].dev != NULL;
+	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hub class requests (USB 2.0 §11.24, USB 3.2 §10.16)                       */
 
 int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t *data,
 		    uint16_t *len)
@@ -308,28 +557,10 @@ int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, ui
 	default:
 		return SIM_STALL;
 	}
-	if (s->bRequest == 8 /* CLEAR_TT_BUFFER */) {
-		unsigned want = h->multi_tt ? 0 : 1;
-		if (usb3 || dev->speed != SIM_SPEED_HIGH)
-			return SIM_STALL;
-		if (want && port != 1)
-			sim_violation_add(sim, "%s: CLEAR_TT_BUFFER with TT port %u on a single-TT hub (must be 1)",
-					  dev->model->name, port);
-		if (!want && !p)
-			sim_violation_add(sim, "%s: CLEAR_TT_BUFFER with TT port %u", dev->model->name, port);
-		unsigned addr = (s->wValue >> 4) & 0x7f;
-		bool found = false;
-		for (struct sim_device *o = sim->devices; o; o = o->next)
-			for (struct sim_device *a = o->parent; a; a = a->parent)
-				if (a == dev && o->address == addr)
-					found = true;
-		if (!found)
-			sim_violation_add(sim, "%s: CLEAR_TT_BUFFER for address %u, no such device below",
-					  dev->model->name, addr);
-		return SIM_ACK;
-	}
+	if (s->bRequest == 8 /* CLEAR_TT_BUFFER */)
+		return sim_tt_clear(dev, s);
 	if (s->bRequest == 9 /* RESET_TT */)
-		return usb3 ? SIM_STALL : SIM_ACK;
+		return sim_tt_reset(dev, s);
 	if (!p)
 		return SIM_STALL;
 	if (s->bRequest == USB_REQ_SET_FEATURE) {

@@ -75,6 +75,20 @@ struct sim_hub_port {
 	uint64_t connect_ns;
 };
 
+/*
+ * A buffer of a high-speed hub's TT holding a split transaction the host
+ * abandoned (USB 2.0 §11.17.5): busy until CLEAR_TT_BUFFER frees it.
+ */
+struct sim_tt_busy {
+	struct sim_device *dev; /* the device whose split it holds; NULL = free */
+	uint8_t addr;     /* the device's address then */
+	uint8_t ep;       /* endpoint number, bit 7: the split's direction (IN) */
+	uint8_t tt_port;  /* 1 on a single-TT hub, else the port of its TT */
+	bool control;     /* a control endpoint: any new transaction to it meets the buffer */
+};
+#define SIM_TT_BUSY_MAX 16
+#define SIM_TT_LOG 16
+
 struct sim_hub {
 	struct sim_hub_port port[16];
 	uint8_t depth;    /* SET_HUB_DEPTH value (USB 3) */
@@ -84,6 +98,11 @@ struct sim_hub {
 	uint8_t desc_ports; /* its bNbrPorts */
 	uint16_t desc_chars; /* its wHubCharacteristics */
 	uint64_t due;
+	/* Transaction translator(s) of a high-speed hub (sim_hub.c). */
+	struct sim_tt_busy tt_busy[SIM_TT_BUSY_MAX];
+	uint8_t tt_left[16];  /* bitmap: addresses of devices that left from behind it */
+	unsigned tt_clears;   /* CLEAR_TT_BUFFER requests answered */
+	uint16_t tt_log[SIM_TT_LOG][2]; /* the first ones' wValue, wIndex */
 };
 
 struct sim_device {
@@ -413,6 +432,14 @@ bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port);
 /** True when `mps` is a legal max packet size for the type at the speed (USB 2.0 §5.5-§5.8, USB 3.2 §9.6.6). */
 bool sim_mps_legal(enum sim_speed sp, unsigned xtype, unsigned mps);
 void sim_hub_reset(struct sim_device *dev);
+/* The nearest high-speed hub above a low/full-speed `dev` (its TT) and the
+ * port of that hub leading down to it; NULL for any other device. */
+struct sim_device *sim_tt_hub(struct sim_device *dev, unsigned *port);
+/* A split to endpoint `ep` (bit 7: direction of the stage) of `dev`, of
+ * transfer type `xtype`, was abandoned: its TT buffer is busy now. */
+void sim_tt_abandon(struct sim_device *dev, uint8_t ep, unsigned xtype);
+/* A transaction to `ep` of `dev` goes through its TT: a busy buffer for it is a violation. */
+void sim_tt_transaction(struct sim_device *dev, uint8_t ep);
 
 static inline uint64_t sim_rd64(const uint32_t *p)
 {

@@ -78,6 +78,25 @@ static uint8_t sim_dci_addr(unsigned dci)
 	return (uint8_t)((dci / 2) | ((dci & 1) && dci > 1 ? 0x80 : 0));
 }
 
+/* The endpoint the current TD's stage talks to, bit 7 its direction: a
+ * control TD's Setup is OUT, its data stage goes the request's way and its
+ * status stage the other way (IN when there is no data stage). */
+static uint8_t sim_td_ep(const struct sim_ep *ep, unsigned dci)
+{
+	uint8_t num = (uint8_t)(dci / 2);
+	bool in, data;
+
+	if (sim_xtype(ep) != SIM_EP_CONTROL || !ep->td_n)
+		return sim_dci_addr(dci);
+	in = ep->td[0].dw[0] & 0x80;
+	data = (ep->td[0].dw[1] >> 16) != 0;
+	if (ep->ctrl_stage == 0)
+		return num;
+	if (ep->ctrl_stage == 1)
+		return (uint8_t)(num | (in ? 0x80 : 0));
+	return (uint8_t)(num | (data && in ? 0 : 0x80));
+}
+
 /* Time on the wire for one packet. */
 static uint64_t sim_packet_ns(enum sim_speed sp, unsigned bytes)
 {
@@ -400,6 +419,9 @@ static void sim_ep_halt(struct sim *sim, unsigned s, unsigned dci, unsigned cc)
 	sim_trb_event(sim, s, dci, t, len > ep->cur_off ? len - ep->cur_off : 0, cc);
 	if (sim_xtype(ep) == SIM_EP_ISOCH)
 		return;
+	/* A STALL handshake ends the split; an error leaves it pending. */
+	if (cc != XHCI_CC_STALL && sim->slot[s].dev)
+		sim_tt_abandon(sim->slot[s].dev, sim_td_ep(ep, dci), sim_xtype(ep));
 	ep->state = XHCI_EP_STATE_HALTED;
 	ep->deq = t->addr;
 	ep->ccs = t->dw[3] & 1;
@@ -1072,6 +1094,7 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 	}
 	if (!ep->checked)
 		sim_oracle_check(sim, s, dci, dev);
+	sim_tt_transaction(dev, sim_td_ep(ep, dci));
 	switch (sim_xtype(ep)) {
 	case SIM_EP_CONTROL:
 		sim_ctrl_step(sim, s, dci, dev);
@@ -1095,6 +1118,8 @@ bool sim_ep_stop(struct sim *sim, unsigned s, unsigned dci)
 		uint32_t len = sim_is_xfer_trb(XHCI_TRB_TYPE(tr->dw[3])) ? XHCI_TRB_LEN(tr->dw[2]) : 0;
 		sim_trb_event(sim, s, dci, tr, len - (ep->cur_off < len ? ep->cur_off : len),
 			      XHCI_CC_STOPPED);
+		if (sim->slot[s].dev)
+			sim_tt_abandon(sim->slot[s].dev, sim_td_ep(ep, dci), sim_xtype(ep));
 		ep->deq = tr->addr;
 		ep->ccs = tr->dw[3] & 1;
 	} else if (sim_dma_read(sim, ep->deq, t, 16, "transfer ring TRB (stop)") &&

@@ -291,6 +291,15 @@ struct bu_usb_device {
 	uint8_t tier;        /**< 1 on a root port */
 	uint8_t path[BU_USB_MAX_PATH]; /**< root port, then hub ports */
 	uint32_t route;      /**< xHCI route string: 4 bits per hub tier */
+	/**
+	 * A low/full-speed device behind a high-speed hub: that hub (the
+	 * nearest above it), whose transaction translator serves it (USB 2.0
+	 * §11.14), and the hub's port leading down to it; NULL and 0 for any
+	 * other device. Set by the core when the device is created.
+	 */
+	struct bu_usb_device *tt_hub;
+	uint8_t tt_port;
+	uint8_t address;     /**< USB address (set by dev_address), 0 before */
 	enum bu_usb_speed speed;
 	uint8_t slot;        /**< controller's slot id (0 before addressing) */
 	enum bu_usb_dev_state state;
@@ -401,7 +410,7 @@ struct bu_usb_hc_ops {
 	/* device */
 	/** Allocate a slot and its contexts for `dev` (speed, route, parent set). */
 	int (*dev_enable)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
-	/** Give the device its address (xHCI Address Device). */
+	/** Give the device its address (xHCI Address Device); dev->address holds it after success. */
 	int (*dev_address)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 	/** Tell the controller EP0's new max packet size (dev->ep0.mps). */
 	int (*dev_update_ep0)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
@@ -426,8 +435,10 @@ struct bu_usb_hc_ops {
 	int (*ep_abort)(struct bu_usb_endpoint *ep, int status);
 	/**
 	 * Stop the endpoint with its transfers still queued (before a
-	 * suspend); `done` runs once it has stopped. Transfers submitted
-	 * meanwhile wait. BU_EBUSY while a recovery or cancel runs.
+	 * suspend, while a hub clears a TT buffer); `done` runs once it has
+	 * stopped, unless NULL. Transfers submitted meanwhile wait. While a
+	 * recovery or cancel runs the endpoint is not running: with `done`
+	 * NULL it is held as it stops (0), with a `done` BU_EBUSY.
 	 */
 	int (*ep_pause)(struct bu_usb_endpoint *ep, bu_usb_done_fn done, void *ctx);
 	/** Let a paused endpoint run its queued transfers again. */
@@ -597,7 +608,10 @@ int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep);
  */
 int bu_usb_abort_endpoint(struct bu_usb_endpoint *ep);
 
-/** True while transfers are queued on the endpoint. */
+/**
+ * True while transfers are queued on the endpoint, or it waits for its
+ * hub's transaction translator buffer to be cleared (USB 2.0 §11.17.5).
+ */
 bool bu_usb_endpoint_busy(const struct bu_usb_endpoint *ep);
 
 /**
