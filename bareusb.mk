@@ -24,6 +24,7 @@ BAREUSB_CORE_SRCS := \
 	core/request.c \
 	core/errors.c \
 	core/util.c \
+	core/tt.c \
 	core/desc.c \
 	core/json.c \
 	core/msos.c
