@@ -519,7 +519,12 @@ void bu_usb_device_gone(struct bu_usb_device *dev);
  */
 int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
 			       const struct bu_usb_driver *drv);
-/** Unregister a driver; interfaces bound to it are removed from it first. */
+/**
+ * Unregister a driver; interfaces bound to it are removed from it first.
+ * Devices being removed that it is bound to are waited for (polling the
+ * bus, bounded), so that its remove() still runs with nothing in flight:
+ * not to be called from a completion callback.
+ */
 void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 				  const struct bu_usb_driver *drv);
 
