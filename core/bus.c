@@ -175,6 +175,10 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 	xfer->core.deadline_us = 0;
 	xfer->core.submitted = false;
 	bu_core_tt_check(xfer);
+	/* Removed while the controller still had it (its transfers go back
+	 * once it let go of them): what failed, failed for that. */
+	if (xfer->status && xfer->ep->dev->state == BU_DEV_GONE)
+		xfer->status = BU_ENODEV;
 	xfer->complete(xfer);
 }
 
@@ -305,12 +309,45 @@ void bu_core_addr_unlock(struct bu_usb_device *dev)
 	}
 }
 
+/** Take a device off a list linked by `next`. */
+static void dev_unlink(struct bu_usb_device **list, struct bu_usb_device *dev)
+{
+	for (struct bu_usb_device **pp = list; *pp; pp = &(*pp)->next) {
+		if (*pp == dev) {
+			*pp = dev->next;
+			break;
+		}
+	}
+	dev->next = NULL;
+}
+
+/**
+ * The end of a removal: the controller driver has given back every
+ * transfer of the device, so its drivers' remove() runs with nothing in
+ * flight; then it is freed.
+ */
+static void dev_finish(struct bu_usb_bus *bus, struct bu_usb_device *dev)
+{
+	dev_unlink(&bus->core->dying, dev);
+	bu_core_unbind_device(dev);
+	dev_destroy(bus, dev);
+}
+
+/** dev_disable's completion: the device's transfers are all back. */
+static void dev_disabled(struct bu_usb_device *dev, void *ctx, int status)
+{
+	(void)ctx;
+	(void)status;
+	dev_finish(dev->bus, dev);
+}
+
 void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 {
-	struct bu_usb_device **pp;
 	bool was_enumerating = dev->state == BU_DEV_ENUMERATING ||
 			       dev->state == BU_DEV_NEW;
 
+	if (dev->state == BU_DEV_GONE)
+		return; /* already on its way out */
 	/* Children first: a removed hub takes its subtree with it. */
 	for (struct bu_usb_device *c = bus->devices; c;) {
 		struct bu_usb_device *next = c->next;
@@ -337,19 +374,17 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 		bus->enumerating--;
 	bu_core_addr_unlock(dev);
 	bu_core_pm_drop(dev);
-	/* The driver completes whatever is queued with BU_ENODEV and
-	 * releases the slot; callbacks see BU_DEV_GONE and stop. Then the
-	 * class drivers' remove() runs with nothing left in flight. */
-	if (dev->hc_priv)
-		bus->ops->dev_disable(dev, NULL, NULL);
-	bu_core_unbind_device(dev);
-	for (pp = &bus->devices; *pp; pp = &(*pp)->next) {
-		if (*pp == dev) {
-			*pp = dev->next;
-			break;
-		}
-	}
-	dev_destroy(bus, dev);
+	dev_unlink(&bus->devices, dev);
+	dev->next = bus->core->dying;
+	bus->core->dying = dev;
+	/* The controller driver releases the slot and completes whatever is
+	 * queued with BU_ENODEV once it no longer touches it: after Disable
+	 * Slot completed (xHCI 1.2 §4.6.4) or the controller halted.
+	 * Callbacks see BU_DEV_GONE and stop; dev_disabled finishes the
+	 * removal. Without a slot, or on a failed controller (everything
+	 * already back), it finishes now. */
+	if (!dev->hc_priv || bus->ops->dev_disable(dev, dev_disabled, NULL))
+		dev_finish(bus, dev);
 }
 
 void bu_usb_device_gone(struct bu_usb_device *dev)
@@ -556,6 +591,9 @@ bool bu_usb_bus_idle(const struct bu_usb_bus *bus)
 
 void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 {
+	struct bu_core_bus *core;
+	const struct bu_platform *plat;
+
 	if (!bus)
 		return;
 	while (bus->devices) {
@@ -566,11 +604,13 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 			d = d->parent;
 		bu_core_dev_remove(bus, d);
 	}
-	/* Let the driver see the Disable Slot completions, boundedly. */
-	for (unsigned i = 0; i < 64; i++)
-		if (bus->ops->poll(bus))
-			break;
-	bu_core_free(bus, bus->core, sizeof(*bus->core));
-	bus->core = NULL;
+	/* The controller driver halts the controller first (after HCH=1 it
+	 * moves no data, xHCI 1.2 §5.4.2), then gives back what is still
+	 * queued, which finishes the removals above, then frees itself and
+	 * the bus with it. */
+	core = bus->core;
+	plat = bus->plat;
 	bus->ops->destroy(bus);
+	BU_ASSERT(plat, !core->dying);
+	plat->free(plat->ctx, core, sizeof(*core));
 }

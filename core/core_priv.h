@@ -22,6 +22,9 @@ struct bu_core_bus {
 	uint32_t frame_last;
 	const void *addr_owner[256]; /* per root port: who has a device at address 0 */
 	struct bu_port root_ports[256]; /* root ports by number */
+	/* Removed devices whose transfers the controller driver has not all
+	 * given back yet (bu_core_dev_remove), linked by `next`. */
+	struct bu_usb_device *dying;
 };
 
 /**
@@ -83,7 +86,11 @@ uint64_t bu_core_now(struct bu_usb_bus *bus);
 struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 				     struct bu_usb_device *parent, unsigned port,
 				     enum bu_usb_speed speed);
-/** Remove a device and its subtree (drivers' remove, slot released). */
+/**
+ * Remove a device and its subtree: off the bus at once, then, once the
+ * controller driver has given back its transfers (dev_disable's done),
+ * its drivers' remove() and free.
+ */
 void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev);
 
 /**

@@ -47,15 +47,52 @@ static void unbind_interface(struct bu_usb_device *dev, struct bu_usb_interface 
 	}
 }
 
+/** Whether a device on the list (linked by `next`) has `drv` bound. */
+static bool list_bound(const struct bu_usb_device *list, const struct bu_usb_driver *drv)
+{
+	for (const struct bu_usb_device *d = list; d; d = d->next)
+		for (unsigned k = 0; k < d->num_ifaces; k++)
+			if (d->ifaces[k].driver == drv)
+				return true;
+	return false;
+}
+
+/** Unbind `drv` from the devices on the list (linked by `next`). */
+static void list_unbind(struct bu_usb_device *list, const struct bu_usb_driver *drv)
+{
+	for (struct bu_usb_device *d = list; d; d = d->next)
+		for (unsigned k = 0; k < d->num_ifaces; k++)
+			if (d->ifaces[k].driver == drv)
+				unbind_interface(d, &d->ifaces[k]);
+}
+
+/**
+ * Let the removed devices `drv` is bound to finish: their remove() runs
+ * once the controller driver gave their transfers back. It bounds that
+ * (command timeout, abort, else a failed controller, which gives back
+ * everything); this deadline is a backstop, after which they are unbound
+ * as they are.
+ */
+static void dying_wait(struct bu_usb_bus *bus, const struct bu_usb_driver *drv)
+{
+	uint64_t deadline;
+
+	if (!bus->core)
+		return; /* not started: nothing was ever removed */
+	deadline = bu_core_now(bus) + 3ull * BU_USB_REQUEST_TIMEOUT_MS * 1000;
+	while (list_bound(bus->core->dying, drv) && bu_core_now(bus) < deadline)
+		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN)
+			break;
+	list_unbind(bus->core->dying, drv);
+}
+
 void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 				  const struct bu_usb_driver *drv)
 {
 	unsigned i;
 
-	for (struct bu_usb_device *d = bus->devices; d; d = d->next)
-		for (unsigned k = 0; k < d->num_ifaces; k++)
-			if (d->ifaces[k].driver == drv)
-				unbind_interface(d, &d->ifaces[k]);
+	dying_wait(bus, drv);
+	list_unbind(bus->devices, drv);
 	for (i = 0; i < bus->num_drivers && bus->drivers[i] != drv; i++)
 		;
 	if (i == bus->num_drivers)

@@ -118,6 +118,7 @@ void bu_xhci_trace_trb(struct xhci *x, const char *what, uint64_t addr,
 }
 
 static int xhci_halt(struct xhci *x);
+static void xhci_fail_all(struct xhci *x);
 
 void bu_xhci_fail(struct xhci *x, const char *why)
 {
@@ -132,6 +133,7 @@ void bu_xhci_fail(struct xhci *x, const char *why)
 	/* Stop it touching memory we are about to give back (bounded). */
 	if (xhci_op_rd(x, XHCI_OP_USBSTS) != 0xffffffffu && xhci_halt(x))
 		bu_xhci_log(x, BU_LOG_ERR, "controller does not halt");
+	xhci_fail_all(x);
 }
 
 /* ======================================================================== */
@@ -508,16 +510,11 @@ static void event_ring_drain(struct xhci *x)
 	}
 }
 
-/** Fail every pending command and transfer (controller dead). */
+/** Fail every pending command, then every transfer (controller halted for good). */
 static void xhci_fail_all(struct xhci *x)
 {
 	bu_xhci_cmd_fail_all(x);
-	for (unsigned s = 1; s <= x->max_slots; s++)
-		if (x->slots[s])
-			for (unsigned dci = 1; dci < 32; dci++)
-				if (x->slots[s]->eps[dci])
-					bu_xhci_ep_fail_all(x, x->slots[s]->eps[dci],
-							    BU_ESHUTDOWN);
+	bu_xhci_dev_fail_all(x);
 }
 
 /** Whether USBSTS says the controller is gone or in error; fails it if so. */
@@ -528,7 +525,6 @@ static bool xhci_check_health(struct xhci *x, uint32_t sts)
 	bu_xhci_fail(x, sts == 0xffffffffu ? "controller vanished"
 			: (sts & XHCI_USBSTS_HSE) ? "host system error"
 						  : "host controller error");
-	xhci_fail_all(x);
 	return false;
 }
 

@@ -97,19 +97,6 @@ static void dev_free(struct xhci *x, struct xhci_dev *d)
 	bu_xhci_free(x, d, sizeof(*d));
 }
 
-void bu_xhci_dev_free_all(struct xhci *x)
-{
-	while (x->disable_pending) {
-		struct xhci_dev *d = x->disable_pending;
-
-		x->disable_pending = d->next_disable;
-		dev_free(x, d);
-	}
-	for (unsigned s = 1; s < 256; s++)
-		if (x->slots[s])
-			dev_free(x, x->slots[s]);
-}
-
 /* ======================================================================== */
 /* Contexts (§6.2)                                                          */
 /* ======================================================================== */
@@ -243,6 +230,8 @@ static void dev_cmd_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		cmd->user_done(cmd->dev->udev, cmd->user_ctx, cmd_err(cc));
 }
 
+static void dev_release(struct xhci *x, struct xhci_dev *d, int status);
+
 /** Enable Slot completion: allocate contexts and EP0 for the new slot. */
 static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 			     unsigned slot)
@@ -253,10 +242,10 @@ static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 
 	if (d->disabling) {
 		/* The device went away while the command ran: give the slot
-		 * straight back and forget it. */
+		 * straight back. No ring of it exists, so nothing waits. */
 		if (cc == XHCI_CC_SUCCESS && slot >= 1 && slot <= x->max_slots)
 			disable_slot(x, slot, NULL, NULL, NULL, NULL);
-		dev_free(x, d);
+		dev_release(x, d, 0);
 		return;
 	}
 	if (cc != XHCI_CC_SUCCESS) {
@@ -474,21 +463,11 @@ int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t add_mask, uint32_t d
 	return rc;
 }
 
-/** Disable Slot completion: free everything. */
-static void disable_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
-			 unsigned slot)
-{
-	struct xhci_dev *d = cmd->dev;
-	struct bu_usb_device *u = d->udev;
-	bu_usb_done_fn user_done = cmd->user_done;
-	void *user_ctx = cmd->user_ctx;
+/* ======================================================================== */
+/* Disable: transfers go back once the controller let go of them (§4.6.4)    */
+/* ======================================================================== */
 
-	dev_free(x, d);
-	if (user_done && u)
-		user_done(u, user_ctx, cc == XHCI_CC_SUCCESS ? 0 : bu_xhci_cc_to_err(cc));
-}
-
-/** Forget the core's device: it may be freed once dev_disable returns. */
+/** Forget the core's device: from now on no command completion reaches it. */
 static void dev_forget(struct xhci_dev *d, struct bu_usb_device *u)
 {
 	d->udev = NULL;
@@ -501,53 +480,140 @@ static void dev_forget(struct xhci_dev *d, struct bu_usb_device *u)
 	}
 }
 
+/** Complete every transfer queued on a slot's endpoints with `status`. */
+static void dev_fail_xfers(struct xhci *x, struct xhci_dev *d, int status)
+{
+	for (unsigned dci = 1; dci < 32; dci++)
+		if (d->eps[dci])
+			bu_xhci_ep_fail_all(x, d->eps[dci], status);
+}
+
+/** Put a device at the end of the controller's devices being disabled. */
+static void disabling_add(struct xhci *x, struct xhci_dev *d)
+{
+	struct xhci_dev **pp = &x->disabling;
+
+	while (*pp)
+		pp = &(*pp)->next_disable;
+	d->next_disable = NULL;
+	*pp = d;
+}
+
+/** Take a device off the controller's devices being disabled. */
+static void disabling_remove(struct xhci *x, struct xhci_dev *d)
+{
+	for (struct xhci_dev **pp = &x->disabling; *pp; pp = &(*pp)->next_disable) {
+		if (*pp == d) {
+			*pp = d->next_disable;
+			break;
+		}
+	}
+	d->next_disable = NULL;
+}
+
 /**
- * Complete every queued transfer with BU_ENODEV (QEMU drops in-flight
- * transfers of a detached device silently), then release the slot. The
- * core's device may be freed right after this returns: without `done` the
- * driver forgets it now.
+ * The controller no longer touches a disabled device's rings and buffers:
+ * give its transfers back, free its state, then tell the core (`status`
+ * for its done), which may free its device.
+ */
+static void dev_release(struct xhci *x, struct xhci_dev *d, int status)
+{
+	struct bu_usb_device *u = d->gone;
+	bu_usb_done_fn done = d->gone_done;
+	void *ctx = d->gone_ctx;
+
+	disabling_remove(x, d);
+	dev_fail_xfers(x, d, BU_ENODEV);
+	dev_free(x, d);
+	done(u, ctx, status);
+}
+
+/**
+ * Disable Slot completion. Success, or a slot the controller no longer
+ * has, means it no longer touches the slot's rings and buffers (§4.6.4).
+ * Anything else, an abort after the command timeout among it, leaves no
+ * way to take them back: the controller is halted and failed (Linux, too,
+ * declares the host dead when a Stop Endpoint goes unanswered:
+ * xhci_stop_endpoint_command_watchdog), and everything goes back after
+ * HCH=1 (bu_xhci_fail).
+ */
+static void disable_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			 unsigned slot)
+{
+	struct xhci_dev *d = cmd->dev;
+
+	if (cc == XHCI_CC_SUCCESS || cc == XHCI_CC_SLOT_NOT_ENABLED) {
+		dev_release(x, d, 0);
+		return;
+	}
+	bu_xhci_log(x, BU_LOG_ERR, "slot %u: Disable Slot: %s", d->slot,
+		    bu_xhci_cc_name(cc));
+	bu_xhci_fail(x, "Disable Slot did not complete");
+}
+
+/**
+ * Disable the device's slot; its transfers are given back only once the
+ * controller has let go of them: after Disable Slot completed (§4.6.4),
+ * or after it halted (HCH=1, §5.4.2) when it failed or the bus is
+ * destroyed. Until then the device keeps its rings and the core keeps its
+ * device; `done` says when. A disconnected port is no exception: nothing
+ * in the specification stops the endpoints of its slot (their contexts stay
+ * Running), and a controller may hold TRBs and data it fetched. A failed
+ * controller is already halted: everything goes back at once, and
+ * BU_ESHUTDOWN says `done` will not run.
  */
 int bu_xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 {
 	struct xhci *x = bus_xhci(u->bus);
 	struct xhci_dev *d = u->hc_priv;
-	int rc;
 
-	if (!d)
+	if (!d || !done)
 		return BU_EINVAL;
 	d->disabling = true;
-	for (unsigned dci = 1; dci < 32; dci++)
-		if (d->eps[dci])
-			bu_xhci_ep_fail_all(x, d->eps[dci], BU_ENODEV);
-	if (!done)
-		dev_forget(d, u);
-	if (!d->slot) {
-		/* Enable Slot is still running: its completion frees d. */
-		d->udev = NULL;
-		u->hc_priv = NULL;
-		return 0;
+	dev_forget(d, u);
+	if (x->failed) {
+		dev_fail_xfers(x, d, BU_ENODEV);
+		dev_free(x, d);
+		return BU_ESHUTDOWN;
 	}
-	rc = disable_slot(x, d->slot, disable_done, d, done, ctx);
-	if (rc == BU_EBUSY) {
-		/* The command ring is full (a big subtree went at once): the
-		 * slot stays the controller's until Disable Slot can be queued
-		 * from poll, so nothing it may still touch is freed now. */
-		d->next_disable = x->disable_pending;
-		x->disable_pending = d;
-		return 0;
-	}
-	if (rc)
-		dev_free(x, d); /* failed controller: halted, owns nothing */
-	return rc;
+	d->gone = u;
+	d->gone_done = done;
+	d->gone_ctx = ctx;
+	disabling_add(x, d);
+	/* Without a slot yet, Enable Slot's completion finishes it. */
+	bu_xhci_dev_disable_pending(x);
+	return 0;
 }
 
+/**
+ * Queue the Disable Slots still to go, oldest first, so that a hub's slot
+ * goes after those of the devices below it. A full Command Ring (a big
+ * subtree went at once) leaves the rest for the next poll.
+ */
 void bu_xhci_dev_disable_pending(struct xhci *x)
 {
-	while (x->disable_pending && !x->failed && xhci_ring_space(&x->cmd_ring)) {
-		struct xhci_dev *d = x->disable_pending;
-
-		x->disable_pending = d->next_disable;
+	for (struct xhci_dev *d = x->disabling; d && !x->failed; d = d->next_disable) {
+		if (!d->slot || d->disable_queued)
+			continue;
 		if (disable_slot(x, d->slot, disable_done, d, NULL, NULL))
-			dev_free(x, d);
+			break;
+		d->disable_queued = true;
 	}
+}
+
+void bu_xhci_dev_fail_all(struct xhci *x)
+{
+	while (x->disabling)
+		dev_release(x, x->disabling, BU_ESHUTDOWN);
+	for (unsigned s = 1; s <= x->max_slots; s++)
+		if (x->slots[s])
+			dev_fail_xfers(x, x->slots[s], BU_ESHUTDOWN);
+}
+
+void bu_xhci_dev_free_all(struct xhci *x)
+{
+	bu_xhci_dev_fail_all(x);
+	for (unsigned s = 1; s < 256; s++)
+		if (x->slots[s])
+			dev_free(x, x->slots[s]);
 }

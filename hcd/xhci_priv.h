@@ -224,8 +224,14 @@ struct xhci_dev {
 	uint64_t in_bus;
 	struct xhci_ep *eps[32]; /* by DCI; eps[1] is EP0 */
 	struct xhci_ep *old_eps[32]; /* replaced during a Configure Endpoint */
-	struct xhci_dev *next_disable; /* on xhci.disable_pending */
+	/* Being disabled (dev_disable): the core's device waits for `gone_done`,
+	 * which runs once its transfers are back (xhci_dev.c). */
+	struct xhci_dev *next_disable; /* on xhci.disabling */
 	bool disabling;
+	bool disable_queued;           /* its Disable Slot is on the Command Ring */
+	struct bu_usb_device *gone;    /* the core's device, kept for gone_done */
+	bu_usb_done_fn gone_done;
+	void *gone_ctx;
 };
 
 /** The controller. */
@@ -264,7 +270,7 @@ struct xhci {
 	uint64_t erst_bus;
 
 	struct xhci_dev *slots[256];
-	struct xhci_dev *disable_pending; /* Disable Slot waiting for ring space */
+	struct xhci_dev *disabling; /* devices being disabled, oldest first */
 };
 
 /** The controller behind a core bus. */
@@ -334,7 +340,10 @@ void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
 /** Trace one TRB or event when tracing is on (costs one branch when off). */
 void bu_xhci_trace_trb(struct xhci *x, const char *what, uint64_t addr,
 		       const struct xhci_trb *t);
-/** Report a controller that stopped working, halt it and fail it for good. */
+/**
+ * Report a controller that stopped working, halt it and fail it for good;
+ * after the halt every pending command and transfer completes (from here).
+ */
 void bu_xhci_fail(struct xhci *x, const char *why);
 /** Short delay; a spin on the clock when the platform has no delay. */
 void bu_xhci_udelay(struct xhci *x, uint32_t us);
@@ -387,11 +396,19 @@ int bu_xhci_dev_update_ep0(struct bu_usb_device *u, bu_usb_done_fn done, void *c
 /** ops.dev_configure: one Configure Endpoint for all changes (§4.6.6). */
 int bu_xhci_dev_configure(struct bu_usb_device *u, uint32_t add_mask, uint32_t drop_mask,
 			  bu_usb_done_fn done, void *ctx);
-/** ops.dev_disable: fail the device's transfers and release its slot. */
+/**
+ * ops.dev_disable: Disable Slot; the device's transfers complete with
+ * BU_ENODEV, and `done` runs, once the controller no longer touches them.
+ */
 int bu_xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx);
 /** Queue the Disable Slots that waited for Command Ring space (from poll). */
 void bu_xhci_dev_disable_pending(struct xhci *x);
-/** Free every slot's state (the controller is halted). */
+/**
+ * The controller is halted: complete every transfer (BU_ENODEV for devices
+ * being disabled, whose `done` then runs; BU_ESHUTDOWN for the others).
+ */
+void bu_xhci_dev_fail_all(struct xhci *x);
+/** bu_xhci_dev_fail_all, then free every slot's state (the controller is halted). */
 void bu_xhci_dev_free_all(struct xhci *x);
 
 /* ------------------------------------------------------------------------ */

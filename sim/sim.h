@@ -14,6 +14,10 @@
  * where); a test fails when sim_violations() is not 0 at its end. Where real
  * hardware would react (Host System Error on a bad DMA address, TRB Error,
  * Parameter Error, babble, ...), the model reacts the same way as well.
+ * DMA space is checked as an IOMMU would: the model's access to a buffer
+ * no longer mapped is a violation and Host System Error, and so is (a
+ * violation) the driver unmapping a buffer that a TD on an enabled,
+ * running endpoint of a running controller still points at.
  */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H

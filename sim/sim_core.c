@@ -524,10 +524,99 @@ static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 	return n;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Buffers the controller still owns                                        */
+
+#define SIM_RING_WALK_MAX 65536 /* TRBs looked at per ring: a bound only */
+
+/* A TRB as the controller would read it, without the checks and side
+ * effects of a DMA access; false when that memory is not live. */
+static bool sim_trb_peek(struct sim *sim, uint64_t bus, uint32_t t[4])
+{
+	struct sim_region *r = sim_region_find(sim, bus);
+
+	if (!r || r->dead || bus + 16 > r->bus + r->len)
+		return false;
+	memcpy(t, r->host + (bus - r->bus), 16);
+	return true;
+}
+
+/* Whether a transfer TRB's data buffer overlaps [bus, bus + len). */
+static bool sim_trb_points_into(const uint32_t t[4], uint64_t bus, size_t len)
+{
+	unsigned type = XHCI_TRB_TYPE(t[3]);
+	uint64_t b = sim_rd64(t);
+	uint32_t n = XHCI_TRB_LEN(t[2]);
+
+	if (type != XHCI_TRB_NORMAL && type != XHCI_TRB_DATA && type != XHCI_TRB_ISOCH)
+		return false;
+	if ((t[3] & XHCI_TRB_IDT) || !n)
+		return false;
+	return b < bus + len && bus < b + n;
+}
+
+/*
+ * The first TRB the controller owns on an endpoint's ring (from its
+ * dequeue pointer, while the cycle bit matches its consumer cycle state,
+ * xHCI §4.9.2) whose buffer overlaps [bus, bus + len); 0 if none.
+ */
+static uint64_t sim_ep_owned_trb(struct sim *sim, const struct sim_ep *ep, uint64_t bus,
+				 size_t len)
+{
+	uint64_t deq = ep->deq;
+	bool ccs = ep->ccs;
+	uint32_t t[4];
+
+	for (unsigned n = 0; n < SIM_RING_WALK_MAX && sim_trb_peek(sim, deq, t); n++) {
+		if ((t[3] & XHCI_TRB_C) != (ccs ? 1u : 0u))
+			break;
+		if (XHCI_TRB_TYPE(t[3]) == XHCI_TRB_LINK) {
+			ccs ^= (t[3] & XHCI_TRB_TC) != 0;
+			deq = sim_rd64(t) & ~0xfull;
+			continue;
+		}
+		if (sim_trb_points_into(t, bus, len))
+			return deq;
+		deq += 16;
+	}
+	return 0;
+}
+
+/*
+ * The driver unmaps [bus, bus + len) of `buf`: a violation when a TD on an
+ * enabled, running endpoint still points there, since the controller may
+ * still move data through it. Only a completed Stop Endpoint (xHCI
+ * §4.6.9) or Disable Slot (§4.6.4), or a halted controller (HCH=1, §5.4.2),
+ * hands such a TD back. Returns true when it recorded one.
+ */
+static bool sim_unmap_check(struct sim *sim, const void *buf, uint64_t bus, size_t len)
+{
+	if (sim->usbsts & XHCI_USBSTS_HCH)
+		return false;
+	for (unsigned s = 1; s <= sim->nslots; s++) {
+		for (unsigned d = 1; d < 32 && sim->slot[s].enabled; d++) {
+			const struct sim_ep *ep = &sim->slot[s].ep[d];
+			uint64_t trb = ep->state == XHCI_EP_STATE_RUNNING ?
+					       sim_ep_owned_trb(sim, ep, bus, len) : 0;
+
+			if (!trb)
+				continue;
+			sim_violation_add(sim, "dma_unmap(%p): slot %u DCI %u is running with a TD "
+					  "(TRB @%#llx) that points at %#llx: the controller may "
+					  "still move data there (give a TD back after Stop "
+					  "Endpoint or Disable Slot completed, xHCI §4.6.9, §4.6.4)",
+					  buf, s, d, (unsigned long long)trb,
+					  (unsigned long long)bus);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void sim_p_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir dir)
 {
 	struct sim *sim = ctx;
-	bool found = false;
+	bool found = false, reported = false;
 
 	if (len == 0)
 		return;
@@ -540,6 +629,8 @@ static void sim_p_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir di
 		if (r->dir != dir)
 			sim_violation_add(sim, "dma_unmap(%p, %zu): mapped with dir %u, unmapped with %d",
 					  buf, len, r->dir, dir);
+		if (!reported)
+			reported = sim_unmap_check(sim, buf, r->bus, r->len);
 		r->dead = true;
 		r->host = NULL;
 		found = true;

@@ -388,7 +388,11 @@ struct bu_usb_hc_ops {
 	/* bus */
 	/** Process controller events; run completions; returns BU_ESHUTDOWN once failed. */
 	int (*poll)(struct bu_usb_bus *bus);
-	/** Halt the controller and free everything the driver allocated. */
+	/**
+	 * Halt the controller, then complete every transfer still queued and
+	 * run the `done` of every dev_disable in flight (from here), then
+	 * free everything the driver allocated, the bus with it.
+	 */
 	void (*destroy)(struct bu_usb_bus *bus);
 
 	/* root ports */
@@ -423,7 +427,14 @@ struct bu_usb_hc_ops {
 	 */
 	int (*dev_configure)(struct bu_usb_device *dev, uint32_t add_mask, uint32_t drop_mask,
 			     bu_usb_done_fn done, void *ctx);
-	/** Release the slot and all its state; done may be NULL. */
+	/**
+	 * Release the slot and all its state. The device's queued transfers
+	 * complete (BU_ENODEV) only once the controller no longer touches
+	 * them, then `done` (required) runs, from poll or destroy, never
+	 * from inside this call; the core's device must live until then.
+	 * Non-zero: `done` will not run, all transfers having completed
+	 * before the return (a failed controller).
+	 */
 	int (*dev_disable)(struct bu_usb_device *dev, bu_usb_done_fn done, void *ctx);
 
 	/* endpoint */
@@ -508,7 +519,12 @@ void bu_usb_device_gone(struct bu_usb_device *dev);
  */
 int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
 			       const struct bu_usb_driver *drv);
-/** Unregister a driver; interfaces bound to it are removed from it first. */
+/**
+ * Unregister a driver; interfaces bound to it are removed from it first.
+ * Devices being removed that it is bound to are waited for (polling the
+ * bus, bounded), so that its remove() still runs with nothing in flight:
+ * not to be called from a completion callback.
+ */
 void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 				  const struct bu_usb_driver *drv);
 
