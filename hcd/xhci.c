@@ -66,24 +66,41 @@ void bu_xhci_udelay(struct xhci *x, uint32_t us)
 
 /**
  * The one bounded register wait: poll until (reg & mask) == value or
- * `timeout_us` passes. Returns 0, BU_ETIMEDOUT, or BU_ENODEV (all ones).
+ * `timeout_us` passes. It polls every 10 us for the first millisecond,
+ * then every millisecond (a reset may take seconds); given `what`, it logs
+ * once a second that it is still waiting for it. Returns 0, BU_ETIMEDOUT,
+ * or BU_ENODEV (all ones).
  */
-static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
-		     uint32_t value, uint32_t timeout_us)
+static int wait_bits_for(struct xhci *x, const char *what, uintptr_t addr,
+			 uint32_t mask, uint32_t value, uint64_t timeout_us)
 {
-	uint64_t deadline = xhci_now_us(x) + timeout_us;
+	uint64_t start = xhci_now_us(x), next_log = start + 1000000;
 
 	for (;;) {
 		uint32_t v = xhci_rd32(x, addr);
+		uint64_t now;
 
 		if (v == 0xffffffffu)
 			return BU_ENODEV;
 		if ((v & mask) == value)
 			return 0;
-		if (xhci_now_us(x) >= deadline)
+		now = xhci_now_us(x);
+		if (now - start >= timeout_us)
 			return BU_ETIMEDOUT;
-		bu_xhci_udelay(x, 10);
+		if (what && now >= next_log) {
+			bu_xhci_log(x, BU_LOG_INFO, "still waiting for %s after %llu ms",
+				    what, (unsigned long long)bu_div64_u32(now - start, 1000, NULL));
+			next_log += 1000000;
+		}
+		bu_xhci_udelay(x, now - start < 1000 ? 10 : 1000);
 	}
+}
+
+/** wait_bits_for without progress lines, for the short waits. */
+static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
+		     uint32_t value, uint64_t timeout_us)
+{
+	return wait_bits_for(x, NULL, addr, mask, value, timeout_us);
 }
 
 /* ======================================================================== */
@@ -297,10 +314,15 @@ static void xhci_stop(struct xhci *x)
 		xhci_halt(x);
 }
 
-/** HCRST, then wait for HCRST and CNR to clear (both bounded). */
+/**
+ * HCRST, then wait for HCRST and then CNR to clear, each for up to
+ * reset_timeout_ms (10 s by default: Linux xhci.c gives HCRST that long at
+ * init, XHCI_RESET_LONG_USEC, as some parts take seconds).
+ */
 static int xhci_reset(struct xhci *x)
 {
-	uint32_t timeout = x->opts.reset_timeout_ms * 1000u;
+	uint64_t timeout = x->opts.reset_timeout_ms * 1000ull;
+	const char *stuck = "USBCMD.HCRST";
 	int rc;
 
 	rc = xhci_halt(x);
@@ -314,12 +336,16 @@ static int xhci_reset(struct xhci *x)
 	 * source is in xhci_quirks.c); the wait below covers the rest. */
 	if (x->quirks & BU_XHCI_QUIRK_RESET_DELAY)
 		bu_xhci_udelay(x, 1000);
-	rc = wait_bits(x, x->op + XHCI_OP_USBCMD, XHCI_USBCMD_HCRST, 0, timeout);
-	if (!rc)
-		rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0, timeout);
+	rc = wait_bits_for(x, "the reset (HCRST)", x->op + XHCI_OP_USBCMD,
+			   XHCI_USBCMD_HCRST, 0, timeout);
+	if (!rc) {
+		stuck = "USBSTS.CNR";
+		rc = wait_bits_for(x, "the controller to be ready (CNR)",
+				   x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0, timeout);
+	}
 	if (rc)
-		bu_xhci_log(x, BU_LOG_ERR, "reset did not complete in %u ms (%s)",
-			    x->opts.reset_timeout_ms, bu_strerror(rc));
+		bu_xhci_log(x, BU_LOG_ERR, "reset did not complete in %u ms: %s still 1 (%s)",
+			    x->opts.reset_timeout_ms, stuck, bu_strerror(rc));
 	return rc;
 }
 
@@ -631,7 +657,7 @@ static void opts_defaults(struct bu_xhci_options *o)
 	if (!o->handoff_timeout_ms)
 		o->handoff_timeout_ms = 1000;
 	if (!o->reset_timeout_ms)
-		o->reset_timeout_ms = 1000;
+		o->reset_timeout_ms = 10000; /* Linux XHCI_RESET_LONG_USEC */
 	if (!o->cmd_timeout_ms)
 		o->cmd_timeout_ms = 5000;
 	if (!o->imod_interval)
@@ -712,8 +738,8 @@ static int xhci_take_over(struct xhci *x)
 	int rc;
 
 	xhci_legacy_handoff(x);
-	rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0,
-		       x->opts.reset_timeout_ms * 1000u);
+	rc = wait_bits_for(x, "the controller to be ready (CNR)", x->op + XHCI_OP_USBSTS,
+			   XHCI_USBSTS_CNR, 0, x->opts.reset_timeout_ms * 1000ull);
 	if (rc) {
 		bu_xhci_log(x, BU_LOG_ERR, "controller not ready (CNR stuck)");
 		return rc;

@@ -290,6 +290,8 @@ void sim_fault_hse(struct sim *sim);
 void sim_fault_cmd_hang(struct sim *sim, unsigned trb_type);
 /** CNR stays set (from now on, also through HCRST) while `on`. */
 void sim_fault_cnr_stuck(struct sim *sim, bool on);
+/** A wedged controller: from now on HCRST, once written, never clears while `on`. */
+void sim_fault_hcrst_stuck(struct sim *sim, bool on);
 /** Behave as if the primary event ring filled up at the next event. */
 void sim_fault_event_ring_full(struct sim *sim);
 /** The next Configure Endpoint that adds a periodic endpoint fails with Bandwidth Error. */

@@ -116,8 +116,17 @@ void sim_hc_reset(struct sim *sim)
 	sim_intr_reset(sim);
 	sim_slots_reset(sim);
 	sim_ports_hc_reset(sim);
+	if (sim->hcrst_stuck) {
+		sim_tracef(sim, "HCRST will not complete (fault)");
+		return;
+	}
 	sim->ctrl_pending = SIM_CTRL_RESET_DONE;
 	sim_schedule(sim, &sim->ctrl_due, sim->now + sim->cfg.reset_us * SIM_US);
+}
+
+void sim_fault_hcrst_stuck(struct sim *sim, bool on)
+{
+	sim->hcrst_stuck = on;
 }
 
 /* Check what must be set up before R/S=1 (xHCI §4.2). */

@@ -69,7 +69,8 @@ struct bu_xhci_options {
 	uint32_t cmd_ring_trbs;     /**< command ring size (0 = 64) */
 	uint32_t xfer_ring_trbs;    /**< per-endpoint transfer ring (0 = 256) */
 	uint32_t handoff_timeout_ms; /**< BIOS handoff wait (0 = 1000) */
-	uint32_t reset_timeout_ms;  /**< HCRST/CNR wait (0 = 1000) */
+	/** HCRST and CNR wait at init, each (0 = 10000: some parts take seconds). */
+	uint32_t reset_timeout_ms;
 	uint32_t cmd_timeout_ms;    /**< command completion wait (0 = 5000) */
 	bool trace;                 /**< log every TRB and event at BU_LOG_TRACE */
 	/**
