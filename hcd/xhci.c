@@ -546,14 +546,30 @@ static void xhci_fail_all(struct xhci *x)
 							    BU_ESHUTDOWN);
 }
 
-/** Whether USBSTS says the controller is gone or in error; fails it if so. */
+/** What USBSTS says stopped a controller that should run, or NULL if nothing. */
+static const char *xhci_stopped_why(uint32_t sts)
+{
+	if (sts == 0xffffffffu)
+		return "controller vanished";
+	if (sts & XHCI_USBSTS_HSE)
+		return "host system error";
+	if (sts & XHCI_USBSTS_HCE)
+		return "host controller error";
+	/* §5.4.2: HCH=1 once R/S is cleared, by software or by the
+	 * controller itself on an internal error (with no HSE or HCE). */
+	if (sts & XHCI_USBSTS_HCH)
+		return "controller halted unexpectedly";
+	return NULL;
+}
+
+/** Whether USBSTS says the controller still runs; fails it (and its work) if not. */
 static bool xhci_check_health(struct xhci *x, uint32_t sts)
 {
-	if (sts != 0xffffffffu && !(sts & (XHCI_USBSTS_HSE | XHCI_USBSTS_HCE)))
+	const char *why = xhci_stopped_why(sts);
+
+	if (!why)
 		return true;
-	bu_xhci_fail(x, sts == 0xffffffffu ? "controller vanished"
-			: (sts & XHCI_USBSTS_HSE) ? "host system error"
-						  : "host controller error");
+	bu_xhci_fail(x, why);
 	xhci_fail_all(x);
 	return false;
 }

@@ -292,6 +292,11 @@ void sim_fault_cmd_hang(struct sim *sim, unsigned trb_type);
 void sim_fault_cnr_stuck(struct sim *sim, bool on);
 /** A wedged controller: from now on HCRST, once written, never clears while `on`. */
 void sim_fault_hcrst_stuck(struct sim *sim, bool on);
+/**
+ * The controller halts itself now, as on an internal error, without HSE or
+ * HCE (xHCI §5.4.2): R/S reads 0, HCH 1, nothing runs any more.
+ */
+void sim_fault_halt(struct sim *sim);
 /** Behave as if the primary event ring filled up at the next event. */
 void sim_fault_event_ring_full(struct sim *sim);
 /** The next Configure Endpoint that adds a periodic endpoint fails with Bandwidth Error. */

@@ -129,6 +129,17 @@ void sim_fault_hcrst_stuck(struct sim *sim, bool on)
 	sim->hcrst_stuck = on;
 }
 
+void sim_fault_halt(struct sim *sim)
+{
+	sim_log(sim, BU_LOG_ERR, "controller halts itself (injected internal error)");
+	sim->mfindex_base = sim_mfindex(sim);
+	sim->usbcmd &= ~XHCI_USBCMD_RUN;
+	sim->usbsts |= XHCI_USBSTS_HCH;
+	sim->cmd.crr = false;
+	sim->cmd.busy = false;
+	sim->ctrl_pending = SIM_CTRL_NONE;
+}
+
 /* Check what must be set up before R/S=1 (xHCI §4.2). */
 static void sim_check_run(struct sim *sim)
 {

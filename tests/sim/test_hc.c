@@ -1,6 +1,7 @@
 /*
  * The controller itself under stress, the real driver on the sim: a reset
- * that takes seconds or never ends (xHCI §4.2).
+ * that takes seconds or never ends (xHCI §4.2), and a controller that
+ * halts on its own (§5.4.2).
  */
 #include "harness.h"
 
@@ -94,14 +95,100 @@ START_TEST(test_reset_never_completes)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* A controller that halts on its own                                       */
+
+struct done_count {
+	unsigned calls;
+	int status;
+};
+
+static void count_xfer(struct bu_usb_xfer *x)
+{
+	struct done_count *d = x->ctx;
+
+	d->calls++;
+	d->status = x->status;
+}
+
+static void count_cmd(struct bu_usb_device *dev, void *ctx, int status)
+{
+	struct done_count *d = ctx;
+
+	(void)dev;
+	d->calls++;
+	d->status = status;
+}
+
+/* USBSTS.HCH=1 with no HSE or HCE: the pending transfers and the pending
+ * command complete with BU_ESHUTDOWN exactly once, the bus is failed, and
+ * the log says why with USBSTS decoded. */
+START_TEST(test_halt_unexpected)
+{
+	struct sim_config cfg = { 0 };
+	struct log_lines log;
+	struct stack st;
+	struct bu_usb_device *dev;
+	struct bu_usb_xfer x[3];
+	struct done_count xd[3] = { { 0 } }, cd = { 0 };
+	uint8_t rep[3][8];
+	int r = 0;
+
+	log_to(&cfg, &log);
+	stack_up(&st, &cfg, 0);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 3000));
+	dev = find_pid(&st, 0x1209, 0);
+	ck_assert_ptr_nonnull(dev);
+	for (int i = 0; i < 3; i++) { /* no key pressed: they stay pending */
+		memset(&x[i], 0, sizeof(x[i]));
+		x[i].ep = bu_usb_find_endpoint(dev, 0x81);
+		x[i].buf = rep[i];
+		x[i].len = sizeof(rep[i]);
+		x[i].complete = count_xfer;
+		x[i].ctx = &xd[i];
+		ck_assert_int_eq(bu_usb_xfer_submit(&x[i]), 0);
+	}
+	/* A command the core issues (Evaluate Context), here through the
+	 * ops table so that its callback can be counted; it hangs. */
+	sim_fault_cmd_hang(st.sim, XHCI_TRB_EVALUATE_CTX);
+	ck_assert_int_eq(st.bus->ops->dev_update_ep0(dev, count_cmd, &cd), 0);
+	run_ms(&st, 5);
+	ck_assert_uint_eq(xd[0].calls + xd[1].calls + xd[2].calls + cd.calls, 0);
+
+	sim_fault_halt(st.sim);
+	for (int i = 0; i < 10 && r == 0; i++) {
+		r = bu_usb_bus_poll(st.bus);
+		sim_advance_us(st.sim, 1000);
+	}
+	ck_assert_int_eq(r, BU_ESHUTDOWN);
+	ck_assert(st.bus->failed);
+	for (int i = 0; i < 10; i++) /* later polls complete nothing twice */
+		ck_assert_int_eq(bu_usb_bus_poll(st.bus), BU_ESHUTDOWN);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(xd[i].calls, 1);
+		ck_assert_int_eq(xd[i].status, BU_ESHUTDOWN);
+	}
+	ck_assert_uint_eq(cd.calls, 1);
+	ck_assert_int_eq(cd.status, BU_ESHUTDOWN);
+	ck_assert_uint_eq(log_count(&log, "controller failed: controller halted unexpectedly (USBSTS"), 1);
+	ck_assert_uint_eq(log_count(&log, "HCH"), 1);
+	ck_assert_int_eq(bu_usb_xfer_submit(&x[0]), BU_ESHUTDOWN);
+	stack_down(&st);
+}
+END_TEST
+
 static Suite *hc_suite(void)
 {
 	Suite *s = suite_create("hc");
 	TCase *reset = tcase_create("reset");
+	TCase *halt = tcase_create("halt");
 
 	tcase_add_test(reset, test_reset_takes_3s);
 	tcase_add_test(reset, test_reset_never_completes);
+	tcase_add_test(halt, test_halt_unexpected);
 	suite_add_tcase(s, reset);
+	suite_add_tcase(s, halt);
 	return s;
 }
 
