@@ -98,6 +98,12 @@ struct sim_config {
 	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
 	unsigned erst_max;       /**< HCSPARAMS2.ERST Max (0: 4, i.e. 16 segments) */
+	/**
+	 * HCSPARAMS2.ERST Max reads 0 (erst_max is ignored): the Event Ring
+	 * is one segment, ERSTSZ above 1 a Host Controller Error, as on
+	 * QEMU's qemu-xhci.
+	 */
+	bool erst_max_zero;
 	bool psi;                /**< Supported Protocol caps carry PSI dwords */
 	bool ppc;                /**< port power control: ports start unpowered */
 	bool legacy;             /**< USB Legacy Support cap, owned by "firmware" */

@@ -58,7 +58,7 @@ void sim_regs_init(struct sim *sim)
 	sim->nslots = c->max_slots;
 	sim->ctx_size = c->csz64 ? 64 : 32;
 	sim->hcsparams1 = sim->nslots | (sim->nintrs << 8) | (sim->nports << 24);
-	sim->hcsparams2 = 0x1u /* IST 1 microframe */ | (c->erst_max << 4) |
+	sim->hcsparams2 = 0x1u /* IST 1 microframe */ | ((c->erst_max_zero ? 0 : c->erst_max) << 4) |
 			  ((c->scratchpads >> 5) << 21) | ((c->scratchpads & 0x1f) << 27);
 	sim->hcsparams3 = 0x0au | (0x200u << 16);
 	sim->hccparams1 = (c->no_ac64 ? 0 : XHCI_HCCPARAMS1_AC64) |

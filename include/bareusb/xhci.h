@@ -65,7 +65,12 @@ struct bu_xhci_pci {
 
 /** Options for bu_xhci_create; zero-initialise for defaults. */
 struct bu_xhci_options {
-	uint32_t event_ring_trbs;   /**< event ring size (0 = 256; QEMU: 16..4096) */
+	/**
+	 * TRBs per Event Ring segment (0 = 256; 16..4096). The ring has up
+	 * to 4 segments where the controller's ERST Max allows, one on
+	 * QEMU's qemu-xhci.
+	 */
+	uint32_t event_ring_trbs;
 	uint32_t cmd_ring_trbs;     /**< command ring size (0 = 64) */
 	uint32_t xfer_ring_trbs;    /**< per-endpoint transfer ring (0 = 256) */
 	uint32_t handoff_timeout_ms; /**< BIOS handoff wait (0 = 1000) */

@@ -1,7 +1,9 @@
 /*
  * The controller itself under stress, the real driver on the sim: a reset
- * that takes seconds or never ends (xHCI §4.2), and a controller that
- * halts on its own (§5.4.2).
+ * that takes seconds or never ends (xHCI §4.2), a controller that halts
+ * on its own (§5.4.2), and an Event Ring of several segments (§4.9.4,
+ * §6.5) lap after lap, with the model's own checks of the ERST and ERDP
+ * driven register by register.
  */
 #include "harness.h"
 
@@ -178,17 +180,369 @@ START_TEST(test_halt_unexpected)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The firehose: numbered 8-byte records on bulk IN, always ready           */
+
+static const uint8_t fh_dev[] = { SIM_D_DEVICE(0x0200, 0, 0, 0, 64, 0x1209, 0xb0f0, 0x0100, 0, 0,
+					       0, 1) };
+static const uint8_t fh_qual[] = { SIM_D_QUALIFIER(0x0200, 0, 0, 0, 64, 1) };
+static const uint8_t fh_cfg[] = {
+	SIM_D_CONFIG(1, 1, 0, 0x80, 50),
+	SIM_D_INTERFACE(0, 0, 1, 0xff, 0, 0, 0),
+	SIM_D_ENDPOINT(0x81, SIM_EP_BULK, 512, 0),
+};
+
+/* Bulk IN 0x81 is always ready: record n is LE32 n, then LE32 ~n. */
+static int fh_in(struct sim_device *d, uint8_t ep, uint8_t *buf, uint16_t max)
+{
+	uint32_t *seq = sim_device_priv(d);
+	uint32_t rec[2] = { *seq, ~*seq };
+
+	if (ep != 0x81 || max < sizeof(rec))
+		return SIM_STALL;
+	(*seq)++;
+	memcpy(buf, rec, sizeof(rec));
+	return (int)sizeof(rec);
+}
+
+static const struct sim_device_model fh_model = {
+	.name = "firehose",
+	.high = { .device = SIM_BLOB(fh_dev), .configs = { SIM_BLOB(fh_cfg) },
+		  .qualifier = SIM_BLOB(fh_qual) },
+	.priv_size = sizeof(uint32_t),
+	.in = fh_in,
+};
+
+/* Records read from the firehose, checked as they complete. */
+struct stream {
+	struct bu_usb_xfer *x;
+	uint8_t (*buf)[8];
+	unsigned slots;     /* transfers in flight at most */
+	unsigned total;     /* records to read in all */
+	unsigned submitted;
+	unsigned done;      /* records seen, in order */
+	unsigned bad;       /* a record out of order, or a transfer that failed */
+};
+
+static void stream_submit(struct stream *s, unsigned slot);
+
+static void stream_done(struct bu_usb_xfer *x)
+{
+	struct stream *s = x->ctx;
+	uint32_t rec[2];
+
+	memcpy(rec, x->buf, sizeof(rec));
+	if (x->status || x->actual != 8 || rec[0] != s->done || rec[1] != ~s->done)
+		s->bad++;
+	s->done++;
+	if (s->submitted < s->total)
+		stream_submit(s, (unsigned)(x - s->x));
+}
+
+static void stream_submit(struct stream *s, unsigned slot)
+{
+	ck_assert_int_eq(bu_usb_xfer_submit(&s->x[slot]), 0);
+	s->submitted++;
+}
+
+/* Bring up a stack with the firehose on a USB 2 port at high speed, and
+ * queue `slots` reads of the `total` records. */
+static void stream_start(struct stack *st, struct stream *s, const struct sim_config *cfg,
+			 const struct bu_xhci_options *o, unsigned slots, unsigned total)
+{
+	struct bu_usb_device *dev;
+
+	stack_up_opts(st, cfg, o, 0);
+	ck_assert_ptr_nonnull(sim_attach(st->sim, sim_usb2_port(st->sim, 1), &fh_model,
+					 SIM_SPEED_HIGH));
+	ck_assert(settle(st, 3000));
+	dev = find_pid(st, 0x1209, 0xb0f0);
+	ck_assert_ptr_nonnull(dev);
+	memset(s, 0, sizeof(*s));
+	s->x = calloc(slots, sizeof(*s->x));
+	s->buf = calloc(slots, sizeof(*s->buf));
+	s->slots = slots;
+	s->total = total;
+	for (unsigned i = 0; i < slots; i++) {
+		s->x[i].ep = bu_usb_find_endpoint(dev, 0x81);
+		s->x[i].buf = s->buf[i];
+		s->x[i].len = 8;
+		s->x[i].complete = stream_done;
+		s->x[i].ctx = s;
+	}
+	for (unsigned i = 0; i < slots && s->submitted < total; i++)
+		stream_submit(s, i);
+}
+
+static void stream_end(struct stack *st, struct stream *s)
+{
+	ck_assert_msg(s->bad == 0, "%u records lost, repeated or failed", s->bad);
+	ck_assert_uint_eq(s->done, s->total);
+	stack_down(st);
+	free(s->x);
+	free(s->buf);
+}
+
+/* ERSTSZ as the driver programmed it: the Event Ring's segment count. */
+static unsigned erstsz(struct stack *st)
+{
+	const struct bu_platform *p = sim_platform(st->sim);
+	uintptr_t base = sim_regs_base(st->sim);
+	uintptr_t rt = base + (p->read32(p->ctx, base + XHCI_CAP_RTSOFF) & ~0x1fu);
+
+	return p->read32(p->ctx, rt + XHCI_RT_IR(0) + XHCI_IR_ERSTSZ) & 0xffff;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event Ring segments                                                      */
+
+/*
+ * Segments of 16 TRBs, as many as ERST Max allows up to 4 (_i 0: ERST
+ * Max 0, one; 1: ERST Max 1, two; 2: the default 4, four), and 2500
+ * records read 48 at a time: the ring goes round dozens of laps, across
+ * every segment boundary and every cycle toggle, with the model checking
+ * each ERDP (inside the ring, DESI naming its segment, no further than
+ * the events posted).
+ */
+START_TEST(test_event_ring_laps)
+{
+	static const unsigned nsegs[] = { 1, 2, 4 };
+	struct sim_config cfg = { .erst_max_zero = _i == 0, .erst_max = _i == 1 ? 1 : 0 };
+	struct bu_xhci_options o = { .event_ring_trbs = 16 };
+	struct stack st;
+	struct stream s;
+	struct sim_stats ss;
+
+	stream_start(&st, &s, &cfg, &o, 48, 2500);
+	ck_assert_uint_eq(erstsz(&st), nsegs[_i]);
+	for (unsigned t = 0; t < 100000 && s.done < s.total; t++) {
+		bu_usb_bus_poll(st.bus);
+		sim_advance_us(st.sim, 50);
+	}
+	sim_get_stats(st.sim, &ss);
+	ck_assert_msg(ss.events / (16 * nsegs[_i]) >= 2500 / 64, "%u events: not even 39 laps",
+		      ss.events);
+	stream_end(&st, &s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The model's Event Ring, register by register                             */
+
+struct regs {
+	struct sim *sim;
+	const struct bu_platform *p;
+	uintptr_t op, ir, db;
+	uint32_t *erst;
+	uint64_t erst_bus;
+};
+
+static void r_wr(struct regs *r, uintptr_t a, uint32_t v)
+{
+	r->p->write32(r->p->ctx, a, v);
+}
+
+static void r_wr64(struct regs *r, uintptr_t a, uint64_t v)
+{
+	r_wr(r, a, (uint32_t)v);
+	r_wr(r, a + 4, (uint32_t)(v >> 32));
+}
+
+static void *r_alloc(struct regs *r, size_t n, size_t align, uint64_t *bus)
+{
+	void *p = r->p->dma_alloc(r->p->ctx, n, align, 0, bus);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0, n);
+	return p;
+}
+
+/* A model past CNR, ready for ERSTSZ/ERDP/ERSTBA; its ERST has room for 8. */
+static void r_setup(struct regs *r, const struct sim_config *cfg)
+{
+	uintptr_t base;
+
+	r->sim = sim_create(cfg);
+	r->p = sim_platform(r->sim);
+	base = sim_regs_base(r->sim);
+	r->op = base + (r->p->read32(r->p->ctx, base) & 0xff);
+	r->ir = base + (r->p->read32(r->p->ctx, base + XHCI_CAP_RTSOFF) & ~0x1fu) + XHCI_RT_IR(0);
+	r->db = base + (r->p->read32(r->p->ctx, base + XHCI_CAP_DBOFF) & ~0x3u);
+	sim_advance_us(r->sim, 5000);
+	r->erst = r_alloc(r, 8 * 16, 64, &r->erst_bus);
+}
+
+/* ERST entry i: `trbs` TRBs at `bus`. */
+static void r_seg(struct regs *r, unsigned i, uint64_t bus, uint32_t trbs)
+{
+	r->erst[i * 4] = (uint32_t)bus;
+	r->erst[i * 4 + 1] = (uint32_t)(bus >> 32);
+	r->erst[i * 4 + 2] = trbs;
+}
+
+/* ERSTSZ, ERDP (at `erdp`), then ERSTBA (§4.9.4). */
+static void r_program(struct regs *r, unsigned erstsz, uint64_t erdp)
+{
+	r_wr(r, r->ir + XHCI_IR_ERSTSZ, erstsz);
+	r_wr64(r, r->ir + XHCI_IR_ERDP, erdp);
+	r_wr64(r, r->ir + XHCI_IR_ERSTBA, r->erst_bus);
+}
+
+/* The model recorded `violation`; then it goes. */
+static void r_done(struct regs *r, const char *violation)
+{
+	print_violations(r->sim);
+	ck_assert_msg(sim_has_violation(r->sim, violation), "no violation \"%s\"", violation);
+	sim_destroy(r->sim);
+}
+
+/* ERSTSZ above 2^ERSTMax: Host Controller Error (QEMU's, for ERSTSZ != 1).
+ * _i 0: ERST Max 0 and two segments; 1: ERST Max 1 and three. */
+START_TEST(test_model_erstsz_over_erst_max)
+{
+	struct sim_config cfg = { .erst_max_zero = _i == 0, .erst_max = 1 };
+	struct regs r;
+	uint64_t seg[3];
+
+	r_setup(&r, &cfg);
+	for (unsigned i = 0; i < 3; i++) {
+		r_alloc(&r, 16 * 16, 64, &seg[i]);
+		r_seg(&r, i, seg[i], 16);
+	}
+	r_program(&r, _i == 0 ? 2 : 3, seg[0]);
+	ck_assert(sim_usbsts(r.sim) & XHCI_USBSTS_HCE);
+	r_done(&r, "ERSTSZ larger than 2^ERSTMax");
+}
+END_TEST
+
+/* A segment that is not 64-byte aligned (_i 0), or crosses 64 KiB (_i 1). */
+START_TEST(test_model_segment_placement)
+{
+	struct regs r;
+	uint64_t block;
+
+	r_setup(&r, NULL);
+	r_alloc(&r, 0x20000, 0x10000, &block);
+	r_seg(&r, 0, block, 16);
+	if (_i == 0)
+		r_seg(&r, 1, block + 0x1010, 16);
+	else
+		r_seg(&r, 1, block + 0xff00, 32);
+	r_program(&r, 2, block);
+	r_done(&r, _i == 0 ? "not 64-byte aligned" : "crosses a 64 KiB boundary");
+}
+END_TEST
+
+/* ERDP outside the ring (_i 0); ERDP whose DESI is not its segment's (_i 1). */
+START_TEST(test_model_erdp_checked)
+{
+	struct regs r;
+	uint64_t s0, s1, other;
+
+	r_setup(&r, NULL);
+	r_alloc(&r, 16 * 16, 64, &s0);
+	r_alloc(&r, 16 * 16, 64, &s1);
+	r_alloc(&r, 16 * 16, 64, &other);
+	r_seg(&r, 0, s0, 16);
+	r_seg(&r, 1, s1, 16);
+	r_program(&r, 2, s0);
+	r_wr64(&r, r.ir + XHCI_IR_ERDP, s0); /* DESI 0 for segment 0: right */
+	ck_assert_uint_eq(sim_violations(r.sim), 0);
+	if (_i == 0) {
+		r_wr64(&r, r.ir + XHCI_IR_ERDP, other);
+		r_done(&r, "outside the event ring");
+	} else {
+		r_wr64(&r, r.ir + XHCI_IR_ERDP, s0 | 1);
+		r_done(&r, "is in ERST segment 0 but DESI says 1");
+	}
+}
+END_TEST
+
+/* Where the consumer is: segment, TRB in it, lap. */
+struct r_pos {
+	unsigned seg, idx, lap;
+};
+
+/* Step past one TRB of segments sized `size[0..n-1]`. */
+static void r_pos_next(struct r_pos *c, const uint32_t *size, unsigned n)
+{
+	if (++c->idx < size[c->seg])
+		return;
+	c->idx = 0;
+	if (++c->seg == n) {
+		c->seg = 0;
+		c->lap++;
+	}
+}
+
+/*
+ * Three segments of 16, 32 and 16 TRBs: 70 No-Op completions fill segment
+ * 0, then 1, then 2 with cycle bit 1, then segment 0 again with cycle bit
+ * 0 (§4.9.4: no Link TRBs; the cycle toggles after the last segment only).
+ */
+START_TEST(test_model_segments_walk)
+{
+	static const uint32_t size[3] = { 16, 32, 16 };
+	struct regs r;
+	struct r_pos c = { 0, 0, 0 };
+	uint32_t *seg[3], *cmd;
+	uint64_t bus[3], cmd_bus, dcbaa_bus;
+
+	r_setup(&r, NULL);
+	for (unsigned i = 0; i < 3; i++) {
+		seg[i] = r_alloc(&r, 16 * size[i], 64, &bus[i]);
+		r_seg(&r, i, bus[i], size[i]);
+	}
+	r_alloc(&r, 64, 64, &dcbaa_bus);
+	cmd = r_alloc(&r, 128 * 16, 64, &cmd_bus);
+	r_wr(&r, r.op + XHCI_OP_CONFIG, 1);
+	r_wr64(&r, r.op + XHCI_OP_DCBAAP, dcbaa_bus);
+	r_wr64(&r, r.op + XHCI_OP_CRCR, cmd_bus | XHCI_CRCR_RCS);
+	r_program(&r, 3, bus[0]);
+	r_wr(&r, r.op + XHCI_OP_USBCMD, XHCI_USBCMD_RUN);
+	sim_advance_us(r.sim, 100);
+	for (unsigned i = 0; i < 70; i++)
+		cmd[i * 4 + 3] = XHCI_TRB_TYPE_SET(XHCI_TRB_NOOP_CMD) | XHCI_TRB_C;
+	r_wr(&r, r.db, 0);
+	for (unsigned n = 0; n < 70; n++) {
+		uint32_t *t = seg[c.seg] + 4 * c.idx;
+		uint32_t cycle = c.lap & 1 ? 0 : 1;
+
+		for (unsigned w = 0; w < 100 && (t[3] & XHCI_TRB_C) != cycle; w++)
+			sim_advance_us(r.sim, 50);
+		ck_assert_msg((t[3] & XHCI_TRB_C) == cycle, "event %u is not at segment %u TRB %u, lap %u",
+			      n, c.seg, c.idx, c.lap);
+		ck_assert_uint_eq(XHCI_TRB_TYPE(t[3]), XHCI_TRB_CMD_COMPLETION);
+		ck_assert_uint_eq(XHCI_EVT_CC(t[2]), XHCI_CC_SUCCESS);
+		r_pos_next(&c, size, 3);
+		r_wr64(&r, r.ir + XHCI_IR_ERDP, (bus[c.seg] + 16ull * c.idx) | c.seg);
+	}
+	ck_assert_uint_eq(c.lap, 1);
+	ck_assert_uint_eq(sim_violations(r.sim), 0);
+	sim_destroy(r.sim);
+}
+END_TEST
+
 static Suite *hc_suite(void)
 {
 	Suite *s = suite_create("hc");
 	TCase *reset = tcase_create("reset");
 	TCase *halt = tcase_create("halt");
+	TCase *events = tcase_create("events");
+	TCase *model = tcase_create("model");
 
 	tcase_add_test(reset, test_reset_takes_3s);
 	tcase_add_test(reset, test_reset_never_completes);
 	tcase_add_test(halt, test_halt_unexpected);
+	tcase_add_loop_test(events, test_event_ring_laps, 0, 3);
+	tcase_add_loop_test(model, test_model_erstsz_over_erst_max, 0, 2);
+	tcase_add_loop_test(model, test_model_segment_placement, 0, 2);
+	tcase_add_loop_test(model, test_model_erdp_checked, 0, 2);
+	tcase_add_test(model, test_model_segments_walk);
 	suite_add_tcase(s, reset);
 	suite_add_tcase(s, halt);
+	suite_add_tcase(s, events);
+	suite_add_tcase(s, model);
 	return s;
 }
 
