@@ -568,7 +568,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 	}
 	/* Let the driver see the Disable Slot completions, boundedly. */
 	for (unsigned i = 0; i < 64; i++)
-		if (bus->ops->poll(bus))
+		if (bus->ops->poll(bus) < 0)
 			break;
 	bu_core_free(bus, bus->core, sizeof(*bus->core));
 	bus->core = NULL;

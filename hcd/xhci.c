@@ -568,15 +568,18 @@ static void handle_event(struct xhci *x, const uint32_t dw[4])
 }
 
 /**
- * Handle every event the controller has written, then move ERDP past them
- * and clear EHB (§4.9.4).
+ * Handle the events the controller has written, at most one Event Ring's
+ * worth: under load (a busy isochronous stream) the controller writes new
+ * events while we drain, and draining "until none are left" need not end.
+ * Then move ERDP past them and clear EHB (§4.9.4). Returns true when it
+ * stopped at that bound with events left for the next poll.
  */
-static void event_ring_drain(struct xhci *x)
+static bool event_ring_drain(struct xhci *x)
 {
 	struct xhci_event_ring *er = &x->evt;
-	unsigned handled = 0;
+	uint32_t budget = event_ring_trbs(er), handled = 0;
 
-	while (event_ring_ready(er)) {
+	while (handled < budget && event_ring_ready(er)) {
 		const struct xhci_trb *t = event_ring_trb(er);
 		uint32_t dw[4];
 
@@ -588,7 +591,7 @@ static void event_ring_drain(struct xhci *x)
 		handled++;
 		handle_event(x, dw);
 		if (x->failed)
-			return;
+			return false;
 		/* Give the controller room on long bursts (QEMU drops
 		 * events when its ring is full). */
 		if ((handled & 63) == 0)
@@ -598,6 +601,7 @@ static void event_ring_drain(struct xhci *x)
 		iman_ack(x);
 		event_ring_set_erdp(x, true);
 	}
+	return handled == budget && event_ring_ready(er);
 }
 
 /** Fail every pending command and transfer (controller dead). */
@@ -640,11 +644,15 @@ static bool xhci_check_health(struct xhci *x, uint32_t sts)
 	return false;
 }
 
-/** ops.poll: check controller health, drain the Event Ring, then commands. */
+/**
+ * ops.poll: check controller health, drain the Event Ring, then commands.
+ * Returns 1 when events were left for the next poll, 0, or BU_ESHUTDOWN.
+ */
 static int xhci_poll(struct bu_usb_bus *bus)
 {
 	struct xhci *x = bus_xhci(bus);
 	uint32_t sts;
+	bool more;
 
 	if (x->failed)
 		return BU_ESHUTDOWN;
@@ -653,10 +661,12 @@ static int xhci_poll(struct bu_usb_bus *bus)
 		return BU_ESHUTDOWN;
 	if (sts & (XHCI_USBSTS_EINT | XHCI_USBSTS_PCD))
 		usbsts_ack(x, sts & (XHCI_USBSTS_EINT | XHCI_USBSTS_PCD));
-	event_ring_drain(x);
+	more = event_ring_drain(x);
 	bu_xhci_dev_disable_pending(x);
 	bu_xhci_cmd_check_timeout(x);
-	return x->failed ? BU_ESHUTDOWN : 0;
+	if (x->failed)
+		return BU_ESHUTDOWN;
+	return more ? 1 : 0;
 }
 
 /** ops.frame_number: MFINDEX counts 125 us microframes (§5.5.1). */

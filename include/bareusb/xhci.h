@@ -68,7 +68,8 @@ struct bu_xhci_options {
 	/**
 	 * TRBs per Event Ring segment (0 = 256; 16..4096). The ring has up
 	 * to 4 segments where the controller's ERST Max allows, one on
-	 * QEMU's qemu-xhci.
+	 * QEMU's qemu-xhci; one poll handles at most the ring's size of
+	 * events.
 	 */
 	uint32_t event_ring_trbs;
 	uint32_t cmd_ring_trbs;     /**< command ring size (0 = 64) */
@@ -82,7 +83,9 @@ struct bu_xhci_options {
 	 * Interrupt-driven use: enable the primary interrupter (IMAN.IE and
 	 * USBCMD.INTE) so the controller raises its interrupt (MSI/MSI-X or
 	 * INTx, the embedder's to route) for events; the handler calls
-	 * bu_xhci_irq and schedules bu_usb_bus_poll. Off: polled only.
+	 * bu_xhci_irq and schedules bu_usb_bus_poll, which the embedder runs
+	 * again at once while it returns 1 (events left: the controller need
+	 * not interrupt again for them). Off: polled only.
 	 */
 	bool irq;
 	/** Interrupt moderation, IMOD.IMODI in 250 ns units (0 = 160, 40 us). */

@@ -1,9 +1,9 @@
 /*
  * The controller itself under stress, the real driver on the sim: a reset
  * that takes seconds or never ends (xHCI §4.2), a controller that halts
- * on its own (§5.4.2), and an Event Ring of several segments (§4.9.4,
- * §6.5) lap after lap, with the model's own checks of the ERST and ERDP
- * driven register by register.
+ * on its own (§5.4.2), more events than one poll should handle, and an
+ * Event Ring of several segments (§4.9.4, §6.5) lap after lap, with the
+ * model's own checks of the ERST and ERDP driven register by register.
  */
 #include "harness.h"
 
@@ -222,6 +222,8 @@ struct stream {
 	unsigned submitted;
 	unsigned done;      /* records seen, in order */
 	unsigned bad;       /* a record out of order, or a transfer that failed */
+	struct sim *sim;
+	unsigned work_us;   /* virtual time each completion takes, as a real handler's work */
 };
 
 static void stream_submit(struct stream *s, unsigned slot);
@@ -235,6 +237,7 @@ static void stream_done(struct bu_usb_xfer *x)
 	if (x->status || x->actual != 8 || rec[0] != s->done || rec[1] != ~s->done)
 		s->bad++;
 	s->done++;
+	sim_advance_us(s->sim, s->work_us);
 	if (s->submitted < s->total)
 		stream_submit(s, (unsigned)(x - s->x));
 }
@@ -263,6 +266,7 @@ static void stream_start(struct stack *st, struct stream *s, const struct sim_co
 	s->buf = calloc(slots, sizeof(*s->buf));
 	s->slots = slots;
 	s->total = total;
+	s->sim = st->sim;
 	for (unsigned i = 0; i < slots; i++) {
 		s->x[i].ep = bu_usb_find_endpoint(dev, 0x81);
 		s->x[i].buf = s->buf[i];
@@ -292,6 +296,60 @@ static unsigned erstsz(struct stack *st)
 
 	return p->read32(p->ctx, rt + XHCI_RT_IR(0) + XHCI_IR_ERSTSZ) & 0xffff;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Events per poll                                                          */
+
+/*
+ * A busy stream: 1500 reads in flight, each completion taking 2 us of the
+ * handler's time, each resubmitted until 4000 records are read. The device
+ * answers in about 1 us, faster than the driver handles the events, so
+ * draining "until none are left" would not end before the stream does. No
+ * poll may handle more than one Event Ring's worth; one that stops there
+ * returns 1 and the next goes on where it stopped; every record arrives
+ * once, in order, with no violation of the model's ERDP checks.
+ * _i 0: one segment (ERST Max 0, as QEMU); 1: four; 2: four, and the
+ * embedder polls only after an interrupt or a poll that returned 1.
+ */
+START_TEST(test_event_burst_bounded)
+{
+	struct sim_config cfg = { .erst_max_zero = _i == 0 };
+	struct bu_xhci_options o = { .xfer_ring_trbs = 2048, .irq = _i == 2 };
+	struct stack st;
+	struct stream s;
+	struct sim_stats ss;
+	uint64_t irqs = 0;
+	unsigned bound, bounded = 0, polls = 0;
+	int rc = 0;
+
+	stream_start(&st, &s, &cfg, &o, 1500, 4000);
+	s.work_us = 2;
+	bound = erstsz(&st) * 256;
+	ck_assert_uint_eq(bound, _i == 0 ? 256 : 1024);
+	for (unsigned t = 0; t < 200000 && s.done < s.total; t++) {
+		unsigned before = s.done;
+
+		sim_get_stats(st.sim, &ss);
+		if (_i == 2 && rc != 1 && ss.irqs == irqs) {
+			sim_advance_us(st.sim, 20);
+			continue;
+		}
+		irqs = ss.irqs;
+		if (_i == 2)
+			bu_xhci_irq(st.bus);
+		rc = bu_usb_bus_poll(st.bus);
+		polls++;
+		ck_assert_int_ge(rc, 0);
+		ck_assert_msg(s.done - before <= bound, "poll %u handled %u events, more than the %u of one Event Ring",
+			      polls, s.done - before, bound);
+		bounded += rc == 1;
+		if (rc == 0)
+			sim_advance_us(st.sim, 20);
+	}
+	ck_assert_uint_ge(bounded, 3);
+	stream_end(&st, &s);
+}
+END_TEST
 
 /* ------------------------------------------------------------------------ */
 /* Event Ring segments                                                      */
@@ -534,6 +592,7 @@ static Suite *hc_suite(void)
 	tcase_add_test(reset, test_reset_takes_3s);
 	tcase_add_test(reset, test_reset_never_completes);
 	tcase_add_test(halt, test_halt_unexpected);
+	tcase_add_loop_test(events, test_event_burst_bounded, 0, 3);
 	tcase_add_loop_test(events, test_event_ring_laps, 0, 3);
 	tcase_add_loop_test(model, test_model_erstsz_over_erst_max, 0, 2);
 	tcase_add_loop_test(model, test_model_segment_placement, 0, 2);
