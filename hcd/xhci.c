@@ -66,24 +66,41 @@ void bu_xhci_udelay(struct xhci *x, uint32_t us)
 
 /**
  * The one bounded register wait: poll until (reg & mask) == value or
- * `timeout_us` passes. Returns 0, BU_ETIMEDOUT, or BU_ENODEV (all ones).
+ * `timeout_us` passes. It polls every 10 us for the first millisecond,
+ * then every millisecond (a reset may take seconds); given `what`, it logs
+ * once a second that it is still waiting for it. Returns 0, BU_ETIMEDOUT,
+ * or BU_ENODEV (all ones).
  */
-static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
-		     uint32_t value, uint32_t timeout_us)
+static int wait_bits_for(struct xhci *x, const char *what, uintptr_t addr,
+			 uint32_t mask, uint32_t value, uint64_t timeout_us)
 {
-	uint64_t deadline = xhci_now_us(x) + timeout_us;
+	uint64_t start = xhci_now_us(x), next_log = start + 1000000;
 
 	for (;;) {
 		uint32_t v = xhci_rd32(x, addr);
+		uint64_t now;
 
 		if (v == 0xffffffffu)
 			return BU_ENODEV;
 		if ((v & mask) == value)
 			return 0;
-		if (xhci_now_us(x) >= deadline)
+		now = xhci_now_us(x);
+		if (now - start >= timeout_us)
 			return BU_ETIMEDOUT;
-		bu_xhci_udelay(x, 10);
+		if (what && now >= next_log) {
+			bu_xhci_log(x, BU_LOG_INFO, "still waiting for %s after %llu ms",
+				    what, (unsigned long long)bu_div64_u32(now - start, 1000, NULL));
+			next_log += 1000000;
+		}
+		bu_xhci_udelay(x, now - start < 1000 ? 10 : 1000);
 	}
+}
+
+/** wait_bits_for without progress lines, for the short waits. */
+static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
+		     uint32_t value, uint64_t timeout_us)
+{
+	return wait_bits_for(x, NULL, addr, mask, value, timeout_us);
 }
 
 /* ======================================================================== */
@@ -299,10 +316,15 @@ static void xhci_stop(struct xhci *x)
 		xhci_halt(x);
 }
 
-/** HCRST, then wait for HCRST and CNR to clear (both bounded). */
+/**
+ * HCRST, then wait for HCRST and then CNR to clear, each for up to
+ * reset_timeout_ms (10 s by default: Linux xhci.c gives HCRST that long at
+ * init, XHCI_RESET_LONG_USEC, as some parts take seconds).
+ */
 static int xhci_reset(struct xhci *x)
 {
-	uint32_t timeout = x->opts.reset_timeout_ms * 1000u;
+	uint64_t timeout = x->opts.reset_timeout_ms * 1000ull;
+	const char *stuck = "USBCMD.HCRST";
 	int rc;
 
 	rc = xhci_halt(x);
@@ -316,12 +338,16 @@ static int xhci_reset(struct xhci *x)
 	 * source is in xhci_quirks.c); the wait below covers the rest. */
 	if (x->quirks & BU_XHCI_QUIRK_RESET_DELAY)
 		bu_xhci_udelay(x, 1000);
-	rc = wait_bits(x, x->op + XHCI_OP_USBCMD, XHCI_USBCMD_HCRST, 0, timeout);
-	if (!rc)
-		rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0, timeout);
+	rc = wait_bits_for(x, "the reset (HCRST)", x->op + XHCI_OP_USBCMD,
+			   XHCI_USBCMD_HCRST, 0, timeout);
+	if (!rc) {
+		stuck = "USBSTS.CNR";
+		rc = wait_bits_for(x, "the controller to be ready (CNR)",
+				   x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0, timeout);
+	}
 	if (rc)
-		bu_xhci_log(x, BU_LOG_ERR, "reset did not complete in %u ms (%s)",
-			    x->opts.reset_timeout_ms, bu_strerror(rc));
+		bu_xhci_log(x, BU_LOG_ERR, "reset did not complete in %u ms: %s still 1 (%s)",
+			    x->opts.reset_timeout_ms, stuck, bu_strerror(rc));
 	return rc;
 }
 
@@ -385,30 +411,56 @@ static int xhci_dcbaa_alloc(struct xhci *x)
 /* Event Ring (§4.9.4) on the primary interrupter (§5.5.2)                  */
 /* ======================================================================== */
 
-/** Free the Event Ring segment and the ERST. */
+/** Free the Event Ring segments and the ERST (any part never allocated is fine). */
 static void event_ring_free(struct xhci *x)
 {
-	bu_xhci_dma_free(x, x->evt, x->evt_count * sizeof(struct xhci_trb));
-	x->evt = NULL;
-	bu_xhci_dma_free(x, x->erst, sizeof(*x->erst));
-	x->erst = NULL;
+	struct xhci_event_ring *er = &x->evt;
+
+	for (unsigned i = 0; i < er->nsegs; i++) {
+		bu_xhci_dma_free(x, er->seg[i], er->seg_trbs * sizeof(struct xhci_trb));
+		er->seg[i] = NULL;
+	}
+	bu_xhci_dma_free(x, er->erst, er->nsegs * sizeof(*er->erst));
+	er->erst = NULL;
 }
 
-/** Allocate the Event Ring (one segment: QEMU accepts nothing else) and ERST. */
+/** Segments to use: 2^ERSTMax (§5.3.4) at most, and XHCI_EVENT_SEGS at most. */
+static unsigned event_ring_nsegs(struct xhci *x)
+{
+	unsigned erst_max = XHCI_HCSPARAMS2_ERST_MAX(x->hcsparams2);
+	unsigned n = 1;
+
+	while (n < XHCI_EVENT_SEGS && n < (1u << erst_max))
+		n <<= 1;
+	return n;
+}
+
+/**
+ * Allocate the Event Ring segments and the ERST that lists them (§6.5):
+ * one segment where ERST Max is 0 (QEMU's qemu-xhci), up to
+ * XHCI_EVENT_SEGS where it allows more.
+ */
 static int event_ring_alloc(struct xhci *x)
 {
-	uint32_t n = x->opts.event_ring_trbs;
+	struct xhci_event_ring *er = &x->evt;
 
-	x->evt_count = n;
-	x->evt_deq = 0;
-	x->evt = bu_xhci_dma_zalloc(x, n * sizeof(struct xhci_trb), 64, 0x10000, &x->evt_bus);
-	x->erst = bu_xhci_dma_zalloc(x, sizeof(*x->erst), 64, 0, &x->erst_bus);
-	if (!x->evt || !x->erst) {
-		event_ring_free(x);
+	er->nsegs = event_ring_nsegs(x);
+	er->seg_trbs = x->opts.event_ring_trbs;
+	er->deq = 0;
+	er->erst = bu_xhci_dma_zalloc(x, er->nsegs * sizeof(*er->erst), 64, 0, &er->erst_bus);
+	if (!er->erst)
 		return BU_ENOMEM;
+	for (unsigned i = 0; i < er->nsegs; i++) {
+		/* 64-byte aligned, not crossing 64 KiB (§6.5, Table 6-1). */
+		er->seg[i] = bu_xhci_dma_zalloc(x, er->seg_trbs * sizeof(struct xhci_trb), 64,
+						0x10000, &er->seg_bus[i]);
+		if (!er->seg[i]) {
+			event_ring_free(x);
+			return BU_ENOMEM;
+		}
+		er->erst[i].base = bu_cpu_to_le64(er->seg_bus[i]);
+		er->erst[i].size = bu_cpu_to_le32(er->seg_trbs);
 	}
-	x->erst[0].base = bu_cpu_to_le64(x->evt_bus);
-	x->erst[0].size = bu_cpu_to_le32(n);
 	return 0;
 }
 
@@ -426,19 +478,62 @@ static void event_ring_program(struct xhci *x)
 {
 	uintptr_t ir = x->rt + XHCI_RT_IR(0);
 
-	xhci_wr32(x, ir + XHCI_IR_ERSTSZ, (xhci_rd32(x, ir + XHCI_IR_ERSTSZ) & XHCI_ERSTSZ_RSVDP) | 1);
-	wr64(x, ir + XHCI_IR_ERDP, x->evt_bus);
-	wr64(x, ir + XHCI_IR_ERSTBA, x->erst_bus);
+	xhci_wr32(x, ir + XHCI_IR_ERSTSZ,
+		  (xhci_rd32(x, ir + XHCI_IR_ERSTSZ) & XHCI_ERSTSZ_RSVDP) | x->evt.nsegs);
+	wr64(x, ir + XHCI_IR_ERDP, x->evt.seg_bus[0]);
+	wr64(x, ir + XHCI_IR_ERSTBA, x->evt.erst_bus);
 	/* IMODC counts down from IMODI between interrupts (§5.5.2.2). */
 	xhci_wr32(x, ir + XHCI_IR_IMOD, x->opts.imod_interval);
 	/* Polled: interrupter disabled; with irq: enabled. Pending cleared. */
 	iman_ack(x);
 }
 
-/** Bus address of the Event Ring TRB the consumer reads next. */
-static uint64_t event_ring_deq_addr(struct xhci *x)
+/** TRBs in the whole Event Ring, all segments (a power of two). */
+static uint32_t event_ring_trbs(const struct xhci_event_ring *er)
 {
-	return x->evt_bus + 16ull * (x->evt_deq % x->evt_count);
+	return er->nsegs * er->seg_trbs;
+}
+
+/** Segment of the TRB the consumer reads next. */
+static unsigned event_ring_seg(const struct xhci_event_ring *er)
+{
+	return (er->deq % event_ring_trbs(er)) / er->seg_trbs;
+}
+
+/** The TRB the consumer reads next. */
+static const struct xhci_trb *event_ring_trb(const struct xhci_event_ring *er)
+{
+	return &er->seg[event_ring_seg(er)][er->deq % er->seg_trbs];
+}
+
+/** Bus address of the Event Ring TRB the consumer reads next. */
+static uint64_t event_ring_deq_addr(const struct xhci_event_ring *er)
+{
+	return er->seg_bus[event_ring_seg(er)] + 16ull * (er->deq % er->seg_trbs);
+}
+
+/**
+ * Whether the controller wrote the TRB at the consumer's position: its
+ * cycle bit is the lap's, 1 on even laps. The controller toggles its cycle
+ * state after the last segment only (§4.9.4).
+ */
+static bool event_ring_ready(const struct xhci_event_ring *er)
+{
+	uint32_t cycle = ((er->deq / event_ring_trbs(er)) & 1) ? 0 : 1;
+
+	return (bu_le32_to_cpu(event_ring_trb(er)->dw[3]) & XHCI_TRB_C) == cycle;
+}
+
+/**
+ * Write ERDP (§5.5.2.3.3): the next TRB to read, its segment in DESI, and
+ * with `clear_ehb` a 1 to EHB (RW1C) to end the handler's busy state.
+ */
+static void event_ring_set_erdp(struct xhci *x, bool clear_ehb)
+{
+	const struct xhci_event_ring *er = &x->evt;
+	uint64_t v = event_ring_deq_addr(er) | (event_ring_seg(er) & XHCI_ERDP_DESI);
+
+	wr64(x, x->rt + XHCI_RT_IR(0) + XHCI_IR_ERDP, v | (clear_ehb ? XHCI_ERDP_EHB : 0));
 }
 
 /* ======================================================================== */
@@ -475,39 +570,40 @@ static void handle_event(struct xhci *x, const uint32_t dw[4])
 }
 
 /**
- * Handle every event the controller has written (its cycle bit matches the
- * consumer's lap), then move ERDP past them and clear EHB (§4.9.4).
+ * Handle the events the controller has written, at most one Event Ring's
+ * worth: under load (a busy isochronous stream) the controller writes new
+ * events while we drain, and draining "until none are left" need not end.
+ * Then move ERDP past them and clear EHB (§4.9.4). Returns true when it
+ * stopped at that bound with events left for the next poll.
  */
-static void event_ring_drain(struct xhci *x)
+static bool event_ring_drain(struct xhci *x)
 {
-	uintptr_t ir = x->rt + XHCI_RT_IR(0);
-	unsigned handled = 0;
+	struct xhci_event_ring *er = &x->evt;
+	uint32_t budget = event_ring_trbs(er), handled = 0;
 
-	for (;;) {
-		struct xhci_trb *t = &x->evt[x->evt_deq % x->evt_count];
-		uint32_t cycle = ((x->evt_deq / x->evt_count) & 1) ? 0 : 1;
+	while (handled < budget && event_ring_ready(er)) {
+		const struct xhci_trb *t = event_ring_trb(er);
 		uint32_t dw[4];
 
-		if ((bu_le32_to_cpu(t->dw[3]) & XHCI_TRB_C) != cycle)
-			break;
 		bu_rmb();
 		for (int i = 0; i < 4; i++)
 			dw[i] = bu_le32_to_cpu(t->dw[i]);
-		bu_xhci_trace_trb(x, "event", event_ring_deq_addr(x), t);
-		x->evt_deq++;
+		bu_xhci_trace_trb(x, "event", event_ring_deq_addr(er), t);
+		er->deq++;
 		handled++;
 		handle_event(x, dw);
 		if (x->failed)
-			break;
+			return false;
 		/* Give the controller room on long bursts (QEMU drops
 		 * events when its ring is full). */
 		if ((handled & 63) == 0)
-			wr64(x, ir + XHCI_IR_ERDP, event_ring_deq_addr(x));
+			event_ring_set_erdp(x, false);
 	}
 	if (handled) {
 		iman_ack(x);
-		wr64(x, ir + XHCI_IR_ERDP, event_ring_deq_addr(x) | XHCI_ERDP_EHB);
+		event_ring_set_erdp(x, true);
 	}
+	return handled == budget && event_ring_ready(er);
 }
 
 /** Fail every pending command, then every transfer (controller halted for good). */
@@ -517,22 +613,42 @@ static void xhci_fail_all(struct xhci *x)
 	bu_xhci_dev_fail_all(x);
 }
 
-/** Whether USBSTS says the controller is gone or in error; fails it if so. */
+/** What USBSTS says stopped a controller that should run, or NULL if nothing. */
+static const char *xhci_stopped_why(uint32_t sts)
+{
+	if (sts == 0xffffffffu)
+		return "controller vanished";
+	if (sts & XHCI_USBSTS_HSE)
+		return "host system error";
+	if (sts & XHCI_USBSTS_HCE)
+		return "host controller error";
+	/* §5.4.2: HCH=1 once R/S is cleared, by software or by the
+	 * controller itself on an internal error (with no HSE or HCE). */
+	if (sts & XHCI_USBSTS_HCH)
+		return "controller halted unexpectedly";
+	return NULL;
+}
+
+/** Whether USBSTS says the controller still runs; fails it (and its work) if not. */
 static bool xhci_check_health(struct xhci *x, uint32_t sts)
 {
-	if (sts != 0xffffffffu && !(sts & (XHCI_USBSTS_HSE | XHCI_USBSTS_HCE)))
+	const char *why = xhci_stopped_why(sts);
+
+	if (!why)
 		return true;
-	bu_xhci_fail(x, sts == 0xffffffffu ? "controller vanished"
-			: (sts & XHCI_USBSTS_HSE) ? "host system error"
-						  : "host controller error");
+	bu_xhci_fail(x, why);
 	return false;
 }
 
-/** ops.poll: check controller health, drain the Event Ring, then commands. */
+/**
+ * ops.poll: check controller health, drain the Event Ring, then commands.
+ * Returns 1 when events were left for the next poll, 0, or BU_ESHUTDOWN.
+ */
 static int xhci_poll(struct bu_usb_bus *bus)
 {
 	struct xhci *x = bus_xhci(bus);
 	uint32_t sts;
+	bool more;
 
 	if (x->failed)
 		return BU_ESHUTDOWN;
@@ -541,10 +657,12 @@ static int xhci_poll(struct bu_usb_bus *bus)
 		return BU_ESHUTDOWN;
 	if (sts & (XHCI_USBSTS_EINT | XHCI_USBSTS_PCD))
 		usbsts_ack(x, sts & (XHCI_USBSTS_EINT | XHCI_USBSTS_PCD));
-	event_ring_drain(x);
+	more = event_ring_drain(x);
 	bu_xhci_dev_disable_pending(x);
 	bu_xhci_cmd_check_timeout(x);
-	return x->failed ? BU_ESHUTDOWN : 0;
+	if (x->failed)
+		return BU_ESHUTDOWN;
+	return more ? 1 : 0;
 }
 
 /** ops.frame_number: MFINDEX counts 125 us microframes (§5.5.1). */
@@ -627,7 +745,7 @@ static void opts_defaults(struct bu_xhci_options *o)
 	if (!o->handoff_timeout_ms)
 		o->handoff_timeout_ms = 1000;
 	if (!o->reset_timeout_ms)
-		o->reset_timeout_ms = 1000;
+		o->reset_timeout_ms = 10000; /* Linux XHCI_RESET_LONG_USEC */
 	if (!o->cmd_timeout_ms)
 		o->cmd_timeout_ms = 5000;
 	if (!o->imod_interval)
@@ -708,8 +826,8 @@ static int xhci_take_over(struct xhci *x)
 	int rc;
 
 	xhci_legacy_handoff(x);
-	rc = wait_bits(x, x->op + XHCI_OP_USBSTS, XHCI_USBSTS_CNR, 0,
-		       x->opts.reset_timeout_ms * 1000u);
+	rc = wait_bits_for(x, "the controller to be ready (CNR)", x->op + XHCI_OP_USBSTS,
+			   XHCI_USBSTS_CNR, 0, x->opts.reset_timeout_ms * 1000ull);
 	if (rc) {
 		bu_xhci_log(x, BU_LOG_ERR, "controller not ready (CNR stuck)");
 		return rc;
@@ -840,6 +958,6 @@ void bu_xhci_dump(struct bu_usb_bus *bus)
 	bu_xhci_log(x, BU_LOG_INFO, "USBCMD 0x%08x USBSTS %s CONFIG 0x%08x",
 		    xhci_op_rd(x, XHCI_OP_USBCMD), buf, xhci_op_rd(x, XHCI_OP_CONFIG));
 	bu_xhci_log(x, BU_LOG_INFO, "command ring enq %u deq %u; event ring deq %u",
-		    x->cmd_ring.enq, x->cmd_ring.deq, x->evt_deq);
+		    x->cmd_ring.enq, x->cmd_ring.deq, x->evt.deq);
 	bu_xhci_ports_dump(x);
 }

@@ -127,6 +127,7 @@
 #define XHCI_IMAN_IP (1u << 0)
 #define XHCI_IMAN_IE (1u << 1)
 #define XHCI_ERDP_EHB (1u << 3)
+#define XHCI_ERDP_DESI 0x7u /* 2:0 Dequeue ERST Segment Index (§5.5.2.3.3) */
 
 /* Doorbells (§5.6) */
 #define XHCI_DB(n) (4 * (n))

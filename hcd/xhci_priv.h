@@ -234,6 +234,36 @@ struct xhci_dev {
 	void *gone_ctx;
 };
 
+/*
+ * Event Ring segments at most (xHCI §4.9.4): 4, when HCSPARAMS2.ERST Max
+ * allows (2^ERSTMax entries, §5.3.4), else what it allows. Four segments
+ * of 256 TRBs hold four times the events of one before the controller
+ * pauses on Event Ring Full (the Raspberry Pi kernel added ERST entries
+ * for that reason: "xhci: Use more event ring segment table entries"),
+ * each segment stays one 4 KiB page (no multi-page contiguous DMA memory
+ * needed), the ERST is one 64-byte block, and every segment index fits
+ * ERDP's 3-bit DESI field (§5.5.2.3.3) unambiguously.
+ */
+#define XHCI_EVENT_SEGS 4
+
+/**
+ * The Event Ring of the primary interrupter (§4.9.4, §6.5): `nsegs`
+ * segments of `seg_trbs` TRBs each (both powers of two), listed in order
+ * in the ERST. It has no Link TRBs: the controller goes from the end of a
+ * segment to the start of the next, and toggles its cycle bit only after
+ * the last. `deq` is a free-running counter over all segments: its slot is
+ * deq % (nsegs * seg_trbs) and its cycle bit is 1 on even laps.
+ */
+struct xhci_event_ring {
+	struct xhci_trb *seg[XHCI_EVENT_SEGS];
+	uint64_t seg_bus[XHCI_EVENT_SEGS];
+	unsigned nsegs;
+	uint32_t seg_trbs;
+	uint32_t deq;
+	struct xhci_erst_entry *erst; /* nsegs entries */
+	uint64_t erst_bus;
+};
+
 /** The controller. */
 struct xhci {
 	struct bu_usb_bus bus;
@@ -262,12 +292,7 @@ struct xhci {
 	struct xhci_ring cmd_ring;
 	struct xhci_cmd *cmds; /* one per command ring slot */
 
-	struct xhci_trb *evt;
-	uint64_t evt_bus;
-	uint32_t evt_count;
-	uint32_t evt_deq; /* free-running */
-	struct xhci_erst_entry *erst;
-	uint64_t erst_bus;
+	struct xhci_event_ring evt; /* primary interrupter's */
 
 	struct xhci_dev *slots[256];
 	struct xhci_dev *disabling; /* devices being disabled, oldest first */

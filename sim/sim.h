@@ -102,6 +102,12 @@ struct sim_config {
 	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
 	unsigned erst_max;       /**< HCSPARAMS2.ERST Max (0: 4, i.e. 16 segments) */
+	/**
+	 * HCSPARAMS2.ERST Max reads 0 (erst_max is ignored): the Event Ring
+	 * is one segment, ERSTSZ above 1 a Host Controller Error, as on
+	 * QEMU's qemu-xhci.
+	 */
+	bool erst_max_zero;
 	bool psi;                /**< Supported Protocol caps carry PSI dwords */
 	bool ppc;                /**< port power control: ports start unpowered */
 	bool legacy;             /**< USB Legacy Support cap, owned by "firmware" */
@@ -294,6 +300,13 @@ void sim_fault_hse(struct sim *sim);
 void sim_fault_cmd_hang(struct sim *sim, unsigned trb_type);
 /** CNR stays set (from now on, also through HCRST) while `on`. */
 void sim_fault_cnr_stuck(struct sim *sim, bool on);
+/** A wedged controller: from now on HCRST, once written, never clears while `on`. */
+void sim_fault_hcrst_stuck(struct sim *sim, bool on);
+/**
+ * The controller halts itself now, as on an internal error, without HSE or
+ * HCE (xHCI §5.4.2): R/S reads 0, HCH 1, nothing runs any more.
+ */
+void sim_fault_halt(struct sim *sim);
 /** Behave as if the primary event ring filled up at the next event. */
 void sim_fault_event_ring_full(struct sim *sim);
 /** The next Configure Endpoint that adds a periodic endpoint fails with Bandwidth Error. */

@@ -1,8 +1,12 @@
 /*
  * sim interrupters and event rings (xHCI §4.9.4, §4.17, §5.5.2): ERST with
- * any number of segments up to 2^ERSTMax, cycle bits, Event Ring Full with
- * a Host Controller Event and a pause until ERDP moves, interrupt pending,
- * EHB and moderation.
+ * any number of segments up to 2^ERSTMax (more is a Host Controller
+ * Error), each checked for alignment and the 64 KiB boundary, cycle bits
+ * toggled after the last segment, Event Ring Full with a Host Controller
+ * Event and a pause until ERDP moves, ERDP checked (inside the ring, its
+ * segment in DESI, no further than the events posted), interrupt pending,
+ * EHB and moderation. An interrupt is raised for newly posted events only:
+ * events left on the ring when EHB is cleared raise none.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +33,28 @@ static unsigned sim_ring_total(const struct sim_intr *ir)
 	return t;
 }
 
-/* Linear index of a bus address in the ring, or -1. */
-static long sim_ring_index(const struct sim_intr *ir, uint64_t addr)
+/* Linear index of a bus address in the ring, or -1; its segment in *seg. */
+static long sim_ring_locate(const struct sim_intr *ir, uint64_t addr, unsigned *seg)
 {
 	long base = 0;
 
 	for (unsigned i = 0; i < ir->nsegs; i++) {
 		const struct sim_seg *s = &ir->segs[i];
-		if (addr >= s->base && addr < s->base + 16ull * s->size && !((addr - s->base) & 15))
+		if (addr >= s->base && addr < s->base + 16ull * s->size && !((addr - s->base) & 15)) {
+			*seg = i;
 			return base + (long)((addr - s->base) / 16);
+		}
 		base += s->size;
 	}
 	return -1;
+}
+
+/* Linear index of a bus address in the ring, or -1. */
+static long sim_ring_index(const struct sim_intr *ir, uint64_t addr)
+{
+	unsigned seg;
+
+	return sim_ring_locate(ir, addr, &seg);
 }
 
 static unsigned sim_enq_index(const struct sim_intr *ir)
@@ -55,7 +69,7 @@ static unsigned sim_enq_index(const struct sim_intr *ir)
 void sim_intr_erstba(struct sim *sim, unsigned n)
 {
 	struct sim_intr *ir = &sim->intr[n];
-	unsigned sz = ir->erstsz, max = 1u << sim->cfg.erst_max;
+	unsigned sz = ir->erstsz, max = 1u << XHCI_HCSPARAMS2_ERST_MAX(sim->hcsparams2);
 
 	free(ir->segs);
 	ir->segs = NULL;
@@ -210,12 +224,19 @@ void sim_intr_erdp(struct sim *sim, unsigned n, uint64_t val)
 	bool ehb = (ir->erdp & XHCI_ERDP_EHB) && !(val & XHCI_ERDP_EHB);
 
 	if (ir->ready) {
-		long newi = sim_ring_index(ir, ptr), oldi = sim_ring_index(ir, ir->erdp & ~0xfull);
+		unsigned seg = 0;
+		long newi = sim_ring_locate(ir, ptr, &seg), oldi = sim_ring_index(ir, ir->erdp & ~0xfull);
 		unsigned total = sim_ring_total(ir);
 		if (newi < 0) {
 			sim_violation_add(sim, "IR%u: ERDP written with %#llx, outside the event ring",
 					  n, (unsigned long long)ptr);
-		} else if (oldi >= 0) {
+		} else if ((val & XHCI_ERDP_DESI) != (seg & XHCI_ERDP_DESI)) {
+			/* A controller may judge "ring full" from DESI. */
+			sim_violation_add(sim, "IR%u: ERDP %#llx is in ERST segment %u but DESI says %u (xHCI §5.5.2.3.3)",
+					  n, (unsigned long long)ptr, seg,
+					  (unsigned)(val & XHCI_ERDP_DESI));
+		}
+		if (newi >= 0 && oldi >= 0) {
 			unsigned enq = sim_enq_index(ir);
 			unsigned used = (unsigned)(((long)enq - oldi + (long)total) % (long)total);
 			unsigned moved = (unsigned)((newi - oldi + (long)total) % (long)total);
@@ -226,7 +247,7 @@ void sim_intr_erdp(struct sim *sim, unsigned n, uint64_t val)
 						  n, moved, used);
 		}
 	}
-	ir->erdp = ptr | (val & 7) | (ehb ? XHCI_ERDP_EHB : 0);
+	ir->erdp = ptr | (val & XHCI_ERDP_DESI) | (ehb ? XHCI_ERDP_EHB : 0);
 	if (ir->full && ptr != ir->full_erdp) {
 		ir->full = false;
 		sim_tracef(sim, "IR%u: event ring has room again; %u held events", n, ir->qlen);

@@ -50,6 +50,7 @@ static void personality_qemu(struct sim_config *c)
 {
 	SET_IF_ZERO(c->hci_version, 0x0100);
 	c->crcr_high_latch = true;
+	c->erst_max_zero = true;
 }
 
 /** What Intel PCHs share: 64-byte contexts, scratchpads, firmware owning the controller. */

@@ -281,6 +281,7 @@ struct sim {
 	int ctrl_pending;      /* SIM_CTRL_* */
 	uint64_t cnr_until;
 	bool cnr_stuck;
+	bool hcrst_stuck;      /* fault: HCRST never completes */
 	uint64_t run_start_ns; /* for MFINDEX */
 	uint32_t mfindex_base;
 

@@ -58,7 +58,7 @@ void sim_regs_init(struct sim *sim)
 	sim->nslots = c->max_slots;
 	sim->ctx_size = c->csz64 ? 64 : 32;
 	sim->hcsparams1 = sim->nslots | (sim->nintrs << 8) | (sim->nports << 24);
-	sim->hcsparams2 = 0x1u /* IST 1 microframe */ | (c->erst_max << 4) |
+	sim->hcsparams2 = 0x1u /* IST 1 microframe */ | ((c->erst_max_zero ? 0 : c->erst_max) << 4) |
 			  ((c->scratchpads >> 5) << 21) | ((c->scratchpads & 0x1f) << 27);
 	sim->hcsparams3 = 0x0au | (0x200u << 16);
 	sim->hccparams1 = (c->no_ac64 ? 0 : XHCI_HCCPARAMS1_AC64) |
@@ -116,8 +116,28 @@ void sim_hc_reset(struct sim *sim)
 	sim_intr_reset(sim);
 	sim_slots_reset(sim);
 	sim_ports_hc_reset(sim);
+	if (sim->hcrst_stuck) {
+		sim_tracef(sim, "HCRST will not complete (fault)");
+		return;
+	}
 	sim->ctrl_pending = SIM_CTRL_RESET_DONE;
 	sim_schedule(sim, &sim->ctrl_due, sim->now + sim->cfg.reset_us * SIM_US);
+}
+
+void sim_fault_hcrst_stuck(struct sim *sim, bool on)
+{
+	sim->hcrst_stuck = on;
+}
+
+void sim_fault_halt(struct sim *sim)
+{
+	sim_log(sim, BU_LOG_ERR, "controller halts itself (injected internal error)");
+	sim->mfindex_base = sim_mfindex(sim);
+	sim->usbcmd &= ~XHCI_USBCMD_RUN;
+	sim->usbsts |= XHCI_USBSTS_HCH;
+	sim->cmd.crr = false;
+	sim->cmd.busy = false;
+	sim->ctrl_pending = SIM_CTRL_NONE;
 }
 
 /* Check what must be set up before R/S=1 (xHCI §4.2). */

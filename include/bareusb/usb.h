@@ -386,7 +386,11 @@ struct bu_usb_port_status {
  */
 struct bu_usb_hc_ops {
 	/* bus */
-	/** Process controller events; run completions; returns BU_ESHUTDOWN once failed. */
+	/**
+	 * Process controller events (a bounded number per call); run
+	 * completions. Returns 0, 1 when it stopped with events left (call
+	 * again), or BU_ESHUTDOWN once failed.
+	 */
 	int (*poll)(struct bu_usb_bus *bus);
 	/**
 	 * Halt the controller, then complete every transfer still queued and
@@ -528,7 +532,13 @@ int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
 void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 				  const struct bu_usb_driver *drv);
 
-/** Do pending work: controller events, enumeration steps, timeouts. */
+/**
+ * Do pending work: controller events, enumeration steps, timeouts. Each
+ * call handles a bounded number of controller events. Returns 0; 1 when
+ * events were left for the next call (poll again soon, without waiting for
+ * an interrupt: the controller need not raise one for them); BU_ESHUTDOWN
+ * once the controller has failed.
+ */
 int bu_usb_bus_poll(struct bu_usb_bus *bus);
 /** True when no enumeration is in progress and no port change is pending. */
 bool bu_usb_bus_idle(const struct bu_usb_bus *bus);

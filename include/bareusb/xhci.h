@@ -65,18 +65,27 @@ struct bu_xhci_pci {
 
 /** Options for bu_xhci_create; zero-initialise for defaults. */
 struct bu_xhci_options {
-	uint32_t event_ring_trbs;   /**< event ring size (0 = 256; QEMU: 16..4096) */
+	/**
+	 * TRBs per Event Ring segment (0 = 256; 16..4096). The ring has up
+	 * to 4 segments where the controller's ERST Max allows, one on
+	 * QEMU's qemu-xhci; one poll handles at most the ring's size of
+	 * events.
+	 */
+	uint32_t event_ring_trbs;
 	uint32_t cmd_ring_trbs;     /**< command ring size (0 = 64) */
 	uint32_t xfer_ring_trbs;    /**< per-endpoint transfer ring (0 = 256) */
 	uint32_t handoff_timeout_ms; /**< BIOS handoff wait (0 = 1000) */
-	uint32_t reset_timeout_ms;  /**< HCRST/CNR wait (0 = 1000) */
+	/** HCRST and CNR wait at init, each (0 = 10000: some parts take seconds). */
+	uint32_t reset_timeout_ms;
 	uint32_t cmd_timeout_ms;    /**< command completion wait (0 = 5000) */
 	bool trace;                 /**< log every TRB and event at BU_LOG_TRACE */
 	/**
 	 * Interrupt-driven use: enable the primary interrupter (IMAN.IE and
 	 * USBCMD.INTE) so the controller raises its interrupt (MSI/MSI-X or
 	 * INTx, the embedder's to route) for events; the handler calls
-	 * bu_xhci_irq and schedules bu_usb_bus_poll. Off: polled only.
+	 * bu_xhci_irq and schedules bu_usb_bus_poll, which the embedder runs
+	 * again at once while it returns 1 (events left: the controller need
+	 * not interrupt again for them). Off: polled only.
 	 */
 	bool irq;
 	/** Interrupt moderation, IMOD.IMODI in 250 ns units (0 = 160, 40 us). */
