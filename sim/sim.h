@@ -31,6 +31,7 @@ extern "C" {
 
 struct sim;
 struct sim_device;
+struct bu_xhci_pci;
 
 /** Bus speeds, numbered as the default PSIVs (xHCI §7.2.1). */
 enum sim_speed {
@@ -126,6 +127,21 @@ struct sim_config {
 	 * (xHCI §5.1: RsvdP is preserved with read-modify-write).
 	 */
 	bool rsvdp_ones;
+	/* PCI identity and config space (sim_pci_identity, sim_pci_cfg_read32). */
+	uint16_t pci_vendor;     /**< Vendor ID (0: 0x1b36 with device 0x000d, QEMU's qemu-xhci) */
+	uint16_t pci_device;     /**< Device ID */
+	uint8_t pci_revision;    /**< Revision ID */
+	uint16_t pci_subsys_vendor, pci_subsys_device; /**< Subsystem IDs (config 0x2c) */
+	/**
+	 * Intel 7/8/9 Series PCH port routing: config space holds XUSB2PR
+	 * (0xd0), XUSB2PRM (0xd4), USB3_PSSEN (0xd8) and USB3PRM (0xdc), the
+	 * masks covering every root port and the routing starting at 0 (all
+	 * ports on the EHCI, as firmware leaves them). While a port's bit is
+	 * clear a device on it is invisible here (CCS=0, no Port Status
+	 * Change); setting the bit makes it connect (Linux pci-quirks
+	 * usb_enable_intel_xhci_ports).
+	 */
+	bool intel_port_routing;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
@@ -162,6 +178,19 @@ unsigned sim_usb2_port(const struct sim *sim, unsigned n);
 unsigned sim_usb3_port(const struct sim *sim, unsigned n);
 /** Raw PORTSC of a root port (no side effects). */
 uint32_t sim_portsc(struct sim *sim, unsigned port);
+
+/* ------------------------------------------------------------------------ */
+/* PCI identity and config space                                            */
+
+/**
+ * Fill `out` (a bu_xhci_options.pci) with the model's identity and config
+ * accessors bound to it, as an embedder fills it from the PCI function.
+ */
+void sim_pci_identity(struct sim *sim, struct bu_xhci_pci *out);
+/** Read a config dword (`off` dword-aligned, below 256), as the driver would. */
+uint32_t sim_pci_cfg_read32(struct sim *sim, unsigned off);
+/** Write a config dword: firmware's view for tests (the same rules as the driver's). */
+void sim_pci_cfg_write32(struct sim *sim, unsigned off, uint32_t val);
 
 /* ------------------------------------------------------------------------ */
 /* Time                                                                     */

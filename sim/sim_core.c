@@ -765,6 +765,7 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 	sim->plat.panic = sim_p_panic;
 
 	sim_regs_init(sim);
+	sim_pci_init(sim);
 	sim_ports_init(sim);
 	/* Power-on: not ready for cnr_us. */
 	sim->usbsts = XHCI_USBSTS_HCH | XHCI_USBSTS_CNR;
