@@ -142,6 +142,14 @@ struct sim_config {
 	 * usb_enable_intel_xhci_ports).
 	 */
 	bool intel_port_routing;
+	/**
+	 * The first N USB 3 link trainings after an attach end in Compliance
+	 * Mode with CCS=0, CAS=0 and no Port Status Change Event; only a warm
+	 * reset (WPR) recovers the link (Intel Cherryview/Sunrise Point/Apollo
+	 * Lake/Denverton: Linux xhci-pci XHCI_MISSING_CAS; Intel 100 Series
+	 * PCH specification update erratum 8).
+	 */
+	unsigned compliance_without_cas;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */

@@ -3,7 +3,8 @@
  * USB 2 reset, USB 3 link training, hot and warm reset, link states,
  * over-current, Port Status Change Events on PSCEG 0->1; attach and detach
  * at any moment, the Intel PCH routing that hides a port's device while the
- * port belongs to the EHCI, and the topology walk by route string.
+ * port belongs to the EHCI, Compliance Mode without CAS, and the topology
+ * walk by route string.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ void sim_ports_init(struct sim *sim)
 {
 	const struct sim_config *c = &sim->cfg;
 
+	sim->compliance_left = c->compliance_without_cas;
 	for (unsigned i = 1; i <= sim->nports; i++) {
 		struct sim_port *p = sim_p(sim, i);
 		bool first_group = i <= (c->usb3_first ? c->usb3_ports : c->usb2_ports);
@@ -350,6 +352,22 @@ static void sim_port_enable(struct sim *sim, unsigned port)
 	p->dev->reset_end_ns = sim->now;
 }
 
+/*
+ * Link training ended in Compliance Mode and the part does not say so
+ * (sim_config.compliance_without_cas): CCS and CAS stay 0, no change bit,
+ * no event. Only a warm reset retrains the link.
+ */
+static void sim_port_compliance(struct sim *sim, unsigned port)
+{
+	struct sim_port *p = sim_p(sim, port);
+
+	sim->compliance_left--;
+	p->sc &= ~(XHCI_PORTSC_CCS | XHCI_PORTSC_PED | XHCI_PORTSC_CAS);
+	sim_set_pls(p, XHCI_PLS_COMPLIANCE);
+	sim_log(sim, BU_LOG_INFO, "port %u: link training ended in Compliance Mode (no CAS, no event)",
+		port);
+}
+
 void sim_port_work(struct sim *sim, unsigned port)
 {
 	struct sim_port *p = sim_p(sim, port);
@@ -365,7 +383,7 @@ void sim_port_work(struct sim *sim, unsigned port)
 			} else {
 				sim_port_enable(sim, port);
 			}
-		} else if (p->usb3) {
+		} else if (p->usb3 && XHCI_PORTSC_PLS(p->sc) != XHCI_PLS_COMPLIANCE) {
 			sim_set_pls(p, XHCI_PLS_RXDETECT);
 		}
 		sim_tracef(sim, "port %u: reset done", port);
@@ -386,6 +404,10 @@ void sim_port_work(struct sim *sim, unsigned port)
 			break;
 		p->connect_ns = sim->now;
 		p->dev->connect_ns = sim->now;
+		if (p->usb3 && sim->compliance_left) {
+			sim_port_compliance(sim, port);
+			break;
+		}
 		if (p->usb3) {
 			sim_port_enable(sim, port);
 		} else {

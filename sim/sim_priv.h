@@ -285,6 +285,7 @@ struct sim {
 	uint32_t mfindex_base;
 
 	struct sim_port port[SIM_MAX_PORTS];
+	unsigned compliance_left; /* USB 3 trainings still to end in Compliance Mode */
 	struct sim_intr intr[SIM_MAX_INTRS];
 	struct sim_slot slot[SIM_MAX_SLOTS + 1];
 	struct sim_cmd cmd;
