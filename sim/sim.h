@@ -41,6 +41,13 @@ enum sim_speed {
 	SIM_SPEED_SUPER = 4,
 };
 
+/** Where the platform's dma_alloc and dma_map place bus addresses. */
+enum sim_dma_place {
+	SIM_DMA_AUTO = 0, /**< above 4 GiB when AC64 is advertised, below without it */
+	SIM_DMA_LOW,      /**< always below 4 GiB (little RAM, or a 32-bit IOMMU window) */
+	SIM_DMA_HIGH,     /**< always above 4 GiB (RAM high, as on big servers) */
+};
+
 /**
  * Personalities: named presets of the fields below that give the model the
  * documented behaviours of a family of real controllers (docs/sim.md has
@@ -95,6 +102,15 @@ struct sim_config {
 	unsigned max_intrs;      /**< HCSPARAMS1.MaxIntrs (0: 4) */
 	bool csz64;              /**< 64-byte contexts (HCCPARAMS1.CSZ) */
 	bool no_ac64;            /**< clear AC64: only 32-bit DMA addresses */
+	/**
+	 * AC64 is advertised but the controller drops address bits 63:32, so
+	 * any DMA at or above 4 GiB is a violation and a Host System Error, as
+	 * with AC64=0 (ASMedia ASM1042A/1142/2142/3242: Linux xhci-pci
+	 * XHCI_NO_64BIT_SUPPORT).
+	 */
+	bool dma_32bit_only;
+	/** The platform's DMA placement (see enum sim_dma_place). */
+	enum sim_dma_place dma_place;
 	unsigned scratchpads;    /**< Max Scratchpad Buffers (0..1023) */
 	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
