@@ -567,6 +567,7 @@ static uint32_t xhci_frame_number(struct bu_usb_bus *bus)
 static void xhci_free(struct xhci *x)
 {
 	xhci_stop(x);
+	bu_xhci_quirks_stop(x);
 	bu_xhci_dev_free_all(x);
 	event_ring_free(x);
 	bu_xhci_cmd_ring_free(x);
@@ -772,6 +773,7 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 	rc = xhci_take_over(x);
 	if (rc)
 		goto err_take_over;
+	bu_xhci_quirks_start(x);
 	rc = xhci_dcbaa_alloc(x);
 	if (rc)
 		goto err_dcbaa;
@@ -803,6 +805,7 @@ err_event_ring:
 err_cmd_ring:
 	xhci_dcbaa_free(x);
 err_dcbaa:
+	bu_xhci_quirks_stop(x);
 err_take_over:
 err_caps:
 	plat->free(plat->ctx, x, sizeof(*x));
