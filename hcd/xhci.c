@@ -548,6 +548,7 @@ static int xhci_poll(struct bu_usb_bus *bus)
 	event_ring_drain(x);
 	bu_xhci_dev_disable_pending(x);
 	bu_xhci_cmd_check_timeout(x);
+	bu_xhci_ports_poll(x);
 	return x->failed ? BU_ESHUTDOWN : 0;
 }
 

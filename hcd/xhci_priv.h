@@ -242,6 +242,7 @@ struct xhci {
 	uint32_t quirks; /* enum bu_xhci_quirk, from the table and the options */
 	bool routed;     /* Intel port routing switched: fw_* go back on stop */
 	uint32_t fw_xusb2pr, fw_usb3_pssen; /* the routing as firmware left it */
+	uint64_t compliance_poll_us; /* next look for ports stuck in Compliance Mode */
 	bool trace;
 	bool failed;
 
@@ -418,6 +419,11 @@ const char *bu_xhci_quirk_name(uint32_t quirk);
 const struct xhci_protocol *bu_xhci_port_protocol(struct xhci *x, unsigned port);
 /** Power the switchable root ports that are off (§4.19.4), then wait. */
 void bu_xhci_ports_power_on(struct xhci *x);
+/**
+ * Periodic root-port work, from poll: with MISSING_CAS, every 2 s, hand the
+ * core the USB 3 ports stuck in Compliance Mode (they raise no event).
+ */
+void bu_xhci_ports_poll(struct xhci *x);
 /** ops.port_status: read PORTSC, acknowledge its change bits. */
 int bu_xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 			struct bu_usb_port_status *st);

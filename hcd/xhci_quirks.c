@@ -75,6 +75,16 @@ static const struct xhci_quirk_entry quirk_table[] = {
 	  "Intel 9 Series PCH datasheet XUSB2PR/USB3_PSSEN; iPXE xhci.c XHCI_PCH (Wildcat Point)" },
 	{ PCI_VENDOR_INTEL, 0x9cb1, 0, 0, BU_XHCI_QUIRK_INTEL_PORT_SWITCH,
 	  "coreboot soc/intel/broadwell xhci.h USB2PR/USB3PR; iPXE xhci.c XHCI_PCH (Wildcat Point-LP)" },
+	{ PCI_VENDOR_INTEL, 0x22b5, 0, 0, BU_XHCI_QUIRK_MISSING_CAS,
+	  "Linux xhci-pci XHCI_MISSING_CAS (Cherryview)" },
+	{ PCI_VENDOR_INTEL, 0x9d2f, 0, 0, BU_XHCI_QUIRK_MISSING_CAS,
+	  "Linux xhci-pci XHCI_MISSING_CAS (Sunrise Point-LP); Intel 100 Series PCH spec update erratum 8" },
+	{ PCI_VENDOR_INTEL, 0xa12f, 0, 0, BU_XHCI_QUIRK_MISSING_CAS,
+	  "Linux xhci-pci XHCI_MISSING_CAS (Sunrise Point-H); Intel 100 Series PCH spec update erratum 8" },
+	{ PCI_VENDOR_INTEL, 0x5aa8, 0, 0, BU_XHCI_QUIRK_MISSING_CAS,
+	  "Linux xhci-pci XHCI_MISSING_CAS (Apollo Lake)" },
+	{ PCI_VENDOR_INTEL, 0x19d0, 0, 0, BU_XHCI_QUIRK_MISSING_CAS,
+	  "Linux xhci-pci XHCI_MISSING_CAS (Denverton)" },
 };
 
 /** Whether table entry `e` matches the controller. */

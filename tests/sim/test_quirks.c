@@ -2,8 +2,9 @@
  * Controller quirks by PCI identity (hcd/xhci_quirks.c) on models that
  * behave like the parts the quirks are for: which table lines an identity
  * selects, the Intel 7/8/9 Series PCH port routing (USB3_PSSEN, XUSB2PR)
- * switched at start and given back at destroy, and a 32-bit-only
- * controller that advertises AC64 (ASMedia).
+ * switched at start and given back at destroy, Compliance Mode without CAS
+ * recovered by a warm reset, and a 32-bit-only controller that advertises
+ * AC64 (ASMedia).
  */
 #include "harness.h"
 
@@ -94,6 +95,8 @@ static const struct identity_case identities[] = {
 	{ 0x8086, 0x1e31, 0, { "intel-port-switch", "reset-delay" } },
 	{ 0x8086, 0x8c31, 0, { "intel-port-switch", "reset-delay" } },
 	{ 0x8086, 0x9cb1, 0, { "intel-port-switch", "reset-delay" } },
+	{ 0x8086, 0xa12f, 0, { "missing-cas", "reset-delay" } },
+	{ 0x8086, 0x19d0, 0, { "missing-cas", "reset-delay" } },
 	{ 0x1b21, 0x1242, 0, { "no-64bit-dma" } },
 	{ 0x1022, 0x43bb, 0, { "no-soft-retry" } },
 	{ 0x1022, 0x7814, 0x0096, { "isoc-link-chain" } },
@@ -252,6 +255,71 @@ START_TEST(test_intel_routing_left_alone)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Compliance Mode without CAS (Intel 100 Series and others)                */
+
+/*
+ * Sunrise Point-H: the first two link trainings of a SuperSpeed device end
+ * in Compliance Mode, CCS=0, no CAS, no event. The driver's 2 s check finds
+ * the port, the core warm-resets it and the device enumerates: once when
+ * it was there before the driver started, and again after a re-plug.
+ */
+START_TEST(test_compliance_recovered)
+{
+	struct sim_config cfg = quirk_cfg(0x8086, 0xa12f);
+	struct sim_device *sd;
+	struct stack st;
+	unsigned port;
+
+	cfg.compliance_without_cas = 2;
+	stack_sim(&st, &cfg);
+	port = sim_usb3_port(st.sim, 1);
+	sd = sim_attach(st.sim, port, &sim_dev_winusb, SIM_SPEED_SUPER);
+	ck_assert_ptr_nonnull(sd);
+	ck_assert_int_eq(stack_start(&st, NULL, 0), 0);
+	run_ms(&st, 2500);
+	ck_assert(settle(&st, 5000));
+	ck_assert_uint_eq(configured(&st), 1);
+	ck_assert_uint_eq(log_count("Compliance Mode without CAS", "warm reset"), 1);
+
+	sim_detach(sd);
+	ck_assert(settle(&st, 1000));
+	ck_assert_ptr_null(st.bus->devices);
+	sd = sim_attach(st.sim, port, &sim_dev_winusb, SIM_SPEED_SUPER);
+	ck_assert_ptr_nonnull(sd);
+	run_ms(&st, 2500);
+	ck_assert(settle(&st, 5000));
+	ck_assert_uint_eq(configured(&st), 1);
+	ck_assert_uint_eq(log_count("Compliance Mode without CAS", "warm reset"), 2);
+	stack_down(&st);
+}
+END_TEST
+
+/*
+ * The same link without the quirk (a part the table does not name, or the
+ * quirk forced off): the port stays in Compliance Mode and the device is
+ * never seen - what the quirk is for.
+ */
+START_TEST(test_compliance_without_quirk)
+{
+	struct sim_config cfg = quirk_cfg(_i ? 0x8086 : 0x1234, _i ? 0xa12f : 0x5678);
+	struct bu_xhci_options o = { .quirks_off = _i ? BU_XHCI_QUIRK_MISSING_CAS : 0 };
+	struct stack st;
+	unsigned port;
+
+	cfg.compliance_without_cas = 1;
+	stack_sim(&st, &cfg);
+	port = sim_usb3_port(st.sim, 1);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, port, &sim_dev_winusb, SIM_SPEED_SUPER));
+	ck_assert_int_eq(stack_start(&st, &o, 0), 0);
+	run_ms(&st, 5000);
+	ck_assert_uint_eq(st.added, 0);
+	ck_assert_uint_eq(XHCI_PORTSC_PLS(sim_portsc(st.sim, port)), XHCI_PLS_COMPLIANCE);
+	ck_assert(!logged("Compliance Mode without CAS", "warm reset"));
+	stack_down(&st);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* A controller that advertises AC64 but decodes 32 bits (ASMedia)          */
 
 /*
@@ -310,6 +378,10 @@ static Suite *quirks_suite(void)
 	tcase_add_test(tc, test_intel_routing_restored);
 	tcase_add_loop_test(tc, test_intel_routing_left_alone, 0,
 			    (int)(sizeof(left_cases) / sizeof(left_cases[0])));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("compliance");
+	tcase_add_test(tc, test_compliance_recovered);
+	tcase_add_loop_test(tc, test_compliance_without_quirk, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("dma");
 	tcase_add_test(tc, test_asmedia_dma_above_4g);
