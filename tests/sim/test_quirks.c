@@ -37,10 +37,14 @@ static void log_keep(void *ctx, int level, const char *line)
 	l->len += (size_t)n < sizeof(l->buf) - l->len ? (size_t)n : sizeof(l->buf) - l->len - 1;
 }
 
-/* A config capturing the log, for the PCI identity `vendor`:`device`. */
-static struct sim_config quirk_cfg(uint16_t vendor, uint16_t device)
+/*
+ * A config capturing the log, for the PCI identity `vendor`:`device` on
+ * personality `p`: each test models its part itself, whatever
+ * SIM_PERSONALITY the matrix runs it with.
+ */
+static struct sim_config quirk_cfg(enum sim_personality p, uint16_t vendor, uint16_t device)
 {
-	struct sim_config c = { .pci_vendor = vendor, .pci_device = device,
+	struct sim_config c = { .personality = p, .pci_vendor = vendor, .pci_device = device,
 				.log_fn = log_keep, .log_ctx = &logs, .log_level = BU_LOG_INFO };
 
 	logs.len = 0;
@@ -83,7 +87,7 @@ static unsigned configured(struct stack *st)
 
 struct identity_case {
 	uint16_t vendor, device, hciversion;
-	const char *quirks[3]; /* the names the log must show, NULL-ended */
+	const char *quirks[4]; /* the names the log must show, NULL-ended */
 };
 
 static const char *const all_quirks[] = {
@@ -95,6 +99,7 @@ static const struct identity_case identities[] = {
 	{ 0x8086, 0x1e31, 0, { "intel-port-switch", "reset-delay" } },
 	{ 0x8086, 0x8c31, 0, { "intel-port-switch", "reset-delay" } },
 	{ 0x8086, 0x9cb1, 0, { "intel-port-switch", "reset-delay" } },
+	{ 0x8086, 0x9d2f, 0, { "missing-cas", "broken-psi", "reset-delay" } },
 	{ 0x8086, 0xa12f, 0, { "missing-cas", "reset-delay" } },
 	{ 0x8086, 0x19d0, 0, { "missing-cas", "reset-delay" } },
 	{ 0x1b21, 0x1242, 0, { "no-64bit-dma" } },
@@ -117,7 +122,7 @@ static bool expected(const struct identity_case *c, const char *name)
 START_TEST(test_identity_selects_quirks)
 {
 	const struct identity_case *c = &identities[_i];
-	struct sim_config cfg = quirk_cfg(c->vendor, c->device);
+	struct sim_config cfg = quirk_cfg(SIM_PERSONALITY_NONE, c->vendor, c->device);
 	char id[16];
 	struct stack st;
 
@@ -141,10 +146,12 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Intel PCH port routing                                                   */
 
-/* A model of a Panther Point PCH (or `device`) with its ports on the EHCI. */
+/* A Panther Point-like PCH (an Intel one as such) with its ports on the EHCI. */
 static void pch_up(struct stack *st, uint16_t vendor, uint16_t device)
 {
-	struct sim_config cfg = quirk_cfg(vendor, device);
+	struct sim_config cfg = quirk_cfg(vendor == 0x8086 ? SIM_PERSONALITY_INTEL_PPT
+							   : SIM_PERSONALITY_NONE,
+					  vendor, device);
 
 	cfg.intel_port_routing = true;
 	stack_sim(st, &cfg);
@@ -258,14 +265,14 @@ END_TEST
 /* Compliance Mode without CAS (Intel 100 Series and others)                */
 
 /*
- * Sunrise Point-H: the first two link trainings of a SuperSpeed device end
+ * Sunrise Point-LP: the first two link trainings of a SuperSpeed device end
  * in Compliance Mode, CCS=0, no CAS, no event. The driver's 2 s check finds
  * the port, the core warm-resets it and the device enumerates: once when
  * it was there before the driver started, and again after a re-plug.
  */
 START_TEST(test_compliance_recovered)
 {
-	struct sim_config cfg = quirk_cfg(0x8086, 0xa12f);
+	struct sim_config cfg = quirk_cfg(SIM_PERSONALITY_INTEL_SPT, 0x8086, 0x9d2f);
 	struct sim_device *sd;
 	struct stack st;
 	unsigned port;
@@ -301,7 +308,8 @@ END_TEST
  */
 START_TEST(test_compliance_without_quirk)
 {
-	struct sim_config cfg = quirk_cfg(_i ? 0x8086 : 0x1234, _i ? 0xa12f : 0x5678);
+	struct sim_config cfg = _i ? quirk_cfg(SIM_PERSONALITY_INTEL_SPT, 0x8086, 0x9d2f)
+				   : quirk_cfg(SIM_PERSONALITY_NONE, 0x1234, 0x5678);
 	struct bu_xhci_options o = { .quirks_off = _i ? BU_XHCI_QUIRK_MISSING_CAS : 0 };
 	struct stack st;
 	unsigned port;
@@ -331,7 +339,7 @@ END_TEST
  */
 START_TEST(test_asmedia_dma_above_4g)
 {
-	struct sim_config cfg = quirk_cfg(0x1b21, 0x1242);
+	struct sim_config cfg = quirk_cfg(SIM_PERSONALITY_ASMEDIA, 0x1b21, 0x1242);
 	struct bu_xhci_options o = { .quirks_off = BU_XHCI_QUIRK_NO_64BIT_DMA };
 	struct stack st;
 
@@ -344,7 +352,7 @@ START_TEST(test_asmedia_dma_above_4g)
 	sim_clear_violations(st.sim);
 	stack_down(&st);
 
-	cfg = quirk_cfg(0x1b21, 0x1242);
+	cfg = quirk_cfg(SIM_PERSONALITY_ASMEDIA, 0x1b21, 0x1242);
 	cfg.dma_32bit_only = true;
 	cfg.dma_fault_nonfatal = true;
 	stack_sim(&st, &cfg);
@@ -352,7 +360,7 @@ START_TEST(test_asmedia_dma_above_4g)
 	ASSERT_LOGGED("quirk no-64bit-dma for 1b21:1242", "XHCI_NO_64BIT_SUPPORT");
 	stack_down(&st);
 
-	cfg = quirk_cfg(0x1b21, 0x1242);
+	cfg = quirk_cfg(SIM_PERSONALITY_ASMEDIA, 0x1b21, 0x1242);
 	cfg.dma_32bit_only = true;
 	cfg.dma_place = SIM_DMA_LOW;
 	stack_sim(&st, &cfg);
