@@ -204,6 +204,13 @@ void pci_enable_mmio_dma(const struct pci_func *f);
 /** Format "0000:BB:DD.F" into buf[16]. */
 void pci_name(const struct pci_func *f, char buf[16]);
 
+struct bu_xhci_pci;
+/**
+ * Fill a bu_xhci_options.pci from function `f` (which must outlive the
+ * controller): identity, subsystem, and config accessors through 0xCF8/0xCFC.
+ */
+void pci_xhci_identity(const struct pci_func *f, struct bu_xhci_pci *out);
+
 /* ------------------------------------------------------------------------ */
 /* Kernel command line (multiboot cmdline, QEMU -append)                    */
 

@@ -400,11 +400,13 @@ unsigned guest_controller_count(void)
 static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 {
 	struct ctrl *c = &ctrls[i];
+	struct bu_xhci_options o = *opts;
 
 	if (!guest_prepare_controller(i))
 		return;
+	pci_xhci_identity(&c->pci, &o.pci); /* for the quirk table */
 	c->t_create_us = clock_now_us();
-	c->create_err = bu_xhci_create((uintptr_t)c->bar, &guest_platform, opts,
+	c->create_err = bu_xhci_create((uintptr_t)c->bar, &guest_platform, &o,
 				       i, &c->bus);
 	if (c->create_err || !c->bus) {
 		if (!c->create_err)

@@ -6,6 +6,7 @@
 #include "guest.h"
 
 #include "bareusb/util.h"
+#include "bareusb/xhci.h"
 
 #define PCI_CONFIG_ADDR 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
@@ -18,6 +19,8 @@
 #define PCI_CLASS_REV		 0x08
 #define PCI_HEADER_TYPE		 0x0e /* byte; bit 7 = multi-function */
 #define PCI_BAR0		 0x10
+#define PCI_SUBSYSTEM		 0x2c /* subsystem vendor, subsystem ID */
+#define PCI_CONFIG_LAST		 0xfc /* mechanism #1 reaches 256 bytes */
 
 #define PCI_BAR_IO	  0x1
 #define PCI_BAR_TYPE_MASK 0x6
@@ -147,4 +150,31 @@ void pci_enable_mmio_dma(const struct pci_func *f)
 void pci_name(const struct pci_func *f, char buf[16])
 {
 	bu_snprintf(buf, 16, "0000:%02x:%02x.%x", f->bus, f->dev, f->fn);
+}
+
+/** bu_xhci_pci.cfg_read32: all ones past what mechanism #1 reaches. */
+static uint32_t xhci_cfg_read32(void *ctx, unsigned off)
+{
+	return off <= PCI_CONFIG_LAST ? pci_read32(ctx, (uint8_t)off) : 0xffffffffu;
+}
+
+/** bu_xhci_pci.cfg_write32: dropped past what mechanism #1 reaches. */
+static void xhci_cfg_write32(void *ctx, unsigned off, uint32_t v)
+{
+	if (off <= PCI_CONFIG_LAST)
+		pci_write32(ctx, (uint8_t)off, v);
+}
+
+void pci_xhci_identity(const struct pci_func *f, struct bu_xhci_pci *out)
+{
+	uint32_t subsys = pci_read32(f, PCI_SUBSYSTEM);
+
+	out->vendor = f->vendor;
+	out->device = f->device;
+	out->revision = (uint8_t)f->class_rev;
+	out->subsys_vendor = (uint16_t)subsys;
+	out->subsys_device = (uint16_t)(subsys >> 16);
+	out->cfg_read32 = xhci_cfg_read32;
+	out->cfg_write32 = xhci_cfg_write32;
+	out->cfg_ctx = (void *)(uintptr_t)f;
 }

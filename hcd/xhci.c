@@ -660,6 +660,7 @@ static int xhci_poll(struct bu_usb_bus *bus)
 	more = event_ring_drain(x);
 	bu_xhci_dev_disable_pending(x);
 	bu_xhci_cmd_check_timeout(x);
+	bu_xhci_ports_poll(x);
 	if (x->failed)
 		return BU_ESHUTDOWN;
 	return more ? 1 : 0;
@@ -681,6 +682,7 @@ static uint32_t xhci_frame_number(struct bu_usb_bus *bus)
 static void xhci_free(struct xhci *x)
 {
 	xhci_stop(x);
+	bu_xhci_quirks_stop(x);
 	bu_xhci_dev_free_all(x);
 	event_ring_free(x);
 	bu_xhci_cmd_ring_free(x);
@@ -886,6 +888,7 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 	rc = xhci_take_over(x);
 	if (rc)
 		goto err_take_over;
+	bu_xhci_quirks_start(x);
 	rc = xhci_dcbaa_alloc(x);
 	if (rc)
 		goto err_dcbaa;
@@ -917,6 +920,7 @@ err_event_ring:
 err_cmd_ring:
 	xhci_dcbaa_free(x);
 err_dcbaa:
+	bu_xhci_quirks_stop(x);
 err_take_over:
 err_caps:
 	plat->free(plat->ctx, x, sizeof(*x));

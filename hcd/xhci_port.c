@@ -15,6 +15,8 @@
 #include "xhci_trace.h"
 
 #define XHCI_PORT_POWER_DELAY_US 20000 /* §5.4.8: 20 ms after PP=1 */
+/* Linux xhci.c compliance_mode_recovery (XHCI_COMP_MODE_QUIRK): every 2 s. */
+#define XHCI_COMPLIANCE_POLL_US 2000000
 
 /* ======================================================================== */
 /* Supported Protocols and port speeds (§7.2)                              */
@@ -124,6 +126,23 @@ static int portsc_read(struct xhci *x, unsigned port, uint32_t *v)
 	return *v == 0xffffffffu ? BU_ENODEV : 0;
 }
 
+/**
+ * A USB 3 port stuck in Compliance Mode on a part that does not set CAS
+ * for it (BU_XHCI_QUIRK_MISSING_CAS): PLS=Compliance with CCS=0 and no
+ * reset running. Only a warm reset brings the link back (xHCI 1.2 §5.4.8
+ * PORTSC.CAS and PLS; USB 3.2 §7.5.2); a part with CAS reports it there.
+ * Linux's xhci_port_missing_cas_quirk also takes Polling at resume; here a
+ * port polls while it trains, so only Compliance counts.
+ */
+static bool port_stuck_in_compliance(struct xhci *x, unsigned port, uint32_t v)
+{
+	const struct xhci_protocol *p = bu_xhci_port_protocol(x, port);
+
+	return (x->quirks & BU_XHCI_QUIRK_MISSING_CAS) && p && p->major >= 3 &&
+	       XHCI_PORTSC_PLS(v) == XHCI_PLS_COMPLIANCE &&
+	       !(v & (XHCI_PORTSC_CCS | XHCI_PORTSC_CAS | XHCI_PORTSC_PR | XHCI_PORTSC_WPR));
+}
+
 /* ======================================================================== */
 /* Root-port operations                                                     */
 /* ======================================================================== */
@@ -149,6 +168,14 @@ int bu_xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 	st->usb3 = p && p->major >= 3;
 	st->speed = port_speed(x, port, XHCI_PORTSC_SPEED(v));
 	st->link = (uint8_t)XHCI_PORTSC_PLS(v);
+	if (port_stuck_in_compliance(x, port, v)) {
+		/* A device is there that the port never reported: hand it to
+		 * the core as a new connection that is not enabled, which
+		 * USB 3 root ports answer with a warm reset (Linux xhci-hub.c
+		 * fakes the connection the same way). */
+		bu_xhci_log(x, BU_LOG_WARN, "port %u: Compliance Mode without CAS, warm reset", port);
+		st->connected = st->connect_changed = true;
+	}
 	if (x->trace || (v & XHCI_PORTSC_CHANGE_MASK)) {
 		char buf[160];
 
@@ -233,6 +260,24 @@ void bu_xhci_ports_power_on(struct xhci *x)
 	}
 	if (powered)
 		bu_xhci_udelay(x, XHCI_PORT_POWER_DELAY_US);
+}
+
+void bu_xhci_ports_poll(struct xhci *x)
+{
+	uint64_t now;
+
+	if (!(x->quirks & BU_XHCI_QUIRK_MISSING_CAS) || x->failed)
+		return;
+	now = xhci_now_us(x);
+	if (now < x->compliance_poll_us)
+		return;
+	x->compliance_poll_us = now + XHCI_COMPLIANCE_POLL_US;
+	for (unsigned port = 1; port <= x->max_ports; port++) {
+		uint32_t v;
+
+		if (!portsc_read(x, port, &v) && port_stuck_in_compliance(x, port, v))
+			bu_usb_bus_port_changed(&x->bus, port);
+	}
 }
 
 void bu_xhci_ports_dump(struct xhci *x)

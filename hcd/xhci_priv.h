@@ -276,6 +276,9 @@ struct xhci {
 	unsigned max_slots, max_ports, csz, page_size, num_scratch;
 	bool ac64;
 	uint32_t quirks; /* enum bu_xhci_quirk, from the table and the options */
+	bool routed;     /* Intel port routing switched: fw_* go back on stop */
+	uint32_t fw_xusb2pr, fw_usb3_pssen; /* the routing as firmware left it */
+	uint64_t compliance_poll_us; /* next look for ports stuck in Compliance Mode */
 	bool trace;
 	bool failed;
 
@@ -445,12 +448,24 @@ void bu_xhci_read_protocols(struct xhci *x);
 /* xhci_quirks.c */
 /** Set x->quirks from the PCI identity and the options (after the caps are read). */
 void bu_xhci_quirks_init(struct xhci *x);
+/**
+ * The quirks' set-up in PCI config space (Intel PCH port routing): after
+ * the firmware handoff and reset, before the ports are powered and scanned.
+ */
+void bu_xhci_quirks_start(struct xhci *x);
+/** Undo bu_xhci_quirks_start (config space as firmware left it); controller halted. */
+void bu_xhci_quirks_stop(struct xhci *x);
 /** Name of one quirk bit, for logs. */
 const char *bu_xhci_quirk_name(uint32_t quirk);
 /** The protocol of a root port, or NULL when no capability names it. */
 const struct xhci_protocol *bu_xhci_port_protocol(struct xhci *x, unsigned port);
 /** Power the switchable root ports that are off (§4.19.4), then wait. */
 void bu_xhci_ports_power_on(struct xhci *x);
+/**
+ * Periodic root-port work, from poll: with MISSING_CAS, every 2 s, hand the
+ * core the USB 3 ports stuck in Compliance Mode (they raise no event).
+ */
+void bu_xhci_ports_poll(struct xhci *x);
 /** ops.port_status: read PORTSC, acknowledge its change bits. */
 int bu_xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 			struct bu_usb_port_status *st);

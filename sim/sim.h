@@ -35,6 +35,7 @@ extern "C" {
 
 struct sim;
 struct sim_device;
+struct bu_xhci_pci;
 
 /** Bus speeds, numbered as the default PSIVs (xHCI §7.2.1). */
 enum sim_speed {
@@ -42,6 +43,13 @@ enum sim_speed {
 	SIM_SPEED_LOW = 2,
 	SIM_SPEED_HIGH = 3,
 	SIM_SPEED_SUPER = 4,
+};
+
+/** Where the platform's dma_alloc and dma_map place bus addresses. */
+enum sim_dma_place {
+	SIM_DMA_AUTO = 0, /**< above 4 GiB when AC64 is advertised, below without it */
+	SIM_DMA_LOW,      /**< always below 4 GiB (little RAM, or a 32-bit IOMMU window) */
+	SIM_DMA_HIGH,     /**< always above 4 GiB (RAM high, as on big servers) */
 };
 
 /**
@@ -98,6 +106,15 @@ struct sim_config {
 	unsigned max_intrs;      /**< HCSPARAMS1.MaxIntrs (0: 4) */
 	bool csz64;              /**< 64-byte contexts (HCCPARAMS1.CSZ) */
 	bool no_ac64;            /**< clear AC64: only 32-bit DMA addresses */
+	/**
+	 * AC64 is advertised but the controller drops address bits 63:32, so
+	 * any DMA at or above 4 GiB is a violation and a Host System Error, as
+	 * with AC64=0 (ASMedia ASM1042A/1142/2142/3242: Linux xhci-pci
+	 * XHCI_NO_64BIT_SUPPORT).
+	 */
+	bool dma_32bit_only;
+	/** The platform's DMA placement (see enum sim_dma_place). */
+	enum sim_dma_place dma_place;
 	unsigned scratchpads;    /**< Max Scratchpad Buffers (0..1023) */
 	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
@@ -136,6 +153,29 @@ struct sim_config {
 	 * (xHCI §5.1: RsvdP is preserved with read-modify-write).
 	 */
 	bool rsvdp_ones;
+	/* PCI identity and config space (sim_pci_identity, sim_pci_cfg_read32). */
+	uint16_t pci_vendor;     /**< Vendor ID (0: 0x1b36 with device 0x000d, QEMU's qemu-xhci) */
+	uint16_t pci_device;     /**< Device ID */
+	uint8_t pci_revision;    /**< Revision ID */
+	uint16_t pci_subsys_vendor, pci_subsys_device; /**< Subsystem IDs (config 0x2c) */
+	/**
+	 * Intel 7/8/9 Series PCH port routing: config space holds XUSB2PR
+	 * (0xd0), XUSB2PRM (0xd4), USB3_PSSEN (0xd8) and USB3PRM (0xdc), the
+	 * masks covering every root port and the routing starting at 0 (all
+	 * ports on the EHCI, as firmware leaves them). While a port's bit is
+	 * clear a device on it is invisible here (CCS=0, no Port Status
+	 * Change); setting the bit makes it connect (Linux pci-quirks
+	 * usb_enable_intel_xhci_ports).
+	 */
+	bool intel_port_routing;
+	/**
+	 * The first N USB 3 link trainings after an attach end in Compliance
+	 * Mode with CCS=0, CAS=0 and no Port Status Change Event; only a warm
+	 * reset (WPR) recovers the link (Intel Cherryview/Sunrise Point/Apollo
+	 * Lake/Denverton: Linux xhci-pci XHCI_MISSING_CAS; Intel 100 Series
+	 * PCH specification update erratum 8).
+	 */
+	unsigned compliance_without_cas;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
@@ -172,6 +212,19 @@ unsigned sim_usb2_port(const struct sim *sim, unsigned n);
 unsigned sim_usb3_port(const struct sim *sim, unsigned n);
 /** Raw PORTSC of a root port (no side effects). */
 uint32_t sim_portsc(struct sim *sim, unsigned port);
+
+/* ------------------------------------------------------------------------ */
+/* PCI identity and config space                                            */
+
+/**
+ * Fill `out` (a bu_xhci_options.pci) with the model's identity and config
+ * accessors bound to it, as an embedder fills it from the PCI function.
+ */
+void sim_pci_identity(struct sim *sim, struct bu_xhci_pci *out);
+/** Read a config dword (`off` dword-aligned, below 256), as the driver would. */
+uint32_t sim_pci_cfg_read32(struct sim *sim, unsigned off);
+/** Write a config dword: firmware's view for tests (the same rules as the driver's). */
+void sim_pci_cfg_write32(struct sim *sim, unsigned off, uint32_t val);
 
 /* ------------------------------------------------------------------------ */
 /* Time                                                                     */

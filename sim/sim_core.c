@@ -332,13 +332,42 @@ static struct sim_region *sim_region_add(struct sim *sim)
 	return r;
 }
 
+/* A DMA access the controller cannot make: a violation and a Host System Error. */
+static bool sim_dma_fault(struct sim *sim, const char *why)
+{
+	sim_violation_add(sim, "%s", why);
+	sim_host_error(sim, why);
+	if (!sim->cfg.dma_fault_nonfatal) {
+		fprintf(stderr, "sim%u: fatal DMA fault: %s\n", sim->id, why);
+		abort();
+	}
+	return false;
+}
+
+/* Why the controller drops address bits 63:32, or NULL when it decodes 64 bits. */
+static const char *sim_dma_32bit_why(const struct sim *sim)
+{
+	if (sim->cfg.no_ac64)
+		return "AC64=0, xHCI §5.3.6";
+	if (sim->cfg.dma_32bit_only)
+		return "AC64 set but not honoured, as ASMedia's: Linux XHCI_NO_64BIT_SUPPORT";
+	return NULL;
+}
+
 static bool sim_dma_check(struct sim *sim, uint64_t bus, size_t len, uint8_t perm,
 			  const char *what, uint8_t **host)
 {
 	char why[400];
 	struct sim_region *r = sim_region_find(sim, bus);
 	const char *op = perm == SIM_PERM_R ? "read" : "write";
+	const char *narrow = sim_dma_32bit_why(sim);
 
+	if (narrow && (bus + len - 1) >> 32) {
+		snprintf(why, sizeof(why),
+			 "DMA %s of %zu bytes at %#llx (%s): above 4 GiB on a controller that decodes 32 address bits (%s)",
+			 op, len, (unsigned long long)bus, what, narrow);
+		return sim_dma_fault(sim, why);
+	}
 	if (r && !r->dead && bus + len <= r->bus + r->len && (r->perm & perm)) {
 		*host = r->host + (bus - r->bus);
 		return true;
@@ -362,13 +391,7 @@ static bool sim_dma_check(struct sim *sim, uint64_t bus, size_t len, uint8_t per
 		snprintf(why, sizeof(why),
 			 "DMA %s of %zu bytes at %#llx (%s): mapping direction forbids it",
 			 op, len, (unsigned long long)bus, what);
-	sim_violation_add(sim, "%s", why);
-	sim_host_error(sim, why);
-	if (!sim->cfg.dma_fault_nonfatal) {
-		fprintf(stderr, "sim%u: fatal DMA fault: %s\n", sim->id, why);
-		abort();
-	}
-	return false;
+	return sim_dma_fault(sim, why);
 }
 
 bool sim_dma_probe(struct sim *sim, uint64_t bus, size_t len, bool write,
@@ -833,8 +856,10 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 
 	sim->id = sim_next_id++;
 	sim->base = (uintptr_t)0xfe000000u + (uintptr_t)(sim->id % 16) * 0x100000u;
-	sim->bus_next = c->no_ac64 ? 0x10000000ull + (uint64_t)(sim->id % 8) * 0x1000000ull
-				   : ((uint64_t)(sim->id % 64) + 1) << 32;
+	if (c->dma_place == SIM_DMA_HIGH || (c->dma_place == SIM_DMA_AUTO && !c->no_ac64))
+		sim->bus_next = ((uint64_t)(sim->id % 64) + 1) << 32;
+	else
+		sim->bus_next = 0x10000000ull + (uint64_t)(sim->id % 8) * 0x1000000ull;
 	sim->next_due = SIM_NEVER;
 	sim->ctrl_due = SIM_NEVER;
 	sim->bios_due = SIM_NEVER;
@@ -856,6 +881,7 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 	sim->plat.panic = sim_p_panic;
 
 	sim_regs_init(sim);
+	sim_pci_init(sim);
 	sim_ports_init(sim);
 	/* Power-on: not ready for cnr_us. */
 	sim->usbsts = XHCI_USBSTS_HCH | XHCI_USBSTS_CNR;

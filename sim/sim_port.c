@@ -2,7 +2,9 @@
  * sim root ports (xHCI §4.19, §5.4.8-5.4.11): PORTSC with RW1C/RW1S/RO bits,
  * USB 2 reset, USB 3 link training, hot and warm reset, link states,
  * over-current, Port Status Change Events on PSCEG 0->1; attach and detach
- * at any moment, and the topology walk by route string.
+ * at any moment, the Intel PCH routing that hides a port's device while the
+ * port belongs to the EHCI, Compliance Mode without CAS, and the topology
+ * walk by route string.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +50,29 @@ enum sim_speed sim_psiv_speed(const struct sim *sim, unsigned port, unsigned psi
 	return (enum sim_speed)psiv;
 }
 
+bool sim_port_routed(const struct sim *sim, unsigned port)
+{
+	const struct sim_port *p = &sim->port[port - 1];
+	unsigned n = 0;
+
+	if (!sim->cfg.intel_port_routing)
+		return true;
+	for (unsigned i = 1; i < port; i++) /* n: its index among ports of its kind */
+		n += sim->port[i - 1].usb3 == p->usb3;
+	return ((p->usb3 ? sim->usb3_pssen : sim->xusb2pr) >> n) & 1;
+}
+
+/* The device on a root port as the xHCI sees it: none while the EHCI has the port. */
+static struct sim_device *sim_port_dev(const struct sim *sim, unsigned port)
+{
+	return sim_port_routed(sim, port) ? sim->port[port - 1].dev : NULL;
+}
+
 void sim_ports_init(struct sim *sim)
 {
 	const struct sim_config *c = &sim->cfg;
 
+	sim->compliance_left = c->compliance_without_cas;
 	for (unsigned i = 1; i <= sim->nports; i++) {
 		struct sim_port *p = sim_p(sim, i);
 		bool first_group = i <= (c->usb3_first ? c->usb3_ports : c->usb2_ports);
@@ -125,7 +146,7 @@ void sim_ports_hc_reset(struct sim *sim)
 		p->pending = SIM_PORT_NONE;
 		p->pmsc = p->li = p->hlpmc = 0;
 		p->sc = keep | (sim->cfg.ppc ? 0 : XHCI_PORTSC_PP);
-		if (!p->dev) {
+		if (!sim_port_dev(sim, i)) {
 			p->sc &= ~XHCI_PORTSC_CCS;
 			sim_set_pls(p, sim->cfg.ppc ? XHCI_PLS_DISABLED : XHCI_PLS_RXDETECT);
 			continue;
@@ -245,7 +266,7 @@ static void sim_port_pls_write(struct sim *sim, unsigned port, unsigned pls)
 			return;
 		}
 		sim_set_pls(p, XHCI_PLS_RXDETECT);
-		if (p->dev) {
+		if (sim_port_dev(sim, port)) {
 			sim_set_pls(p, XHCI_PLS_POLLING);
 			p->pending = SIM_PORT_TRAIN;
 			sim_schedule(sim, &p->due, sim->now + sim->cfg.train_us * SIM_US);
@@ -290,7 +311,7 @@ void sim_port_write(struct sim *sim, unsigned port, unsigned reg, uint32_t val)
 		if (on && !was && !(p->sc & XHCI_PORTSC_OCA)) {
 			p->sc |= XHCI_PORTSC_PP;
 			sim_set_pls(p, XHCI_PLS_RXDETECT);
-			if (p->dev) {
+			if (sim_port_dev(sim, port)) {
 				p->pending = SIM_PORT_TRAIN;
 				sim_schedule(sim, &p->due, sim->now + (p->usb3 ? sim->cfg.train_us : 20000) * SIM_US);
 			}
@@ -331,6 +352,22 @@ static void sim_port_enable(struct sim *sim, unsigned port)
 	p->dev->reset_end_ns = sim->now;
 }
 
+/*
+ * Link training ended in Compliance Mode and the part does not say so
+ * (sim_config.compliance_without_cas): CCS and CAS stay 0, no change bit,
+ * no event. Only a warm reset retrains the link.
+ */
+static void sim_port_compliance(struct sim *sim, unsigned port)
+{
+	struct sim_port *p = sim_p(sim, port);
+
+	sim->compliance_left--;
+	p->sc &= ~(XHCI_PORTSC_CCS | XHCI_PORTSC_PED | XHCI_PORTSC_CAS);
+	sim_set_pls(p, XHCI_PLS_COMPLIANCE);
+	sim_log(sim, BU_LOG_INFO, "port %u: link training ended in Compliance Mode (no CAS, no event)",
+		port);
+}
+
 void sim_port_work(struct sim *sim, unsigned port)
 {
 	struct sim_port *p = sim_p(sim, port);
@@ -346,7 +383,7 @@ void sim_port_work(struct sim *sim, unsigned port)
 			} else {
 				sim_port_enable(sim, port);
 			}
-		} else if (p->usb3) {
+		} else if (p->usb3 && XHCI_PORTSC_PLS(p->sc) != XHCI_PLS_COMPLIANCE) {
 			sim_set_pls(p, XHCI_PLS_RXDETECT);
 		}
 		sim_tracef(sim, "port %u: reset done", port);
@@ -354,7 +391,7 @@ void sim_port_work(struct sim *sim, unsigned port)
 		break;
 	case SIM_PORT_WARM:
 		p->sc &= ~XHCI_PORTSC_PR;
-		if (p->dev) {
+		if (sim_port_dev(sim, port)) {
 			sim_port_enable(sim, port);
 		} else {
 			p->sc &= ~(XHCI_PORTSC_PED | XHCI_PORTSC_CCS);
@@ -363,10 +400,14 @@ void sim_port_work(struct sim *sim, unsigned port)
 		sim_port_change(sim, port, XHCI_PORTSC_PRC | XHCI_PORTSC_WRC);
 		break;
 	case SIM_PORT_TRAIN:
-		if (!p->dev)
+		if (!sim_port_dev(sim, port))
 			break;
 		p->connect_ns = sim->now;
 		p->dev->connect_ns = sim->now;
+		if (p->usb3 && sim->compliance_left) {
+			sim_port_compliance(sim, port);
+			break;
+		}
 		if (p->usb3) {
 			sim_port_enable(sim, port);
 		} else {
@@ -394,8 +435,8 @@ static void sim_port_detect(struct sim *sim, unsigned port)
 {
 	struct sim_port *p = sim_p(sim, port);
 
-	if (!p->dev || !(p->sc & XHCI_PORTSC_PP) || (p->sc & XHCI_PORTSC_OCA) ||
-	    (p->sc & XHCI_PORTSC_CCS))
+	if (!sim_port_dev(sim, port) || !(p->sc & XHCI_PORTSC_PP) ||
+	    (p->sc & XHCI_PORTSC_OCA) || (p->sc & XHCI_PORTSC_CCS))
 		return;
 	if (p->usb3) {
 		sim_set_pls(p, XHCI_PLS_POLLING);
@@ -406,6 +447,17 @@ static void sim_port_detect(struct sim *sim, unsigned port)
 		sim_set_pls(p, XHCI_PLS_POLLING);
 		sim_port_change(sim, port, XHCI_PORTSC_CSC);
 	}
+}
+
+/* The port's device was just plugged in (or routed here): the xHCI sees a new connection. */
+static void sim_port_plugged(struct sim *sim, unsigned port)
+{
+	struct sim_port *p = sim_p(sim, port);
+
+	p->connect_ns = sim->now;
+	p->dev->connect_ns = sim->now;
+	p->dev->needs_reset = !p->usb3;
+	sim_port_detect(sim, port);
 }
 
 struct sim_device *sim_attach(struct sim *sim, unsigned port,
@@ -434,11 +486,8 @@ struct sim_device *sim_attach(struct sim *sim, unsigned port,
 	dev->root_port = port;
 	dev->port = port;
 	p->dev = dev;
-	p->connect_ns = sim->now;
-	dev->connect_ns = sim->now;
-	dev->needs_reset = !p->usb3;
 	sim_log(sim, BU_LOG_INFO, "attach %s at root port %u, speed %u", model->name, port, speed);
-	sim_port_detect(sim, port);
+	sim_port_plugged(sim, port);
 	return dev;
 }
 
@@ -480,6 +529,39 @@ struct sim_device *sim_attach_hub(struct sim_device *hub, unsigned port,
 	return dev;
 }
 
+/* The port's device went away (unplugged, or routed to the EHCI): disconnect. */
+static void sim_port_gone(struct sim *sim, unsigned port)
+{
+	struct sim_port *p = sim_p(sim, port);
+	bool was = p->sc & (XHCI_PORTSC_CCS | XHCI_PORTSC_PR | XHCI_PORTSC_PED);
+
+	p->pending = SIM_PORT_NONE;
+	p->due = SIM_NEVER;
+	p->sc &= ~(XHCI_PORTSC_CCS | XHCI_PORTSC_PED | XHCI_PORTSC_PR);
+	sim_set_speed(p, 0);
+	if (p->sc & XHCI_PORTSC_PP)
+		sim_set_pls(p, XHCI_PLS_RXDETECT);
+	if (was)
+		sim_port_change(sim, port, XHCI_PORTSC_CSC);
+}
+
+void sim_port_rerouted(struct sim *sim, unsigned port)
+{
+	struct sim_port *p = sim_p(sim, port);
+	bool routed = sim_port_routed(sim, port);
+
+	if (!p->dev)
+		return;
+	sim_log(sim, BU_LOG_INFO, "root port %u with %s routed to the %s", port,
+		p->dev->model->name, routed ? "xHCI" : "EHCI");
+	if (!routed) {
+		sim_port_gone(sim, port);
+		return;
+	}
+	sim_dev_bus_reset(p->dev); /* the EHCI's state goes with the move */
+	sim_port_plugged(sim, port);
+}
+
 void sim_detach(struct sim_device *dev)
 {
 	struct sim *sim = dev->sim;
@@ -494,17 +576,8 @@ void sim_detach(struct sim_device *dev)
 	if (dev->parent) {
 		sim_hub_detach(dev->parent, dev->port);
 	} else {
-		struct sim_port *p = sim_p(sim, dev->root_port);
-		p->dev = NULL;
-		p->pending = SIM_PORT_NONE;
-		p->due = SIM_NEVER;
-		bool was = p->sc & (XHCI_PORTSC_CCS | XHCI_PORTSC_PR | XHCI_PORTSC_PED);
-		p->sc &= ~(XHCI_PORTSC_CCS | XHCI_PORTSC_PED | XHCI_PORTSC_PR);
-		sim_set_speed(p, 0);
-		if (p->sc & XHCI_PORTSC_PP)
-			sim_set_pls(p, XHCI_PLS_RXDETECT);
-		if (was)
-			sim_port_change(sim, dev->root_port, XHCI_PORTSC_CSC);
+		sim_port_gone(sim, dev->root_port);
+		sim_p(sim, dev->root_port)->dev = NULL;
 	}
 	sim_slot_detach_dev(sim, dev);
 	for (struct sim_device **pp = &sim->devices; *pp; pp = &(*pp)->next)

@@ -286,6 +286,7 @@ struct sim {
 	uint32_t mfindex_base;
 
 	struct sim_port port[SIM_MAX_PORTS];
+	unsigned compliance_left; /* USB 3 trainings still to end in Compliance Mode */
 	struct sim_intr intr[SIM_MAX_INTRS];
 	struct sim_slot slot[SIM_MAX_SLOTS + 1];
 	struct sim_cmd cmd;
@@ -302,6 +303,10 @@ struct sim {
 	size_t nregions, cap_regions;
 	uint64_t bus_next;
 	size_t dma_allocs, dma_bytes, dma_maps, heap_allocs, heap_bytes;
+
+	/* PCI function (sim_pci.c) */
+	uint32_t pci_command;
+	uint32_t xusb2pr, usb3_pssen; /* Intel port routing, with intel_port_routing */
 
 	/* faults */
 	bool fault_er_full;
@@ -385,8 +390,15 @@ bool sim_ep_stop(struct sim *sim, unsigned slot, unsigned dci);
 void sim_xfer_event(struct sim *sim, unsigned slot, unsigned dci, uint64_t ptr,
 		    uint32_t len, unsigned cc, bool ed, unsigned intr, bool bei);
 
+/* sim_pci.c */
+void sim_pci_init(struct sim *sim);
+
 /* sim_port.c */
 void sim_ports_init(struct sim *sim);
+/* False while intel_port_routing keeps the root port on the EHCI. */
+bool sim_port_routed(const struct sim *sim, unsigned port);
+/* The port's routing changed: a device on it appears or goes away. */
+void sim_port_rerouted(struct sim *sim, unsigned port);
 uint32_t sim_port_read(struct sim *sim, unsigned port, unsigned reg);
 void sim_port_write(struct sim *sim, unsigned port, unsigned reg, uint32_t val);
 void sim_port_work(struct sim *sim, unsigned port);
