@@ -132,6 +132,21 @@ struct sim_config {
 	bool rsvdp_ones;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
+	/**
+	 * Isochronous TDs missed in a row (their Frame ID already past) get
+	 * one Missed Service Error event for the whole run, naming the last
+	 * TRB of the last missed TD, instead of one event each: xHCI 1.2
+	 * §4.10.3.2 allows it and Intel PCH controllers report runs so (Linux
+	 * xhci-ring.c sets ep->skip on COMP_MISSED_SERVICE_ERROR and completes
+	 * the skipped TDs at the next event).
+	 */
+	bool missed_service_run;
+	/**
+	 * As missed_service_run, with a NULL TRB Pointer in the run's event
+	 * (xHCI 1.2 §4.10.3.2): where the run ended shows only in the next
+	 * Transfer Event of the endpoint (or its Ring Underrun / Overrun).
+	 */
+	bool missed_service_null;
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
 	bool violations_fatal;   /**< abort() at the first violation (for debugging) */
 	bool dma_fault_nonfatal; /**< a DMA fault is a violation + HSE (default: also abort) */

@@ -229,6 +229,11 @@ struct sim_ep {
 	bool idle_reported;  /* isoch: underrun/overrun already reported */
 	bool held_by_suspend; /* waiting: the root port is in U3 */
 	bool frame_due;      /* isoch: this TD's Frame ID was checked; it waits for it */
+	/* isoch: a run of missed TDs not yet reported (sim_config.missed_service_run) */
+	unsigned missed_n;
+	uint64_t missed_ptr; /* the last missed TD's last TRB */
+	uint32_t missed_len; /* its length (nothing of it moved) */
+	unsigned missed_intr; /* its Interrupter Target */
 };
 
 struct sim_slot {
