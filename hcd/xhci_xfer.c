@@ -633,6 +633,21 @@ static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
 }
 
 /**
+ * Ring counter past `xfer` and the cancelled TDs right behind it: a Set TR
+ * Dequeue Pointer there skips them all, so the controller never walks
+ * ring space that is handed out again once they are finished.
+ */
+static uint32_t past_cancelled(const struct bu_usb_xfer *xfer)
+{
+	uint32_t at = xfer_hc(xfer)->end;
+
+	for (xfer = xfer_hc(xfer)->next; xfer && xfer_hc(xfer)->state == XHCI_TD_CANCELLING;
+	     xfer = xfer_hc(xfer)->next)
+		at = xfer_hc(xfer)->end;
+	return at;
+}
+
+/**
  * Complete the transfers cancelled while the endpoint was halted or
  * stopping. Called while the ring is not running, before it restarts:
  * their TRBs become No-Ops, so the controller skips them.
@@ -697,7 +712,10 @@ static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 			  unsigned slot)
 {
 	struct xhci_ep *ep = cmd->ep;
-	uint32_t at = ep->head ? xfer_hc(ep->head)->first : ep->ring.enq;
+	struct bu_usb_xfer *head = ep->head;
+	uint32_t at = !head ? ep->ring.enq
+		      : xfer_hc(head)->state == XHCI_TD_CANCELLING ? past_cancelled(head)
+								  : xfer_hc(head)->first;
 
 	if (ep->dev->disabling) {
 		/* Disable Slot is queued behind us and frees the endpoint:
@@ -770,9 +788,10 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
 		if (have_at && hc_at - xfer_hc(xfer)->first < xfer_hc(xfer)->end - xfer_hc(xfer)->first) {
-			/* The controller is parked inside this TD: skip it. */
+			/* The controller is parked inside this TD: skip it and
+			 * the cancelled ones right behind it. */
 			move = true;
-			move_to = xfer_hc(xfer)->end;
+			move_to = past_cancelled(xfer);
 		} else {
 			td_to_noop(&ep->ring, xfer);
 		}
@@ -781,7 +800,6 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
-	/* Skip also any No-Op'd TDs right behind it. */
 	if (move && !d->disabling && !ep_set_deq(x, ep, move_to, NULL, NULL))
 		return;
 	ep->stopping = false;
