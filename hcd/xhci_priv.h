@@ -210,6 +210,8 @@ struct xhci_ep {
 	bool broken;         /* recovery failed: the endpoint refuses work */
 	bool skip_valid;     /* drop one event at skip_counter (after a short) */
 	uint32_t skip_counter;
+	bool missed_run;     /* isoch: a Missed Service Error without a TRB pointer... */
+	uint32_t missed_end; /* ...was seen with the enqueue here: the run lies before it */
 	struct bu_usb_xfer *head, *tail; /* TDs on the ring, in order */
 	size_t ring_bytes;
 };

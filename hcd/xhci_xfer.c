@@ -75,11 +75,16 @@ static void xfer_finish(struct xhci *x, struct xhci_ep *ep,
 	bu_usb_xfer_giveback(xfer);
 }
 
-/** The controller is done with the TD: dequeue past it, then finish it. */
+/**
+ * The controller is done with the TD: finish it. The dequeue moves past it
+ * only when it is the oldest TD queued: the ring space of a TD still
+ * queued is never handed out again.
+ */
 static void td_retire(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
 		      int status, size_t actual)
 {
-	ep->ring.deq = xfer_hc(xfer)->end;
+	if (xfer == ep->head)
+		ep->ring.deq = xfer_hc(xfer)->end;
 	xfer_finish(x, ep, xfer, status, actual);
 }
 
@@ -98,6 +103,7 @@ void bu_xhci_ep_fail_all(struct xhci *x, struct xhci_ep *ep, int status)
 		ep->ring.deq = xfer_hc(last)->end;
 	}
 	ep->skip_valid = false;
+	ep->missed_run = false;
 	while (list) {
 		struct bu_usb_xfer *xfer = list;
 
@@ -506,15 +512,59 @@ static void normal_event(struct xhci *x, struct xhci_ep *ep, const struct xhci_x
 		td_error(x, ep, ev);
 }
 
-/** Event for an isochronous TD: a missed interval is no error of the endpoint. */
+/**
+ * Event for an isochronous TD: a missed interval is no error of the
+ * endpoint, and the TD moved nothing (whatever TRB the event names).
+ */
 static void isoch_event(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
 {
 	if (ev->cc == XHCI_CC_SUCCESS || ev->cc == XHCI_CC_SHORT_PACKET)
 		td_success(x, ep, ev);
 	else if (bu_xhci_cc_to_err(ev->cc) == BU_EMISSED)
-		td_retire(x, ep, ev->xfer, BU_EMISSED, ev->actual);
+		td_retire(x, ep, ev->xfer, BU_EMISSED, 0);
 	else
 		td_error(x, ep, ev);
+}
+
+/**
+ * Complete as missed the isochronous TDs queued before `upto`, or with
+ * `upto` NULL those before ep->missed_end. Isoch TDs end in order, each
+ * with an event, so TDs still queued before the one an event names were
+ * passed over: a run of missed service intervals reported with one Missed
+ * Service Error naming its last TD, or with a NULL TRB Pointer (xHCI 1.2
+ * §4.10.3.2, §4.11.2.5; Linux xhci-ring.c completes them as skipped at the
+ * next event). A cancelled one keeps its cancel status.
+ */
+static void isoch_skip_missed(struct xhci *x, struct xhci_ep *ep, const struct bu_usb_xfer *upto)
+{
+	struct bu_usb_xfer *xfer;
+
+	while ((xfer = ep->head) && xfer != upto) {
+		if (!upto && ep->missed_end - xfer_hc(xfer)->first - 1 >= ep->ring.count)
+			break; /* queued after the run was reported */
+		xfer->cc = XHCI_CC_MISSED_SERVICE;
+		td_retire(x, ep, xfer,
+			  xfer_hc(xfer)->state == XHCI_TD_CANCELLING ? xfer->status : BU_EMISSED, 0);
+	}
+	ep->missed_run = false;
+}
+
+/**
+ * A Transfer Event with no TD pointer: Missed Service Error for a run of
+ * isoch TDs (NULL TRB Pointer, §4.10.3.2) - the run ends at the next event
+ * - or Ring Underrun / Overrun (§4.10.3.1): the ring ran empty, so a run
+ * still open ends there.
+ */
+static void isoch_no_td_event(struct xhci *x, struct xhci_ep *ep, unsigned cc)
+{
+	bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
+		    bu_xhci_cc_name(cc));
+	if (cc == XHCI_CC_MISSED_SERVICE) {
+		ep->missed_run = true;
+		ep->missed_end = ep->ring.enq;
+	} else if (ep->missed_run) {
+		isoch_skip_missed(x, ep, NULL);
+	}
 }
 
 /**
@@ -546,8 +596,9 @@ static struct bu_usb_xfer *event_td(struct xhci *x, struct xhci_ep *ep,
 	if (!xfer)
 		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: event outside any TD (%s)",
 			    ep->dev->slot, ep->dci, bu_xhci_cc_name(cc));
-	else if (xfer != ep->head)
-		/* TDs finish in order, and every TD ends with IOC. */
+	else if (xfer != ep->head && ep->type != BU_EP_ISOCH)
+		/* TDs finish in order, and every TD ends with IOC (isoch TDs
+		 * before it were missed: isoch_skip_missed). */
 		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: completion out of order",
 			    ep->dev->slot, ep->dci);
 	return xfer;
@@ -569,16 +620,16 @@ static void ep_transfer_event(struct xhci *x, struct xhci_ep *ep, const uint32_t
 
 	if (dw[3] & XHCI_TRB_ED)
 		return; /* we queue no Event Data TRBs */
-	if (ev.cc == XHCI_CC_RING_UNDERRUN || ev.cc == XHCI_CC_RING_OVERRUN) {
-		/* Isoch ring ran empty (§4.10.3.1): the pointer is not a TD of
-		 * ours to complete; the next TD's own event follows. */
-		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
-			    bu_xhci_cc_name(ev.cc));
+	if (ev.cc == XHCI_CC_RING_UNDERRUN || ev.cc == XHCI_CC_RING_OVERRUN ||
+	    (ev.cc == XHCI_CC_MISSED_SERVICE && !ptr)) {
+		isoch_no_td_event(x, ep, ev.cc);
 		return;
 	}
 	ev.xfer = event_td(x, ep, ptr, ev.cc, &ev.c);
 	if (!ev.xfer)
 		return;
+	if (ep->type == BU_EP_ISOCH)
+		isoch_skip_missed(x, ep, ev.xfer);
 	if (cc_stopped(ev.cc)) {
 		/* The TD in progress when the endpoint stopped: the cancel
 		 * path decides what happens to it. Keep what it moved so a

@@ -165,6 +165,28 @@ static void missed_run(const struct sim_config *cfg, uint8_t addr)
 	stack_down(&w.st);
 }
 
+/*
+ * A run of missed TDs at the end of the queue, reported with a NULL TRB
+ * Pointer: no TD event follows, the Ring Underrun (OUT) or Overrun (IN) of
+ * the empty ring ends the run (xHCI 1.2 §4.10.3.1).
+ */
+static void missed_run_at_end(uint8_t addr)
+{
+	enum { GOOD = 2, MISS = 3, N = GOOD + MISS };
+	static struct td t[N];
+	struct sim_config cfg = { .missed_service_null = true };
+	struct iso w;
+
+	iso_up(&w, &cfg, addr);
+	td_submit(&w, t, GOOD, 0);
+	td_submit(&w, t + GOOD, MISS, -3);
+	td_wait(&w, t, N);
+	for (unsigned i = 0; i < N; i++)
+		td_check(t, i, i + 1, i >= GOOD ? BU_EMISSED : 0);
+	cancel_then_stream(&w);
+	stack_down(&w.st);
+}
+
 /* How the model reports a run of missed TDs, and on which endpoint. */
 static const struct missed_case {
 	bool run;     /* one event for the run, naming its last TD (Intel PCH) */
@@ -172,6 +194,10 @@ static const struct missed_case {
 	uint8_t addr; /* isoch OUT 0x03 or IN 0x83 */
 } missed_cases[] = {
 	{ false, false, 0x03 }, /* one event per TD: the sim's default, the control case */
+	{ true, false, 0x03 },
+	{ true, false, 0x83 },
+	{ false, true, 0x03 },
+	{ false, true, 0x83 },
 };
 
 START_TEST(test_missed_run)
@@ -183,6 +209,13 @@ START_TEST(test_missed_run)
 }
 END_TEST
 
+/* A NULL-pointer run at the end of the queue, OUT (Ring Underrun) and IN (Ring Overrun). */
+START_TEST(test_missed_run_then_empty)
+{
+	missed_run_at_end(_i ? 0x83 : 0x03);
+}
+END_TEST
+
 static Suite *isoch_events_suite(void)
 {
 	Suite *s = suite_create("isoch_events");
@@ -190,6 +223,7 @@ static Suite *isoch_events_suite(void)
 
 	tcase_add_loop_test(m, test_missed_run, 0,
 			    (int)(sizeof(missed_cases) / sizeof(missed_cases[0])));
+	tcase_add_loop_test(m, test_missed_run_then_empty, 0, 2);
 	suite_add_tcase(s, m);
 	return s;
 }
