@@ -147,6 +147,14 @@ struct sim_config {
 	 * Transfer Event of the endpoint (or its Ring Underrun / Overrun).
 	 */
 	bool missed_service_null;
+	/**
+	 * Soft retry is broken: after Reset Endpoint with TSP=1 (xHCI 1.2
+	 * §4.6.8.1) the retried packet goes out with the wrong data toggle,
+	 * and the command is recorded as a violation. Models the controllers
+	 * Linux marks XHCI_NO_SOFT_RETRY (AMD Promontory, Etron), which a
+	 * driver must recover with TSP=0 only.
+	 */
+	bool soft_retry_broken;
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
 	bool violations_fatal;   /**< abort() at the first violation (for debugging) */
 	bool dma_fault_nonfatal; /**< a DMA fault is a violation + HSE (default: also abort) */
@@ -261,6 +269,13 @@ enum sim_fault_kind {
 	SIM_FAULT_XACT,       /**< a transaction error (CRC/timeout) per try; CErr honoured */
 	SIM_FAULT_DISCONNECT, /**< unplug after `arg` bytes of the next TD */
 	SIM_FAULT_SHORT,      /**< the next IN transfer ends after `arg` bytes */
+	/**
+	 * OUT only: the device takes the packet (its data toggle moves on, or
+	 * it drops a repeat) but its ACK is lost, so the host sees a
+	 * transaction error for that try (CErr honoured). On IN it has no
+	 * effect: there the host drops the device's repeat by its toggle.
+	 */
+	SIM_FAULT_ACK_LOST,
 };
 
 /**

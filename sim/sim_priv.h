@@ -385,6 +385,7 @@ void sim_ep_work(struct sim *sim, unsigned slot, unsigned dci);
 void sim_ep_activate(struct sim *sim, unsigned slot, unsigned dci, uint64_t when);
 void sim_ep_deactivate(struct sim *sim, unsigned slot, unsigned dci);
 void sim_ep_reset_engine(struct sim_ep *ep);
+void sim_ep_reset(struct sim *sim, unsigned slot, unsigned dci, bool tsp);
 bool sim_ep_stop(struct sim *sim, unsigned slot, unsigned dci);
 void sim_xfer_event(struct sim *sim, unsigned slot, unsigned dci, uint64_t ptr,
 		    uint32_t len, unsigned cc, bool ed, unsigned intr, bool bei);

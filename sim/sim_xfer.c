@@ -423,10 +423,10 @@ static void sim_ep_halt(struct sim *sim, unsigned s, unsigned dci, unsigned cc)
 	/* A STALL handshake ends the split; an error leaves it pending. */
 	if (cc != XHCI_CC_STALL && sim->slot[s].dev)
 		sim_tt_abandon(sim->slot[s].dev, sim_td_ep(ep, dci), sim_xtype(ep));
+	/* The transfer state stays for a soft retry (sim_ep_reset). */
 	ep->state = XHCI_EP_STATE_HALTED;
 	ep->deq = t->addr;
 	ep->ccs = t->dw[3] & 1;
-	sim_ep_reset_engine(ep);
 	sim_ep_deactivate(sim, s, dci);
 	sim_write_out_ep(sim, s, dci);
 	sim_log(sim, BU_LOG_INFO, "slot %u DCI %u halted: %s", s, dci, bu_xhci_cc_name(cc));
@@ -678,6 +678,31 @@ static struct sim_device *sim_slot_dev(struct sim *sim, unsigned s)
 		return NULL;
 	}
 	return dev;
+}
+
+/*
+ * Reset Endpoint of a halted endpoint (xHCI 1.2 §4.6.8): TSP=0 resets the
+ * data toggle and the transfer state (the next doorbell starts at the TR
+ * Dequeue Pointer); TSP=1, a soft retry (§4.6.8.1), keeps both, so the
+ * transaction that failed goes out again where the TD stopped, with the
+ * same toggle and a fresh CErr count. See sim_config.soft_retry_broken.
+ */
+void sim_ep_reset(struct sim *sim, unsigned s, unsigned dci, bool tsp)
+{
+	struct sim_ep *ep = &sim->slot[s].ep[dci];
+
+	ep->state = XHCI_EP_STATE_STOPPED;
+	if (!tsp) {
+		ep->host_toggle = false;
+		sim_ep_reset_engine(ep);
+		return;
+	}
+	ep->errs = 0;
+	if (sim->cfg.soft_retry_broken) {
+		sim_violation_add(sim, "slot %u DCI %u: Reset Endpoint with TSP=1 on a controller whose soft retry is broken (Linux XHCI_NO_SOFT_RETRY)",
+				  s, dci);
+		ep->host_toggle = !ep->host_toggle;
+	}
 }
 
 /* A transaction error on the current packet: retry per CErr or halt. */
