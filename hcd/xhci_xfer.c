@@ -732,8 +732,8 @@ static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
 
 /**
  * Ring counter past `xfer` and the cancelled TDs right behind it: a Set TR
- * Dequeue Pointer there skips them all, so the controller never walks
- * ring space that is handed out again once they are finished.
+ * Dequeue Pointer there skips them all, and their ring space is free at
+ * once instead of after the controller has walked their No-Ops.
  */
 static uint32_t past_cancelled(const struct bu_usb_xfer *xfer)
 {
@@ -748,7 +748,9 @@ static uint32_t past_cancelled(const struct bu_usb_xfer *xfer)
 /**
  * Complete the transfers cancelled while the endpoint was halted or
  * stopping. Called while the ring is not running, before it restarts:
- * their TRBs become No-Ops, so the controller skips them.
+ * their TRBs become No-Ops, so the controller skips them. Their ring
+ * space stays in use until the controller has passed it (a later TD's
+ * completion, or a Set TR Dequeue Pointer beyond it).
  */
 static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 {
@@ -757,8 +759,6 @@ static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
 		td_to_noop(&ep->ring, xfer);
-		if (xfer == ep->head)
-			ep->ring.deq = xfer_hc(xfer)->end;
 		/* What moved before the Stop (0 for a TD never started). */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
@@ -821,12 +821,17 @@ static void toggle_reset_done(struct bu_usb_device *udev, void *ctx, int status)
 		ep_recovered(bus_xhci(udev->bus), ep);
 }
 
-/** Queue Set TR Dequeue Pointer to counter `at` of the endpoint's ring (§4.6.10). */
+/**
+ * Queue Set TR Dequeue Pointer to counter `at` of the endpoint's ring
+ * (§4.6.10). The ring space before `at` is free from now on: the stopped
+ * controller reads no TRB until it has moved there.
+ */
 static int ep_set_deq(struct xhci *x, struct xhci_ep *ep, uint32_t at,
 		      bu_usb_done_fn user_done, void *user_ctx)
 {
 	uint64_t p = xhci_ring_addr(&ep->ring, at) | xhci_ring_cycle(&ep->ring, at);
 
+	ep->ring.deq = at;
 	return bu_xhci_cmd_submit(x, p,
 				  XHCI_TRB_TYPE_SET(XHCI_TRB_SET_TR_DEQ) |
 					  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
@@ -987,8 +992,6 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		} else {
 			td_to_noop(&ep->ring, xfer);
 		}
-		if (xfer == ep->head)
-			ep->ring.deq = xfer_hc(xfer)->end;
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}

@@ -23,7 +23,7 @@ enum { MPS = 512, TD_LEN = 4 * MPS };
 
 static void rec_up(struct rec *r, const struct sim_config *cfg, uint32_t quirks_on)
 {
-	struct bu_xhci_options o = { .quirks_on = quirks_on };
+	struct bu_xhci_options o = { .quirks_on = quirks_on, .xfer_ring_trbs = 16 };
 
 	stack_up_opts(&r->st, cfg, &o, 0);
 	r->sd = sim_attach(r->st.sim, sim_usb2_port(r->st.sim, 1), &sim_dev_winusb, SIM_SPEED_HIGH);
@@ -153,6 +153,72 @@ START_TEST(test_out_ack_lost_no_soft_retry)
 }
 END_TEST
 
+/* Poll in small steps until the controller has completed `n` more commands. */
+static void run_until_commands(struct rec *r, unsigned n)
+{
+	struct sim_stats s0, s;
+
+	sim_get_stats(r->st.sim, &s0);
+	for (unsigned us = 0; us < 100000; us += 5) {
+		bu_usb_bus_poll(r->st.bus);
+		sim_get_stats(r->st.sim, &s);
+		if (s.commands >= s0.commands + n)
+			break;
+		sim_advance_us(r->st.sim, 5);
+	}
+	ck_assert_uint_ge(s.commands, s0.commands + n);
+	bu_usb_bus_poll(r->st.bus);
+}
+
+/*
+ * A TD cancelled after a hard reset's Set TR Dequeue Pointer, while the
+ * device's toggle reset is still on its way (the CLEAR_FEATURE takes two
+ * transaction errors): it completes cancelled, and its ring space is not
+ * handed out again before the controller has walked its No-Ops: a 16-TRB
+ * ring filled up at once after it.
+ */
+START_TEST(test_cancel_during_toggle_reset)
+{
+	enum { NS = 16 };
+	static uint8_t td[2][TD_LEN], stream[NS * MPS];
+	static struct aio s[NS];
+	struct sim_config cfg = { .map_split = MPS }; /* a TD of several TRBs */
+	struct rec r;
+	struct aio a[2];
+	unsigned n;
+	int rc;
+
+	rec_up(&r, &cfg, BU_XHCI_QUIRK_NO_SOFT_RETRY);
+	sim_fault_request(r.sd, USB_DIR_OUT | USB_RECIP_ENDPOINT, USB_REQ_CLEAR_FEATURE,
+			  USB_FEATURE_ENDPOINT_HALT, SIM_FAULT_XACT, 2);
+	sim_fault_ep(r.sd, 0x01, SIM_FAULT_XACT, 3, 0);
+	ck_assert_int_eq(aio_submit(&a[0], r.out, td[0], TD_LEN, 0, NULL), 0);
+	ck_assert_int_eq(aio_submit(&a[1], r.out, td[1], TD_LEN, 0, NULL), 0);
+	ck_assert(wait_flag(&r.st, &a[0].done, 1000));
+	ck_assert_int_eq(a[0].x.status, BU_EPROTO);
+	run_until_commands(&r, 2); /* Reset Endpoint, Set TR Dequeue Pointer */
+	ck_assert(!a[1].done && bu_usb_endpoint_busy(r.out)); /* held for the device */
+	ck_assert_int_eq(bu_usb_xfer_cancel(&a[1].x), 0);
+	ck_assert(wait_flag(&r.st, &a[1].done, 1000));
+	ck_assert_int_eq(a[1].x.status, BU_ECANCELED);
+	/* As many TDs at once as the ring takes, before the controller runs. */
+	fill(stream, sizeof(stream), 9);
+	for (n = 0; n < NS; n++) {
+		rc = aio_submit(&s[n], r.out, stream + n * MPS, MPS, 0, NULL);
+		if (rc == BU_ENOSPC)
+			break;
+		ck_assert_int_eq(rc, 0);
+	}
+	ck_assert_uint_ge(n, 2);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_msg(wait_flag(&r.st, &s[i].done, 1000), "TD %u of %u never completed", i, n);
+		ck_assert_int_eq(s[i].x.status, 0);
+	}
+	device_got(&r, stream, n * MPS);
+	stack_down(&r.st);
+}
+END_TEST
+
 /*
  * A soft retry in the middle of a TD: bulk IN of four packets, the device
  * has two, then NAKs; three errors in a row halt the endpoint there. The
@@ -242,6 +308,7 @@ static Suite *recovery_suite(void)
 	tcase_add_test(t, test_out_ack_lost_soft_retry);
 	tcase_add_test(t, test_out_ack_lost_no_soft_retry);
 	tcase_add_test(t, test_in_soft_retry_mid_td);
+	tcase_add_test(t, test_cancel_during_toggle_reset);
 	tcase_add_loop_test(t, test_persistent_error, 0, 4);
 	suite_add_tcase(s, t);
 	return s;
