@@ -460,13 +460,19 @@ static bool ep_has_toggle(const struct xhci_ep *ep)
 /**
  * Whether a transaction error gets a soft retry of the same TD: on bulk
  * and interrupt endpoints, a few times per TD, never on controllers whose
- * soft retry is broken (Linux XHCI_NO_SOFT_RETRY).
+ * soft retry is broken (Linux XHCI_NO_SOFT_RETRY), and not for a device
+ * behind a transaction translator: the failed split leaves the TT buffer
+ * busy until the core has it cleared (USB 2.0 §11.17.5), for which the TD
+ * must fail (Linux xhci-ring.c retries softly only outside a TT, too).
  */
 static bool soft_retry_ok(const struct xhci *x, const struct xhci_ep *ep, unsigned cc)
 {
+	const struct bu_usb_device *udev = ep->dev->udev;
+
 	return cc == XHCI_CC_TRANSACTION && ep_has_toggle(ep) &&
 	       !(x->quirks & BU_XHCI_QUIRK_NO_SOFT_RETRY) &&
-	       ep->soft_retries < XHCI_MAX_SOFT_RETRY && !ep->dev->disabling;
+	       ep->soft_retries < XHCI_MAX_SOFT_RETRY && !ep->dev->disabling &&
+	       udev && !udev->tt_hub;
 }
 
 /**
