@@ -59,6 +59,11 @@ struct bu_core_device {
 	uint32_t tt_second;  /* control endpoints: OUT cleared, IN next */
 	uint32_t tt_reset;   /* its clear failed: RESET_TT next */
 	uint8_t tt_sending;  /* index + 1 of the one its TT hub is sending, 0 = none */
+	/* Data toggle resets the controller driver asked for (toggle.c). */
+	struct bu_usb_xfer toggle_xfer; /* the CLEAR_FEATURE(ENDPOINT_HALT) in flight */
+	uint32_t toggle_want; /* endpoints (by index) waiting for one */
+	uint8_t toggle_idx;   /* the endpoint index of the one in flight, 0 = none */
+	bu_usb_done_fn toggle_done; /* the controller driver's completion */
 };
 
 /** The core's part of a device. */

@@ -210,6 +210,11 @@ struct xhci_ep {
 	bool broken;         /* recovery failed: the endpoint refuses work */
 	bool skip_valid;     /* drop one event at skip_counter (after a short) */
 	uint32_t skip_counter;
+	bool resetting;      /* a recovery's Reset Endpoint / Set TR Dequeue in flight */
+	bool resync;         /* held until the core reset the device's data toggle */
+	uint8_t soft_retries; /* Reset Endpoint TSP=1 retries of the head TD */
+	bool missed_run;     /* isoch: a Missed Service Error without a TRB pointer... */
+	uint32_t missed_end; /* ...was seen with the enqueue here: the run lies before it */
 	struct bu_usb_xfer *head, *tail; /* TDs on the ring, in order */
 	size_t ring_bytes;
 };

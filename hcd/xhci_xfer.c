@@ -4,10 +4,14 @@
  * Status Stage TRBs; bulk and interrupt: Normal TRBs; isochronous: Isoch
  * TRBs) over one shared enqueue that splits buffers at 64 KiB boundaries
  * and fills TD Size; then ringing the endpoint's Doorbell. Transfer Events
- * are matched to TDs by TRB address and handled per type. A halted
- * endpoint is recovered (Reset Endpoint, Set TR Dequeue Pointer; §4.6.8,
- * §4.6.10); a cancel stops the endpoint (Stop Endpoint, §4.6.9) and turns
- * the cancelled TDs into No-Ops or moves the dequeue pointer past them.
+ * are matched to TDs by TRB address and handled per type; isoch TDs a run
+ * of missed intervals passed over complete as missed (§4.10.3.2). A halted
+ * endpoint is recovered: a transaction error first by a soft retry of the
+ * same TD (Reset Endpoint with TSP=1, §4.6.8.1), otherwise by Reset
+ * Endpoint and Set TR Dequeue Pointer past the failed TD (§4.6.8, §4.6.10)
+ * with the device's data toggle reset too; a cancel stops the endpoint
+ * (Stop Endpoint, §4.6.9) and turns the cancelled TDs into No-Ops or moves
+ * the dequeue pointer past them.
  *
  * Reading order: the endpoint queue, the TD builders and submit, transfer
  * events, recovery, cancellation and pause, small endpoint queries.
@@ -75,11 +79,18 @@ static void xfer_finish(struct xhci *x, struct xhci_ep *ep,
 	bu_usb_xfer_giveback(xfer);
 }
 
-/** The controller is done with the TD: dequeue past it, then finish it. */
+/**
+ * The controller is done with the TD: finish it. The dequeue moves past it
+ * only when it is the oldest TD queued: the ring space of a TD still
+ * queued is never handed out again.
+ */
 static void td_retire(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
 		      int status, size_t actual)
 {
-	ep->ring.deq = xfer_hc(xfer)->end;
+	if (xfer == ep->head) {
+		ep->ring.deq = xfer_hc(xfer)->end;
+		ep->soft_retries = 0;
+	}
 	xfer_finish(x, ep, xfer, status, actual);
 }
 
@@ -98,6 +109,7 @@ void bu_xhci_ep_fail_all(struct xhci *x, struct xhci_ep *ep, int status)
 		ep->ring.deq = xfer_hc(last)->end;
 	}
 	ep->skip_valid = false;
+	ep->missed_run = false;
 	while (list) {
 		struct bu_usb_xfer *xfer = list;
 
@@ -426,7 +438,11 @@ struct xhci_xfer_event {
 	size_t actual;            /* bytes the TD moved up to and in that TRB */
 };
 
-static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc);
+static void ep_recover(struct xhci *x, struct xhci_ep *ep);
+static void ep_soft_retry(struct xhci *x, struct xhci_ep *ep);
+
+/* Soft retries of one TD before a hard reset (Linux xhci-ring.c MAX_SOFT_RETRY). */
+#define XHCI_MAX_SOFT_RETRY 3
 
 /** Whether a completion code halts a non-isochronous endpoint (§4.10.2). */
 static bool cc_halts(unsigned cc)
@@ -435,9 +451,47 @@ static bool cc_halts(unsigned cc)
 	       cc == XHCI_CC_SPLIT_TRANSACTION || cc == XHCI_CC_TRB;
 }
 
+/** Bulk or interrupt: the endpoints with a data toggle that moves per packet. */
+static bool ep_has_toggle(const struct xhci_ep *ep)
+{
+	return ep->type == BU_EP_BULK || ep->type == BU_EP_INTERRUPT;
+}
+
+/**
+ * Whether a transaction error gets a soft retry of the same TD: on bulk
+ * and interrupt endpoints, a few times per TD, never on controllers whose
+ * soft retry is broken (Linux XHCI_NO_SOFT_RETRY), and not for a device
+ * behind a transaction translator: the failed split leaves the TT buffer
+ * busy until the core has it cleared (USB 2.0 §11.17.5), for which the TD
+ * must fail (Linux xhci-ring.c retries softly only outside a TT, too).
+ */
+static bool soft_retry_ok(const struct xhci *x, const struct xhci_ep *ep, unsigned cc)
+{
+	const struct bu_usb_device *udev = ep->dev->udev;
+
+	return cc == XHCI_CC_TRANSACTION && ep_has_toggle(ep) &&
+	       !(x->quirks & BU_XHCI_QUIRK_NO_SOFT_RETRY) &&
+	       ep->soft_retries < XHCI_MAX_SOFT_RETRY && !ep->dev->disabling &&
+	       udev && !udev->tt_hub;
+}
+
+/**
+ * Whether the device's toggle is unknown once the host's is reset: a
+ * bulk or interrupt packet may have reached the device with its handshake
+ * lost. Not after a STALL (the device halted; CLEAR_FEATURE from the class
+ * driver resets its toggle), nor a TRB Error (nothing went on the bus).
+ */
+static bool cc_loses_toggle(const struct xhci_ep *ep, unsigned cc)
+{
+	return ep_has_toggle(ep) && ep->uep && cc != XHCI_CC_STALL && cc != XHCI_CC_TRB;
+}
+
 /**
  * A TD failed. Stall, babble, transaction and split errors halt the
- * endpoint (§4.10.2); recover it and keep the TDs queued after it.
+ * endpoint (§4.10.2). A transaction error is first retried in place (soft
+ * retry); otherwise the TD fails and the endpoint is reset (hard reset),
+ * with the device's toggle too when it may differ, and the TDs queued
+ * after it are kept.
  */
 static void td_error(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
 {
@@ -447,12 +501,17 @@ static void td_error(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_
 		    bu_xhci_cc_name(ev->cc));
 	if (ep->type != BU_EP_ISOCH && cc_halts(ev->cc)) {
 		ep->halted = true;
+		if (soft_retry_ok(x, ep, ev->cc)) {
+			ep_soft_retry(x, ep);
+			return;
+		}
 		if (ep->uep)
 			ep->uep->halted = true;
+		ep->resync = cc_loses_toggle(ep, ev->cc);
 	}
 	td_retire(x, ep, ev->xfer, err ? err : BU_EIO, ev->actual);
 	if (ep->halted)
-		ep_recover(x, ep, ev->cc);
+		ep_recover(x, ep);
 }
 
 /**
@@ -506,15 +565,59 @@ static void normal_event(struct xhci *x, struct xhci_ep *ep, const struct xhci_x
 		td_error(x, ep, ev);
 }
 
-/** Event for an isochronous TD: a missed interval is no error of the endpoint. */
+/**
+ * Event for an isochronous TD: a missed interval is no error of the
+ * endpoint, and the TD moved nothing (whatever TRB the event names).
+ */
 static void isoch_event(struct xhci *x, struct xhci_ep *ep, const struct xhci_xfer_event *ev)
 {
 	if (ev->cc == XHCI_CC_SUCCESS || ev->cc == XHCI_CC_SHORT_PACKET)
 		td_success(x, ep, ev);
 	else if (bu_xhci_cc_to_err(ev->cc) == BU_EMISSED)
-		td_retire(x, ep, ev->xfer, BU_EMISSED, ev->actual);
+		td_retire(x, ep, ev->xfer, BU_EMISSED, 0);
 	else
 		td_error(x, ep, ev);
+}
+
+/**
+ * Complete as missed the isochronous TDs queued before `upto`, or with
+ * `upto` NULL those before ep->missed_end. Isoch TDs end in order, each
+ * with an event, so TDs still queued before the one an event names were
+ * passed over: a run of missed service intervals reported with one Missed
+ * Service Error naming its last TD, or with a NULL TRB Pointer (xHCI 1.2
+ * §4.10.3.2, §4.11.2.5; Linux xhci-ring.c completes them as skipped at the
+ * next event). A cancelled one keeps its cancel status.
+ */
+static void isoch_skip_missed(struct xhci *x, struct xhci_ep *ep, const struct bu_usb_xfer *upto)
+{
+	struct bu_usb_xfer *xfer;
+
+	while ((xfer = ep->head) && xfer != upto) {
+		if (!upto && ep->missed_end - xfer_hc(xfer)->first - 1 >= ep->ring.count)
+			break; /* queued after the run was reported */
+		xfer->cc = XHCI_CC_MISSED_SERVICE;
+		td_retire(x, ep, xfer,
+			  xfer_hc(xfer)->state == XHCI_TD_CANCELLING ? xfer->status : BU_EMISSED, 0);
+	}
+	ep->missed_run = false;
+}
+
+/**
+ * A Transfer Event with no TD pointer: Missed Service Error for a run of
+ * isoch TDs (NULL TRB Pointer, §4.10.3.2) - the run ends at the next event
+ * - or Ring Underrun / Overrun (§4.10.3.1): the ring ran empty, so a run
+ * still open ends there.
+ */
+static void isoch_no_td_event(struct xhci *x, struct xhci_ep *ep, unsigned cc)
+{
+	bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
+		    bu_xhci_cc_name(cc));
+	if (cc == XHCI_CC_MISSED_SERVICE) {
+		ep->missed_run = true;
+		ep->missed_end = ep->ring.enq;
+	} else if (ep->missed_run) {
+		isoch_skip_missed(x, ep, NULL);
+	}
 }
 
 /**
@@ -546,8 +649,9 @@ static struct bu_usb_xfer *event_td(struct xhci *x, struct xhci_ep *ep,
 	if (!xfer)
 		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: event outside any TD (%s)",
 			    ep->dev->slot, ep->dci, bu_xhci_cc_name(cc));
-	else if (xfer != ep->head)
-		/* TDs finish in order, and every TD ends with IOC. */
+	else if (xfer != ep->head && ep->type != BU_EP_ISOCH)
+		/* TDs finish in order, and every TD ends with IOC (isoch TDs
+		 * before it were missed: isoch_skip_missed). */
 		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: completion out of order",
 			    ep->dev->slot, ep->dci);
 	return xfer;
@@ -569,16 +673,16 @@ static void ep_transfer_event(struct xhci *x, struct xhci_ep *ep, const uint32_t
 
 	if (dw[3] & XHCI_TRB_ED)
 		return; /* we queue no Event Data TRBs */
-	if (ev.cc == XHCI_CC_RING_UNDERRUN || ev.cc == XHCI_CC_RING_OVERRUN) {
-		/* Isoch ring ran empty (§4.10.3.1): the pointer is not a TD of
-		 * ours to complete; the next TD's own event follows. */
-		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: %s", ep->dev->slot, ep->dci,
-			    bu_xhci_cc_name(ev.cc));
+	if (ev.cc == XHCI_CC_RING_UNDERRUN || ev.cc == XHCI_CC_RING_OVERRUN ||
+	    (ev.cc == XHCI_CC_MISSED_SERVICE && !ptr)) {
+		isoch_no_td_event(x, ep, ev.cc);
 		return;
 	}
 	ev.xfer = event_td(x, ep, ptr, ev.cc, &ev.c);
 	if (!ev.xfer)
 		return;
+	if (ep->type == BU_EP_ISOCH)
+		isoch_skip_missed(x, ep, ev.xfer);
 	if (cc_stopped(ev.cc)) {
 		/* The TD in progress when the endpoint stopped: the cancel
 		 * path decides what happens to it. Keep what it moved so a
@@ -633,9 +737,26 @@ static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
 }
 
 /**
+ * Ring counter past `xfer` and the cancelled TDs right behind it: a Set TR
+ * Dequeue Pointer there skips them all, and their ring space is free at
+ * once instead of after the controller has walked their No-Ops.
+ */
+static uint32_t past_cancelled(const struct bu_usb_xfer *xfer)
+{
+	uint32_t at = xfer_hc(xfer)->end;
+
+	for (xfer = xfer_hc(xfer)->next; xfer && xfer_hc(xfer)->state == XHCI_TD_CANCELLING;
+	     xfer = xfer_hc(xfer)->next)
+		at = xfer_hc(xfer)->end;
+	return at;
+}
+
+/**
  * Complete the transfers cancelled while the endpoint was halted or
  * stopping. Called while the ring is not running, before it restarts:
- * their TRBs become No-Ops, so the controller skips them.
+ * their TRBs become No-Ops, so the controller skips them. Their ring
+ * space stays in use until the controller has passed it (a later TD's
+ * completion, or a Set TR Dequeue Pointer beyond it).
  */
 static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 {
@@ -644,8 +765,6 @@ static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
 		td_to_noop(&ep->ring, xfer);
-		if (xfer == ep->head)
-			ep->ring.deq = xfer_hc(xfer)->end;
 		/* What moved before the Stop (0 for a TD never started). */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
@@ -657,7 +776,21 @@ static void ep_break(struct xhci *x, struct xhci_ep *ep)
 	ep->broken = true;
 	ep->halted = false;
 	ep->stopping = false;
+	ep->resetting = false;
+	ep->resync = false;
 	bu_xhci_ep_fail_all(x, ep, BU_EIO);
+}
+
+/** The ring is stopped and both sides are reset: the endpoint runs again. */
+static void ep_recovered(struct xhci *x, struct xhci_ep *ep)
+{
+	ep_retire_cancelled(x, ep);
+	ep->halted = false;
+	ep->stopping = false;
+	if (ep->uep)
+		ep->uep->halted = false;
+	ep->skip_valid = false;
+	ep_kick(x, ep);
 }
 
 /** Set TR Dequeue Pointer completion: the endpoint may run again. */
@@ -669,71 +802,159 @@ static void set_deq_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	if (cc != XHCI_CC_SUCCESS)
 		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: Set TR Dequeue failed: %s",
 			    slot, ep->dci, bu_xhci_cc_name(cc));
-	ep_retire_cancelled(x, ep);
-	ep->halted = false;
-	ep->stopping = false;
-	if (ep->uep)
-		ep->uep->halted = false;
-	ep->skip_valid = false;
-	ep_kick(x, ep);
+	ep->resetting = false;
+	if (!ep->resync)
+		ep_recovered(x, ep);
 	if (cmd->user_done && ep->dev->udev)
 		cmd->user_done(ep->dev->udev, cmd->user_ctx, cc == XHCI_CC_SUCCESS ? 0 : BU_EIO);
 }
 
-/** Queue Set TR Dequeue Pointer to counter `at` of the endpoint's ring (§4.6.10). */
+/**
+ * The core reset the device's toggle (bu_usb_ep_toggle_reset): the
+ * endpoint runs again once the controller's side is done too. `ctx` is the
+ * core's endpoint: ours may have been replaced or freed meanwhile.
+ */
+static void toggle_reset_done(struct bu_usb_device *udev, void *ctx, int status)
+{
+	struct bu_usb_endpoint *uep = ctx;
+	struct xhci_ep *ep = uep->hc_priv;
+
+	(void)status; /* a device that refused it gets its next transfer anyway */
+	if (!ep || !ep->resync)
+		return;
+	ep->resync = false;
+	if (!ep->resetting)
+		ep_recovered(bus_xhci(udev->bus), ep);
+}
+
+/**
+ * Queue Set TR Dequeue Pointer to counter `at` of the endpoint's ring
+ * (§4.6.10). The ring space before `at` is free from now on: the stopped
+ * controller reads no TRB until it has moved there.
+ */
 static int ep_set_deq(struct xhci *x, struct xhci_ep *ep, uint32_t at,
 		      bu_usb_done_fn user_done, void *user_ctx)
 {
 	uint64_t p = xhci_ring_addr(&ep->ring, at) | xhci_ring_cycle(&ep->ring, at);
 
+	ep->ring.deq = at;
 	return bu_xhci_cmd_submit(x, p,
 				  XHCI_TRB_TYPE_SET(XHCI_TRB_SET_TR_DEQ) |
 					  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
 				  set_deq_done, ep->dev, ep, user_done, user_ctx);
 }
 
-/** Reset Endpoint completion: move the dequeue pointer past the failed TD. */
-static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
-			  unsigned slot)
+/**
+ * Whether a recovery's Reset Endpoint went through; if not, its failure is
+ * handled here (the device is going away, or the endpoint breaks).
+ */
+static bool reset_ep_ok(struct xhci *x, struct xhci_cmd *cmd, unsigned cc, unsigned slot)
 {
 	struct xhci_ep *ep = cmd->ep;
-	uint32_t at = ep->head ? xfer_hc(ep->head)->first : ep->ring.enq;
 
 	if (ep->dev->disabling) {
 		/* Disable Slot is queued behind us and frees the endpoint:
 		 * a Set TR Dequeue queued now would complete after it. */
 		if (cmd->user_done && ep->dev->udev)
 			cmd->user_done(ep->dev->udev, cmd->user_ctx, BU_ENODEV);
-		return;
+		return false;
 	}
 	if (cc != XHCI_CC_SUCCESS && cc != XHCI_CC_CONTEXT_STATE) {
 		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: Reset Endpoint failed: %s",
 			    slot, ep->dci, bu_xhci_cc_name(cc));
 		ep_break(x, ep);
-		return;
+		return false;
 	}
-	if (ep_set_deq(x, ep, at, cmd->user_done, cmd->user_ctx))
+	return true;
+}
+
+/** The ring position recovery restarts at: the first TD not cancelled. */
+static uint32_t ep_restart_at(const struct xhci_ep *ep)
+{
+	const struct bu_usb_xfer *head = ep->head;
+
+	if (!head)
+		return ep->ring.enq;
+	return xfer_hc(head)->state == XHCI_TD_CANCELLING ? past_cancelled(head)
+							 : xfer_hc(head)->first;
+}
+
+/** Reset Endpoint (TSP=0) completion: move the dequeue pointer past the failed TD. */
+static void reset_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			  unsigned slot)
+{
+	struct xhci_ep *ep = cmd->ep;
+
+	if (reset_ep_ok(x, cmd, cc, slot) &&
+	    ep_set_deq(x, ep, ep_restart_at(ep), cmd->user_done, cmd->user_ctx))
 		ep_break(x, ep);
 }
 
 /**
- * Recover a halted endpoint: Reset Endpoint, then Set TR Dequeue Pointer to
- * the next queued TD, then ring the doorbell. After a STALL, TSP=0 resets
- * the data toggle, as the device does on CLEAR_FEATURE(ENDPOINT_HALT).
- * After a transaction error or babble the device did not halt and its
- * toggle did not move (the packet was never ACKed): TSP=1 keeps the
- * host's (§4.6.8), or the next packet would be dropped as a duplicate.
+ * Reset Endpoint (TSP=1) completion: the controller goes on with the same
+ * TD where it failed. If that TD was cancelled meanwhile, Set TR Dequeue
+ * Pointer skips it instead, which also drops the kept transfer state.
  */
-static void ep_recover(struct xhci *x, struct xhci_ep *ep, unsigned cc)
+static void soft_retry_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
+			    unsigned slot)
+{
+	struct xhci_ep *ep = cmd->ep;
+
+	if (!reset_ep_ok(x, cmd, cc, slot))
+		return;
+	if (ep->head && xfer_hc(ep->head)->state == XHCI_TD_CANCELLING) {
+		if (ep_set_deq(x, ep, ep_restart_at(ep), NULL, NULL))
+			ep_break(x, ep);
+		return;
+	}
+	ep->resetting = false;
+	ep_recovered(x, ep);
+}
+
+/** Queue Reset Endpoint for a recovery, TSP=1 (soft) or TSP=0 (hard). */
+static int ep_reset(struct xhci *x, struct xhci_ep *ep, bool tsp)
+{
+	ep->resetting = true;
+	return bu_xhci_cmd_submit(x, 0,
+				  XHCI_TRB_TYPE_SET(XHCI_TRB_RESET_EP) | (tsp ? XHCI_TRB_TSP : 0) |
+					  XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
+				  tsp ? soft_retry_done : reset_ep_done, ep->dev, ep, NULL, NULL);
+}
+
+/**
+ * Soft retry after a transaction error (xHCI 1.2 §4.6.8.1): Reset Endpoint
+ * with TSP=1 keeps the transfer state and the data toggle, and the
+ * controller sends the failed packet again, in the same TD. If the device
+ * took it and only the ACK was lost, it drops the repeat by its toggle
+ * and ACKs, and host and device are in step. The TD stays queued.
+ */
+static void ep_soft_retry(struct xhci *x, struct xhci_ep *ep)
+{
+	ep->soft_retries++;
+	bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: soft retry %u", ep->dev->slot, ep->dci,
+		    ep->soft_retries);
+	if (ep_reset(x, ep, true))
+		ep_break(x, ep);
+}
+
+/**
+ * Hard reset of a halted endpoint: Reset Endpoint with TSP=0 resets the
+ * controller's toggle (§4.6.8), Set TR Dequeue Pointer moves past the
+ * failed TD, then the doorbell. When the device's toggle may differ
+ * (ep->resync) the core resets it too and the TDs behind wait for it:
+ * after a lost ACK the device is a packet ahead and would drop the next
+ * one as a repeat. After a STALL the class driver clears the device.
+ */
+static void ep_recover(struct xhci *x, struct xhci_ep *ep)
 {
 	if (ep->dev->disabling)
 		return;
-	if (bu_xhci_cmd_submit(x, 0,
-			       XHCI_TRB_TYPE_SET(XHCI_TRB_RESET_EP) |
-				       (cc == XHCI_CC_STALL ? 0 : XHCI_TRB_TSP) |
-				       XHCI_TRB_SLOT(ep->dev->slot) | XHCI_TRB_EP(ep->dci),
-			       reset_ep_done, ep->dev, ep, NULL, NULL))
-		bu_xhci_ep_fail_all(x, ep, BU_EIO);
+	if (ep_reset(x, ep, false)) {
+		ep_break(x, ep);
+		return;
+	}
+	if (ep->resync)
+		bu_usb_ep_toggle_reset(ep->uep, toggle_reset_done);
 }
 
 /* ======================================================================== */
@@ -770,18 +991,16 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
 		if (have_at && hc_at - xfer_hc(xfer)->first < xfer_hc(xfer)->end - xfer_hc(xfer)->first) {
-			/* The controller is parked inside this TD: skip it. */
+			/* The controller is parked inside this TD: skip it and
+			 * the cancelled ones right behind it. */
 			move = true;
-			move_to = xfer_hc(xfer)->end;
+			move_to = past_cancelled(xfer);
 		} else {
 			td_to_noop(&ep->ring, xfer);
 		}
-		if (xfer == ep->head)
-			ep->ring.deq = xfer_hc(xfer)->end;
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
-	/* Skip also any No-Op'd TDs right behind it. */
 	if (move && !d->disabling && !ep_set_deq(x, ep, move_to, NULL, NULL))
 		return;
 	ep->stopping = false;

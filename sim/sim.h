@@ -178,6 +178,29 @@ struct sim_config {
 	unsigned compliance_without_cas;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
+	/**
+	 * Isochronous TDs missed in a row (their Frame ID already past) get
+	 * one Missed Service Error event for the whole run, naming the last
+	 * TRB of the last missed TD, instead of one event each: xHCI 1.2
+	 * §4.10.3.2 allows it and Intel PCH controllers report runs so (Linux
+	 * xhci-ring.c sets ep->skip on COMP_MISSED_SERVICE_ERROR and completes
+	 * the skipped TDs at the next event).
+	 */
+	bool missed_service_run;
+	/**
+	 * As missed_service_run, with a NULL TRB Pointer in the run's event
+	 * (xHCI 1.2 §4.10.3.2): where the run ended shows only in the next
+	 * Transfer Event of the endpoint (or its Ring Underrun / Overrun).
+	 */
+	bool missed_service_null;
+	/**
+	 * Soft retry is broken: after Reset Endpoint with TSP=1 (xHCI 1.2
+	 * §4.6.8.1) the retried packet goes out with the wrong data toggle,
+	 * and the command is recorded as a violation. Models the controllers
+	 * Linux marks XHCI_NO_SOFT_RETRY (AMD Promontory, Etron), which a
+	 * driver must recover with TSP=0 only.
+	 */
+	bool soft_retry_broken;
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
 	bool violations_fatal;   /**< abort() at the first violation (for debugging) */
 	bool dma_fault_nonfatal; /**< a DMA fault is a violation + HSE (default: also abort) */
@@ -305,6 +328,13 @@ enum sim_fault_kind {
 	SIM_FAULT_XACT,       /**< a transaction error (CRC/timeout) per try; CErr honoured */
 	SIM_FAULT_DISCONNECT, /**< unplug after `arg` bytes of the next TD */
 	SIM_FAULT_SHORT,      /**< the next IN transfer ends after `arg` bytes */
+	/**
+	 * OUT only: the device takes the packet (its data toggle moves on, or
+	 * it drops a repeat) but its ACK is lost, so the host sees a
+	 * transaction error for that try (CErr honoured). On IN it has no
+	 * effect: there the host drops the device's repeat by its toggle.
+	 */
+	SIM_FAULT_ACK_LOST,
 };
 
 /**

@@ -783,10 +783,7 @@ static unsigned sim_cmd_reset_ep(struct sim *sim, struct sim_cmd_ctx *c)
 	ep = &sim->slot[c->slot].ep[dci];
 	if (ep->state != XHCI_EP_STATE_HALTED)
 		return XHCI_CC_CONTEXT_STATE;
-	ep->state = XHCI_EP_STATE_STOPPED;
-	if (!(c->t[3] & XHCI_TRB_TSP))
-		ep->host_toggle = false;
-	sim_ep_reset_engine(ep);
+	sim_ep_reset(sim, c->slot, dci, c->t[3] & XHCI_TRB_TSP);
 	sim_write_out_ep(sim, c->slot, dci);
 	return XHCI_CC_SUCCESS;
 }

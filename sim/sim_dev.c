@@ -743,6 +743,9 @@ int sim_dev_ctrl_status(struct sim_device *dev)
 /* ------------------------------------------------------------------------ */
 /* Data endpoints                                                           */
 
+/* What sim_dev_ep_gate lets through besides a handshake of its own. */
+enum { SIM_GATE_SHORT = 1, SIM_GATE_ACK_LOST = 2 };
+
 static int sim_dev_ep_gate(struct sim_device *dev, uint8_t ep, uint32_t *arg)
 {
 	int f;
@@ -766,7 +769,9 @@ static int sim_dev_ep_gate(struct sim_device *dev, uint8_t ep, uint32_t *arg)
 	case SIM_FAULT_XACT:
 		return SIM_DEV_XACT;
 	case SIM_FAULT_SHORT:
-		return 1;
+		return SIM_GATE_SHORT;
+	case SIM_FAULT_ACK_LOST:
+		return SIM_GATE_ACK_LOST;
 	default:
 		return 0;
 	}
@@ -781,7 +786,7 @@ int sim_dev_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max, b
 
 	if (r < 0)
 		return r;
-	if (r == 1 && arg < max)
+	if (r == SIM_GATE_SHORT && arg < max)
 		max = (uint16_t)arg;
 	if (dev->hub && (ep & 15) == 1)
 		r = sim_hub_in(dev, ep, buf, max);
@@ -804,17 +809,13 @@ int sim_dev_in(struct sim_device *dev, uint8_t ep, uint8_t *buf, uint16_t max, b
 	return r;
 }
 
-int sim_dev_out(struct sim_device *dev, uint8_t ep, const uint8_t *buf, uint16_t len,
-		bool isoch, bool *toggle)
+/* One OUT packet the gate let through: toggle check, then the model. */
+static int sim_dev_out_packet(struct sim_device *dev, uint8_t ep, const uint8_t *buf,
+			      uint16_t len, bool isoch, bool *toggle)
 {
-	uint32_t arg = 0;
-	int r = sim_dev_ep_gate(dev, ep, &arg);
 	uint16_t bit = (uint16_t)(1u << (ep & 15));
+	int r;
 
-	if (r < 0)
-		return r;
-	if (r == SIM_DEV_BABBLE)
-		return SIM_DEV_XACT;
 	if (!isoch && ((dev->toggle_out & bit) != 0) != *toggle) {
 		/* Device sees a repeated toggle: ACKs and drops the data. */
 		sim_log(dev->sim, BU_LOG_INFO, "%s ep %#04x: data toggle mismatch, OUT packet dropped",
@@ -830,4 +831,25 @@ int sim_dev_out(struct sim_device *dev, uint8_t ep, const uint8_t *buf, uint16_t
 	dev->toggle_out ^= bit;
 	*toggle = !*toggle;
 	return SIM_ACK;
+}
+
+int sim_dev_out(struct sim_device *dev, uint8_t ep, const uint8_t *buf, uint16_t len,
+		bool isoch, bool *toggle)
+{
+	uint32_t arg = 0;
+	int gate = sim_dev_ep_gate(dev, ep, &arg);
+	bool host_toggle = *toggle;
+	int r;
+
+	if (gate < 0)
+		return gate == SIM_DEV_BABBLE ? SIM_DEV_XACT : gate; /* no babble on OUT */
+	r = sim_dev_out_packet(dev, ep, buf, len, isoch, toggle);
+	if (gate == SIM_GATE_ACK_LOST && r == SIM_ACK && !isoch) {
+		/* The device took it; the host never saw the ACK, so its
+		 * toggle stays and it counts a transaction error. */
+		sim_log(dev->sim, BU_LOG_INFO, "injected: %s ep %#04x: ACK lost", dev->model->name, ep);
+		*toggle = host_toggle;
+		return SIM_DEV_XACT;
+	}
+	return r;
 }

@@ -229,6 +229,11 @@ struct sim_ep {
 	bool idle_reported;  /* isoch: underrun/overrun already reported */
 	bool held_by_suspend; /* waiting: the root port is in U3 */
 	bool frame_due;      /* isoch: this TD's Frame ID was checked; it waits for it */
+	/* isoch: a run of missed TDs not yet reported (sim_config.missed_service_run) */
+	unsigned missed_n;
+	uint64_t missed_ptr; /* the last missed TD's last TRB */
+	uint32_t missed_len; /* its length (nothing of it moved) */
+	unsigned missed_intr; /* its Interrupter Target */
 };
 
 struct sim_slot {
@@ -386,6 +391,7 @@ void sim_ep_work(struct sim *sim, unsigned slot, unsigned dci);
 void sim_ep_activate(struct sim *sim, unsigned slot, unsigned dci, uint64_t when);
 void sim_ep_deactivate(struct sim *sim, unsigned slot, unsigned dci);
 void sim_ep_reset_engine(struct sim_ep *ep);
+void sim_ep_reset(struct sim *sim, unsigned slot, unsigned dci, bool tsp);
 bool sim_ep_stop(struct sim *sim, unsigned slot, unsigned dci);
 void sim_xfer_event(struct sim *sim, unsigned slot, unsigned dci, uint64_t ptr,
 		    uint32_t len, unsigned cc, bool ed, unsigned intr, bool bei);

@@ -61,6 +61,7 @@ void sim_ep_reset_engine(struct sim_ep *ep)
 	ep->pkts_this_esit = 0;
 	ep->idle_reported = false;
 	ep->frame_due = false;
+	ep->missed_n = 0;
 }
 
 static unsigned sim_xtype(const struct sim_ep *ep)
@@ -422,10 +423,10 @@ static void sim_ep_halt(struct sim *sim, unsigned s, unsigned dci, unsigned cc)
 	/* A STALL handshake ends the split; an error leaves it pending. */
 	if (cc != XHCI_CC_STALL && sim->slot[s].dev)
 		sim_tt_abandon(sim->slot[s].dev, sim_td_ep(ep, dci), sim_xtype(ep));
+	/* The transfer state stays for a soft retry (sim_ep_reset). */
 	ep->state = XHCI_EP_STATE_HALTED;
 	ep->deq = t->addr;
 	ep->ccs = t->dw[3] & 1;
-	sim_ep_reset_engine(ep);
 	sim_ep_deactivate(sim, s, dci);
 	sim_write_out_ep(sim, s, dci);
 	sim_log(sim, BU_LOG_INFO, "slot %u DCI %u halted: %s", s, dci, bu_xhci_cc_name(cc));
@@ -679,6 +680,31 @@ static struct sim_device *sim_slot_dev(struct sim *sim, unsigned s)
 	return dev;
 }
 
+/*
+ * Reset Endpoint of a halted endpoint (xHCI 1.2 §4.6.8): TSP=0 resets the
+ * data toggle and the transfer state (the next doorbell starts at the TR
+ * Dequeue Pointer); TSP=1, a soft retry (§4.6.8.1), keeps both, so the
+ * transaction that failed goes out again where the TD stopped, with the
+ * same toggle and a fresh CErr count. See sim_config.soft_retry_broken.
+ */
+void sim_ep_reset(struct sim *sim, unsigned s, unsigned dci, bool tsp)
+{
+	struct sim_ep *ep = &sim->slot[s].ep[dci];
+
+	ep->state = XHCI_EP_STATE_STOPPED;
+	if (!tsp) {
+		ep->host_toggle = false;
+		sim_ep_reset_engine(ep);
+		return;
+	}
+	ep->errs = 0;
+	if (sim->cfg.soft_retry_broken) {
+		sim_violation_add(sim, "slot %u DCI %u: Reset Endpoint with TSP=1 on a controller whose soft retry is broken (Linux XHCI_NO_SOFT_RETRY)",
+				  s, dci);
+		ep->host_toggle = !ep->host_toggle;
+	}
+}
+
 /* A transaction error on the current packet: retry per CErr or halt. */
 static void sim_xact_error(struct sim *sim, unsigned s, unsigned dci)
 {
@@ -882,6 +908,67 @@ static void sim_data_step(struct sim *sim, unsigned s, unsigned dci, struct sim_
 /* ------------------------------------------------------------------------ */
 /* Isochronous                                                              */
 
+/* Report a run of missed TDs kept back by sim_isoch_missed (its one event). */
+static void sim_missed_flush(struct sim *sim, unsigned s, unsigned dci)
+{
+	struct sim_ep *ep = &sim->slot[s].ep[dci];
+	bool null = sim->cfg.missed_service_null;
+
+	if (!ep->missed_n)
+		return;
+	sim_log(sim, BU_LOG_DEBUG, "slot %u DCI %u: one Missed Service Error for %u TDs", s, dci,
+		ep->missed_n);
+	sim_xfer_event(sim, s, dci, null ? 0 : ep->missed_ptr, null ? 0 : ep->missed_len,
+		       XHCI_CC_MISSED_SERVICE, false, ep->missed_intr, false);
+	ep->missed_n = 0;
+}
+
+/*
+ * The current TD's frame has passed (xHCI §4.11.2.5): Missed Service Error,
+ * at once for this TD, or, with missed_service_run, kept back until the
+ * run of missed TDs ends and then reported once for all (§4.10.3.2).
+ */
+static void sim_isoch_missed(struct sim *sim, unsigned s, unsigned dci)
+{
+	struct sim_ep *ep = &sim->slot[s].ep[dci];
+	const struct sim_td_trb *last = &ep->td[ep->td_n - 1];
+
+	if (sim->cfg.missed_service_run || sim->cfg.missed_service_null) {
+		ep->missed_n++;
+		ep->missed_ptr = last->addr;
+		ep->missed_len = sim_is_xfer_trb(XHCI_TRB_TYPE(last->dw[3])) ? XHCI_TRB_LEN(last->dw[2]) : 0;
+		ep->missed_intr = last->dw[2] >> 22;
+	} else {
+		sim_trb_event(sim, s, dci, &ep->td[0], (uint32_t)ep->td_len, XHCI_CC_MISSED_SERVICE);
+	}
+	sim_td_finish(sim, s, dci);
+	sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
+}
+
+/*
+ * The isochronous ring is empty: a run of missed TDs ends here; a service
+ * interval that finds nothing to do reports Ring Underrun (OUT) or Ring
+ * Overrun (IN) once, with no TRB pointer (§4.10.3.1). True while the
+ * endpoint stays scheduled for that interval.
+ */
+static bool sim_isoch_empty(struct sim *sim, unsigned s, unsigned dci)
+{
+	struct sim_ep *ep = &sim->slot[s].ep[dci];
+
+	sim_missed_flush(sim, s, dci);
+	if (!ep->svc_ns || ep->idle_reported)
+		return false;
+	if (sim->now < ep->svc_ns) {
+		sim_ep_activate(sim, s, dci, ep->svc_ns);
+		return true;
+	}
+	ep->idle_reported = true;
+	sim_xfer_event(sim, s, dci, 0, 0,
+		       sim_ep_in(ep) ? XHCI_CC_RING_OVERRUN : XHCI_CC_RING_UNDERRUN, false, 0, false);
+	ep->svc_ns = 0;
+	return false;
+}
+
 static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_device *dev)
 {
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
@@ -892,18 +979,17 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 	uint64_t per = sim_period_ns(ep);
 	bool toggle = false;
 
-	/* Scheduling: SIA (as soon as possible) or Frame ID. */
-	if (!ep->idle_reported && ep->svc_ns == 0)
-		ep->svc_ns = (sim->now / per + 1) * per;
+	/* Scheduling: SIA (as soon as possible) or Frame ID; after an idle
+	 * ring (underrun/overrun reported) the stream starts again at once. */
+	if (ep->svc_ns == 0)
+		ep->svc_ns = ep->idle_reported ? sim->now : (sim->now / per + 1) * per;
 	if (!(first->dw[3] & XHCI_TRB_SIA) && !ep->frame_due) {
 		/* Checked once, when the TD is first seen; then it waits. */
 		unsigned frame = (first->dw[3] >> 20) & 0x7ff;
 		unsigned cur = (sim_mfindex(sim) >> 3) & 0x7ff;
 		unsigned ahead = (frame - cur) & 0x7ff;
 		if (ahead == 0 || ahead > 895) {
-			sim_trb_event(sim, s, dci, first, (uint32_t)ep->td_len, XHCI_CC_MISSED_SERVICE);
-			sim_td_finish(sim, s, dci);
-			sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
+			sim_isoch_missed(sim, s, dci);
 			return;
 		}
 		uint64_t at = sim->now + (uint64_t)ahead * 1000 * SIM_US - (sim_mfindex(sim) & 7) * 125000ull;
@@ -912,6 +998,7 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 		}
 		ep->frame_due = true;
 	}
+	sim_missed_flush(sim, s, dci); /* this TD is not missed: a run ends */
 	if (sim->now < ep->svc_ns) {
 		sim_ep_activate(sim, s, dci, ep->svc_ns);
 		return;
@@ -1037,14 +1124,8 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 	if (!ep->td_live) {
 		int r = sim_fetch_td(sim, s, dci);
 		if (r <= 0) {
-			if (r == 0 && sim_xtype(ep) == SIM_EP_ISOCH && ep->svc_ns && !ep->idle_reported &&
-			    sim->now >= ep->svc_ns) {
-				ep->idle_reported = true;
-				sim_xfer_event(sim, s, dci, 0, 0,
-					       sim_ep_in(ep) ? XHCI_CC_RING_OVERRUN : XHCI_CC_RING_UNDERRUN,
-					       false, 0, false);
-				ep->svc_ns = 0;
-			}
+			if (r == 0 && sim_xtype(ep) == SIM_EP_ISOCH && sim_isoch_empty(sim, s, dci))
+				return;
 			if (r == 0)
 				sim_ep_deactivate(sim, s, dci);
 			return;
@@ -1084,6 +1165,7 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 	dev = sim_slot_dev(sim, s);
 	if (!dev) {
 		if (sim_xtype(ep) == SIM_EP_ISOCH) {
+			sim_missed_flush(sim, s, dci);
 			sim_trb_event(sim, s, dci, &ep->td[0], (uint32_t)ep->td_len, XHCI_CC_TRANSACTION);
 			sim_td_finish(sim, s, dci);
 			sim_ep_activate(sim, s, dci, sim->now + sim_period_ns(ep));
@@ -1113,6 +1195,7 @@ bool sim_ep_stop(struct sim *sim, unsigned s, unsigned dci)
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
 	uint32_t t[4];
 
+	sim_missed_flush(sim, s, dci); /* events in the order things happened */
 	if (ep->td_live && ep->cur < ep->td_n) {
 		struct sim_td_trb *tr = &ep->td[ep->cur];
 		uint32_t len = sim_is_xfer_trb(XHCI_TRB_TYPE(tr->dw[3])) ? XHCI_TRB_LEN(tr->dw[2]) : 0;

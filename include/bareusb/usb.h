@@ -551,6 +551,18 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus);
  */
 void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer);
 
+/**
+ * Called by a controller driver that reset its side's data toggle (USB 3:
+ * sequence number) of bulk or interrupt endpoint `ep` after a transfer
+ * failed with an error the device did not STALL (the device may have taken
+ * a packet whose handshake was lost). The core resets the device's too,
+ * with CLEAR_FEATURE(ENDPOINT_HALT) (USB 2.0 §9.4.5), and then calls
+ * done(dev, ep, status) once from poll: also when the request failed or
+ * could not be sent, and not at all when `ep` was closed meanwhile. The
+ * driver holds the endpoint's transfers until then.
+ */
+void bu_usb_ep_toggle_reset(struct bu_usb_endpoint *ep, bu_usb_done_fn done);
+
 /** Submit a transfer (async). Returns 0 or a negative error. */
 int bu_usb_xfer_submit(struct bu_usb_xfer *xfer);
 /** Cancel a submitted transfer; it completes with BU_ECANCELED. */
