@@ -180,7 +180,8 @@ enum xhci_td_state {
 /** The driver's state of one transfer, kept in the transfer's opaque bu_usb_xfer.hc. */
 struct xhci_xfer_state {
 	struct bu_usb_xfer *next; /* endpoint queue link */
-	uint32_t first;           /* ring counter of the TD's first TRB */
+	uint32_t first;           /* ring counter of the TD's first TRB (a No-Op
+				   * when the TD was moved past the Link TRB) */
 	uint32_t end;             /* one past its last TRB */
 	uint16_t pending;         /* events still expected */
 	uint8_t state;            /* enum xhci_td_state */

@@ -1,7 +1,8 @@
 /*
  * sim transfer rings (xHCI §4.9-§4.11, §4.14): doorbells, TD fetch with Link
  * TRBs (Toggle Cycle), Normal / Setup / Data / Status / Isoch / Event Data /
- * No-Op TRBs, chain bit, IOC, ISP, IDT, BEI, TD Size, 64 KiB rule; one USB
+ * No-Op TRBs, chain bit, IOC, ISP, IDT, BEI, TD Size, 64 KiB rule, TD
+ * fragments at Link TRBs; one USB
  * packet at a time against the device model, with per-packet time, NAK
  * retry, CErr-counted transaction errors, STALL and babble halting the
  * endpoint, short packets with the right events and residues, periodic
@@ -262,6 +263,53 @@ static void sim_check_td_size(struct sim *sim, unsigned s, unsigned dci, struct 
 	}
 }
 
+/*
+ * Check a Link TRB at `at` met while fetching a TD (`chained`: inside one).
+ * Returns false when the controller ends the TD at it.
+ */
+static bool sim_check_link(struct sim *sim, unsigned s, unsigned dci,
+			   uint64_t at, const uint32_t t[4], bool chained)
+{
+	if (t[0] & 0xf)
+		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx target %#llx not 16-byte aligned",
+				  s, dci, (unsigned long long)at, (unsigned long long)sim_rd64(t));
+	if (chained && !(t[3] & XHCI_TRB_CH))
+		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx inside a TD without CH",
+				  s, dci, (unsigned long long)at);
+	return true;
+}
+
+/*
+ * The TD goes on with data past the Link TRB at `link`: only at the end of
+ * a TD fragment, a whole number of Max Burst Payloads (Max Packet Size x
+ * (Max Burst + 1)) before it (xHCI 1.2 §4.11.7.1). The TD's last fetched
+ * TRB is the first data TRB after the Link.
+ */
+static void sim_check_fragment(struct sim *sim, unsigned s, unsigned dci, const struct sim_ep *ep,
+			       uint64_t link)
+{
+	uint64_t bytes = 0, mbp = (uint64_t)ep->mps * (ep->burst + 1u);
+
+	for (unsigned i = 0; i + 1 < ep->td_n; i++)
+		if (sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3])))
+			bytes += XHCI_TRB_LEN(ep->td[i].dw[2]);
+	if (mbp && bytes % mbp)
+		sim_violation_add(sim, "slot %u DCI %u: TD goes on past the Link TRB @%#llx after %llu bytes, not a multiple of its TD fragment, %llu bytes (xHCI 1.2 §4.11.7.1)",
+				  s, dci, (unsigned long long)link, (unsigned long long)bytes,
+				  (unsigned long long)mbp);
+}
+
+/* Whether the fetched TD holds No-Op and Event Data TRBs only (§6.4.1.4). */
+static bool sim_td_aux_only(const struct sim_ep *ep)
+{
+	for (unsigned i = 0; i < ep->td_n; i++) {
+		unsigned ty = XHCI_TRB_TYPE(ep->td[i].dw[3]);
+		if (ty != XHCI_TRB_NOOP && ty != XHCI_TRB_EVENT_DATA)
+			return false;
+	}
+	return true;
+}
+
 static void sim_ep_error_state(struct sim *sim, unsigned s, unsigned dci, uint64_t ptr,
 			       unsigned intr)
 {
@@ -282,6 +330,7 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 	bool ccs = ep->ccs, control = sim_xtype(ep) == SIM_EP_CONTROL;
 	unsigned links = 0;
 	bool chained = false, seen_status = false;
+	uint64_t link_at = 0; /* a Link TRB inside the TD, no data after it yet */
 	uint32_t t[4];
 
 	ep->td_n = 0;
@@ -298,16 +347,14 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 				sim_hc_error(sim, "more than 32 consecutive Link TRBs on a transfer ring");
 				return -1;
 			}
-			if (t[0] & 0xf)
-				sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx target %#llx not 16-byte aligned",
-						  s, dci, (unsigned long long)deq,
-						  (unsigned long long)sim_rd64(t));
-			if (chained && !(t[3] & XHCI_TRB_CH))
-				sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx inside a TD without CH",
-						  s, dci, (unsigned long long)deq);
+			bool go_on = sim_check_link(sim, s, dci, deq, t, chained);
+			if (chained)
+				link_at = deq;
 			if (t[3] & XHCI_TRB_TC)
 				ccs = !ccs;
 			deq = sim_rd64(t) & ~0xfull;
+			if (!go_on)
+				break;
 			continue;
 		}
 		links = 0;
@@ -318,7 +365,13 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 			return -1;
 		}
 		deq += 16;
+		if (link_at && sim_is_xfer_trb(type) && XHCI_TRB_LEN(t[2])) {
+			sim_check_fragment(sim, s, dci, ep, link_at);
+			link_at = 0;
+		}
 		if (control) {
+			if (type == XHCI_TRB_NOOP && ep->td_n == 1 && !(t[3] & XHCI_TRB_CH))
+				break; /* an unchained No-Op is a TD of its own */
 			if (type == XHCI_TRB_STATUS)
 				seen_status = true;
 			if (type == XHCI_TRB_SETUP || !seen_status || (t[3] & XHCI_TRB_CH)) {
@@ -343,7 +396,7 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 	for (unsigned i = 0; i < ep->td_n; i++)
 		if (sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3])))
 			ep->td_len += XHCI_TRB_LEN(ep->td[i].dw[2]);
-	if (control) {
+	if (control && !sim_td_aux_only(ep)) {
 		const uint32_t *st = ep->td[0].dw;
 		unsigned trt = (st[3] >> 16) & 3;
 		bool in = st[0] & 0x80;
@@ -1055,18 +1108,14 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 			ep->pkts_this_esit = 0;
 		}
 	}
-	if (sim_xtype(ep) != SIM_EP_CONTROL && ep->cur == 0 && ep->td_done == 0) {
+	if (ep->cur == 0 && ep->td_done == 0 && sim_td_aux_only(ep)) {
 		/* A TD of No-Op / Event Data TRBs only (a cancelled TD turned
-		 * into No-Ops): no bus transaction, just its events (§6.4.1.4). */
-		bool any = false;
-		for (unsigned i = 0; i < ep->td_n; i++)
-			any |= sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3]));
-		if (!any) {
-			sim_pass_aux(sim, s, dci, XHCI_CC_SUCCESS);
-			sim_td_finish(sim, s, dci);
-			sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
-			return;
-		}
+		 * into No-Ops, or padding): no bus transaction, just its events
+		 * (§6.4.1.4). */
+		sim_pass_aux(sim, s, dci, XHCI_CC_SUCCESS);
+		sim_td_finish(sim, s, dci);
+		sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
+		return;
 	}
 	if (sim_port_suspended(sim, (sl->sctx[1] >> 16) & 0xff)) {
 		/* A suspended link carries no packets: the TD waits for the
