@@ -92,9 +92,16 @@ static inline struct xhci_trb *xhci_ring_trb(struct xhci_ring *r, uint32_t c)
 /**
  * TD Size for a TRB (xHCI §4.11.2.4): packets still to move after this TRB,
  * given the TD's total length, bytes up to and including this TRB, the max
- * packet size, and whether it is the TD's last TRB.
+ * packet size, and whether it is the TD's last TRB. xHCI 1.0 and later.
  */
 uint32_t bu_xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool last);
+
+/**
+ * TD Size for a TRB on a controller before xHCI 1.0 (HCIVERSION 0.96): the
+ * bytes of the TD not yet moved, this TRB's included, in KiB, at most 31
+ * (as Linux xhci_td_remainder and U-Boot compute it for those hosts).
+ */
+uint32_t bu_xhci_td_size_kib(size_t remaining);
 
 /** Endpoint context Interval field for a descriptor's bInterval (§6.2.3.6). */
 unsigned bu_xhci_ep_interval(enum bu_usb_speed speed, unsigned type,

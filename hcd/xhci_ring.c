@@ -87,6 +87,11 @@ uint32_t bu_xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool las
 	return (uint32_t)BU_MIN(total_packets - sent_packets, (size_t)31);
 }
 
+uint32_t bu_xhci_td_size_kib(size_t remaining)
+{
+	return (uint32_t)BU_MIN(remaining >> 10, (size_t)31);
+}
+
 /** floor(log2(v)) for v > 0. */
 static unsigned ilog2(unsigned v)
 {

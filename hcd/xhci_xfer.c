@@ -3,7 +3,7 @@
  * Transfer Ring, one builder per transfer type (control: Setup, Data and
  * Status Stage TRBs; bulk and interrupt: Normal TRBs; isochronous: Isoch
  * TRBs) over one shared enqueue that splits buffers at 64 KiB boundaries,
- * fills TD Size and lets a TD go on
+ * fills TD Size (as the controller's version counts it) and lets a TD go on
  * past the Link TRB only at a TD fragment's end; then ringing the
  * endpoint's Doorbell. Transfer Events
  * are matched to TDs by TRB address and handled per type. A halted
@@ -134,6 +134,7 @@ struct xhci_td {
 	size_t done;      /* bytes queued so far */
 	unsigned mps;
 	size_t frag;      /* TD fragment: Max Packet Size x (Max Burst + 1) */
+	uint16_t hciversion;
 	bool in;
 	bool zlp;         /* bulk OUT ends with a zero-length packet */
 	bool dry;         /* count the TRBs, write nothing */
@@ -193,6 +194,8 @@ static size_t td_fit_link(struct xhci_td *td, size_t n)
 /** TD Size of a data TRB of `n` bytes, the TD's `last` or not (§4.11.2.4). */
 static uint32_t td_size(const struct xhci_td *td, size_t n, bool last)
 {
+	if (td->hciversion < 0x0100)
+		return bu_xhci_td_size_kib(td->len - td->done);
 	return bu_xhci_td_size(td->len, td->done + n, td->mps, last);
 }
 
@@ -273,16 +276,18 @@ static void td_build_normal(struct xhci_td *td)
 }
 
 /**
- * Isochronous TD (§4.11.2.5): one Isoch TRB with TBC and TLBPC (§4.11.2.3)
- * then Normal TRBs, in a given frame or as soon as possible.
+ * TBC and TLBPC of an Isoch TRB (§4.11.2.3) for a TD of `len` bytes. They
+ * are reserved before xHCI 1.0 (Linux sets them only from 1.0 on).
  */
-static void td_build_isoch(struct xhci_td *td, const struct bu_usb_xfer *xfer)
+static uint32_t isoch_bursts(const struct xhci_td *td, const struct bu_usb_endpoint *uep,
+			     size_t len)
 {
-	const struct bu_usb_endpoint *uep = xfer->ep;
-	uint32_t pkts = uep->mps ? (uint32_t)((xfer->len + uep->mps - 1) / uep->mps) : 1;
+	uint32_t pkts = uep->mps ? (uint32_t)((len + uep->mps - 1) / uep->mps) : 1;
 	unsigned burst = uep->max_burst + 1u;
 	uint32_t tbc = 0, tlbpc;
 
+	if (td->hciversion < 0x0100)
+		return 0;
 	if (!pkts)
 		pkts = 1;
 	if (uep->dev->speed >= BU_SPEED_SUPER) {
@@ -293,8 +298,18 @@ static void td_build_isoch(struct xhci_td *td, const struct bu_usb_xfer *xfer)
 	} else {
 		tlbpc = pkts - 1;
 	}
+	return XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+}
+
+/**
+ * Isochronous TD (§4.11.2.5): one Isoch TRB with TBC and TLBPC then Normal
+ * TRBs, in a given frame or as soon as possible (Frame ID and SIA mean the
+ * same from xHCI 0.96 on).
+ */
+static void td_build_isoch(struct xhci_td *td, const struct bu_usb_xfer *xfer)
+{
 	td->type = XHCI_TRB_ISOCH;
-	td->extra = XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+	td->extra = isoch_bursts(td, xfer->ep, xfer->len);
 	/* A given frame (Frame ID, MFINDEX 13:3) or as soon as possible. */
 	td->extra |= (xfer->flags & BU_XFER_ISOCH_FRAME) ? XHCI_TRB_FRAME_ID(xfer->frame)
 							 : XHCI_TRB_SIA;
@@ -429,7 +444,7 @@ static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfe
 }
 
 /** Set up the layout of `xfer`'s TD over its `nchunks` mapped chunks. */
-static void td_init(struct xhci_td *td, struct xhci_ep *ep,
+static void td_init(struct xhci_td *td, const struct xhci *x, struct xhci_ep *ep,
 		    const struct bu_usb_xfer *xfer, const struct bu_dma_chunk *chunks,
 		    int nchunks)
 {
@@ -441,6 +456,7 @@ static void td_init(struct xhci_td *td, struct xhci_ep *ep,
 	td->len = xfer->len;
 	td->mps = uep->mps;
 	td->frag = (size_t)BU_MAX(uep->mps, 1u) * (uep->max_burst + 1u);
+	td->hciversion = x->hciversion;
 	td->in = xfer_is_in(ep, xfer);
 	td->zlp = !td->in && (xfer->flags & BU_XFER_ZLP) && ep->type == BU_EP_BULK &&
 		  xfer->len && uep->mps && xfer->len % uep->mps == 0;
@@ -461,7 +477,7 @@ int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 	rc = xfer_map(x, ep, xfer, chunks);
 	if (rc < 0)
 		return rc;
-	td_init(&td, ep, xfer, chunks, rc);
+	td_init(&td, x, ep, xfer, chunks, rc);
 	/* Exactly what the TD takes here, the No-Ops that move it included.
 	 * One that would not fit the ring from here even empty can never be
 	 * queued; with No-Ops that can only be a TD of nearly a ring's size. */

@@ -95,7 +95,12 @@ struct sim_config {
 	bool csz64;              /**< 64-byte contexts (HCCPARAMS1.CSZ) */
 	bool no_ac64;            /**< clear AC64: only 32-bit DMA addresses */
 	unsigned scratchpads;    /**< Max Scratchpad Buffers (0..1023) */
-	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
+	/**
+	 * HCIVERSION (0: 0x0110). Below 0x0100 (the 0.96 parts: NEC uPD720200,
+	 * AMD Hudson, Etron, early ASMedia/Fresco/VIA) TD Size counts the KiB
+	 * left in the TD and an Isoch TRB's TBC and TLBPC are reserved.
+	 */
+	uint16_t hci_version;
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
 	unsigned erst_max;       /**< HCSPARAMS2.ERST Max (0: 4, i.e. 16 segments) */
 	bool psi;                /**< Supported Protocol caps carry PSI dwords */

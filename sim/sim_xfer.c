@@ -1,8 +1,8 @@
 /*
  * sim transfer rings (xHCI §4.9-§4.11, §4.14): doorbells, TD fetch with Link
  * TRBs (Toggle Cycle), Normal / Setup / Data / Status / Isoch / Event Data /
- * No-Op TRBs, chain bit, IOC, ISP, IDT, BEI, TD Size, 64 KiB rule, TD
- * fragments at Link TRBs; one USB
+ * No-Op TRBs, chain bit, IOC, ISP, IDT, BEI, TD Size (as xHCI 1.0 or 0.96
+ * counts it), 64 KiB rule, TD fragments at Link TRBs; one USB
  * packet at a time against the device model, with per-packet time, NAK
  * retry, CErr-counted transaction errors, STALL and babble halting the
  * endpoint, short packets with the right events and residues, periodic
@@ -229,35 +229,51 @@ static bool sim_check_trb(struct sim *sim, unsigned s, unsigned dci, const struc
 	return true;
 }
 
-/* TD Size (xHCI §4.11.2.4) of every transfer TRB in [from, to). */
+/*
+ * TD Size (xHCI §4.11.2.4) for a TRB of `len` bytes with `before` bytes of a
+ * `total`-byte TD ahead of it: from xHCI 1.0 the packets left after it (0 on
+ * the TD's last TRB); before 1.0 the KiB left, this TRB included.
+ */
+static uint64_t sim_want_td_size(const struct sim *sim, const struct sim_ep *ep, uint64_t total,
+				 uint64_t before, uint32_t len, bool last)
+{
+	uint64_t want;
+
+	if (sim->cfg.hci_version < 0x100)
+		want = (total - before) >> 10;
+	else
+		want = last ? 0 : (total + ep->mps - 1) / ep->mps - (before + len) / ep->mps;
+	return want > 31 ? 31 : want;
+}
+
+/* TD Size of every transfer TRB in [from, to). */
 static void sim_check_td_size(struct sim *sim, unsigned s, unsigned dci, struct sim_ep *ep,
 			      unsigned from, unsigned to)
 {
 	uint64_t total = 0, cum = 0;
 	unsigned last = to;
 
-	if (sim->cfg.hci_version < 0x100)
-		return;
 	for (unsigned i = from; i < to; i++)
 		if (sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3]))) {
 			total += XHCI_TRB_LEN(ep->td[i].dw[2]);
 			last = i;
 		}
-	uint64_t pkts = (total + ep->mps - 1) / ep->mps;
 	for (unsigned i = from; i < to; i++) {
 		const struct sim_td_trb *t = &ep->td[i];
 		if (!sim_is_xfer_trb(XHCI_TRB_TYPE(t->dw[3])))
 			continue;
-		cum += XHCI_TRB_LEN(t->dw[2]);
-		uint64_t want = i == last ? 0 : pkts - cum / ep->mps;
-		if (want > 31)
-			want = 31;
+		uint32_t len = XHCI_TRB_LEN(t->dw[2]);
+		uint64_t want = sim_want_td_size(sim, ep, total, cum, len, i == last);
 		unsigned got = (t->dw[2] >> 17) & 0x1f;
+		cum += len;
 		if (got != want) {
-			sim_violation_add(sim, "slot %u DCI %u TRB @%#llx: TD Size %u, expected %llu (TD %llu bytes, %llu up to here, MPS %u)",
+			sim_violation_add(sim, "slot %u DCI %u TRB @%#llx: TD Size %u, expected %llu (TD %llu bytes, %llu up to here, MPS %u; %s)",
 					  s, dci, (unsigned long long)t->addr, got,
 					  (unsigned long long)want, (unsigned long long)total,
-					  (unsigned long long)cum, ep->mps);
+					  (unsigned long long)cum, ep->mps,
+					  sim->cfg.hci_version < 0x100
+						  ? "xHCI 0.96: KiB left in the TD, this TRB included"
+						  : "xHCI 1.0: packets left after this TRB");
 			return;
 		}
 	}
@@ -935,6 +951,29 @@ static void sim_data_step(struct sim *sim, unsigned s, unsigned dci, struct sim_
 /* ------------------------------------------------------------------------ */
 /* Isochronous                                                              */
 
+/* TBC and TLBPC of the TD's Isoch TRB (xHCI §4.11.2.3); reserved before 1.0. */
+static void sim_check_isoch_bursts(struct sim *sim, unsigned s, unsigned dci,
+				   const struct sim_ep *ep, enum sim_speed speed)
+{
+	const struct sim_td_trb *first = &ep->td[0];
+	uint64_t npk = ep->td_len ? (ep->td_len + ep->mps - 1) / ep->mps : 1;
+	unsigned tbc = (first->dw[3] >> 7) & 3, tlbpc = (first->dw[3] >> 16) & 0xf;
+	unsigned want_tbc = 0, want_tlbpc = (unsigned)(npk - 1);
+	bool reserved = sim->cfg.hci_version < 0x100;
+
+	if (reserved) {
+		want_tlbpc = 0;
+	} else if (speed == SIM_SPEED_SUPER) {
+		unsigned b = ep->burst + 1u, r = (unsigned)(npk % b);
+		want_tbc = (unsigned)((npk + b - 1) / b - 1);
+		want_tlbpc = r == 0 ? ep->burst : r - 1;
+	}
+	if (tbc != want_tbc || (tlbpc != (want_tlbpc & 0xf)))
+		sim_violation_add(sim, "slot %u DCI %u Isoch TRB @%#llx: TBC %u TLBPC %u, expected %u / %u%s",
+				  s, dci, (unsigned long long)first->addr, tbc, tlbpc, want_tbc,
+				  want_tlbpc, reserved ? " (reserved before xHCI 1.0)" : "");
+}
+
 static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_device *dev)
 {
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
@@ -969,19 +1008,7 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 		sim_ep_activate(sim, s, dci, ep->svc_ns);
 		return;
 	}
-	/* TBC / TLBPC (xHCI §4.11.2.3) */
-	uint64_t npk = ep->td_len ? (ep->td_len + ep->mps - 1) / ep->mps : 1;
-	unsigned tbc = (first->dw[3] >> 7) & 3, tlbpc = (first->dw[3] >> 16) & 0xf;
-	unsigned want_tbc = 0, want_tlbpc = (unsigned)(npk - 1);
-	if (dev->speed == SIM_SPEED_SUPER) {
-		unsigned b = ep->burst + 1u, r = (unsigned)(npk % b);
-		want_tbc = (unsigned)((npk + b - 1) / b - 1);
-		want_tlbpc = r == 0 ? ep->burst : r - 1;
-	}
-	if (tbc != want_tbc || (tlbpc != (want_tlbpc & 0xf)))
-		sim_violation_add(sim, "slot %u DCI %u Isoch TRB @%#llx: TBC %u TLBPC %u, expected %u / %u",
-				  s, dci, (unsigned long long)first->addr, tbc, tlbpc, want_tbc,
-				  want_tlbpc);
+	sim_check_isoch_bursts(sim, s, dci, ep, dev->speed);
 	if (ep->td_len > ep->max_esit)
 		sim_violation_add(sim, "slot %u DCI %u: isoch TD of %llu bytes > Max ESIT Payload %u",
 				  s, dci, (unsigned long long)ep->td_len, ep->max_esit);

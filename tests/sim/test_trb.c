@@ -5,7 +5,9 @@
  *  - a TD goes on past the Link TRB only where a TD fragment (Max Packet
  *    Size x (Max Burst + 1) bytes) ends (xHCI 1.2 §4.11.7.1): bulk at high
  *    and SuperSpeed, zero-length packets, control Data Stages, isochronous
- *    TDs, chunks shorter than a packet right before the wrap.
+ *    TDs, chunks shorter than a packet right before the wrap;
+ *  - xHCI 0.96 controllers: TD Size counts KiB, an Isoch TRB's TBC and
+ *    TLBPC are reserved.
  * The model records a violation for each broken rule; stack_down fails on
  * any.
  */
@@ -311,10 +313,131 @@ START_TEST(test_isoch_across_wrap)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* xHCI 0.96 and 0.95 controllers                                           */
+
+/* Multi-TRB bulk TDs on a 0.96 part: TD Size in KiB left, this TRB included. */
+START_TEST(test_v096_bulk)
+{
+	struct rig r;
+
+	loop_up(&r, (struct sim_config){ .hci_version = 0x0096 }, (struct bu_xhci_options){ 0 },
+		SIM_SPEED_HIGH);
+	echo_sweep(&r, 24, 9000);
+	stack_down(&r.st);
+}
+END_TEST
+
+/*
+ * A high-bandwidth high-speed isochronous IN endpoint (3 x 1024 bytes a
+ * microframe) and a SuperSpeed one (1024-byte packets, burst 2, Mult 1):
+ * TDs of several packets, where xHCI 1.0 sets TLBPC (and TBC) and 0.96
+ * reserves them. Byte i of packet n is n + i.
+ */
+#define HBW_VID 0x1209
+#define HBW_PID 0xb0b0
+static const uint8_t hbw_dev_hs[] = { SIM_D_DEVICE(0x0200, 0, 0, 0, 64, HBW_VID, HBW_PID,
+						   0x0100, 0, 0, 0, 1) };
+static const uint8_t hbw_dev_ss[] = { SIM_D_DEVICE(0x0300, 0, 0, 0, 9, HBW_VID, HBW_PID,
+						   0x0100, 0, 0, 0, 1) };
+static const uint8_t hbw_cfg_hs[] = {
+	SIM_D_CONFIG(1, 1, 0, 0x80, 50),
+	SIM_D_INTERFACE(0, 0, 1, 0xff, 0, 0, 0),
+	SIM_D_ENDPOINT(0x81, SIM_EP_ISOCH, 1024 | (2 << 11), 1),
+};
+static const uint8_t hbw_cfg_ss[] = {
+	SIM_D_CONFIG(1, 1, 0, 0x80, 12),
+	SIM_D_INTERFACE(0, 0, 1, 0xff, 0, 0, 0),
+	SIM_D_ENDPOINT(0x81, SIM_EP_ISOCH, 1024, 1), SIM_D_SS_COMP(1, 1, 4096),
+};
+static const uint8_t hbw_bos[] = {
+	SIM_D_BOS(2),
+	SIM_D_USB2_EXT(0),
+	SIM_D_SS_CAP(0, 0x000e, 1, 0x0a, 0x07ff),
+};
+
+static int hbw_in(struct sim_device *d, uint8_t ep, uint8_t *buf, uint16_t max)
+{
+	unsigned *seq = sim_device_priv(d);
+
+	if (ep != 0x81)
+		return SIM_STALL;
+	for (unsigned k = 0; k < max; k++)
+		buf[k] = (uint8_t)(*seq + k);
+	++*seq;
+	return max;
+}
+
+static const struct sim_device_model hbw_model = {
+	.name = "isoch-hbw",
+	.high = { .device = SIM_BLOB(hbw_dev_hs), .configs = { SIM_BLOB(hbw_cfg_hs) } },
+	.super = { .device = SIM_BLOB(hbw_dev_ss), .configs = { SIM_BLOB(hbw_cfg_ss) } },
+	.bos = SIM_BLOB(hbw_bos),
+	.priv_size = sizeof(unsigned),
+	.in = hbw_in,
+};
+
+/* Isochronous IN TDs of `len` bytes (3 or 4 whole packets) from the model above. */
+static void hbw_sweep(enum sim_speed speed, size_t len)
+{
+	struct rig r;
+	size_t actual;
+
+	rig_up(&r, (struct sim_config){ .hci_version = 0x0096 }, (struct bu_xhci_options){ 0 },
+	       &hbw_model, HBW_PID, speed);
+	r.in = bu_usb_find_endpoint(r.dev, 0x81);
+	ck_assert_ptr_nonnull(r.in);
+	for (unsigned n = 0; n < 2 * RING_TRBS; n++) {
+		uint8_t *i = in_buf + (n % 2 ? PAGE - 1000 : 16);
+
+		ck_assert_int_eq(run_xfer(&r, r.in, i, len, BU_XFER_ISOCH_ASAP, &actual), 0);
+		ck_assert_uint_eq(actual, len);
+		ck_assert_uint_eq(i[1023], (uint8_t)(i[0] + 1023));
+		ck_assert_uint_eq(i[1024], (uint8_t)(i[0] + 1));
+	}
+	check_no_violations(r.st.sim);
+	stack_down(&r.st);
+}
+
+START_TEST(test_v096_isoch_hs_tlbpc)
+{
+	hbw_sweep(SIM_SPEED_HIGH, 3072);
+}
+END_TEST
+
+START_TEST(test_v096_isoch_ss_tbc)
+{
+	hbw_sweep(SIM_SPEED_SUPER, 4096);
+}
+END_TEST
+
+/*
+ * One- and two-TRB isochronous TDs (see isoch_sweep) on a 0.96 part with
+ * the model's `cfg` and the driver's options `o`.
+ */
+static void v096_isoch(struct sim_config cfg, struct bu_xhci_options o)
+{
+	struct rig r;
+
+	cfg.hci_version = 0x0096;
+	loop_up(&r, cfg, o, SIM_SPEED_HIGH);
+	isoch_alt_up(&r);
+	isoch_sweep(&r, 3 * RING_TRBS);
+	stack_down(&r.st);
+}
+
+/* TD Size in KiB on isochronous TDs of one and two TRBs. */
+START_TEST(test_v096_isoch_plain)
+{
+	v096_isoch((struct sim_config){ 0 }, (struct bu_xhci_options){ 0 });
+}
+END_TEST
+
 static Suite *trb_suite(void)
 {
 	Suite *s = suite_create("trb");
 	TCase *frag = tcase_create("fragments");
+	TCase *old = tcase_create("pre-1.0");
 
 	tcase_add_test(frag, test_bulk_wrap_hs);
 	tcase_add_test(frag, test_bulk_wrap_ss_burst);
@@ -323,7 +446,12 @@ static Suite *trb_suite(void)
 	tcase_add_test(frag, test_control_across_wrap);
 	tcase_add_test(frag, test_full_ring_with_padding);
 	tcase_add_test(frag, test_isoch_across_wrap);
+	tcase_add_test(old, test_v096_bulk);
+	tcase_add_test(old, test_v096_isoch_hs_tlbpc);
+	tcase_add_test(old, test_v096_isoch_ss_tbc);
+	tcase_add_test(old, test_v096_isoch_plain);
 	suite_add_tcase(s, frag);
+	suite_add_tcase(s, old);
 	return s;
 }
 
