@@ -98,7 +98,8 @@ struct sim_config {
 	/**
 	 * HCIVERSION (0: 0x0110). Below 0x0100 (the 0.96 parts: NEC uPD720200,
 	 * AMD Hudson, Etron, early ASMedia/Fresco/VIA) TD Size counts the KiB
-	 * left in the TD and an Isoch TRB's TBC and TLBPC are reserved.
+	 * left in the TD and an Isoch TRB's TBC and TLBPC are reserved; below
+	 * 0x0096 every Link TRB, on every ring, must carry CH (0.95 parts).
 	 */
 	uint16_t hci_version;
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
@@ -131,6 +132,12 @@ struct sim_config {
 	 * (xHCI §5.1: RsvdP is preserved with read-modify-write).
 	 */
 	bool rsvdp_ones;
+	/**
+	 * The Link TRB of an isochronous ring must carry CH even between TDs,
+	 * as on AMD's xHCI 0.96 hosts (Linux XHCI_AMD_0x96_HOST): one without
+	 * it is a violation, and inside a TD the controller ends the TD there.
+	 */
+	bool isoc_link_chain;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */

@@ -280,16 +280,38 @@ static void sim_check_td_size(struct sim *sim, unsigned s, unsigned dci, struct 
 }
 
 /*
- * Check a Link TRB at `at` met while fetching a TD (`chained`: inside one).
- * Returns false when the controller ends the TD at it.
+ * Whether this controller follows a Link TRB of the ring only with CH set,
+ * between TDs too: every ring of an xHCI 0.95 part, the isochronous rings
+ * with sim_config.isoc_link_chain (AMD 0.96).
  */
-static bool sim_check_link(struct sim *sim, unsigned s, unsigned dci,
+static bool sim_link_needs_ch(const struct sim *sim, const struct sim_ep *ep)
+{
+	return sim->cfg.hci_version < 0x0096 ||
+	       (sim->cfg.isoc_link_chain && sim_xtype(ep) == SIM_EP_ISOCH);
+}
+
+/*
+ * Check a Link TRB at `at` met while fetching a TD (`chained`: inside one).
+ * Returns false when the controller ends the TD at it (a Link TRB without
+ * the CH it needs).
+ */
+static bool sim_check_link(struct sim *sim, unsigned s, unsigned dci, const struct sim_ep *ep,
 			   uint64_t at, const uint32_t t[4], bool chained)
 {
 	if (t[0] & 0xf)
 		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx target %#llx not 16-byte aligned",
 				  s, dci, (unsigned long long)at, (unsigned long long)sim_rd64(t));
-	if (chained && !(t[3] & XHCI_TRB_CH))
+	if (t[3] & XHCI_TRB_CH)
+		return true;
+	if (sim_link_needs_ch(sim, ep)) {
+		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx without CH, which %s needs on every Link TRB%s",
+				  s, dci, (unsigned long long)at,
+				  sim->cfg.hci_version < 0x0096 ? "an xHCI 0.95 controller"
+								 : "this isochronous ring (AMD 0.96)",
+				  chained ? "; the TD ends there" : "");
+		return !chained;
+	}
+	if (chained)
 		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx inside a TD without CH",
 				  s, dci, (unsigned long long)at);
 	return true;
@@ -363,7 +385,7 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 				sim_hc_error(sim, "more than 32 consecutive Link TRBs on a transfer ring");
 				return -1;
 			}
-			bool go_on = sim_check_link(sim, s, dci, deq, t, chained);
+			bool go_on = sim_check_link(sim, s, dci, ep, deq, t, chained);
 			if (chained)
 				link_at = deq;
 			if (t[3] & XHCI_TRB_TC)

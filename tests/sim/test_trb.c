@@ -7,7 +7,9 @@
  *    and SuperSpeed, zero-length packets, control Data Stages, isochronous
  *    TDs, chunks shorter than a packet right before the wrap;
  *  - xHCI 0.96 controllers: TD Size counts KiB, an Isoch TRB's TBC and
- *    TLBPC are reserved.
+ *    TLBPC are reserved, and AMD's want CH on every Link TRB of an
+ *    isochronous ring (BU_XHCI_QUIRK_ISOC_LINK_CHAIN);
+ *  - xHCI 0.95 controllers want CH on every Link TRB of every ring.
  * The model records a violation for each broken rule; stack_down fails on
  * any.
  */
@@ -426,10 +428,43 @@ static void v096_isoch(struct sim_config cfg, struct bu_xhci_options o)
 	stack_down(&r.st);
 }
 
-/* TD Size in KiB on isochronous TDs of one and two TRBs. */
+/* Not AMD's: TD Size in KiB, and the Link TRB follows the TD's chain bit. */
 START_TEST(test_v096_isoch_plain)
 {
 	v096_isoch((struct sim_config){ 0 }, (struct bu_xhci_options){ 0 });
+}
+END_TEST
+
+/*
+ * AMD's, whose isochronous Link TRBs need CH even right after a TD: the
+ * quirk forced through the options, or found from the PCI identity.
+ */
+START_TEST(test_v096_isoch_amd_forced)
+{
+	v096_isoch((struct sim_config){ .isoc_link_chain = true },
+		   (struct bu_xhci_options){ .quirks_on = BU_XHCI_QUIRK_ISOC_LINK_CHAIN });
+}
+END_TEST
+
+START_TEST(test_v096_isoch_amd_pci)
+{
+	v096_isoch((struct sim_config){ .isoc_link_chain = true },
+		   (struct bu_xhci_options){ .pci = { .vendor = 0x1022 } });
+}
+END_TEST
+
+/* A 0.95 part: CH on every Link TRB, the Command Ring's included. */
+START_TEST(test_v095_link_chain)
+{
+	struct rig r;
+
+	loop_up(&r, (struct sim_config){ .hci_version = 0x0095 }, (struct bu_xhci_options){ 0 },
+		SIM_SPEED_HIGH);
+	echo_sweep(&r, 24, 9000);
+	for (unsigned n = 0; n < RING_TRBS; n++) /* commands around the Command Ring */
+		ck_assert_int_eq(bu_usb_set_interface(r.dev, 0, n % 2), 0);
+	check_no_violations(r.st.sim);
+	stack_down(&r.st);
 }
 END_TEST
 
@@ -450,6 +485,9 @@ static Suite *trb_suite(void)
 	tcase_add_test(old, test_v096_isoch_hs_tlbpc);
 	tcase_add_test(old, test_v096_isoch_ss_tbc);
 	tcase_add_test(old, test_v096_isoch_plain);
+	tcase_add_test(old, test_v096_isoch_amd_forced);
+	tcase_add_test(old, test_v096_isoch_amd_pci);
+	tcase_add_test(old, test_v095_link_chain);
 	suite_add_tcase(s, frag);
 	suite_add_tcase(s, old);
 	return s;
