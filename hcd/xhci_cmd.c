@@ -22,6 +22,7 @@ int bu_xhci_cmd_ring_alloc(struct xhci *x)
 		bu_xhci_cmd_ring_free(x);
 		return BU_ENOMEM;
 	}
+	x->cmd_ring.link_chain = bu_xhci_ring_link_chain(x->hciversion, x->quirks, false);
 	return 0;
 }
 

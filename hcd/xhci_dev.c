@@ -53,6 +53,8 @@ static struct xhci_ep *ep_alloc(struct xhci *x, struct xhci_dev *d,
 		bu_xhci_free(x, ep, sizeof(*ep));
 		return NULL;
 	}
+	ep->ring.link_chain = bu_xhci_ring_link_chain(x->hciversion, x->quirks,
+						      uep->type == BU_EP_ISOCH);
 	ep->dev = d;
 	ep->uep = uep;
 	ep->dci = dci;

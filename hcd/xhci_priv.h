@@ -34,6 +34,7 @@ struct xhci_ring {
 	uint32_t count;        /**< usable TRBs (power of two) */
 	uint32_t enq;          /**< next counter the producer writes */
 	uint32_t deq;          /**< oldest counter the controller may still own */
+	bool link_chain;       /**< the Link TRB always carries CH (bu_xhci_ring_link_chain) */
 };
 
 /** Cycle bit for the TRB written at counter `c`. */
@@ -66,16 +67,28 @@ static inline uint32_t xhci_ring_space(const struct xhci_ring *r)
  */
 bool bu_xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *counter);
 
-/** Initialise ring bookkeeping over zeroed memory and write the Link TRB. */
+/**
+ * Initialise ring bookkeeping over zeroed memory and write the Link TRB;
+ * link_chain starts false (the ring's owner sets it afterwards).
+ */
 void bu_xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
 		    uint32_t count);
+
+/**
+ * Whether a ring's Link TRB must carry CH whatever the TRB before it: on
+ * every ring of a controller older than xHCI 0.96 (Linux
+ * XHCI_LINK_TRB_QUIRK, 0.95 hosts), and on isochronous rings with
+ * BU_XHCI_QUIRK_ISOC_LINK_CHAIN (Linux XHCI_AMD_0x96_HOST).
+ */
+bool bu_xhci_ring_link_chain(uint16_t hciversion, uint32_t quirks, bool isoch);
 
 /**
  * Write one TRB (dw3 without the cycle bit) at the enqueue position and
  * advance. With `hold`, the TRB is written with the cycle bit inverted so the
  * controller cannot start on it before bu_xhci_ring_release(). Passing the Link
  * TRB at the end of the ring is handled here: it inherits the chain bit of
- * the TRB before it, so a TD may span the wrap. Returns the TRB's counter.
+ * the TRB before it, so a TD may span the wrap (or always has it, with
+ * `link_chain`). Returns the TRB's counter.
  */
 uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 			uint32_t dw2, uint32_t dw3, bool hold);
@@ -92,9 +105,16 @@ static inline struct xhci_trb *xhci_ring_trb(struct xhci_ring *r, uint32_t c)
 /**
  * TD Size for a TRB (xHCI §4.11.2.4): packets still to move after this TRB,
  * given the TD's total length, bytes up to and including this TRB, the max
- * packet size, and whether it is the TD's last TRB.
+ * packet size, and whether it is the TD's last TRB. xHCI 1.0 and later.
  */
 uint32_t bu_xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool last);
+
+/**
+ * TD Size for a TRB on a controller before xHCI 1.0 (HCIVERSION 0.96): the
+ * bytes of the TD not yet moved, this TRB's included, in KiB, at most 31
+ * (as Linux xhci_td_remainder and U-Boot compute it for those hosts).
+ */
+uint32_t bu_xhci_td_size_kib(size_t remaining);
 
 /** Endpoint context Interval field for a descriptor's bInterval (§6.2.3.6). */
 unsigned bu_xhci_ep_interval(enum bu_usb_speed speed, unsigned type,
@@ -180,7 +200,8 @@ enum xhci_td_state {
 /** The driver's state of one transfer, kept in the transfer's opaque bu_usb_xfer.hc. */
 struct xhci_xfer_state {
 	struct bu_usb_xfer *next; /* endpoint queue link */
-	uint32_t first;           /* ring counter of the TD's first TRB */
+	uint32_t first;           /* ring counter of the TD's first TRB (a No-Op
+				   * when the TD was moved past the Link TRB) */
 	uint32_t end;             /* one past its last TRB */
 	uint16_t pending;         /* events still expected */
 	uint8_t state;            /* enum xhci_td_state */

@@ -16,6 +16,7 @@ void bu_xhci_ring_init(struct xhci_ring *r, struct xhci_trb *trbs, uint64_t bus,
 	r->count = count;
 	r->enq = 0;
 	r->deq = 0;
+	r->link_chain = false;
 	bu_memset(trbs, 0, (count + 1) * sizeof(*trbs));
 	/* §4.9.2.1: the last TRB links back with Toggle Cycle; its cycle bit
 	 * is written each lap by xhci_ring_push. */
@@ -39,6 +40,11 @@ bool bu_xhci_ring_find(const struct xhci_ring *r, uint64_t addr, uint32_t *count
 	return true;
 }
 
+bool bu_xhci_ring_link_chain(uint16_t hciversion, uint32_t quirks, bool isoch)
+{
+	return hciversion < 0x0096 || (isoch && (quirks & BU_XHCI_QUIRK_ISOC_LINK_CHAIN));
+}
+
 uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 			uint32_t dw2, uint32_t dw3, bool hold)
 {
@@ -58,7 +64,7 @@ uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 		 * this lap, carrying the chain bit so a TD may span it. */
 		struct xhci_trb *link = &r->trbs[r->count];
 		uint32_t ldw3 = XHCI_TRB_TYPE_SET(XHCI_TRB_LINK) | XHCI_TRB_TC |
-				(dw3 & XHCI_TRB_CH) | cycle;
+				(r->link_chain ? XHCI_TRB_CH : dw3 & XHCI_TRB_CH) | cycle;
 
 		bu_wmb();
 		link->dw[3] = bu_cpu_to_le32(ldw3);
@@ -85,6 +91,11 @@ uint32_t bu_xhci_td_size(size_t td_len, size_t done_incl, unsigned mps, bool las
 	if (sent_packets >= total_packets)
 		return 0;
 	return (uint32_t)BU_MIN(total_packets - sent_packets, (size_t)31);
+}
+
+uint32_t bu_xhci_td_size_kib(size_t remaining)
+{
+	return (uint32_t)BU_MIN(remaining >> 10, (size_t)31);
 }
 
 /** floor(log2(v)) for v > 0. */

@@ -2,16 +2,18 @@
  * xHCI transfers (xHCI 1.2 §4.11, §4.10): building a TD on an endpoint's
  * Transfer Ring, one builder per transfer type (control: Setup, Data and
  * Status Stage TRBs; bulk and interrupt: Normal TRBs; isochronous: Isoch
- * TRBs) over one shared enqueue that splits buffers at 64 KiB boundaries
- * and fills TD Size; then ringing the endpoint's Doorbell. Transfer Events
- * are matched to TDs by TRB address and handled per type; isoch TDs a run
- * of missed intervals passed over complete as missed (§4.10.3.2). A halted
- * endpoint is recovered: a transaction error first by a soft retry of the
- * same TD (Reset Endpoint with TSP=1, §4.6.8.1), otherwise by Reset
- * Endpoint and Set TR Dequeue Pointer past the failed TD (§4.6.8, §4.6.10)
- * with the device's data toggle reset too; a cancel stops the endpoint
- * (Stop Endpoint, §4.6.9) and turns the cancelled TDs into No-Ops or moves
- * the dequeue pointer past them.
+ * TRBs) over one shared enqueue that splits buffers at 64 KiB boundaries,
+ * fills TD Size (as the controller's version counts it) and lets a TD go on
+ * past the Link TRB only at a TD fragment's end (§4.11.7.1); then ringing
+ * the endpoint's Doorbell. Transfer Events are matched to TDs by TRB
+ * address and handled per type; isoch TDs a run of missed intervals passed
+ * over complete as missed (§4.10.3.2). A halted endpoint is recovered: a
+ * transaction error first by a soft retry of the same TD (Reset Endpoint
+ * with TSP=1, §4.6.8.1), otherwise by Reset Endpoint and Set TR Dequeue
+ * Pointer past the failed TD (§4.6.8, §4.6.10) with the device's data
+ * toggle reset too; a cancel stops the endpoint (Stop Endpoint, §4.6.9)
+ * and turns the cancelled TDs into No-Ops or moves the dequeue pointer past
+ * them.
  *
  * Reading order: the endpoint queue, the TD builders and submit, transfer
  * events, recovery, cancellation and pause, small endpoint queries.
@@ -131,7 +133,11 @@ static void ep_kick(struct xhci *x, struct xhci_ep *ep)
 /* TD builders (§4.11.2, §6.4.1)                                            */
 /* ======================================================================== */
 
-/** A TD being built on a Transfer Ring from a mapped buffer. */
+/**
+ * A TD being laid out on a Transfer Ring from a mapped buffer. The same
+ * builders run twice: `dry` first, only counting TRBs and finding where the
+ * TD meets the Link TRB, then for real.
+ */
 struct xhci_td {
 	struct xhci_ring *ring;
 	const struct bu_dma_chunk *chunks;
@@ -139,46 +145,88 @@ struct xhci_td {
 	size_t len;       /* bytes in the whole TD */
 	size_t done;      /* bytes queued so far */
 	unsigned mps;
+	size_t frag;      /* TD fragment: Max Packet Size x (Max Burst + 1) */
+	uint16_t hciversion;
 	bool in;
+	bool zlp;         /* bulk OUT ends with a zero-length packet */
+	bool dry;         /* count the TRBs, write nothing */
+	uint32_t enq;     /* counter the next TRB goes to */
 	uint32_t first;   /* counter of the first TRB (held) */
 	bool have_first;
+	uint32_t cut;     /* the latest TRB a Link TRB may follow */
+	uint32_t shift;   /* No-Ops needed in front so that `cut` meets the Link */
 	uint32_t type;    /* TRB type for the next data TRB */
 	uint32_t extra;   /* extra dw3 flags for the next data TRB only */
 	uint32_t flags;   /* flags for every data TRB (ISP) */
 };
 
 /**
- * The shared enqueue: push one TRB of the TD. The TD's first TRB is held
- * (written with the wrong cycle bit) until the whole TD is on the ring.
+ * The shared enqueue: push one TRB of the TD (or count it, dry). The TD's
+ * first TRB is held (written with the wrong cycle bit) until the whole TD
+ * is on the ring.
  */
 static void td_push(struct xhci_td *td, uint32_t dw0, uint32_t dw1, uint32_t dw2,
 		    uint32_t dw3)
 {
-	uint32_t c = bu_xhci_ring_push(td->ring, dw0, dw1, dw2, dw3, !td->have_first);
-
 	if (!td->have_first) {
-		td->first = c;
+		td->first = td->enq;
 		td->have_first = true;
 	}
+	if (!td->dry)
+		bu_xhci_ring_push(td->ring, dw0, dw1, dw2, dw3, td->enq == td->first);
+	td->enq++;
+}
+
+/**
+ * How many of the `n` bytes at hand the next data TRB takes. A TD may go on
+ * past the Link TRB only where a TD fragment ends (xHCI 1.2 §4.11.7.1): the
+ * TRB before the Link is trimmed to end there (as Linux xhci_align_td
+ * does). One that cannot reach a fragment's end there sets `shift`: that
+ * many No-Ops in front of the TD bring the latest TRB that can (`cut`) to
+ * the Link instead.
+ */
+static size_t td_fit_link(struct xhci_td *td, size_t n)
+{
+	size_t over = (td->done + n) % td->frag; /* bytes past the last fragment end */
+	bool reaches = over < n;                  /* a fragment ends in these n bytes */
+
+	if (xhci_ring_slot(td->ring, td->enq) != td->ring->count - 1 ||
+	    td->done + n == td->len) {
+		if (reaches)
+			td->cut = td->enq;
+		return n;
+	}
+	if (reaches)
+		return n - over;
+	if (!td->shift)
+		td->shift = td->enq - td->cut;
+	return n;
+}
+
+/** TD Size of a data TRB of `n` bytes, the TD's `last` or not (§4.11.2.4). */
+static uint32_t td_size(const struct xhci_td *td, size_t n, bool last)
+{
+	if (td->hciversion < 0x0100)
+		return bu_xhci_td_size_kib(td->len - td->done);
+	return bu_xhci_td_size(td->len, td->done + n, td->mps, last);
 }
 
 /** Queue the data TRBs for one DMA chunk, split at 64 KiB boundaries. */
-static void td_add_chunk(struct xhci_td *td, uint64_t bus, size_t len,
-			 bool last_chunk, bool more_after)
+static void td_add_chunk(struct xhci_td *td, uint64_t bus, size_t len, bool more_after)
 {
 	while (len) {
 		size_t room = 0x10000 - (bus & 0xffff); /* §6.1: no 64 KiB crossing */
-		size_t n = BU_MIN(len, room);
-		bool last = last_chunk && n == len;
+		size_t n = td_fit_link(td, BU_MIN(len, room));
+		bool last = td->done + n == td->len;
 		uint32_t dw3 = XHCI_TRB_TYPE_SET(td->type) | td->extra | td->flags;
 		uint32_t size;
 
-		td->done += n;
 		if (!last || more_after)
 			dw3 |= XHCI_TRB_CH;
-		size = bu_xhci_td_size(td->len, td->done, td->mps, last && !more_after);
+		size = td_size(td, n, last && !more_after);
 		td_push(td, (uint32_t)bus, (uint32_t)(bus >> 32),
 			(uint32_t)n | XHCI_TRB_TD_SIZE(size), dw3);
+		td->done += n;
 		td->type = XHCI_TRB_NORMAL; /* following TRBs of a stage are Normal */
 		td->extra = 0;
 		bus += n;
@@ -190,8 +238,7 @@ static void td_add_chunk(struct xhci_td *td, uint64_t bus, size_t len,
 static void td_add_data(struct xhci_td *td, bool more_after)
 {
 	for (int i = 0; i < td->nchunks; i++)
-		td_add_chunk(td, td->chunks[i].bus, td->chunks[i].len,
-			     i == td->nchunks - 1, more_after);
+		td_add_chunk(td, td->chunks[i].bus, td->chunks[i].len, more_after);
 }
 
 /** Set IOC on the TD's last TRB. */
@@ -199,7 +246,8 @@ static void td_set_ioc(struct xhci_td *td)
 {
 	struct xhci_trb *last = xhci_ring_trb(td->ring, td->ring->enq - 1);
 
-	last->dw[3] = bu_cpu_to_le32(bu_le32_to_cpu(last->dw[3]) | XHCI_TRB_IOC);
+	if (!td->dry)
+		last->dw[3] = bu_cpu_to_le32(bu_le32_to_cpu(last->dw[3]) | XHCI_TRB_IOC);
 }
 
 /** Control TD: Setup Stage, Data Stage when there is data, Status Stage. */
@@ -210,6 +258,7 @@ static void td_build_control(struct xhci_td *td, const struct bu_usb_xfer *xfer)
 	/* §6.4.1.2.1: Setup Stage with immediate data, length 8. */
 	td_push(td, bu_get_le32(&xfer->setup[0]), bu_get_le32(&xfer->setup[4]), 8,
 		XHCI_TRB_TYPE_SET(XHCI_TRB_SETUP) | XHCI_TRB_IDT | XHCI_TRB_TRT(trt));
+	td->cut = td->enq - 1; /* the Data Stage may begin past the Link */
 	if (td->len) {
 		td->type = XHCI_TRB_DATA;
 		td->extra = td->in ? XHCI_TRB_DIR_IN : 0;
@@ -224,31 +273,33 @@ static void td_build_control(struct xhci_td *td, const struct bu_usb_xfer *xfer)
 
 /**
  * Bulk or interrupt TD: Normal TRBs, one zero-length TRB for an empty
- * transfer, and a trailing zero-length TRB when `zlp` asks for one.
+ * transfer, and a trailing zero-length TRB when td->zlp asks for one.
  */
-static void td_build_normal(struct xhci_td *td, bool zlp)
+static void td_build_normal(struct xhci_td *td)
 {
 	td->type = XHCI_TRB_NORMAL;
 	td->flags = td->in ? XHCI_TRB_ISP : 0;
 	if (!td->len)
 		td_push(td, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_NORMAL) | XHCI_TRB_IOC);
-	td_add_data(td, zlp);
-	if (zlp)
+	td_add_data(td, td->zlp);
+	if (td->zlp)
 		td_push(td, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_NORMAL));
 	td_set_ioc(td);
 }
 
 /**
- * Isochronous TD (§4.11.2.5): one Isoch TRB with TBC and TLBPC (§4.11.2.3)
- * then Normal TRBs, in a given frame or as soon as possible.
+ * TBC and TLBPC of an Isoch TRB (§4.11.2.3) for a TD of `len` bytes. They
+ * are reserved before xHCI 1.0 (Linux sets them only from 1.0 on).
  */
-static void td_build_isoch(struct xhci_td *td, const struct bu_usb_endpoint *uep,
-			   const struct bu_usb_xfer *xfer)
+static uint32_t isoch_bursts(const struct xhci_td *td, const struct bu_usb_endpoint *uep,
+			     size_t len)
 {
-	uint32_t pkts = uep->mps ? (uint32_t)((xfer->len + uep->mps - 1) / uep->mps) : 1;
+	uint32_t pkts = uep->mps ? (uint32_t)((len + uep->mps - 1) / uep->mps) : 1;
 	unsigned burst = uep->max_burst + 1u;
 	uint32_t tbc = 0, tlbpc;
 
+	if (td->hciversion < 0x0100)
+		return 0;
 	if (!pkts)
 		pkts = 1;
 	if (uep->dev->speed >= BU_SPEED_SUPER) {
@@ -259,8 +310,18 @@ static void td_build_isoch(struct xhci_td *td, const struct bu_usb_endpoint *uep
 	} else {
 		tlbpc = pkts - 1;
 	}
+	return XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+}
+
+/**
+ * Isochronous TD (§4.11.2.5): one Isoch TRB with TBC and TLBPC then Normal
+ * TRBs, in a given frame or as soon as possible (Frame ID and SIA mean the
+ * same from xHCI 0.96 on).
+ */
+static void td_build_isoch(struct xhci_td *td, const struct bu_usb_xfer *xfer)
+{
 	td->type = XHCI_TRB_ISOCH;
-	td->extra = XHCI_TRB_TBC(tbc & 3) | XHCI_TRB_TLBPC(tlbpc & 15);
+	td->extra = isoch_bursts(td, xfer->ep, xfer->len);
 	/* A given frame (Frame ID, MFINDEX 13:3) or as soon as possible. */
 	td->extra |= (xfer->flags & BU_XFER_ISOCH_FRAME) ? XHCI_TRB_FRAME_ID(xfer->frame)
 							 : XHCI_TRB_SIA;
@@ -273,22 +334,53 @@ static void td_build_isoch(struct xhci_td *td, const struct bu_usb_endpoint *uep
 	td_set_ioc(td);
 }
 
+/**
+ * Lay the TD of `xfer` out from the ring's enqueue position behind `pad`
+ * unchained No-Op TRBs (§6.4.1.4), for real or `dry`. Returns the TRBs it
+ * takes, the No-Ops included.
+ */
+static uint32_t td_lay(struct xhci_td *td, const struct xhci_ep *ep,
+		       const struct bu_usb_xfer *xfer, uint32_t pad, bool dry)
+{
+	uint32_t start = td->ring->enq;
+
+	td->dry = dry;
+	td->enq = start;
+	td->have_first = false;
+	td->done = 0;
+	td->shift = 0;
+	td->type = td->extra = td->flags = 0;
+	for (uint32_t i = 0; i < pad; i++)
+		td_push(td, 0, 0, 0, XHCI_TRB_TYPE_SET(XHCI_TRB_NOOP));
+	td->cut = td->enq - 1; /* the whole TD may begin past the Link */
+	if (ep->type == BU_EP_CONTROL)
+		td_build_control(td, xfer);
+	else if (ep->type == BU_EP_ISOCH)
+		td_build_isoch(td, xfer);
+	else
+		td_build_normal(td);
+	return td->enq - start;
+}
+
+/**
+ * TRBs the TD takes at the enqueue position, with the No-Ops (*pad) that
+ * must go in front when none of its TRBs can end a TD fragment right before
+ * the Link TRB (a chunk shorter than a packet there, say).
+ */
+static uint32_t td_plan(struct xhci_td *td, const struct xhci_ep *ep,
+			const struct bu_usb_xfer *xfer, uint32_t *pad)
+{
+	uint32_t n = td_lay(td, ep, xfer, 0, true);
+
+	*pad = td->shift;
+	if (*pad)
+		n = td_lay(td, ep, xfer, *pad, true);
+	return n;
+}
+
 /* ======================================================================== */
 /* Submit                                                                   */
 /* ======================================================================== */
-
-/** Worst-case TRBs for a buffer in `nchunks` chunks (64 KiB splits). */
-static size_t trbs_needed(const struct bu_dma_chunk *ch, int nchunks)
-{
-	size_t n = 0;
-
-	for (int i = 0; i < nchunks; i++) {
-		uint64_t start = ch[i].bus, end = ch[i].bus + ch[i].len;
-
-		n += ch[i].len ? (size_t)(((end - 1) >> 16) - (start >> 16) + 1) : 0;
-	}
-	return n;
-}
 
 /** Whether the endpoint and the request allow a submit; 0 or an error. */
 static int xfer_check(struct xhci *x, struct xhci_ep *ep, const struct bu_usb_xfer *xfer)
@@ -308,11 +400,14 @@ static int xfer_check(struct xhci *x, struct xhci_ep *ep, const struct bu_usb_xf
 
 /**
  * Map the transfer's buffer into `chunks`; returns their count or an
- * error. Without AC64 every chunk must lie below 4 GiB (§5.3.6).
+ * error. The chunks must cover the buffer exactly, and without AC64 lie
+ * below 4 GiB (§5.3.6).
  */
 static int xfer_map(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
 		    struct bu_dma_chunk *chunks)
 {
+	size_t total = 0;
+	bool low = true;
 	int n;
 
 	if (!xfer->len)
@@ -320,15 +415,16 @@ static int xfer_map(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer
 	n = x->plat->dma_map(x->plat->ctx, xfer->buf, xfer->len,
 			     xfer_is_in(ep, xfer) ? BU_DMA_FROM_DEVICE : BU_DMA_TO_DEVICE,
 			     chunks, XHCI_MAX_CHUNKS);
-	if (n < 0 || x->ac64)
+	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		if ((chunks[i].bus + chunks[i].len - 1) >> 32) {
-			xfer_unmap(x, ep, xfer);
-			return BU_EFAULT;
-		}
+		total += chunks[i].len;
+		low = low && !((chunks[i].bus + chunks[i].len - 1) >> 32);
 	}
-	return n;
+	if (total == xfer->len && (low || x->ac64))
+		return n;
+	xfer_unmap(x, ep, xfer);
+	return BU_EFAULT;
 }
 
 /** Put a built TD on the endpoint's queue and hand it to the controller. */
@@ -359,15 +455,32 @@ static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfe
 		ep->restart = true;
 }
 
+/** Set up the layout of `xfer`'s TD over its `nchunks` mapped chunks. */
+static void td_init(struct xhci_td *td, const struct xhci *x, struct xhci_ep *ep,
+		    const struct bu_usb_xfer *xfer, const struct bu_dma_chunk *chunks,
+		    int nchunks)
+{
+	const struct bu_usb_endpoint *uep = xfer->ep;
+
+	td->ring = &ep->ring;
+	td->chunks = chunks;
+	td->nchunks = nchunks;
+	td->len = xfer->len;
+	td->mps = uep->mps;
+	td->frag = (size_t)BU_MAX(uep->mps, 1u) * (uep->max_burst + 1u);
+	td->hciversion = x->hciversion;
+	td->in = xfer_is_in(ep, xfer);
+	td->zlp = !td->in && (xfer->flags & BU_XFER_ZLP) && ep->type == BU_EP_BULK &&
+		  xfer->len && uep->mps && xfer->len % uep->mps == 0;
+}
+
 int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 {
-	struct bu_usb_endpoint *uep = xfer->ep;
-	struct xhci *x = bus_xhci(uep->dev->bus);
-	struct xhci_ep *ep = uep->hc_priv;
+	struct xhci *x = bus_xhci(xfer->ep->dev->bus);
+	struct xhci_ep *ep = xfer->ep->hc_priv;
 	struct bu_dma_chunk chunks[XHCI_MAX_CHUNKS];
 	struct xhci_td td = { 0 };
-	size_t need;
-	bool zlp;
+	uint32_t need, pad;
 	int rc;
 
 	rc = xfer_check(x, ep, xfer);
@@ -376,28 +489,19 @@ int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 	rc = xfer_map(x, ep, xfer, chunks);
 	if (rc < 0)
 		return rc;
-	td.ring = &ep->ring;
-	td.chunks = chunks;
-	td.nchunks = rc;
-	td.len = xfer->len;
-	td.mps = uep->mps;
-	td.in = xfer_is_in(ep, xfer);
-	/* Setup and Status Stage, or an empty TRB, or a ZLP: at most 3 more. */
-	need = trbs_needed(chunks, td.nchunks) + 3;
+	td_init(&td, x, ep, xfer, chunks, rc);
+	/* Exactly what the TD takes here, the No-Ops that move it included.
+	 * One that would not fit the ring from here even empty can never be
+	 * queued; with No-Ops that can only be a TD of nearly a ring's size. */
+	need = td_plan(&td, ep, xfer, &pad);
 	if (need > xhci_ring_space(&ep->ring)) {
 		xfer_unmap(x, ep, xfer);
 		return need > ep->ring.count - 1 ? BU_EINVAL : BU_ENOSPC;
 	}
-	zlp = !td.in && (xfer->flags & BU_XFER_ZLP) && ep->type == BU_EP_BULK &&
-	      xfer->len && uep->mps && xfer->len % uep->mps == 0;
-	if (ep->type == BU_EP_CONTROL)
-		td_build_control(&td, xfer);
-	else if (ep->type == BU_EP_ISOCH)
-		td_build_isoch(&td, uep, xfer);
-	else
-		td_build_normal(&td, zlp);
-	/* The TD fits in what was reserved for it, between deq and enq. */
-	BU_ASSERT(x->plat, (uint32_t)(ep->ring.enq - td.first) <= need &&
+	td_lay(&td, ep, xfer, pad, false);
+	/* The TD took what was planned, between deq and enq, and meets the
+	 * Link TRB only at a TD fragment's end. */
+	BU_ASSERT(x->plat, ep->ring.enq - td.first == need && !td.shift &&
 			   (uint32_t)(ep->ring.enq - ep->ring.deq) < ep->ring.count);
 	td_queue(x, ep, xfer, td.first);
 	return 0;

@@ -116,7 +116,13 @@ struct sim_config {
 	/** The platform's DMA placement (see enum sim_dma_place). */
 	enum sim_dma_place dma_place;
 	unsigned scratchpads;    /**< Max Scratchpad Buffers (0..1023) */
-	uint16_t hci_version;    /**< HCIVERSION (0: 0x0110) */
+	/**
+	 * HCIVERSION (0: 0x0110). Below 0x0100 (the 0.96 parts: NEC uPD720200,
+	 * AMD Hudson, Etron, early ASMedia/Fresco/VIA) TD Size counts the KiB
+	 * left in the TD and an Isoch TRB's TBC and TLBPC are reserved; below
+	 * 0x0096 every Link TRB, on every ring, must carry CH (0.95 parts).
+	 */
+	uint16_t hci_version;
 	bool no_lec;             /**< clear HCCPARAMS2.LEC (Large ESIT Payload; set by default from HCIVERSION 1.1) */
 	unsigned erst_max;       /**< HCSPARAMS2.ERST Max (0: 4, i.e. 16 segments) */
 	/**
@@ -176,6 +182,12 @@ struct sim_config {
 	 * PCH specification update erratum 8).
 	 */
 	unsigned compliance_without_cas;
+	/**
+	 * The Link TRB of an isochronous ring must carry CH even between TDs,
+	 * as on AMD's xHCI 0.96 hosts (Linux XHCI_AMD_0x96_HOST): one without
+	 * it is a violation, and inside a TD the controller ends the TD there.
+	 */
+	bool isoc_link_chain;
 	size_t map_split;        /**< dma_map splits at host pages of this size (0: one chunk) */
 	bool second_event_on_short; /**< after an ISP short event, also report the TD's IOC TRB (as many real HCs do) */
 	/**

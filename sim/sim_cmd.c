@@ -1038,6 +1038,9 @@ static bool sim_cmd_fetch(struct sim *sim, uint32_t t[4], uint64_t *addr)
 		if (sim_rd64(t) & 0x3f)
 			sim_violation_add(sim, "command ring Link TRB at %#llx points to %#llx: not 64-byte aligned",
 					  (unsigned long long)cm->deq, (unsigned long long)sim_rd64(t));
+		if (sim->cfg.hci_version < 0x0096 && !(t[3] & XHCI_TRB_CH))
+			sim_violation_add(sim, "command ring Link TRB at %#llx without CH, which an xHCI 0.95 controller needs on every Link TRB",
+					  (unsigned long long)cm->deq);
 		if (t[3] & XHCI_TRB_TC)
 			cm->ccs = !cm->ccs;
 		cm->deq = target;

@@ -65,36 +65,62 @@ static void personality_intel(struct sim_config *c)
 	SET_IF_ZERO(c->reset_settle_us, 1000);
 }
 
-/** Intel 7-series (Panther Point, 8086:1e31): ports routed to EHCI until switched. */
+/**
+ * Intel 7-series (Panther Point, 8086:1e31): ports routed to EHCI until
+ * switched; one Missed Service Error for a run of missed isoch TDs.
+ */
 static void personality_intel_ppt(struct sim_config *c)
 {
 	personality_intel(c);
+	SET_IF_ZERO(c->pci_vendor, 0x8086);
+	SET_IF_ZERO(c->pci_device, 0x1e31);
+	c->intel_port_routing = true;
+	c->missed_service_run = true;
 }
 
-/** Intel 100-series (Sunrise Point, Skylake, 8086:9d2f): bogus PSI (iPXE XHCI_BAD_PSIV). */
+/**
+ * Intel 100-series (Sunrise Point-LP, Skylake, 8086:9d2f): bogus PSI (iPXE
+ * XHCI_BAD_PSIV), Compliance Mode without CAS (Linux XHCI_MISSING_CAS),
+ * Missed Service Error runs reported with a NULL TRB pointer.
+ */
 static void personality_intel_spt(struct sim_config *c)
 {
 	personality_intel(c);
+	SET_IF_ZERO(c->pci_vendor, 0x8086);
+	SET_IF_ZERO(c->pci_device, 0x9d2f);
 	SET_IF_ZERO(c->scratchpads, 8);
 	c->psi = true;
 	c->psi_bogus = true;
+	SET_IF_ZERO(c->compliance_without_cas, 1);
+	c->missed_service_null = true;
 }
 
 /** AMD Hudson FCH: xHCI 0.96 (TD Size in KiB, TBC/TLBPC reserved). */
 static void personality_amd096(struct sim_config *c)
 {
+	SET_IF_ZERO(c->pci_vendor, 0x1022);
+	SET_IF_ZERO(c->pci_device, 0x7812);
 	SET_IF_ZERO(c->hci_version, 0x0096);
+	c->isoc_link_chain = true;
 }
 
 /** ASMedia ASM1142: advertises AC64, corrupts DMA above 4 GiB (Linux XHCI_NO_64BIT_SUPPORT). */
 static void personality_asmedia(struct sim_config *c)
 {
+	SET_IF_ZERO(c->pci_vendor, 0x1b21);
+	SET_IF_ZERO(c->pci_device, 0x1242);
 	SET_IF_ZERO(c->hci_version, 0x0100);
+	c->dma_32bit_only = true;
+	/* A platform that can place DMA memory below 4 GiB, as it must for
+	 * this part (the driver refuses addresses above). */
+	SET_IF_ZERO(c->dma_place, SIM_DMA_LOW);
 }
 
 /** VIA VL805: reads 64 bytes ahead of every TRB, across the Link TRB. */
 static void personality_vl805(struct sim_config *c)
 {
+	SET_IF_ZERO(c->pci_vendor, 0x1106);
+	SET_IF_ZERO(c->pci_device, 0x3483);
 	SET_IF_ZERO(c->hci_version, 0x0100);
 	c->trb_readahead = true;
 }

@@ -1,7 +1,8 @@
 /*
  * sim transfer rings (xHCI §4.9-§4.11, §4.14): doorbells, TD fetch with Link
  * TRBs (Toggle Cycle), Normal / Setup / Data / Status / Isoch / Event Data /
- * No-Op TRBs, chain bit, IOC, ISP, IDT, BEI, TD Size, 64 KiB rule; one USB
+ * No-Op TRBs, chain bit, IOC, ISP, IDT, BEI, TD Size (as xHCI 1.0 or 0.96
+ * counts it), 64 KiB rule, TD fragments at Link TRBs; one USB
  * packet at a time against the device model, with per-packet time, NAK
  * retry, CErr-counted transaction errors, STALL and babble halting the
  * endpoint, short packets with the right events and residues, periodic
@@ -229,38 +230,123 @@ static bool sim_check_trb(struct sim *sim, unsigned s, unsigned dci, const struc
 	return true;
 }
 
-/* TD Size (xHCI §4.11.2.4) of every transfer TRB in [from, to). */
+/*
+ * TD Size (xHCI §4.11.2.4) for a TRB of `len` bytes with `before` bytes of a
+ * `total`-byte TD ahead of it: from xHCI 1.0 the packets left after it (0 on
+ * the TD's last TRB); before 1.0 the KiB left, this TRB included.
+ */
+static uint64_t sim_want_td_size(const struct sim *sim, const struct sim_ep *ep, uint64_t total,
+				 uint64_t before, uint32_t len, bool last)
+{
+	uint64_t want;
+
+	if (sim->cfg.hci_version < 0x100)
+		want = (total - before) >> 10;
+	else
+		want = last ? 0 : (total + ep->mps - 1) / ep->mps - (before + len) / ep->mps;
+	return want > 31 ? 31 : want;
+}
+
+/* TD Size of every transfer TRB in [from, to). */
 static void sim_check_td_size(struct sim *sim, unsigned s, unsigned dci, struct sim_ep *ep,
 			      unsigned from, unsigned to)
 {
 	uint64_t total = 0, cum = 0;
 	unsigned last = to;
 
-	if (sim->cfg.hci_version < 0x100)
-		return;
 	for (unsigned i = from; i < to; i++)
 		if (sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3]))) {
 			total += XHCI_TRB_LEN(ep->td[i].dw[2]);
 			last = i;
 		}
-	uint64_t pkts = (total + ep->mps - 1) / ep->mps;
 	for (unsigned i = from; i < to; i++) {
 		const struct sim_td_trb *t = &ep->td[i];
 		if (!sim_is_xfer_trb(XHCI_TRB_TYPE(t->dw[3])))
 			continue;
-		cum += XHCI_TRB_LEN(t->dw[2]);
-		uint64_t want = i == last ? 0 : pkts - cum / ep->mps;
-		if (want > 31)
-			want = 31;
+		uint32_t len = XHCI_TRB_LEN(t->dw[2]);
+		uint64_t want = sim_want_td_size(sim, ep, total, cum, len, i == last);
 		unsigned got = (t->dw[2] >> 17) & 0x1f;
+		cum += len;
 		if (got != want) {
-			sim_violation_add(sim, "slot %u DCI %u TRB @%#llx: TD Size %u, expected %llu (TD %llu bytes, %llu up to here, MPS %u)",
+			sim_violation_add(sim, "slot %u DCI %u TRB @%#llx: TD Size %u, expected %llu (TD %llu bytes, %llu up to here, MPS %u; %s)",
 					  s, dci, (unsigned long long)t->addr, got,
 					  (unsigned long long)want, (unsigned long long)total,
-					  (unsigned long long)cum, ep->mps);
+					  (unsigned long long)cum, ep->mps,
+					  sim->cfg.hci_version < 0x100
+						  ? "xHCI 0.96: KiB left in the TD, this TRB included"
+						  : "xHCI 1.0: packets left after this TRB");
 			return;
 		}
 	}
+}
+
+/*
+ * Whether this controller follows a Link TRB of the ring only with CH set,
+ * between TDs too: every ring of an xHCI 0.95 part, the isochronous rings
+ * with sim_config.isoc_link_chain (AMD 0.96).
+ */
+static bool sim_link_needs_ch(const struct sim *sim, const struct sim_ep *ep)
+{
+	return sim->cfg.hci_version < 0x0096 ||
+	       (sim->cfg.isoc_link_chain && sim_xtype(ep) == SIM_EP_ISOCH);
+}
+
+/*
+ * Check a Link TRB at `at` met while fetching a TD (`chained`: inside one).
+ * Returns false when the controller ends the TD at it (a Link TRB without
+ * the CH it needs).
+ */
+static bool sim_check_link(struct sim *sim, unsigned s, unsigned dci, const struct sim_ep *ep,
+			   uint64_t at, const uint32_t t[4], bool chained)
+{
+	if (t[0] & 0xf)
+		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx target %#llx not 16-byte aligned",
+				  s, dci, (unsigned long long)at, (unsigned long long)sim_rd64(t));
+	if (t[3] & XHCI_TRB_CH)
+		return true;
+	if (sim_link_needs_ch(sim, ep)) {
+		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx without CH, which %s needs on every Link TRB%s",
+				  s, dci, (unsigned long long)at,
+				  sim->cfg.hci_version < 0x0096 ? "an xHCI 0.95 controller"
+								 : "this isochronous ring (AMD 0.96)",
+				  chained ? "; the TD ends there" : "");
+		return !chained;
+	}
+	if (chained)
+		sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx inside a TD without CH",
+				  s, dci, (unsigned long long)at);
+	return true;
+}
+
+/*
+ * The TD goes on with data past the Link TRB at `link`: only at the end of
+ * a TD fragment, a whole number of Max Burst Payloads (Max Packet Size x
+ * (Max Burst + 1)) before it (xHCI 1.2 §4.11.7.1). The TD's last fetched
+ * TRB is the first data TRB after the Link.
+ */
+static void sim_check_fragment(struct sim *sim, unsigned s, unsigned dci, const struct sim_ep *ep,
+			       uint64_t link)
+{
+	uint64_t bytes = 0, mbp = (uint64_t)ep->mps * (ep->burst + 1u);
+
+	for (unsigned i = 0; i + 1 < ep->td_n; i++)
+		if (sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3])))
+			bytes += XHCI_TRB_LEN(ep->td[i].dw[2]);
+	if (mbp && bytes % mbp)
+		sim_violation_add(sim, "slot %u DCI %u: TD goes on past the Link TRB @%#llx after %llu bytes, not a multiple of its TD fragment, %llu bytes (xHCI 1.2 §4.11.7.1)",
+				  s, dci, (unsigned long long)link, (unsigned long long)bytes,
+				  (unsigned long long)mbp);
+}
+
+/* Whether the fetched TD holds No-Op and Event Data TRBs only (§6.4.1.4). */
+static bool sim_td_aux_only(const struct sim_ep *ep)
+{
+	for (unsigned i = 0; i < ep->td_n; i++) {
+		unsigned ty = XHCI_TRB_TYPE(ep->td[i].dw[3]);
+		if (ty != XHCI_TRB_NOOP && ty != XHCI_TRB_EVENT_DATA)
+			return false;
+	}
+	return true;
 }
 
 static void sim_ep_error_state(struct sim *sim, unsigned s, unsigned dci, uint64_t ptr,
@@ -283,6 +369,7 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 	bool ccs = ep->ccs, control = sim_xtype(ep) == SIM_EP_CONTROL;
 	unsigned links = 0;
 	bool chained = false, seen_status = false;
+	uint64_t link_at = 0; /* a Link TRB inside the TD, no data after it yet */
 	uint32_t t[4];
 
 	ep->td_n = 0;
@@ -299,16 +386,14 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 				sim_hc_error(sim, "more than 32 consecutive Link TRBs on a transfer ring");
 				return -1;
 			}
-			if (t[0] & 0xf)
-				sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx target %#llx not 16-byte aligned",
-						  s, dci, (unsigned long long)deq,
-						  (unsigned long long)sim_rd64(t));
-			if (chained && !(t[3] & XHCI_TRB_CH))
-				sim_violation_add(sim, "slot %u DCI %u: Link TRB @%#llx inside a TD without CH",
-						  s, dci, (unsigned long long)deq);
+			bool go_on = sim_check_link(sim, s, dci, ep, deq, t, chained);
+			if (chained)
+				link_at = deq;
 			if (t[3] & XHCI_TRB_TC)
 				ccs = !ccs;
 			deq = sim_rd64(t) & ~0xfull;
+			if (!go_on)
+				break;
 			continue;
 		}
 		links = 0;
@@ -319,7 +404,13 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 			return -1;
 		}
 		deq += 16;
+		if (link_at && sim_is_xfer_trb(type) && XHCI_TRB_LEN(t[2])) {
+			sim_check_fragment(sim, s, dci, ep, link_at);
+			link_at = 0;
+		}
 		if (control) {
+			if (type == XHCI_TRB_NOOP && ep->td_n == 1 && !(t[3] & XHCI_TRB_CH))
+				break; /* an unchained No-Op is a TD of its own */
 			if (type == XHCI_TRB_STATUS)
 				seen_status = true;
 			if (type == XHCI_TRB_SETUP || !seen_status || (t[3] & XHCI_TRB_CH)) {
@@ -344,7 +435,7 @@ static int sim_fetch_td(struct sim *sim, unsigned s, unsigned dci)
 	for (unsigned i = 0; i < ep->td_n; i++)
 		if (sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3])))
 			ep->td_len += XHCI_TRB_LEN(ep->td[i].dw[2]);
-	if (control) {
+	if (control && !sim_td_aux_only(ep)) {
 		const uint32_t *st = ep->td[0].dw;
 		unsigned trt = (st[3] >> 16) & 3;
 		bool in = st[0] & 0x80;
@@ -969,6 +1060,29 @@ static bool sim_isoch_empty(struct sim *sim, unsigned s, unsigned dci)
 	return false;
 }
 
+/* TBC and TLBPC of the TD's Isoch TRB (xHCI §4.11.2.3); reserved before 1.0. */
+static void sim_check_isoch_bursts(struct sim *sim, unsigned s, unsigned dci,
+				   const struct sim_ep *ep, enum sim_speed speed)
+{
+	const struct sim_td_trb *first = &ep->td[0];
+	uint64_t npk = ep->td_len ? (ep->td_len + ep->mps - 1) / ep->mps : 1;
+	unsigned tbc = (first->dw[3] >> 7) & 3, tlbpc = (first->dw[3] >> 16) & 0xf;
+	unsigned want_tbc = 0, want_tlbpc = (unsigned)(npk - 1);
+	bool reserved = sim->cfg.hci_version < 0x100;
+
+	if (reserved) {
+		want_tlbpc = 0;
+	} else if (speed == SIM_SPEED_SUPER) {
+		unsigned b = ep->burst + 1u, r = (unsigned)(npk % b);
+		want_tbc = (unsigned)((npk + b - 1) / b - 1);
+		want_tlbpc = r == 0 ? ep->burst : r - 1;
+	}
+	if (tbc != want_tbc || (tlbpc != (want_tlbpc & 0xf)))
+		sim_violation_add(sim, "slot %u DCI %u Isoch TRB @%#llx: TBC %u TLBPC %u, expected %u / %u%s",
+				  s, dci, (unsigned long long)first->addr, tbc, tlbpc, want_tbc,
+				  want_tlbpc, reserved ? " (reserved before xHCI 1.0)" : "");
+}
+
 static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_device *dev)
 {
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
@@ -1003,19 +1117,7 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 		sim_ep_activate(sim, s, dci, ep->svc_ns);
 		return;
 	}
-	/* TBC / TLBPC (xHCI §4.11.2.3) */
-	uint64_t npk = ep->td_len ? (ep->td_len + ep->mps - 1) / ep->mps : 1;
-	unsigned tbc = (first->dw[3] >> 7) & 3, tlbpc = (first->dw[3] >> 16) & 0xf;
-	unsigned want_tbc = 0, want_tlbpc = (unsigned)(npk - 1);
-	if (dev->speed == SIM_SPEED_SUPER) {
-		unsigned b = ep->burst + 1u, r = (unsigned)(npk % b);
-		want_tbc = (unsigned)((npk + b - 1) / b - 1);
-		want_tlbpc = r == 0 ? ep->burst : r - 1;
-	}
-	if (tbc != want_tbc || (tlbpc != (want_tlbpc & 0xf)))
-		sim_violation_add(sim, "slot %u DCI %u Isoch TRB @%#llx: TBC %u TLBPC %u, expected %u / %u",
-				  s, dci, (unsigned long long)first->addr, tbc, tlbpc, want_tbc,
-				  want_tlbpc);
+	sim_check_isoch_bursts(sim, s, dci, ep, dev->speed);
 	if (ep->td_len > ep->max_esit)
 		sim_violation_add(sim, "slot %u DCI %u: isoch TD of %llu bytes > Max ESIT Payload %u",
 				  s, dci, (unsigned long long)ep->td_len, ep->max_esit);
@@ -1136,18 +1238,14 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 			ep->pkts_this_esit = 0;
 		}
 	}
-	if (sim_xtype(ep) != SIM_EP_CONTROL && ep->cur == 0 && ep->td_done == 0) {
+	if (ep->cur == 0 && ep->td_done == 0 && sim_td_aux_only(ep)) {
 		/* A TD of No-Op / Event Data TRBs only (a cancelled TD turned
-		 * into No-Ops): no bus transaction, just its events (§6.4.1.4). */
-		bool any = false;
-		for (unsigned i = 0; i < ep->td_n; i++)
-			any |= sim_is_xfer_trb(XHCI_TRB_TYPE(ep->td[i].dw[3]));
-		if (!any) {
-			sim_pass_aux(sim, s, dci, XHCI_CC_SUCCESS);
-			sim_td_finish(sim, s, dci);
-			sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
-			return;
-		}
+		 * into No-Ops, or padding): no bus transaction, just its events
+		 * (§6.4.1.4). */
+		sim_pass_aux(sim, s, dci, XHCI_CC_SUCCESS);
+		sim_td_finish(sim, s, dci);
+		sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
+		return;
 	}
 	if (sim_port_suspended(sim, (sl->sctx[1] >> 16) & 0xff)) {
 		/* A suspended link carries no packets: the TD waits for the
