@@ -80,8 +80,12 @@ static void personality_intel_ppt(struct sim_config *c)
 
 /**
  * Intel 100-series (Sunrise Point-LP, Skylake, 8086:9d2f): bogus PSI (iPXE
- * XHCI_BAD_PSIV), Compliance Mode without CAS (Linux XHCI_MISSING_CAS),
- * Missed Service Error runs reported with a NULL TRB pointer.
+ * XHCI_BAD_PSIV), Missed Service Error runs reported with a NULL TRB
+ * pointer. Its Compliance Mode without CAS (Linux XHCI_MISSING_CAS) is
+ * sim_config.compliance_without_cas, set by the tests of that recovery
+ * (test_quirks) rather than here: the driver finds such a port only by
+ * its 2 s poll, and the other suites' timing assumes ports that report
+ * their connections.
  */
 static void personality_intel_spt(struct sim_config *c)
 {
@@ -91,7 +95,6 @@ static void personality_intel_spt(struct sim_config *c)
 	SET_IF_ZERO(c->scratchpads, 8);
 	c->psi = true;
 	c->psi_bogus = true;
-	SET_IF_ZERO(c->compliance_without_cas, 1);
 	c->missed_service_null = true;
 }
 

@@ -47,8 +47,12 @@ static void log_to(struct sim_config *cfg, struct log_lines *l)
 /* bu_xhci_create on `sim` with default options; *us is how long it took. */
 static int create_timed(struct sim *sim, struct bu_usb_bus **bus, uint64_t *us)
 {
+	struct bu_xhci_options o = { 0 };
 	uint64_t t0 = sim_now_us(sim);
-	int r = bu_xhci_create(sim_regs_base(sim), sim_platform(sim), NULL, 0, bus);
+	int r;
+
+	sim_pci_identity(sim, &o.pci); /* the quirks of the personality's part */
+	r = bu_xhci_create(sim_regs_base(sim), sim_platform(sim), &o, 0, bus);
 
 	*us = sim_now_us(sim) - t0;
 	return r;

@@ -345,6 +345,7 @@ START_TEST(test_asmedia_dma_above_4g)
 
 	cfg.dma_32bit_only = true;
 	cfg.dma_fault_nonfatal = true;
+	cfg.dma_place = SIM_DMA_HIGH;
 	stack_sim(&st, &cfg);
 	stack_start(&st, &o, 0);
 	ck_assert_msg(sim_has_violation(st.sim, "above 4 GiB"), "no DMA above 4 GiB seen");
@@ -355,6 +356,7 @@ START_TEST(test_asmedia_dma_above_4g)
 	cfg = quirk_cfg(SIM_PERSONALITY_ASMEDIA, 0x1b21, 0x1242);
 	cfg.dma_32bit_only = true;
 	cfg.dma_fault_nonfatal = true;
+	cfg.dma_place = SIM_DMA_HIGH;
 	stack_sim(&st, &cfg);
 	ck_assert_int_eq(stack_start(&st, NULL, 0), BU_ENOMEM);
 	ASSERT_LOGGED("quirk no-64bit-dma for 1b21:1242", "XHCI_NO_64BIT_SUPPORT");

@@ -448,7 +448,9 @@ END_TEST
 
 START_TEST(test_v096_isoch_amd_pci)
 {
-	v096_isoch((struct sim_config){ .isoc_link_chain = true },
+	/* The identity is AMD's: the model must not be another vendor's. */
+	v096_isoch((struct sim_config){ .isoc_link_chain = true,
+					.personality = SIM_PERSONALITY_NONE },
 		   (struct bu_xhci_options){ .pci = { .vendor = 0x1022 } });
 }
 END_TEST
