@@ -59,7 +59,11 @@ BAREUSB_SRCS := $(addprefix $(BAREUSB_DIR)/,$(BAREUSB_CORE_SRCS) $(BAREUSB_HCD_S
 BAREUSB_CFLAGS := -std=c11 -ffreestanding -fno-common -fno-strict-aliasing \
 	-I$(BAREUSB_DIR)/include
 
-# `make -f bareusb.mk bareusb-print-srcs`: the list, one a line (the checks suite uses it).
+# `make -f bareusb.mk bareusb-print-srcs`: the list, one a line (the checks
+# suite uses it). Including this file leaves the includer's default goal
+# alone: without the save and restore, this rule would become it.
+bareusb_saved_goal := $(.DEFAULT_GOAL)
 .PHONY: bareusb-print-srcs
 bareusb-print-srcs:
 	@printf '%s\n' $(BAREUSB_SRCS)
+.DEFAULT_GOAL := $(bareusb_saved_goal)

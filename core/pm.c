@@ -77,6 +77,7 @@ static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 {
 	struct bu_usb_bus *bus = dev->bus;
 
+	(void)ctx;
 	if (status)
 		bu_core_dev(dev)->pm_wake = true;
 	if (bu_core_dev(dev)->pm_state != PM_STOPPING || --bu_core_dev(dev)->pm_stops)

@@ -26,6 +26,7 @@ static void op_done(struct bu_usb_device *dev, void *ctx, int status)
 {
 	struct bu_core_waiter *w = bu_core_dev(dev)->waiter;
 
+	(void)ctx;
 	if (w) {
 		w->status = status;
 		w->done = true;

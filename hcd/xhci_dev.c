@@ -228,6 +228,7 @@ static int cmd_err(unsigned cc)
 static void dev_cmd_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 			 unsigned slot)
 {
+	(void)x, (void)slot;
 	if (cmd->user_done && cmd->dev && cmd->dev->udev)
 		cmd->user_done(cmd->dev->udev, cmd->user_ctx, cmd_err(cc));
 }
@@ -544,6 +545,7 @@ static void disable_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 {
 	struct xhci_dev *d = cmd->dev;
 
+	(void)slot;
 	if (cc == XHCI_CC_SUCCESS || cc == XHCI_CC_SLOT_NOT_ENABLED) {
 		dev_release(x, d, 0);
 		return;

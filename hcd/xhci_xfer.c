@@ -1078,7 +1078,8 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	uint32_t *oc = xhci_out_ctx(x, d, ep->dci);
 	uint64_t deq = ((uint64_t)bu_le32_to_cpu(oc[3]) << 32) |
 		       (bu_le32_to_cpu(oc[2]) & ~15u);
-	uint32_t hc_at;
+
+	(void)slot;	uint32_t hc_at;
 	bool have_at = bu_xhci_ring_find(&ep->ring, deq, &hc_at);
 	bool move = false;
 	uint32_t move_to = 0;
