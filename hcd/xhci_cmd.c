@@ -11,6 +11,7 @@
 
 #include "bareusb/assert.h"
 #include "bareusb/errors.h"
+#include "bareusb/util.h"
 #include "xhci_trace.h"
 
 int bu_xhci_cmd_ring_alloc(struct xhci *x)
@@ -78,9 +79,40 @@ int bu_xhci_cmd_submit(struct xhci *x, uint64_t param, uint32_t dw3,
 	return 0;
 }
 
+/** A command that takes an Input Context (§4.6.5 to §4.6.7)? */
+static bool cmd_has_input(unsigned type)
+{
+	return type == XHCI_TRB_ADDRESS_DEVICE || type == XHCI_TRB_CONFIGURE_EP ||
+	       type == XHCI_TRB_EVALUATE_CTX;
+}
+
+/**
+ * Show the contexts behind a slot command's outcome: on failure always
+ * (what was asked and what the controller holds), under trace what the
+ * controller made of an Input Context command.
+ */
+static void cmd_log_contexts(struct xhci *x, struct xhci_cmd *cmd, unsigned cc)
+{
+	char what[64];
+
+	if (!cmd->dev || !cmd->dev->out_ctx)
+		return;
+	if (cc != XHCI_CC_SUCCESS) {
+		bu_snprintf(what, sizeof(what), "%s failed (%s)", bu_xhci_trb_type_name(cmd->type),
+			    bu_xhci_cc_name(cc));
+		if (cmd_has_input(cmd->type))
+			bu_xhci_ctx_log(x, cmd->dev, BU_LOG_WARN, what, true);
+		bu_xhci_ctx_log(x, cmd->dev, BU_LOG_WARN, what, false);
+	} else if (x->trace && cmd_has_input(cmd->type)) {
+		bu_xhci_ctx_log(x, cmd->dev, BU_LOG_TRACE, bu_xhci_trb_type_name(cmd->type),
+				false);
+	}
+}
+
 /** Run a command's completion function, if it has one. */
 static void cmd_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc, unsigned slot)
 {
+	cmd_log_contexts(x, cmd, cc);
 	if (cmd->done)
 		cmd->done(x, cmd, cc, slot);
 }

@@ -195,6 +195,58 @@ static void icc_set(struct xhci *x, struct xhci_dev *d, uint32_t add, uint32_t d
 }
 
 /* ======================================================================== */
+/* Context dumps                                                            */
+/* ======================================================================== */
+
+/** Read `n` little-endian context dwords into host order. */
+static void ctx_dwords(const uint32_t *ctx, uint32_t *dw, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		dw[i] = bu_le32_to_cpu(ctx[i]);
+}
+
+/** Log one Endpoint Context, named by DCI and endpoint address. */
+static void ep_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
+		       unsigned dci, const uint32_t *ctx)
+{
+	char buf[300];
+	uint32_t dw[5];
+
+	ctx_dwords(ctx, dw, 5);
+	bu_xhci_ep_ctx_decode(dw, buf, sizeof(buf));
+	bu_xhci_log(x, level, "slot %u   DCI %u (ep 0x%02x): %s", d->slot, dci,
+		    dci == 1 ? 0 : (dci / 2) | (dci & 1 ? 0x80 : 0), buf);
+}
+
+void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
+		     const char *what, bool input)
+{
+	char buf[300];
+	uint32_t dw[8];
+	uint32_t add = ~0u;
+
+	if (input) {
+		ctx_dwords(xhci_in_ctx(x, d, 0), dw, 8);
+		add = dw[XHCI_ICC_ADD];
+		bu_xhci_icc_decode(dw, buf, sizeof(buf));
+		bu_xhci_log(x, level, "slot %u %s, Input Context: %s", d->slot, what, buf);
+	} else {
+		bu_xhci_log(x, level, "slot %u %s, Output Device Context:", d->slot, what);
+	}
+	ctx_dwords(input ? xhci_in_ctx(x, d, 1) : xhci_out_ctx(x, d, 0), dw, 4);
+	bu_xhci_slot_ctx_decode(dw, buf, sizeof(buf));
+	bu_xhci_log(x, level, "slot %u   slot: %s", d->slot, buf);
+	for (unsigned dci = 1; dci < 32; dci++) {
+		const uint32_t *c = input ? xhci_in_ctx(x, d, dci + 1) : xhci_out_ctx(x, d, dci);
+
+		/* Input: the contexts added; output: every endpoint not Disabled. */
+		if (input ? (add >> dci & 1) != 0
+			  : XHCI_EP_GET_STATE(bu_le32_to_cpu(c[0])) != XHCI_EP_STATE_DISABLED)
+			ep_ctx_log(x, d, level, dci, c);
+	}
+}
+
+/* ======================================================================== */
 /* Slot commands                                                            */
 /* ======================================================================== */
 
@@ -202,6 +254,8 @@ static void icc_set(struct xhci *x, struct xhci_dev *d, uint32_t add, uint32_t d
 static int ctx_cmd(struct xhci *x, struct xhci_dev *d, unsigned trb_type,
 		   xhci_cmd_done_fn *cmd_done, bu_usb_done_fn done, void *ctx)
 {
+	if (x->trace)
+		bu_xhci_ctx_log(x, d, BU_LOG_TRACE, bu_xhci_trb_type_name(trb_type), true);
 	return bu_xhci_cmd_submit(x, d->in_bus,
 				  XHCI_TRB_TYPE_SET(trb_type) | XHCI_TRB_SLOT(d->slot),
 				  cmd_done, d, NULL, done, ctx);

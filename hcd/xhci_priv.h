@@ -391,6 +391,14 @@ static inline uint32_t *xhci_out_ctx(struct xhci *x, struct xhci_dev *d, unsigne
 /** Log a formatted line at `level`, prefixed with the controller. */
 void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/**
+ * Log a slot's contexts field by field (xhci_dev.c): the Input Context
+ * (Input Control, Slot and every added Endpoint Context) when `input`,
+ * else the Output Device Context (Slot and every endpoint not Disabled).
+ * `what` names the occasion ("Address Device", "Configure Endpoint failed").
+ */
+void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
+		     const char *what, bool input);
 /** Trace one TRB or event when tracing is on (costs one branch when off). */
 void bu_xhci_trace_trb(struct xhci *x, const char *what, uint64_t addr,
 		       const struct xhci_trb *t);

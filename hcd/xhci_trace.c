@@ -304,3 +304,77 @@ int bu_xhci_usbsts_decode(uint32_t v, char *buf, size_t size)
 	put_flags(&sb, v, bits);
 	return (int)sb.len;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Contexts (§6.2), field by field under the specification's names          */
+
+static const char *slot_state_name(unsigned s)
+{
+	static const char *const names[] = { "Disabled/Enabled", "Default", "Addressed",
+					     "Configured" };
+
+	return s < BU_ARRAY_SIZE(names) ? names[s] : "Reserved";
+}
+
+static const char *ep_state_name(unsigned s)
+{
+	static const char *const names[] = { "Disabled", "Running", "Halted", "Stopped",
+					     "Error" };
+
+	return s < BU_ARRAY_SIZE(names) ? names[s] : "Reserved";
+}
+
+const char *bu_xhci_ep_type_name(unsigned type)
+{
+	static const char *const names[] = { "Not Valid", "Isoch OUT", "Bulk OUT",
+					     "Interrupt OUT", "Control", "Isoch IN",
+					     "Bulk IN", "Interrupt IN" };
+
+	return names[type & 7];
+}
+
+int bu_xhci_slot_ctx_decode(const uint32_t dw[4], char *buf, size_t size)
+{
+	struct bu_strbuf sb;
+
+	bu_strbuf_init(&sb, buf, size);
+	bu_strbuf_printf(&sb,
+			 "route=0x%05x speed=%u MTT=%u hub=%u entries=%u max_exit_latency=%u "
+			 "root_port=%u ports=%u tt_hub_slot=%u tt_port=%u TTT=%u intr=%u "
+			 "address=%u state=%s",
+			 dw[0] & 0xfffff, dw[0] >> 20 & 0xf, dw[0] >> 25 & 1, dw[0] >> 26 & 1,
+			 XHCI_SLOT_GET_ENTRIES(dw[0]), dw[1] & 0xffff, dw[1] >> 16 & 0xff,
+			 dw[1] >> 24, dw[2] & 0xff, dw[2] >> 8 & 0xff, dw[2] >> 16 & 3,
+			 dw[2] >> 22, XHCI_SLOT_GET_ADDR(dw[3]),
+			 slot_state_name(XHCI_SLOT_GET_STATE(dw[3])));
+	return (int)sb.len;
+}
+
+int bu_xhci_ep_ctx_decode(const uint32_t dw[5], char *buf, size_t size)
+{
+	struct bu_strbuf sb;
+	uint64_t deq = (uint64_t)dw[3] << 32 | (dw[2] & ~15u);
+
+	bu_strbuf_init(&sb, buf, size);
+	bu_strbuf_printf(&sb,
+			 "state=%s type=%s MPS=%u max_burst=%u mult=%u max_pstreams=%u LSA=%u "
+			 "interval=%u CErr=%u HID=%u deq=0x%llx DCS=%u avg_trb_len=%u "
+			 "max_esit_payload=%u",
+			 ep_state_name(XHCI_EP_GET_STATE(dw[0])),
+			 bu_xhci_ep_type_name(XHCI_EP_GET_TYPE(dw[1])), XHCI_EP_GET_MPS(dw[1]),
+			 dw[1] >> 8 & 0xff, dw[0] >> 8 & 3, dw[0] >> 10 & 0x1f, dw[0] >> 15 & 1,
+			 dw[0] >> 16 & 0xff, dw[1] >> 1 & 3, dw[1] >> 7 & 1,
+			 (unsigned long long)deq, dw[2] & 1, dw[4] & 0xffff,
+			 (dw[0] >> 24) << 16 | dw[4] >> 16);
+	return (int)sb.len;
+}
+
+int bu_xhci_icc_decode(const uint32_t dw[8], char *buf, size_t size)
+{
+	struct bu_strbuf sb;
+
+	bu_strbuf_init(&sb, buf, size);
+	bu_strbuf_printf(&sb, "drop=0x%08x add=0x%08x config=%u interface=%u alt=%u", dw[0],
+			 dw[1], dw[7] & 0xff, dw[7] >> 8 & 0xff, dw[7] >> 16 & 0xff);
+	return (int)sb.len;
+}

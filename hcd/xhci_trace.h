@@ -34,6 +34,23 @@ int bu_xhci_portsc_decode(uint32_t portsc, char *buf, size_t size);
 /** Decode USBSTS: "HCH HSE EINT PCD CNR HCE". */
 int bu_xhci_usbsts_decode(uint32_t sts, char *buf, size_t size);
 
+/** Name of an Endpoint Context EP Type (§6.2.3, Table 6-9): "Bulk IN", ... */
+const char *bu_xhci_ep_type_name(unsigned type);
+/**
+ * Decode a Slot Context (§6.2.2, host-order dwords 0..3) field by field:
+ * "route=0x00000 speed=3 MTT=0 hub=0 entries=3 ... address=2 state=Addressed".
+ */
+int bu_xhci_slot_ctx_decode(const uint32_t dw[4], char *buf, size_t size);
+/**
+ * Decode an Endpoint Context (§6.2.3, dwords 0..4): state, EP type, MPS,
+ * Max Burst, Mult, MaxPStreams, LSA, Interval, CErr, HID, TR Dequeue
+ * Pointer, DCS, Average TRB Length and Max ESIT Payload (both halves).
+ */
+int bu_xhci_ep_ctx_decode(const uint32_t dw[5], char *buf, size_t size);
+/** Decode an Input Control Context (§6.2.5.1, dwords 0..7): drop and add
+ * flags, Configuration Value, Interface Number, Alternate Setting. */
+int bu_xhci_icc_decode(const uint32_t dw[8], char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

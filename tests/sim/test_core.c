@@ -872,6 +872,34 @@ START_TEST(test_synch_frame)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Contexts shown on a failed slot command, without the trace               */
+
+/* An Address Device that times out (Command Aborted) logs, as warnings,
+ * the Input Context it was given and the Output Device Context, decoded
+ * field by field (xHCI 1.2 §6.2). */
+START_TEST(test_ctx_dump_on_failure)
+{
+	static struct log_cap cap;
+	struct sim_config cfg = { .log_fn = cap_log, .log_ctx = &cap, .log_level = BU_LOG_WARN };
+	struct stack st;
+
+	stack_up(&st, &cfg, 0);
+	run_ms(&st, 20);
+	sim_fault_cmd_hang(st.sim, XHCI_TRB_ADDRESS_DEVICE);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 30000));
+	CAP_HAS(&cap, "slot 1 Address Device failed (", "), Input Context: drop=0x00000000 add=0x00000003");
+	CAP_HAS(&cap, "slot 1   slot: route=0x00000 speed=3 MTT=0 hub=0 entries=1 ", "root_port=1 ");
+	CAP_HAS(&cap, "slot 1   DCI 1 (ep 0x00): state=Disabled type=Control MPS=64 ", "CErr=3 ", "DCS=1");
+	CAP_HAS(&cap, "slot 1 Address Device failed (", "), Output Device Context:");
+	/* nothing of the kind while commands succeed and the trace is off */
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "Configure Endpoint, ", NULL }));
+	stack_down(&st);
+	cap_free(&cap);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* The model-side trace, through the driver's decoders                      */
 
 START_TEST(test_model_trace)
@@ -934,6 +962,7 @@ static Suite *core_suite(void)
 	tcase_add_test(b, test_bind_priority);
 	tcase_add_test(b, test_bind_iad_function);
 	tcase_add_test(m, test_model_trace);
+	tcase_add_test(m, test_ctx_dump_on_failure);
 	tcase_add_test(c, test_choose_config);
 	tcase_add_test(c, test_set_configuration_runtime);
 	tcase_add_test(c, test_set_feature_get_status);
