@@ -27,6 +27,7 @@ BAREUSB_CORE_SRCS := \
 	core/tt.c \
 	core/toggle.c \
 	core/desc.c \
+	core/setup_name.c \
 	core/json.c \
 	core/msos.c
 

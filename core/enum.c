@@ -665,8 +665,9 @@ static void step_run(struct bu_usb_device *dev, int next)
 			return;
 		}
 		bu_core_dev(dev)->enum_step = (uint8_t)next;
-		bu_core_log(dev->bus, BU_LOG_TRACE, "device %s: %s",
-			    bu_core_dev_path(dev, path, sizeof(path)), steps[next].name);
+		if (dev->bus->trace_steps)
+			bu_core_log(dev->bus, BU_LOG_TRACE, "device %s: %s",
+				    bu_core_dev_path(dev, path, sizeof(path)), steps[next].name);
 		next = steps[next].start(dev);
 	}
 }

@@ -54,6 +54,8 @@ static struct pci_func pci_funcs[MAX_PCI];
 static struct ctrl ctrls[MAX_CTRL];
 static unsigned n_ctrls;
 static bool started; /* start-up report done; callbacks now print */
+static struct bu_xhci_trace_filter trace_filter; /* `trace=...` */
+static bool trace_filtered;
 static bool use_irq; /* `irq`: the interrupter is on; ack it before each poll */
 static char json_buf[JSON_BUF];
 static bool mem_dirty;	       /* a hot-plug event since the last usbmem */
@@ -416,6 +418,8 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 		    bu_strerror(c->create_err), c->create_err);
 		return;
 	}
+	if (trace_filtered)
+		bu_xhci_set_trace_filter(c->bus, &trace_filter);
 	c->bus->events.ctx = c;
 	c->bus->events.device_added = on_device_added;
 	c->bus->events.device_removed = on_device_removed;
@@ -597,7 +601,15 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	if (cmdline_has("debug"))
 		guest_log_level = BU_LOG_DEBUG;
 	bu_memset(&opts, 0, sizeof(opts));
-	if (cmdline_has("trace")) {
+	if (cmdline_get("trace")) {
+		/* trace=CATEGORIES[,slot=N][,ep=0xEE]: bu_xhci_trace_filter_parse */
+		if (bu_xhci_trace_filter_parse(cmdline_get("trace"), &trace_filter))
+			guest_panic("trace=%s: categories are cmd, xfer, event, port, db, reg, "
+				    "enum, all; then slot=N, ep=0xEE", cmdline_get("trace"));
+		opts.trace_categories = trace_filter.categories;
+		trace_filtered = true;
+		guest_log_level = BU_LOG_TRACE;
+	} else if (cmdline_has("trace")) {
 		opts.trace = true;
 		guest_log_level = BU_LOG_TRACE;
 	}

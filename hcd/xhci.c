@@ -36,13 +36,15 @@
 /** Write a 64-bit register: one access, or low half then high half. */
 static void wr64(struct xhci *x, uintptr_t addr, uint64_t v)
 {
+	if (x->trace.categories & BU_XHCI_TRACE_REG)
+		bu_xhci_trace_reg(x, addr, v, 64);
 	if (x->plat->write64) {
 		x->plat->write64(x->plat->ctx, addr, v);
 		return;
 	}
 	/* §5.1: 64-bit registers latch on the high-half write. */
-	xhci_wr32(x, addr, (uint32_t)v);
-	xhci_wr32(x, addr + 4, (uint32_t)(v >> 32));
+	x->plat->write32(x->plat->ctx, addr, (uint32_t)v);
+	x->plat->write32(x->plat->ctx, addr + 4, (uint32_t)(v >> 32));
 }
 
 /** Acknowledge USBSTS change bits (RW1C) without touching the others. */
@@ -120,18 +122,94 @@ void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
 	x->plat->log(x->plat->ctx, level, line);
 }
 
-void bu_xhci_trace_trb(struct xhci *x, const char *what, uint64_t addr,
-		       const struct xhci_trb *t)
-{
-	char buf[200];
-	uint32_t dw[4];
+/* ======================================================================== */
+/* Trace                                                                    */
+/* ======================================================================== */
 
-	if (!x->trace)
+void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci,
+		       uint64_t addr, const struct xhci_trb *t)
+{
+	char buf[240];
+	uint32_t dw[4];
+	unsigned type;
+
+	if (!(x->trace.categories & cat))
 		return;
 	for (int i = 0; i < 4; i++)
 		dw[i] = bu_le32_to_cpu(t->dw[i]);
+	type = XHCI_TRB_TYPE(dw[3]);
+	if (cat != BU_XHCI_TRACE_XFER) {
+		/* Slot ID in bits 31:24 of a slot command or an event; an
+		 * endpoint's DCI in 20:16 of an endpoint command or a Transfer
+		 * Event (§6.4.2.1, §6.4.3.5 to §6.4.3.9). */
+		slot = XHCI_TRB_GET_SLOT(dw[3]);
+		dci = type == XHCI_TRB_TRANSFER_EVENT || type == XHCI_TRB_RESET_EP ||
+				      type == XHCI_TRB_STOP_EP || type == XHCI_TRB_SET_TR_DEQ
+			      ? XHCI_TRB_GET_EP(dw[3])
+			      : 0;
+	}
+	if (!xhci_tracing(x, cat, slot, dci))
+		return;
 	bu_xhci_trb_decode(dw, buf, sizeof(buf));
-	bu_xhci_log(x, BU_LOG_TRACE, "%s @0x%llx: %s", what, (unsigned long long)addr, buf);
+	if (cat == BU_XHCI_TRACE_XFER)
+		bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: %s slot=%u DCI=%u (ep 0x%02x)",
+			    (unsigned long long)addr, buf, slot, dci, bu_xhci_dci_ep_address(dci));
+	else
+		bu_xhci_log(x, BU_LOG_TRACE, "%s @0x%llx: %s",
+			    cat == BU_XHCI_TRACE_CMD ? "cmd" : "event", (unsigned long long)addr, buf);
+}
+
+void bu_xhci_trace_doorbell(struct xhci *x, unsigned slot, unsigned target)
+{
+	if (slot)
+		bu_xhci_log(x, BU_LOG_TRACE, "doorbell DB%u = 0x%08x (slot %u DCI %u, ep 0x%02x)",
+			    slot, target, slot, target, bu_xhci_dci_ep_address(target));
+	else
+		bu_xhci_log(x, BU_LOG_TRACE, "doorbell DB0 = 0x%08x (command ring)", target);
+}
+
+/** Name the register at `addr` into buf (§5.3 to §5.6), by block and offset. */
+static void reg_name(struct xhci *x, uintptr_t addr, char *buf, size_t size)
+{
+	static const char *const op[] = { [0x00] = "USBCMD", [0x04] = "USBSTS",
+					   [0x08] = "PAGESIZE", [0x14] = "DNCTRL",
+					   [0x18] = "CRCR", [0x30] = "DCBAAP", [0x38] = "CONFIG" };
+	static const char *const port[] = { "PORTSC", "PORTPMSC", "PORTLI", "PORTHLPMC" };
+	static const char *const ir[] = { [0x00] = "IMAN", [0x04] = "IMOD", [0x08] = "ERSTSZ",
+					   [0x10] = "ERSTBA", [0x18] = "ERDP" };
+
+	if (addr >= x->rt + XHCI_RT_IR(0) && addr < x->rt + XHCI_RT_IR(1024)) {
+		uintptr_t off = addr - (x->rt + XHCI_RT_IR(0));
+		const char *n = off % 0x20 < BU_ARRAY_SIZE(ir) ? ir[off % 0x20] : NULL;
+
+		if (n) {
+			bu_snprintf(buf, size, "IR%u.%s", (unsigned)(off / 0x20), n);
+			return;
+		}
+	} else if (addr >= x->op + XHCI_OP_PORTSC(1) &&
+		   addr < x->op + XHCI_OP_PORTSC(x->max_ports + 1)) {
+		uintptr_t off = addr - (x->op + XHCI_OP_PORTSC(1));
+
+		if (off % 4 == 0) {
+			bu_snprintf(buf, size, "%s%u", port[off % 0x10 / 4], (unsigned)(off / 0x10) + 1);
+			return;
+		}
+	} else if (addr >= x->op && addr - x->op < BU_ARRAY_SIZE(op) && op[addr - x->op]) {
+		bu_snprintf(buf, size, "%s", op[addr - x->op]);
+		return;
+	}
+	bu_snprintf(buf, size, "BAR+0x%llx", (unsigned long long)(addr - x->base));
+}
+
+void bu_xhci_trace_reg(struct xhci *x, uintptr_t addr, uint64_t v, unsigned bits)
+{
+	char name[32];
+
+	reg_name(x, addr, name, sizeof(name));
+	if (bits == 64)
+		bu_xhci_log(x, BU_LOG_TRACE, "write %s = 0x%016llx", name, (unsigned long long)v);
+	else
+		bu_xhci_log(x, BU_LOG_TRACE, "write %s = 0x%08x", name, (unsigned)v);
 }
 
 static int xhci_halt(struct xhci *x);
@@ -588,7 +666,7 @@ static bool event_ring_drain(struct xhci *x)
 		bu_rmb();
 		for (int i = 0; i < 4; i++)
 			dw[i] = bu_le32_to_cpu(t->dw[i]);
-		bu_xhci_trace_trb(x, "event", event_ring_deq_addr(er), t);
+		bu_xhci_trace_trb(x, BU_XHCI_TRACE_EVENT, 0, 0, event_ring_deq_addr(er), t);
 		er->deq++;
 		handled++;
 		handle_event(x, dw);
@@ -771,7 +849,8 @@ static void xhci_init(struct xhci *x, const struct bu_platform *plat,
 	if (opts)
 		x->opts = *opts;
 	opts_defaults(&x->opts);
-	x->trace = x->opts.trace;
+	x->trace.categories = (x->opts.trace ? BU_XHCI_TRACE_ALL : 0) | x->opts.trace_categories;
+	x->bus.trace_steps = (x->trace.categories & BU_XHCI_TRACE_ENUM) != 0;
 	x->bus.ops = &xhci_ops;
 	x->bus.plat = plat;
 	x->bus.hc_priv = x;
@@ -950,7 +1029,101 @@ bool bu_xhci_irq(struct bu_usb_bus *bus)
 
 void bu_xhci_set_trace(struct bu_usb_bus *bus, bool on)
 {
-	bus_xhci(bus)->trace = on;
+	struct bu_xhci_trace_filter f = { .categories = on ? BU_XHCI_TRACE_ALL : 0 };
+
+	bu_xhci_set_trace_filter(bus, &f);
+}
+
+void bu_xhci_set_trace_filter(struct bu_usb_bus *bus, const struct bu_xhci_trace_filter *f)
+{
+	static const struct bu_xhci_trace_filter off = { 0 };
+
+	if (!bus)
+		return;
+	bus_xhci(bus)->trace = f ? *f : off;
+	bus_xhci(bus)->trace.categories &= BU_XHCI_TRACE_ALL;
+	bus->trace_steps = (bus_xhci(bus)->trace.categories & BU_XHCI_TRACE_ENUM) != 0;
+}
+
+/** A number in decimal or 0x-hex, whole word; false on anything else or past `max`. */
+static bool parse_uint(const char *s, size_t n, unsigned max, unsigned *out)
+{
+	unsigned base = 10, v = 0;
+	size_t i = 0;
+
+	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16, i = 2;
+	if (i == n)
+		return false;
+	for (; i < n; i++) {
+		char c = s[i];
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+			     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 99;
+
+		if (d >= base || v > (max - d) / base)
+			return false;
+		v = v * base + d;
+	}
+	*out = v;
+	return true;
+}
+
+/** Whether word w (n bytes) is `lit`. */
+static bool word_is(const char *w, size_t n, const char *lit)
+{
+	return bu_strlen(lit) == n && !bu_memcmp(w, lit, n);
+}
+
+int bu_xhci_trace_filter_parse(const char *words, struct bu_xhci_trace_filter *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t cat;
+	} cats[] = {
+		{ "cmd", BU_XHCI_TRACE_CMD },	  { "xfer", BU_XHCI_TRACE_XFER },
+		{ "event", BU_XHCI_TRACE_EVENT }, { "port", BU_XHCI_TRACE_PORT },
+		{ "db", BU_XHCI_TRACE_DOORBELL }, { "reg", BU_XHCI_TRACE_REG },
+		{ "enum", BU_XHCI_TRACE_ENUM },	  { "all", BU_XHCI_TRACE_ALL },
+		{ "off", 0 },
+	};
+	struct bu_xhci_trace_filter f = { 0 };
+
+	if (!words || !out)
+		return BU_EINVAL;
+	for (const char *p = words; *p;) {
+		size_t n = 0;
+		unsigned v;
+		bool known = false;
+
+		while (*p == ',' || *p == ' ')
+			p++;
+		while (p[n] && p[n] != ',' && p[n] != ' ')
+			n++;
+		if (!n)
+			break;
+		if (n > 5 && !bu_memcmp(p, "slot=", 5)) {
+			if (!parse_uint(p + 5, n - 5, 255, &v))
+				return BU_EINVAL;
+			f.slot = (uint8_t)v;
+			known = true;
+		} else if (n > 3 && !bu_memcmp(p, "ep=", 3)) {
+			if (!parse_uint(p + 3, n - 3, 0xff, &v) || (v & 0x70))
+				return BU_EINVAL;
+			f.ep = (uint8_t)v;
+			f.match_ep = known = true;
+		}
+		for (size_t i = 0; i < BU_ARRAY_SIZE(cats) && !known; i++)
+			if (word_is(p, n, cats[i].name)) {
+				f.categories = cats[i].cat ? f.categories | cats[i].cat : 0;
+				known = true;
+			}
+		if (!known)
+			return BU_EINVAL;
+		p += n;
+	}
+	*out = f;
+	return 0;
 }
 
 void bu_xhci_dump(struct bu_usb_bus *bus)

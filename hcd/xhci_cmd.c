@@ -73,7 +73,7 @@ int bu_xhci_cmd_submit(struct xhci *x, uint64_t param, uint32_t dw3,
 	cmd->active = true;
 	cmd->aborted = false;
 	cmd->deadline_us = cmd_deadline(x);
-	bu_xhci_trace_trb(x, "cmd", xhci_ring_addr(&x->cmd_ring, c),
+	bu_xhci_trace_trb(x, BU_XHCI_TRACE_CMD, 0, 0, xhci_ring_addr(&x->cmd_ring, c),
 			  xhci_ring_trb(&x->cmd_ring, c));
 	xhci_doorbell(x, 0, 0);
 	return 0;
@@ -103,7 +103,8 @@ static void cmd_log_contexts(struct xhci *x, struct xhci_cmd *cmd, unsigned cc)
 		if (cmd_has_input(cmd->type))
 			bu_xhci_ctx_log(x, cmd->dev, BU_LOG_WARN, what, true);
 		bu_xhci_ctx_log(x, cmd->dev, BU_LOG_WARN, what, false);
-	} else if (x->trace && cmd_has_input(cmd->type)) {
+	} else if (xhci_tracing(x, BU_XHCI_TRACE_CMD, cmd->dev->slot, 0) &&
+		   cmd_has_input(cmd->type)) {
 		bu_xhci_ctx_log(x, cmd->dev, BU_LOG_TRACE, bu_xhci_trb_type_name(cmd->type),
 				false);
 	}

@@ -215,7 +215,7 @@ static void ep_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level lev
 	ctx_dwords(ctx, dw, 5);
 	bu_xhci_ep_ctx_decode(dw, buf, sizeof(buf));
 	bu_xhci_log(x, level, "slot %u   DCI %u (ep 0x%02x): %s", d->slot, dci,
-		    dci == 1 ? 0 : (dci / 2) | (dci & 1 ? 0x80 : 0), buf);
+		    bu_xhci_dci_ep_address(dci), buf);
 }
 
 void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
@@ -254,7 +254,7 @@ void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level
 static int ctx_cmd(struct xhci *x, struct xhci_dev *d, unsigned trb_type,
 		   xhci_cmd_done_fn *cmd_done, bu_usb_done_fn done, void *ctx)
 {
-	if (x->trace)
+	if (xhci_tracing(x, BU_XHCI_TRACE_CMD, d->slot, 0))
 		bu_xhci_ctx_log(x, d, BU_LOG_TRACE, bu_xhci_trb_type_name(trb_type), true);
 	return bu_xhci_cmd_submit(x, d->in_bus,
 				  XHCI_TRB_TYPE_SET(trb_type) | XHCI_TRB_SLOT(d->slot),

@@ -114,6 +114,12 @@ static enum bu_usb_speed port_speed(struct xhci *x, unsigned port, unsigned psiv
 static void portsc_write(struct xhci *x, unsigned port, uint32_t cur,
 			 uint32_t set)
 {
+	if (xhci_tracing(x, BU_XHCI_TRACE_PORT, 0, 0)) {
+		char buf[160];
+
+		bu_xhci_portsc_decode((cur & XHCI_PORTSC_PRESERVE) | set, buf, sizeof(buf));
+		bu_xhci_log(x, BU_LOG_TRACE, "port %u: write %s", port, buf);
+	}
 	xhci_op_wr(x, XHCI_OP_PORTSC(port), (cur & XHCI_PORTSC_PRESERVE) | set);
 }
 
@@ -176,7 +182,7 @@ int bu_xhci_port_status(struct bu_usb_bus *bus, unsigned port,
 		bu_xhci_log(x, BU_LOG_WARN, "port %u: Compliance Mode without CAS, warm reset", port);
 		st->connected = st->connect_changed = true;
 	}
-	if (x->trace || (v & XHCI_PORTSC_CHANGE_MASK)) {
+	if (xhci_tracing(x, BU_XHCI_TRACE_PORT, 0, 0) || (v & XHCI_PORTSC_CHANGE_MASK)) {
 		char buf[160];
 
 		bu_xhci_portsc_decode(v, buf, sizeof(buf));

@@ -20,6 +20,7 @@
 #include "bareusb/arch.h"
 #include "bareusb/xhci.h"
 #include "xhci_hw.h"
+#include "xhci_trace.h"
 
 /*
  * A producer ring (command or transfer): `count` usable TRBs (a power of
@@ -305,7 +306,7 @@ struct xhci {
 	bool routed;     /* Intel port routing switched: fw_* go back on stop */
 	uint32_t fw_xusb2pr, fw_usb3_pssen; /* the routing as firmware left it */
 	uint64_t compliance_poll_us; /* next look for ports stuck in Compliance Mode */
-	bool trace;
+	struct bu_xhci_trace_filter trace; /* what the trace shows */
 	bool failed;
 
 	struct xhci_protocol protos[XHCI_MAX_PROTOCOLS];
@@ -334,6 +335,37 @@ static inline struct xhci *bus_xhci(struct bu_usb_bus *bus)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Trace (xhci.c): what the filter lets through                             */
+
+/**
+ * Whether the trace shows a line of category `cat` (enum
+ * bu_xhci_trace_category) about `slot` and `dci` (0: about none): one
+ * branch when tracing is off.
+ */
+static inline bool xhci_tracing(const struct xhci *x, uint32_t cat, unsigned slot, unsigned dci)
+{
+	const struct bu_xhci_trace_filter *f = &x->trace;
+
+	if (!(f->categories & cat))
+		return false;
+	if (slot && f->slot && slot != f->slot)
+		return false;
+	return !dci || !f->match_ep || bu_xhci_dci_ep_address(dci) == f->ep;
+}
+
+/**
+ * Trace a command TRB (BU_XHCI_TRACE_CMD), a transfer TRB (_XFER, of
+ * `slot` and `dci`) or an event (_EVENT) when the filter lets it through;
+ * commands and events name their slot and endpoint themselves.
+ */
+void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci,
+		       uint64_t addr, const struct xhci_trb *t);
+/** Trace a register write (BU_XHCI_TRACE_REG) by the register's name. */
+void bu_xhci_trace_reg(struct xhci *x, uintptr_t addr, uint64_t v, unsigned bits);
+/** Trace a doorbell write (BU_XHCI_TRACE_DOORBELL). */
+void bu_xhci_trace_doorbell(struct xhci *x, unsigned slot, unsigned target);
+
+/* ------------------------------------------------------------------------ */
 /* Register access (§5): every access goes through the platform table.      */
 
 /** Read a 32-bit register at `addr`. */
@@ -345,6 +377,8 @@ static inline uint32_t xhci_rd32(struct xhci *x, uintptr_t addr)
 /** Write a 32-bit register at `addr`. */
 static inline void xhci_wr32(struct xhci *x, uintptr_t addr, uint32_t v)
 {
+	if (x->trace.categories & BU_XHCI_TRACE_REG)
+		bu_xhci_trace_reg(x, addr, v, 32);
 	x->plat->write32(x->plat->ctx, addr, v);
 }
 
@@ -369,8 +403,10 @@ static inline uint64_t xhci_now_us(struct xhci *x)
 /** Ring a Doorbell (§5.6): DB0 for commands, DB slot with the DCI for transfers. */
 static inline void xhci_doorbell(struct xhci *x, unsigned slot, unsigned target)
 {
+	if (xhci_tracing(x, BU_XHCI_TRACE_DOORBELL, slot, slot ? target : 0))
+		bu_xhci_trace_doorbell(x, slot, target);
 	bu_wmb();
-	xhci_wr32(x, x->db + XHCI_DB(slot), target);
+	x->plat->write32(x->plat->ctx, x->db + XHCI_DB(slot), target);
 }
 
 /** Input Context entry `index` (0 = Input Control, 1 = Slot, DCI+1 = Endpoint). */
@@ -399,9 +435,6 @@ void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
  */
 void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
 		     const char *what, bool input);
-/** Trace one TRB or event when tracing is on (costs one branch when off). */
-void bu_xhci_trace_trb(struct xhci *x, const char *what, uint64_t addr,
-		       const struct xhci_trb *t);
 /**
  * Report a controller that stopped working, halt it and fail it for good;
  * after the halt every pending command and transfer completes (from here).

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "bareusb/desc.h"
 #include "bareusb/errors.h"
 #include "bareusb/util.h"
 
@@ -146,6 +147,8 @@ static const char *const xfer_flags[32] = {
 static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint32_t dw[4])
 {
 	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
+	uint8_t setup[8];
+	char name[64];
 
 	switch (type) {
 	case XHCI_TRB_NORMAL:
@@ -161,6 +164,10 @@ static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint3
 		put_flags(sb, dw[3] & 0x27f, xfer_flags);
 		return true;
 	case XHCI_TRB_SETUP:
+		for (int i = 0; i < 8; i++)
+			setup[i] = (uint8_t)(dw[i / 4] >> (8 * (i % 4)));
+		bu_usb_setup_describe(setup, name, sizeof(name));
+		bu_strbuf_printf(sb, " %s", name);
 		bu_strbuf_printf(sb,
 				 " bmRequestType=0x%02x bRequest=0x%02x wValue=0x%04x wIndex=0x%04x wLength=%u trt=%u",
 				 dw[0] & 0xff, (dw[0] >> 8) & 0xff, dw[0] >> 16,
@@ -237,11 +244,15 @@ static bool decode_event_trb(struct bu_strbuf *sb, unsigned type, const uint32_t
 
 	switch (type) {
 	case XHCI_TRB_TRANSFER_EVENT:
-		bu_strbuf_printf(sb, " slot=%u ep=%u %s=0x%llx len=%u cc=%s%s C=%u",
+		/* §6.4.2.1: the length is what is left of the TRB's transfer,
+		 * except after an Event Data TRB, where it is what the TD has
+		 * moved so far (EDTLA). */
+		bu_strbuf_printf(sb, " slot=%u DCI=%u (ep 0x%02x) %s=0x%llx %s=%u cc=%s%s C=%u",
 				 slot, XHCI_TRB_GET_EP(dw[3]),
-				 dw[3] & XHCI_TRB_ED ? "data" : "trb",
-				 (unsigned long long)ptr, XHCI_EVT_LEN(dw[2]), cc,
-				 dw[3] & XHCI_TRB_ED ? " ED" : "", dw[3] & 1);
+				 bu_xhci_dci_ep_address(XHCI_TRB_GET_EP(dw[3])),
+				 dw[3] & XHCI_TRB_ED ? "data" : "trb", (unsigned long long)ptr,
+				 dw[3] & XHCI_TRB_ED ? "transferred" : "residual",
+				 XHCI_EVT_LEN(dw[2]), cc, dw[3] & XHCI_TRB_ED ? " ED" : "", dw[3] & 1);
 		return true;
 	case XHCI_TRB_CMD_COMPLETION:
 		bu_strbuf_printf(sb, " slot=%u cmd=0x%llx cc=%s C=%u", slot,

@@ -15,6 +15,13 @@
 extern "C" {
 #endif
 
+/** The endpoint address of a Device Context Index (§4.5.1): 1 is EP0
+ * (0x00), then OUT and IN of each number in turn (2 = 0x01, 3 = 0x81). */
+static inline uint8_t bu_xhci_dci_ep_address(unsigned dci)
+{
+	return (uint8_t)((dci / 2) | ((dci & 1) && dci > 1 ? 0x80 : 0));
+}
+
 /** Name of a TRB type ("Normal", "Transfer Event", ...), "Reserved" if unknown. */
 const char *bu_xhci_trb_type_name(unsigned type);
 /** Name of a completion code ("Success", "Stall Error", ...). */

@@ -444,10 +444,10 @@ static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfe
 	else
 		ep->head = xfer;
 	ep->tail = xfer;
-	if (x->trace)
+	if (xhci_tracing(x, BU_XHCI_TRACE_XFER, ep->dev->slot, ep->dci))
 		for (uint32_t c = first; c != ep->ring.enq; c++)
-			bu_xhci_trace_trb(x, "xfer", xhci_ring_addr(&ep->ring, c),
-					  xhci_ring_trb(&ep->ring, c));
+			bu_xhci_trace_trb(x, BU_XHCI_TRACE_XFER, ep->dev->slot, ep->dci,
+					  xhci_ring_addr(&ep->ring, c), xhci_ring_trb(&ep->ring, c));
 	bu_xhci_ring_release(&ep->ring, first);
 	if (!ep->halted && !ep->stopping && !ep->paused)
 		xhci_doorbell(x, ep->dev->slot, ep->dci);

@@ -77,7 +77,7 @@ static bool sim_ep_in(const struct sim_ep *ep)
 
 static uint8_t sim_dci_addr(unsigned dci)
 {
-	return (uint8_t)((dci / 2) | ((dci & 1) && dci > 1 ? 0x80 : 0));
+	return bu_xhci_dci_ep_address(dci);
 }
 
 /* The endpoint the current TD's stage talks to, bit 7 its direction: a

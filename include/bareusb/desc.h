@@ -38,6 +38,16 @@ extern "C" {
 void bu_usb_setup_pack(uint8_t setup[8], uint8_t bm_request_type, uint8_t b_request,
 		       uint16_t w_value, uint16_t w_index, uint16_t w_length);
 
+/**
+ * Describe a SETUP packet by name into buf (NUL-terminated, truncated to
+ * `size`): standard requests (USB 2.0 §9.4, USB 3.2 §9.4), hub requests
+ * (class requests to a device or a port, USB 2.0 §11.24.2), HID and
+ * Bulk-Only mass-storage requests; anything else by kind and numbers.
+ * E.g. "GET_DESCRIPTOR(CONFIGURATION, 0, 9)", "SET_PORT_FEATURE(PORT_RESET, 3)",
+ * "VENDOR_REQUEST(0x01, 0x0000, 0x0004, 16)". Returns what snprintf would.
+ */
+int bu_usb_setup_describe(const uint8_t setup[8], char *buf, size_t size);
+
 /* ------------------------------------------------------------------------ */
 /* Generic walking                                                          */
 

@@ -505,6 +505,7 @@ struct bu_usb_bus {
 	struct bu_core_bus *core; /**< core private (core_priv.h): ports, timeouts, locks */
 	bool failed;
 	bool no_msos;         /**< embedder: do not read Microsoft OS descriptors */
+	bool trace_steps;     /**< log enumeration steps at BU_LOG_TRACE (the trace's enum category) */
 };
 
 /* ------------------------------------------------------------------------ */

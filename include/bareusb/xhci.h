@@ -79,6 +79,9 @@ struct bu_xhci_options {
 	uint32_t reset_timeout_ms;
 	uint32_t cmd_timeout_ms;    /**< command completion wait (0 = 5000) */
 	bool trace;                 /**< log every TRB and event at BU_LOG_TRACE */
+	/** Trace categories from the start (enum bu_xhci_trace_category),
+	 * added to `trace`'s all; see bu_xhci_set_trace_filter for more. */
+	uint32_t trace_categories;
 	/**
 	 * Interrupt-driven use: enable the primary interrupter (IMAN.IE and
 	 * USBCMD.INTE) so the controller raises its interrupt (MSI/MSI-X or
@@ -116,8 +119,45 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
  * interrupts for them (ERDP.EHB).
  */
 bool bu_xhci_irq(struct bu_usb_bus *bus);
-/** Turn TRB/event tracing on or off at run time. */
+/** What the trace shows: bu_xhci_trace_filter.categories. */
+enum bu_xhci_trace_category {
+	BU_XHCI_TRACE_CMD = 1u << 0,      /**< command TRBs, and slot commands' contexts */
+	BU_XHCI_TRACE_XFER = 1u << 1,     /**< transfer TRBs as queued */
+	BU_XHCI_TRACE_EVENT = 1u << 2,    /**< events as handled */
+	BU_XHCI_TRACE_PORT = 1u << 3,     /**< every PORTSC read and write, decoded */
+	BU_XHCI_TRACE_DOORBELL = 1u << 4, /**< doorbell writes */
+	BU_XHCI_TRACE_REG = 1u << 5,      /**< every other register write, by name */
+	BU_XHCI_TRACE_ENUM = 1u << 6,     /**< the core's enumeration steps */
+	BU_XHCI_TRACE_ALL = 0x7fu,
+};
+
+/**
+ * A run-time trace filter. A line about a slot (a command, transfer,
+ * event or doorbell for it) is shown only when `slot` is 0 or that slot;
+ * a line about an endpoint only when `match_ep` is false or its address
+ * is `ep` (0x00 for EP0). Lines about no slot (port changes, Enable Slot,
+ * register writes) pass both. Trace lines go to the platform log at
+ * BU_LOG_TRACE, the format docs/contracts.md gives.
+ */
+struct bu_xhci_trace_filter {
+	uint32_t categories; /**< enum bu_xhci_trace_category; 0 = trace off */
+	uint8_t slot;        /**< 0 = every slot */
+	uint8_t ep;          /**< endpoint address, with match_ep */
+	bool match_ep;
+};
+
+/** Turn TRB/event tracing on (every category, no filter) or off at run time. */
 void bu_xhci_set_trace(struct bu_usb_bus *bus, bool on);
+/** Set the trace filter at run time (NULL: trace off). */
+void bu_xhci_set_trace_filter(struct bu_usb_bus *bus, const struct bu_xhci_trace_filter *f);
+/**
+ * Parse a filter from words: a comma-separated category list ("cmd",
+ * "xfer", "event", "port", "db", "reg", "enum", "all" or "off"), then
+ * optional "slot=N" and "ep=0xEE" separated by commas or spaces, e.g.
+ * "xfer,event,slot=2,ep=0x81". BU_EINVAL on an unknown word or a bad
+ * number, with *f untouched.
+ */
+int bu_xhci_trace_filter_parse(const char *words, struct bu_xhci_trace_filter *f);
 
 /** Log a decoded dump of the controller's registers and port states. */
 void bu_xhci_dump(struct bu_usb_bus *bus);

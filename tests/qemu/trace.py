@@ -24,11 +24,11 @@ def run(guest):
     i, _ = w(r'slot 1   DCI 1 \(ep 0x00\): state=Running type=Control', 30, i)
     # GET_DESCRIPTOR(DEVICE, 8): a Setup Stage with IDT and TRT=IN, a Data
     # Stage IN, a Status Stage OUT, then its Transfer Event.
-    i, _ = w(r'xfer @0x[0-9a-f]+: Setup Stage bmRequestType=0x80 bRequest=0x06 '
+    i, _ = w(r'xfer @0x[0-9a-f]+: Setup Stage GET_DESCRIPTOR\(DEVICE, 0, 8\) bmRequestType=0x80 bRequest=0x06 '
              r'wValue=0x0100 wIndex=0x0000 wLength=8 trt=3 C? ?IDT', 30, i)
     i, _ = w(r'xfer @0x[0-9a-f]+: Data Stage buf=0x[0-9a-f]+ len=8 td=0 dir=in', 30, i)
     i, _ = w(r'xfer @0x[0-9a-f]+: Status Stage dir=out', 30, i)
-    i, _ = w(r'event @0x[0-9a-f]+: Transfer Event slot=1 ep=1 trb=0x[0-9a-f]+ len=0 cc=Success', 30, i)
+    i, _ = w(r'event @0x[0-9a-f]+: Transfer Event slot=1 DCI=1 \(ep 0x00\) trb=0x[0-9a-f]+ residual=0 cc=Success', 30, i)
     # The keyboard's interrupt IN endpoint 1 is DCI 3 (add flag bit 3).
     i, _ = w(r'slot 1 Configure Endpoint, Input Context: drop=0x[0-9a-f]+ add=0x00000009 '
              r'config=\d+ interface=0 alt=0', 30, i)
@@ -37,6 +37,6 @@ def run(guest):
              r'max_burst=0 mult=0 .*interval=\d+ CErr=3 .*max_esit_payload=8', 30, i)
     i, _ = w(r'cmd @0x[0-9a-f]+: Configure Endpoint slot=1 ctx=0x[0-9a-f]+ C=1', 30, i)
     i, _ = w(r'slot 1   DCI 3 \(ep 0x81\): state=Running type=Interrupt IN', 30, i)
-    i, _ = w(r'xfer @0x[0-9a-f]+: Setup Stage bmRequestType=0x00 bRequest=0x09 ', 30, i)
+    i, _ = w(r'xfer @0x[0-9a-f]+: Setup Stage SET_CONFIGURATION\(1\) bmRequestType=0x00 bRequest=0x09 ', 30, i)
     i, _ = w(r'^usbdev ', 30, i)
     w(r'^1\.\.\d+$', 30, i)

@@ -1592,6 +1592,62 @@ START_TEST(bos_malformed)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Requests by name (core/setup_name.c)                                     */
+
+static const struct {
+	uint8_t setup[8];
+	const char *name;
+} setup_cases[] = {
+	{ { 0x80, 6, 0, 2, 0, 0, 9, 0 }, "GET_DESCRIPTOR(CONFIGURATION, 0, 9)" },
+	{ { 0x80, 6, 0, 1, 0, 0, 18, 0 }, "GET_DESCRIPTOR(DEVICE, 0, 18)" },
+	{ { 0x80, 6, 2, 3, 0x09, 0x04, 255, 0 }, "GET_DESCRIPTOR(STRING, 2, 0x0409, 255)" },
+	{ { 0x80, 6, 0, 0x0f, 0, 0, 5, 0 }, "GET_DESCRIPTOR(BOS, 0, 5)" },
+	{ { 0x81, 6, 0, 0x22, 0, 0, 0x3f, 0 }, "GET_DESCRIPTOR(REPORT, 0, 63)" },
+	{ { 0x80, 6, 0, 0x77, 0, 0, 4, 0 }, "GET_DESCRIPTOR(0x77, 0, 4)" },
+	{ { 0x00, 5, 7, 0, 0, 0, 0, 0 }, "SET_ADDRESS(7)" },
+	{ { 0x00, 9, 1, 0, 0, 0, 0, 0 }, "SET_CONFIGURATION(1)" },
+	{ { 0x01, 11, 1, 0, 2, 0, 0, 0 }, "SET_INTERFACE(2, 1)" },
+	{ { 0x02, 1, 0, 0, 0x81, 0, 0, 0 }, "CLEAR_FEATURE(ENDPOINT_HALT, 129)" },
+	{ { 0x00, 3, 1, 0, 0, 0, 0, 0 }, "SET_FEATURE(DEVICE_REMOTE_WAKEUP, 0)" },
+	{ { 0x01, 3, 0, 0, 0, 1, 0, 0 }, "SET_FEATURE(FUNCTION_SUSPEND, 256)" },
+	{ { 0x82, 0, 0, 0, 0x02, 0, 2, 0 }, "GET_STATUS(endpoint 2)" },
+	{ { 0x23, 3, 4, 0, 3, 0, 0, 0 }, "SET_PORT_FEATURE(PORT_RESET, 3)" },
+	{ { 0x23, 1, 16, 0, 1, 0, 0, 0 }, "CLEAR_PORT_FEATURE(C_PORT_CONNECTION, 1)" },
+	{ { 0xa3, 0, 0, 0, 5, 0, 4, 0 }, "GET_PORT_STATUS(5)" },
+	{ { 0xa0, 0, 0, 0, 0, 0, 4, 0 }, "GET_HUB_STATUS()" },
+	{ { 0xa0, 6, 0, 0x29, 0, 0, 71, 0 }, "GET_DESCRIPTOR(HUB, 0, 71)" },
+	{ { 0x20, 12, 1, 0, 0, 0, 0, 0 }, "SET_HUB_DEPTH(1)" },
+	{ { 0x23, 8, 0x81, 0x10, 2, 0, 0, 0 }, "CLEAR_TT_BUFFER(0x1081, 2)" },
+	{ { 0x21, 10, 0, 0, 0, 0, 0, 0 }, "SET_IDLE(0x0000, 0, 0)" },
+	{ { 0x21, 0xff, 0, 0, 0, 0, 0, 0 }, "BULK_ONLY_RESET(0)" },
+	{ { 0xa1, 0xfe, 0, 0, 0, 0, 1, 0 }, "GET_MAX_LUN(0)" },
+	{ { 0xc0, 0x01, 0, 0, 4, 0, 16, 0 }, "VENDOR_REQUEST(0x01, 0x0000, 0x0004, 16)" },
+	{ { 0x80, 0x42, 0, 0, 0, 0, 0, 0 }, "STANDARD_REQUEST(0x42, 0x0000, 0x0000, 0)" },
+	{ { 0xe0, 0x00, 1, 0, 2, 0, 3, 0 }, "RESERVED_REQUEST(0x00, 0x0001, 0x0002, 3)" },
+};
+
+START_TEST(setup_names)
+{
+	char buf[80];
+	int n = bu_usb_setup_describe(setup_cases[_i].setup, buf, sizeof(buf));
+
+	ck_assert_str_eq(buf, setup_cases[_i].name);
+	ck_assert_int_eq(n, (int)strlen(setup_cases[_i].name));
+}
+END_TEST
+
+/* A small buffer truncates with a NUL, and says how long it would have been. */
+START_TEST(setup_names_truncated)
+{
+	char buf[8];
+	const uint8_t setup[8] = { 0x80, 6, 0, 2, 0, 0, 9, 0 };
+
+	ck_assert_int_eq(bu_usb_setup_describe(setup, buf, sizeof(buf)), 35);
+	ck_assert_str_eq(buf, "GET_DES");
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("desc");
@@ -1650,5 +1706,9 @@ Suite *unit_suite(void)
 	tc = unit_tcase(s, "bos");
 	tcase_add_test(tc, bos_parse);
 	tcase_add_test(tc, bos_malformed);
+
+	tc = unit_tcase(s, "requests");
+	tcase_add_loop_test(tc, setup_names, 0, (int)BU_ARRAY_SIZE(setup_cases));
+	tcase_add_test(tc, setup_names_truncated);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bareusb/errors.h"
+#include "bareusb/util.h"
 #include "xhci_trace.h"
 #include "unit.h"
 #include "xhci_priv.h"
@@ -253,18 +254,52 @@ START_TEST(decode_trbs)
 				   XHCI_TRB_EP(1) | XHCI_TRB_C };
 
 	bu_xhci_trb_decode(setup, buf, sizeof(buf));
-	ck_assert_str_eq(buf, "Setup Stage bmRequestType=0x80 bRequest=0x06 wValue=0x0100 "
-			      "wIndex=0x0000 wLength=18 trt=3 C IDT");
+	ck_assert_str_eq(buf, "Setup Stage GET_DESCRIPTOR(DEVICE, 0, 18) bmRequestType=0x80 "
+			      "bRequest=0x06 wValue=0x0100 wIndex=0x0000 wLength=18 trt=3 C IDT");
 	bu_xhci_trb_decode(normal, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "Normal buf=0x100001000 len=512 td=3 ISP CH");
 	bu_xhci_trb_decode(ev, buf, sizeof(buf));
-	ck_assert_str_eq(buf, "Transfer Event slot=3 ep=1 trb=0x2000 len=5 cc=Stall Error C=1");
+	ck_assert_str_eq(buf, "Transfer Event slot=3 DCI=1 (ep 0x00) trb=0x2000 residual=5 cc=Stall Error C=1");
 	bu_xhci_portsc_decode(XHCI_PORTSC_CCS | XHCI_PORTSC_PED | XHCI_PORTSC_PP |
 				      (3u << 10) | XHCI_PORTSC_CSC | XHCI_PORTSC_PRC,
 			      buf, sizeof(buf));
 	ck_assert_str_eq(buf, "0x00220e03 speed=3 PLS=U0 CCS PED PP CSC PRC");
 	bu_xhci_usbsts_decode(XHCI_USBSTS_HCH | XHCI_USBSTS_HCE, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "0x00001001 HCH HCE");
+}
+END_TEST
+
+/* Trace filters from words (bu_xhci_trace_filter_parse): the categories,
+ * slot and endpoint; anything unknown or out of range refused untouched. */
+START_TEST(trace_filter_words)
+{
+	struct bu_xhci_trace_filter f = { .categories = 0x55 };
+
+	ck_assert_int_eq(bu_xhci_trace_filter_parse("xfer,event,slot=2,ep=0x81", &f), 0);
+	ck_assert_uint_eq(f.categories, BU_XHCI_TRACE_XFER | BU_XHCI_TRACE_EVENT);
+	ck_assert_uint_eq(f.slot, 2);
+	ck_assert(f.match_ep);
+	ck_assert_uint_eq(f.ep, 0x81);
+	ck_assert_int_eq(bu_xhci_trace_filter_parse("all", &f), 0);
+	ck_assert_uint_eq(f.categories, BU_XHCI_TRACE_ALL);
+	ck_assert_uint_eq(f.slot, 0);
+	ck_assert(!f.match_ep);
+	ck_assert_int_eq(bu_xhci_trace_filter_parse("db reg  ep=0", &f), 0);
+	ck_assert_uint_eq(f.categories, BU_XHCI_TRACE_DOORBELL | BU_XHCI_TRACE_REG);
+	ck_assert(f.match_ep && f.ep == 0);
+	ck_assert_int_eq(bu_xhci_trace_filter_parse("cmd,off", &f), 0);
+	ck_assert_uint_eq(f.categories, 0);
+
+	static const char *const bad[] = { "xfers", "slot=256", "slot=", "slot=2x", "ep=0x181",
+					   "ep=0x71", "ep=", "cmd,bogus", "SLOT=1", "ep=0xg1",
+					   "slot=99999999999" };
+	for (unsigned i = 0; i < BU_ARRAY_SIZE(bad); i++) {
+		f.categories = 0x55;
+		ck_assert_msg(bu_xhci_trace_filter_parse(bad[i], &f) == BU_EINVAL, "%s accepted",
+			      bad[i]);
+		ck_assert_uint_eq(f.categories, 0x55);
+	}
+	ck_assert_int_eq(bu_xhci_trace_filter_parse(NULL, &f), BU_EINVAL);
 }
 END_TEST
 
@@ -287,5 +322,6 @@ Suite *unit_suite(void)
 	tcase_add_loop_test(tc, cc_mapping, 0, (int)(sizeof(cc_cases) / sizeof(cc_cases[0])));
 	tc = unit_tcase(s, "decode");
 	tcase_add_test(tc, decode_trbs);
+	tcase_add_test(tc, trace_filter_words);
 	return s;
 }
