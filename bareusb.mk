@@ -28,6 +28,7 @@ BAREUSB_CORE_SRCS := \
 	core/toggle.c \
 	core/desc.c \
 	core/setup_name.c \
+	core/usbmon.c \
 	core/json.c \
 	core/msos.c
 

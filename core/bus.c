@@ -113,7 +113,11 @@ static int xfer_queue(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 		bu_core_now(bus) + (uint64_t)xfer->timeout_ms * 1000 : 0;
 	xfer->core.tnext = NULL;
 	xfer->core.timing_out = false;
+	if (bus->monitor.urb)
+		bus->monitor.urb(bus->monitor.ctx, xfer, BU_MON_SUBMIT, 0);
 	rc = bus->ops->xfer_submit(xfer);
+	if (rc && bus->monitor.urb)
+		bus->monitor.urb(bus->monitor.ctx, xfer, BU_MON_ERROR, rc);
 	if (!rc && xfer->core.deadline_us) {
 		xfer->core.tnext = bus->core->timed;
 		bus->core->timed = xfer;
@@ -179,6 +183,8 @@ void bu_usb_xfer_giveback(struct bu_usb_xfer *xfer)
 	 * once it let go of them): what failed, failed for that. */
 	if (xfer->status && xfer->ep->dev->state == BU_DEV_GONE)
 		xfer->status = BU_ENODEV;
+	if (bus->monitor.urb)
+		bus->monitor.urb(bus->monitor.ctx, xfer, BU_MON_COMPLETE, xfer->status);
 	xfer->complete(xfer);
 }
 

@@ -489,6 +489,25 @@ struct bu_usb_bus_events {
 	int (*choose_config)(void *ctx, const struct bu_usb_device *dev);
 };
 
+/** What a monitor is told of a transfer (usbmon's event types). */
+enum bu_usb_mon_event {
+	BU_MON_SUBMIT = 'S',   /**< handed to the controller driver */
+	BU_MON_COMPLETE = 'C', /**< given back, just before its callback */
+	BU_MON_ERROR = 'E',    /**< the controller driver refused it */
+};
+
+/**
+ * A transfer monitor, like Linux's usbmon: told of every transfer the
+ * controller driver takes, refuses or gives back, enumeration and hub
+ * traffic included. Runs under the bus lock, from the submitting call or
+ * from poll; it may read the transfer (bu_usbmon_record) but not change it.
+ */
+struct bu_usb_monitor {
+	void *ctx;
+	void (*urb)(void *ctx, const struct bu_usb_xfer *xfer, enum bu_usb_mon_event ev,
+		    int status);
+};
+
 /** A USB bus (one per controller). Created by the controller driver. */
 struct bu_usb_bus {
 	const struct bu_usb_hc_ops *ops;
@@ -506,10 +525,27 @@ struct bu_usb_bus {
 	bool failed;
 	bool no_msos;         /**< embedder: do not read Microsoft OS descriptors */
 	bool trace_steps;     /**< log enumeration steps at BU_LOG_TRACE (the trace's enum category) */
+	struct bu_usb_monitor monitor; /**< embedder: transfer monitor, or urb NULL */
 };
 
 /* ------------------------------------------------------------------------ */
 /* Core entry points                                                        */
+
+/** Bytes of a usbmon record's header (the mmap layout, 64 bytes). */
+#define BU_USBMON_HDR_LEN 64
+
+/**
+ * Write the usbmon record of `ev` for `xfer` into buf: the 64-byte header
+ * of Linux's binary usbmon layout (pcap link type 220,
+ * LINKTYPE_USB_LINUX_MMAPPED), little-endian, then the data usbmon
+ * captures (an OUT transfer's at submission, an IN transfer's at
+ * completion), cut to what fits in `size`. `status` is the transfer's
+ * (BU_E*, shown as the Linux errno a URB would carry); `t_us` the
+ * timestamp. Returns the bytes written, 0 when buf cannot hold a header.
+ * The record's bus number is the bus index + 1.
+ */
+size_t bu_usbmon_record(const struct bu_usb_xfer *xfer, enum bu_usb_mon_event ev, int status,
+			uint64_t t_us, uint8_t *buf, size_t size);
 
 /** Called by a controller driver once its bus is running: scan root ports. */
 int bu_usb_bus_start(struct bu_usb_bus *bus);

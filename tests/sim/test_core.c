@@ -872,6 +872,71 @@ START_TEST(test_synch_frame)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* The transfer monitor (usbmon records)                                    */
+
+struct mon_log {
+	unsigned n, submits, completes, errors;
+	const struct bu_usb_xfer *open[64]; /* submitted, not yet completed */
+	unsigned n_open, unpaired;
+	uint8_t first[BU_USBMON_HDR_LEN + 64];
+	size_t first_len;
+};
+
+static void mon_urb(void *ctx, const struct bu_usb_xfer *x, enum bu_usb_mon_event ev, int status)
+{
+	struct mon_log *m = ctx;
+	unsigned i;
+
+	if (m->n++ == 0)
+		m->first_len = bu_usbmon_record(x, ev, status, 0, m->first, sizeof(m->first));
+	if (ev == BU_MON_SUBMIT) {
+		m->submits++;
+		if (m->n_open < 64)
+			m->open[m->n_open++] = x;
+		return;
+	}
+	ev == BU_MON_COMPLETE ? m->completes++ : m->errors++;
+	for (i = 0; i < m->n_open && m->open[i] != x; i++)
+		;
+	if (i == m->n_open) {
+		m->unpaired++;
+		return;
+	}
+	m->open[i] = m->open[--m->n_open];
+}
+
+/* Every transfer of an enumeration reaches the monitor, submitted then
+ * completed, the first a GET_DESCRIPTOR(DEVICE) on EP0 with its setup. */
+START_TEST(test_monitor_enumeration)
+{
+	static struct mon_log m;
+	struct stack st;
+
+	memset(&m, 0, sizeof(m));
+	stack_up(&st, NULL, 0);
+	st.bus->monitor.ctx = &m;
+	st.bus->monitor.urb = mon_urb;
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 5000));
+	ck_assert_ptr_nonnull(st.bus->devices);
+	ck_assert_int_eq(st.bus->devices->state, BU_DEV_CONFIGURED);
+	ck_assert_uint_ge(m.submits, 4); /* device, configuration, strings, SET_CONFIGURATION */
+	ck_assert_uint_eq(m.completes, m.submits);
+	ck_assert_uint_eq(m.errors, 0);
+	ck_assert_uint_eq(m.unpaired, 0);
+	ck_assert_uint_eq(m.n_open, 0);
+	ck_assert_uint_eq(m.first_len, BU_USBMON_HDR_LEN);
+	ck_assert_uint_eq(m.first[8], 'S');
+	ck_assert_uint_eq(m.first[9], 2);    /* control */
+	ck_assert_uint_eq(m.first[10], 0x80); /* EP0 IN */
+	ck_assert_uint_eq(m.first[40], 0x80); /* bmRequestType */
+	ck_assert_uint_eq(m.first[41], 6);    /* GET_DESCRIPTOR */
+	ck_assert_uint_eq(m.first[43], 1);    /* DEVICE */
+	stack_down(&st);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Contexts shown on a failed slot command, without the trace               */
 
 /* An Address Device that times out (Command Aborted) logs, as warnings,
@@ -963,6 +1028,7 @@ static Suite *core_suite(void)
 	tcase_add_test(b, test_bind_iad_function);
 	tcase_add_test(m, test_model_trace);
 	tcase_add_test(m, test_ctx_dump_on_failure);
+	tcase_add_test(m, test_monitor_enumeration);
 	tcase_add_test(c, test_choose_config);
 	tcase_add_test(c, test_set_configuration_runtime);
 	tcase_add_test(c, test_set_feature_get_status);
