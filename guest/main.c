@@ -2,8 +2,9 @@
  * bareusb QEMU test image: find every xHCI controller on PCI, bring each up
  * with bareusb, wait until every bus has settled, then report what was found
  * (device tree, one `usbdev` JSON line per device, timing) and the verdict
- * as TAP, and leave QEMU through isa-debug-exit. With `watch` on the command
- * line it keeps polling and reports hot-plug instead of exiting.
+ * as TAP, and leave QEMU with a status that says pass or fail (guest_exit).
+ * With `watch` on the command line it keeps polling and reports hot-plug
+ * instead of exiting. The same code runs on every architecture's image.
  *
  * Output contracts: docs/ and README.md ("Output").
  */
@@ -21,10 +22,6 @@
 #ifndef GUEST_VERSION
 #define GUEST_VERSION "unknown"
 #endif
-
-#define MB_BOOTLOADER_MAGIC 0x2badb002u
-#define MB_INFO_MEMORY	    0x001u
-#define MB_INFO_CMDLINE	    0x004u
 
 #define MAX_PCI	 256
 #define MAX_CTRL 8
@@ -264,25 +261,6 @@ static void print_usbmem(void)
 
 /* ------------------------------------------------------------------------ */
 /* Start-up                                                                 */
-
-/** Copy what we need out of the multiboot information before it is reused. */
-static uint64_t read_multiboot(uint32_t magic, uint32_t mbi)
-{
-	const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
-	uint64_t ram_top = 0;
-
-	if (magic != MB_BOOTLOADER_MAGIC || !mbi) {
-		cmdline_parse(NULL);
-		return 0;
-	}
-	if (info[0] & MB_INFO_CMDLINE)
-		cmdline_parse((const char *)(uintptr_t)info[4]);
-	else
-		cmdline_parse(NULL);
-	if (info[0] & MB_INFO_MEMORY)
-		ram_top = 0x100000ull + (uint64_t)info[2] * 1024;
-	return ram_top;
-}
 
 /** Place the arena after the image, inside RAM. */
 static void setup_arena(uint64_t ram_top)
@@ -580,20 +558,17 @@ __attribute__((noreturn)) static void watch(void)
 	}
 }
 
-void guest_main(uint32_t magic, uint32_t mbi)
+void guest_main(const struct guest_boot *boot)
 {
 	struct bu_xhci_options opts;
-	uint64_t ram_top, timeout_ms, settle_ms;
+	uint64_t timeout_ms, settle_ms;
 	size_t arena_before;
 	unsigned n_devs = 0;
 
-	console_init();
-	idt_init();
-	ram_top = read_multiboot(magic, mbi); /* before the arena reuses it */
-	kprintf("\n# bareusb test image %s\n", GUEST_VERSION);
-	if (magic != MB_BOOTLOADER_MAGIC)
-		guest_panic("not started by a multiboot loader (eax=0x%x)",
-			    magic);
+	cmdline_parse(boot->cmdline); /* a copy, before the arena reuses it */
+	kprintf("\n# bareusb test image %s (%s)\n", GUEST_VERSION, GUEST_ARCH);
+	if (boot->error)
+		guest_panic("%s", boot->error);
 	kprintf("# cmdline: %s\n", cmdline_raw());
 
 	if (cmdline_has("loglevel"))
@@ -619,9 +594,7 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
 	settle_ms = cmdline_get_u64("settle", 0);
 
-	clock_init(cmdline_has("clock") &&
-		   !bu_strcmp(cmdline_get("clock") ? cmdline_get("clock") : "",
-			      "tsc"));
+	clock_init(cmdline_get("clock"));
 	kprintf("# clock: %s, %llu kHz\n", clock_source(),
 		(unsigned long long)clock_khz());
 	if (cmdline_has("delaytest")) {
@@ -635,7 +608,7 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	}
 	if (cmdline_has("fault")) /* test aid: show the exception report */
 		(void)*(volatile uint32_t *)(uintptr_t)0x7fff00000000ull;
-	setup_arena(ram_top);
+	setup_arena(boot->ram_top);
 	arena_before = arena_in_use();
 
 	find_controllers();

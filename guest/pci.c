@@ -1,15 +1,13 @@
 /*
- * PCI through configuration mechanism #1 (ports 0xCF8/0xCFC): enough to
- * find xHCI controllers behind any bus the firmware numbered, decode their
- * BAR0 and turn on memory decoding and bus mastering.
+ * PCI over the architecture's configuration access (pci_read32/pci_write32:
+ * ports 0xCF8/0xCFC on x86_64, ECAM on aarch64): enough to find xHCI
+ * controllers behind any bus that is numbered, decode their BAR0 and turn
+ * on memory decoding and bus mastering.
  */
 #include "guest.h"
 
 #include "bareusb/util.h"
 #include "bareusb/xhci.h"
-
-#define PCI_CONFIG_ADDR 0xcf8
-#define PCI_CONFIG_DATA 0xcfc
 
 #define PCI_VENDOR_ID		 0x00
 #define PCI_COMMAND		 0x04
@@ -20,30 +18,12 @@
 #define PCI_HEADER_TYPE		 0x0e /* byte; bit 7 = multi-function */
 #define PCI_BAR0		 0x10
 #define PCI_SUBSYSTEM		 0x2c /* subsystem vendor, subsystem ID */
-#define PCI_CONFIG_LAST		 0xfc /* mechanism #1 reaches 256 bytes */
+#define PCI_CONFIG_LAST		 0xfc /* pci_read32 reaches 256 bytes */
 
 #define PCI_BAR_IO	  0x1
 #define PCI_BAR_TYPE_MASK 0x6
 #define PCI_BAR_TYPE_64	  0x4
 #define PCI_BAR_MEM_MASK  0xfffffff0u
-
-static uint32_t cfg_addr(const struct pci_func *f, uint8_t off)
-{
-	return 0x80000000u | ((uint32_t)f->bus << 16) |
-	       ((uint32_t)f->dev << 11) | ((uint32_t)f->fn << 8) | (off & 0xfc);
-}
-
-uint32_t pci_read32(const struct pci_func *f, uint8_t off)
-{
-	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
-	return inl(PCI_CONFIG_DATA);
-}
-
-void pci_write32(const struct pci_func *f, uint8_t off, uint32_t v)
-{
-	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
-	outl(PCI_CONFIG_DATA, v);
-}
 
 uint16_t pci_read16(const struct pci_func *f, uint8_t off)
 {
@@ -152,13 +132,13 @@ void pci_name(const struct pci_func *f, char buf[16])
 	bu_snprintf(buf, 16, "0000:%02x:%02x.%x", f->bus, f->dev, f->fn);
 }
 
-/** bu_xhci_pci.cfg_read32: all ones past what mechanism #1 reaches. */
+/** bu_xhci_pci.cfg_read32: all ones past the first 256 bytes. */
 static uint32_t xhci_cfg_read32(void *ctx, unsigned off)
 {
 	return off <= PCI_CONFIG_LAST ? pci_read32(ctx, (uint8_t)off) : 0xffffffffu;
 }
 
-/** bu_xhci_pci.cfg_write32: dropped past what mechanism #1 reaches. */
+/** bu_xhci_pci.cfg_write32: dropped past the first 256 bytes. */
 static void xhci_cfg_write32(void *ctx, unsigned off, uint32_t v)
 {
 	if (off <= PCI_CONFIG_LAST)
