@@ -155,6 +155,11 @@ uint16_t pci_read16(const struct pci_func *f, uint8_t off);
 /** Write a config word. */
 void pci_write16(const struct pci_func *f, uint8_t off, uint16_t v);
 /**
+ * Get PCI ready for pci_scan: find the configuration space, assign what no
+ * firmware assigned. Returns false when there is no PCI. (arch)
+ */
+bool pci_arch_init(void);
+/**
  * Scan every bus, device and function; store up to `max` functions in
  * discovery order. Returns how many exist (may exceed max).
  */
@@ -223,7 +228,7 @@ int xferload_register(struct bu_usb_bus *bus);
 struct guest_boot {
 	const char *cmdline; /**< the -append text (no image name), or NULL */
 	uint64_t ram_top;    /**< end of the RAM the image is in; 0: unknown */
-	const char *error;   /**< not started the expected way: why, else NULL */
+	const char *error;   /**< not started as expected: why; else NULL */
 };
 
 /**

@@ -289,7 +289,11 @@ static void setup_arena(uint64_t ram_top)
 /** Scan PCI and remember every xHCI controller (class 0C0330). */
 static void find_controllers(void)
 {
-	unsigned n = pci_scan(pci_funcs, MAX_PCI);
+	unsigned n;
+
+	if (!pci_arch_init())
+		glog(BU_LOG_WARN, "pci: no configuration space found");
+	n = pci_scan(pci_funcs, MAX_PCI);
 
 	if (n > MAX_PCI) {
 		glog(BU_LOG_WARN, "pci: %u functions, only %u examined", n,

@@ -27,3 +27,8 @@ void pci_write32(const struct pci_func *f, uint8_t off, uint32_t v)
 	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
 	outl(PCI_CONFIG_DATA, v);
 }
+
+bool pci_arch_init(void)
+{
+	return true; /* the ports are always there; SeaBIOS assigned the rest */
+}

@@ -33,7 +33,8 @@ void guest_start(uint32_t magic, uint32_t mbi)
 		guest_main(&boot);
 	}
 	if (info[0] & MB_INFO_CMDLINE)
-		boot.cmdline = skip_image_name((const char *)(uintptr_t)info[4]);
+		boot.cmdline =
+		    skip_image_name((const char *)(uintptr_t)info[4]);
 	/* mem_upper: KiB of RAM from 1 MiB up to the first hole. */
 	if (info[0] & MB_INFO_MEMORY)
 		boot.ram_top = 0x100000ull + (uint64_t)info[2] * 1024;
