@@ -172,6 +172,13 @@ bool pci_bar_mem(const struct pci_func *f, unsigned bar, uint64_t *base,
 		 uint64_t *size);
 /** Set memory-space and bus-master enable, disable INTx. */
 void pci_enable_mmio_dma(const struct pci_func *f);
+/**
+ * Program and enable `f`'s MSI capability: one message, writing `data` to
+ * `addr`; without MSI, MSI-X table entry 0 (its BAR mapped already). False
+ * when `f` has neither (or MSI with only 32-bit addresses and `addr` is
+ * above 4 GiB).
+ */
+bool pci_msi_enable(const struct pci_func *f, uint64_t addr, uint16_t data);
 /** Format "0000:BB:DD.F" into buf[16]. */
 void pci_name(const struct pci_func *f, char buf[16]);
 
@@ -181,6 +188,24 @@ struct bu_xhci_pci;
  * controller): identity, subsystem, and config accessors through pci_read32.
  */
 void pci_xhci_identity(const struct pci_func *f, struct bu_xhci_pci *out);
+
+/* ------------------------------------------------------------------------ */
+/* Interrupts (arch)                                                        */
+
+/**
+ * Have PCI function `f` signal its interrupts by MSI to `fn(ctx)`, which
+ * then runs in interrupt context: registers only (bu_xhci_irq), no output.
+ * Interrupts are on from then on. False when the architecture's image
+ * cannot (x86_64 so far): the caller keeps polling.
+ */
+bool guest_irq_attach_msi(const struct pci_func *f, void (*fn)(void *ctx),
+			  void *ctx);
+/**
+ * Sleep until an interrupt arrives or the guest clock reaches
+ * `deadline_us`, whichever is first; may return early. Without interrupts
+ * it returns at once.
+ */
+void guest_wait_for_interrupt(uint64_t deadline_us);
 
 /* ------------------------------------------------------------------------ */
 /* Kernel command line (QEMU -append, as the boot loader hands it over)     */

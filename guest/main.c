@@ -44,7 +44,9 @@ struct ctrl {
 	uint64_t t_idle_us;   /* first poll that found the bus idle */
 	bool settled;
 	unsigned added; /* device_added callbacks seen */
-	unsigned irqs;  /* `irq`: interrupts bu_xhci_irq claimed */
+	volatile unsigned irqs; /* `irq`: interrupts bu_xhci_irq claimed */
+	bool msi;	/* `irq`: its MSI reaches on_msi (guest_irq_attach_msi) */
+	volatile unsigned msis; /* interrupts taken through MSI */
 };
 
 static struct pci_func pci_funcs[MAX_PCI];
@@ -380,6 +382,16 @@ unsigned guest_controller_count(void)
 	return n_ctrls;
 }
 
+/** MSI handler (interrupt context): acknowledge, leave the events to poll. */
+static void on_msi(void *ctx)
+{
+	struct ctrl *c = ctx;
+
+	c->msis++;
+	if (bu_xhci_irq(c->bus))
+		c->irqs++;
+}
+
 /** Map, enable and start controller `i`. */
 static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 {
@@ -409,7 +421,9 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 		glog(BU_LOG_WARN, "xferload: cannot register the driver");
 	if (cmdline_has("winusb"))
 		guest_winusb_attach(c->bus);
-	tap(true, "xhci %s started", c->name);
+	if (o.irq)
+		c->msi = guest_irq_attach_msi(&c->pci, on_msi, c);
+	tap(true, "xhci %s started%s", c->name, c->msi ? " (MSI)" : "");
 }
 
 /** Poll every bus until all are idle or `timeout_ms` passes. */
@@ -427,10 +441,11 @@ static void wait_settled(uint64_t timeout_ms, uint64_t settle_ms)
 
 			if (!c->bus || c->settled)
 				continue;
-			/* No interrupt handler here (the CPU runs with them
-			 * off): bu_xhci_irq is called as an embedder's
-			 * handler would be, and counts what was pending. */
-			if (use_irq)
+			/* Without an MSI handler (the CPU runs with
+			 * interrupts off): bu_xhci_irq is called as an
+			 * embedder's handler would be, and counts what was
+			 * pending. */
+			if (use_irq && !c->msi)
 				c->irqs += bu_xhci_irq(c->bus);
 			bu_usb_bus_poll(c->bus);
 			if (c->bus->failed) {
@@ -558,7 +573,12 @@ __attribute__((noreturn)) static void watch(void)
 			mem_dirty = false;
 			print_usbmem();
 		}
-		cpu_relax();
+		/* With `irq`: sleep until an MSI (a port change, an event)
+		 * or 1 ms for the core's timers; else spin. */
+		if (use_irq)
+			guest_wait_for_interrupt(clock_now_us() + 1000);
+		else
+			cpu_relax();
 	}
 }
 
@@ -641,10 +661,15 @@ void guest_main(const struct guest_boot *boot)
 	    "{\"since_boot_us\":%llu,\"dma_bytes\":%zu,\"object_bytes\":%zu}\n",
 	    (unsigned long long)clock_now_us(), guest_dma_in_use(),
 	    guest_obj_in_use());
-	for (unsigned i = 0; use_irq && i < n_ctrls; i++)
-		if (ctrls[i].bus)
-			tap(ctrls[i].irqs > 0, "bus %u: %u interrupt(s) raised and acknowledged",
-			    i, ctrls[i].irqs);
+	for (unsigned i = 0; use_irq && i < n_ctrls; i++) {
+		if (!ctrls[i].bus)
+			continue;
+		tap(ctrls[i].irqs > 0, "bus %u: %u interrupt(s) raised and acknowledged",
+		    i, ctrls[i].irqs);
+		if (ctrls[i].msi)
+			tap(ctrls[i].msis > 0, "bus %u: %u taken through MSI", i,
+			    ctrls[i].msis);
+	}
 	if (cmdline_has("expect_devices")) {
 		uint64_t want = cmdline_get_u64("expect_devices", 0);
 

@@ -208,6 +208,10 @@ void guest_exception(struct exc_frame *f, uint64_t entry)
 					   "lower EL (AArch32)"};
 	unsigned ec = ESR_EC(f->esr);
 
+	if (entry == 5) { /* IRQ while at EL1 */
+		guest_irq_dispatch();
+		return;
+	}
 	/* The HLT of a semihosting call is undefined without semihosting;
 	 * an HVC or SMC without PSCI behind it likewise: go on after it. */
 	if (entry == 4 && ec == EC_UNKNOWN) {

@@ -89,6 +89,11 @@ bool paging_map_ram(uint64_t base, uint64_t size);
 /** True once an exception showed that semihosting is off (HLT undefined). */
 extern bool semihosting_off;
 
+/* ---- irq.c ------------------------------------------------------------- */
+
+/** Take the pending interrupts from the GIC and run their handlers. */
+void guest_irq_dispatch(void);
+
 /* ---- fdt.c: the device tree QEMU hands over ---------------------------- */
 
 /** Take the flattened device tree at `blob`; false when it is not one. */
