@@ -1,6 +1,7 @@
 /*
- * The kernel command line: QEMU's multiboot loader passes "<image> <-append
- * text>". Words are separated by spaces; a word is `key` or `key=value`.
+ * The kernel command line: QEMU's -append text, as the architecture's
+ * start-up code found it (without the image name the multiboot loader puts
+ * first). Words are separated by spaces; a word is `key` or `key=value`.
  * The image understands watch, trace, timeout=<ms> and a few more (see
  * README.md); any other key=value is kept for tests to look up.
  */
@@ -26,11 +27,6 @@ void cmdline_parse(const char *s)
 	raw[0] = 0;
 	if (!s)
 		return;
-	/* Skip the image name (the first word), keep the rest verbatim. */
-	while (*p == ' ')
-		p++;
-	while (*p && *p != ' ')
-		p++;
 	while (*p == ' ')
 		p++;
 	while (p[n] && n < CMDLINE_MAX - 1) {

@@ -1,21 +1,10 @@
 /*
- * Serial console on COM1 (0x3F8), 115200 8N1, polled; plus formatted output
- * and the log sink. Everything the image reports goes through here.
+ * Formatted output, the log sink and TAP over the architecture's serial
+ * console (console_putc). Everything the image reports goes through here.
  */
 #include "guest.h"
 
 #include "bareusb/util.h"
-
-#define COM1	      0x3f8
-#define UART_THR      0 /* transmit holding (DLAB=0) */
-#define UART_DLL      0 /* divisor low (DLAB=1) */
-#define UART_IER      1
-#define UART_DLM      1
-#define UART_FCR      2
-#define UART_LCR      3
-#define UART_MCR      4
-#define UART_LSR      5
-#define UART_LSR_THRE 0x20
 
 int guest_log_level = BU_LOG_INFO;
 bool guest_log_time;
@@ -24,32 +13,12 @@ bool guest_log_buffered;
 static char logbuf[256 * 1024]; /* `logbuf`: lines kept until flushed */
 static size_t logbuf_len, logbuf_lost;
 
-void console_init(void)
-{
-	outb(COM1 + UART_IER, 0x00); /* no interrupts */
-	outb(COM1 + UART_LCR, 0x80); /* DLAB on */
-	outb(COM1 + UART_DLL, 1);    /* 115200 = 115200 / 1 */
-	outb(COM1 + UART_DLM, 0);
-	outb(COM1 + UART_LCR, 0x03); /* 8N1, DLAB off */
-	outb(COM1 + UART_FCR, 0xc7); /* FIFO on, cleared, 14-byte trigger */
-	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
-}
-
-/** Send one byte once the transmitter has room (bounded wait). */
-static void serial_putc(char c)
-{
-	for (unsigned i = 0; i < 100000; i++)
-		if (inb(COM1 + UART_LSR) & UART_LSR_THRE)
-			break;
-	outb(COM1 + UART_THR, (uint8_t)c);
-}
-
 void console_write(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\n')
-			serial_putc('\r');
-		serial_putc(s[i]);
+			console_putc('\r');
+		console_putc(s[i]);
 	}
 }
 
@@ -157,14 +126,6 @@ void glog(enum bu_log_level level, const char *fmt, ...)
 	bu_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	guest_log(level, buf);
-}
-
-void guest_exit(uint32_t code)
-{
-	outl(GUEST_EXIT_PORT, code);
-	/* Without isa-debug-exit: stop here; the runner's timeout ends QEMU. */
-	for (;;)
-		__asm__ volatile("cli; hlt");
 }
 
 void guest_panic(const char *fmt, ...)

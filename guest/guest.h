@@ -1,9 +1,24 @@
 /*
  * bareusb QEMU test image: internal interfaces of guest/.
  *
- * The image is a multiboot1 kernel for x86_64 QEMU. boot.S enters long mode
- * with identity paging (virtual = physical = bus address) and calls
- * guest_main(). Everything runs with interrupts off; the USB stack is polled.
+ * One image per architecture, from the same architecture-independent code
+ * (main.c and the tests, the console's formatting, the arena, the platform
+ * table, PCI discovery) and a directory of architecture code each:
+ *
+ *   guest/x86_64/   a multiboot1 kernel for `qemu-system-x86_64 -M q35`:
+ *                   long mode, COM1, HPET/TSC, PCI through 0xCF8/0xCFC,
+ *                   exit through isa-debug-exit
+ *   guest/aarch64/  an ELF for `qemu-system-aarch64 -M virt`: EL1 with the
+ *                   MMU on, PL011, the generic timer, PCIe through ECAM
+ *                   (BARs assigned here: no firmware), exit through
+ *                   semihosting (PSCI SYSTEM_OFF without it)
+ *
+ * Each architecture's start-up code leaves the CPU identity mapped
+ * (virtual = physical = bus address), fills a struct guest_boot and calls
+ * guest_main(). Everything runs with interrupts off and the USB stack is
+ * polled, except that with `irq` the aarch64 image takes each controller's
+ * MSI (whose handler only acknowledges it). The functions below marked
+ * "(arch)" are the architecture's.
  */
 #ifndef GUEST_H
 #define GUEST_H
@@ -15,6 +30,8 @@
 
 #include "bareusb/platform.h"
 
+#include "guest_arch.h" /* guest/<arch>/: inline CPU and MMIO helpers */
+
 /* The memory routines of libc.c (the compiler may call them too). */
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
@@ -22,76 +39,25 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 
 /* ------------------------------------------------------------------------ */
-/* Port I/O and CPU helpers                                                 */
+/* Exit: QEMU's exit status is (value << 1) | 1 on every architecture      */
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
-
-static inline void cpu_relax(void)
-{
-	__asm__ volatile("pause" ::: "memory");
-}
-
-static inline uint32_t mmio_read32(uintptr_t addr)
-{
-	return *(volatile uint32_t *)addr;
-}
-
-static inline void mmio_write32(uintptr_t addr, uint32_t v)
-{
-	*(volatile uint32_t *)addr = v;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Exit (isa-debug-exit at 0xf4: QEMU exits with (value << 1) | 1)          */
-
-#define GUEST_EXIT_PORT	 0xf4
 #define GUEST_EXIT_PASS	 0x10 /**< QEMU exit status 33 */
 #define GUEST_EXIT_FAIL	 0x11 /**< QEMU exit status 35 */
 #define GUEST_EXIT_PANIC 0x12 /**< QEMU exit status 37 */
 
-/** Leave QEMU with `code` (one of GUEST_EXIT_*); never returns. */
+/** Leave QEMU with `code` (one of GUEST_EXIT_*); never returns. (arch) */
 __attribute__((noreturn)) void guest_exit(uint32_t code);
 /** Print "Bail out! <msg>" and exit with GUEST_EXIT_PANIC. */
 __attribute__((noreturn, format(printf, 1, 2))) void
 guest_panic(const char *fmt, ...);
 
 /* ------------------------------------------------------------------------ */
-/* Console (COM1, 115200 8N1, polled)                                       */
+/* Console (the architecture's UART, 115200 8N1, polled)                   */
 
-/** Program COM1. Output works before this too (QEMU ignores the rate). */
+/** Program the UART. Output works before this too on QEMU. (arch) */
 void console_init(void);
+/** Send one byte once the transmitter has room (bounded wait). (arch) */
+void console_putc(char c);
 /** Write raw bytes; "\n" becomes "\r\n". */
 void console_write(const char *s, size_t n);
 /** Formatted output (the library's snprintf subset). */
@@ -123,26 +89,28 @@ void tap_plan(void);
 __attribute__((noreturn)) void tap_finish(void);
 
 /* ------------------------------------------------------------------------ */
-/* CPU tables and paging                                                    */
+/* Paging                                                                   */
 
-/** Install the exception handlers (every CPU exception ends the test). */
-void idt_init(void);
 /**
- * Make [phys, phys + size) reachable, identity-mapped and uncached (2 MiB
- * pages). Returns false when the page-table pool is exhausted.
+ * Make [phys, phys + size) reachable, identity-mapped and uncached (device
+ * memory). Returns false when the page-table pool is exhausted or the range
+ * cannot be mapped so. (arch)
  */
 bool paging_map_mmio(uint64_t phys, uint64_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Clock                                                                    */
 
-/** Find and start a clock source (HPET, else TSC calibrated on the PIT). */
-void clock_init(bool force_tsc);
+/**
+ * Find and start a clock source; `prefer` (the `clock=` word, may be NULL)
+ * names one the architecture offers (x86_64: `tsc`). (arch)
+ */
+void clock_init(const char *prefer);
 /** Monotonic microseconds since clock_init. */
 uint64_t clock_now_us(void);
 /** Busy-wait `us` microseconds. */
 void clock_delay_us(uint64_t us);
-/** Name of the clock source in use ("hpet" or "tsc"). */
+/** Name of the clock source in use ("hpet", "tsc", "cntvct"). */
 const char *clock_source(void);
 /** Source frequency in kHz (for the boot banner). */
 uint64_t clock_khz(void);
@@ -171,7 +139,7 @@ unsigned arena_free_extents(void);
 bool arena_contains(const void *p, size_t len);
 
 /* ------------------------------------------------------------------------ */
-/* PCI (configuration mechanism #1, ports 0xCF8/0xCFC)                      */
+/* PCI (configuration access is the architecture's; the rest is pci.c)     */
 
 struct pci_func {
 	uint8_t bus, dev, fn;
@@ -180,14 +148,19 @@ struct pci_func {
 	    class_rev; /**< class << 24 | subclass << 16 | prog-if << 8 | rev */
 };
 
-/** Read a config dword. */
+/** Read a config dword (all ones where no function answers). (arch) */
 uint32_t pci_read32(const struct pci_func *f, uint8_t off);
-/** Write a config dword. */
+/** Write a config dword. (arch) */
 void pci_write32(const struct pci_func *f, uint8_t off, uint32_t v);
 /** Read a config word. */
 uint16_t pci_read16(const struct pci_func *f, uint8_t off);
 /** Write a config word. */
 void pci_write16(const struct pci_func *f, uint8_t off, uint16_t v);
+/**
+ * Get PCI ready for pci_scan: find the configuration space, assign what no
+ * firmware assigned. Returns false when there is no PCI. (arch)
+ */
+bool pci_arch_init(void);
 /**
  * Scan every bus, device and function; store up to `max` functions in
  * discovery order. Returns how many exist (may exceed max).
@@ -201,20 +174,45 @@ bool pci_bar_mem(const struct pci_func *f, unsigned bar, uint64_t *base,
 		 uint64_t *size);
 /** Set memory-space and bus-master enable, disable INTx. */
 void pci_enable_mmio_dma(const struct pci_func *f);
+/**
+ * Program and enable `f`'s MSI capability: one message, writing `data` to
+ * `addr`; without MSI, MSI-X table entry 0 (its BAR mapped already). False
+ * when `f` has neither (or MSI with only 32-bit addresses and `addr` is
+ * above 4 GiB).
+ */
+bool pci_msi_enable(const struct pci_func *f, uint64_t addr, uint16_t data);
 /** Format "0000:BB:DD.F" into buf[16]. */
 void pci_name(const struct pci_func *f, char buf[16]);
 
 struct bu_xhci_pci;
 /**
  * Fill a bu_xhci_options.pci from function `f` (which must outlive the
- * controller): identity, subsystem, and config accessors through 0xCF8/0xCFC.
+ * controller): identity, subsystem, and config accessors through pci_read32.
  */
 void pci_xhci_identity(const struct pci_func *f, struct bu_xhci_pci *out);
 
 /* ------------------------------------------------------------------------ */
-/* Kernel command line (multiboot cmdline, QEMU -append)                    */
+/* Interrupts (arch)                                                        */
 
-/** Split a copy of the command line into words (first word = image name). */
+/**
+ * Have PCI function `f` signal its interrupts by MSI to `fn(ctx)`, which
+ * then runs in interrupt context: registers only (bu_xhci_irq), no output.
+ * Interrupts are on from then on. False when the architecture's image
+ * cannot (x86_64 so far): the caller keeps polling.
+ */
+bool guest_irq_attach_msi(const struct pci_func *f, void (*fn)(void *ctx),
+			  void *ctx);
+/**
+ * Sleep until an interrupt arrives or the guest clock reaches
+ * `deadline_us`, whichever is first; may return early. Without interrupts
+ * it returns at once.
+ */
+void guest_wait_for_interrupt(uint64_t deadline_us);
+
+/* ------------------------------------------------------------------------ */
+/* Kernel command line (QEMU -append, as the boot loader hands it over)     */
+
+/** Split a copy of the command line (the -append text) into words. */
 void cmdline_parse(const char *s);
 /** True when the word `key` or `key=...` is present. */
 bool cmdline_has(const char *key);
@@ -253,8 +251,18 @@ void guest_dev_path(const struct bu_usb_device *dev, char *buf, size_t size);
 /** `xferload`: register the transfer-load test driver on a bus. */
 int xferload_register(struct bu_usb_bus *bus);
 
-/** C entry from boot.S. */
-void guest_main(uint32_t magic, uint32_t mbi);
+/** What the architecture's start-up code learned about the machine. */
+struct guest_boot {
+	const char *cmdline; /**< the -append text (no image name), or NULL */
+	uint64_t ram_top;    /**< end of the RAM the image is in; 0: unknown */
+	const char *error;   /**< not started as expected: why; else NULL */
+};
+
+/**
+ * The architecture-independent image, called once the console, exception
+ * handlers and identity mapping are up; never returns.
+ */
+__attribute__((noreturn)) void guest_main(const struct guest_boot *boot);
 
 /** `suspendtest`: suspend and resume every device on a root port (suspendtest.c). */
 struct bu_usb_bus;

@@ -2,8 +2,9 @@
  * bareusb QEMU test image: find every xHCI controller on PCI, bring each up
  * with bareusb, wait until every bus has settled, then report what was found
  * (device tree, one `usbdev` JSON line per device, timing) and the verdict
- * as TAP, and leave QEMU through isa-debug-exit. With `watch` on the command
- * line it keeps polling and reports hot-plug instead of exiting.
+ * as TAP, and leave QEMU with a status that says pass or fail (guest_exit).
+ * With `watch` on the command line it keeps polling and reports hot-plug
+ * instead of exiting. The same code runs on every architecture's image.
  *
  * Output contracts: docs/ and README.md ("Output").
  */
@@ -21,10 +22,6 @@
 #ifndef GUEST_VERSION
 #define GUEST_VERSION "unknown"
 #endif
-
-#define MB_BOOTLOADER_MAGIC 0x2badb002u
-#define MB_INFO_MEMORY	    0x001u
-#define MB_INFO_CMDLINE	    0x004u
 
 #define MAX_PCI	 256
 #define MAX_CTRL 8
@@ -47,7 +44,9 @@ struct ctrl {
 	uint64_t t_idle_us;   /* first poll that found the bus idle */
 	bool settled;
 	unsigned added; /* device_added callbacks seen */
-	unsigned irqs;  /* `irq`: interrupts bu_xhci_irq claimed */
+	volatile unsigned irqs; /* `irq`: interrupts bu_xhci_irq claimed */
+	bool msi;	/* `irq`: its MSI reaches on_msi (guest_irq_attach_msi) */
+	volatile unsigned msis; /* interrupts taken through MSI */
 };
 
 static struct pci_func pci_funcs[MAX_PCI];
@@ -265,25 +264,6 @@ static void print_usbmem(void)
 /* ------------------------------------------------------------------------ */
 /* Start-up                                                                 */
 
-/** Copy what we need out of the multiboot information before it is reused. */
-static uint64_t read_multiboot(uint32_t magic, uint32_t mbi)
-{
-	const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
-	uint64_t ram_top = 0;
-
-	if (magic != MB_BOOTLOADER_MAGIC || !mbi) {
-		cmdline_parse(NULL);
-		return 0;
-	}
-	if (info[0] & MB_INFO_CMDLINE)
-		cmdline_parse((const char *)(uintptr_t)info[4]);
-	else
-		cmdline_parse(NULL);
-	if (info[0] & MB_INFO_MEMORY)
-		ram_top = 0x100000ull + (uint64_t)info[2] * 1024;
-	return ram_top;
-}
-
 /** Place the arena after the image, inside RAM. */
 static void setup_arena(uint64_t ram_top)
 {
@@ -311,7 +291,11 @@ static void setup_arena(uint64_t ram_top)
 /** Scan PCI and remember every xHCI controller (class 0C0330). */
 static void find_controllers(void)
 {
-	unsigned n = pci_scan(pci_funcs, MAX_PCI);
+	unsigned n;
+
+	if (!pci_arch_init())
+		glog(BU_LOG_WARN, "pci: no configuration space found");
+	n = pci_scan(pci_funcs, MAX_PCI);
 
 	if (n > MAX_PCI) {
 		glog(BU_LOG_WARN, "pci: %u functions, only %u examined", n,
@@ -398,6 +382,16 @@ unsigned guest_controller_count(void)
 	return n_ctrls;
 }
 
+/** MSI handler (interrupt context): acknowledge, leave the events to poll. */
+static void on_msi(void *ctx)
+{
+	struct ctrl *c = ctx;
+
+	c->msis++;
+	if (bu_xhci_irq(c->bus))
+		c->irqs++;
+}
+
 /** Map, enable and start controller `i`. */
 static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 {
@@ -427,7 +421,9 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 		glog(BU_LOG_WARN, "xferload: cannot register the driver");
 	if (cmdline_has("winusb"))
 		guest_winusb_attach(c->bus);
-	tap(true, "xhci %s started", c->name);
+	if (o.irq)
+		c->msi = guest_irq_attach_msi(&c->pci, on_msi, c);
+	tap(true, "xhci %s started%s", c->name, c->msi ? " (MSI)" : "");
 }
 
 /** Poll every bus until all are idle or `timeout_ms` passes. */
@@ -445,10 +441,11 @@ static void wait_settled(uint64_t timeout_ms, uint64_t settle_ms)
 
 			if (!c->bus || c->settled)
 				continue;
-			/* No interrupt handler here (the CPU runs with them
-			 * off): bu_xhci_irq is called as an embedder's
-			 * handler would be, and counts what was pending. */
-			if (use_irq)
+			/* Without an MSI handler (the CPU runs with
+			 * interrupts off): bu_xhci_irq is called as an
+			 * embedder's handler would be, and counts what was
+			 * pending. */
+			if (use_irq && !c->msi)
 				c->irqs += bu_xhci_irq(c->bus);
 			bu_usb_bus_poll(c->bus);
 			if (c->bus->failed) {
@@ -576,24 +573,26 @@ __attribute__((noreturn)) static void watch(void)
 			mem_dirty = false;
 			print_usbmem();
 		}
-		cpu_relax();
+		/* With `irq`: sleep until an MSI (a port change, an event)
+		 * or 1 ms for the core's timers; else spin. */
+		if (use_irq)
+			guest_wait_for_interrupt(clock_now_us() + 1000);
+		else
+			cpu_relax();
 	}
 }
 
-void guest_main(uint32_t magic, uint32_t mbi)
+void guest_main(const struct guest_boot *boot)
 {
 	struct bu_xhci_options opts;
-	uint64_t ram_top, timeout_ms, settle_ms;
+	uint64_t timeout_ms, settle_ms;
 	size_t arena_before;
 	unsigned n_devs = 0;
 
-	console_init();
-	idt_init();
-	ram_top = read_multiboot(magic, mbi); /* before the arena reuses it */
-	kprintf("\n# bareusb test image %s\n", GUEST_VERSION);
-	if (magic != MB_BOOTLOADER_MAGIC)
-		guest_panic("not started by a multiboot loader (eax=0x%x)",
-			    magic);
+	cmdline_parse(boot->cmdline); /* a copy, before the arena reuses it */
+	kprintf("\n# bareusb test image %s (%s)\n", GUEST_VERSION, GUEST_ARCH);
+	if (boot->error)
+		guest_panic("%s", boot->error);
 	kprintf("# cmdline: %s\n", cmdline_raw());
 
 	if (cmdline_has("loglevel"))
@@ -619,9 +618,7 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
 	settle_ms = cmdline_get_u64("settle", 0);
 
-	clock_init(cmdline_has("clock") &&
-		   !bu_strcmp(cmdline_get("clock") ? cmdline_get("clock") : "",
-			      "tsc"));
+	clock_init(cmdline_get("clock"));
 	kprintf("# clock: %s, %llu kHz\n", clock_source(),
 		(unsigned long long)clock_khz());
 	if (cmdline_has("delaytest")) {
@@ -635,7 +632,7 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	}
 	if (cmdline_has("fault")) /* test aid: show the exception report */
 		(void)*(volatile uint32_t *)(uintptr_t)0x7fff00000000ull;
-	setup_arena(ram_top);
+	setup_arena(boot->ram_top);
 	arena_before = arena_in_use();
 
 	find_controllers();
@@ -664,10 +661,15 @@ void guest_main(uint32_t magic, uint32_t mbi)
 	    "{\"since_boot_us\":%llu,\"dma_bytes\":%zu,\"object_bytes\":%zu}\n",
 	    (unsigned long long)clock_now_us(), guest_dma_in_use(),
 	    guest_obj_in_use());
-	for (unsigned i = 0; use_irq && i < n_ctrls; i++)
-		if (ctrls[i].bus)
-			tap(ctrls[i].irqs > 0, "bus %u: %u interrupt(s) raised and acknowledged",
-			    i, ctrls[i].irqs);
+	for (unsigned i = 0; use_irq && i < n_ctrls; i++) {
+		if (!ctrls[i].bus)
+			continue;
+		tap(ctrls[i].irqs > 0, "bus %u: %u interrupt(s) raised and acknowledged",
+		    i, ctrls[i].irqs);
+		if (ctrls[i].msi)
+			tap(ctrls[i].msis > 0, "bus %u: %u taken through MSI", i,
+			    ctrls[i].msis);
+	}
 	if (cmdline_has("expect_devices")) {
 		uint64_t want = cmdline_get_u64("expect_devices", 0);
 

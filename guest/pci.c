@@ -1,15 +1,13 @@
 /*
- * PCI through configuration mechanism #1 (ports 0xCF8/0xCFC): enough to
- * find xHCI controllers behind any bus the firmware numbered, decode their
- * BAR0 and turn on memory decoding and bus mastering.
+ * PCI over the architecture's configuration access (pci_read32/pci_write32:
+ * ports 0xCF8/0xCFC on x86_64, ECAM on aarch64): enough to find xHCI
+ * controllers behind any bus that is numbered, decode their BAR0 and turn
+ * on memory decoding and bus mastering.
  */
 #include "guest.h"
 
 #include "bareusb/util.h"
 #include "bareusb/xhci.h"
-
-#define PCI_CONFIG_ADDR 0xcf8
-#define PCI_CONFIG_DATA 0xcfc
 
 #define PCI_VENDOR_ID		 0x00
 #define PCI_COMMAND		 0x04
@@ -19,31 +17,23 @@
 #define PCI_CLASS_REV		 0x08
 #define PCI_HEADER_TYPE		 0x0e /* byte; bit 7 = multi-function */
 #define PCI_BAR0		 0x10
+#define PCI_STATUS_CAP_LIST	 0x0010 /* in the upper half of dword 0x04 */
 #define PCI_SUBSYSTEM		 0x2c /* subsystem vendor, subsystem ID */
-#define PCI_CONFIG_LAST		 0xfc /* mechanism #1 reaches 256 bytes */
+#define PCI_CAP_PTR		 0x34
+#define PCI_CAP_ID_MSI		 0x05
+#define PCI_MSI_CTRL_ENABLE	 0x0001
+#define PCI_MSI_CTRL_MME	 0x0070 /* multiple message enable */
+#define PCI_MSI_CTRL_64BIT	 0x0080
+#define PCI_CAP_ID_MSIX		 0x11
+#define PCI_MSIX_CTRL_ENABLE	 0x8000
+#define PCI_MSIX_CTRL_MASKALL	 0x4000
+#define PCI_MSIX_ENTRY_CTRL_MASK 0x1
+#define PCI_CONFIG_LAST		 0xfc /* pci_read32 reaches 256 bytes */
 
 #define PCI_BAR_IO	  0x1
 #define PCI_BAR_TYPE_MASK 0x6
 #define PCI_BAR_TYPE_64	  0x4
 #define PCI_BAR_MEM_MASK  0xfffffff0u
-
-static uint32_t cfg_addr(const struct pci_func *f, uint8_t off)
-{
-	return 0x80000000u | ((uint32_t)f->bus << 16) |
-	       ((uint32_t)f->dev << 11) | ((uint32_t)f->fn << 8) | (off & 0xfc);
-}
-
-uint32_t pci_read32(const struct pci_func *f, uint8_t off)
-{
-	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
-	return inl(PCI_CONFIG_DATA);
-}
-
-void pci_write32(const struct pci_func *f, uint8_t off, uint32_t v)
-{
-	outl(PCI_CONFIG_ADDR, cfg_addr(f, off));
-	outl(PCI_CONFIG_DATA, v);
-}
 
 uint16_t pci_read16(const struct pci_func *f, uint8_t off)
 {
@@ -147,18 +137,95 @@ void pci_enable_mmio_dma(const struct pci_func *f)
 	pci_write16(f, PCI_COMMAND, cmd);
 }
 
+/** Offset of capability `id` in the list (PCI 3.0 §6.7), or 0. */
+static uint8_t find_cap(const struct pci_func *f, uint8_t id)
+{
+	uint8_t at;
+
+	if (!((pci_read32(f, PCI_COMMAND) >> 16) & PCI_STATUS_CAP_LIST))
+		return 0;
+	at = (uint8_t)(pci_read32(f, PCI_CAP_PTR) & 0xfc);
+	for (unsigned n = 0; at >= 0x40 && n < 48; n++) {
+		uint32_t hdr = pci_read32(f, at);
+
+		if ((hdr & 0xff) == id)
+			return at;
+		at = (uint8_t)((hdr >> 8) & 0xfc);
+	}
+	return 0;
+}
+
+/**
+ * MSI-X (PCI 3.0 §6.8.2): table entry 0 (the one xHCI interrupter 0 uses)
+ * gets `addr`/`data` and is unmasked, then MSI-X is enabled. The table is
+ * in a memory BAR that must be assigned and mapped already.
+ */
+static bool msix_enable(const struct pci_func *f, uint8_t cap, uint64_t addr,
+			uint32_t data)
+{
+	uint16_t ctrl = pci_read16(f, (uint8_t)(cap + 2));
+	uint32_t table = pci_read32(f, (uint8_t)(cap + 4));
+	uint64_t base, size;
+	uintptr_t entry;
+
+	if (!pci_bar_mem(f, table & 7, &base, &size) ||
+	    (table & ~7u) + 16 > size)
+		return false;
+	entry = (uintptr_t)(base + (table & ~7u));
+	pci_write16(f, (uint8_t)(cap + 2),
+		    (uint16_t)(ctrl | PCI_MSIX_CTRL_MASKALL));
+	mmio_write32(entry + 0, (uint32_t)addr);
+	mmio_write32(entry + 4, (uint32_t)(addr >> 32));
+	mmio_write32(entry + 8, data);
+	mmio_write32(entry + 12, mmio_read32(entry + 12) &
+				     ~(uint32_t)PCI_MSIX_ENTRY_CTRL_MASK);
+	pci_write16(
+	    f, (uint8_t)(cap + 2),
+	    (uint16_t)((ctrl & ~PCI_MSIX_CTRL_MASKALL) | PCI_MSIX_CTRL_ENABLE));
+	return true;
+}
+
+bool pci_msi_enable(const struct pci_func *f, uint64_t addr, uint16_t data)
+{
+	uint8_t cap = find_cap(f, PCI_CAP_ID_MSI);
+	uint16_t ctrl;
+	bool is64;
+
+	if (!cap) {
+		cap = find_cap(f, PCI_CAP_ID_MSIX);
+		return cap && msix_enable(f, cap, addr, data);
+	}
+	/* PCI 3.0 §6.8.1: message control in the capability's upper half,
+	 * then the address (64-bit capable: two dwords), then the data. */
+	ctrl = pci_read16(f, (uint8_t)(cap + 2));
+	is64 = ctrl & PCI_MSI_CTRL_64BIT;
+	if (!is64 && addr >> 32)
+		return false;
+	pci_write16(
+	    f, (uint8_t)(cap + 2),
+	    (uint16_t)(ctrl & ~(PCI_MSI_CTRL_ENABLE | PCI_MSI_CTRL_MME)));
+	pci_write32(f, (uint8_t)(cap + 4), (uint32_t)addr);
+	if (is64)
+		pci_write32(f, (uint8_t)(cap + 8), (uint32_t)(addr >> 32));
+	pci_write16(f, (uint8_t)(cap + (is64 ? 12 : 8)), data);
+	pci_write16(
+	    f, (uint8_t)(cap + 2),
+	    (uint16_t)((ctrl & ~PCI_MSI_CTRL_MME) | PCI_MSI_CTRL_ENABLE));
+	return true;
+}
+
 void pci_name(const struct pci_func *f, char buf[16])
 {
 	bu_snprintf(buf, 16, "0000:%02x:%02x.%x", f->bus, f->dev, f->fn);
 }
 
-/** bu_xhci_pci.cfg_read32: all ones past what mechanism #1 reaches. */
+/** bu_xhci_pci.cfg_read32: all ones past the first 256 bytes. */
 static uint32_t xhci_cfg_read32(void *ctx, unsigned off)
 {
 	return off <= PCI_CONFIG_LAST ? pci_read32(ctx, (uint8_t)off) : 0xffffffffu;
 }
 
-/** bu_xhci_pci.cfg_write32: dropped past what mechanism #1 reaches. */
+/** bu_xhci_pci.cfg_write32: dropped past the first 256 bytes. */
 static void xhci_cfg_write32(void *ctx, unsigned off, uint32_t v)
 {
 	if (off <= PCI_CONFIG_LAST)

@@ -1,7 +1,7 @@
 /*
  * The guest's bareusb platform table: direct MMIO, the arena for DMA and
  * objects (identity paging, so the CPU address is the bus address), the
- * HPET/TSC clock, and the serial log. Single-threaded: no lock.
+ * architecture's clock, and the serial log. Single-threaded: no lock.
  */
 #include "guest.h"
 

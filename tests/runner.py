@@ -2,16 +2,19 @@
 """Boot the bareusb test image under QEMU and judge what it reports.
 
     runner.py --kernel build/guest/guest.elf [options] [-- QEMU ARGS...]
+    runner.py --kernel build/guest/guest-aarch64.elf ...   (the aarch64 image)
 
-Everything after `--` goes to QEMU unchanged, so any set of USB devices
+The image's architecture (--arch, by default read from the ELF header)
+picks the QEMU binary and machine: x86_64 boots on q35, aarch64 on virt
+with a Cortex-A57. Everything after `--` goes to QEMU unchanged, so any set of USB devices
 (including usb-host passthrough) can be attached without editing code. The
 runner adds `-device qemu-xhci,id=xhci,p2=8,p3=8` unless the arguments
 already define an xHCI controller (qemu-xhci, nec-usb-xhci, or any device
 with id=xhci) or --no-default-controller is given.
 
 The guest prints TAP and `usbdev {...}` lines on its serial console and
-leaves QEMU through isa-debug-exit (status 33 = pass, 35 = fail, 37 =
-panic). The runner echoes the console, checks the TAP stream, optionally
+leaves QEMU with status 33 = pass, 35 = fail, 37 = panic: through
+isa-debug-exit on x86_64, through semihosting's SYS_EXIT on aarch64. The runner echoes the console, checks the TAP stream, optionally
 checks the usbdev lines against --expect, and exits with:
 
     0  pass             1  test failure (guest verdict, TAP or --expect)
@@ -39,8 +42,25 @@ import time
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2, 3
 
-# isa-debug-exit: QEMU exits with (value << 1) | 1; values from guest/guest.h.
+# isa-debug-exit (x86_64) and semihosting SYS_EXIT (aarch64): QEMU exits
+# with (value << 1) | 1; values from guest/guest.h.
 QEMU_STATUS = {33: 'pass', 35: 'fail', 37: 'panic'}
+
+# Per architecture: QEMU binary, machine, and the device or switch the
+# image's guest_exit needs (guest/x86_64/serial.c, guest/aarch64/uart.c).
+ARCHES = {
+    'x86_64': {'qemu': 'qemu-system-x86_64',
+               'machine': ['-machine', 'q35'],
+               'exit': ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']},
+    'aarch64': {'qemu': 'qemu-system-aarch64',
+                'machine': ['-machine', 'virt', '-cpu', 'cortex-a57'],
+                'exit': ['-semihosting-config', 'enable=on']},
+}
+# ELF e_machine values (the x86_64 image is an ELF32 multiboot wrapper).
+ELF_MACHINES = {3: 'x86_64', 62: 'x86_64', 183: 'aarch64'}
+
+# The first line of the device tree report (guest/main.c report_bus).
+TREE_RE = re.compile(r'^bus \d+: ')
 
 DEFAULT_CONTROLLER = 'qemu-xhci,id=xhci,p2=8,p3=8'
 XHCI_DRIVERS = ('qemu-xhci', 'nec-usb-xhci')
@@ -183,11 +203,16 @@ class QMP:
 class Guest:
     """One QEMU run of the test image: command line, console, verdict."""
 
-    def __init__(self, kernel, qemu='qemu-system-x86_64', append='', mem=256,
+    def __init__(self, kernel, qemu=None, append='', mem=256,
                  extra=(), default_controller=True, use_qmp=False,
-                 echo=True, timestamps=False, log_path=None, disks=()):
+                 echo=True, timestamps=False, log_path=None, disks=(),
+                 arch='x86_64'):
+        if arch not in ARCHES:
+            raise RunnerError('unknown architecture %r (have: %s)' % (
+                arch, ', '.join(sorted(ARCHES))))
         self.kernel = kernel
-        self.qemu = qemu
+        self.arch = arch
+        self.qemu = qemu or ARCHES[arch]['qemu']
         self.append = append
         self.mem = mem
         self.extra = list(extra)
@@ -201,6 +226,7 @@ class Guest:
         self.qmp = None
         self.proc = None
         self.lines = []
+        self.line_times = []  # host seconds since QEMU start, per line
         self.cond = threading.Condition()
         self.eof = False
         self.t0 = None
@@ -217,12 +243,12 @@ class Guest:
         return drive_id, path
 
     def command(self):
-        cmd = [self.qemu,
-               '-machine', 'q35', '-accel', 'tcg', '-m', str(self.mem),
-               '-nodefaults', '-display', 'none', '-monitor', 'none',
-               '-serial', 'stdio', '-nic', 'none', '-no-reboot',
-               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-               '-kernel', self.kernel]
+        arch = ARCHES[self.arch]
+        cmd = ([self.qemu] + arch['machine'] +
+               ['-accel', 'tcg', '-m', str(self.mem),
+                '-nodefaults', '-display', 'none', '-monitor', 'none',
+                '-serial', 'stdio', '-nic', 'none', '-no-reboot'] +
+               arch['exit'] + ['-kernel', self.kernel])
         if self.append:
             cmd += ['-append', self.append]
         if self.use_qmp:
@@ -278,6 +304,7 @@ class Guest:
                 self.log.write(line + '\n')
             with self.cond:
                 self.lines.append(line)
+                self.line_times.append(time.monotonic() - self.t0)
                 self.cond.notify_all()
         with self.cond:
             self.eof = True
@@ -354,6 +381,26 @@ class Guest:
 
     def tap(self):
         return parse_tap(self.lines)
+
+    def boot_to_tree(self):
+        """Host seconds from QEMU's start to the first device tree line."""
+        for line, t in zip(self.lines, self.line_times):
+            if TREE_RE.match(line):
+                return t
+        return None
+
+
+def elf_arch(path):
+    """The image's architecture from its ELF header, or None."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b'\x7fELF':
+        return None
+    order = 'little' if head[5] == 1 else 'big'
+    return ELF_MACHINES.get(int.from_bytes(head[18:20], order))
 
 
 def has_controller(args):
@@ -515,7 +562,10 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         description='Boot the bareusb test image under QEMU (args after -- go to QEMU).')
     p.add_argument('--kernel', required=True, help='the test image (build/guest/guest.elf)')
-    p.add_argument('--qemu', default=os.environ.get('QEMU', 'qemu-system-x86_64'))
+    p.add_argument('--arch', choices=sorted(ARCHES),
+                   help="the image's architecture (default: from its ELF header)")
+    p.add_argument('--qemu', default=os.environ.get('QEMU'),
+                   help='QEMU binary (default: qemu-system-<arch>)')
     p.add_argument('--timeout', type=float, default=120, help='seconds before QEMU is killed')
     p.add_argument('--append', action='append', default=[],
                    help='guest kernel command line words (repeatable)')
@@ -568,7 +618,8 @@ def verdict(guest, status, timed_out, script_err, expect):
             failures.append('guest verdict: %s (QEMU status %d)' % (QEMU_STATUS[status], status))
             code = EXIT_FAIL
     elif status == 0:
-        failures.append('QEMU exited 0 without a verdict (guest reset or triple fault?)')
+        failures.append('QEMU exited 0 without a verdict (guest reset, triple fault, '
+                        'or PSCI power-off without semihosting?)')
         code = EXIT_ERROR
     else:
         failures.append('QEMU failed with status %s' % status)
@@ -602,6 +653,9 @@ def verdict(guest, status, timed_out, script_err, expect):
         code = EXIT_FAIL
     for f in failures:
         print('runner: %s' % f, flush=True)
+    tree = guest.boot_to_tree()
+    if tree is not None:
+        print('runner: boot to tree %.2f s (%s, host clock)' % (tree, guest.arch), flush=True)
     print('runner: %s (%d device line(s), %d TAP result(s), %.1f s)' % (
         'PASS' if code == EXIT_PASS else 'FAIL', len(devs), len(results),
         time.monotonic() - guest.t0), flush=True)
@@ -615,11 +669,13 @@ def main(argv=None):
     except (OSError, ValueError) as e:
         print('runner: cannot read --expect: %s' % e, file=sys.stderr)
         return EXIT_ERROR
+    arch = args.arch or elf_arch(args.kernel) or 'x86_64'
     guest = Guest(args.kernel, qemu=args.qemu, append=' '.join(args.append),
                   mem=args.mem, extra=extra,
                   default_controller=not args.no_default_controller,
                   use_qmp=args.qmp or bool(args.script), echo=not args.quiet,
-                  timestamps=args.timestamps, log_path=args.log, disks=args.disks)
+                  timestamps=args.timestamps, log_path=args.log, disks=args.disks,
+                  arch=arch)
     guest.script_ended = False
     guest.timeout = args.timeout
     if args.dry_run:

@@ -80,6 +80,42 @@ g = runner.Guest('/nonexistent', default_controller=False)
 check('--no-default-controller honoured', runner.DEFAULT_CONTROLLER not in g.command())
 g.finish()
 
+g = runner.Guest('/nonexistent', arch='aarch64', extra=['-device', 'usb-kbd'])
+cmd = g.command()
+check('aarch64: qemu-system-aarch64 on virt',
+      cmd[0] == 'qemu-system-aarch64' and cmd[cmd.index('-machine') + 1] == 'virt')
+check('aarch64: semihosting on, no isa-debug-exit',
+      'enable=on' in cmd and not any('isa-debug-exit' in c for c in cmd))
+check('aarch64: default controller, pass-through last',
+      runner.DEFAULT_CONTROLLER in cmd and cmd[-2:] == ['-device', 'usb-kbd'])
+g.finish()
+try:
+    runner.Guest('/nonexistent', arch='mips')
+    check('unknown architecture refused', False)
+except runner.RunnerError:
+    check('unknown architecture refused', True)
+
+# --arch defaults to the ELF header's e_machine.
+import tempfile  # noqa: E402
+with tempfile.TemporaryDirectory() as d:
+    def elf(machine, name):
+        path = os.path.join(d, name)
+        with open(path, 'wb') as f:
+            f.write(b'\x7fELF\x02\x01\x01' + bytes(11) + machine.to_bytes(2, 'little') + bytes(44))
+        return path
+    check('ELF machine 183 is aarch64', runner.elf_arch(elf(183, 'a')) == 'aarch64')
+    check('ELF32 i386 wrapper is x86_64', runner.elf_arch(elf(3, 'b')) == 'x86_64')
+    check('unknown ELF machine gives None', runner.elf_arch(elf(40, 'c')) is None)
+    check('missing file gives None', runner.elf_arch(os.path.join(d, 'none')) is None)
+
+g = runner.Guest('/nonexistent')
+g.lines = ['# bareusb', 'ok 1 - found', '', 'bus 0: xhci 0000:00:01.0', '  3 super']
+g.line_times = [0.1, 0.2, 0.3, 1.25, 1.3]
+check('boot to tree: time of the first bus line', g.boot_to_tree() == 1.25)
+g.lines, g.line_times = ['# no tree'], [0.5]
+check('boot to tree: None without a tree', g.boot_to_tree() is None)
+g.finish()
+
 print('1..%d' % len(results))
 for i, (name, ok) in enumerate(results, 1):
     print('%sok %d - %s' % ('' if ok else 'not ', i, name))

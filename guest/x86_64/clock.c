@@ -1,10 +1,12 @@
 /*
  * Monotonic microsecond clock. The HPET (q35 and pc put it at 0xFED00000)
  * is preferred: its period comes from the capability register, so no
- * calibration is needed. Without one, the TSC is calibrated against PIT
- * channel 2 over 50 ms.
+ * calibration is needed. Without one (or with `clock=tsc`), the TSC is
+ * calibrated against PIT channel 2 over 50 ms.
  */
 #include "guest.h"
+
+#include "bareusb/util.h"
 
 #define HPET_BASE	   0xfed00000u
 #define HPET_CAP_LO	   0x000
@@ -84,8 +86,10 @@ static void tsc_calibrate(void)
 		tsc_khz = 1000000; /* unusable PIT: assume 1 GHz */
 }
 
-void clock_init(bool force_tsc)
+void clock_init(const char *prefer)
 {
+	bool force_tsc = prefer && !bu_strcmp(prefer, "tsc");
+
 	if (!force_tsc && hpet_start()) {
 		source = CLOCK_HPET;
 		last_ticks = hpet_counter();

@@ -5,7 +5,8 @@
  * converted with objcopy) and jumps to _start in 32-bit protected mode with
  * EAX = 0x2BADB002 and EBX = the multiboot information. We zero .bss, build
  * identity page tables for the first 4 GiB with 2 MiB pages (the C side adds
- * more for 64-bit BARs above 4 GiB), enter long mode and call guest_main().
+ * more for 64-bit BARs above 4 GiB), enter long mode and call guest_start()
+ * (start.c).
  */
 
 #define MB_MAGIC 0x1BADB002
@@ -130,7 +131,7 @@ long_entry:
 	xorl %ebp, %ebp
 	movl boot_mb_magic, %edi
 	movl boot_mb_info, %esi
-	call guest_main
+	call guest_start
 5:	cli
 	hlt
 	jmp 5b
