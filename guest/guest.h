@@ -58,6 +58,14 @@ guest_panic(const char *fmt, ...);
 void console_init(void);
 /** Send one byte once the transmitter has room (bounded wait). (arch) */
 void console_putc(char c);
+/**
+ * The capture line (guest word `usbmon`): a second serial port carrying
+ * binary usbmon records, which the runner turns into a pcap (--pcap).
+ * False when the machine has none. (arch)
+ */
+bool capture_init(void);
+/** Write raw bytes to the capture line (bounded waits). (arch) */
+void capture_write(const void *p, size_t n);
 /** Write raw bytes; "\n" becomes "\r\n". */
 void console_write(const char *s, size_t n);
 /** Formatted output (the library's snprintf subset). */

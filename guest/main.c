@@ -54,6 +54,7 @@ static struct ctrl ctrls[MAX_CTRL];
 static unsigned n_ctrls;
 static bool started; /* start-up report done; callbacks now print */
 static struct bu_xhci_trace_filter trace_filter; /* `trace=...` */
+static bool usbmon_on; /* `usbmon`: records go out on the capture line */
 static bool trace_filtered;
 static bool use_irq; /* `irq`: the interrupter is on; ack it before each poll */
 static char json_buf[JSON_BUF];
@@ -392,6 +393,23 @@ static void on_msi(void *ctx)
 		c->irqs++;
 }
 
+/*
+ * `usbmon`: every transfer's submission and completion as a Linux usbmon
+ * record on the capture line, data cut to USBMON_DATA_MAX bytes; the
+ * runner's --pcap makes a pcap file of them.
+ */
+#define USBMON_DATA_MAX 4096
+
+static void usbmon_urb(void *ctx, const struct bu_usb_xfer *x, enum bu_usb_mon_event ev,
+		       int status)
+{
+	static uint8_t rec[BU_USBMON_HDR_LEN + USBMON_DATA_MAX];
+	size_t n = bu_usbmon_record(x, ev, status, clock_now_us(), rec, sizeof(rec));
+
+	(void)ctx;
+	capture_write(rec, n);
+}
+
 /** Map, enable and start controller `i`. */
 static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 {
@@ -414,6 +432,8 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 	}
 	if (trace_filtered)
 		bu_xhci_set_trace_filter(c->bus, &trace_filter);
+	if (usbmon_on)
+		c->bus->monitor.urb = usbmon_urb;
 	c->bus->events.ctx = c;
 	c->bus->events.device_added = on_device_added;
 	c->bus->events.device_removed = on_device_removed;
@@ -614,6 +634,11 @@ void guest_main(const struct guest_boot *boot)
 	}
 	use_irq = opts.irq = cmdline_has("irq");
 	guest_log_time = cmdline_has("logtime");
+	if (cmdline_has("usbmon")) {
+		usbmon_on = capture_init();
+		if (!usbmon_on)
+			guest_panic("usbmon: no capture line (a second serial port)");
+	}
 	guest_log_buffered = cmdline_has("logbuf");
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);
 	settle_ms = cmdline_get_u64("settle", 0);

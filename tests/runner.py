@@ -34,6 +34,7 @@ import re
 import shlex
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -210,6 +211,7 @@ class Guest:
         if arch not in ARCHES:
             raise RunnerError('unknown architecture %r (have: %s)' % (
                 arch, ', '.join(sorted(ARCHES))))
+        self.capture_path = None  # usbmon records (--pcap), set before start
         self.kernel = kernel
         self.arch = arch
         self.qemu = qemu or ARCHES[arch]['qemu']
@@ -249,8 +251,13 @@ class Guest:
                 '-nodefaults', '-display', 'none', '-monitor', 'none',
                 '-serial', 'stdio', '-nic', 'none', '-no-reboot'] +
                arch['exit'] + ['-kernel', self.kernel])
-        if self.append:
-            cmd += ['-append', self.append]
+        append = self.append
+        if self.capture_path:
+            # The capture line: the image's second serial port (COM2).
+            cmd += ['-serial', 'file:' + self.capture_path]
+            append = (append + ' usbmon').strip()
+        if append:
+            cmd += ['-append', append]
         if self.use_qmp:
             cmd += ['-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path()]
         for drive_id, path in self.disks:
@@ -581,6 +588,9 @@ def parse_args(argv):
     p.add_argument('--timestamps', action='store_true',
                    help='prefix echoed lines with host seconds since QEMU start')
     p.add_argument('--log', help='also write the console to this file')
+    p.add_argument('--pcap', metavar='FILE',
+                   help='capture every transfer (guest word usbmon, on a second serial '
+                        'port) and write it to FILE as a pcap (x86_64 image)')
     p.add_argument('--dry-run', action='store_true', help='print the QEMU command and exit')
     args = p.parse_args(argv)
     disks = []
@@ -589,6 +599,38 @@ def parse_args(argv):
         disks.append((name, int(size) if size else 16))
     args.disks = disks
     return args, extra
+
+
+PCAP_LINKTYPE_USB_LINUX_MMAPPED = 220
+USBMON_HDR = 64
+
+
+def usbmon_to_pcap(raw, out_path):
+    """Write the image's usbmon record stream (64-byte headers, each
+    followed by its len_cap bytes of data) as a pcap file of link type 220
+    (LINKTYPE_USB_LINUX_MMAPPED), little-endian as the records are.
+    Returns (records written, bytes of a cut-off last record)."""
+    n, off = 0, 0
+    with open(out_path, 'wb') as f:
+        # pcap global header: magic, version 2.4, UTC offset, accuracy,
+        # snap length, link type.
+        f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 0x40000,
+                            PCAP_LINKTYPE_USB_LINUX_MMAPPED))
+        while off + USBMON_HDR <= len(raw):
+            hdr = raw[off:off + USBMON_HDR]
+            ts_sec, ts_usec = struct.unpack_from('<qi', hdr, 16)
+            length, len_cap = struct.unpack_from('<II', hdr, 32)
+            flag_data = hdr[15]
+            if off + USBMON_HDR + len_cap > len(raw):
+                break
+            rec = raw[off:off + USBMON_HDR + len_cap]
+            # The original length counts the data usbmon left out.
+            orig = USBMON_HDR + (length if flag_data == 0 else len_cap)
+            f.write(struct.pack('<IIII', ts_sec, ts_usec, len(rec), max(orig, len(rec))))
+            f.write(rec)
+            off += len(rec)
+            n += 1
+    return n, len(raw) - off
 
 
 def run_script(path, guest):
@@ -678,6 +720,13 @@ def main(argv=None):
                   arch=arch)
     guest.script_ended = False
     guest.timeout = args.timeout
+    if args.pcap:
+        if arch != 'x86_64':
+            print('runner: --pcap needs the x86_64 image (the capture line is COM2)',
+                  file=sys.stderr)
+            guest.finish()
+            return EXIT_ERROR
+        guest.capture_path = os.path.join(guest.tmpdir, 'usbmon.raw')
     if args.dry_run:
         print(' '.join(shlex.quote(c) for c in guest.command()))
         guest.finish()
@@ -715,6 +764,16 @@ def main(argv=None):
         guest.finish()
         return EXIT_ERROR
     watchdog.cancel()
+    if args.pcap:
+        try:
+            with open(guest.capture_path, 'rb') as f:
+                raw = f.read()
+        except OSError:
+            raw = b''
+        n, cut = usbmon_to_pcap(raw, args.pcap)
+        print('runner: %d usbmon record(s) written to %s%s' % (
+            n, args.pcap, ' (%d bytes of a cut-off record dropped)' % cut if cut else ''),
+            flush=True)
     guest.finish()
     return verdict(guest, status, timed_out.is_set(), script_err, expect)
 

@@ -5,6 +5,7 @@
 #include "guest.h"
 
 #define COM1	      0x3f8
+#define COM2	      0x2f8 /* the capture line */
 #define UART_THR      0 /* transmit holding (DLAB=0) */
 #define UART_DLL      0 /* divisor low (DLAB=1) */
 #define UART_IER      1
@@ -15,23 +16,49 @@
 #define UART_LSR      5
 #define UART_LSR_THRE 0x20
 
+/** 115200 8N1, FIFO on, no interrupts. */
+static void uart_init(uint16_t base)
+{
+	outb(base + UART_IER, 0x00);
+	outb(base + UART_LCR, 0x80); /* DLAB on */
+	outb(base + UART_DLL, 1);    /* 115200 = 115200 / 1 */
+	outb(base + UART_DLM, 0);
+	outb(base + UART_LCR, 0x03); /* 8N1, DLAB off */
+	outb(base + UART_FCR, 0xc7); /* FIFO on, cleared, 14-byte trigger */
+	outb(base + UART_MCR, 0x03); /* DTR, RTS */
+}
+
+static void uart_putc(uint16_t base, uint8_t c)
+{
+	for (unsigned i = 0; i < 100000; i++)
+		if (inb(base + UART_LSR) & UART_LSR_THRE)
+			break;
+	outb(base + UART_THR, c);
+}
+
 void console_init(void)
 {
-	outb(COM1 + UART_IER, 0x00); /* no interrupts */
-	outb(COM1 + UART_LCR, 0x80); /* DLAB on */
-	outb(COM1 + UART_DLL, 1);    /* 115200 = 115200 / 1 */
-	outb(COM1 + UART_DLM, 0);
-	outb(COM1 + UART_LCR, 0x03); /* 8N1, DLAB off */
-	outb(COM1 + UART_FCR, 0xc7); /* FIFO on, cleared, 14-byte trigger */
-	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
+	uart_init(COM1);
 }
 
 void console_putc(char c)
 {
-	for (unsigned i = 0; i < 100000; i++)
-		if (inb(COM1 + UART_LSR) & UART_LSR_THRE)
-			break;
-	outb(COM1 + UART_THR, (uint8_t)c);
+	uart_putc(COM1, (uint8_t)c);
+}
+
+bool capture_init(void)
+{
+	/* No second -serial: nothing decodes the port, reads float high. */
+	if (inb(COM2 + UART_LSR) == 0xff)
+		return false;
+	uart_init(COM2);
+	return true;
+}
+
+void capture_write(const void *p, size_t n)
+{
+	for (const uint8_t *b = p; n--; b++)
+		uart_putc(COM2, *b);
 }
 
 void guest_exit(uint32_t code)
