@@ -39,15 +39,12 @@ uint64_t bu_core_now(struct bu_usb_bus *bus)
 void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level,
 		 const char *fmt, ...)
 {
-	char line[256];
-	int n;
 	va_list ap;
 
-	n = bu_snprintf(line, sizeof(line), "usb%u: ", bus->index);
 	va_start(ap, fmt);
-	bu_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	bu_log_vemit(bus->plat, bus->core ? &bus->core->log : NULL, level, "usb", bus->index,
+		     fmt, ap);
 	va_end(ap);
-	bus->plat->log(bus->plat->ctx, level, line);
 }
 
 const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size)

@@ -6,6 +6,7 @@
 #define BAREUSB_CORE_PRIV_H
 
 #include "bareusb/usb.h"
+#include "bareusb/util.h"
 
 /** One downstream port's state machine (port.c). */
 struct bu_port {
@@ -25,6 +26,7 @@ struct bu_core_bus {
 	/* Removed devices whose transfers the controller driver has not all
 	 * given back yet (bu_core_dev_remove), linked by `next`. */
 	struct bu_usb_device *dying;
+	struct bu_log_line log;      /* bu_core_log's line */
 };
 
 /**

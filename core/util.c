@@ -122,16 +122,15 @@ static void fmt_str(struct fmt_out *o, const char *s, int prec, int width, bool 
 		fmt_pad(o, ' ', width - n);
 }
 
-int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+/** Format `fmt` with `ap` onto o (bu_vsnprintf without the final NUL). */
+static void fmt_run(struct fmt_out *o, const char *fmt, va_list ap)
 {
-	struct fmt_out o = { buf, size, 0 };
-
 	for (; *fmt; fmt++) {
 		bool left = false, zero = false;
 		int width = 0, prec = -1, lng = 0;
 
 		if (*fmt != '%') {
-			fmt_putc(&o, *fmt);
+			fmt_putc(o, *fmt);
 			continue;
 		}
 		fmt++;
@@ -178,7 +177,7 @@ int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 						: va_arg(ap, int);
 			unsigned long long mag = v < 0 ? 0ULL - (unsigned long long)v
 						       : (unsigned long long)v;
-			fmt_num(&o, mag, 10, false, v < 0, width, zero, left);
+			fmt_num(o, mag, 10, false, v < 0, width, zero, left);
 			break;
 		}
 		case 'u':
@@ -188,37 +187,50 @@ int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 					     : lng == 1 ? va_arg(ap, unsigned long)
 					     : lng == 3 ? va_arg(ap, size_t)
 							: va_arg(ap, unsigned int);
-			fmt_num(&o, v, *fmt == 'u' ? 10 : 16, *fmt == 'X', false,
+			fmt_num(o, v, *fmt == 'u' ? 10 : 16, *fmt == 'X', false,
 				width, zero, left);
 			break;
 		}
 		case 'p':
-			fmt_putc(&o, '0');
-			fmt_putc(&o, 'x');
-			fmt_num(&o, (uintptr_t)va_arg(ap, void *), 16, false,
+			fmt_putc(o, '0');
+			fmt_putc(o, 'x');
+			fmt_num(o, (uintptr_t)va_arg(ap, void *), 16, false,
 				false, width, zero, left);
 			break;
 		case 'c':
-			fmt_putc(&o, (char)va_arg(ap, int));
+			fmt_putc(o, (char)va_arg(ap, int));
 			break;
 		case 's':
-			fmt_str(&o, va_arg(ap, const char *), prec, width, left);
+			fmt_str(o, va_arg(ap, const char *), prec, width, left);
 			break;
 		case '%':
-			fmt_putc(&o, '%');
+			fmt_putc(o, '%');
 			break;
 		case '\0':
 			fmt--;
 			break;
 		default:
-			fmt_putc(&o, '%');
-			fmt_putc(&o, *fmt);
+			fmt_putc(o, '%');
+			fmt_putc(o, *fmt);
 			break;
 		}
 	}
-	if (size)
-		buf[o.len < size ? o.len : size - 1] = '\0';
-	return (int)o.len;
+}
+
+/** NUL-terminate what fits of o's text; returns the length the full text needs. */
+static int fmt_end(struct fmt_out *o)
+{
+	if (o->size)
+		o->buf[o->len < o->size ? o->len : o->size - 1] = '\0';
+	return (int)o->len;
+}
+
+int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	struct fmt_out o = { buf, size, 0 };
+
+	fmt_run(&o, fmt, ap);
+	return fmt_end(&o);
 }
 
 int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
@@ -230,6 +242,36 @@ int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
 	n = bu_vsnprintf(buf, size, fmt, ap);
 	va_end(ap);
 	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Log lines                                                                */
+
+void bu_log_vemit(const struct bu_platform *plat, struct bu_log_line *line,
+		  enum bu_log_level level, const char *tag, unsigned index,
+		  const char *fmt, va_list ap)
+{
+	struct fmt_out o;
+
+	if (!plat->log)
+		return;
+	if (plat->lock)
+		plat->lock(plat->ctx);
+	if (!line || line->busy) {
+		plat->log(plat->ctx, level, fmt);
+	} else {
+		line->busy = true;
+		o = (struct fmt_out){ line->buf, sizeof(line->buf), 0 };
+		fmt_str(&o, tag, -1, 0, false);
+		fmt_num(&o, index, 10, false, false, 0, false, false);
+		fmt_str(&o, ": ", -1, 0, false);
+		fmt_run(&o, fmt, ap);
+		fmt_end(&o);
+		plat->log(plat->ctx, level, line->buf);
+		line->busy = false;
+	}
+	if (plat->unlock)
+		plat->unlock(plat->ctx);
 }
 
 /* ------------------------------------------------------------------------ */

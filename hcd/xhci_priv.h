@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "bareusb/arch.h"
+#include "bareusb/util.h"
 #include "bareusb/xhci.h"
 #include "xhci_hw.h"
 #include "xhci_trace.h"
@@ -326,6 +327,9 @@ struct xhci {
 
 	struct xhci_dev *slots[256];
 	struct xhci_dev *disabling; /* devices being disabled, oldest first */
+
+	struct bu_log_line log; /* bu_xhci_log's line */
+	char trb_text[240];     /* bu_xhci_trace_trb's decoded TRB */
 };
 
 /** The controller behind a core bus. */

@@ -42,17 +42,11 @@ __attribute__((format(printf, 3, 4))) void bu_wu_log(struct bu_winusb_drv *drv,
 						       enum bu_log_level level,
 						       const char *fmt, ...)
 {
-	char line[160];
 	va_list ap;
-	int n;
 
-	if (!drv->plat->log)
-		return;
-	n = bu_snprintf(line, sizeof(line), "winusb%u: ", drv->bus->index);
 	va_start(ap, fmt);
-	bu_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	bu_log_vemit(drv->plat, &drv->log, level, "winusb", drv->bus->index, fmt, ap);
 	va_end(ap);
-	drv->plat->log(drv->plat->ctx, level, line);
 }
 
 /** Poll the bus until *flag is false or `ms` pass. Returns true when it cleared. */

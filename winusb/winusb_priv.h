@@ -13,6 +13,7 @@
 
 #include "bareusb/msos.h"
 #include "bareusb/usb.h"
+#include "bareusb/util.h"
 #include "bareusb/winusb_drv.h"
 #include "bareusb/winusb_ioctl.h"
 
@@ -250,6 +251,7 @@ struct bu_winusb_drv {
 	struct wu_func *funcs[BU_WINUSB_MAX_FUNCS];
 	struct wu_file files[BU_WINUSB_MAX_FILES];
 	uint32_t next_instance;
+	struct bu_log_line log;           /**< bu_wu_log's line */
 };
 
 /* ======================================================================== */
