@@ -389,8 +389,16 @@ void bu_assert_failed(const struct bu_platform *plat, const char *file,
 		      unsigned line, const char *expr)
 {
 	char msg[160];
+	struct fmt_out o = { msg, sizeof(msg), 0 };
 
-	bu_snprintf(msg, sizeof(msg), "invariant broken at %s:%u: %s", file, line, expr);
+	/* "invariant broken at %s:%u: %s", without a variadic call's frame. */
+	fmt_str(&o, "invariant broken at ", -1, 0, false);
+	fmt_str(&o, file, -1, 0, false);
+	fmt_putc(&o, ':');
+	fmt_num(&o, line, 10, false, false, 0, false, false);
+	fmt_str(&o, ": ", -1, 0, false);
+	fmt_str(&o, expr, -1, 0, false);
+	fmt_end(&o);
 	if (plat && plat->panic)
 		plat->panic(plat->ctx, msg);
 	else if (plat && plat->log)
