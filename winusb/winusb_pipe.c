@@ -66,13 +66,14 @@ void bu_wu_iface_build_pipes(struct wu_iface *wi)
 	struct wu_func *fn = wi->fn;
 	const struct bu_usb_config_info *cfg;
 	const struct bu_usb_alt_info *alt;
-	struct wu_pipe old[WU_MAX_PIPES];
 	unsigned nold = wi->num_pipes;
 
-	bu_memcpy(old, wi->pipes, sizeof(old));
-	for (unsigned i = 0; i < nold; i++)
-		if (old[i].carry)
+	for (unsigned i = 0; i < nold; i++) {
+		wi->keep[i].id = wi->pipes[i].id;
+		wi->keep[i].pol = wi->pipes[i].pol;
+		if (wi->pipes[i].carry)
 			bu_wu_pipe_drop_carry(&wi->pipes[i]);
+	}
 	bu_memset(wi->pipes, 0, sizeof(wi->pipes));
 	wi->num_pipes = 0;
 	if (!fn->present || !wi->intf || !fn->dev || fn->dev->active_config < 0)
@@ -98,8 +99,8 @@ void bu_wu_iface_build_pipes(struct wu_iface *wi)
 			p->bpi = p->ep->max_esit;
 		bu_wu_policies_default(&p->pol, false);
 		for (unsigned k = 0; k < nold; k++)
-			if (old[k].id == p->id)
-				p->pol = old[k].pol;
+			if (wi->keep[k].id == p->id)
+				p->pol = wi->keep[k].pol;
 	}
 }
 

@@ -162,6 +162,11 @@ struct wu_iface {
 	uint8_t num_pipes;
 	struct wu_pipe ctrl;           /**< PipeID 0: its policies */
 	struct wu_pipe pipes[WU_MAX_PIPES];
+	/** bu_wu_iface_build_pipes' scratch: the previous pipes' IDs and policies. */
+	struct wu_pipe_keep {
+		uint8_t id;
+		struct wu_policies pol;
+	} keep[WU_MAX_PIPES];
 };
 
 /** A function bound to WinUSB (a Windows device node). */
