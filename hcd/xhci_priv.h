@@ -330,6 +330,13 @@ struct xhci {
 
 	struct bu_log_line log; /* bu_xhci_log's line */
 	char trb_text[240];     /* bu_xhci_trace_trb's decoded TRB */
+	/*
+	 * The chunks bu_xhci_xfer_submit maps a transfer's buffer into, kept
+	 * from the mapping until its TD is on the ring. Submits to one bus
+	 * never overlap (under the bus lock; the submit path calls no
+	 * completion), so one array serves them all, off the stack.
+	 */
+	struct bu_dma_chunk map[XHCI_MAX_CHUNKS];
 };
 
 /** The controller behind a core bus. */

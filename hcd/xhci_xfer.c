@@ -478,7 +478,6 @@ int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 {
 	struct xhci *x = bus_xhci(xfer->ep->dev->bus);
 	struct xhci_ep *ep = xfer->ep->hc_priv;
-	struct bu_dma_chunk chunks[XHCI_MAX_CHUNKS];
 	struct xhci_td td = { 0 };
 	uint32_t need, pad;
 	int rc;
@@ -486,10 +485,10 @@ int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 	rc = xfer_check(x, ep, xfer);
 	if (rc)
 		return rc;
-	rc = xfer_map(x, ep, xfer, chunks);
+	rc = xfer_map(x, ep, xfer, x->map);
 	if (rc < 0)
 		return rc;
-	td_init(&td, x, ep, xfer, chunks, rc);
+	td_init(&td, x, ep, xfer, x->map, rc);
 	/* Exactly what the TD takes here, the No-Ops that move it included.
 	 * One that would not fit the ring from here even empty can never be
 	 * queued; with No-Ops that can only be a TD of nearly a ring's size. */
