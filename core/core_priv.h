@@ -41,6 +41,7 @@ struct bu_core_device {
 	uint8_t enum_step;
 	uint8_t str_step;    /* which of manufacturer, product, serial */
 	uint64_t wake_us;    /* the step's timer, 0 = none */
+	int step_status;     /* how the step's request or operation ended (enum.c step_later) */
 	struct bu_usb_xfer ctrl; /* the enumeration's control transfer */
 	uint8_t *ctrl_buf;   /* its buffer, BU_CORE_CTRL_BUF_LEN bytes */
 	bool ctrl_busy;
@@ -232,7 +233,7 @@ struct bu_usb_device *bu_port_child(const struct bu_port_hub *hub, const struct 
 
 /** Start enumerating a new device (its port is reset and recovered). */
 void bu_core_enum_start(struct bu_usb_device *dev);
-/** The device's enumeration timer (bu_core_device.wake_us) fired. */
+/** The device's enumeration timer (bu_core_device.wake_us) fired, or its step's request came back (step_status). */
 void bu_core_enum_timer(struct bu_usb_device *dev);
 /** End enumeration: configured (err 0, drivers bound) or failed with err. */
 void bu_core_enum_finish(struct bu_usb_device *dev, int err);
