@@ -36,17 +36,6 @@ uint64_t bu_core_now(struct bu_usb_bus *bus)
 	return bus->plat->now_us(bus->plat->ctx);
 }
 
-void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level,
-		 const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	bu_log_vemit(bus->plat, bus->core ? &bus->core->log : NULL, level, "usb", bus->index,
-		     fmt, ap);
-	va_end(ap);
-}
-
 const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 {
 	struct bu_strbuf sb;

@@ -75,9 +75,15 @@ static inline struct bu_core_device *bu_core_dev(const struct bu_usb_device *dev
 	return (struct bu_core_device *)(uintptr_t)dev;
 }
 
+/** The bus's log line: NULL before bu_usb_bus_start (logged unformatted). */
+static inline struct bu_log_line *bu_core_log_line(struct bu_usb_bus *bus)
+{
+	return bus->core ? &bus->core->log : NULL;
+}
+
 /** Log a formatted line for the bus ("usbN: ..."). */
-void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define bu_core_log(bus, level, ...) \
+	bu_log_emit((bus)->plat, bu_core_log_line(bus), (level), "usb", (bus)->index, __VA_ARGS__)
 /** Format a device's path ("3.2") into buf; returns buf. */
 const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size);
 /** Zeroed allocation through the platform; NULL on failure. */

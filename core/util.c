@@ -247,11 +247,12 @@ int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 /* Log lines                                                                */
 
-void bu_log_vemit(const struct bu_platform *plat, struct bu_log_line *line,
-		  enum bu_log_level level, const char *tag, unsigned index,
-		  const char *fmt, va_list ap)
+void bu_log_emit(const struct bu_platform *plat, struct bu_log_line *line,
+		 enum bu_log_level level, const char *tag, unsigned index,
+		 const char *fmt, ...)
 {
 	struct fmt_out o;
+	va_list ap;
 
 	if (!plat->log)
 		return;
@@ -265,7 +266,9 @@ void bu_log_vemit(const struct bu_platform *plat, struct bu_log_line *line,
 		fmt_str(&o, tag, -1, 0, false);
 		fmt_num(&o, index, 10, false, false, 0, false, false);
 		fmt_str(&o, ": ", -1, 0, false);
+		va_start(ap, fmt);
 		fmt_run(&o, fmt, ap);
+		va_end(ap);
 		fmt_end(&o);
 		plat->log(plat->ctx, level, line->buf);
 		line->busy = false;

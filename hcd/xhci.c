@@ -106,19 +106,6 @@ static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
 }
 
 /* ======================================================================== */
-/* Diagnostics                                                              */
-/* ======================================================================== */
-
-void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	bu_log_vemit(x->plat, &x->log, level, "xhci", x->bus.index, fmt, ap);
-	va_end(ap);
-}
-
-/* ======================================================================== */
 /* Trace                                                                    */
 /* ======================================================================== */
 

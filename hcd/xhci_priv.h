@@ -435,9 +435,9 @@ static inline uint32_t *xhci_out_ctx(struct xhci *x, struct xhci_dev *d, unsigne
 /* ------------------------------------------------------------------------ */
 /* xhci.c: controller services for the other files                          */
 
-/** Log a formatted line at `level`, prefixed with the controller. */
-void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/** Log a formatted line at `level`, prefixed with the controller ("xhciN: "). */
+#define bu_xhci_log(x, level, ...) \
+	bu_log_emit((x)->plat, &(x)->log, (level), "xhci", (x)->bus.index, __VA_ARGS__)
 /**
  * Log a slot's contexts field by field (xhci_dev.c): the Input Context
  * (Input Control, Slot and every added Endpoint Context) when `input`,

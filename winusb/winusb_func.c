@@ -38,17 +38,6 @@ void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size)
 		drv->plat->free(drv->plat->ctx, p, size);
 }
 
-__attribute__((format(printf, 3, 4))) void bu_wu_log(struct bu_winusb_drv *drv,
-						       enum bu_log_level level,
-						       const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	bu_log_vemit(drv->plat, &drv->log, level, "winusb", drv->bus->index, fmt, ap);
-	va_end(ap);
-}
-
 /** Poll the bus until *flag is false or `ms` pass. Returns true when it cleared. */
 bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *arg,
 		       uint32_t ms)

@@ -334,9 +334,8 @@ void *bu_wu_zalloc(struct bu_winusb_drv *drv, size_t size);
 /** Give back `size` bytes from bu_wu_zalloc (NULL is ignored). */
 void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size);
 /** Log a line prefixed "winusbN: " through the platform table. */
-__attribute__((format(printf, 3, 4))) void bu_wu_log(struct bu_winusb_drv *drv,
-						      enum bu_log_level level, const char *fmt,
-						      ...);
+#define bu_wu_log(drv, level, ...) \
+	bu_log_emit((drv)->plat, &(drv)->log, (level), "winusb", (drv)->bus->index, __VA_ARGS__)
 /**
  * Poll the bus while busy(arg) holds, for at most `ms`. Returns true when
  * it stopped being busy. Completions run from inside.
