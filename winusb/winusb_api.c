@@ -426,24 +426,23 @@ static uint32_t io_now(struct bu_winusb_api *api, struct api_file *f, uint32_t c
 /**
  * The wait cap of a synchronous call passed: cancel its request, whatever
  * kind it is, and wait until it is back, so that the call never returns
- * while the controller may still write into the caller's buffer.
+ * while the controller may still write into the caller's buffer. The
+ * request block `io` and result `res` are the caller's, reused.
  */
-static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct api_sync *s)
+static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct api_sync *s,
+			struct bu_winusb_io *io, struct bu_winusb_iores *res)
 {
+	static const struct bu_winusb_ioparams none; /* the driver copies it */
 	struct bu_winusb_transport *tp = tp_of(api, f);
-	struct bu_winusb_ioparams none;
-	struct bu_winusb_io io;
-	struct bu_winusb_iores res;
 	uint64_t deadline;
 
-	bu_memset(&none, 0, sizeof(none));
-	bu_memset(&io, 0, sizeof(io));
-	io.file = f->file;
-	io.code = BU_WINUSB_IOCTL_CANCEL;
-	io.params = &none;
-	io.params_len = sizeof(none);
-	io.done_cookie = s;
-	if (tp->ioctl(tp->ctx, &io, &res) != 0 && !s->done)
+	bu_memset(io, 0, sizeof(*io));
+	io->file = f->file;
+	io->code = BU_WINUSB_IOCTL_CANCEL;
+	io->params = &none;
+	io->params_len = sizeof(none);
+	io->done_cookie = s;
+	if (tp->ioctl(tp->ctx, io, res) != 0 && !s->done)
 		return;
 	deadline = api_now(api) + (uint64_t)API_CANCEL_WAIT_MS * 1000;
 	while (!s->done && api_now(api) < deadline)
@@ -519,7 +518,7 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 		while (!s->done && api_now(api) < deadline)
 			tp->poll(tp->ctx);
 		if (!s->done)
-			sync_cancel(api, h->f, s);
+			sync_cancel(api, h->f, s, &io, &res);
 		if (!s->done) {
 			s->orphan = true; /* sync_done frees it */
 			return fail(api, ERROR_SEM_TIMEOUT);
