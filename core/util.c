@@ -391,12 +391,19 @@ size_t bu_utf16le_to_utf8(const uint8_t *src, size_t n, char *out, size_t size)
 void bu_assert_failed(const struct bu_platform *plat, const char *file,
 		      unsigned line, const char *expr)
 {
-	char msg[160];
+	char msg[96];
 	struct fmt_out o = { msg, sizeof(msg), 0 };
+	const char *base = file;
 
-	/* "invariant broken at %s:%u: %s", without a variadic call's frame. */
+	/* "invariant broken at %s:%u: %s", without a variadic call's frame;
+	 * the file's name without its directories, and a long expression cut
+	 * (the file and line name it): this runs at the bottom of the
+	 * deepest paths, so its buffer stays small. */
+	for (const char *c = file; *c; c++)
+		if (*c == '/' || *c == '\\')
+			base = c + 1;
 	fmt_str(&o, "invariant broken at ", -1, 0, false);
-	fmt_str(&o, file, -1, 0, false);
+	fmt_str(&o, base, -1, 0, false);
 	fmt_putc(&o, ':');
 	fmt_num(&o, line, 10, false, false, 0, false, false);
 	fmt_str(&o, ": ", -1, 0, false);
