@@ -38,11 +38,27 @@ uint64_t bu_core_now(struct bu_usb_bus *bus)
 
 const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 {
-	struct bu_strbuf sb;
+	size_t n = 0;
 
-	bu_strbuf_init(&sb, buf, size);
-	for (unsigned i = 0; i < dev->tier && i < BU_USB_MAX_PATH; i++)
-		bu_strbuf_printf(&sb, i ? ".%u" : "%u", dev->path[i]);
+	/* Port numbers (1..255) by hand, not through a variadic formatter:
+	 * the path is built for log lines at the bottom of deep paths. */
+	if (!size)
+		return buf;
+	for (unsigned i = 0; i < dev->tier && i < BU_USB_MAX_PATH; i++) {
+		unsigned v = dev->path[i];
+		char d[3];
+		unsigned k = 0;
+
+		if (i && n + 1 < size)
+			buf[n++] = '.';
+		do {
+			d[k++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		while (k && n + 1 < size)
+			buf[n++] = d[--k];
+	}
+	buf[n] = '\0';
 	return buf;
 }
 
@@ -188,40 +204,63 @@ static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 	}
 }
 
+/**
+ * A synchronous control request, allocated per call rather than kept on
+ * the caller's stack: its transfer is 152 bytes, and the caller's stack
+ * already carries everything the poll it waits in may run.
+ */
+struct sync_req {
+	struct bu_usb_xfer xfer;
+	struct bu_usb_bus *bus;
+	bool done;
+	bool orphan; /* its caller left (controller failed): freed on completion */
+};
+
 /** Completion of the synchronous helper: records that it finished. */
 static void sync_done(struct bu_usb_xfer *xfer)
 {
-	*(bool *)xfer->ctx = true;
+	struct sync_req *s = xfer->ctx;
+
+	s->done = true;
+	if (s->orphan)
+		bu_core_free(s->bus, s, sizeof(*s));
 }
 
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
 		   void *data, uint16_t w_length, uint32_t timeout_ms)
 {
-	struct bu_usb_xfer xfer;
-	bool done = false;
+	struct bu_usb_bus *bus;
+	struct sync_req *s;
 	int rc;
 
 	if (!dev || (w_length && !data))
 		return BU_EINVAL;
-	bu_memset(&xfer, 0, sizeof(xfer));
-	xfer.ep = &dev->ep0;
-	bu_usb_setup_pack(xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
-	xfer.buf = data;
-	xfer.len = w_length;
-	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
-	xfer.complete = sync_done;
-	xfer.ctx = &done;
-	rc = bu_usb_xfer_submit(&xfer);
-	if (rc)
-		return rc;
+	bus = dev->bus;
+	s = bu_core_alloc(bus, sizeof(*s));
+	if (!s)
+		return BU_ENOMEM;
+	s->bus = bus;
+	s->xfer.ep = &dev->ep0;
+	bu_usb_setup_pack(s->xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
+	s->xfer.buf = data;
+	s->xfer.len = w_length;
+	s->xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
+	s->xfer.complete = sync_done;
+	s->xfer.ctx = s;
+	rc = bu_usb_xfer_submit(&s->xfer);
 	/* The transfer's own deadline bounds this loop: check_timeouts
 	 * cancels it, and a failed controller fails it. */
-	while (!done) {
-		if (bu_usb_bus_poll(dev->bus) == BU_ESHUTDOWN && !done)
+	while (!rc && !s->done) {
+		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN && !s->done) {
+			s->orphan = true; /* still the controller's */
 			return BU_ESHUTDOWN;
+		}
 	}
-	return xfer.status ? xfer.status : (int)xfer.actual;
+	if (!rc)
+		rc = s->xfer.status ? s->xfer.status : (int)s->xfer.actual;
+	bu_core_free(bus, s, sizeof(*s));
+	return rc;
 }
 
 /* ======================================================================== */
@@ -534,6 +573,25 @@ int bu_usb_bus_start(struct bu_usb_bus *bus)
 /* Poll                                                                     */
 /* ======================================================================== */
 
+/**
+ * The controller failed: nothing will complete, so end every enumeration
+ * and empty the root ports. Kept out of bu_usb_bus_poll (noinline), whose
+ * frame every poll carries.
+ */
+static __attribute__((noinline)) void bus_failed(struct bu_usb_bus *bus)
+{
+	struct bu_port_hub hub;
+
+	bus->failed = true;
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next)
+		if (d->state == BU_DEV_ENUMERATING)
+			bu_core_enum_finish(d, BU_ESHUTDOWN);
+	root_hub(bus, &hub);
+	for (unsigned p = 1; p <= bus->num_ports; p++)
+		if (bus->core->root_ports[p].state != BU_PORT_DEVICE)
+			bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
+}
+
 int bu_usb_bus_poll(struct bu_usb_bus *bus)
 {
 	uint64_t now;
@@ -542,17 +600,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	bus_lock(bus);
 	rc = bus->ops->poll(bus);
 	if (rc == BU_ESHUTDOWN) {
-		bus->failed = true;
-		/* Nothing will complete: end every enumeration. */
-		for (struct bu_usb_device *d = bus->devices; d; d = d->next)
-			if (d->state == BU_DEV_ENUMERATING)
-				bu_core_enum_finish(d, BU_ESHUTDOWN);
-		struct bu_port_hub hub;
-
-		root_hub(bus, &hub);
-		for (unsigned p = 1; p <= bus->num_ports; p++)
-			if (bus->core->root_ports[p].state != BU_PORT_DEVICE)
-				bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
+		bus_failed(bus);
 		goto out;
 	}
 	now = bu_core_now(bus);

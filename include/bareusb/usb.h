@@ -645,8 +645,10 @@ int bu_usb_xfer_cancel(struct bu_usb_xfer *xfer);
 
 /**
  * Synchronous control transfer on EP0: polls the bus until done or
- * `timeout_ms` passes. Returns bytes transferred (>= 0) or a BU_E* code.
- * Must not be called from a completion callback.
+ * `timeout_ms` passes. Returns bytes transferred (>= 0) or a BU_E* code
+ * (BU_ENOMEM when the platform's alloc cannot give the request's state,
+ * about 170 bytes held for the call). Must not be called from a
+ * completion callback.
  */
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
