@@ -551,7 +551,11 @@ void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
 {
 	if (port < 1 || port > bus->num_ports || port > 255)
 		return;
-	port_check(bus, port, false);
+	/* Looked at by bu_usb_bus_poll once the controller's events are
+	 * handled (in the same poll), not from inside the event handling:
+	 * a disconnect removes a subtree, whose transfers complete, whose
+	 * callbacks start more, all on top of that. */
+	bus->core->changed[port / 8] |= (uint8_t)(1u << (port % 8));
 }
 
 int bu_usb_bus_start(struct bu_usb_bus *bus)
@@ -602,6 +606,12 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	if (rc == BU_ESHUTDOWN) {
 		bus_failed(bus);
 		goto out;
+	}
+	for (unsigned p = 1; p <= bus->num_ports; p++) {
+		if (bus->core->changed[p / 8] & (1u << (p % 8))) {
+			bus->core->changed[p / 8] &= (uint8_t)~(1u << (p % 8));
+			port_check(bus, p, false);
+		}
 	}
 	now = bu_core_now(bus);
 	for (unsigned p = 1; p <= bus->num_ports; p++) {

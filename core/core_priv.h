@@ -23,6 +23,7 @@ struct bu_core_bus {
 	uint32_t frame_last;
 	const void *addr_owner[256]; /* per root port: who has a device at address 0 */
 	struct bu_port root_ports[256]; /* root ports by number */
+	uint8_t changed[32];         /* root ports reported changed, by bit (bu_usb_bus_poll checks them) */
 	/* Removed devices whose transfers the controller driver has not all
 	 * given back yet (bu_core_dev_remove), linked by `next`. */
 	struct bu_usb_device *dying;

@@ -587,7 +587,11 @@ size_t bu_usbmon_record(const struct bu_usb_xfer *xfer, enum bu_usb_mon_event ev
 
 /** Called by a controller driver once its bus is running: scan root ports. */
 int bu_usb_bus_start(struct bu_usb_bus *bus);
-/** Called by a controller driver when a root port reports a change. */
+/**
+ * Called by a controller driver when a root port reports a change (from
+ * its poll): the next bu_usb_bus_poll reads the port's status, and the one
+ * running now does so after the controller's events.
+ */
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port);
 /** Called by a controller driver when a device's slot disappeared. */
 void bu_usb_device_gone(struct bu_usb_device *dev);
