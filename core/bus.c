@@ -625,6 +625,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 			bu_core_dev(d)->wake_us = 0;
 			bu_core_enum_timer(d);
 		}
+		bu_core_toggle_poll(d);
 	}
 	check_timeouts(bus, now);
 	bu_core_pm_poll(bus, now);

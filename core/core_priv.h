@@ -67,6 +67,8 @@ struct bu_core_device {
 	struct bu_usb_xfer toggle_xfer; /* the CLEAR_FEATURE(ENDPOINT_HALT) in flight */
 	uint32_t toggle_want; /* endpoints (by index) waiting for one */
 	uint8_t toggle_idx;   /* the endpoint index of the one in flight, 0 = none */
+	bool toggle_back;     /* it came back (toggle_status): bu_core_toggle_poll goes on */
+	int toggle_status;
 	bu_usb_done_fn toggle_done; /* the controller driver's completion */
 };
 
@@ -237,6 +239,13 @@ struct bu_usb_device *bu_port_child(const struct bu_port_hub *hub, const struct 
  * enumeration reads into it fits (strings are read with wLength 255).
  */
 #define BU_CORE_CTRL_BUF_LEN 256
+
+/**
+ * A device's toggle reset request came back: tell the controller driver
+ * and send the next (toggle.c). Run by bu_usb_bus_poll after the
+ * controller's events, not from the request's completion.
+ */
+void bu_core_toggle_poll(struct bu_usb_device *dev);
 
 /** Start enumerating a new device (its port is reset and recovered). */
 void bu_core_enum_start(struct bu_usb_device *dev);
