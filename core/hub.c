@@ -812,8 +812,7 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 	intf->driver_data = h;
 	h->settling = true;
 	dev->bus->enumerating++;
-	hub_kick(h);
-	return 0;
+	return 0; /* hub_poll sends the first request */
 }
 
 static void hub_remove(struct bu_usb_interface *intf)

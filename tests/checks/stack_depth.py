@@ -161,27 +161,23 @@ RULED_OUT = [
             "ops contract in usb.h runs `done` from poll, never from the call) "
             "and returns STEP_WAIT or an error, so the other steps run only "
             "from step_done, and a finish there has an error: no driver binds."},
-    {"name": "hub probe",
-     "after": [("hub_probe", "hub_kick")],
-     "never": [("hub_run", "*"), ("port_request", "*"), ("port_act", "*"),
-               ("hub_kick", "bu_xhci_dev_configure")],
-     "why": "core/hub.c: a new hub's state is zeroed, so the kick at the end "
-            "of hub_probe is in step HUB_GET_DESC: it sends GET_DESCRIPTOR "
-            "(hub_ctrl) or fails the hub; its ports are not known yet."},
     {"name": "removed device's completions",
      "after": [("bu_core_dev_remove", "bu_core_pm_drop"),
                ("bu_core_dev_remove", "bu_xhci_dev_disable"), ("*", "dev_release")],
-     "never": [("hub_kick", "*"), ("step_done", "*"), ("xfer_queue", "*"),
+     "never": [("hub_kick", "*"), ("hub.c:ctrl_done", "*"), ("hub.c:intr_done", "*"),
+               ("hub_configured", "*"), ("xfer_queue", "*"),
                ("bu_usb_xfer_submit", "bu_core_pm_hold")],
+     "but": [("hub.c:ctrl_done", "bu_core_free"),
+             ("hub.c:intr_done", "bu_core_free"), ("hub_configured", "bu_core_free")],
      "why": "core/bus.c bu_core_dev_remove marks the device BU_DEV_GONE, then "
             "completes its held transfers (bu_core_pm_drop) and has the "
             "controller disable it (dev_disable, the only caller), which gives "
             "the rest back then or later (hcd/xhci_dev.c dev_release, once "
             "Disable Slot completed). Those completions are the removed "
-            "device's: the hub driver's callbacks return on hub_gone and "
-            "hub_kick does nothing for a gone hub (core/hub.c), "
-            "enumeration's step_done returns unless the device is enumerating "
-            "(core/enum.c), and bu_usb_xfer_submit refuses a gone device's "
+            "device's: the hub driver's callbacks (ctrl_done, intr_done, "
+            "hub_configured) free an orphaned hub's state (hub_orphan_done) "
+            "and return on hub_gone, and hub_kick does nothing for a gone hub "
+            "(core/hub.c), and bu_usb_xfer_submit refuses a gone device's "
             "transfer with BU_ENODEV before the controller sees it."},
     {"name": "toggle reset of a bulk or interrupt endpoint",
      "after": [("toggle_finish", "toggle_reset_done")],
@@ -1497,7 +1493,8 @@ def check(args, allow, tmp):
                         "%s:%s" % (os.path.basename(graph.where[d][0]), short(d)), b)):
                     continue
                 names = site_names((t, d))
-                if fnmatch.fnmatchcase(short(t), a):
+                if fnmatch.fnmatchcase(short(t), a) or (t in graph.where and fnmatch.fnmatchcase(
+                        "%s:%s" % (os.path.basename(graph.where[t][0]), short(t)), a)):
                     out.append((t, d))
                 elif any(n and fnmatch.fnmatchcase(n, a) for n in names):
                     seen = True
