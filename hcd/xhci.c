@@ -602,7 +602,7 @@ static void event_ring_set_erdp(struct xhci *x, bool clear_ehb)
 /* ======================================================================== */
 
 /** Handle one event TRB. */
-static void handle_event(struct xhci *x, const uint32_t dw[4])
+static __attribute__((noinline)) void handle_event(struct xhci *x, const uint32_t dw[4])
 {
 	unsigned type = XHCI_TRB_TYPE(dw[3]);
 

@@ -157,6 +157,33 @@ struct bu_xhci_esit bu_xhci_ep_esit(enum bu_usb_speed speed, unsigned type,
 #define XHCI_MAX_PSI 16
 #define XHCI_MAX_CHUNKS 64      /* DMA chunks per transfer */
 
+/**
+ * A TD being laid out on a Transfer Ring from a mapped buffer. The same
+ * builders run twice: `dry` first, only counting TRBs and finding where the
+ * TD meets the Link TRB, then for real.
+ */
+struct xhci_td {
+	struct xhci_ring *ring;
+	const struct bu_dma_chunk *chunks;
+	int nchunks;
+	size_t len;       /* bytes in the whole TD */
+	size_t done;      /* bytes queued so far */
+	unsigned mps;
+	size_t frag;      /* TD fragment: Max Packet Size x (Max Burst + 1) */
+	uint16_t hciversion;
+	bool in;
+	bool zlp;         /* bulk OUT ends with a zero-length packet */
+	bool dry;         /* count the TRBs, write nothing */
+	uint32_t enq;     /* counter the next TRB goes to */
+	uint32_t first;   /* counter of the first TRB (held) */
+	bool have_first;
+	uint32_t cut;     /* the latest TRB a Link TRB may follow */
+	uint32_t shift;   /* No-Ops needed in front so that `cut` meets the Link */
+	uint32_t type;    /* TRB type for the next data TRB */
+	uint32_t extra;   /* extra dw3 flags for the next data TRB only */
+	uint32_t flags;   /* flags for every data TRB (ISP) */
+};
+
 /** One xHCI Supported Protocol capability (§7.2). */
 struct xhci_protocol {
 	uint8_t major;
@@ -337,6 +364,7 @@ struct xhci {
 	 * completion), so one array serves them all, off the stack.
 	 */
 	struct bu_dma_chunk map[XHCI_MAX_CHUNKS];
+	struct xhci_td td; /* the TD bu_xhci_xfer_submit lays out, likewise */
 };
 
 /** The controller behind a core bus. */
