@@ -372,23 +372,12 @@ static void dev_disabled(struct bu_usb_device *dev, void *ctx, int status)
 	dev_finish(dev->bus, dev);
 }
 
-void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
+/** Remove one device whose children are gone already (bu_core_dev_remove). */
+static void dev_remove_one(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 {
 	bool was_enumerating = dev->state == BU_DEV_ENUMERATING ||
 			       dev->state == BU_DEV_NEW;
 
-	if (dev->state == BU_DEV_GONE)
-		return; /* already on its way out */
-	/* Children first: a removed hub takes its subtree with it. */
-	for (struct bu_usb_device *c = bus->devices; c;) {
-		struct bu_usb_device *next = c->next;
-
-		if (c->parent == dev) {
-			bu_core_dev_remove(bus, c);
-			next = bus->devices; /* the list changed: restart */
-		}
-		c = next;
-	}
 	if (!was_enumerating && bus->events.device_removed)
 		bus->events.device_removed(bus->events.ctx, dev);
 	dev->state = BU_DEV_GONE;
@@ -416,6 +405,33 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	 * already back), it finishes now. */
 	if (!dev->hc_priv || bus->ops->dev_disable(dev, dev_disabled, NULL))
 		dev_finish(bus, dev);
+}
+
+void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
+{
+	if (dev->state == BU_DEV_GONE)
+		return; /* already on its way out */
+	/* Children first: a removed hub takes its subtree with it, deepest
+	 * first. A loop, not recursion, so that removing a subtree of five
+	 * hub tiers needs no more stack than removing one device: find a
+	 * device of the subtree without children on the bus (a removed one
+	 * leaves the list), remove it, start again from the top. */
+	for (;;) {
+		struct bu_usb_device *leaf = dev;
+		struct bu_usb_device *c = bus->devices;
+
+		while (c) {
+			if (c->parent == leaf) {
+				leaf = c;
+				c = bus->devices;
+			} else {
+				c = c->next;
+			}
+		}
+		dev_remove_one(bus, leaf);
+		if (leaf == dev)
+			return;
+	}
 }
 
 void bu_usb_device_gone(struct bu_usb_device *dev)
