@@ -233,7 +233,20 @@ int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	return fmt_end(&o);
 }
 
-int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
+/*
+ * The variadic functions below are built without the SSE registers on x86:
+ * their prologue then saves only the six general argument registers, not
+ * the eight vector ones too (176 bytes of frame become 48), and they sit at
+ * the bottom of the deepest paths (every log line). The formatter takes no
+ * floating-point arguments, so nothing is lost.
+ */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define BU_VA_GPR_ONLY __attribute__((target("general-regs-only")))
+#else
+#define BU_VA_GPR_ONLY
+#endif
+
+BU_VA_GPR_ONLY int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -247,7 +260,7 @@ int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 /* Log lines                                                                */
 
-void bu_log_emit(const struct bu_platform *plat, struct bu_log_line *line,
+BU_VA_GPR_ONLY void bu_log_emit(const struct bu_platform *plat, struct bu_log_line *line,
 		 enum bu_log_level level, const char *tag, unsigned index,
 		 const char *fmt, ...)
 {
@@ -289,7 +302,7 @@ void bu_strbuf_init(struct bu_strbuf *sb, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
-void bu_strbuf_printf(struct bu_strbuf *sb, const char *fmt, ...)
+BU_VA_GPR_ONLY void bu_strbuf_printf(struct bu_strbuf *sb, const char *fmt, ...)
 {
 	size_t room = sb->len < sb->size ? sb->size - sb->len : 0;
 	char *at = room ? sb->buf + sb->len : NULL;
@@ -388,27 +401,40 @@ size_t bu_utf16le_to_utf8(const uint8_t *src, size_t n, char *out, size_t size)
 	return len;
 }
 
+/** Append string `s` to msg[*n], keeping room for the NUL (bu_assert_failed). */
+static void msg_put(char *msg, size_t size, size_t *n, const char *s)
+{
+	while (*s && *n + 1 < size)
+		msg[(*n)++] = *s++;
+}
+
 void bu_assert_failed(const struct bu_platform *plat, const char *file,
 		      unsigned line, const char *expr)
 {
-	char msg[96];
-	struct fmt_out o = { msg, sizeof(msg), 0 };
+	char msg[96], num[11];
 	const char *base = file;
+	size_t n = 0, k = sizeof(num) - 1;
 
-	/* "invariant broken at %s:%u: %s", without a variadic call's frame;
-	 * the file's name without its directories, and a long expression cut
-	 * (the file and line name it): this runs at the bottom of the
-	 * deepest paths, so its buffer stays small. */
+	/* "invariant broken at <file>:<line>: <expr>" without the formatter:
+	 * this runs at the bottom of the deepest paths (the submit path's
+	 * checks), so its frame stays small. The file's name without its
+	 * directories and the line name the assertion; a long expression is
+	 * cut. */
 	for (const char *c = file; *c; c++)
 		if (*c == '/' || *c == '\\')
 			base = c + 1;
-	fmt_str(&o, "invariant broken at ", -1, 0, false);
-	fmt_str(&o, base, -1, 0, false);
-	fmt_putc(&o, ':');
-	fmt_num(&o, line, 10, false, false, 0, false, false);
-	fmt_str(&o, ": ", -1, 0, false);
-	fmt_str(&o, expr, -1, 0, false);
-	fmt_end(&o);
+	num[k] = '\0';
+	do {
+		num[--k] = (char)('0' + line % 10);
+		line /= 10;
+	} while (line && k);
+	msg_put(msg, sizeof(msg), &n, "invariant broken at ");
+	msg_put(msg, sizeof(msg), &n, base);
+	msg_put(msg, sizeof(msg), &n, ":");
+	msg_put(msg, sizeof(msg), &n, &num[k]);
+	msg_put(msg, sizeof(msg), &n, ": ");
+	msg_put(msg, sizeof(msg), &n, expr);
+	msg[n] = '\0';
 	if (plat && plat->panic)
 		plat->panic(plat->ctx, msg);
 	else if (plat && plat->log)
