@@ -203,7 +203,7 @@ void bu_wu_req_giveback(struct wu_req *r)
  * any finished request cancelled on its own (a synchronous call's that
  * outlived its wait cap behind an overlapped one that is still pending).
  */
-static void pipe_retire(struct wu_pipe *p)
+static __attribute__((noinline)) void pipe_retire(struct wu_pipe *p)
 {
 	struct wu_req **pp = &p->head, *prev = NULL;
 	bool in_order = true;
@@ -326,7 +326,7 @@ int bu_wu_slot_submit(struct wu_slot *s, struct bu_usb_endpoint *ep, void *buf, 
 /* ======================================================================== */
 
 /** Submit what the OUT pipe's queue allows. */
-static void kick_out(struct wu_pipe *p)
+static __attribute__((noinline)) void kick_out(struct wu_pipe *p)
 {
 	struct bu_winusb_drv *drv = p->wi->fn->drv;
 	uint32_t max = bu_wu_pipe_max_xfer(p);
@@ -388,7 +388,7 @@ static void read_take_carry(struct wu_pipe *p, struct wu_req *r)
 }
 
 /** Submit what the IN pipe's queue allows. */
-static void kick_in(struct wu_pipe *p)
+static __attribute__((noinline)) void kick_in(struct wu_pipe *p)
 {
 	struct bu_winusb_drv *drv = p->wi->fn->drv;
 	uint32_t max = bu_wu_pipe_max_xfer(p);
@@ -536,7 +536,7 @@ static void pipe_error(struct wu_pipe *p, struct wu_req *r, int err)
 }
 
 /** Completion of a bulk/interrupt transfer. */
-static void data_done(struct wu_slot *s)
+static __attribute__((noinline)) void data_done(struct wu_slot *s)
 {
 	struct wu_req *r = s->req;
 	struct wu_pipe *p = r->pipe;
