@@ -3,7 +3,7 @@
 
     stack_depth.py [--cc gcc] [--cflag=-ffreestanding ...] --include DIR
                    [--private-include DIR ...] [--budget 2048] [--allow FUNC]
-                   [--baseline FILE] [--write-baseline FILE] [--markdown FILE]
+                   [--markdown FILE]
                    [-v] SOURCE...
 
 What it does
@@ -103,14 +103,11 @@ The figures stay upper bounds: beyond these entries, every call the graph
 has is assumed possible (a WinUSB request, say, is charged with the
 deepest request handler whatever its code).
 
-Budget, allowances and baseline
--------------------------------
+Budget and allowances
+---------------------
 An entry point over --budget fails, unless every path over the budget
-goes through a function in ALLOW (a known large frame being fixed
-elsewhere, printed "allowed"), or its depth without those paths is at
-most its figure in the --baseline file (entry points over the budget when
-the check came in; the figures may only go down, and the check notes a
-line that can go). --write-baseline writes the current figures.
+goes through a function in ALLOW or given with --allow (a frame that
+cannot be bounded otherwise, printed "allowed"; ALLOW is empty).
 """
 import argparse
 import fnmatch
@@ -127,22 +124,6 @@ SKIP = 77
 # may also be the source function a call is written in, when GCC inlined
 # it). Every other cycle of the call graph is an error.
 BOUNDED_RECURSION = [
-    {"name": "subtree removal", "bound": 5,
-     "calls": [("bu_core_dev_remove", "bu_core_dev_remove")],
-     "why": "core/bus.c bu_core_dev_remove removes a device's children before "
-            "the device: each nested call is one hub tier down. hub_probe "
-            "(core/hub.c) refuses a hub beyond tier BU_USB_MAX_HUB_TIER (5, "
-            "USB 2.0 4.1.1), so devices sit at tiers 1 to 6: 5 nested calls."},
-    {"name": "toggle reset chain", "bound": 2,
-     "calls": [("*", "toggle_sent")],
-     "why": "core/toggle.c toggle_sent (the EP0 CLEAR_FEATURE(ENDPOINT_HALT) of "
-            "a toggle reset) reports the endpoint to the controller driver, whose "
-            "toggle_reset_done (hcd/xhci_xfer.c) completes that endpoint's "
-            "transfers: a bulk or interrupt endpoint's (bu_usb_ep_toggle_reset "
-            "answers EP0 at once), never toggle_sent's own EP0 request. Another "
-            "device's toggle_sent can run below it only through that device's "
-            "removal (its held or failed EP0 request completing), whose "
-            "callbacks start nothing further (removed device's completions)."},
 ]
 
 # Paths the call graph has but the code rules out, because the call graph
@@ -162,14 +143,14 @@ RULED_OUT = [
             "and returns STEP_WAIT or an error, so the other steps run only "
             "from step_done, and a finish there has an error: no driver binds."},
     {"name": "removed device's completions",
-     "after": [("bu_core_dev_remove", "bu_core_pm_drop"),
-               ("bu_core_dev_remove", "bu_xhci_dev_disable"), ("*", "dev_release")],
+     "after": [("dev_remove_one", "bu_core_pm_drop"),
+               ("dev_remove_one", "bu_xhci_dev_disable"), ("*", "dev_release")],
      "never": [("hub_kick", "*"), ("hub.c:ctrl_done", "*"), ("hub.c:intr_done", "*"),
-               ("hub_configured", "*"), ("xfer_queue", "*"),
+               ("hub_configured", "*"), ("bu_core_tt_check", "*"), ("xfer_queue", "*"),
                ("bu_usb_xfer_submit", "bu_core_pm_hold")],
      "but": [("hub.c:ctrl_done", "bu_core_free"),
              ("hub.c:intr_done", "bu_core_free"), ("hub_configured", "bu_core_free")],
-     "why": "core/bus.c bu_core_dev_remove marks the device BU_DEV_GONE, then "
+     "why": "core/bus.c dev_remove_one (bu_core_dev_remove) marks the device BU_DEV_GONE, then "
             "completes its held transfers (bu_core_pm_drop) and has the "
             "controller disable it (dev_disable, the only caller), which gives "
             "the rest back then or later (hcd/xhci_dev.c dev_release, once "
@@ -177,7 +158,8 @@ RULED_OUT = [
             "device's: the hub driver's callbacks (ctrl_done, intr_done, "
             "hub_configured) free an orphaned hub's state (hub_orphan_done) "
             "and return on hub_gone, and hub_kick does nothing for a gone hub "
-            "(core/hub.c), and bu_usb_xfer_submit refuses a gone device's "
+            "(core/hub.c), bu_core_tt_check returns for a gone device "
+            "(core/tt.c), and bu_usb_xfer_submit refuses a gone device's "
             "transfer with BU_ENODEV before the controller sees it."},
     {"name": "toggle reset of a bulk or interrupt endpoint",
      "after": [("toggle_finish", "toggle_reset_done")],
@@ -1338,10 +1320,6 @@ def main():
                     help="a function whose over-budget paths are tolerated")
     ap.add_argument("--no-default-allow", action="store_true",
                     help="ignore the ALLOW list in this script")
-    ap.add_argument("--baseline", help="entry points known to be over the budget: "
-                    "lines of 'name bytes'; each may need up to its figure")
-    ap.add_argument("--write-baseline", metavar="FILE",
-                    help="write the entry points over the budget, as a baseline file")
     ap.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="also list every indirect call site and its targets")
@@ -1384,31 +1362,7 @@ def write_markdown(path, rows, allowed, budget):
                 "yes" if emb else "", ", ".join("%s %d" % x for x in big)))
 
 
-def read_baseline(path):
-    """{entry point: bytes} from a baseline file ('#' starts a comment)."""
-    out = {}
-    if path:
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                words = line.split("#", 1)[0].split()
-                if not words:
-                    continue
-                if len(words) != 2 or not words[1].isdigit():
-                    raise CheckError("%s:%d: expected 'name bytes'" % (path, n))
-                out[words[0]] = int(words[1])
-    return out
-
-
-BASELINE_HEADER = """\
-# Public entry points whose worst-case stack depth is over the %d-byte
-# budget today, each with the depth it may not exceed (tests/checks/
-# stack_depth.py --baseline). A line goes when its entry point fits; a
-# figure only ever goes down. Written by stack_depth.py --write-baseline.
-"""
-
-
 def check(args, allow, tmp):
-    baseline = read_baseline(args.baseline)
     units = compile_all(args, tmp)
     graph = Graph()
     for src, su, ci in units:
@@ -1623,13 +1577,10 @@ def check(args, allow, tmp):
             via = sorted({short(t) for t in p if t in allowed})
             if rest <= args.budget:
                 mark = "  [over budget through %s: allowed]" % ", ".join(via or [e])
-            elif rest <= baseline.get(e, 0):
-                mark = "  [over budget: baseline %d]" % baseline[e]
             else:
                 mark = "  [OVER BUDGET]"
-                failed.append("%s needs %d bytes of stack (budget %d%s)" % (
-                    e, rest, args.budget,
-                    ", baseline %d" % baseline[e] if e in baseline else ""))
+                failed.append("%s needs %d bytes of stack (budget %d)" % (
+                    e, rest, args.budget))
             if rest > args.budget:
                 measured[e] = rest
         emb = " + embedder" if any(embedder_calls.get(t) for t in p) else ""
@@ -1643,12 +1594,6 @@ def check(args, allow, tmp):
                 "%s(%d)" % (short(t), graph.frame[t]) for t in path_of(st, without))))
     if args.markdown:
         write_markdown(args.markdown, rows, sorted(short(a) for a in allowed), args.budget)
-    if args.write_baseline:
-        with open(args.write_baseline, "w") as f:
-            f.write(BASELINE_HEADER % args.budget)
-            for e in sorted(measured):
-                f.write("%s %d\n" % (e, measured[e]))
-    stale = sorted(e for e in baseline if e not in measured)
 
     # The deepest library stack under each of the embedder's callbacks: the
     # longest path from an entry point down to a function that calls it.
@@ -1680,11 +1625,10 @@ def check(args, allow, tmp):
                                  ", ".join("%s -> %s" % c for c in rule["never"])))
     print()
     print("%d functions, %d indirect call sites resolved, %d entry points, %d over the "
-          "budget (%d of them in the baseline)" % (
+          "budget; the deepest: %s, %d bytes" % (
               len(graph.frame), resolved_sites, len(entries), len(measured),
-              len([e for e in measured if e in baseline])))
-    for e in stale:
-        print("NOTE: %s fits now: its baseline line can go" % e)
+              max(entries, key=lambda e: (full[(e, start)][0], e)),
+              max(full[(e, start)][0] for e in entries)))
     for f in failed:
         print("FAIL: %s" % f)
     return 1 if failed else 0
