@@ -356,7 +356,9 @@ struct xhci {
 	struct xhci_dev *disabling; /* devices being disabled, oldest first */
 
 	struct bu_log_line log; /* bu_xhci_log's line */
-	char trb_text[240];     /* bu_xhci_trace_trb's decoded TRB */
+	/* A decoded TRB (bu_xhci_trace_trb) or context (bu_xhci_ctx_log), one
+	 * line at a time: decoded, then handed to the log at once. */
+	char trb_text[300];
 	/*
 	 * The chunks bu_xhci_xfer_submit maps a transfer's buffer into, kept
 	 * from the mapping until its TD is on the ring. Submits to one bus
