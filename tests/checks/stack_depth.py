@@ -1364,16 +1364,19 @@ def main():
 
 def write_markdown(path, rows, allowed, budget):
     """The table as Markdown: entry point, worst depth, without the allowed
-    functions' paths, embedder's stack on top, the three largest frames."""
+    functions' paths (when any are allowed), embedder's stack on top, the
+    three largest frames."""
     with open(path, "w") as f:
-        f.write("| entry point | worst (bytes) | not through %s | embedder on top "
-                "| largest frames on the worst path |\n|---|---:|---:|---|---|\n"
-                % (", ".join(allowed) or "-"))
+        f.write("| entry point | worst (bytes) | %sembedder on top "
+                "| largest frames on the worst path |\n|---|---:|%s---|---|\n"
+                % ("not through %s | " % ", ".join(allowed) if allowed else "",
+                   "---:|" if allowed else ""))
         for e, d, rest, emb, path_frames in rows:
             big = sorted(path_frames, key=lambda x: -x[1])[:3]
-            f.write("| %s | %d%s | %s | %s | %s |\n" % (
+            f.write("| %s | %d%s | %s%s | %s |\n" % (
                 e, d, " (over)" if d > budget else "",
-                "" if rest == d else "%d%s" % (rest, " (over)" if rest > budget else ""),
+                ("" if rest == d else "%d%s" % (rest, " (over)" if rest > budget else "")) +
+                " | " if allowed else "",
                 "yes" if emb else "", ", ".join("%s %d" % x for x in big)))
 
 
