@@ -36,27 +36,29 @@ uint64_t bu_core_now(struct bu_usb_bus *bus)
 	return bus->plat->now_us(bus->plat->ctx);
 }
 
-void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level,
-		 const char *fmt, ...)
-{
-	char line[256];
-	int n;
-	va_list ap;
-
-	n = bu_snprintf(line, sizeof(line), "usb%u: ", bus->index);
-	va_start(ap, fmt);
-	bu_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	bus->plat->log(bus->plat->ctx, level, line);
-}
-
 const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size)
 {
-	struct bu_strbuf sb;
+	size_t n = 0;
 
-	bu_strbuf_init(&sb, buf, size);
-	for (unsigned i = 0; i < dev->tier && i < BU_USB_MAX_PATH; i++)
-		bu_strbuf_printf(&sb, i ? ".%u" : "%u", dev->path[i]);
+	/* Port numbers (1..255) by hand, not through a variadic formatter:
+	 * the path is built for log lines at the bottom of deep paths. */
+	if (!size)
+		return buf;
+	for (unsigned i = 0; i < dev->tier && i < BU_USB_MAX_PATH; i++) {
+		unsigned v = dev->path[i];
+		char d[3];
+		unsigned k = 0;
+
+		if (i && n + 1 < size)
+			buf[n++] = '.';
+		do {
+			d[k++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		while (k && n + 1 < size)
+			buf[n++] = d[--k];
+	}
+	buf[n] = '\0';
 	return buf;
 }
 
@@ -202,40 +204,63 @@ static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 	}
 }
 
+/**
+ * A synchronous control request, allocated per call rather than kept on
+ * the caller's stack: its transfer is 152 bytes, and the caller's stack
+ * already carries everything the poll it waits in may run.
+ */
+struct sync_req {
+	struct bu_usb_xfer xfer;
+	struct bu_usb_bus *bus;
+	bool done;
+	bool orphan; /* its caller left (controller failed): freed on completion */
+};
+
 /** Completion of the synchronous helper: records that it finished. */
 static void sync_done(struct bu_usb_xfer *xfer)
 {
-	*(bool *)xfer->ctx = true;
+	struct sync_req *s = xfer->ctx;
+
+	s->done = true;
+	if (s->orphan)
+		bu_core_free(s->bus, s, sizeof(*s));
 }
 
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
 		   void *data, uint16_t w_length, uint32_t timeout_ms)
 {
-	struct bu_usb_xfer xfer;
-	bool done = false;
+	struct bu_usb_bus *bus;
+	struct sync_req *s;
 	int rc;
 
 	if (!dev || (w_length && !data))
 		return BU_EINVAL;
-	bu_memset(&xfer, 0, sizeof(xfer));
-	xfer.ep = &dev->ep0;
-	bu_usb_setup_pack(xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
-	xfer.buf = data;
-	xfer.len = w_length;
-	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
-	xfer.complete = sync_done;
-	xfer.ctx = &done;
-	rc = bu_usb_xfer_submit(&xfer);
-	if (rc)
-		return rc;
+	bus = dev->bus;
+	s = bu_core_alloc(bus, sizeof(*s));
+	if (!s)
+		return BU_ENOMEM;
+	s->bus = bus;
+	s->xfer.ep = &dev->ep0;
+	bu_usb_setup_pack(s->xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
+	s->xfer.buf = data;
+	s->xfer.len = w_length;
+	s->xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
+	s->xfer.complete = sync_done;
+	s->xfer.ctx = s;
+	rc = bu_usb_xfer_submit(&s->xfer);
 	/* The transfer's own deadline bounds this loop: check_timeouts
 	 * cancels it, and a failed controller fails it. */
-	while (!done) {
-		if (bu_usb_bus_poll(dev->bus) == BU_ESHUTDOWN && !done)
+	while (!rc && !s->done) {
+		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN && !s->done) {
+			s->orphan = true; /* still the controller's */
 			return BU_ESHUTDOWN;
+		}
 	}
-	return xfer.status ? xfer.status : (int)xfer.actual;
+	if (!rc)
+		rc = s->xfer.status ? s->xfer.status : (int)s->xfer.actual;
+	bu_core_free(bus, s, sizeof(*s));
+	return rc;
 }
 
 /* ======================================================================== */
@@ -347,23 +372,12 @@ static void dev_disabled(struct bu_usb_device *dev, void *ctx, int status)
 	dev_finish(dev->bus, dev);
 }
 
-void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
+/** Remove one device whose children are gone already (bu_core_dev_remove). */
+static void dev_remove_one(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 {
 	bool was_enumerating = dev->state == BU_DEV_ENUMERATING ||
 			       dev->state == BU_DEV_NEW;
 
-	if (dev->state == BU_DEV_GONE)
-		return; /* already on its way out */
-	/* Children first: a removed hub takes its subtree with it. */
-	for (struct bu_usb_device *c = bus->devices; c;) {
-		struct bu_usb_device *next = c->next;
-
-		if (c->parent == dev) {
-			bu_core_dev_remove(bus, c);
-			next = bus->devices; /* the list changed: restart */
-		}
-		c = next;
-	}
 	if (!was_enumerating && bus->events.device_removed)
 		bus->events.device_removed(bus->events.ctx, dev);
 	dev->state = BU_DEV_GONE;
@@ -391,6 +405,33 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	 * already back), it finishes now. */
 	if (!dev->hc_priv || bus->ops->dev_disable(dev, dev_disabled, NULL))
 		dev_finish(bus, dev);
+}
+
+void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
+{
+	if (dev->state == BU_DEV_GONE)
+		return; /* already on its way out */
+	/* Children first: a removed hub takes its subtree with it, deepest
+	 * first. A loop, not recursion, so that removing a subtree of five
+	 * hub tiers needs no more stack than removing one device: find a
+	 * device of the subtree without children on the bus (a removed one
+	 * leaves the list), remove it, start again from the top. */
+	for (;;) {
+		struct bu_usb_device *leaf = dev;
+		struct bu_usb_device *c = bus->devices;
+
+		while (c) {
+			if (c->parent == leaf) {
+				leaf = c;
+				c = bus->devices;
+			} else {
+				c = c->next;
+			}
+		}
+		dev_remove_one(bus, leaf);
+		if (leaf == dev)
+			return;
+	}
 }
 
 void bu_usb_device_gone(struct bu_usb_device *dev)
@@ -526,7 +567,11 @@ void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
 {
 	if (port < 1 || port > bus->num_ports || port > 255)
 		return;
-	port_check(bus, port, false);
+	/* Looked at by bu_usb_bus_poll once the controller's events are
+	 * handled (in the same poll), not from inside the event handling:
+	 * a disconnect removes a subtree, whose transfers complete, whose
+	 * callbacks start more, all on top of that. */
+	bus->core->changed[port / 8] |= (uint8_t)(1u << (port % 8));
 }
 
 int bu_usb_bus_start(struct bu_usb_bus *bus)
@@ -548,6 +593,25 @@ int bu_usb_bus_start(struct bu_usb_bus *bus)
 /* Poll                                                                     */
 /* ======================================================================== */
 
+/**
+ * The controller failed: nothing will complete, so end every enumeration
+ * and empty the root ports. Kept out of bu_usb_bus_poll (noinline), whose
+ * frame every poll carries.
+ */
+static __attribute__((noinline)) void bus_failed(struct bu_usb_bus *bus)
+{
+	struct bu_port_hub hub;
+
+	bus->failed = true;
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next)
+		if (d->state == BU_DEV_ENUMERATING)
+			bu_core_enum_finish(d, BU_ESHUTDOWN);
+	root_hub(bus, &hub);
+	for (unsigned p = 1; p <= bus->num_ports; p++)
+		if (bus->core->root_ports[p].state != BU_PORT_DEVICE)
+			bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
+}
+
 int bu_usb_bus_poll(struct bu_usb_bus *bus)
 {
 	uint64_t now;
@@ -556,18 +620,14 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	bus_lock(bus);
 	rc = bus->ops->poll(bus);
 	if (rc == BU_ESHUTDOWN) {
-		bus->failed = true;
-		/* Nothing will complete: end every enumeration. */
-		for (struct bu_usb_device *d = bus->devices; d; d = d->next)
-			if (d->state == BU_DEV_ENUMERATING)
-				bu_core_enum_finish(d, BU_ESHUTDOWN);
-		struct bu_port_hub hub;
-
-		root_hub(bus, &hub);
-		for (unsigned p = 1; p <= bus->num_ports; p++)
-			if (bus->core->root_ports[p].state != BU_PORT_DEVICE)
-				bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
+		bus_failed(bus);
 		goto out;
+	}
+	for (unsigned p = 1; p <= bus->num_ports; p++) {
+		if (bus->core->changed[p / 8] & (1u << (p % 8))) {
+			bus->core->changed[p / 8] &= (uint8_t)~(1u << (p % 8));
+			port_check(bus, p, false);
+		}
 	}
 	now = bu_core_now(bus);
 	for (unsigned p = 1; p <= bus->num_ports; p++) {
@@ -581,6 +641,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 			bu_core_dev(d)->wake_us = 0;
 			bu_core_enum_timer(d);
 		}
+		bu_core_toggle_poll(d);
 	}
 	check_timeouts(bus, now);
 	bu_core_pm_poll(bus, now);

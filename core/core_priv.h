@@ -6,6 +6,7 @@
 #define BAREUSB_CORE_PRIV_H
 
 #include "bareusb/usb.h"
+#include "bareusb/util.h"
 
 /** One downstream port's state machine (port.c). */
 struct bu_port {
@@ -22,9 +23,11 @@ struct bu_core_bus {
 	uint32_t frame_last;
 	const void *addr_owner[256]; /* per root port: who has a device at address 0 */
 	struct bu_port root_ports[256]; /* root ports by number */
+	uint8_t changed[32];         /* root ports reported changed, by bit (bu_usb_bus_poll checks them) */
 	/* Removed devices whose transfers the controller driver has not all
 	 * given back yet (bu_core_dev_remove), linked by `next`. */
 	struct bu_usb_device *dying;
+	struct bu_log_line log;      /* bu_core_log's line */
 };
 
 /**
@@ -39,6 +42,7 @@ struct bu_core_device {
 	uint8_t enum_step;
 	uint8_t str_step;    /* which of manufacturer, product, serial */
 	uint64_t wake_us;    /* the step's timer, 0 = none */
+	int step_status;     /* how the step's request or operation ended (enum.c step_later) */
 	struct bu_usb_xfer ctrl; /* the enumeration's control transfer */
 	uint8_t *ctrl_buf;   /* its buffer, BU_CORE_CTRL_BUF_LEN bytes */
 	bool ctrl_busy;
@@ -63,6 +67,8 @@ struct bu_core_device {
 	struct bu_usb_xfer toggle_xfer; /* the CLEAR_FEATURE(ENDPOINT_HALT) in flight */
 	uint32_t toggle_want; /* endpoints (by index) waiting for one */
 	uint8_t toggle_idx;   /* the endpoint index of the one in flight, 0 = none */
+	bool toggle_back;     /* it came back (toggle_status): bu_core_toggle_poll goes on */
+	int toggle_status;
 	bu_usb_done_fn toggle_done; /* the controller driver's completion */
 };
 
@@ -72,9 +78,15 @@ static inline struct bu_core_device *bu_core_dev(const struct bu_usb_device *dev
 	return (struct bu_core_device *)(uintptr_t)dev;
 }
 
+/** The bus's log line: NULL before bu_usb_bus_start (logged unformatted). */
+static inline struct bu_log_line *bu_core_log_line(struct bu_usb_bus *bus)
+{
+	return bus->core ? &bus->core->log : NULL;
+}
+
 /** Log a formatted line for the bus ("usbN: ..."). */
-void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define bu_core_log(bus, level, ...) \
+	bu_log_emit((bus)->plat, bu_core_log_line(bus), (level), "usb", (bus)->index, __VA_ARGS__)
 /** Format a device's path ("3.2") into buf; returns buf. */
 const char *bu_core_dev_path(const struct bu_usb_device *dev, char *buf, size_t size);
 /** Zeroed allocation through the platform; NULL on failure. */
@@ -228,9 +240,16 @@ struct bu_usb_device *bu_port_child(const struct bu_port_hub *hub, const struct 
  */
 #define BU_CORE_CTRL_BUF_LEN 256
 
+/**
+ * A device's toggle reset request came back: tell the controller driver
+ * and send the next (toggle.c). Run by bu_usb_bus_poll after the
+ * controller's events, not from the request's completion.
+ */
+void bu_core_toggle_poll(struct bu_usb_device *dev);
+
 /** Start enumerating a new device (its port is reset and recovered). */
 void bu_core_enum_start(struct bu_usb_device *dev);
-/** The device's enumeration timer (bu_core_device.wake_us) fired. */
+/** The device's enumeration timer (bu_core_device.wake_us) fired, or its step's request came back (step_status). */
 void bu_core_enum_timer(struct bu_usb_device *dev);
 /** End enumeration: configured (err 0, drivers bound) or failed with err. */
 void bu_core_enum_finish(struct bu_usb_device *dev, int err);

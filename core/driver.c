@@ -198,6 +198,21 @@ static void build_interfaces(struct bu_usb_device *dev)
 	}
 }
 
+/**
+ * Log a driver's refusal of an interface. Kept out of bu_core_bind_device
+ * (noinline): its path buffer and the log call's arguments would sit in
+ * the frame under every probe.
+ */
+static __attribute__((noinline)) void probe_failed(struct bu_usb_interface *intf,
+						   const struct bu_usb_driver *drv, int rc)
+{
+	char path[32];
+
+	bu_core_log(intf->dev->bus, BU_LOG_WARN, "device %s interface %u: %s probe failed: %s",
+		    bu_core_dev_path(intf->dev, path, sizeof(path)), intf->number, drv->name,
+		    bu_strerror(rc));
+}
+
 void bu_core_bind_device(struct bu_usb_device *dev)
 {
 	struct bu_usb_bus *bus = dev->bus;
@@ -234,15 +249,11 @@ void bu_core_bind_device(struct bu_usb_device *dev)
 		intf->primary = true;
 		rc = best->probe(intf, best_m);
 		if (rc) {
-			char path[32];
-
 			intf->driver = NULL;
 			intf->primary = false;
 			intf->driver_data = NULL;
 			if (rc != BU_ENOTSUP)
-				bu_core_log(bus, BU_LOG_WARN, "device %s interface %u: %s probe failed: %s",
-					    bu_core_dev_path(dev, path, sizeof(path)),
-					    intf->number, best->name, bu_strerror(rc));
+				probe_failed(intf, best, rc);
 			continue;
 		}
 		for (unsigned k = 0; k < dev->num_ifaces; k++) {

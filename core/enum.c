@@ -86,7 +86,19 @@ struct msos_fetch_state {
 /* Requests on EP0 and controller operations                                */
 /* ======================================================================== */
 
-static void step_done(struct bu_usb_device *dev, int status);
+/**
+ * The step's request or operation came back with `status`: the step goes
+ * on from the bus's poll (bu_usb_bus_poll runs a device's due timer after
+ * the controller's events, so in the same poll), not from the completion.
+ * A completion runs deep inside the controller's event handling; what
+ * the next steps start there (requests, the end of enumeration with its
+ * drivers' probes and the embedder's device_added) would stack on top.
+ */
+static void step_later(struct bu_usb_device *dev, int status)
+{
+	bu_core_dev(dev)->step_status = status;
+	bu_core_dev(dev)->wake_us = 1; /* due at once */
+}
 
 /** Completion of the enumeration's control transfer. */
 static void dev_ctrl_done(struct bu_usb_xfer *xfer)
@@ -95,14 +107,14 @@ static void dev_ctrl_done(struct bu_usb_xfer *xfer)
 
 	bu_core_dev(dev)->ctrl_busy = false;
 	bu_core_dev(dev)->ctrl_status = xfer->status;
-	step_done(dev, xfer->status);
+	step_later(dev, xfer->status);
 }
 
 /** Completion of a controller operation (slot, address, contexts). */
 static void dev_op_done(struct bu_usb_device *dev, void *ctx, int status)
 {
 	(void)ctx;
-	step_done(dev, status);
+	step_later(dev, status);
 }
 
 /** A start() that issued something: wait for it, or fail with its error. */
@@ -695,7 +707,10 @@ void bu_core_enum_start(struct bu_usb_device *dev)
 
 void bu_core_enum_timer(struct bu_usb_device *dev)
 {
-	step_done(dev, 0);
+	int status = bu_core_dev(dev)->step_status;
+
+	bu_core_dev(dev)->step_status = 0;
+	step_done(dev, status);
 }
 
 void bu_core_enum_free(struct bu_usb_device *dev)

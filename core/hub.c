@@ -9,6 +9,13 @@
  * waiting for the next interrupt poll (a full-speed hub's is 128 ms or
  * more), so only the delays the spec mandates are spent.
  *
+ * The completions only record what came back; the next step goes out
+ * from hub_poll, which the bus runs at the end of every bu_usb_bus_poll,
+ * so in the same poll. A completion runs deep inside the controller's
+ * event handling: what a step starts there (a request, a port's new
+ * device enumerated, a failed child's port disabled) would stack on top
+ * of it, and on top of a synchronous request waiting in that poll.
+ *
  * Each hub has one control request in flight at a time; a high-speed hub
  * also sends the requests its transaction translators need (tt.c:
  * CLEAR_TT_BUFFER, RESET_TT) among them. Within a root
@@ -249,8 +256,7 @@ static void intr_done(struct bu_usb_xfer *xfer)
 	for (unsigned p = 1; p <= h->nports && p / 8 < xfer->actual; p++)
 		if ((h->ibuf[p / 8] & (1u << (p % 8))) && !h->ports[p].broken)
 			h->ports[p].read = true;
-	intr_submit(h);
-	hub_kick(h);
+	intr_submit(h); /* hub_poll reads the marked ports */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -443,8 +449,7 @@ static void hub_configured(struct bu_usb_device *dev, void *ctx, int status)
 		hub_fail(h, "hub slot update", status);
 		return;
 	}
-	h->step = HUB_POWER;
-	hub_kick(h);
+	h->step = HUB_POWER; /* sent by hub_poll */
 }
 
 /** Completion of the hub's control request. */
@@ -549,7 +554,7 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 		}
 		break;
 	}
-	hub_kick(h);
+	/* hub_poll sends what is next. */
 }
 
 /** Clear the lowest change bit of a port (USB 2.0 §11.24.2.7.2); 1: none to clear. */
@@ -697,8 +702,7 @@ bool bu_core_hub_child_failed(struct bu_usb_device *child)
 	 * disable its port (USB 2.0 §11.24.2.2) before anyone else resets,
 	 * or the next device below this root port would collide with it. */
 	h->dev->bus->core->addr_owner[h->dev->root_port] = &hp->port;
-	hp->disable = true;
-	hub_kick(h);
+	hp->disable = true; /* hub_poll sends it before anything else */
 	return true;
 }
 
@@ -808,8 +812,7 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 	intf->driver_data = h;
 	h->settling = true;
 	dev->bus->enumerating++;
-	hub_kick(h);
-	return 0;
+	return 0; /* hub_poll sends the first request */
 }
 
 static void hub_remove(struct bu_usb_interface *intf)

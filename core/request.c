@@ -240,12 +240,52 @@ static uint32_t alt_open_mask(const struct bu_usb_device *dev, const struct bu_u
 	return mask;
 }
 
+/**
+ * The endpoint object of index `idx` that the device's store still holds
+ * for it, other than dev->eps[idx]: an endpoint set_interface or
+ * set_configuration took out, kept until the controller agrees (the new
+ * ones take other slots of the store), so that a failure can put it back.
+ */
+static struct bu_usb_endpoint *ep_kept(struct bu_usb_device *dev, unsigned idx)
+{
+	for (unsigned k = 0; k < BU_ARRAY_SIZE(dev->ep_store); k++) {
+		struct bu_usb_endpoint *e = &dev->ep_store[k];
+
+		if (e->dev == dev && e != dev->eps[idx] && ep_index(e->address) == idx)
+			return e;
+	}
+	return NULL;
+}
+
+/**
+ * After the controller answered a swap of endpoints: on success (rc 0)
+ * the taken-out endpoints in `drop` are freed; on failure the ones in
+ * `opened` are closed again and those in `drop` put back.
+ */
+static void ep_swap_end(struct bu_usb_device *dev, uint32_t opened, uint32_t drop, int rc)
+{
+	for (unsigned idx = 2; idx < 32; idx++) {
+		struct bu_usb_endpoint *e;
+
+		if (rc && (opened & (1u << idx))) {
+			dev->eps[idx]->dev = NULL;
+			dev->eps[idx] = NULL;
+		}
+		if (!(drop & (1u << idx)))
+			continue;
+		e = ep_kept(dev, idx);
+		if (rc)
+			dev->eps[idx] = e;
+		else if (e)
+			e->dev = NULL; /* the slot is free again */
+	}
+}
+
 int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 {
 	const struct bu_usb_config_info *cfg;
 	const struct bu_usb_alt_info *new_alt;
 	struct bu_usb_interface *intf;
-	struct bu_usb_endpoint *old[32] = { 0 };
 	uint32_t drop = 0, opened;
 	int rc = dev_usable(dev);
 
@@ -263,31 +303,18 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 	for (unsigned idx = 2; idx < 32; idx++)
 		if ((drop & (1u << idx)) && bu_usb_endpoint_busy(dev->eps[idx]))
 			return BU_EBUSY;
-	for (unsigned idx = 2; idx < 32; idx++) {
-		if (!(drop & (1u << idx)))
-			continue;
-		old[idx] = dev->eps[idx];
-		dev->eps[idx] = NULL;
-	}
+	for (unsigned idx = 2; idx < 32; idx++)
+		if (drop & (1u << idx))
+			dev->eps[idx] = NULL;
 	opened = bu_core_open_alt(dev, cfg, new_alt);
 	rc = configure_sync(dev, opened, drop);
 	if (rc == BU_ENODEV)
 		return rc; /* unplugged: dev is gone */
-	if (rc) {
-		/* Put everything back as the controller still has it. */
-		for (unsigned idx = 2; idx < 32; idx++) {
-			if (opened & (1u << idx)) {
-				dev->eps[idx]->dev = NULL;
-				dev->eps[idx] = NULL;
-			}
-			if (old[idx])
-				dev->eps[idx] = old[idx];
-		}
+	/* Free the old endpoints, or put everything back as the controller
+	 * still has it. */
+	ep_swap_end(dev, opened, drop, rc);
+	if (rc)
 		return rc;
-	}
-	for (unsigned idx = 2; idx < 32; idx++)
-		if (old[idx])
-			old[idx]->dev = NULL; /* the slot is free again */
 	intf->alt = alt;
 	intf->info = new_alt;
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
@@ -300,7 +327,6 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 
 int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 {
-	struct bu_usb_endpoint *old[32] = { 0 };
 	uint32_t drop = 0, opened = 0;
 	int ci = -1, old_ci, rc = dev_usable(dev);
 
@@ -321,10 +347,9 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 	/* Keep the old endpoints' objects until the controller agrees: the
 	 * new ones take other slots, so a failure can put everything back. */
 	for (unsigned idx = 2; idx < 32; idx++) {
-		old[idx] = dev->eps[idx];
-		dev->eps[idx] = NULL;
-		if (old[idx])
+		if (dev->eps[idx])
 			drop |= 1u << idx;
+		dev->eps[idx] = NULL;
 	}
 	old_ci = dev->active_config;
 	dev->active_config = ci;
@@ -338,19 +363,12 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 	rc = configure_sync(dev, opened, drop);
 	if (rc == BU_ENODEV)
 		return rc; /* unplugged: dev is gone */
+	ep_swap_end(dev, opened, drop, rc);
 	if (rc) {
-		for (unsigned idx = 2; idx < 32; idx++) {
-			if (opened & (1u << idx))
-				dev->eps[idx]->dev = NULL;
-			dev->eps[idx] = old[idx];
-		}
 		dev->active_config = old_ci;
 		bu_core_bind_device(dev);
 		return rc;
 	}
-	for (unsigned idx = 2; idx < 32; idx++)
-		if (old[idx])
-			old[idx]->dev = NULL; /* its slot is free again */
 	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
 			    USB_REQ_SET_CONFIGURATION, value, 0, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
 	if (rc < 0)

@@ -25,18 +25,35 @@ static void toggle_finish(struct bu_usb_device *dev, unsigned i, int status)
 		done(dev, dev->eps[i], status);
 }
 
-/** CLEAR_FEATURE(ENDPOINT_HALT) completed: release its endpoint, send the next. */
+/**
+ * CLEAR_FEATURE(ENDPOINT_HALT) completed: bu_core_toggle_poll releases its
+ * endpoint and sends the next, from the bus's poll. The completion runs
+ * inside the controller's event handling; the endpoint's transfers the
+ * controller driver then completes, and what their callbacks start,
+ * would stack on top of it.
+ */
 static void toggle_sent(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_device *dev = xfer->ctx;
-	unsigned i = bu_core_dev(dev)->toggle_idx;
 
-	bu_core_dev(dev)->toggle_idx = 0;
 	if (xfer->status && xfer->status != BU_ENODEV)
 		bu_core_log(dev->bus, BU_LOG_WARN,
 			    "endpoint 0x%02x: resetting the device's data toggle failed: %s",
 			    xfer->setup[4], bu_strerror(xfer->status));
-	toggle_finish(dev, i, xfer->status);
+	bu_core_dev(dev)->toggle_status = xfer->status;
+	bu_core_dev(dev)->toggle_back = true;
+}
+
+void bu_core_toggle_poll(struct bu_usb_device *dev)
+{
+	struct bu_core_device *cd = bu_core_dev(dev);
+	unsigned i = cd->toggle_idx;
+
+	if (!cd->toggle_back)
+		return;
+	cd->toggle_back = false;
+	cd->toggle_idx = 0;
+	toggle_finish(dev, i, cd->toggle_status);
 	toggle_next(dev);
 }
 
@@ -65,10 +82,12 @@ static void toggle_next(struct bu_usb_device *dev)
 		x->ctx = dev;
 		cd->toggle_idx = (uint8_t)i;
 		rc = bu_usb_xfer_submit(x);
-		if (!rc)
-			return;
-		cd->toggle_idx = 0;
-		toggle_finish(dev, i, rc);
+		if (rc) {
+			/* Not sent: reported from the poll like an answer. */
+			cd->toggle_status = rc;
+			cd->toggle_back = true;
+		}
+		return;
 	}
 }
 

@@ -106,30 +106,13 @@ static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
 }
 
 /* ======================================================================== */
-/* Diagnostics                                                              */
-/* ======================================================================== */
-
-void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
-{
-	char line[256];
-	int n;
-	va_list ap;
-
-	n = bu_snprintf(line, sizeof(line), "xhci%u: ", x->bus.index);
-	va_start(ap, fmt);
-	bu_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	x->plat->log(x->plat->ctx, level, line);
-}
-
-/* ======================================================================== */
 /* Trace                                                                    */
 /* ======================================================================== */
 
 void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci,
 		       uint64_t addr, const struct xhci_trb *t)
 {
-	char buf[240];
+	char *buf = x->trb_text;
 	uint32_t dw[4];
 	unsigned type;
 
@@ -150,7 +133,7 @@ void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci
 	}
 	if (!xhci_tracing(x, cat, slot, dci))
 		return;
-	bu_xhci_trb_decode(dw, buf, sizeof(buf));
+	bu_xhci_trb_decode(dw, buf, sizeof(x->trb_text));
 	if (cat == BU_XHCI_TRACE_XFER)
 		bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: %s slot=%u DCI=%u (ep 0x%02x)",
 			    (unsigned long long)addr, buf, slot, dci, bu_xhci_dci_ep_address(dci));
@@ -619,7 +602,7 @@ static void event_ring_set_erdp(struct xhci *x, bool clear_ehb)
 /* ======================================================================== */
 
 /** Handle one event TRB. */
-static void handle_event(struct xhci *x, const uint32_t dw[4])
+static __attribute__((noinline)) void handle_event(struct xhci *x, const uint32_t dw[4])
 {
 	unsigned type = XHCI_TRB_TYPE(dw[3]);
 

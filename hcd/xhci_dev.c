@@ -209,11 +209,11 @@ static void ctx_dwords(const uint32_t *ctx, uint32_t *dw, unsigned n)
 static void ep_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
 		       unsigned dci, const uint32_t *ctx)
 {
-	char buf[300];
+	char *buf = x->trb_text; /* not on the stack: this runs under commands */
 	uint32_t dw[5];
 
 	ctx_dwords(ctx, dw, 5);
-	bu_xhci_ep_ctx_decode(dw, buf, sizeof(buf));
+	bu_xhci_ep_ctx_decode(dw, buf, sizeof(x->trb_text));
 	bu_xhci_log(x, level, "slot %u   DCI %u (ep 0x%02x): %s", d->slot, dci,
 		    bu_xhci_dci_ep_address(dci), buf);
 }
@@ -221,20 +221,20 @@ static void ep_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level lev
 void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level,
 		     const char *what, bool input)
 {
-	char buf[300];
+	char *buf = x->trb_text; /* not on the stack: this runs under commands */
 	uint32_t dw[8];
 	uint32_t add = ~0u;
 
 	if (input) {
 		ctx_dwords(xhci_in_ctx(x, d, 0), dw, 8);
 		add = dw[XHCI_ICC_ADD];
-		bu_xhci_icc_decode(dw, buf, sizeof(buf));
+		bu_xhci_icc_decode(dw, buf, sizeof(x->trb_text));
 		bu_xhci_log(x, level, "slot %u %s, Input Context: %s", d->slot, what, buf);
 	} else {
 		bu_xhci_log(x, level, "slot %u %s, Output Device Context:", d->slot, what);
 	}
 	ctx_dwords(input ? xhci_in_ctx(x, d, 1) : xhci_out_ctx(x, d, 0), dw, 4);
-	bu_xhci_slot_ctx_decode(dw, buf, sizeof(buf));
+	bu_xhci_slot_ctx_decode(dw, buf, sizeof(x->trb_text));
 	bu_xhci_log(x, level, "slot %u   slot: %s", d->slot, buf);
 	for (unsigned dci = 1; dci < 32; dci++) {
 		const uint32_t *c = input ? xhci_in_ctx(x, d, dci + 1) : xhci_out_ctx(x, d, dci);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "bareusb/arch.h"
+#include "bareusb/util.h"
 #include "bareusb/xhci.h"
 #include "xhci_hw.h"
 #include "xhci_trace.h"
@@ -155,6 +156,33 @@ struct bu_xhci_esit bu_xhci_ep_esit(enum bu_usb_speed speed, unsigned type,
 #define XHCI_MAX_PROTOCOLS 8
 #define XHCI_MAX_PSI 16
 #define XHCI_MAX_CHUNKS 64      /* DMA chunks per transfer */
+
+/**
+ * A TD being laid out on a Transfer Ring from a mapped buffer. The same
+ * builders run twice: `dry` first, only counting TRBs and finding where the
+ * TD meets the Link TRB, then for real.
+ */
+struct xhci_td {
+	struct xhci_ring *ring;
+	const struct bu_dma_chunk *chunks;
+	int nchunks;
+	size_t len;       /* bytes in the whole TD */
+	size_t done;      /* bytes queued so far */
+	unsigned mps;
+	size_t frag;      /* TD fragment: Max Packet Size x (Max Burst + 1) */
+	uint16_t hciversion;
+	bool in;
+	bool zlp;         /* bulk OUT ends with a zero-length packet */
+	bool dry;         /* count the TRBs, write nothing */
+	uint32_t enq;     /* counter the next TRB goes to */
+	uint32_t first;   /* counter of the first TRB (held) */
+	bool have_first;
+	uint32_t cut;     /* the latest TRB a Link TRB may follow */
+	uint32_t shift;   /* No-Ops needed in front so that `cut` meets the Link */
+	uint32_t type;    /* TRB type for the next data TRB */
+	uint32_t extra;   /* extra dw3 flags for the next data TRB only */
+	uint32_t flags;   /* flags for every data TRB (ISP) */
+};
 
 /** One xHCI Supported Protocol capability (§7.2). */
 struct xhci_protocol {
@@ -326,6 +354,19 @@ struct xhci {
 
 	struct xhci_dev *slots[256];
 	struct xhci_dev *disabling; /* devices being disabled, oldest first */
+
+	struct bu_log_line log; /* bu_xhci_log's line */
+	/* A decoded TRB (bu_xhci_trace_trb) or context (bu_xhci_ctx_log), one
+	 * line at a time: decoded, then handed to the log at once. */
+	char trb_text[300];
+	/*
+	 * The chunks bu_xhci_xfer_submit maps a transfer's buffer into, kept
+	 * from the mapping until its TD is on the ring. Submits to one bus
+	 * never overlap (under the bus lock; the submit path calls no
+	 * completion), so one array serves them all, off the stack.
+	 */
+	struct bu_dma_chunk map[XHCI_MAX_CHUNKS];
+	struct xhci_td td; /* the TD bu_xhci_xfer_submit lays out, likewise */
 };
 
 /** The controller behind a core bus. */
@@ -424,9 +465,9 @@ static inline uint32_t *xhci_out_ctx(struct xhci *x, struct xhci_dev *d, unsigne
 /* ------------------------------------------------------------------------ */
 /* xhci.c: controller services for the other files                          */
 
-/** Log a formatted line at `level`, prefixed with the controller. */
-void bu_xhci_log(struct xhci *x, enum bu_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/** Log a formatted line at `level`, prefixed with the controller ("xhciN: "). */
+#define bu_xhci_log(x, level, ...) \
+	bu_log_emit((x)->plat, &(x)->log, (level), "xhci", (x)->bus.index, __VA_ARGS__)
 /**
  * Log a slot's contexts field by field (xhci_dev.c): the Input Context
  * (Input Control, Slot and every added Endpoint Context) when `input`,

@@ -148,7 +148,7 @@ static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint3
 {
 	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
 	uint8_t setup[8];
-	char name[64];
+	size_t room;
 
 	switch (type) {
 	case XHCI_TRB_NORMAL:
@@ -166,8 +166,12 @@ static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint3
 	case XHCI_TRB_SETUP:
 		for (int i = 0; i < 8; i++)
 			setup[i] = (uint8_t)(dw[i / 4] >> (8 * (i % 4)));
-		bu_usb_setup_describe(setup, name, sizeof(name));
-		bu_strbuf_printf(sb, " %s", name);
+		/* Named straight into the line, not through a buffer on the
+		 * stack (the trace runs at the bottom of the submit path). */
+		bu_strbuf_printf(sb, " ");
+		room = sb->len < sb->size ? sb->size - sb->len : 0;
+		sb->len += (size_t)bu_usb_setup_describe(setup, room ? sb->buf + sb->len : NULL,
+							 room);
 		bu_strbuf_printf(sb,
 				 " bmRequestType=0x%02x bRequest=0x%02x wValue=0x%04x wIndex=0x%04x wLength=%u trt=%u",
 				 dw[0] & 0xff, (dw[0] >> 8) & 0xff, dw[0] >> 16,

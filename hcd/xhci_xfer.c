@@ -133,32 +133,6 @@ static void ep_kick(struct xhci *x, struct xhci_ep *ep)
 /* TD builders (§4.11.2, §6.4.1)                                            */
 /* ======================================================================== */
 
-/**
- * A TD being laid out on a Transfer Ring from a mapped buffer. The same
- * builders run twice: `dry` first, only counting TRBs and finding where the
- * TD meets the Link TRB, then for real.
- */
-struct xhci_td {
-	struct xhci_ring *ring;
-	const struct bu_dma_chunk *chunks;
-	int nchunks;
-	size_t len;       /* bytes in the whole TD */
-	size_t done;      /* bytes queued so far */
-	unsigned mps;
-	size_t frag;      /* TD fragment: Max Packet Size x (Max Burst + 1) */
-	uint16_t hciversion;
-	bool in;
-	bool zlp;         /* bulk OUT ends with a zero-length packet */
-	bool dry;         /* count the TRBs, write nothing */
-	uint32_t enq;     /* counter the next TRB goes to */
-	uint32_t first;   /* counter of the first TRB (held) */
-	bool have_first;
-	uint32_t cut;     /* the latest TRB a Link TRB may follow */
-	uint32_t shift;   /* No-Ops needed in front so that `cut` meets the Link */
-	uint32_t type;    /* TRB type for the next data TRB */
-	uint32_t extra;   /* extra dw3 flags for the next data TRB only */
-	uint32_t flags;   /* flags for every data TRB (ISP) */
-};
 
 /**
  * The shared enqueue: push one TRB of the TD (or count it, dry). The TD's
@@ -478,32 +452,32 @@ int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 {
 	struct xhci *x = bus_xhci(xfer->ep->dev->bus);
 	struct xhci_ep *ep = xfer->ep->hc_priv;
-	struct bu_dma_chunk chunks[XHCI_MAX_CHUNKS];
-	struct xhci_td td = { 0 };
+	struct xhci_td *td = &x->td;
 	uint32_t need, pad;
 	int rc;
 
 	rc = xfer_check(x, ep, xfer);
 	if (rc)
 		return rc;
-	rc = xfer_map(x, ep, xfer, chunks);
+	rc = xfer_map(x, ep, xfer, x->map);
 	if (rc < 0)
 		return rc;
-	td_init(&td, x, ep, xfer, chunks, rc);
+	bu_memset(td, 0, sizeof(*td));
+	td_init(td, x, ep, xfer, x->map, rc);
 	/* Exactly what the TD takes here, the No-Ops that move it included.
 	 * One that would not fit the ring from here even empty can never be
 	 * queued; with No-Ops that can only be a TD of nearly a ring's size. */
-	need = td_plan(&td, ep, xfer, &pad);
+	need = td_plan(td, ep, xfer, &pad);
 	if (need > xhci_ring_space(&ep->ring)) {
 		xfer_unmap(x, ep, xfer);
 		return need > ep->ring.count - 1 ? BU_EINVAL : BU_ENOSPC;
 	}
-	td_lay(&td, ep, xfer, pad, false);
+	td_lay(td, ep, xfer, pad, false);
 	/* The TD took what was planned, between deq and enq, and meets the
 	 * Link TRB only at a TD fragment's end. */
-	BU_ASSERT(x->plat, ep->ring.enq - td.first == need && !td.shift &&
+	BU_ASSERT(x->plat, ep->ring.enq - td->first == need && !td->shift &&
 			   (uint32_t)(ep->ring.enq - ep->ring.deq) < ep->ring.count);
-	td_queue(x, ep, xfer, td.first);
+	td_queue(x, ep, xfer, td->first);
 	return 0;
 }
 

@@ -80,6 +80,7 @@ struct bu_winusb_api {
 	struct api_iface ifaces[BU_WINUSB_API_MAX_IFACES];
 	struct api_event events[BU_WINUSB_API_MAX_EVENTS];
 	struct api_isoch isoch[BU_WINUSB_API_MAX_ISOCH];
+	struct bu_winusb_devinfo walk; /**< for_each_function's current function */
 };
 
 /** The pool element `h` points at, or NULL when it is not one. */
@@ -425,24 +426,23 @@ static uint32_t io_now(struct bu_winusb_api *api, struct api_file *f, uint32_t c
 /**
  * The wait cap of a synchronous call passed: cancel its request, whatever
  * kind it is, and wait until it is back, so that the call never returns
- * while the controller may still write into the caller's buffer.
+ * while the controller may still write into the caller's buffer. The
+ * request block `io` and result `res` are the caller's, reused.
  */
-static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct api_sync *s)
+static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct api_sync *s,
+			struct bu_winusb_io *io, struct bu_winusb_iores *res)
 {
+	static const struct bu_winusb_ioparams none; /* the driver copies it */
 	struct bu_winusb_transport *tp = tp_of(api, f);
-	struct bu_winusb_ioparams none;
-	struct bu_winusb_io io;
-	struct bu_winusb_iores res;
 	uint64_t deadline;
 
-	bu_memset(&none, 0, sizeof(none));
-	bu_memset(&io, 0, sizeof(io));
-	io.file = f->file;
-	io.code = BU_WINUSB_IOCTL_CANCEL;
-	io.params = &none;
-	io.params_len = sizeof(none);
-	io.done_cookie = s;
-	if (tp->ioctl(tp->ctx, &io, &res) != 0 && !s->done)
+	bu_memset(io, 0, sizeof(*io));
+	io->file = f->file;
+	io->code = BU_WINUSB_IOCTL_CANCEL;
+	io->params = &none;
+	io->params_len = sizeof(none);
+	io->done_cookie = s;
+	if (tp->ioctl(tp->ctx, io, res) != 0 && !s->done)
 		return;
 	deadline = api_now(api) + (uint64_t)API_CANCEL_WAIT_MS * 1000;
 	while (!s->done && api_now(api) < deadline)
@@ -518,7 +518,7 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 		while (!s->done && api_now(api) < deadline)
 			tp->poll(tp->ctx);
 		if (!s->done)
-			sync_cancel(api, h->f, s);
+			sync_cancel(api, h->f, s, &io, &res);
 		if (!s->done) {
 			s->orphan = true; /* sync_done frees it */
 			return fail(api, ERROR_SEM_TIMEOUT);
@@ -588,17 +588,19 @@ static uint32_t make_path(const struct bu_winusb_devinfo *d, const char *guid, c
 	return (DWORD)n + 1 > size ? ERROR_INSUFFICIENT_BUFFER : 0;
 }
 
-/** Walk every function of every transport; `visit` returns true to stop. */
+/**
+ * Walk every function of every transport; `visit` returns true to stop.
+ * Each function is read into api->walk, which still holds the one `visit`
+ * stopped at when this returns true.
+ */
 static bool for_each_function(struct bu_winusb_api *api,
 			      bool (*visit)(void *arg, unsigned tp,
 					    const struct bu_winusb_devinfo *d),
 			      void *arg)
 {
-	struct bu_winusb_devinfo d;
-
 	for (unsigned t = 0; t < api->ntp; t++)
-		for (uint32_t i = 0; api->tps[t].query(api->tps[t].ctx, i, &d) == 0; i++)
-			if (visit(arg, t, &d))
+		for (uint32_t i = 0; api->tps[t].query(api->tps[t].ctx, i, &api->walk) == 0; i++)
+			if (visit(arg, t, &api->walk))
 				return true;
 	return false;
 }
@@ -608,10 +610,9 @@ struct find_ctx {
 	bool by_vidpid;
 	uint16_t vid, pid;
 	DWORD index, seen;
-	struct bu_winusb_devinfo found;
-	const char *found_guid;
+	const struct bu_winusb_devinfo *found; /**< api->walk once found */
+	const char *found_guid; /**< in *found */
 	unsigned tp;
-	char guidbuf[BU_WINUSB_GUID_LEN + 1];
 };
 
 static bool find_visit(void *arg, unsigned tp, const struct bu_winusb_devinfo *d)
@@ -621,21 +622,16 @@ static bool find_visit(void *arg, unsigned tp, const struct bu_winusb_devinfo *d
 	if (c->by_vidpid) {
 		if (d->vid != c->vid || d->pid != c->pid || c->seen++ != c->index)
 			return false;
-		c->found = *d;
-		c->found_guid = NULL;
-		if (d->num_guids) {
-			bu_memcpy(c->guidbuf, d->guids[0], sizeof(c->guidbuf));
-			c->found_guid = c->guidbuf;
-		}
+		c->found = d;
+		c->found_guid = d->num_guids ? d->guids[0] : NULL;
 		c->tp = tp;
 		return true;
 	}
 	for (unsigned g = 0; g < d->num_guids && g < BU_WINUSB_MAX_GUIDS; g++) {
 		if (bu_strcmp(d->guids[g], c->guid) != 0 || c->seen++ != c->index)
 			continue;
-		c->found = *d;
-		bu_memcpy(c->guidbuf, d->guids[g], sizeof(c->guidbuf));
-		c->found_guid = c->guidbuf;
+		c->found = d;
+		c->found_guid = d->guids[g];
 		c->tp = tp;
 		return true;
 	}
@@ -649,7 +645,7 @@ static BOOL find_common(struct bu_winusb_api *api, struct find_ctx *c, char *pat
 
 	if (!for_each_function(api, find_visit, c))
 		return fail(api, ERROR_NO_MORE_ITEMS);
-	st = make_path(&c->found, c->found_guid, path, size, needed);
+	st = make_path(c->found, c->found_guid, path, size, needed);
 	return st ? fail(api, st) : ok(api);
 }
 
@@ -753,7 +749,6 @@ struct open_ctx {
 	char loc[24];
 	bool found;
 	unsigned tp;
-	struct bu_winusb_devinfo d;
 };
 
 static bool open_visit(void *arg, unsigned tp, const struct bu_winusb_devinfo *d)
@@ -765,7 +760,6 @@ static bool open_visit(void *arg, unsigned tp, const struct bu_winusb_devinfo *d
 		return false;
 	c->found = true;
 	c->tp = tp;
-	c->d = *d;
 	return true;
 }
 
@@ -781,7 +775,7 @@ BOOL bu_winusb_device_info(struct bu_winusb_api *api, const char *path,
 		return fail(api, ERROR_INVALID_PARAMETER);
 	if (!for_each_function(api, open_visit, &c))
 		return fail(api, ERROR_FILE_NOT_FOUND);
-	*out = c.d;
+	*out = api->walk;
 	return ok(api);
 }
 

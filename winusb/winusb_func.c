@@ -38,23 +38,6 @@ void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size)
 		drv->plat->free(drv->plat->ctx, p, size);
 }
 
-__attribute__((format(printf, 3, 4))) void bu_wu_log(struct bu_winusb_drv *drv,
-						       enum bu_log_level level,
-						       const char *fmt, ...)
-{
-	char line[160];
-	va_list ap;
-	int n;
-
-	if (!drv->plat->log)
-		return;
-	n = bu_snprintf(line, sizeof(line), "winusb%u: ", drv->bus->index);
-	va_start(ap, fmt);
-	bu_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	drv->plat->log(drv->plat->ctx, level, line);
-}
-
 /** Poll the bus until *flag is false or `ms` pass. Returns true when it cleared. */
 bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *arg,
 		       uint32_t ms)

@@ -66,13 +66,14 @@ void bu_wu_iface_build_pipes(struct wu_iface *wi)
 	struct wu_func *fn = wi->fn;
 	const struct bu_usb_config_info *cfg;
 	const struct bu_usb_alt_info *alt;
-	struct wu_pipe old[WU_MAX_PIPES];
 	unsigned nold = wi->num_pipes;
 
-	bu_memcpy(old, wi->pipes, sizeof(old));
-	for (unsigned i = 0; i < nold; i++)
-		if (old[i].carry)
+	for (unsigned i = 0; i < nold; i++) {
+		wi->keep[i].id = wi->pipes[i].id;
+		wi->keep[i].pol = wi->pipes[i].pol;
+		if (wi->pipes[i].carry)
 			bu_wu_pipe_drop_carry(&wi->pipes[i]);
+	}
 	bu_memset(wi->pipes, 0, sizeof(wi->pipes));
 	wi->num_pipes = 0;
 	if (!fn->present || !wi->intf || !fn->dev || fn->dev->active_config < 0)
@@ -98,8 +99,8 @@ void bu_wu_iface_build_pipes(struct wu_iface *wi)
 			p->bpi = p->ep->max_esit;
 		bu_wu_policies_default(&p->pol, false);
 		for (unsigned k = 0; k < nold; k++)
-			if (old[k].id == p->id)
-				p->pol = old[k].pol;
+			if (wi->keep[k].id == p->id)
+				p->pol = wi->keep[k].pol;
 	}
 }
 
@@ -202,7 +203,7 @@ void bu_wu_req_giveback(struct wu_req *r)
  * any finished request cancelled on its own (a synchronous call's that
  * outlived its wait cap behind an overlapped one that is still pending).
  */
-static void pipe_retire(struct wu_pipe *p)
+static __attribute__((noinline)) void pipe_retire(struct wu_pipe *p)
 {
 	struct wu_req **pp = &p->head, *prev = NULL;
 	bool in_order = true;
@@ -325,7 +326,7 @@ int bu_wu_slot_submit(struct wu_slot *s, struct bu_usb_endpoint *ep, void *buf, 
 /* ======================================================================== */
 
 /** Submit what the OUT pipe's queue allows. */
-static void kick_out(struct wu_pipe *p)
+static __attribute__((noinline)) void kick_out(struct wu_pipe *p)
 {
 	struct bu_winusb_drv *drv = p->wi->fn->drv;
 	uint32_t max = bu_wu_pipe_max_xfer(p);
@@ -387,7 +388,7 @@ static void read_take_carry(struct wu_pipe *p, struct wu_req *r)
 }
 
 /** Submit what the IN pipe's queue allows. */
-static void kick_in(struct wu_pipe *p)
+static __attribute__((noinline)) void kick_in(struct wu_pipe *p)
 {
 	struct bu_winusb_drv *drv = p->wi->fn->drv;
 	uint32_t max = bu_wu_pipe_max_xfer(p);
@@ -535,7 +536,7 @@ static void pipe_error(struct wu_pipe *p, struct wu_req *r, int err)
 }
 
 /** Completion of a bulk/interrupt transfer. */
-static void data_done(struct wu_slot *s)
+static __attribute__((noinline)) void data_done(struct wu_slot *s)
 {
 	struct wu_req *r = s->req;
 	struct wu_pipe *p = r->pipe;

@@ -63,7 +63,7 @@ static bool pipe_inflight(void *arg)
  * the suspend: take their transfers off the bus without completing them,
  * reset the endpoint, and let the queue carry on where it was.
  */
-static void pipe_reset_on_resume(struct wu_pipe *p)
+static __attribute__((noinline)) void pipe_reset_on_resume(struct wu_pipe *p)
 {
 	struct bu_winusb_drv *drv = p->wi->fn->drv;
 

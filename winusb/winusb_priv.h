@@ -13,6 +13,7 @@
 
 #include "bareusb/msos.h"
 #include "bareusb/usb.h"
+#include "bareusb/util.h"
 #include "bareusb/winusb_drv.h"
 #include "bareusb/winusb_ioctl.h"
 
@@ -161,6 +162,11 @@ struct wu_iface {
 	uint8_t num_pipes;
 	struct wu_pipe ctrl;           /**< PipeID 0: its policies */
 	struct wu_pipe pipes[WU_MAX_PIPES];
+	/** bu_wu_iface_build_pipes' scratch: the previous pipes' IDs and policies. */
+	struct wu_pipe_keep {
+		uint8_t id;
+		struct wu_policies pol;
+	} keep[WU_MAX_PIPES];
 };
 
 /** A function bound to WinUSB (a Windows device node). */
@@ -250,6 +256,7 @@ struct bu_winusb_drv {
 	struct wu_func *funcs[BU_WINUSB_MAX_FUNCS];
 	struct wu_file files[BU_WINUSB_MAX_FILES];
 	uint32_t next_instance;
+	struct bu_log_line log;           /**< bu_wu_log's line */
 };
 
 /* ======================================================================== */
@@ -327,9 +334,8 @@ void *bu_wu_zalloc(struct bu_winusb_drv *drv, size_t size);
 /** Give back `size` bytes from bu_wu_zalloc (NULL is ignored). */
 void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size);
 /** Log a line prefixed "winusbN: " through the platform table. */
-__attribute__((format(printf, 3, 4))) void bu_wu_log(struct bu_winusb_drv *drv,
-						      enum bu_log_level level, const char *fmt,
-						      ...);
+#define bu_wu_log(drv, level, ...) \
+	bu_log_emit((drv)->plat, &(drv)->log, (level), "winusb", (drv)->bus->index, __VA_ARGS__)
 /**
  * Poll the bus while busy(arg) holds, for at most `ms`. Returns true when
  * it stopped being busy. Completions run from inside.

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "bareusb/ch9.h"
+#include "bareusb/compiler.h"
 #include "bareusb/usb.h"
 
 #ifdef __cplusplus
@@ -239,7 +240,11 @@ int bu_desc_first_langid(const uint8_t *buf, size_t len, uint16_t *langid,
 /* ------------------------------------------------------------------------ */
 /* BOS (USB 3.2 §9.6.2)                                                      */
 
+#ifndef BU_BOS_MAX_CAPS
 #define BU_BOS_MAX_CAPS 16 /**< device capabilities kept per BOS */
+#endif
+BU_STATIC_ASSERT(BU_BOS_MAX_CAPS >= 1 && BU_BOS_MAX_CAPS <= 255,
+		 "BU_BOS_MAX_CAPS: num_caps is a uint8_t (1..255)");
 
 /* bDevCapabilityType values (USB 3.2 Table 9-14) */
 #define USB_CAP_USB2_EXT	0x02

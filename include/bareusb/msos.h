@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bareusb/compiler.h"
 #include "bareusb/desc.h"
 #include "bareusb/usb.h"
 
@@ -45,7 +46,11 @@ extern "C" {
 #define BU_MSOS1_PROPS_HEADER_LEN 10
 #define BU_MSOS20_DESCRIPTOR_INDEX 0x0007   /**< wIndex of the set request */
 #define BU_MSOS20_SET_ALT_ENUMERATION 0x0008
+#ifndef BU_MSOS_MAX_DESC
 #define BU_MSOS_MAX_DESC 4096 /**< largest feature descriptor / set read (Windows' 4 KB limit) */
+#endif
+BU_STATIC_ASSERT(BU_MSOS_MAX_DESC >= 16 && BU_MSOS_MAX_DESC <= 65535,
+		 "BU_MSOS_MAX_DESC: a request length (wLength), at least a header (16..65535)");
 
 /* MS OS 2.0 descriptor-set element types (wDescriptorType, spec table 9) */
 #define BU_MSOS20_SET_HEADER 0x00
@@ -73,8 +78,16 @@ extern const uint8_t bu_msos20_platform_uuid[16];
 /* ------------------------------------------------------------------------ */
 /* Results                                                                  */
 
+#ifndef BU_MSOS_MAX_FUNCS
 #define BU_MSOS_MAX_FUNCS 8  /**< functions kept per device */
+#endif
+BU_STATIC_ASSERT(BU_MSOS_MAX_FUNCS >= 1 && BU_MSOS_MAX_FUNCS <= 255,
+		 "BU_MSOS_MAX_FUNCS: num_funcs is a uint8_t (1..255)");
+#ifndef BU_MSOS_MAX_GUIDS
 #define BU_MSOS_MAX_GUIDS 4  /**< DeviceInterfaceGUID(s) kept per function */
+#endif
+BU_STATIC_ASSERT(BU_MSOS_MAX_GUIDS >= 1 && BU_MSOS_MAX_GUIDS <= 255,
+		 "BU_MSOS_MAX_GUIDS: num_guids is a uint8_t (1..255)");
 #define BU_MSOS_GUID_LEN 38  /**< "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
 
 /** Which power values a function's properties carried (bu_msos_function.power_set). */

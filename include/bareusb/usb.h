@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "bareusb/ch9.h"
+#include "bareusb/compiler.h"
 #include "bareusb/errors.h"
 #include "bareusb/platform.h"
 
@@ -28,16 +29,53 @@ extern "C" {
 
 /* ------------------------------------------------------------------------ */
 /* Limits (build-time; a device exceeding one gets BU_EBADDESC / BU_ERANGE)  */
+/* Each may be set with -D; the library and everything that includes these  */
+/* headers must be built with the same values (structure sizes follow them). */
 
+#ifndef BU_USB_MAX_CONFIGS
 #define BU_USB_MAX_CONFIGS 8     /**< configurations kept per device */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_CONFIGS >= 1 && BU_USB_MAX_CONFIGS <= 255,
+		 "BU_USB_MAX_CONFIGS: dev->num_configs is a uint8_t (1..255)");
+#ifndef BU_USB_MAX_ALTS
 #define BU_USB_MAX_ALTS 128      /**< interface alt settings per config */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_ALTS >= 1 && BU_USB_MAX_ALTS <= 65535,
+		 "BU_USB_MAX_ALTS: counts are uint16_t (1..65535)");
+#ifndef BU_USB_MAX_EPS
 #define BU_USB_MAX_EPS 256       /**< endpoint descriptors per config */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_EPS >= 1 && BU_USB_MAX_EPS <= 65535,
+		 "BU_USB_MAX_EPS: counts are uint16_t (1..65535)");
+#ifndef BU_USB_MAX_IADS
 #define BU_USB_MAX_IADS 16       /**< interface associations per config */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_IADS >= 1 && BU_USB_MAX_IADS <= 65535,
+		 "BU_USB_MAX_IADS: counts are uint16_t (1..65535)");
+#ifndef BU_USB_MAX_CONFIG_LEN
 #define BU_USB_MAX_CONFIG_LEN 65535 /**< wTotalLength cap */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_CONFIG_LEN >= 9 && BU_USB_MAX_CONFIG_LEN <= 65535,
+		 "BU_USB_MAX_CONFIG_LEN: wTotalLength: 9..65535");
+#ifndef BU_USB_MAX_HUB_TIER
 #define BU_USB_MAX_HUB_TIER 5    /**< deepest hub: USB 2.0 §4.1.1 allows 5 external hubs in a chain (our tier 1 = a device on a root port); xHCI route strings hold 5 levels */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_HUB_TIER >= 1 && BU_USB_MAX_HUB_TIER <= 5,
+		 "BU_USB_MAX_HUB_TIER: xHCI route strings hold 5 hub tiers (1..5)");
+#ifndef BU_USB_MAX_IFACES
 #define BU_USB_MAX_IFACES 32     /**< interfaces bound per device */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_IFACES >= 1 && BU_USB_MAX_IFACES <= 255,
+		 "BU_USB_MAX_IFACES: dev->num_ifaces is a uint8_t (1..255)");
+#ifndef BU_USB_MAX_DRIVERS
 #define BU_USB_MAX_DRIVERS 16    /**< class drivers registered per bus */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_DRIVERS >= 1, "BU_USB_MAX_DRIVERS: at least the hub driver (>= 1)");
+#ifndef BU_USB_MAX_STRING
 #define BU_USB_MAX_STRING 127    /**< UTF-16 code units kept per string */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_STRING >= 1 && BU_USB_MAX_STRING <= 127,
+		 "BU_USB_MAX_STRING: a string descriptor holds at most 126 code units (1..127)");
 
 /**
  * USB 2.0 §9.2.6.4: a device completes a standard request within 5 s; the
@@ -549,7 +587,11 @@ size_t bu_usbmon_record(const struct bu_usb_xfer *xfer, enum bu_usb_mon_event ev
 
 /** Called by a controller driver once its bus is running: scan root ports. */
 int bu_usb_bus_start(struct bu_usb_bus *bus);
-/** Called by a controller driver when a root port reports a change. */
+/**
+ * Called by a controller driver when a root port reports a change (from
+ * its poll): the next bu_usb_bus_poll reads the port's status, and the one
+ * running now does so after the controller's events.
+ */
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port);
 /** Called by a controller driver when a device's slot disappeared. */
 void bu_usb_device_gone(struct bu_usb_device *dev);
@@ -607,8 +649,10 @@ int bu_usb_xfer_cancel(struct bu_usb_xfer *xfer);
 
 /**
  * Synchronous control transfer on EP0: polls the bus until done or
- * `timeout_ms` passes. Returns bytes transferred (>= 0) or a BU_E* code.
- * Must not be called from a completion callback.
+ * `timeout_ms` passes. Returns bytes transferred (>= 0) or a BU_E* code
+ * (BU_ENOMEM when the platform's alloc cannot give the request's state,
+ * about 170 bytes held for the call). Must not be called from a
+ * completion callback.
  */
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,

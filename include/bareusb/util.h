@@ -7,8 +7,12 @@
 #define BAREUSB_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bareusb/compiler.h"
+#include "bareusb/platform.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +38,35 @@ int bu_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 /** See bu_vsnprintf. */
 int bu_snprintf(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+#ifndef BU_LOG_LINE_MAX
+/** Longest log line the library hands to bu_platform.log, NUL included; longer ones are cut. */
+#define BU_LOG_LINE_MAX 256
+#endif
+BU_STATIC_ASSERT(BU_LOG_LINE_MAX >= 32, "BU_LOG_LINE_MAX: at least 32");
+
+/**
+ * The buffer a log line is formatted in, kept in the object that logs (a
+ * controller, a bus, a WinUSB driver part) rather than on the stack.
+ * `busy` while a line is being formatted and handed over.
+ */
+struct bu_log_line {
+	char buf[BU_LOG_LINE_MAX];
+	bool busy;
+};
+
+/**
+ * Format "<tag><index>: " then `fmt` (bu_vsnprintf's subset) into `line`
+ * and hand it to plat->log at `level`, under plat->lock when there is one.
+ * With `line` NULL or busy (a log call made from inside the embedder's
+ * log callback) the format string itself is handed over, unformatted.
+ * Nothing happens when plat->log is NULL. Each layer's log macro calls
+ * this directly: a variadic wrapper in between would put a second
+ * register save area (176 bytes on x86_64) on every logging path.
+ */
+void bu_log_emit(const struct bu_platform *plat, struct bu_log_line *line,
+		 enum bu_log_level level, const char *tag, unsigned index,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /** Append-only text buffer that counts what would not fit. */
 struct bu_strbuf {

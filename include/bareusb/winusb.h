@@ -327,11 +327,27 @@ BU_STATIC_ASSERT(sizeof(USB_FRAME_NUMBER_AND_QPC_FOR_TIME_SYNC_INFORMATION) ==
 
 struct bu_winusb_api;
 
+#ifndef BU_WINUSB_API_MAX_TRANSPORTS
 #define BU_WINUSB_API_MAX_TRANSPORTS 8 /**< driver parts (buses) per instance */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_API_MAX_TRANSPORTS >= 1 && BU_WINUSB_API_MAX_TRANSPORTS <= 256,
+		 "BU_WINUSB_API_MAX_TRANSPORTS: a file keeps its transport in a uint8_t (1..256)");
+#ifndef BU_WINUSB_API_MAX_FILES
 #define BU_WINUSB_API_MAX_FILES 32     /**< open device files */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_API_MAX_FILES >= 1, "BU_WINUSB_API_MAX_FILES: at least one (>= 1)");
+#ifndef BU_WINUSB_API_MAX_IFACES
 #define BU_WINUSB_API_MAX_IFACES 64    /**< interface handles */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_API_MAX_IFACES >= 1, "BU_WINUSB_API_MAX_IFACES: at least one (>= 1)");
+#ifndef BU_WINUSB_API_MAX_EVENTS
 #define BU_WINUSB_API_MAX_EVENTS 256   /**< event objects */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_API_MAX_EVENTS >= 1, "BU_WINUSB_API_MAX_EVENTS: at least one (>= 1)");
+#ifndef BU_WINUSB_API_MAX_ISOCH
 #define BU_WINUSB_API_MAX_ISOCH 32     /**< registered isoch buffers */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_API_MAX_ISOCH >= 1, "BU_WINUSB_API_MAX_ISOCH: at least one (>= 1)");
 #define BU_WINUSB_PATH_MAX 160         /**< longest device path, with NUL */
 #define BU_WINUSB_DEFAULT_WAIT_CAP_MS 600000u /**< bound of an INFINITE wait */
 

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bareusb/compiler.h"
 #include "bareusb/msos.h"
 #include "bareusb/usb.h"
 #include "bareusb/winusb_ioctl.h"
@@ -39,9 +40,19 @@ extern "C" {
 
 struct bu_winusb_drv;
 
+#ifndef BU_WINUSB_MAX_BINDINGS
 #define BU_WINUSB_MAX_BINDINGS 16 /**< explicit binding table entries */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_MAX_BINDINGS >= 1, "BU_WINUSB_MAX_BINDINGS: at least one (>= 1)");
+#ifndef BU_WINUSB_MAX_FUNCS
 #define BU_WINUSB_MAX_FUNCS 32    /**< bound functions per driver instance */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_MAX_FUNCS >= 1, "BU_WINUSB_MAX_FUNCS: at least one (>= 1)");
+#ifndef BU_WINUSB_MAX_FILES
 #define BU_WINUSB_MAX_FILES 16    /**< open files per driver instance */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_MAX_FILES >= 1 && BU_WINUSB_MAX_FILES <= 255,
+		 "BU_WINUSB_MAX_FILES: a file id keeps its index in 8 bits (1..255)");
 #define BU_WINUSB_MAX_XFER_HS (2u << 20)   /**< MAXIMUM_TRANSFER_SIZE at high speed and up */
 #define BU_WINUSB_MAX_XFER_FS (256u << 10) /**< ... at full and low speed */
 

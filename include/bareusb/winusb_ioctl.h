@@ -152,7 +152,11 @@ struct bu_winusb_frame {
 /* ------------------------------------------------------------------------ */
 /* Discovery                                                                */
 
+#ifndef BU_WINUSB_MAX_GUIDS
 #define BU_WINUSB_MAX_GUIDS 4   /**< device interface GUIDs per function */
+#endif
+BU_STATIC_ASSERT(BU_WINUSB_MAX_GUIDS >= 1 && BU_WINUSB_MAX_GUIDS <= 255,
+		 "BU_WINUSB_MAX_GUIDS: num_guids is a uint8_t (1..255)");
 #define BU_WINUSB_GUID_LEN 38   /**< "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
 
 /** One function bound to WinUSB (a Windows device node), as discovery sees it. */

@@ -453,6 +453,52 @@ START_TEST(test_policies)
 }
 END_TEST
 
+/*
+ * SetCurrentAlternateSetting rebuilds the pipes: a PipeID in both settings
+ * keeps its policies, a new one starts with the defaults, and one that
+ * went away and came back does too (winusb_pipe.c keeps them per PipeID).
+ */
+START_TEST(test_policies_across_alt)
+{
+	struct env e;
+	ULONG v = 0, len;
+	UCHAR b = 0;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	v = 1234;
+	CK_OK(WinUsb_SetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, sizeof(v), &v));
+	set_u8_policy(e.h, 0x01, SHORT_PACKET_TERMINATE, 1);
+	len = 1;
+	CK_FAIL_WITH(WinUsb_GetPipePolicy(e.h, 0x83, RAW_IO, &len, &b), ERROR_INVALID_PARAMETER);
+	/* Alt 1: 0x01, 0x81 and 0x82 stay, 0x03 and 0x83 are new. */
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 1));
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, &len, &v));
+	ck_assert_uint_eq(v, 1234);
+	len = 1;
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x01, SHORT_PACKET_TERMINATE, &len, &b));
+	ck_assert_uint_eq(b, 1);
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x83, PIPE_TRANSFER_TIMEOUT, &len, &v));
+	ck_assert_uint_eq(v, 0);
+	set_u8_policy(e.h, 0x83, AUTO_CLEAR_STALL, 1);
+	/* Back to alt 0 (0x83 goes) and to alt 1 again (0x83 starts afresh). */
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 0));
+	len = 1;
+	CK_FAIL_WITH(WinUsb_GetPipePolicy(e.h, 0x83, AUTO_CLEAR_STALL, &len, &b),
+		     ERROR_INVALID_PARAMETER);
+	CK_OK(WinUsb_SetCurrentAlternateSetting(e.h, 1));
+	len = 1;
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x83, AUTO_CLEAR_STALL, &len, &b));
+	ck_assert_uint_eq(b, 0);
+	len = sizeof(v);
+	CK_OK(WinUsb_GetPipePolicy(e.h, 0x81, PIPE_TRANSFER_TIMEOUT, &len, &v));
+	ck_assert_uint_eq(v, 1234);
+	env_down(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Bulk loopback                                                            */
 
@@ -1971,6 +2017,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_bind_spec_parsing);
 	tcase_add_test(t, test_query);
 	tcase_add_test(t, test_policies);
+	tcase_add_test(t, test_policies_across_alt);
 	tcase_add_loop_test(t, test_loopback_basic, 0, 3);
 	tcase_add_test(t, test_partial_reads);
 	tcase_add_test(t, test_ignore_short_and_raw);
