@@ -411,6 +411,27 @@ START_TEST(wait_bounded_by_bus)
 }
 END_TEST
 
+/* A hub and a device behind it enumerate inside one wait: the hub's timers
+ * (power-on, port reset polling) bound its sleeps; idle afterwards. */
+START_TEST(wait_through_hub)
+{
+	struct stack st;
+	struct sim_device *hub;
+
+	chk_up(&st, true, false, true);
+	run_ms(&st, 5);
+	hub = sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hub2, SIM_SPEED_HIGH);
+	ck_assert_ptr_nonnull(hub);
+	ck_assert_ptr_nonnull(sim_attach_hub(hub, 2, &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	wait_for_nothing(&st, 3000000);
+	ck_assert_uint_eq(count_state(&st, BU_DEV_CONFIGURED), 2);
+	ck_assert_uint_eq(C.waits_past, 0);
+	/* The hub's status-change endpoint waits in the controller: no timer. */
+	ck_assert_uint_eq(bu_usb_bus_next_timeout(st.bus), BU_USB_NO_TIMEOUT);
+	chk_down(&st);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* The locking rule                                                         */
 
@@ -534,6 +555,7 @@ static Suite *wait_suite(void)
 	tcase_add_test(tc, sync_call_polled_with_hook);
 	tcase_add_test(tc, wait_bounded_by_caller);
 	tcase_add_test(tc, wait_bounded_by_bus);
+	tcase_add_test(tc, wait_through_hub);
 	tcase_add_test(tc, lock_rule_core);
 	tcase_add_test(tc, lock_rule_winusb);
 	suite_add_tcase(s, tc);
