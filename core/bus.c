@@ -93,17 +93,56 @@ static void timed_unlink(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 	xfer->core.tnext = NULL;
 }
 
-/** Take the embedder's lock (recursive: callbacks inside poll re-enter). */
+/*
+ * The embedder's lock (platform.h has the rule). It is recursive; the
+ * core counts the levels the library holds (under the lock), so that a
+ * synchronous wait can let go of all of them around the wait hook.
+ */
 static void bus_lock(struct bu_usb_bus *bus)
 {
 	if (bus->plat->lock)
 		bus->plat->lock(bus->plat->ctx);
+	if (bus->core)
+		bus->core->lock_depth++;
 }
 
 static void bus_unlock(struct bu_usb_bus *bus)
 {
+	if (bus->core && bus->core->lock_depth)
+		bus->core->lock_depth--;
 	if (bus->plat->unlock)
 		bus->plat->unlock(bus->plat->ctx);
+}
+
+void bu_usb_bus_lock(struct bu_usb_bus *bus)
+{
+	bus_lock(bus);
+}
+
+void bu_usb_bus_unlock(struct bu_usb_bus *bus)
+{
+	bus_unlock(bus);
+}
+
+/** Release every level of the lock this thread holds; returns how many to take back. */
+static unsigned lock_release_all(struct bu_usb_bus *bus)
+{
+	unsigned n;
+
+	if (!bus->plat->lock || !bus->core)
+		return 0;
+	bus_lock(bus); /* the depth is ours to read only under the lock */
+	n = bus->core->lock_depth;
+	for (unsigned i = 0; i < n; i++)
+		bus_unlock(bus);
+	return n - 1;
+}
+
+/** Take back what lock_release_all released. */
+static void lock_retake(struct bu_usb_bus *bus, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		bus_lock(bus);
 }
 
 /** Hand a transfer to the controller driver and arm its timeout. */
@@ -237,7 +276,7 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 	if (!dev || (w_length && !data))
 		return BU_EINVAL;
 	bus = dev->bus;
-	s = bu_core_alloc(bus, sizeof(*s));
+	BU_UNDER_LOCK(bus, s = bu_core_alloc(bus, sizeof(*s)));
 	if (!s)
 		return BU_ENOMEM;
 	s->bus = bus;
@@ -249,17 +288,17 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 	s->xfer.complete = sync_done;
 	s->xfer.ctx = s;
 	rc = bu_usb_xfer_submit(&s->xfer);
-	/* The transfer's own deadline bounds this loop: check_timeouts
-	 * cancels it, and a failed controller fails it. */
-	while (!rc && !s->done) {
-		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN && !s->done) {
+	if (!rc) {
+		/* The transfer's own deadline bounds this wait: check_timeouts
+		 * cancels it, and a failed controller fails it. */
+		rc = bu_core_wait_until(bus, &s->done, BU_USB_NO_TIMEOUT);
+		if (rc && !s->done) {
 			s->orphan = true; /* still the controller's */
-			return BU_ESHUTDOWN;
+			return rc;
 		}
-	}
-	if (!rc)
 		rc = s->xfer.status ? s->xfer.status : (int)s->xfer.actual;
-	bu_core_free(bus, s, sizeof(*s));
+	}
+	BU_UNDER_LOCK(bus, bu_core_free(bus, s, sizeof(*s)));
 	return rc;
 }
 
@@ -654,6 +693,93 @@ out:
 bool bu_usb_bus_idle(const struct bu_usb_bus *bus)
 {
 	return bus->enumerating == 0;
+}
+
+/** Lower *next to `t` when `t` is a set timer (not 0). */
+static void earliest(uint64_t *next, uint64_t t)
+{
+	if (t && t < *next)
+		*next = t;
+}
+
+uint64_t bu_usb_bus_next_timeout(struct bu_usb_bus *bus)
+{
+	uint64_t next = BU_USB_NO_TIMEOUT, now;
+
+	if (!bus || !bus->core)
+		return BU_USB_NO_TIMEOUT;
+	bus_lock(bus);
+	if (bus->failed)
+		goto out; /* nothing will happen any more */
+	now = bu_core_now(bus);
+	for (unsigned p = 1; p <= bus->num_ports; p++)
+		earliest(&next, bus->core->root_ports[p].wake_us);
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
+		earliest(&next, bu_core_dev(d)->wake_us);
+		earliest(&next, bu_core_dev(d)->pm_wake_us);
+	}
+	/* A timed-out transfer whose cancel could not start yet retries it
+	 * on every poll: its passed deadline says "at once". */
+	for (struct bu_usb_xfer *x = bus->core->timed; x; x = x->core.tnext)
+		if (!x->core.timing_out)
+			earliest(&next, x->core.deadline_us);
+	next = BU_MIN(next, bu_core_drivers_next_timeout(bus, now));
+	next = BU_MIN(next, bus->ops->next_timeout ? bus->ops->next_timeout(bus) : now);
+out:
+	bus_unlock(bus);
+	return next;
+}
+
+/** bu_usb_bus_wait's done() for a plain flag. */
+static bool flag_set(void *arg)
+{
+	return *(const bool *)arg;
+}
+
+int bu_core_wait_until(struct bu_usb_bus *bus, const bool *done, uint64_t deadline_us)
+{
+	return bu_usb_bus_wait(bus, flag_set, (void *)(uintptr_t)done, deadline_us);
+}
+
+/** done(arg), read under the lock (completions write it from poll). */
+static bool wait_done(struct bu_usb_bus *bus, bool (*done)(void *arg), void *arg)
+{
+	bool d;
+
+	bus_lock(bus);
+	d = done(arg);
+	bus_unlock(bus);
+	return d;
+}
+
+int bu_usb_bus_wait(struct bu_usb_bus *bus, bool (*done)(void *arg), void *arg,
+		    uint64_t deadline_us)
+{
+	const struct bu_platform *plat = bus->plat;
+
+	while (!wait_done(bus, done, arg)) {
+		uint64_t now, until;
+		int rc = bu_usb_bus_poll(bus);
+
+		if (wait_done(bus, done, arg))
+			break;
+		if (rc == BU_ESHUTDOWN)
+			return BU_ESHUTDOWN;
+		now = bu_core_now(bus);
+		if (now >= deadline_us)
+			return BU_ETIMEDOUT;
+		if (rc == 1 || !plat->wait)
+			continue; /* events left on the ring, or no hook: poll again */
+		until = BU_MIN(bu_usb_bus_next_timeout(bus), deadline_us);
+		if (until > bu_core_now(bus)) {
+			/* Never under the lock: another thread may poll meanwhile. */
+			unsigned held = lock_release_all(bus);
+
+			plat->wait(plat->ctx, until);
+			lock_retake(bus, held);
+		}
+	}
+	return 0;
 }
 
 void bu_usb_bus_destroy(struct bu_usb_bus *bus)

@@ -28,6 +28,7 @@ struct bu_core_bus {
 	 * given back yet (bu_core_dev_remove), linked by `next`. */
 	struct bu_usb_device *dying;
 	struct bu_log_line log;      /* bu_core_log's line */
+	unsigned lock_depth;         /* levels of the embedder's lock the library holds */
 };
 
 /**
@@ -126,10 +127,14 @@ struct bu_core_waiter {
 };
 
 /**
- * Wait (polling the bus) until *done or the deadline; BU_ETIMEDOUT then.
- * Must not be called from a completion callback.
+ * Wait until *done or `timeout_ms` passed (BU_ETIMEDOUT then): the
+ * synchronous API's one wait, bu_usb_bus_wait (polls, sleeps through the
+ * platform's wait hook). Must not be called from a completion callback
+ * nor with the lock held.
  */
 int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms);
+/** bu_core_wait with an absolute deadline (BU_USB_NO_TIMEOUT: none of its own). */
+int bu_core_wait_until(struct bu_usb_bus *bus, const bool *done, uint64_t deadline_us);
 
 /** Build dev->ifaces for the active configuration and probe drivers. */
 void bu_core_bind_device(struct bu_usb_device *dev);
@@ -137,6 +142,8 @@ void bu_core_bind_device(struct bu_usb_device *dev);
 void bu_core_unbind_device(struct bu_usb_device *dev);
 /** Call the poll hook of every bound driver of every device. */
 void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now);
+/** The earliest next_timeout of the bound drivers' poll hooks (BU_USB_NO_TIMEOUT: none). */
+uint64_t bu_core_drivers_next_timeout(struct bu_usb_bus *bus, uint64_t now);
 
 /**
  * A device below a hub failed before it had its own address: the hub

@@ -9,11 +9,9 @@
 #include "bareusb/msos.h"
 #include "bareusb/util.h"
 
-int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
-			       const struct bu_usb_driver *drv)
+/** bu_usb_bus_register_driver under the lock. */
+static int register_driver(struct bu_usb_bus *bus, const struct bu_usb_driver *drv)
 {
-	if (!bus || !drv || !drv->name || !drv->probe)
-		return BU_EINVAL;
 	for (unsigned i = 0; i < bus->num_drivers; i++)
 		if (bus->drivers[i] == drv)
 			return 0;
@@ -25,6 +23,19 @@ int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
 		if (d->state == BU_DEV_CONFIGURED)
 			bu_core_bind_device(d);
 	return 0;
+}
+
+int bu_usb_bus_register_driver(struct bu_usb_bus *bus,
+			       const struct bu_usb_driver *drv)
+{
+	int rc;
+
+	if (!bus || !drv || !drv->name || !drv->probe)
+		return BU_EINVAL;
+	bu_usb_bus_lock(bus);
+	rc = register_driver(bus, drv);
+	bu_usb_bus_unlock(bus);
+	return rc;
 }
 
 /** Unbind one interface's driver (and the rest of its function). */
@@ -73,16 +84,27 @@ static void list_unbind(struct bu_usb_device *list, const struct bu_usb_driver *
  * everything); this deadline is a backstop, after which they are unbound
  * as they are.
  */
+struct dying_arg {
+	struct bu_usb_bus *bus;
+	const struct bu_usb_driver *drv;
+};
+
+/** bu_usb_bus_wait's done(): no removed device is bound to the driver. */
+static bool dying_gone(void *arg)
+{
+	const struct dying_arg *a = arg;
+
+	return !list_bound(a->bus->core->dying, a->drv);
+}
+
 static void dying_wait(struct bu_usb_bus *bus, const struct bu_usb_driver *drv)
 {
-	uint64_t deadline;
+	struct dying_arg a = { bus, drv };
 
 	if (!bus->core)
 		return; /* not started: nothing was ever removed */
-	deadline = bu_core_now(bus) + 3ull * BU_USB_REQUEST_TIMEOUT_MS * 1000;
-	while (list_bound(bus->core->dying, drv) && bu_core_now(bus) < deadline)
-		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN)
-			break;
+	bu_usb_bus_wait(bus, dying_gone, &a,
+			bu_core_now(bus) + 3ull * BU_USB_REQUEST_TIMEOUT_MS * 1000);
 	list_unbind(bus->core->dying, drv);
 }
 
@@ -91,15 +113,17 @@ void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 {
 	unsigned i;
 
+	bu_usb_bus_lock(bus);
 	dying_wait(bus, drv);
 	list_unbind(bus->devices, drv);
 	for (i = 0; i < bus->num_drivers && bus->drivers[i] != drv; i++)
 		;
-	if (i == bus->num_drivers)
-		return;
-	for (; i + 1 < bus->num_drivers; i++)
-		bus->drivers[i] = bus->drivers[i + 1];
-	bus->num_drivers--;
+	if (i < bus->num_drivers) {
+		for (; i + 1 < bus->num_drivers; i++)
+			bus->drivers[i] = bus->drivers[i + 1];
+		bus->num_drivers--;
+	}
+	bu_usb_bus_unlock(bus);
 }
 
 /*
@@ -270,6 +294,29 @@ void bu_core_unbind_device(struct bu_usb_device *dev)
 {
 	for (unsigned i = 0; i < dev->num_ifaces; i++)
 		unbind_interface(dev, &dev->ifaces[i]);
+}
+
+uint64_t bu_core_drivers_next_timeout(struct bu_usb_bus *bus, uint64_t now)
+{
+	uint64_t next = BU_USB_NO_TIMEOUT;
+
+	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
+		if (d->state != BU_DEV_CONFIGURED)
+			continue;
+		for (unsigned i = 0; i < d->num_ifaces; i++) {
+			const struct bu_usb_interface *intf = &d->ifaces[i];
+			uint64_t t;
+
+			if (!intf->primary || !intf->driver || !intf->driver->poll)
+				continue;
+			t = intf->driver->next_timeout
+				    ? intf->driver->next_timeout(&d->ifaces[i], now)
+				    : now + BU_USB_DRIVER_POLL_US;
+			if (t < next)
+				next = t;
+		}
+	}
+	return next;
 }
 
 void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now)

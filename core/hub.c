@@ -709,6 +709,51 @@ bool bu_core_hub_child_failed(struct bu_usb_device *child)
 /* ------------------------------------------------------------------------ */
 /* Driver entry points                                                      */
 
+/** True when hub_kick has a request to start (it is not waiting for one). */
+static bool hub_has_work(const struct hub *h)
+{
+	if (h->step != HUB_RUN)
+		return h->step != HUB_POWER_WAIT;
+	for (unsigned p = 1; p <= h->nports; p++) {
+		const struct hub_port *hp = &h->ports[p];
+
+		if (!hp->broken && (hp->read || hp->act || hp->disable))
+			return true;
+	}
+	for (const struct bu_usb_device *d = h->dev->bus->devices; d; d = d->next)
+		if (d->tt_hub == h->dev && bu_core_dev(d)->tt_pending && d->state != BU_DEV_GONE)
+			return true;
+	return false;
+}
+
+/** next_timeout(): the hub_poll timers below, or now while a request waits to start. */
+static uint64_t hub_next_timeout(struct bu_usb_interface *intf, uint64_t now)
+{
+	const struct hub *h = intf->driver_data;
+	const struct bu_usb_bus *bus = h->dev->bus;
+	uint64_t next = BU_USB_NO_TIMEOUT;
+
+	if (hub_gone(h))
+		return next;
+	if (!h->ctrl_busy && hub_has_work(h))
+		return now;
+	if (h->step == HUB_POWER_WAIT)
+		next = h->wake_us;
+	if (h->intr_retry_us && h->intr_retry_us < next)
+		next = h->intr_retry_us;
+	for (unsigned p = 1; p <= h->nports; p++) {
+		const struct hub_port *hp = &h->ports[p];
+
+		if (hp->broken)
+			continue;
+		if (hp->port.wake_us && hp->port.wake_us < next)
+			next = hp->port.wake_us;
+		if (hp->port.state == BU_PORT_WAIT_LOCK && !bus->core->addr_owner[h->dev->root_port])
+			return now;
+	}
+	return next;
+}
+
 /** Timers: power-good wait, port debounce/reset/recovery, intr retries. */
 static void hub_poll(struct bu_usb_interface *intf, uint64_t now)
 {
@@ -858,4 +903,5 @@ const struct bu_usb_driver bu_usb_hub_driver = {
 	.probe = hub_probe,
 	.remove = hub_remove,
 	.poll = hub_poll,
+	.next_timeout = hub_next_timeout,
 };

@@ -10,15 +10,7 @@
 
 int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms)
 {
-	uint64_t deadline = bu_core_now(bus) + (uint64_t)timeout_ms * 1000;
-
-	while (!*done) {
-		if (bu_usb_bus_poll(bus) == BU_ESHUTDOWN && !*done)
-			return BU_ESHUTDOWN;
-		if (!*done && bu_core_now(bus) >= deadline)
-			return BU_ETIMEDOUT;
-	}
-	return 0;
+	return bu_core_wait_until(bus, done, bu_core_now(bus) + (uint64_t)timeout_ms * 1000);
 }
 
 /** Completion of a synchronous controller operation: tell its waiter. */
@@ -189,7 +181,8 @@ static unsigned ep_index(uint8_t address)
 	return USB_ENDPOINT_NUMBER(address) * 2u + ((address & USB_DIR_IN) ? 1u : 0u);
 }
 
-int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep)
+/** bu_usb_reset_endpoint under the lock. */
+static int reset_endpoint(struct bu_usb_endpoint *ep)
 {
 	struct bu_usb_device *dev;
 	int rc;
@@ -281,7 +274,8 @@ static void ep_swap_end(struct bu_usb_device *dev, uint32_t opened, uint32_t dro
 	}
 }
 
-int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
+/** bu_usb_set_interface under the lock. */
+static int set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 {
 	const struct bu_usb_config_info *cfg;
 	const struct bu_usb_alt_info *new_alt;
@@ -325,7 +319,8 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 	return rc < 0 ? rc : 0;
 }
 
-int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
+/** bu_usb_set_configuration under the lock. */
+static int set_configuration(struct bu_usb_device *dev, uint8_t value)
 {
 	uint32_t drop = 0, opened = 0;
 	int ci = -1, old_ci, rc = dev_usable(dev);
@@ -379,13 +374,49 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 	return 0;
 }
 
+/*
+ * The public entry points above, under the bus's lock (platform.h): the
+ * waits inside let go of it around the wait hook. After BU_ENODEV the
+ * device is gone, so the bus is taken before.
+ */
+int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep)
+{
+	int rc = BU_EINVAL;
+
+	if (ep && ep->dev)
+		BU_UNDER_LOCK(ep->dev->bus, rc = reset_endpoint(ep));
+	return rc;
+}
+
+int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
+{
+	int rc = BU_EINVAL;
+
+	if (dev)
+		BU_UNDER_LOCK(dev->bus, rc = set_interface(dev, number, alt));
+	return rc;
+}
+
+int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
+{
+	int rc = BU_EINVAL;
+
+	if (dev)
+		BU_UNDER_LOCK(dev->bus, rc = set_configuration(dev, value));
+	return rc;
+}
+
 uint32_t bu_usb_frame_number(struct bu_usb_bus *bus)
 {
-	uint32_t f = bus->ops->frame_number(bus) & 0x7ff;
+	uint32_t f;
 
+	bu_usb_bus_lock(bus);
+	f = bus->ops->frame_number(bus) & 0x7ff;
 	/* The controller counts 11 bits; carry the wraps in frame_hi. */
 	if (f < bus->core->frame_last)
 		bus->core->frame_hi += 0x800;
 	bus->core->frame_last = f;
-	return bus->core->frame_hi | f;
+	f |= bus->core->frame_hi;
+	bu_usb_bus_unlock(bus);
+	return f;
 }

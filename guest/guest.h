@@ -16,8 +16,9 @@
  * Each architecture's start-up code leaves the CPU identity mapped
  * (virtual = physical = bus address), fills a struct guest_boot and calls
  * guest_main(). Everything runs with interrupts off and the USB stack is
- * polled, except that with `irq` the aarch64 image takes each controller's
- * MSI (whose handler only acknowledges it). The functions below marked
+ * polled, except that with `irq` each controller's MSI is taken (its
+ * handler only acknowledges it) and the image sleeps in
+ * guest_wait_for_interrupt between polls. The functions below marked
  * "(arch)" are the architecture's.
  */
 #ifndef GUEST_H
@@ -205,8 +206,9 @@ void pci_xhci_identity(const struct pci_func *f, struct bu_xhci_pci *out);
 /**
  * Have PCI function `f` signal its interrupts by MSI to `fn(ctx)`, which
  * then runs in interrupt context: registers only (bu_xhci_irq), no output.
- * Interrupts are on from then on. False when the architecture's image
- * cannot (x86_64 so far): the caller keeps polling.
+ * Interrupts are on from then on (on x86_64: taken only inside
+ * guest_wait_for_interrupt). False when the architecture's image cannot:
+ * the caller keeps polling.
  */
 bool guest_irq_attach_msi(const struct pci_func *f, void (*fn)(void *ctx),
 			  void *ctx);

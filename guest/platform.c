@@ -111,6 +111,13 @@ static void plat_panic(void *ctx, const char *msg)
 	guest_panic("bareusb: %s", msg);
 }
 
+/* In interrupt mode: halt until an interrupt or the deadline; else return (spin). */
+static void plat_wait(void *ctx, uint64_t deadline_us)
+{
+	(void)ctx;
+	guest_wait_for_interrupt(deadline_us);
+}
+
 const struct bu_platform guest_platform = {
     .ctx = NULL,
     .read32 = plat_read32,
@@ -125,9 +132,10 @@ const struct bu_platform guest_platform = {
     .now_us = plat_now_us,
     .delay_us = plat_delay_us,
     .log = plat_log,
+    .panic = plat_panic,
     .lock = NULL,
     .unlock = NULL,
-    .panic = plat_panic,
+    .wait = plat_wait,
 };
 
 size_t guest_dma_in_use(void)

@@ -663,6 +663,14 @@ static bool event_ring_drain(struct xhci *x)
 	if (handled) {
 		iman_ack(x);
 		event_ring_set_erdp(x, true);
+	} else if (x->opts.irq &&
+		   (xhci_rd32(x, x->rt + XHCI_RT_IR(0) + XHCI_IR_ERDP) & XHCI_ERDP_EHB)) {
+		/* An interrupt raised after a poll had already taken its
+		 * events (moderation delays it, §4.17.2) left EHB set with
+		 * nothing to handle: clear it, or the controller never
+		 * interrupts again (§5.5.2.3.3). */
+		iman_ack(x);
+		event_ring_set_erdp(x, true);
 	}
 	return handled == budget && event_ring_ready(er);
 }
@@ -727,6 +735,49 @@ static int xhci_poll(struct bu_usb_bus *bus)
 	return more ? 1 : 0;
 }
 
+/**
+ * True while the controller owes the driver an event: a command on its
+ * ring, a TD on a transfer ring, a Disable Slot to go, a port in its
+ * attach sequence. Without interrupts only a poll sees them arrive.
+ */
+static bool xhci_owes_event(struct xhci *x)
+{
+	if (x->cmd_ring.enq != x->cmd_ring.deq || x->disabling || x->bus.enumerating)
+		return true;
+	for (unsigned s = 1; s <= x->max_slots && s < 256; s++) {
+		const struct xhci_dev *d = x->slots[s];
+
+		for (unsigned dci = 1; d && dci < 32; dci++)
+			if (d->eps[dci] && d->eps[dci]->head)
+				return true;
+	}
+	return false;
+}
+
+/**
+ * ops.next_timeout: events already on the ring (a poll left them, or one
+ * arrived since) and, without interrupts, any event still owed want a
+ * poll at once; else the head command's deadline and the compliance check.
+ */
+static uint64_t xhci_next_timeout(struct bu_usb_bus *bus)
+{
+	struct xhci *x = bus_xhci(bus);
+	uint64_t next, now;
+
+	if (x->failed)
+		return BU_USB_NO_TIMEOUT;
+	now = xhci_now_us(x);
+	if (event_ring_ready(&x->evt) || (!x->opts.irq && xhci_owes_event(x)))
+		return now;
+	for (const struct xhci_dev *d = x->disabling; d; d = d->next_disable)
+		if (d->slot && !d->disable_queued)
+			return now; /* waits for room on the Command Ring */
+	next = bu_xhci_cmd_next_timeout(x);
+	if ((x->quirks & BU_XHCI_QUIRK_MISSING_CAS) && x->compliance_poll_us < next)
+		next = BU_MAX(x->compliance_poll_us, now);
+	return next;
+}
+
 /** ops.frame_number: MFINDEX counts 125 us microframes (§5.5.1). */
 static uint32_t xhci_frame_number(struct bu_usb_bus *bus)
 {
@@ -760,6 +811,7 @@ static void xhci_destroy(struct bu_usb_bus *bus)
 static const struct bu_usb_hc_ops xhci_ops = {
 	/* bus */
 	.poll = xhci_poll,
+	.next_timeout = xhci_next_timeout,
 	.destroy = xhci_destroy,
 	.frame_number = xhci_frame_number,
 	/* root ports (xhci_port.c) */

@@ -175,6 +175,16 @@ void bu_xhci_cmd_complete(struct xhci *x, const uint32_t dw[4])
 	cmd_done(x, cmd, cc, XHCI_TRB_GET_SLOT(dw[3]));
 }
 
+uint64_t bu_xhci_cmd_next_timeout(struct xhci *x)
+{
+	const struct xhci_cmd *cmd;
+
+	if (x->cmd_ring.enq == x->cmd_ring.deq)
+		return BU_USB_NO_TIMEOUT;
+	cmd = cmd_at(x, x->cmd_ring.deq);
+	return cmd->active ? cmd->deadline_us : BU_USB_NO_TIMEOUT;
+}
+
 void bu_xhci_cmd_check_timeout(struct xhci *x)
 {
 	struct xhci_ring *r = &x->cmd_ring;

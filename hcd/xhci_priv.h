@@ -517,6 +517,8 @@ int bu_xhci_cmd_submit(struct xhci *x, uint64_t param, uint32_t dw3,
 void bu_xhci_cmd_complete(struct xhci *x, const uint32_t dw[4]);
 /** Abort the oldest command if it is past its deadline (§4.6.1.2). */
 void bu_xhci_cmd_check_timeout(struct xhci *x);
+/** The deadline of the command at the ring's head, or BU_USB_NO_TIMEOUT. */
+uint64_t bu_xhci_cmd_next_timeout(struct xhci *x);
 /** Fail every pending command with BU_ESHUTDOWN (controller dead). */
 void bu_xhci_cmd_fail_all(struct xhci *x);
 

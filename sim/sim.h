@@ -147,6 +147,15 @@ struct sim_config {
 	uint32_t hub_reset_us;   /**< hub downstream port reset (0: 15000, TDRST) */
 	bool no_write64;         /**< leave bu_platform.write64 NULL */
 	/**
+	 * Give the platform a wait hook: it advances virtual time to the
+	 * deadline, or only until the controller asserts an interrupt (IP
+	 * with IE and INTE), which it then "takes": the handler of
+	 * sim_set_irq_handler runs, as an embedder's interrupt handler would.
+	 * An interrupt asserted while the "CPU" was not waiting is taken at
+	 * the next wait, which returns at once.
+	 */
+	bool wait_hook;
+	/**
 	 * CRCR acts when its high dword is written (as QEMU's qemu-xhci
 	 * does): a Command Stop or Abort written to the low dword alone is
 	 * only remembered. Real controllers differ; Linux writes CRCR as 64
@@ -268,6 +277,8 @@ void sim_pci_cfg_write32(struct sim *sim, unsigned off, uint32_t val);
 void sim_advance_us(struct sim *sim, uint64_t us);
 /** Current virtual time in microseconds (no side effects). */
 uint64_t sim_now_us(const struct sim *sim);
+/** The interrupt handler the wait hook runs for each interrupt it takes (NULL: none). */
+void sim_set_irq_handler(struct sim *sim, void (*fn)(void *ctx), void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Devices and ports                                                        */
@@ -421,6 +432,8 @@ struct sim_stats {
 	unsigned events;     /**< events written to event rings */
 	unsigned commands;   /**< commands completed */
 	uint64_t irqs;       /**< interrupts asserted (IP 0->1 with IE and INTE) */
+	uint64_t waits;      /**< calls of the platform's wait hook */
+	uint64_t wait_irqs;  /**< waits that ended by taking an interrupt */
 	unsigned er_full;    /**< Event Ring Full events posted */
 	unsigned suspended_waits; /**< TDs that found their root port suspended */
 };

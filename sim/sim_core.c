@@ -724,6 +724,35 @@ static void sim_p_delay_us(void *ctx, uint32_t us)
 	sim_advance_ns(sim, (uint64_t)us * SIM_US);
 }
 
+/** The wait hook: virtual time runs to the deadline or the next interrupt. */
+static void sim_p_wait(void *ctx, uint64_t deadline_us)
+{
+	struct sim *sim = ctx;
+	uint64_t target = deadline_us * SIM_US;
+	int kind;
+	unsigned arg;
+
+	sim->st.waits++;
+	while (sim->st.irqs == sim->irqs_taken && sim->now < target) {
+		uint64_t t = sim_earliest(sim, &kind, &arg);
+
+		/* Each step moves at least 1 ns: work due now runs first. */
+		sim_run_until(sim, t > sim->now ? (t < target ? t : target) : sim->now + 1);
+	}
+	if (sim->st.irqs != sim->irqs_taken) {
+		sim->irqs_taken = sim->st.irqs;
+		sim->st.wait_irqs++;
+		if (sim->irq_fn)
+			sim->irq_fn(sim->irq_ctx);
+	}
+}
+
+void sim_set_irq_handler(struct sim *sim, void (*fn)(void *ctx), void *ctx)
+{
+	sim->irq_fn = fn;
+	sim->irq_ctx = ctx;
+}
+
 static void sim_p_log(void *ctx, enum bu_log_level level, const char *line)
 {
 	struct sim *sim = ctx;
@@ -879,6 +908,7 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 	sim->plat.delay_us = sim_p_delay_us;
 	sim->plat.log = sim_p_log;
 	sim->plat.panic = sim_p_panic;
+	sim->plat.wait = c->wait_hook ? sim_p_wait : NULL;
 
 	sim_regs_init(sim);
 	sim_pci_init(sim);

@@ -269,6 +269,11 @@ struct sim {
 	uint64_t hcrst_written_ns; /* when HCRST was last written (0: never) */
 	uint64_t next_due;     /* cached earliest due time */
 	bool in_run;
+	/* The platform's wait hook (sim_config.wait_hook): interrupts the
+	 * "CPU" has taken, and who handles them. */
+	uint64_t irqs_taken;
+	void (*irq_fn)(void *ctx);
+	void *irq_ctx;
 
 	/* capability values */
 	uint32_t hcsparams1, hcsparams2, hcsparams3, hccparams1, hccparams2;

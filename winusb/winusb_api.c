@@ -315,35 +315,74 @@ static uint64_t deadline_of(struct bu_winusb_api *api, DWORD ms)
 	return api_now(api) + (uint64_t)cap * 1000;
 }
 
+/**
+ * Between two polls of a wait: sleep through the platform's wait hook
+ * until `deadline` or the earliest next timeout of the driver parts
+ * (`only`, or every one); without a hook, return at once.
+ */
+static void api_pause(struct bu_winusb_api *api, const struct bu_winusb_transport *only,
+		      uint64_t deadline)
+{
+	uint64_t until = deadline;
+
+	if (!api->plat->wait)
+		return;
+	for (unsigned i = 0; i < (only ? 1u : api->ntp); i++) {
+		const struct bu_winusb_transport *tp = only ? only : &api->tps[i];
+		uint64_t t = tp->next_timeout ? tp->next_timeout(tp->ctx) : 0;
+
+		if (t < until)
+			until = t;
+	}
+	if (until > api_now(api))
+		api->plat->wait(api->plat->ctx, until);
+}
+
+/**
+ * The API part's one wait loop: poll the driver parts (`only`, or every
+ * one) until done(arg) or `deadline`; true when done. done NULL: until
+ * the deadline.
+ */
+static bool api_wait(struct bu_winusb_api *api, const struct bu_winusb_transport *only,
+		     bool (*done)(const void *arg), const void *arg, uint64_t deadline)
+{
+	for (;;) {
+		if (done && done(arg))
+			return true;
+		if (api_now(api) >= deadline)
+			return false;
+		if (only)
+			only->poll(only->ctx);
+		else
+			bu_winusb_api_poll(api);
+		if (done && done(arg))
+			return true;
+		api_pause(api, only, deadline);
+	}
+}
+
+static bool event_signalled(const void *arg)
+{
+	return ((const struct api_event *)arg)->signalled;
+}
+
 DWORD bu_win32_wait(struct bu_winusb_api *api, HANDLE event, DWORD ms)
 {
 	struct api_event *e = event_arg(api, event);
-	uint64_t deadline;
 
 	if (!e)
 		return WAIT_FAILED;
-	deadline = deadline_of(api, ms);
-	for (;;) {
-		if (e->signalled) {
-			if (!e->manual)
-				e->signalled = false;
-			return WAIT_OBJECT_0;
-		}
-		if (api_now(api) >= deadline)
-			return WAIT_TIMEOUT;
-		bu_winusb_api_poll(api);
-	}
+	if (!api_wait(api, NULL, event_signalled, e, deadline_of(api, ms)))
+		return WAIT_TIMEOUT;
+	if (!e->manual)
+		e->signalled = false;
+	return WAIT_OBJECT_0;
 }
 
 void bu_win32_sleep(struct bu_winusb_api *api, DWORD ms)
 {
-	uint64_t deadline;
-
-	if (!api)
-		return;
-	deadline = deadline_of(api, ms);
-	while (api_now(api) < deadline)
-		bu_winusb_api_poll(api);
+	if (api)
+		api_wait(api, NULL, NULL, NULL, deadline_of(api, ms));
 }
 
 BOOL bu_win32_qpc(struct bu_winusb_api *api, LARGE_INTEGER *count)
@@ -365,6 +404,11 @@ struct api_sync {
 	bool orphan;           /**< the caller gave up waiting */
 	uint32_t status, bytes;
 };
+
+static bool sync_finished(const void *arg)
+{
+	return ((const struct api_sync *)arg)->done;
+}
 
 static void sync_done(void *ctx, void *cookie, uint32_t status, uint32_t bytes)
 {
@@ -434,7 +478,6 @@ static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct ap
 {
 	static const struct bu_winusb_ioparams none; /* the driver copies it */
 	struct bu_winusb_transport *tp = tp_of(api, f);
-	uint64_t deadline;
 
 	bu_memset(io, 0, sizeof(*io));
 	io->file = f->file;
@@ -444,9 +487,7 @@ static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct ap
 	io->done_cookie = s;
 	if (tp->ioctl(tp->ctx, io, res) != 0 && !s->done)
 		return;
-	deadline = api_now(api) + (uint64_t)API_CANCEL_WAIT_MS * 1000;
-	while (!s->done && api_now(api) < deadline)
-		tp->poll(tp->ctx);
+	api_wait(api, tp, sync_finished, s, api_now(api) + (uint64_t)API_CANCEL_WAIT_MS * 1000);
 	BU_ASSERT(api->plat, s->done);
 }
 
@@ -515,9 +556,7 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 		*frame = res.frame;
 	if (st == ERROR_IO_PENDING) {
 		deadline = api_now(api) + (uint64_t)api->wait_cap_ms * 1000;
-		while (!s->done && api_now(api) < deadline)
-			tp->poll(tp->ctx);
-		if (!s->done)
+		if (!api_wait(api, tp, sync_finished, s, deadline))
 			sync_cancel(api, h->f, s, &io, &res);
 		if (!s->done) {
 			s->orphan = true; /* sync_done frees it */
@@ -1419,11 +1458,15 @@ BOOL bu_winusb_get_power_policy(struct bu_winusb_api *api, WINUSB_INTERFACE_HAND
 	return ok(api);
 }
 
+static bool ov_finished(const void *arg)
+{
+	return ((const OVERLAPPED *)arg)->Internal != STATUS_PENDING;
+}
+
 /** Wait for / read the result of an overlapped request. */
 static BOOL overlapped_result(struct bu_winusb_api *api, LPOVERLAPPED ov, LPDWORD bytes,
 			      BOOL wait)
 {
-	uint64_t deadline;
 	uint32_t st;
 
 	if (!ov || !bytes)
@@ -1433,10 +1476,7 @@ static BOOL overlapped_result(struct bu_winusb_api *api, LPOVERLAPPED ov, LPDWOR
 			return fail(api, ERROR_IO_INCOMPLETE);
 		/* Waits on the request itself, not on an event another waiter
 		 * may have consumed; bounded by the wait cap. */
-		deadline = deadline_of(api, INFINITE);
-		while (ov->Internal == STATUS_PENDING && api_now(api) < deadline)
-			bu_winusb_api_poll(api);
-		if (ov->Internal == STATUS_PENDING)
+		if (!api_wait(api, NULL, ov_finished, ov, deadline_of(api, INFINITE)))
 			return fail(api, ERROR_IO_INCOMPLETE);
 	}
 	*bytes = (DWORD)ov->InternalHigh;

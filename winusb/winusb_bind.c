@@ -76,7 +76,8 @@ static void func_lookup_msos(struct wu_func *fn)
 /* Discovery                                                                */
 /* ======================================================================== */
 
-uint32_t bu_winusb_drv_query(struct bu_winusb_drv *drv, uint32_t index,
+/** bu_winusb_drv_query under the bus's lock. */
+static uint32_t drv_query(struct bu_winusb_drv *drv, uint32_t index,
 			     struct bu_winusb_devinfo *out)
 {
 	uint32_t n = 0;
@@ -109,6 +110,16 @@ uint32_t bu_winusb_drv_query(struct bu_winusb_drv *drv, uint32_t index,
 	return ERROR_NO_MORE_ITEMS;
 }
 
+uint32_t bu_winusb_drv_query(struct bu_winusb_drv *drv, uint32_t index,
+			     struct bu_winusb_devinfo *out)
+{
+	uint32_t rc = ERROR_INVALID_PARAMETER;
+
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, rc = drv_query(drv, index, out));
+	return rc;
+}
+
 /* ======================================================================== */
 /* Bindings                                                                 */
 /* ======================================================================== */
@@ -139,7 +150,8 @@ void bu_wu_rebuild_matches(struct bu_winusb_drv *drv)
 	drv->driver.num_match = n + 1;
 }
 
-int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, int iface,
+/** bu_winusb_drv_bind under the bus's lock. */
+static int drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, int iface,
 		       const char *guid)
 {
 	struct wu_binding *b;
@@ -159,6 +171,16 @@ int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, in
 	drv->num_bindings++;
 	bu_wu_rebuild_matches(drv);
 	return 0;
+}
+
+int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, int iface,
+		       const char *guid)
+{
+	int rc = BU_EINVAL;
+
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, rc = drv_bind(drv, vid, pid, iface, guid));
+	return rc;
 }
 
 /** Parse hex digits [s, e); returns false when empty, not hex or too big. */
@@ -188,7 +210,8 @@ static bool parse_hex(const char *s, const char *e, uint32_t max, uint32_t *out)
 	return true;
 }
 
-int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len)
+/** bu_winusb_drv_bind_spec under the bus's lock. */
+static int drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len)
 {
 	const char *p = spec, *end = spec + len, *field[4];
 	size_t flen[4];
@@ -242,11 +265,21 @@ int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t 
 	return bu_winusb_drv_bind(drv, (uint16_t)vid, (uint16_t)pid, ifc, g);
 }
 
+int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len)
+{
+	int rc = BU_EINVAL;
+
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, rc = drv_bind_spec(drv, spec, len));
+	return rc;
+}
+
 /* ======================================================================== */
 /* Rescan                                                                   */
 /* ======================================================================== */
 
-int bu_winusb_drv_scan(struct bu_winusb_drv *drv)
+/** bu_winusb_drv_scan under the bus's lock. */
+static int drv_scan(struct bu_winusb_drv *drv)
 {
 	int n = 0;
 
@@ -278,4 +311,13 @@ int bu_winusb_drv_scan(struct bu_winusb_drv *drv)
 	if (bu_usb_bus_register_driver(drv->bus, &drv->kick) == 0)
 		bu_usb_bus_unregister_driver(drv->bus, &drv->kick);
 	return n;
+}
+
+int bu_winusb_drv_scan(struct bu_winusb_drv *drv)
+{
+	int rc = BU_EINVAL;
+
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, rc = drv_scan(drv));
+	return rc;
 }

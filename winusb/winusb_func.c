@@ -38,19 +38,27 @@ void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size)
 		drv->plat->free(drv->plat->ctx, p, size);
 }
 
-/** Poll the bus until *flag is false or `ms` pass. Returns true when it cleared. */
+/** Argument of wait_idle: the caller's busy test, inverted for bu_usb_bus_wait. */
+struct wait_arg {
+	bool (*busy)(void *arg);
+	void *arg;
+};
+
+static bool wait_idle(void *arg)
+{
+	const struct wait_arg *w = arg;
+
+	return !w->busy(w->arg);
+}
+
+/** Wait (bu_usb_bus_wait) until busy(arg) is false or `ms` pass. True when it cleared. */
 bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *arg,
 		       uint32_t ms)
 {
-	uint64_t deadline = bu_wu_now_us(drv) + (uint64_t)ms * 1000;
+	struct wait_arg w = { busy, arg };
 
-	while (busy(arg)) {
-		if (bu_usb_bus_poll(drv->bus) == BU_ESHUTDOWN && busy(arg))
-			return false;
-		if (bu_wu_now_us(drv) >= deadline)
-			return !busy(arg);
-	}
-	return true;
+	bu_usb_bus_wait(drv->bus, wait_idle, &w, bu_wu_now_us(drv) + (uint64_t)ms * 1000);
+	return !busy(arg);
 }
 
 /* ======================================================================== */
@@ -305,6 +313,20 @@ static void wu_poll(struct bu_usb_interface *intf, uint64_t now)
 		bu_wu_func_tick(fn, now);
 }
 
+/** next_timeout(): the function's timers, asked of its first interface only. */
+static uint64_t wu_next_timeout(struct bu_usb_interface *intf, uint64_t now)
+{
+	struct wu_func *fn = intf->driver_data;
+
+	if (!fn || !fn->present)
+		return BU_USB_NO_TIMEOUT;
+	for (unsigned i = 0; i < fn->num_ifaces; i++)
+		if (fn->ifaces[i].intf)
+			return fn->ifaces[i].intf == intf ? bu_wu_func_next_timeout(fn, now)
+							  : BU_USB_NO_TIMEOUT;
+	return BU_USB_NO_TIMEOUT;
+}
+
 /** The rescan helper's probe: it matches nothing. */
 static int kick_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m)
 {
@@ -339,7 +361,8 @@ static struct wu_func *func_by_instance(struct bu_winusb_drv *drv, uint32_t inst
 	return NULL;
 }
 
-uint32_t bu_winusb_drv_open(struct bu_winusb_drv *drv, uint32_t instance, uint32_t *file)
+/** bu_winusb_drv_open under the bus's lock. */
+static uint32_t drv_open(struct bu_winusb_drv *drv, uint32_t instance, uint32_t *file)
 {
 	struct wu_func *fn;
 
@@ -367,12 +390,22 @@ uint32_t bu_winusb_drv_open(struct bu_winusb_drv *drv, uint32_t instance, uint32
 	return ERROR_NOT_ENOUGH_MEMORY;
 }
 
+uint32_t bu_winusb_drv_open(struct bu_winusb_drv *drv, uint32_t instance, uint32_t *file)
+{
+	uint32_t rc = ERROR_INVALID_PARAMETER;
+
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, rc = drv_open(drv, instance, file));
+	return rc;
+}
+
 static bool func_outstanding(void *arg)
 {
 	return ((struct wu_func *)arg)->outstanding != 0;
 }
 
-void bu_winusb_drv_close(struct bu_winusb_drv *drv, uint32_t id)
+/** bu_winusb_drv_close under the bus's lock. */
+static void drv_close(struct bu_winusb_drv *drv, uint32_t id)
 {
 	struct wu_file *f = drv ? bu_wu_file_get(drv, id) : NULL;
 	struct wu_func *fn;
@@ -398,12 +431,19 @@ void bu_winusb_drv_close(struct bu_winusb_drv *drv, uint32_t id)
 	bu_wu_func_maybe_free(fn);
 }
 
+void bu_winusb_drv_close(struct bu_winusb_drv *drv, uint32_t id)
+{
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, drv_close(drv, id));
+}
+
 /* ======================================================================== */
 /* Lifetime and transport                                                   */
 /* ======================================================================== */
 
-int bu_winusb_drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_options *opts,
-			 struct bu_winusb_drv **out)
+/** bu_winusb_drv_create under the bus's lock. */
+static int drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_options *opts,
+		      struct bu_winusb_drv **out)
 {
 	struct bu_winusb_drv *drv;
 	int rc;
@@ -431,6 +471,7 @@ int bu_winusb_drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_opti
 	drv->driver.probe = wu_probe;
 	drv->driver.remove = wu_remove;
 	drv->driver.poll = wu_poll;
+	drv->driver.next_timeout = wu_next_timeout;
 	drv->kick.name = "winusb-rescan";
 	drv->kick.probe = kick_probe;
 	bu_wu_rebuild_matches(drv);
@@ -443,7 +484,18 @@ int bu_winusb_drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_opti
 	return 0;
 }
 
-void bu_winusb_drv_destroy(struct bu_winusb_drv *drv)
+int bu_winusb_drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_options *opts,
+			 struct bu_winusb_drv **out)
+{
+	int rc = BU_EINVAL;
+
+	if (bus && bus->plat)
+		BU_UNDER_LOCK(bus, rc = drv_create(bus, opts, out));
+	return rc;
+}
+
+/** bu_winusb_drv_destroy under the bus's lock. */
+static void drv_destroy(struct bu_winusb_drv *drv)
 {
 	if (!drv)
 		return;
@@ -467,6 +519,12 @@ void bu_winusb_drv_destroy(struct bu_winusb_drv *drv)
 		}
 	}
 	bu_wu_free(drv, drv, sizeof(*drv));
+}
+
+void bu_winusb_drv_destroy(struct bu_winusb_drv *drv)
+{
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, drv_destroy(drv));
 }
 
 void bu_winusb_drv_poll(struct bu_winusb_drv *drv)
@@ -505,6 +563,11 @@ static void tp_poll(void *ctx)
 	bu_winusb_drv_poll(ctx);
 }
 
+static uint64_t tp_next_timeout(void *ctx)
+{
+	return bu_usb_bus_next_timeout(((struct bu_winusb_drv *)ctx)->bus);
+}
+
 void bu_winusb_drv_transport(struct bu_winusb_drv *drv, struct bu_winusb_transport *tp)
 {
 	if (!tp)
@@ -516,4 +579,5 @@ void bu_winusb_drv_transport(struct bu_winusb_drv *drv, struct bu_winusb_transpo
 	tp->open = tp_open;
 	tp->close = tp_close;
 	tp->poll = tp_poll;
+	tp->next_timeout = tp_next_timeout;
 }

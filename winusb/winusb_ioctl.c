@@ -264,7 +264,8 @@ static const struct wu_ioctl *ioctl_row(uint32_t code)
 	return &wu_ioctl_unknown;
 }
 
-uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *io,
+/** bu_winusb_drv_ioctl under the bus's lock. */
+static uint32_t drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *io,
 			     struct bu_winusb_iores *res)
 {
 	struct bu_winusb_ioparams prm;
@@ -299,4 +300,14 @@ uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_i
 	if ((row->flags & IOF_OUT) && !bu_wu_range_ok(drv, io->buf, io->buf_len, true))
 		return ERROR_NOACCESS;
 	return row->handler(&c);
+}
+
+uint32_t bu_winusb_drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *io,
+			     struct bu_winusb_iores *res)
+{
+	uint32_t rc = ERROR_INVALID_PARAMETER;
+
+	if (drv)
+		BU_UNDER_LOCK(drv->bus, rc = drv_ioctl(drv, io, res));
+	return rc;
 }

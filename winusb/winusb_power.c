@@ -103,6 +103,18 @@ void bu_wu_func_resume(struct wu_func *fn)
 		}
 }
 
+uint64_t bu_wu_func_next_timeout(struct wu_func *fn, uint64_t now)
+{
+	for (unsigned i = 0; i < fn->num_ifaces; i++)
+		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++)
+			if (fn->ifaces[i].pipes[k].type == BU_EP_ISOCH && fn->ifaces[i].pipes[k].head)
+				return now + 1000; /* isoch queues are fed frame by frame (1 ms) */
+	if (!fn->present || fn->suspended || !fn->auto_suspend || !fn->idle_enabled ||
+	    !func_idle(fn))
+		return BU_USB_NO_TIMEOUT; /* a completion (from poll) changes that */
+	return fn->last_busy_us + (uint64_t)fn->suspend_delay * 1000;
+}
+
 /** Timer work of a function: selective suspend after SUSPEND_DELAY idle. */
 void bu_wu_func_tick(struct wu_func *fn, uint64_t now)
 {

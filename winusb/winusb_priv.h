@@ -417,6 +417,8 @@ void bu_wu_ctrl_done(struct wu_slot *s);
 void bu_wu_func_resume(struct wu_func *fn);
 /** Timer work of a function: isochronous requests waiting for their frame, selective suspend. */
 void bu_wu_func_tick(struct wu_func *fn, uint64_t now);
+/** By when bu_wu_func_tick must run again (BU_USB_NO_TIMEOUT: nothing due). */
+uint64_t bu_wu_func_next_timeout(struct wu_func *fn, uint64_t now);
 
 /* winusb_ioctl.c: checks shared by the request handlers */
 

@@ -137,6 +137,45 @@ long_entry:
 	jmp 5b
 
 /* ------------------------------------------------------------------------ */
+/* The general registers as struct exc_frame (cpu.c) lays them out.         */
+
+	.macro save_regs
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %rbp
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	.endm
+
+	.macro restore_regs
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	.endm
+
+/* ------------------------------------------------------------------------ */
 /* Exception entry stubs: push a dummy error code where the CPU pushes none, */
 /* then the vector, save registers, call guest_exception(frame).            */
 
@@ -189,21 +228,7 @@ isr_\vec:
 	isr_noerr 31
 
 isr_common:
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rsi
-	pushq %rdi
-	pushq %rbp
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	save_regs
 	movq %rsp, %rdi
 	andq $-16, %rsp
 	call guest_exception
@@ -211,12 +236,45 @@ isr_common:
 	hlt
 	jmp 6b
 
+/* ------------------------------------------------------------------------ */
+/* Interrupt entry stubs (irq_x86.c): push the vector, save the registers,  */
+/* call guest_irq_dispatch(vector) on a 16-byte aligned stack (rbx keeps     */
+/* the frame), restore, return. Interrupts are enabled only around hlt.     */
+
+	.macro irq_stub vec
+	.globl irq_\vec
+irq_\vec:
+	pushq $\vec
+	jmp irq_common
+	.endm
+
+	.irp v, 64,65,66,67,68,69,70,71,72,255
+	irq_stub \v
+	.endr
+
+irq_common:
+	save_regs
+	movq 120(%rsp), %rdi
+	movq %rsp, %rbx
+	andq $-16, %rsp
+	cld
+	call guest_irq_dispatch
+	movq %rbx, %rsp
+	restore_regs
+	addq $8, %rsp
+	iretq
+
 	.section .rodata
 	.balign 8
 	.globl isr_table
 isr_table:
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad isr_\n
+	.endr
+	.globl irq_table
+irq_table:
+	.irp n, 64,65,66,67,68,69,70,71,72,255
+	.quad irq_\n
 	.endr
 
 /* ------------------------------------------------------------------------ */

@@ -35,7 +35,7 @@ struct idt_ptr {
 } __attribute__((packed));
 
 extern const uint64_t isr_table[32];
-static struct idt_gate idt[32];
+static struct idt_gate idt[256];
 
 void guest_exception(struct exc_frame *f);
 
@@ -98,21 +98,25 @@ void guest_exception(struct exc_frame *f)
 		    (unsigned long long)f->vector, (unsigned long long)f->rip);
 }
 
+void idt_set_gate(unsigned vector, uint64_t a)
+{
+	struct idt_gate *g = &idt[vector & 255];
+
+	g->off_lo = (uint16_t)a;
+	g->sel = 0x08;
+	g->ist = 0;
+	g->type = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
+	g->off_mid = (uint16_t)(a >> 16);
+	g->off_hi = (uint32_t)(a >> 32);
+	g->zero = 0;
+}
+
 void idt_init(void)
 {
 	struct idt_ptr p;
 
-	for (unsigned i = 0; i < 32; i++) {
-		uint64_t a = isr_table[i];
-
-		idt[i].off_lo = (uint16_t)a;
-		idt[i].sel = 0x08;
-		idt[i].ist = 0;
-		idt[i].type = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
-		idt[i].off_mid = (uint16_t)(a >> 16);
-		idt[i].off_hi = (uint32_t)(a >> 32);
-		idt[i].zero = 0;
-	}
+	for (unsigned i = 0; i < 32; i++)
+		idt_set_gate(i, isr_table[i]);
 	p.limit = sizeof(idt) - 1;
 	p.base = (uint64_t)(uintptr_t)idt;
 	__asm__ volatile("lidt %0" : : "m"(p));
@@ -166,21 +170,4 @@ bool paging_map_mmio(uint64_t phys, uint64_t size)
 		__asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
 	}
 	return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Interrupts: none yet (the image polls with interrupts off)              */
-
-bool guest_irq_attach_msi(const struct pci_func *f, void (*fn)(void *ctx),
-			  void *ctx)
-{
-	(void)f;
-	(void)fn;
-	(void)ctx;
-	return false;
-}
-
-void guest_wait_for_interrupt(uint64_t deadline_us)
-{
-	(void)deadline_us;
 }

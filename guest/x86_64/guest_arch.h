@@ -73,6 +73,8 @@ static inline void mmio_write32(uintptr_t addr, uint32_t v)
 
 /** Install the exception handlers (every CPU exception ends the test). */
 void idt_init(void);
+/** Point IDT vector `vector` at the entry stub at address `handler`. */
+void idt_set_gate(unsigned vector, uint64_t handler);
 
 /** C entry from boot.S with the multiboot magic and information. */
 __attribute__((noreturn)) void guest_start(uint32_t magic, uint32_t mbi);

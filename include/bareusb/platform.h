@@ -9,7 +9,8 @@
  * Execution model: the library is single-threaded per controller. All work
  * happens inside bu_*_poll() and the calls the embedder makes; completion
  * callbacks run from poll. If the embedder calls into one controller from
- * several threads it supplies lock/unlock.
+ * several threads it supplies lock/unlock (the rule is at `lock` below);
+ * if it can sleep until an interrupt it supplies `wait`.
  */
 #ifndef BAREUSB_PLATFORM_H
 #define BAREUSB_PLATFORM_H
@@ -104,21 +105,49 @@ struct bu_platform {
 	void (*log)(void *ctx, enum bu_log_level level, const char *line);
 
 	/**
-	 * Optional: the embedder's lock of one bus, taken around
-	 * bu_usb_bus_poll(), bu_usb_xfer_submit(), bu_usb_xfer_cancel(),
-	 * bu_usb_abort_endpoint() and bu_usb_device_suspend(). It must be
-	 * recursive: completion callbacks run under it (inside poll) and may
-	 * submit or cancel again. The synchronous helpers take it through
-	 * the calls they make, never across a whole wait. NULL when the
-	 * embedder calls the library from one thread.
-	 */
-	void (*lock)(void *ctx);
-	void (*unlock)(void *ctx);
-	/**
 	 * Optional: a broken invariant of bareusb's own (BU_ASSERT, never a
 	 * device's fault); must not return. NULL: it is logged at BU_LOG_ERR.
 	 */
 	void (*panic)(void *ctx, const char *msg);
+
+	/* ---- Waiting, interrupts and locking (docs/platform.md) ---------- */
+
+	/**
+	 * Optional: the embedder's lock of the bus (or buses) this table
+	 * serves. The rule, the same everywhere:
+	 *  - It covers all state of the bus: the core's, the controller
+	 *    driver's, its class drivers' (hub, WinUSB driver part) and every
+	 *    device, endpoint and transfer on it.
+	 *  - Every public entry point that reads or changes that state takes
+	 *    it on entry and releases it before it returns, including
+	 *    bu_usb_bus_poll(), bu_usb_bus_next_timeout(), transfer submit and
+	 *    cancel, and every synchronous call. Not taken: bu_xhci_irq()
+	 *    (registers only, interrupt context), bu_xhci_create() and
+	 *    bu_usb_bus_destroy() (nothing else may run on the bus then).
+	 *  - It must be recursive: completion callbacks and class drivers'
+	 *    probe/remove/poll run under it, from inside poll, and may submit
+	 *    or cancel again.
+	 *  - Synchronous calls (bu_usb_control, bu_usb_set_interface, the
+	 *    WinUSB calls that wait, ...) hold it only while they poll and
+	 *    never across the wait hook; so they must be called with it not
+	 *    held (never from a callback).
+	 * NULL when the embedder calls the library from one thread only.
+	 */
+	void (*lock)(void *ctx);
+	/** Release what lock took (NULL exactly when lock is NULL). */
+	void (*unlock)(void *ctx);
+	/**
+	 * Optional: sleep until `deadline_us` (on the now_us clock) or until
+	 * an interrupt or event may have arrived, whichever comes first. It
+	 * may return early for any reason; it must return at once when the
+	 * deadline has passed, and also when an interrupt arrived since it
+	 * last returned (or the wake-up between the caller's last poll and
+	 * this call would be lost). Synchronous calls use it between polls,
+	 * with a deadline no later than their own timeout and than
+	 * bu_usb_bus_next_timeout(); never under the lock. NULL: they spin
+	 * on poll.
+	 */
+	void (*wait)(void *ctx, uint64_t deadline_us);
 };
 
 #ifdef __cplusplus

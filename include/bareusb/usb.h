@@ -272,7 +272,11 @@ struct bu_usb_interface {
  * poll once the device is configured; return 0 to bind, BU_ENOTSUP to
  * decline, another error to report a failed bind. remove() runs when the
  * device goes away, after its transfers completed with BU_ENODEV. poll()
- * (optional) runs on every bus poll for each bound primary interface.
+ * (optional) runs on every bus poll for each bound primary interface;
+ * next_timeout() (optional) tells by when it needs its next poll (a time
+ * on the platform clock, `now_us` for at once, BU_USB_NO_TIMEOUT for
+ * none; under the lock, it must not change anything). A driver with poll
+ * and without next_timeout is polled every BU_USB_DRIVER_POLL_US.
  */
 struct bu_usb_driver {
 	const char *name;
@@ -281,7 +285,13 @@ struct bu_usb_driver {
 	int (*probe)(struct bu_usb_interface *intf, const struct bu_usb_match *m);
 	void (*remove)(struct bu_usb_interface *intf);
 	void (*poll)(struct bu_usb_interface *intf, uint64_t now_us);
+	uint64_t (*next_timeout)(struct bu_usb_interface *intf, uint64_t now_us);
 };
+
+/** bu_usb_bus_next_timeout() and the next_timeout hooks: no deadline at all. */
+#define BU_USB_NO_TIMEOUT UINT64_MAX
+/** How often a class driver with poll() but no next_timeout() is polled. */
+#define BU_USB_DRIVER_POLL_US 10000u
 
 /* ------------------------------------------------------------------------ */
 /* Endpoints, devices, buses                                                */
@@ -430,6 +440,14 @@ struct bu_usb_hc_ops {
 	 * again), or BU_ESHUTDOWN once failed.
 	 */
 	int (*poll)(struct bu_usb_bus *bus);
+	/**
+	 * Optional: by when poll must run again for the driver's own sake
+	 * (command timeouts, events already on the ring, periodic checks;
+	 * without interrupts, any work the controller owes an event for),
+	 * on the platform clock; BU_USB_NO_TIMEOUT when nothing is due. NULL
+	 * means "at once": the bus is then never idle.
+	 */
+	uint64_t (*next_timeout)(struct bu_usb_bus *bus);
 	/**
 	 * Halt the controller, then complete every transfer still queued and
 	 * run the `done` of every dev_disable in flight (from here), then
@@ -621,6 +639,44 @@ void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
 int bu_usb_bus_poll(struct bu_usb_bus *bus);
 /** True when no enumeration is in progress and no port change is pending. */
 bool bu_usb_bus_idle(const struct bu_usb_bus *bus);
+/**
+ * By when bu_usb_bus_poll() must run next, on the platform clock (now_us),
+ * for the bus's own timers: port debounce and reset, enumeration steps,
+ * request and command timeouts, resume timing, hub and class driver
+ * timers, events left on the controller's ring. A time at or before now
+ * means "poll at once". BU_USB_NO_TIMEOUT: nothing is due; the bus needs
+ * poll only when its interrupt fires (or a call is made). An embedder
+ * sleeps until the earlier of this and its interrupt, then polls; a poll
+ * too early or too often is always harmless. Takes the lock.
+ */
+uint64_t bu_usb_bus_next_timeout(struct bu_usb_bus *bus);
+/**
+ * Take / release the bus's lock (the platform's lock and unlock; nothing
+ * without them), for class drivers' own entry points. Recursive; what is
+ * held is let go around the wait hook of bu_usb_bus_wait.
+ */
+void bu_usb_bus_lock(struct bu_usb_bus *bus);
+void bu_usb_bus_unlock(struct bu_usb_bus *bus);
+/** Run statement `stmt` under the lock of `bus` (a public entry point's body). */
+#define BU_UNDER_LOCK(bus, stmt)                                                           \
+	do {                                                                               \
+		struct bu_usb_bus *bu_locked_ = (bus);                                     \
+		bu_usb_bus_lock(bu_locked_);                                               \
+		stmt;                                                                      \
+		bu_usb_bus_unlock(bu_locked_);                                             \
+	} while (0)
+/**
+ * The one wait loop of the synchronous API: poll the bus until
+ * done(arg) is true (returns 0), `deadline_us` passes (BU_ETIMEDOUT) or
+ * the controller fails (BU_ESHUTDOWN). Between polls it sleeps through
+ * the platform's wait hook, until the earlier of the deadline and
+ * bu_usb_bus_next_timeout(), or spins on poll without a hook. Levels of
+ * the lock the library holds (bu_usb_bus_lock) are released around the
+ * hook and taken back after; the caller must hold none of its own. Never
+ * from a callback. done() runs under the lock.
+ */
+int bu_usb_bus_wait(struct bu_usb_bus *bus, bool (*done)(void *arg), void *arg,
+		    uint64_t deadline_us);
 /** Remove all devices and destroy the bus (controller halted, memory freed). */
 void bu_usb_bus_destroy(struct bu_usb_bus *bus);
 

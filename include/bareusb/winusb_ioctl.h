@@ -198,6 +198,13 @@ struct bu_winusb_transport {
 	void (*close)(void *ctx, uint32_t file);
 	/** Make progress: run completions, timers, power policy. */
 	void (*poll)(void *ctx);
+	/**
+	 * Optional: by when poll must run again, on the platform clock
+	 * (UINT64_MAX: nothing due; see bu_usb_bus_next_timeout). The
+	 * API part's waits sleep until then through its platform's wait
+	 * hook. NULL: poll at once (they spin).
+	 */
+	uint64_t (*next_timeout)(void *ctx);
 };
 
 #ifdef __cplusplus
