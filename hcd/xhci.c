@@ -23,6 +23,7 @@
 
 #include "xhci_priv.h"
 
+#include "bareusb/desc.h"
 #include "bareusb/errors.h"
 #include "bareusb/util.h"
 #include "xhci_trace.h"
@@ -134,10 +135,23 @@ void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci
 	if (!xhci_tracing(x, cat, slot, dci))
 		return;
 	bu_xhci_trb_decode(dw, buf, sizeof(x->trb_text));
-	if (cat == BU_XHCI_TRACE_XFER)
+	if (cat == BU_XHCI_TRACE_XFER && type == XHCI_TRB_SETUP) {
+		/* The request by name after the type, decoded in turn rather
+		 * than inside the TRB decoder: the trace runs at the bottom of
+		 * the submit path, where stack is scarce. */
+		uint8_t setup[8];
+
+		for (int i = 0; i < 8; i++)
+			setup[i] = (uint8_t)(dw[i / 4] >> (8 * (i % 4)));
+		bu_usb_setup_describe(setup, x->req_text, sizeof(x->req_text));
+		bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: Setup Stage %s%s slot=%u DCI=%u (ep 0x%02x)",
+			    (unsigned long long)addr, x->req_text, buf + sizeof("Setup Stage") - 1,
+			    slot, dci, bu_xhci_dci_ep_address(dci));
+	} else if (cat == BU_XHCI_TRACE_XFER) {
 		bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: %s slot=%u DCI=%u (ep 0x%02x)",
 			    (unsigned long long)addr, buf, slot, dci, bu_xhci_dci_ep_address(dci));
-	else
+	}
+	if (cat != BU_XHCI_TRACE_XFER)
 		bu_xhci_log(x, BU_LOG_TRACE, "%s @0x%llx: %s",
 			    cat == BU_XHCI_TRACE_CMD ? "cmd" : "event", (unsigned long long)addr, buf);
 }

@@ -359,6 +359,7 @@ struct xhci {
 	/* A decoded TRB (bu_xhci_trace_trb) or context (bu_xhci_ctx_log), one
 	 * line at a time: decoded, then handed to the log at once. */
 	char trb_text[300];
+	char req_text[80]; /* a traced Setup Stage's request by name */
 	/*
 	 * The chunks bu_xhci_xfer_submit maps a transfer's buffer into, kept
 	 * from the mapping until its TD is on the ring. Submits to one bus

@@ -147,8 +147,6 @@ static const char *const xfer_flags[32] = {
 static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint32_t dw[4])
 {
 	uint64_t ptr = (uint64_t)dw[1] << 32 | dw[0];
-	uint8_t setup[8];
-	size_t room;
 
 	switch (type) {
 	case XHCI_TRB_NORMAL:
@@ -164,14 +162,6 @@ static bool decode_transfer_trb(struct bu_strbuf *sb, unsigned type, const uint3
 		put_flags(sb, dw[3] & 0x27f, xfer_flags);
 		return true;
 	case XHCI_TRB_SETUP:
-		for (int i = 0; i < 8; i++)
-			setup[i] = (uint8_t)(dw[i / 4] >> (8 * (i % 4)));
-		/* Named straight into the line, not through a buffer on the
-		 * stack (the trace runs at the bottom of the submit path). */
-		bu_strbuf_printf(sb, " ");
-		room = sb->len < sb->size ? sb->size - sb->len : 0;
-		sb->len += (size_t)bu_usb_setup_describe(setup, room ? sb->buf + sb->len : NULL,
-							 room);
 		bu_strbuf_printf(sb,
 				 " bmRequestType=0x%02x bRequest=0x%02x wValue=0x%04x wIndex=0x%04x wLength=%u trt=%u",
 				 dw[0] & 0xff, (dw[0] >> 8) & 0xff, dw[0] >> 16,
