@@ -25,6 +25,7 @@ BAREUSB_CORE_SRCS := \
 	core/errors.c \
 	core/util.c \
 	core/tt.c \
+	core/timeline.c \
 	core/toggle.c \
 	core/desc.c \
 	core/setup_name.c \
