@@ -40,6 +40,7 @@ BAREUSB_HCD_SRCS := \
 	hcd/xhci_port.c \
 	hcd/xhci_quirks.c \
 	hcd/xhci_xfer.c \
+	hcd/xhci_dump.c \
 	hcd/xhci_ring.c \
 	hcd/xhci_trace.c
 

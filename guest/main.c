@@ -698,7 +698,8 @@ void guest_main(const struct guest_boot *boot)
 	for (unsigned i = 0; i < n_ctrls; i++) {
 		if (!ctrls[i].bus)
 			continue;
-		if (!ctrls[i].settled)
+		/* A bus that did not settle shows why; `dump` shows them all. */
+		if (!ctrls[i].settled || cmdline_has("dump"))
 			bu_xhci_dump(ctrls[i].bus);
 		report_bus(&ctrls[i], i);
 		for (struct bu_usb_device *d = ctrls[i].bus->devices; d;

@@ -1,11 +1,11 @@
-"""Enumeration timeline (runner --script).
+"""Enumeration timeline and state dump (runner --script, guest `dump`).
 
 Every `usbenum` line carries `steps` (docs/contracts.md): in order, each
 starting where the one before ended, adding up to `total_us`, the last
 ending at `done_us`; a device on a USB 2 port (root or hub) starts with its
 port's debounce, reset and recovery, one on a USB 3 root port with Enable
 Slot; each ends with the probe. Then scripts/timeline draws the boot: a
-valid SVG with one row per device.
+valid SVG with one row per device. And `dump` logs every register by name.
 """
 import json
 import os
@@ -15,6 +15,11 @@ import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOLERANCE_US = 2  # steps are contiguous by construction; rounding only
+
+REGISTERS = ['CAPLENGTH=', 'HCIVERSION=', 'HCSPARAMS1=', 'HCSPARAMS2=', 'HCSPARAMS3=',
+             'HCCPARAMS1=', 'HCCPARAMS2=', 'DBOFF=', 'RTSOFF=', 'USBCMD=', 'USBSTS=',
+             'PAGESIZE=', 'DNCTRL=', 'CRCR=', 'DCBAAP=', 'CONFIG=', 'PORTSC=', 'PORTPMSC=',
+             'PORTLI=', 'MFINDEX=', 'IMAN=', 'IMOD=', 'ERSTSZ=', 'ERSTBA=', 'ERDP=']
 
 
 def check_steps(e):
@@ -57,6 +62,14 @@ def run(guest):
                 '%s: USB 2 starts %s' % (where, names[:3])
             assert e['steps'][0]['us'] >= 100000, '%s: debounce under 100 ms' % where
         print('# %s: %d steps, %d us' % (where, len(names), e['total_us']))
+
+    # The dump the `dump` word asked for.
+    dump = [l for l in lines if ' dump: ' in l]
+    for reg in REGISTERS:
+        assert any(reg in l for l in dump), 'dump names no %s' % reg
+    assert any('dump: command ring @0x' in l for l in dump)
+    assert any('dump: event ring deq=' in l for l in dump)
+    assert any(' DCI 1 (ep 0x00): ring @0x' in l for l in dump)
 
     # scripts/timeline on this boot's console.
     svg = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'timeline'), '-'],
