@@ -543,13 +543,22 @@ static void report_bus(struct ctrl *c, unsigned i)
 	    (unsigned long long)bus->stats.t_start_us,
 	    (unsigned long long)bus->stats.t_settled_us,
 	    (unsigned long long)c->t_idle_us,
-	    (unsigned long long)(settled > c->t_create_us
-				     ? settled - c->t_create_us
-				     : 0),
+	    (unsigned long long)(c->settled ? span_us(c->t_create_us, settled) : 0),
 	    bus->stats.devices_configured, bus->stats.devices_failed);
-	kprintf("# bus %u: reset to settled %llu.%03llu ms (guest clock)\n", i,
-		(unsigned long long)((settled - c->t_create_us) / 1000),
-		(unsigned long long)((settled - c->t_create_us) % 1000));
+	if (c->settled) {
+		uint64_t us = span_us(c->t_create_us, settled);
+
+		kprintf("# bus %u: reset to settled %llu.%03llu ms (guest clock)\n", i,
+			(unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	} else {
+		/* No settled time to count to: say so, rather than subtract
+		 * the reset time from 0. */
+		uint64_t busy = span_us(c->t_create_us, clock_now_us());
+
+		kprintf("# bus %u: reset to settled: never, still busy after %llu.%03llu ms "
+			"(guest clock)\n",
+			i, (unsigned long long)(busy / 1000), (unsigned long long)(busy % 1000));
+	}
 
 	tap(c->settled && !bus->failed, "bus %u settled%s", i,
 	    bus->failed	  ? " # controller failed"
