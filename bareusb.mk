@@ -25,6 +25,7 @@ BAREUSB_CORE_SRCS := \
 	core/errors.c \
 	core/util.c \
 	core/tt.c \
+	core/timeline.c \
 	core/toggle.c \
 	core/desc.c \
 	core/setup_name.c \
@@ -39,6 +40,7 @@ BAREUSB_HCD_SRCS := \
 	hcd/xhci_port.c \
 	hcd/xhci_quirks.c \
 	hcd/xhci_xfer.c \
+	hcd/xhci_dump.c \
 	hcd/xhci_ring.c \
 	hcd/xhci_trace.c
 

@@ -483,12 +483,14 @@ void bu_usb_device_gone(struct bu_usb_device *dev)
 /* ======================================================================== */
 struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 				       struct bu_usb_device *parent, unsigned port,
-				       enum bu_usb_speed speed)
+				       enum bu_usb_speed speed, const struct bu_port *from)
 {
 	struct bu_usb_device *dev = dev_create(bus, parent, port, speed);
 
 	if (!dev)
 		return NULL;
+	if (from)
+		bu_core_steps_from_port(dev, from);
 	/* A hub hands over its default-address lock with the new device. */
 	if (parent && bus->core->addr_owner[dev->root_port]) {
 		bus->core->addr_owner[dev->root_port] = dev;

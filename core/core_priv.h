@@ -14,6 +14,9 @@ struct bu_port {
 	uint8_t num;          /* port number on its hub (root port number) */
 	uint64_t wake_us;     /* timer: look at the port again then, 0 = none */
 	uint64_t deadline_us; /* the running reset's deadline */
+	/* When the attach sequence entered debounce, the lock wait, reset and
+	 * recovery (0: not this time), for the device's timeline. */
+	uint64_t t_debounce_us, t_lock_us, t_reset_us, t_recovery_us;
 };
 
 /** The core's state of a bus, allocated by bu_usb_bus_start(). */
@@ -99,11 +102,13 @@ uint64_t bu_core_now(struct bu_usb_bus *bus);
 
 /**
  * Create a device at `port` of `parent` (NULL: a root port) and start its
- * enumeration. Returns the device or NULL when out of memory.
+ * enumeration; `from` (may be NULL) is its port's machine, whose attach
+ * phases open the device's timeline. Returns the device or NULL when out
+ * of memory.
  */
 struct bu_usb_device *bu_core_dev_attach(struct bu_usb_bus *bus,
 				     struct bu_usb_device *parent, unsigned port,
-				     enum bu_usb_speed speed);
+				     enum bu_usb_speed speed, const struct bu_port *from);
 /**
  * Remove a device and its subtree: off the bus at once, then, once the
  * controller driver has given back its transfers (dev_disable's done),
@@ -266,6 +271,21 @@ void bu_core_enum_free(struct bu_usb_device *dev);
 const char *bu_core_enum_step_name(const struct bu_usb_device *dev);
 /** Give up the root port's default-address lock, if this device holds it. */
 void bu_core_addr_unlock(struct bu_usb_device *dev);
+
+/* Timeline (timeline.c) */
+
+/**
+ * Begin timeline step `step` (enum bu_usb_step) at `now`, ending the one
+ * running; the same step again goes on as one entry. True when a new
+ * entry was opened.
+ */
+bool bu_core_step_begin(struct bu_usb_device *dev, unsigned step, uint64_t now);
+/** Forget the entry bu_core_step_begin just opened: the one before it runs on. */
+void bu_core_step_undo(struct bu_usb_device *dev);
+/** End the running step at `now` (enumeration over). */
+void bu_core_step_end(struct bu_usb_device *dev, uint64_t now);
+/** Open a new device's timeline with its port's attach phases. */
+void bu_core_steps_from_port(struct bu_usb_device *dev, const struct bu_port *port);
 
 /** The built-in hub class driver. */
 extern const struct bu_usb_driver bu_usb_hub_driver;

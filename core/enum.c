@@ -70,6 +70,7 @@ struct enum_step_row {
 	 */
 	int (*done)(struct bu_usb_device *dev, int status, const char **why);
 	uint8_t next;
+	uint8_t kind; /**< its timeline step (enum bu_usb_step) */
 };
 
 static const struct enum_step_row steps[ST_COUNT];
@@ -633,22 +634,22 @@ static int done_start(struct bu_usb_device *dev)
 /* ======================================================================== */
 
 static const struct enum_step_row steps[ST_COUNT] = {
-	[ST_ENABLE] = { "enable slot", enable_start, NULL, ST_ADDRESS },
-	[ST_ADDRESS] = { "address device", address_start, address_done, 0 },
-	[ST_ADDR_RECOVERY] = { "set address recovery", addr_recovery_start, NULL, ST_DESC8 },
-	[ST_DESC8] = { "device descriptor (8)", desc8_start, desc8_done, 0 },
-	[ST_EP0_UPDATE] = { "ep0 max packet update", ep0_update_start, NULL, ST_DESC18 },
-	[ST_DESC18] = { "device descriptor", desc18_start, desc18_done, 0 },
-	[ST_CONFIG_HDR] = { "configuration header", config_hdr_start, config_hdr_done, 0 },
-	[ST_CONFIG_FULL] = { "configuration descriptor", config_full_start, config_full_done, 0 },
-	[ST_BOS_HDR] = { "BOS header", bos_hdr_start, bos_hdr_done, 0 },
-	[ST_BOS_FULL] = { "BOS descriptor", bos_full_start, bos_full_done, 0 },
-	[ST_LANGID] = { "string languages", langid_start, langid_done, 0 },
-	[ST_STRINGS] = { "strings", strings_start, strings_done, 0 },
-	[ST_CONFIGURE] = { "configure endpoints", configure_start, NULL, ST_SET_CONFIG },
-	[ST_SET_CONFIG] = { "set configuration", set_config_start, set_config_done, 0 },
-	[ST_MSOS] = { "Microsoft OS descriptors", msos_start, msos_done, 0 },
-	[ST_DONE] = { "done", done_start, NULL, 0 },
+	[ST_ENABLE] = { "enable slot", enable_start, NULL, ST_ADDRESS, BU_STEP_ENABLE_SLOT },
+	[ST_ADDRESS] = { "address device", address_start, address_done, 0, BU_STEP_ADDRESS },
+	[ST_ADDR_RECOVERY] = { "set address recovery", addr_recovery_start, NULL, ST_DESC8, BU_STEP_ADDRESS_RECOVERY },
+	[ST_DESC8] = { "device descriptor (8)", desc8_start, desc8_done, 0, BU_STEP_DEVICE_DESC8 },
+	[ST_EP0_UPDATE] = { "ep0 max packet update", ep0_update_start, NULL, ST_DESC18, BU_STEP_EP0_UPDATE },
+	[ST_DESC18] = { "device descriptor", desc18_start, desc18_done, 0, BU_STEP_DEVICE_DESC },
+	[ST_CONFIG_HDR] = { "configuration header", config_hdr_start, config_hdr_done, 0, BU_STEP_CONFIG_HEADER },
+	[ST_CONFIG_FULL] = { "configuration descriptor", config_full_start, config_full_done, 0, BU_STEP_CONFIG_DESC },
+	[ST_BOS_HDR] = { "BOS header", bos_hdr_start, bos_hdr_done, 0, BU_STEP_BOS_HEADER },
+	[ST_BOS_FULL] = { "BOS descriptor", bos_full_start, bos_full_done, 0, BU_STEP_BOS_DESC },
+	[ST_LANGID] = { "string languages", langid_start, langid_done, 0, BU_STEP_LANGIDS },
+	[ST_STRINGS] = { "strings", strings_start, strings_done, 0, BU_STEP_STRINGS },
+	[ST_CONFIGURE] = { "configure endpoints", configure_start, NULL, ST_SET_CONFIG, BU_STEP_CONFIGURE_EP },
+	[ST_SET_CONFIG] = { "set configuration", set_config_start, set_config_done, 0, BU_STEP_SET_CONFIG },
+	[ST_MSOS] = { "Microsoft OS descriptors", msos_start, msos_done, 0, BU_STEP_MSOS },
+	[ST_DONE] = { "done", done_start, NULL, 0, BU_STEP_PROBE },
 };
 
 /** Log why a step found the device's answer malformed. */
@@ -664,6 +665,7 @@ static void log_malformed(struct bu_usb_device *dev, const char *why)
 static void step_run(struct bu_usb_device *dev, int next)
 {
 	char path[32];
+	bool opened;
 
 	while (dev->state == BU_DEV_ENUMERATING) {
 		if (next < 0) {
@@ -677,10 +679,15 @@ static void step_run(struct bu_usb_device *dev, int next)
 			return;
 		}
 		bu_core_dev(dev)->enum_step = (uint8_t)next;
+		opened = bu_core_step_begin(dev, steps[next].kind, bu_core_now(dev->bus));
 		if (dev->bus->trace_steps)
 			bu_core_log(dev->bus, BU_LOG_TRACE, "device %s: %s",
 				    bu_core_dev_path(dev, path, sizeof(path)), steps[next].name);
 		next = steps[next].start(dev);
+		/* A step with nothing to do (no more configurations, no BOS)
+		 * is no step of the timeline. */
+		if (opened && next > 0 && dev->state == BU_DEV_ENUMERATING)
+			bu_core_step_undo(dev);
 	}
 }
 
@@ -718,6 +725,13 @@ void bu_core_enum_free(struct bu_usb_device *dev)
 	msos_free(dev);
 }
 
+const char *bu_usb_device_enum_step(const struct bu_usb_device *dev)
+{
+	if (dev->state == BU_DEV_ENUMERATING || dev->state == BU_DEV_FAILED)
+		return bu_core_enum_step_name(dev);
+	return NULL;
+}
+
 const char *bu_core_enum_step_name(const struct bu_usb_device *dev)
 {
 	return bu_core_dev(dev)->enum_step && bu_core_dev(dev)->enum_step < ST_COUNT ? steps[bu_core_dev(dev)->enum_step].name : "?";
@@ -730,6 +744,8 @@ void bu_core_enum_finish(struct bu_usb_device *dev, int err)
 
 	dev->t_done_us = bu_core_now(bus);
 	bu_core_dev(dev)->wake_us = 0;
+	if (err)
+		bu_core_step_end(dev, dev->t_done_us);
 	if (err && bu_core_dev(dev)->addr_lock && dev->parent && bu_core_hub_child_failed(dev))
 		bu_core_dev(dev)->addr_lock = false; /* the hub holds the lock now */
 	bu_core_addr_unlock(dev);
@@ -744,11 +760,15 @@ void bu_core_enum_finish(struct bu_usb_device *dev, int err)
 	} else {
 		dev->state = BU_DEV_CONFIGURED;
 		bus->stats.devices_configured++;
+		/* The probe is the timeline's last step: done once it is (and
+		 * before the log line, whose console time is no step's). */
+		bu_core_bind_device(dev);
+		dev->t_done_us = bu_core_now(bus);
+		bu_core_step_end(dev, dev->t_done_us);
 		bu_core_log(bus, BU_LOG_INFO, "device %s: %04x:%04x configured in %llu us",
 			    bu_core_dev_path(dev, path, sizeof(path)), dev->desc.idVendor,
 			    dev->desc.idProduct,
 			    (unsigned long long)(dev->t_done_us - dev->t_start_us));
-		bu_core_bind_device(dev);
 	}
 	if (bus->enumerating)
 		bus->enumerating--;

@@ -56,6 +56,46 @@ static bool port_busy(unsigned state)
 	       state == BU_PORT_RESET || state == BU_PORT_RECOVERY || state == BU_PORT_POWER;
 }
 
+/**
+ * Note when the attach sequence enters a phase (for the device's
+ * timeline): a fresh debounce, or a reset not preceded by one (a warm
+ * reset), forgets the phases of an earlier sequence.
+ */
+static void port_phase(struct bu_port *port, enum bu_port_state st, uint64_t now)
+{
+	bool attaching = port->state == BU_PORT_DEBOUNCE || port->state == BU_PORT_WAIT_LOCK;
+
+	switch (st) {
+	case BU_PORT_DEBOUNCE:
+		if (port->state != BU_PORT_DEBOUNCE) {
+			port->t_debounce_us = now;
+			port->t_lock_us = port->t_reset_us = port->t_recovery_us = 0;
+		}
+		break;
+	case BU_PORT_WAIT_LOCK:
+		if (port->state != BU_PORT_WAIT_LOCK)
+			port->t_lock_us = now;
+		break;
+	case BU_PORT_RESET:
+		if (!attaching)
+			port->t_debounce_us = port->t_lock_us = 0;
+		if (port->state != BU_PORT_RESET)
+			port->t_reset_us = now;
+		port->t_recovery_us = 0;
+		break;
+	case BU_PORT_RECOVERY:
+		port->t_recovery_us = now;
+		break;
+	case BU_PORT_DEVICE:
+		if (port->state != BU_PORT_RECOVERY) /* USB 3: link training did it all */
+			port->t_debounce_us = port->t_lock_us = port->t_reset_us =
+				port->t_recovery_us = 0;
+		break;
+	default:
+		break;
+	}
+}
+
 void bu_port_set(struct bu_port_hub *hub, struct bu_port *port, enum bu_port_state st,
 		 uint32_t wait_us)
 {
@@ -71,6 +111,7 @@ void bu_port_set(struct bu_port_hub *hub, struct bu_port *port, enum bu_port_sta
 	if (hub->lock_reset && *owner == port && st != BU_PORT_RESET &&
 	    st != BU_PORT_RECOVERY && st != BU_PORT_DEVICE)
 		*owner = NULL;
+	port_phase(port, st, bu_core_now(bus));
 	port->state = (uint8_t)st;
 	port->wake_us = wait_us ? bu_core_now(bus) + wait_us : 0;
 }
@@ -179,7 +220,7 @@ static void port_try_reset(struct bu_port_hub *hub, struct bu_port *port,
 void bu_port_attach(struct bu_port_hub *hub, struct bu_port *port, enum bu_usb_speed speed)
 {
 	bu_port_set(hub, port, BU_PORT_DEVICE, 0);
-	if (!bu_core_dev_attach(hub->bus, hub->dev, port->num, speed)) {
+	if (!bu_core_dev_attach(hub->bus, hub->dev, port->num, speed, port)) {
 		port_log(hub, port, BU_LOG_ERR, "out of memory for a device");
 		if (hub->lock_reset && *lock_slot(hub) == port)
 			*lock_slot(hub) = NULL;

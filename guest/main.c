@@ -100,24 +100,48 @@ static void print_usbdev(const struct bu_usb_device *dev)
 	arena_free(big, need + 1);
 }
 
+/** `b - a`, or 0 when `b` is not after `a` (a time never reached is 0). */
+static uint64_t span_us(uint64_t a, uint64_t b)
+{
+	return b > a ? b - a : 0;
+}
+
 /**
  * Print `usbenum {...}`: the device's own enumeration time on the guest
- * clock (attach after port reset/recovery → configured or failed), and
- * when it finished counted from its controller's start.
+ * clock (attach after port reset/recovery → configured or failed), when
+ * it finished counted from its controller's start, and its timeline: each
+ * step from its port's debounce to the class drivers' probe, contiguous,
+ * adding up to `total_us` (docs/contracts.md). A device still enumerating
+ * (the bus never settled) has `done_us` 0 and its running step's time so
+ * far.
  */
 static void print_usbenum(const struct bu_usb_device *dev)
 {
 	char path[32];
 	uint64_t t0 = dev->bus->stats.t_start_us;
+	bool done = dev->state != BU_DEV_ENUMERATING && dev->state != BU_DEV_NEW;
+	uint64_t end = done ? dev->t_done_us : clock_now_us();
+	uint64_t first = dev->num_steps ? dev->steps[0].start_us : dev->t_start_us;
 
 	dev_path(dev, path, sizeof(path));
 	kprintf("usbenum {\"bus\":%u,\"path\":\"%s\",\"start_us\":%llu,"
-		"\"done_us\":%llu,\"enum_us\":%llu,\"since_start_us\":%llu}\n",
+		"\"done_us\":%llu,\"enum_us\":%llu,\"since_start_us\":%llu,"
+		"\"total_us\":%llu,\"steps\":[",
 		dev->bus->index, path, (unsigned long long)dev->t_start_us,
-		(unsigned long long)dev->t_done_us,
-		(unsigned long long)(dev->t_done_us - dev->t_start_us),
-		(unsigned long long)(dev->t_done_us > t0 ? dev->t_done_us - t0
-							 : 0));
+		(unsigned long long)(done ? dev->t_done_us : 0),
+		(unsigned long long)(done ? span_us(dev->t_start_us, dev->t_done_us) : 0),
+		(unsigned long long)(done ? span_us(t0, dev->t_done_us) : 0),
+		(unsigned long long)span_us(first, end));
+	for (unsigned k = 0; k < dev->num_steps; k++) {
+		const struct bu_usb_step_time *s = &dev->steps[k];
+		bool running = dev->steps_open && k + 1 == dev->num_steps;
+
+		kprintf("%s{\"step\":\"%s\",\"start_us\":%llu,\"us\":%llu}", k ? "," : "",
+			bu_usb_step_name(s->step), (unsigned long long)s->start_us,
+			(unsigned long long)(running ? span_us(s->start_us, end) : s->us));
+	}
+	kprintf("]%s%s}\n", dev->steps_truncated ? ",\"steps_truncated\":true" : "",
+		done ? "" : ",\"unfinished\":true");
 }
 
 /** Path order: root port, then each hub port. */
@@ -544,13 +568,22 @@ static void report_bus(struct ctrl *c, unsigned i)
 	    (unsigned long long)bus->stats.t_start_us,
 	    (unsigned long long)bus->stats.t_settled_us,
 	    (unsigned long long)c->t_idle_us,
-	    (unsigned long long)(settled > c->t_create_us
-				     ? settled - c->t_create_us
-				     : 0),
+	    (unsigned long long)(c->settled ? span_us(c->t_create_us, settled) : 0),
 	    bus->stats.devices_configured, bus->stats.devices_failed);
-	kprintf("# bus %u: reset to settled %llu.%03llu ms (guest clock)\n", i,
-		(unsigned long long)((settled - c->t_create_us) / 1000),
-		(unsigned long long)((settled - c->t_create_us) % 1000));
+	if (c->settled) {
+		uint64_t us = span_us(c->t_create_us, settled);
+
+		kprintf("# bus %u: reset to settled %llu.%03llu ms (guest clock)\n", i,
+			(unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	} else {
+		/* No settled time to count to: say so, rather than subtract
+		 * the reset time from 0. */
+		uint64_t busy = span_us(c->t_create_us, clock_now_us());
+
+		kprintf("# bus %u: reset to settled: never, still busy after %llu.%03llu ms "
+			"(guest clock)\n",
+			i, (unsigned long long)(busy / 1000), (unsigned long long)(busy % 1000));
+	}
 
 	tap(c->settled && !bus->failed, "bus %u settled%s", i,
 	    bus->failed	  ? " # controller failed"
@@ -698,7 +731,8 @@ void guest_main(const struct guest_boot *boot)
 	for (unsigned i = 0; i < n_ctrls; i++) {
 		if (!ctrls[i].bus)
 			continue;
-		if (!ctrls[i].settled)
+		/* A bus that did not settle shows why; `dump` shows them all. */
+		if (!ctrls[i].settled || cmdline_has("dump"))
 			bu_xhci_dump(ctrls[i].bus);
 		report_bus(&ctrls[i], i);
 		for (struct bu_usb_device *d = ctrls[i].bus->devices; d;

@@ -1174,16 +1174,3 @@ int bu_xhci_trace_filter_parse(const char *words, struct bu_xhci_trace_filter *o
 	*out = f;
 	return 0;
 }
-
-void bu_xhci_dump(struct bu_usb_bus *bus)
-{
-	struct xhci *x = bus_xhci(bus);
-	char buf[160];
-
-	bu_xhci_usbsts_decode(xhci_op_rd(x, XHCI_OP_USBSTS), buf, sizeof(buf));
-	bu_xhci_log(x, BU_LOG_INFO, "USBCMD 0x%08x USBSTS %s CONFIG 0x%08x",
-		    xhci_op_rd(x, XHCI_OP_USBCMD), buf, xhci_op_rd(x, XHCI_OP_CONFIG));
-	bu_xhci_log(x, BU_LOG_INFO, "command ring enq %u deq %u; event ring deq %u",
-		    x->cmd_ring.enq, x->cmd_ring.deq, x->evt.deq);
-	bu_xhci_ports_dump(x);
-}

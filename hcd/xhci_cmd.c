@@ -203,6 +203,8 @@ void bu_xhci_cmd_check_timeout(struct xhci *x)
 	}
 	bu_xhci_log(x, BU_LOG_WARN, "%s timed out after %u ms; aborting",
 		    bu_xhci_trb_type_name(cmd->type), x->opts.cmd_timeout_ms);
+	/* What the controller and the driver held when it hung. */
+	bu_xhci_dump_at(x, BU_LOG_WARN);
 	cmd->aborted = true;
 	cmd->deadline_us = cmd_deadline(x);
 	/* Command Abort (§4.6.1.2, §5.4.5) written as all 64 bits, low

@@ -285,15 +285,3 @@ void bu_xhci_ports_poll(struct xhci *x)
 			bu_usb_bus_port_changed(&x->bus, port);
 	}
 }
-
-void bu_xhci_ports_dump(struct xhci *x)
-{
-	char buf[160];
-
-	for (unsigned p = 1; p <= x->max_ports; p++) {
-		const struct xhci_protocol *pr = bu_xhci_port_protocol(x, p);
-
-		bu_xhci_portsc_decode(xhci_op_rd(x, XHCI_OP_PORTSC(p)), buf, sizeof(buf));
-		bu_xhci_log(x, BU_LOG_INFO, "port %u (USB %u): %s", p, pr ? pr->major : 0, buf);
-	}
-}

@@ -587,8 +587,16 @@ int bu_xhci_port_set_link(struct bu_usb_bus *bus, unsigned port,
 			  enum bu_usb_link link);
 /** ops.port_power: set PP on a switchable port the xHC powered off. */
 int bu_xhci_port_power(struct bu_usb_bus *bus, unsigned port);
-/** Log every root port's PORTSC, decoded. */
-void bu_xhci_ports_dump(struct xhci *x);
+
+/* ------------------------------------------------------------------------ */
+/* xhci_dump.c: the state dump (bu_xhci_dump)                               */
+
+/**
+ * Log every register by name, decoded, the rings with their pending
+ * commands and the TRBs around each dequeue pointer, and each device's
+ * enumeration step, at `level`. Reads registers only.
+ */
+void bu_xhci_dump_at(struct xhci *x, enum bu_log_level level);
 
 /* ------------------------------------------------------------------------ */
 /* xhci_xfer.c: Transfer Rings, transfer events, recovery, cancellation     */

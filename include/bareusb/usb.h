@@ -329,6 +329,54 @@ enum bu_usb_dev_state {
 
 #define BU_USB_MAX_PATH 8
 
+/**
+ * The steps of a device's attach and enumeration, as its timeline
+ * (bu_usb_device.steps) records them: its port's debounce, wait for the
+ * default-address lock, reset and reset recovery (core/port.c), then the
+ * enumeration's steps (core/enum.c), then the class drivers' probe
+ * (core/driver.c). bu_usb_step_name() gives the names the test image
+ * prints.
+ */
+enum bu_usb_step {
+	BU_STEP_DEBOUNCE = 0,  /**< USB 2.0 §7.1.7.3 TATTDB */
+	BU_STEP_LOCK_WAIT,     /**< another device of the root port tree was at address 0 */
+	BU_STEP_RESET,         /**< port reset until the port is enabled */
+	BU_STEP_RESET_RECOVERY, /**< USB 2.0 §7.1.7.5 TRSTRCY */
+	BU_STEP_ENABLE_SLOT,
+	BU_STEP_ADDRESS,       /**< Address Device / SET_ADDRESS */
+	BU_STEP_ADDRESS_RECOVERY, /**< USB 2.0 §9.2.6.3 SET_ADDRESS recovery */
+	BU_STEP_DEVICE_DESC8,  /**< GET_DESCRIPTOR(DEVICE) for 8 bytes */
+	BU_STEP_EP0_UPDATE,    /**< Evaluate Context with EP0's max packet size */
+	BU_STEP_DEVICE_DESC,   /**< GET_DESCRIPTOR(DEVICE) for 18 bytes */
+	BU_STEP_CONFIG_HEADER, /**< GET_DESCRIPTOR(CONFIGURATION) for 9 bytes */
+	BU_STEP_CONFIG_DESC,   /**< GET_DESCRIPTOR(CONFIGURATION) for wTotalLength */
+	BU_STEP_BOS_HEADER,
+	BU_STEP_BOS_DESC,
+	BU_STEP_LANGIDS,       /**< string descriptor 0 */
+	BU_STEP_STRINGS,       /**< manufacturer, product, serial */
+	BU_STEP_CONFIGURE_EP,  /**< Configure Endpoint */
+	BU_STEP_SET_CONFIG,    /**< SET_CONFIGURATION */
+	BU_STEP_MSOS,          /**< Microsoft OS descriptors */
+	BU_STEP_PROBE,         /**< class drivers' probe */
+	BU_STEP_COUNT
+};
+
+/** Short stable name of a step ("debounce", "reset", "set_configuration", ...); "?" if unknown. */
+const char *bu_usb_step_name(unsigned step);
+
+/** One step of a device's timeline. */
+struct bu_usb_step_time {
+	uint64_t start_us; /**< platform clock when the step began */
+	uint32_t us;       /**< how long it took (0 while it runs) */
+	uint8_t step;      /**< enum bu_usb_step */
+};
+
+#ifndef BU_USB_MAX_STEPS
+#define BU_USB_MAX_STEPS 40 /**< timeline steps kept per device; later ones fold into the last (steps_truncated) */
+#endif
+BU_STATIC_ASSERT(BU_USB_MAX_STEPS >= 1 && BU_USB_MAX_STEPS <= 255,
+		 "BU_USB_MAX_STEPS: dev->num_steps is a uint8_t (1..255)");
+
 /** A device on the bus. Created and freed by the core. */
 struct bu_usb_device {
 	struct bu_usb_bus *bus;
@@ -385,7 +433,21 @@ struct bu_usb_device {
 	struct bu_usb_endpoint ep_store[30];
 
 	uint64_t t_start_us; /**< when enumeration began (for benches) */
-	uint64_t t_done_us;  /**< when it was configured */
+	uint64_t t_done_us;  /**< when it was configured (drivers probed) or failed */
+	/**
+	 * Enumeration timeline, filled by the core: its steps in order, each
+	 * starting where the one before ended, the last ending at t_done_us,
+	 * so their durations add up to t_done_us - steps[0].start_us. Time
+	 * between two polls, and time a step waited for the controller (a
+	 * full command ring, another command), belong to the step that was
+	 * running. A step entered again at once (strings, MS OS descriptors)
+	 * stays one entry. A device on a USB 3 root port has no debounce or
+	 * reset: link training did both before the port was seen enabled.
+	 */
+	struct bu_usb_step_time steps[BU_USB_MAX_STEPS];
+	uint8_t num_steps;
+	bool steps_open;      /**< the last step still runs (enumerating) */
+	bool steps_truncated; /**< more steps than fit: the last took the rest */
 
 	/* Interfaces of the active configuration and their drivers. */
 	uint8_t num_ifaces;
@@ -677,6 +739,13 @@ void bu_usb_bus_unlock(struct bu_usb_bus *bus);
  */
 int bu_usb_bus_wait(struct bu_usb_bus *bus, bool (*done)(void *arg), void *arg,
 		    uint64_t deadline_us);
+/**
+ * Name of the enumeration step a device is at while it enumerates (the
+ * core's own step names, e.g. "address device"), the one it failed at when
+ * it failed, NULL once configured. For diagnostics (bu_xhci_dump).
+ */
+const char *bu_usb_device_enum_step(const struct bu_usb_device *dev);
+
 /** Remove all devices and destroy the bus (controller halted, memory freed). */
 void bu_usb_bus_destroy(struct bu_usb_bus *bus);
 

@@ -159,7 +159,16 @@ void bu_xhci_set_trace_filter(struct bu_usb_bus *bus, const struct bu_xhci_trace
  */
 int bu_xhci_trace_filter_parse(const char *words, struct bu_xhci_trace_filter *f);
 
-/** Log a decoded dump of the controller's registers and port states. */
+/**
+ * Log the controller's state, one line each (prefix "dump: ") at
+ * BU_LOG_INFO: every capability, operational, port and interrupter-0
+ * runtime register by name, decoded (xHCI 1.2 §5.3 to §5.5); the Command
+ * Ring with its pending commands; each endpoint's Transfer Ring (counters,
+ * queued TDs, its Endpoint Context, the TRBs around the dequeue pointer,
+ * decoded); the Event Ring's dequeue pointer and cycle; and the step of
+ * every device still enumerating. Reads registers, writes none. The
+ * driver logs it by itself, at BU_LOG_WARN, when a command times out.
+ */
 void bu_xhci_dump(struct bu_usb_bus *bus);
 
 #ifdef __cplusplus

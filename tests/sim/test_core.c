@@ -6,6 +6,8 @@
  */
 #include "harness.h"
 
+#include "bareusb/util.h"
+
 /* A WinUSB loopback device and a keyboard beside it. */
 struct two {
 	struct stack st;
@@ -965,6 +967,170 @@ START_TEST(test_ctx_dump_on_failure)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* The state dump (bu_xhci_dump) and the enumeration timeline               */
+
+/* Every register the dump names (xHCI 1.2 §5.3 to §5.5). */
+static const char *const dump_registers[] = {
+	"dump: CAPLENGTH=", "HCIVERSION=", "dump: HCSPARAMS1=", "dump: HCSPARAMS2=",
+	"dump: HCSPARAMS3=", "dump: HCCPARAMS1=", "dump: HCCPARAMS2=", "dump: DBOFF=",
+	"dump: RTSOFF=", "dump: USBCMD=", "dump: USBSTS=", "dump: PAGESIZE=",
+	"dump: DNCTRL=", "dump: CRCR=", "dump: DCBAAP=", "dump: CONFIG=",
+	"dump: MFINDEX=", "dump: IR0 IMAN=", "dump: IR0 IMOD=", "dump: IR0 ERSTSZ=",
+	"dump: IR0 ERSTBA=", "dump: IR0 ERDP=",
+};
+
+/* Every register of dump_registers in a captured dump line. */
+static void dump_names_registers(const struct log_cap *cap)
+{
+	for (unsigned i = 0; i < BU_ARRAY_SIZE(dump_registers); i++)
+		ck_assert_msg(cap_find(cap, (const char *const[]){ dump_registers[i], NULL }),
+			      "the dump names no %s", dump_registers[i]);
+}
+
+/* A command that never completes: the driver names it, then logs the
+ * dump at warning level, with the stuck command pending on the Command
+ * Ring, the device's EP0 ring and the step its enumeration is at. */
+START_TEST(test_dump_on_command_hang)
+{
+	static struct log_cap cap;
+	struct sim_config cfg = { .log_fn = cap_log, .log_ctx = &cap, .log_level = BU_LOG_WARN };
+	struct stack st;
+	unsigned port;
+
+	stack_up(&st, &cfg, 0);
+	run_ms(&st, 20);
+	sim_fault_cmd_hang(st.sim, XHCI_TRB_ADDRESS_DEVICE);
+	port = sim_usb2_port(st.sim, 1);
+	sim_attach(st.sim, port, &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 30000));
+	CAP_HAS(&cap, "Address Device timed out after");
+	dump_names_registers(&cap);
+	CAP_HAS(&cap, "dump: command ring @0x", "1 pending");
+	CAP_HAS(&cap, "dump: command   pending Address Device");
+	CAP_HAS(&cap, "dump: command   deq>   TRB @0x", "Address Device slot=1");
+	CAP_HAS(&cap, "dump: event ring deq=");
+	CAP_HAS(&cap, "dump: slot 1 DCI 1 (ep 0x00): ring @0x");
+	CAP_HAS(&cap, "dump: slot 1 DCI 1   context: state=");
+	char dev[64];
+	snprintf(dev, sizeof(dev), "dump: device %u (slot 1): enumerating, step \"address device\"",
+		 port);
+	CAP_HAS(&cap, dev);
+	/* The timed-out command's name comes before the dump. */
+	const char *named = cap_find(&cap, (const char *const[]){ "Address Device timed out", NULL });
+	const char *first = cap_find(&cap, (const char *const[]){ "dump: controller state", NULL });
+	unsigned in = 0, id = 0;
+	for (unsigned i = 0; i < cap.n; i++) {
+		if (cap.lines[i] == named)
+			in = i;
+		if (cap.lines[i] == first)
+			id = i;
+	}
+	ck_assert_uint_lt(in, id);
+	stack_down(&st);
+	cap_free(&cap);
+}
+END_TEST
+
+/* bu_xhci_dump on demand: every register by name, each port's PORTSC,
+ * PORTPMSC and PORTLI, and the rings of a configured keyboard. */
+START_TEST(test_dump_on_demand)
+{
+	static struct log_cap cap;
+	struct sim_config cfg = { .log_fn = cap_log, .log_ctx = &cap, .log_level = BU_LOG_INFO };
+	struct stack st;
+	char want[64];
+
+	stack_up(&st, &cfg, 0);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 5000));
+	cap_free(&cap);
+	bu_xhci_dump(st.bus);
+	dump_names_registers(&cap);
+	for (unsigned p = 1; p <= st.bus->num_ports; p++) {
+		snprintf(want, sizeof(want), "dump: port %u (USB ", p);
+		CAP_HAS(&cap, want, "PORTSC=0x");
+		CAP_HAS(&cap, want, "PORTPMSC=0x", "PORTLI=0x");
+	}
+	CAP_HAS(&cap, "dump: command ring @0x", "0 pending");
+	CAP_HAS(&cap, "dump: slot 1 (device ", "state=Configured");
+	CAP_HAS(&cap, "dump: slot 1 DCI 3 (ep 0x81): ring @0x");
+	CAP_HAS(&cap, "dump: slot 1 DCI 1   done   TRB @0x", "Status Stage");
+	CAP_HAS(&cap, "dump: end");
+	/* nothing enumerating */
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "enumerating, step", NULL }));
+	stack_down(&st);
+	cap_free(&cap);
+}
+END_TEST
+
+/* Check a device's timeline: steps in order, each starting where the one
+ * before ended, the last ending at t_done_us. */
+static void timeline_ok(const struct bu_usb_device *d)
+{
+	uint64_t sum = 0;
+
+	ck_assert_uint_gt(d->num_steps, 0);
+	ck_assert(!d->steps_open);
+	ck_assert(!d->steps_truncated);
+	for (unsigned i = 0; i < d->num_steps; i++) {
+		sum += d->steps[i].us;
+		if (i + 1 < d->num_steps) {
+			ck_assert_uint_eq(d->steps[i].start_us + d->steps[i].us, d->steps[i + 1].start_us);
+			ck_assert_uint_ne(d->steps[i].step, d->steps[i + 1].step);
+		}
+	}
+	ck_assert_uint_eq(sum, d->t_done_us - d->steps[0].start_us);
+}
+
+/* The timeline of a configured device from its port's debounce to the
+ * probe, and of one that failed at Address Device. */
+START_TEST(test_enum_timeline)
+{
+	static const uint8_t want[] = {
+		BU_STEP_DEBOUNCE, BU_STEP_RESET, BU_STEP_RESET_RECOVERY, BU_STEP_ENABLE_SLOT,
+		BU_STEP_ADDRESS, BU_STEP_ADDRESS_RECOVERY, BU_STEP_DEVICE_DESC8,
+	};
+	struct stack st;
+	struct bu_usb_device *kbd, *ss;
+
+	stack_up(&st, NULL, 0);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	sim_attach(st.sim, sim_usb3_port(st.sim, 2), &sim_dev_winusb, SIM_SPEED_SUPER);
+	ck_assert(settle(&st, 5000));
+	kbd = find_pid(&st, 0x1209, 0xb001);
+	ss = find_pid(&st, 0x1209, 0xb010);
+	ck_assert(kbd && ss);
+	timeline_ok(kbd);
+	timeline_ok(ss);
+	for (unsigned i = 0; i < BU_ARRAY_SIZE(want); i++)
+		ck_assert_str_eq(bu_usb_step_name(kbd->steps[i].step), bu_usb_step_name(want[i]));
+	/* 100 ms of debounce (USB 2.0 §7.1.7.3), 10 ms of recovery (§7.1.7.5) */
+	ck_assert_uint_ge(kbd->steps[0].us, 100000);
+	ck_assert_uint_ge(kbd->steps[2].us, 10000);
+	ck_assert_str_eq(bu_usb_step_name(kbd->steps[kbd->num_steps - 1].step), "probe");
+	ck_assert_str_eq(bu_usb_step_name(kbd->steps[kbd->num_steps - 2].step), "msos");
+	/* USB 3: link training did debounce and reset; no BOS-less skips */
+	ck_assert_str_eq(bu_usb_step_name(ss->steps[0].step), "enable_slot");
+	for (unsigned i = 0; i < kbd->num_steps; i++)
+		ck_assert_uint_ne(kbd->steps[i].step, BU_STEP_BOS_HEADER); /* bcdUSB 0x0200: none read */
+	ck_assert_ptr_null(bu_usb_device_enum_step(kbd));
+	stack_down(&st);
+
+	/* A device that fails: its timeline ends with the failed step. */
+	stack_up(&st, NULL, 0);
+	run_ms(&st, 20);
+	sim_fault_cmd_hang(st.sim, XHCI_TRB_ADDRESS_DEVICE);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 30000));
+	ck_assert_ptr_nonnull(st.bus->devices);
+	timeline_ok(st.bus->devices);
+	ck_assert_uint_eq(st.bus->devices->steps[st.bus->devices->num_steps - 1].step, BU_STEP_ADDRESS);
+	ck_assert_str_eq(bu_usb_device_enum_step(st.bus->devices), "address device");
+	stack_down(&st);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* The model-side trace, through the driver's decoders                      */
 
 START_TEST(test_model_trace)
@@ -1029,6 +1195,9 @@ static Suite *core_suite(void)
 	tcase_add_test(m, test_model_trace);
 	tcase_add_test(m, test_ctx_dump_on_failure);
 	tcase_add_test(m, test_monitor_enumeration);
+	tcase_add_test(m, test_dump_on_command_hang);
+	tcase_add_test(m, test_dump_on_demand);
+	tcase_add_test(m, test_enum_timeline);
 	tcase_add_test(c, test_choose_config);
 	tcase_add_test(c, test_set_configuration_runtime);
 	tcase_add_test(c, test_set_feature_get_status);
