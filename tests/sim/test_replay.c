@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "bareusb/desc.h"
 
 #define REPLAY_DIR SIM_TEST_DATA "/replay/"
 
@@ -461,6 +462,26 @@ START_TEST(test_replay_no_strings)
 }
 END_TEST
 
+/* The tree line (bu_usb_device_tree_line), as the test image prints it;
+ * control characters in the product string do not reach the terminal. */
+START_TEST(test_replay_tree_line)
+{
+	struct sim_replay *r = replay_load("qemu-usb-kbd-fs", "none");
+	struct stack st;
+	char line[256];
+	size_t n;
+
+	ck_assert_int_eq(sim_replay_set_string(r, 4, "Kbd\x1b[2J\rX"), 0);
+	stack_up(&st, NULL, 0);
+	replay_attach(&st, r, SIM_SPEED_FULL);
+	n = bu_usb_device_tree_line(st.bus->devices, line, sizeof(line));
+	ck_assert_uint_eq(n, strlen(line));
+	ck_assert_str_eq(line, "  1            full   0627:0001  Kbd?[2J?X                slot 1   configured");
+	stack_down(&st);
+	sim_replay_free(r);
+}
+END_TEST
+
 static Suite *replay_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -475,6 +496,7 @@ static Suite *replay_suite(void)
 	tcase_add_test(t, test_replay_total_lie);
 	tcase_add_test(t, test_replay_requests);
 	tcase_add_test(t, test_replay_no_strings);
+	tcase_add_test(t, test_replay_tree_line);
 	suite_add_tcase(s, t);
 	return s;
 }
