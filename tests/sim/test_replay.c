@@ -298,6 +298,14 @@ START_TEST(test_replay_malformed)
 	ck_assert_ptr_null(sim_replay_from_bytes(f, len, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "configuration 0 at offset 18: bLength 9, bDescriptorType 0x04 "
 				  "is not a configuration header"), "%s", err);
+	/* a header longer than the file, a second configuration announced */
+	len = kbd_file(f, 100, NULL, 0);
+	f[17] = 2;
+	f[18] = 200;
+	f[18 + 2] = 250;
+	ck_assert_ptr_null(sim_replay_from_bytes(f, len, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "truncated: configuration 0 at offset 18 has 34 of its 200 header bytes"),
+		      "%s", err);
 	/* wTotalLength below its own header */
 	len = kbd_file(f, 100, NULL, 0);
 	f[18 + 2] = 4;
@@ -482,6 +490,72 @@ START_TEST(test_replay_tree_line)
 }
 END_TEST
 
+/*
+ * Files damaged at random (bytes changed, cut, grown) from the composite's:
+ * the parser either refuses one with a reason or accepts it, never reads
+ * past it (the ASan build checks); every 64th accepted one is enumerated,
+ * which must end with the device configured or failed and no violation.
+ */
+START_TEST(test_replay_damaged)
+{
+	uint8_t good[256], f[300];
+	size_t glen;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned accepted = 0, refused = 0;
+
+	memcpy(good, slurp(REPLAY_DIR "composite-iad.bin", &glen), sizeof(good));
+	ck_assert_uint_lt(glen, sizeof(good));
+	for (unsigned i = 0; i < 4000; i++) {
+		size_t len = glen;
+		char err[256] = "";
+		struct sim_replay *r;
+
+		memcpy(f, good, glen);
+		for (unsigned k = 0; k < 1 + i % 4; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			switch (x % 4) {
+			case 0:
+				len = (size_t)(x >> 8) % (glen + 1);
+				break;
+			case 1:
+				if (len < sizeof(f))
+					f[len++] = (uint8_t)(x >> 16);
+				break;
+			default:
+				if (len)
+					f[(x >> 8) % len] = (uint8_t)(x >> 24);
+			}
+		}
+		r = sim_replay_from_bytes(f, len, err, sizeof(err));
+		if (!r) {
+			ck_assert_msg(err[0] != 0, "damaged file %u refused without a reason", i);
+			refused++;
+			continue;
+		}
+		(void)sim_replay_guess_speed(r);
+		if (accepted++ % 64 == 0) {
+			struct stack st;
+			enum sim_speed sp = SIM_SPEED_FULL;
+			struct sim_device *dev;
+
+			stack_up(&st, NULL, 0);
+			dev = sim_attach(st.sim, sim_usb2_port(st.sim, 1), sim_replay_model(r, sp), sp);
+			ck_assert_ptr_nonnull(dev);
+			sim_replay_arm(r, dev);
+			ck_assert(settle(&st, 10000));
+			ck_assert_ptr_nonnull(st.bus->devices);
+			ck_assert_msg(st.bus->devices->state == BU_DEV_CONFIGURED ||
+					      st.bus->devices->state == BU_DEV_FAILED,
+				      "file %u: state %d", i, st.bus->devices->state);
+			stack_down(&st);
+		}
+		sim_replay_free(r);
+	}
+	ck_assert_uint_gt(accepted, 100);
+	ck_assert_uint_gt(refused, 100);
+}
+END_TEST
+
 static Suite *replay_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -497,6 +571,7 @@ static Suite *replay_suite(void)
 	tcase_add_test(t, test_replay_requests);
 	tcase_add_test(t, test_replay_no_strings);
 	tcase_add_test(t, test_replay_tree_line);
+	tcase_add_test(t, test_replay_damaged);
 	suite_add_tcase(s, t);
 	return s;
 }
