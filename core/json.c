@@ -240,3 +240,33 @@ size_t bu_usb_device_summary(const struct bu_usb_device *dev, char *buf,
 		bu_strbuf_printf(&sb, " [%s]", dev_state_name(dev->state));
 	return sb.len;
 }
+
+size_t bu_usb_device_tree_line(const struct bu_usb_device *dev, char *buf,
+			       size_t size)
+{
+	struct bu_strbuf sb, pb;
+	char path[4 * BU_USB_MAX_PATH + 4];
+	unsigned tier, start;
+
+	bu_strbuf_init(&sb, buf, size);
+	if (!dev)
+		return 0;
+	bu_strbuf_init(&pb, path, sizeof(path));
+	put_path(&pb, dev);
+	tier = dev->tier < 6 ? dev->tier : 6;
+	bu_strbuf_printf(&sb, "%*s%-*s %-6s %04x:%04x  ", 2 * (int)dev->tier, "",
+			 (int)(14 - 2 * tier), path, bu_usb_speed_name(dev->speed),
+			 dev->desc.idVendor, dev->desc.idProduct);
+	start = (unsigned)sb.len;
+	put_printable(&sb, dev->have_product ? dev->product : "-");
+	for (unsigned n = (unsigned)sb.len - start; n < 24; n++)
+		bu_strbuf_printf(&sb, " ");
+	bu_strbuf_printf(&sb, " slot %-3u %s", dev->slot,
+			 dev->state == BU_DEV_FAILED ? "FAILED"
+						     : dev_state_name(dev->state));
+	if (dev->error)
+		bu_strbuf_printf(&sb, " (%s: %s)",
+				 dev->error_step ? dev->error_step : "?",
+				 bu_strerror(dev->error));
+	return sb.len;
+}

@@ -11,6 +11,7 @@
 #include "guest.h"
 #include "winusb_test.h"
 
+#include "bareusb/desc.h"
 #include "bareusb/errors.h"
 #include "bareusb/usb.h"
 #include "bareusb/util.h"
@@ -194,18 +195,10 @@ static const char *dev_state_name(const struct bu_usb_device *dev)
 /** One line of the human-readable tree. */
 static void print_tree_line(const struct bu_usb_device *dev)
 {
-	char path[32];
+	static char line[512];
 
-	dev_path(dev, path, sizeof(path));
-	kprintf("%*s%-*s %-6s %04x:%04x  %-24s slot %-3u %s", 2 * dev->tier, "",
-		(int)(14 - 2 * BU_MIN(dev->tier, 6u)), path,
-		bu_usb_speed_name(dev->speed), dev->desc.idVendor,
-		dev->desc.idProduct, dev->have_product ? dev->product : "-",
-		dev->slot, dev_state_name(dev));
-	if (dev->error)
-		kprintf(" (%s: %s)", dev->error_step ? dev->error_step : "?",
-			bu_strerror(dev->error));
-	kprintf("\n");
+	bu_usb_device_tree_line(dev, line, sizeof(line));
+	kprintf("%s\n", line);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -246,30 +246,72 @@ static void sim_usbcmd_write(struct sim *sim, uint32_t val)
 /* ------------------------------------------------------------------------ */
 /* Register decode                                                          */
 
-static const char *sim_reg_name(uint32_t off, char *buf, size_t n)
+/*
+ * The register at `off` by its xHCI 1.2 name (§5.3 capability, §5.4
+ * operational and port, §5.5 runtime, §5.6 doorbell registers), as the
+ * model-side trace prints it: "USBCMD", "PORTSC3", "IR0.ERDP.lo", "DB1".
+ * The high dword of a 64-bit register is "NAME.hi"; an offset inside no
+ * named register is printed relative to its block ("xcap+0x10").
+ */
+static const char *sim_reg_name(const struct sim *sim, uint32_t off, char *buf, size_t n)
 {
 	static const struct { uint32_t off; const char *name; } names[] = {
+		{ XHCI_CAP_CAPLENGTH, "CAPLENGTH" },    { XHCI_CAP_HCSPARAMS1, "HCSPARAMS1" },
+		{ XHCI_CAP_HCSPARAMS2, "HCSPARAMS2" },  { XHCI_CAP_HCSPARAMS3, "HCSPARAMS3" },
+		{ XHCI_CAP_HCCPARAMS1, "HCCPARAMS1" },  { XHCI_CAP_DBOFF, "DBOFF" },
+		{ XHCI_CAP_RTSOFF, "RTSOFF" },          { XHCI_CAP_HCCPARAMS2, "HCCPARAMS2" },
 		{ SIM_OP(XHCI_OP_USBCMD), "USBCMD" },   { SIM_OP(XHCI_OP_USBSTS), "USBSTS" },
 		{ SIM_OP(XHCI_OP_PAGESIZE), "PAGESIZE" }, { SIM_OP(XHCI_OP_DNCTRL), "DNCTRL" },
 		{ SIM_OP(XHCI_OP_CRCR), "CRCR.lo" },    { SIM_OP(XHCI_OP_CRCR) + 4, "CRCR.hi" },
 		{ SIM_OP(XHCI_OP_DCBAAP), "DCBAAP.lo" }, { SIM_OP(XHCI_OP_DCBAAP) + 4, "DCBAAP.hi" },
 		{ SIM_OP(XHCI_OP_CONFIG), "CONFIG" },   { SIM_RT_OFF, "MFINDEX" },
 	};
+	static const char *const port_regs[4] = { "PORTSC", "PORTPMSC", "PORTLI", "PORTHLPMC" };
+	static const struct { uint32_t off; const char *name; } ir_regs[] = {
+		{ XHCI_IR_IMAN, "IMAN" },           { XHCI_IR_IMOD, "IMOD" },
+		{ XHCI_IR_ERSTSZ, "ERSTSZ" },       { XHCI_IR_ERSTBA, "ERSTBA.lo" },
+		{ XHCI_IR_ERSTBA + 4, "ERSTBA.hi" }, { XHCI_IR_ERDP, "ERDP.lo" },
+		{ XHCI_IR_ERDP + 4, "ERDP.hi" },
+	};
+
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].off == off)
 			return names[i].name;
-	if (off < SIM_CAPLENGTH)
+	if (off < SIM_CAPLENGTH) {
 		snprintf(buf, n, "cap+%#x", off);
-	else if (off >= SIM_OP(0x400) && off < SIM_OP(0x400 + 0x10 * SIM_MAX_PORTS))
-		snprintf(buf, n, "PORT%u+%#x", (off - SIM_OP(0x400)) / 16 + 1, (off - SIM_OP(0x400)) % 16);
-	else if (off >= SIM_XECP_OFF && off < SIM_DB_OFF)
-		snprintf(buf, n, "xcap+%#x", off - SIM_XECP_OFF);
-	else if (off >= SIM_DB_OFF && off < SIM_RT_OFF)
+	} else if (off >= SIM_OP(0x400) && off < SIM_OP(0x400 + 0x10 * SIM_MAX_PORTS)) {
+		unsigned rel = off - SIM_OP(0x400);
+
+		if (rel % 4 == 0)
+			snprintf(buf, n, "%s%u", port_regs[rel % 16 / 4], rel / 16 + 1);
+		else
+			snprintf(buf, n, "PORT%u+%#x", rel / 16 + 1, rel % 16);
+	} else if (off >= SIM_XECP_OFF && off < SIM_DB_OFF) {
+		unsigned idx = (off - SIM_XECP_OFF) / 4;
+
+		/* xHCI 1.2 §7.1.1 / §7.1.2: the legacy support capability's two dwords. */
+		if (off % 4 == 0 && sim->legacy_off != ~0u && idx == sim->legacy_off)
+			snprintf(buf, n, "USBLEGSUP");
+		else if (off % 4 == 0 && sim->legacy_off != ~0u && idx == sim->legacy_off + 1)
+			snprintf(buf, n, "USBLEGCTLSTS");
+		else
+			snprintf(buf, n, "xcap+%#x", off - SIM_XECP_OFF);
+	} else if (off >= SIM_DB_OFF && off < SIM_RT_OFF) {
 		snprintf(buf, n, "DB%u", (off - SIM_DB_OFF) / 4);
-	else if (off >= SIM_RT_OFF + 0x20)
-		snprintf(buf, n, "IR%u+%#x", (off - SIM_RT_OFF - 0x20) / 32, (off - SIM_RT_OFF - 0x20) % 32);
-	else
+	} else if (off >= SIM_RT_OFF + 0x20) {
+		unsigned rel = (off - SIM_RT_OFF - 0x20) % 32;
+		const char *reg = NULL;
+
+		for (size_t i = 0; i < sizeof(ir_regs) / sizeof(ir_regs[0]); i++)
+			if (ir_regs[i].off == rel)
+				reg = ir_regs[i].name;
+		if (reg)
+			snprintf(buf, n, "IR%u.%s", (off - SIM_RT_OFF - 0x20) / 32, reg);
+		else
+			snprintf(buf, n, "IR%u+%#x", (off - SIM_RT_OFF - 0x20) / 32, rel);
+	} else {
 		snprintf(buf, n, "%#x", off);
+	}
 	return buf;
 }
 
@@ -382,7 +424,7 @@ uint32_t sim_mmio_read(struct sim *sim, uint32_t off)
 	char nb[32];
 
 	if (sim->trace && off != SIM_OP(XHCI_OP_USBSTS))
-		sim_tracef(sim, "MMIO R %s = 0x%08x", sim_reg_name(off, nb, sizeof(nb)), v);
+		sim_tracef(sim, "MMIO R %s = 0x%08x", sim_reg_name(sim, off, nb, sizeof(nb)), v);
 	return v;
 }
 
@@ -410,7 +452,7 @@ static void sim_legacy_write(struct sim *sim, unsigned idx, uint32_t val)
 void sim_mmio_write(struct sim *sim, uint32_t off, uint32_t val)
 {
 	char nb[32];
-	const char *name = sim_reg_name(off, nb, sizeof(nb));
+	const char *name = sim_reg_name(sim, off, nb, sizeof(nb));
 
 	sim_tracef(sim, "MMIO W %s = 0x%08x", name, val);
 	if ((val & sim_rsvdp_ones(sim, off)) != sim_rsvdp_ones(sim, off))

@@ -313,6 +313,17 @@ const struct bu_bos_cap *bu_desc_bos_platform(const struct bu_bos_info *bos,
 size_t bu_usb_device_summary(const struct bu_usb_device *dev, char *buf,
 			     size_t size);
 
+/**
+ * The device's line in the test image's device tree (no newline), indented
+ * by tier and in columns, e.g.
+ * "  9            high   0627:0001  QEMU USB Keyboard        slot 1   configured",
+ * with " (step: error)" after a failure. Control characters in the product
+ * string become '?'. Same return convention as bu_usb_device_json. For
+ * people: scripts read the usbdev line instead.
+ */
+size_t bu_usb_device_tree_line(const struct bu_usb_device *dev, char *buf,
+			       size_t size);
+
 /** "control", "isochronous", "bulk" or "interrupt" for bmAttributes. */
 const char *bu_usb_ep_type_name(uint8_t attributes);
 

@@ -217,4 +217,44 @@ struct sim_device *sim_hostile_device(const struct sim_hostile *h);
 /** Free it (and its children); their devices must be unplugged first. */
 void sim_hostile_free(struct sim_hostile *h);
 
+/**
+ * Device replay (sim/devices/replay.c): a device that answers with the
+ * descriptors of a Linux sysfs `descriptors` file (Documentation/ABI/
+ * stable/sysfs-bus-usb): the 18-byte device descriptor, then each
+ * configuration's wTotalLength bytes. GET_DESCRIPTOR gets the file's bytes
+ * unchanged (a configuration Linux kept shorter than its wTotalLength is
+ * sent short again); strings only when a list was given (else every
+ * string request STALLs); BOS only when one was given. Interrupt and bulk
+ * IN endpoints NAK, isochronous IN sends zero-length packets, OUT accepts
+ * everything, class and vendor requests STALL.
+ */
+struct sim_replay;
+#define SIM_REPLAY_MAX_CONFIGS 8 /* Linux's USB_MAXCONFIG */
+#define SIM_REPLAY_MAX_LEN (18u + SIM_REPLAY_MAX_CONFIGS * 65535u)
+/**
+ * Parse a descriptors file image (copied). NULL on a malformed one, with
+ * the reason in err (n bytes; may be NULL).
+ */
+struct sim_replay *sim_replay_from_bytes(const uint8_t *data, size_t len, char *err, size_t n);
+/** Strings from `INDEX TEXT` lines (UTF-8, index 1..255, `#` comments); -1 and err on a bad line. */
+int sim_replay_strings(struct sim_replay *r, const char *text, size_t len, char *err, size_t n);
+/** String `index` (1..255) is `text` (UTF-8); 0 or -1. */
+int sim_replay_set_string(struct sim_replay *r, unsigned index, const char *text);
+/** A BOS to answer with (Linux's `bos_descriptors` file); -1 and err if it is not one. */
+int sim_replay_set_bos(struct sim_replay *r, const uint8_t *data, size_t len, char *err, size_t n);
+/** The model for `speed` (valid until sim_replay_free; one speed at a time). */
+const struct sim_device_model *sim_replay_model(struct sim_replay *r, enum sim_speed speed);
+/** After sim_attach / sim_attach_hub with sim_replay_model(r): install the answers. */
+void sim_replay_arm(struct sim_replay *r, struct sim_device *dev);
+/** The speed the descriptors suggest: super for bcdUSB >= 3.00 with
+ * bMaxPacketSize0 9; high for endpoints only high speed allows (and no
+ * bulk endpoint below 512), or, without endpoints that tell, for
+ * bMaxPacketSize0 64 with bcdUSB >= 2.00; else full. */
+enum sim_speed sim_replay_guess_speed(const struct sim_replay *r);
+/** How many things the parser accepted but warned about; *text (if not
+ * NULL) gets the i-th warning (the first 4 are kept), NULL past them. */
+unsigned sim_replay_warnings(const struct sim_replay *r, unsigned i, const char **text);
+/** Free it; the device must be unplugged first. */
+void sim_replay_free(struct sim_replay *r);
+
 #endif

@@ -1158,10 +1158,11 @@ START_TEST(test_model_trace)
 	/* transfer TRBs the model fetched: the SETUP of GET_DESCRIPTOR(Device) */
 	CAP_HAS(&cap, "trace: xfer fetch @0x", "Setup Stage", "bRequest=0x06", "wValue=0x0100");
 	/* register accesses */
-	CAP_HAS(&cap, "trace: MMIO W PORT1+0 = 0x"); /* the port reset */
+	CAP_HAS(&cap, "trace: MMIO W PORTSC1 = 0x"); /* the port reset */
 	CAP_HAS(&cap, "trace: MMIO W DB0 = 0x00000000"); /* command doorbell */
 	CAP_HAS(&cap, "trace: MMIO W DB1 = 0x00000001"); /* slot 1 EP0 */
-	CAP_HAS(&cap, "trace: MMIO R PORT1+0 = 0x");
+	CAP_HAS(&cap, "trace: MMIO R PORTSC1 = 0x");
+	CAP_HAS(&cap, "trace: MMIO W IR0.ERDP.lo = 0x"); /* events consumed */
 	unsigned n = cap.n;
 	run_ms(&st, 50);
 	ck_assert_uint_eq(cap.n, n); /* off again */
