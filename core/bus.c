@@ -202,40 +202,116 @@ static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 	}
 }
 
-/** Completion of the synchronous helper: records that it finished. */
-static void sync_done(struct bu_usb_xfer *xfer)
-{
-	*(bool *)xfer->ctx = true;
-}
-
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
 		   void *data, uint16_t w_length, uint32_t timeout_ms)
 {
-	struct bu_usb_xfer xfer;
-	bool done = false;
+	uint8_t setup[8];
+	size_t actual = 0;
 	int rc;
 
 	if (!dev || (w_length && !data))
 		return BU_EINVAL;
-	bu_memset(&xfer, 0, sizeof(xfer));
-	xfer.ep = &dev->ep0;
-	bu_usb_setup_pack(xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
-	xfer.buf = data;
-	xfer.len = w_length;
-	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
-	xfer.complete = sync_done;
-	xfer.ctx = &done;
-	rc = bu_usb_xfer_submit(&xfer);
-	if (rc)
-		return rc;
-	/* The transfer's own deadline bounds this loop: check_timeouts
-	 * cancels it, and a failed controller fails it. */
-	while (!done) {
-		if (bu_usb_bus_poll(dev->bus) == BU_ESHUTDOWN && !done)
-			return BU_ESHUTDOWN;
+	bu_usb_setup_pack(setup, bm_request_type, b_request, w_value, w_index, w_length);
+	rc = bu_core_xfer_wait(&dev->ep0, setup, data, w_length, timeout_ms, &actual);
+	return rc ? rc : (int)actual;
+}
+
+/* ======================================================================== */
+/* Hot-plug listeners                                                       */
+/* ======================================================================== */
+
+int bu_usb_add_listener(struct bu_usb_bus *bus, struct bu_usb_listener *l)
+{
+	struct bu_usb_listener **pp;
+	int rc = 0;
+
+	if (!bus || !bus->core || !l)
+		return BU_EINVAL;
+	bus_lock(bus);
+	if (l->bus) {
+		rc = BU_EBUSY; /* on this bus or another already */
+	} else {
+		for (pp = &bus->core->listeners; *pp; pp = &(*pp)->next)
+			;
+		l->next = NULL;
+		l->bus = bus;
+		*pp = l;
 	}
-	return xfer.status ? xfer.status : (int)xfer.actual;
+	bus_unlock(bus);
+	return rc;
+}
+
+int bu_usb_remove_listener(struct bu_usb_bus *bus, struct bu_usb_listener *l)
+{
+	int rc = BU_ENOENT;
+
+	if (!bus || !bus->core || !l)
+		return BU_EINVAL;
+	bus_lock(bus);
+	for (struct bu_usb_listener **pp = &bus->core->listeners; *pp; pp = &(*pp)->next) {
+		if (*pp != l)
+			continue;
+		*pp = l->next;
+		/* A notification about to tell it tells the one after it instead. */
+		for (struct bu_core_notify *n = bus->core->notifying; n; n = n->outer)
+			if (n->next == l)
+				n->next = l->next;
+		l->next = NULL;
+		l->bus = NULL;
+		rc = 0;
+		break;
+	}
+	bus_unlock(bus);
+	return rc;
+}
+
+/** Tell the bus's events, then each listener, of an added or removed device. */
+static void notify(struct bu_usb_device *dev, bool added)
+{
+	struct bu_usb_bus *bus = dev->bus;
+	struct bu_core_notify n;
+	void (*fn)(void *ctx, struct bu_usb_device *dev);
+
+	fn = added ? bus->events.device_added : bus->events.device_removed;
+	if (fn)
+		fn(bus->events.ctx, dev);
+	/* Listeners may add and remove listeners from their callbacks: the
+	 * next one to tell is kept where bu_usb_remove_listener sees it. */
+	n.next = bus->core->listeners;
+	n.outer = bus->core->notifying;
+	bus->core->notifying = &n;
+	while (n.next) {
+		struct bu_usb_listener *l = n.next;
+
+		n.next = l->next;
+		fn = added ? l->device_added : l->device_removed;
+		if (fn)
+			fn(l->ctx, dev);
+	}
+	bus->core->notifying = n.outer;
+}
+
+void bu_core_notify_added(struct bu_usb_device *dev)
+{
+	notify(dev, true);
+}
+
+void bu_core_notify_removed(struct bu_usb_device *dev)
+{
+	notify(dev, false);
+}
+
+bool bu_core_in_callback(struct bu_usb_bus *bus)
+{
+	bool in;
+
+	/* Poll and destroy hold the (recursive) lock while their callbacks
+	 * run: a caller that holds it and sees them running is inside one. */
+	bus_lock(bus);
+	in = bus->core && bus->core->callback_depth != 0;
+	bus_unlock(bus);
+	return in;
 }
 
 /* ======================================================================== */
@@ -364,8 +440,8 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 		}
 		c = next;
 	}
-	if (!was_enumerating && bus->events.device_removed)
-		bus->events.device_removed(bus->events.ctx, dev);
+	if (!was_enumerating)
+		bu_core_notify_removed(dev);
 	dev->state = BU_DEV_GONE;
 	bu_core_dev(dev)->wake_us = 0;
 	if (bu_core_dev(dev)->waiter) {
@@ -554,6 +630,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	int rc;
 
 	bus_lock(bus);
+	bus->core->callback_depth++;
 	rc = bus->ops->poll(bus);
 	if (rc == BU_ESHUTDOWN) {
 		bus->failed = true;
@@ -586,6 +663,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	bu_core_pm_poll(bus, now);
 	bu_core_poll_drivers(bus, now);
 out:
+	bus->core->callback_depth--;
 	bus_unlock(bus);
 	return rc;
 }
@@ -602,6 +680,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 
 	if (!bus)
 		return;
+	bus->core->callback_depth++; /* listeners and drivers are told from here */
 	while (bus->devices) {
 		struct bu_usb_device *d = bus->devices;
 
@@ -618,5 +697,11 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 	plat = bus->plat;
 	bus->ops->destroy(bus);
 	BU_ASSERT(plat, !core->dying);
+	/* The embedder's listeners are on no bus any more. */
+	for (struct bu_usb_listener *l = core->listeners, *next; l; l = next) {
+		next = l->next;
+		l->next = NULL;
+		l->bus = NULL;
+	}
 	plat->free(plat->ctx, core, sizeof(*core));
 }
