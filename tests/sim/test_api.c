@@ -635,7 +635,7 @@ START_TEST(test_find)
 }
 END_TEST
 
-/* A failed device is walked over but not found. */
+/* A failed device is walked over but not found; one still enumerating is neither. */
 START_TEST(test_find_skips_failed)
 {
 	struct stack st;
@@ -654,6 +654,19 @@ START_TEST(test_find_skips_failed)
 	ck_assert_int_eq(bu_usb_foreach_device(st.bus, walk_fn, &w), 0);
 	ck_assert_uint_eq(w.n, 1);
 	ck_assert_int_eq(bu_usb_find_device(st.bus, &m, &d), BU_ENOENT);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_winusb,
+					 SIM_SPEED_HIGH));
+	for (int i = 0; i < 4000 && !count_state(&st, BU_DEV_ENUMERATING); i++)
+		run_us(&st, 250, 250);
+	ck_assert_uint_eq(count_state(&st, BU_DEV_ENUMERATING), 1);
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(bu_usb_foreach_device(st.bus, walk_fn, &w), 0);
+	ck_assert_uint_eq(w.n, 1);
+	ck_assert(settle(&st, 5000));
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(bu_usb_foreach_device(st.bus, walk_fn, &w), 0);
+	ck_assert_uint_eq(w.n, 2);
+	ck_assert_int_eq(bu_usb_find_device(st.bus, &m, &d), 0);
 	stack_down(&st);
 }
 END_TEST
@@ -741,6 +754,38 @@ START_TEST(test_claim_release)
 	ck_assert_ptr_null(iface_no(dev, 1)->owner);
 	ck_assert_int_eq(bu_usb_claim_interface(dev, 0, &me), 0);
 	ck_assert_int_eq(bu_usb_claim_interface(dev, 1, &me), 0);
+	stack_down(&st);
+}
+END_TEST
+
+static char bind_path[8];
+static const struct bu_usb_match m_path = { .flags = BU_MATCH_PATH | BU_MATCH_INTERFACE,
+					    .path = bind_path, .interface = 2 };
+static const struct bu_usb_driver d_path = { .name = "t-path", .match = &m_path,
+					     .num_match = 1, .probe = t_probe };
+
+/* A driver's rule may name a port path; it outranks a class rule. */
+START_TEST(test_bind_by_path)
+{
+	struct stack st;
+	struct bu_usb_device *dev;
+	unsigned port;
+
+	stack_up(&st, NULL, 0);
+	port = sim_usb2_port(st.sim, 2);
+	snprintf(bind_path, sizeof(bind_path), "%u", port);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_hid), 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_path), 0);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_composite,
+					 SIM_SPEED_HIGH));
+	ck_assert_ptr_nonnull(sim_attach(st.sim, port, &sim_dev_composite_msos, SIM_SPEED_HIGH));
+	ck_assert(settle(&st, 5000));
+	dev = find_pid(&st, 0x1209, 0xb030);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_ptr_eq(iface_no(dev, 2)->owner, &d_hid);
+	dev = find_pid(&st, 0x1209, 0xb031);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_ptr_eq(iface_no(dev, 2)->owner, &d_path);
 	stack_down(&st);
 }
 END_TEST
@@ -878,6 +923,7 @@ static Suite *api_suite(void)
 	tcase_add_test(f, test_find);
 	tcase_add_test(f, test_find_skips_failed);
 	tcase_add_test(c, test_claim_release);
+	tcase_add_test(c, test_bind_by_path);
 	tcase_add_test(l, test_listeners);
 	suite_add_tcase(s, x);
 	suite_add_tcase(s, f);
