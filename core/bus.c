@@ -104,6 +104,16 @@ static void bus_unlock(struct bu_usb_bus *bus)
 		bus->plat->unlock(bus->plat->ctx);
 }
 
+void bu_core_lock(struct bu_usb_bus *bus)
+{
+	bus_lock(bus);
+}
+
+void bu_core_unlock(struct bu_usb_bus *bus)
+{
+	bus_unlock(bus);
+}
+
 /** Hand a transfer to the controller driver and arm its timeout. */
 static int xfer_queue(struct bu_usb_bus *bus, struct bu_usb_xfer *xfer)
 {

@@ -86,6 +86,14 @@ static inline struct bu_core_device *bu_core_dev(const struct bu_usb_device *dev
 	return (struct bu_core_device *)(uintptr_t)dev;
 }
 
+/**
+ * Take / give back the embedder's bus lock (platform lock, recursive),
+ * where it exists: around what poll may change under a caller from
+ * another thread.
+ */
+void bu_core_lock(struct bu_usb_bus *bus);
+void bu_core_unlock(struct bu_usb_bus *bus);
+
 /** Log a formatted line for the bus ("usbN: ..."). */
 void bu_core_log(struct bu_usb_bus *bus, enum bu_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

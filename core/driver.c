@@ -322,12 +322,9 @@ void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now)
 /* ======================================================================== */
 
 /** The interface `number` of a usable device's active configuration, or why not. */
-static int claim_target(struct bu_usb_device *dev, uint8_t number, const void *owner,
-			struct bu_usb_interface **out)
+static int claim_target(struct bu_usb_device *dev, uint8_t number, struct bu_usb_interface **out)
 {
 	*out = NULL;
-	if (!dev || !owner)
-		return BU_EINVAL;
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
 	for (unsigned i = 0; i < dev->num_ifaces && i < BU_USB_MAX_IFACES; i++) {
@@ -339,32 +336,40 @@ static int claim_target(struct bu_usb_device *dev, uint8_t number, const void *o
 	return BU_ENOENT;
 }
 
-int bu_usb_claim_interface(struct bu_usb_device *dev, uint8_t number, const void *owner)
+/** Take (claim) or give back an application's claim, under the bus lock. */
+static int claim_change(struct bu_usb_device *dev, uint8_t number, const void *owner, bool claim)
 {
 	struct bu_usb_interface *intf;
-	int rc = claim_target(dev, number, owner, &intf);
+	int rc;
 
-	if (rc)
-		return rc;
-	if (intf->owner == owner && !intf->driver)
-		return 0;
-	if (intf->owner || intf->driver)
-		return BU_EBUSY;
-	intf->owner = owner;
-	return 0;
+	if (!dev || !owner)
+		return BU_EINVAL;
+	bu_core_lock(dev->bus);
+	rc = claim_target(dev, number, &intf);
+	if (!rc && claim) {
+		/* A driver's, or someone else's; claiming one's own again is fine. */
+		if (intf->driver || (intf->owner && intf->owner != owner))
+			rc = BU_EBUSY;
+		else
+			intf->owner = owner;
+	} else if (!rc) {
+		if (!intf->owner)
+			rc = BU_EINVAL; /* nothing to release */
+		else if (intf->driver || intf->owner != owner)
+			rc = BU_EBUSY; /* held by a driver (unregister it) or another owner */
+		else
+			intf->owner = NULL;
+	}
+	bu_core_unlock(dev->bus);
+	return rc;
+}
+
+int bu_usb_claim_interface(struct bu_usb_device *dev, uint8_t number, const void *owner)
+{
+	return claim_change(dev, number, owner, true);
 }
 
 int bu_usb_release_interface(struct bu_usb_device *dev, uint8_t number, const void *owner)
 {
-	struct bu_usb_interface *intf;
-	int rc = claim_target(dev, number, owner, &intf);
-
-	if (rc)
-		return rc;
-	if (!intf->owner)
-		return BU_EINVAL; /* nothing to release */
-	if (intf->driver || intf->owner != owner)
-		return BU_EBUSY; /* a driver's (unregister it) or someone else's */
-	intf->owner = NULL;
-	return 0;
+	return claim_change(dev, number, owner, false);
 }

@@ -57,6 +57,7 @@ int bu_usb_foreach_device(struct bu_usb_bus *bus, bu_usb_device_fn fn, void *ctx
 
 		/* The first visible device after `last` in tree order: each
 		 * step starts from the bus's list as it is now. */
+		bu_core_lock(bus);
 		for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
 			if (!visible(d) ||
 			    (!first && path_cmp(d->path, path_len(d), last, last_len) <= 0))
@@ -64,12 +65,15 @@ int bu_usb_foreach_device(struct bu_usb_bus *bus, bu_usb_device_fn fn, void *ctx
 			if (!next || path_cmp(d->path, path_len(d), next->path, path_len(next)) < 0)
 				next = d;
 		}
+		if (next) {
+			last_len = path_len(next);
+			for (unsigned i = 0; i < BU_USB_MAX_PATH; i++)
+				last[i] = next->path[i];
+		}
+		bu_core_unlock(bus);
 		if (!next)
 			return 0;
 		first = false;
-		last_len = path_len(next);
-		for (unsigned i = 0; i < BU_USB_MAX_PATH; i++)
-			last[i] = next->path[i];
 		rc = fn(next, ctx);
 		if (rc)
 			return rc;
