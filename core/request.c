@@ -407,13 +407,11 @@ int bu_core_xfer_wait(struct bu_usb_endpoint *ep, const uint8_t *setup, void *bu
 	 * An unplug completes it too (BU_ENODEV), with the device freed
 	 * after: only bus and xfer's results are used from here on. */
 	rc = bu_core_wait(bus, &done, xfer.timeout_ms);
-	while (!done) {
+	/* A failed controller gave everything back; one that did not is
+	 * halted and moves no data any more (xHCI 1.2 §5.4.2). */
+	while (!done && rc != BU_ESHUTDOWN) {
 		rc = bu_core_wait(bus, &done, SYNC_CANCEL_WAIT_MS);
-		/* A failed controller gave everything back; one that did not
-		 * is halted and moves no data any more (xHCI 1.2 §5.4.2). */
-		if (rc == BU_ESHUTDOWN)
-			break;
-		if (!done)
+		if (!done && rc != BU_ESHUTDOWN)
 			bu_core_log(bus, BU_LOG_WARN,
 				    "transfer on ep 0x%02x not back %u ms after its deadline",
 				    xfer.ep->address, SYNC_CANCEL_WAIT_MS);
