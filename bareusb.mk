@@ -18,6 +18,7 @@ BAREUSB_CORE_SRCS := \
 	core/bus.c \
 	core/enum.c \
 	core/driver.c \
+	core/lookup.c \
 	core/hub.c \
 	core/pm.c \
 	core/port.c \

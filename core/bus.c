@@ -303,6 +303,112 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 }
 
 /* ======================================================================== */
+/* Hot-plug listeners                                                       */
+/* ======================================================================== */
+
+int bu_usb_add_listener(struct bu_usb_bus *bus, struct bu_usb_listener *l)
+{
+	struct bu_usb_listener *last;
+	int rc = 0;
+
+	if (!bus || !bus->core || !l)
+		return BU_EINVAL;
+	bus_lock(bus);
+	if (l->bus) {
+		rc = BU_EBUSY; /* on this bus or another already */
+	} else {
+		for (last = bus->core->listeners; last && last->next; last = last->next)
+			;
+		l->next = NULL;
+		l->bus = bus;
+		if (last)
+			last->next = l;
+		else
+			bus->core->listeners = l;
+	}
+	bus_unlock(bus);
+	return rc;
+}
+
+int bu_usb_remove_listener(struct bu_usb_bus *bus, struct bu_usb_listener *l)
+{
+	struct bu_usb_listener *c, *prev;
+	int rc = BU_ENOENT;
+
+	if (!bus || !bus->core || !l)
+		return BU_EINVAL;
+	bus_lock(bus);
+	prev = NULL;
+	for (c = bus->core->listeners; c; prev = c, c = c->next) {
+		if (c != l)
+			continue;
+		if (prev)
+			prev->next = l->next;
+		else
+			bus->core->listeners = l->next;
+		/* A notification about to tell it tells the one after it instead. */
+		for (struct bu_core_notify *n = bus->core->notifying; n; n = n->outer)
+			if (n->next == l)
+				n->next = l->next;
+		l->next = NULL;
+		l->bus = NULL;
+		rc = 0;
+		break;
+	}
+	bus_unlock(bus);
+	return rc;
+}
+
+/** Tell the bus's events, then each listener, of an added or removed device. */
+static void notify(struct bu_usb_device *dev, bool added)
+{
+	struct bu_usb_bus *bus = dev->bus;
+	struct bu_core_notify n;
+
+	if (added && bus->events.device_added)
+		bus->events.device_added(bus->events.ctx, dev);
+	else if (!added && bus->events.device_removed)
+		bus->events.device_removed(bus->events.ctx, dev);
+	/* Listeners may add and remove listeners from their callbacks: the
+	 * next one to tell is kept where bu_usb_remove_listener sees it. */
+	n.next = bus->core->listeners;
+	n.outer = bus->core->notifying;
+	bus->core->notifying = &n;
+	while (n.next) {
+		struct bu_usb_listener *l = n.next;
+
+		n.next = l->next;
+		if (added && l->device_added)
+			l->device_added(l->ctx, dev);
+		else if (!added && l->device_removed)
+			l->device_removed(l->ctx, dev);
+	}
+	bus->core->notifying = n.outer;
+}
+
+void bu_core_notify_added(struct bu_usb_device *dev)
+{
+	notify(dev, true);
+}
+
+void bu_core_notify_removed(struct bu_usb_device *dev)
+{
+	notify(dev, false);
+}
+
+bool bu_core_in_callback(struct bu_usb_bus *bus)
+{
+	bool in;
+
+	/* Poll and destroy hold the (recursive) lock while their callbacks
+	 * run: a caller that holds it and sees them running is inside one. */
+	bus_lock(bus);
+	in = bus->core && bus->core->callback_depth != 0;
+	bus_unlock(bus);
+	return in;
+}
+
+/* ======================================================================== */
 /* Device lifetime                                                          */
 /* ======================================================================== */
 
@@ -417,8 +523,8 @@ static void dev_remove_one(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	bool was_enumerating = dev->state == BU_DEV_ENUMERATING ||
 			       dev->state == BU_DEV_NEW;
 
-	if (!was_enumerating && bus->events.device_removed)
-		bus->events.device_removed(bus->events.ctx, dev);
+	if (!was_enumerating)
+		bu_core_notify_removed(dev);
 	dev->state = BU_DEV_GONE;
 	bu_core_dev(dev)->wake_us = 0;
 	if (bu_core_dev(dev)->waiter) {
@@ -659,6 +765,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	int rc;
 
 	bus_lock(bus);
+	bus->core->callback_depth++;
 	rc = bus->ops->poll(bus);
 	if (rc == BU_ESHUTDOWN) {
 		bus_failed(bus);
@@ -688,6 +795,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	bu_core_pm_poll(bus, now);
 	bu_core_poll_drivers(bus, now);
 out:
+	bus->core->callback_depth--;
 	bus_unlock(bus);
 	return rc;
 }
@@ -791,6 +899,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 
 	if (!bus)
 		return;
+	bus->core->callback_depth++; /* listeners and drivers are told from here */
 	while (bus->devices) {
 		struct bu_usb_device *d = bus->devices;
 
@@ -807,5 +916,13 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 	plat = bus->plat;
 	bus->ops->destroy(bus);
 	BU_ASSERT(plat, !core->dying);
+	/* The embedder's listeners are on no bus any more. */
+	while (core->listeners) {
+		struct bu_usb_listener *l = core->listeners;
+
+		core->listeners = l->next;
+		l->next = NULL;
+		l->bus = NULL;
+	}
 	plat->free(plat->ctx, core, sizeof(*core));
 }

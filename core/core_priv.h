@@ -32,6 +32,20 @@ struct bu_core_bus {
 	struct bu_usb_device *dying;
 	struct bu_log_line log;      /* bu_core_log's line */
 	unsigned lock_depth;         /* levels of the embedder's lock the library holds */
+	/* Hot-plug listeners in the order added (bu_usb_add_listener). */
+	struct bu_usb_listener *listeners;
+	/* The notifications in progress, innermost first: a removed listener
+	 * is stepped over by each (bu_usb_remove_listener). */
+	struct bu_core_notify *notifying;
+	/* Depth of bu_usb_bus_poll / bu_usb_bus_destroy calls running: while
+	 * non-zero under the bus lock, the caller is one of their callbacks. */
+	unsigned callback_depth;
+};
+
+/** One notification walking the listeners (on its caller's stack). */
+struct bu_core_notify {
+	struct bu_usb_listener *next; /* the listener to tell next */
+	struct bu_core_notify *outer; /* the notification this one runs inside */
 };
 
 /**
@@ -140,6 +154,40 @@ struct bu_core_waiter {
 int bu_core_wait(struct bu_usb_bus *bus, const bool *done, uint32_t timeout_ms);
 /** bu_core_wait with an absolute deadline (BU_USB_NO_TIMEOUT: none of its own). */
 int bu_core_wait_until(struct bu_usb_bus *bus, const bool *done, uint64_t deadline_us);
+
+/** Tell the bus's events and listeners that a device finished enumeration. */
+void bu_core_notify_added(struct bu_usb_device *dev);
+/** Tell the bus's events and listeners that an announced device is going away. */
+void bu_core_notify_removed(struct bu_usb_device *dev);
+/**
+ * True when the caller runs inside a callback of bu_usb_bus_poll or
+ * bu_usb_bus_destroy on this bus (the synchronous API refuses then).
+ */
+bool bu_core_in_callback(struct bu_usb_bus *bus);
+
+/**
+ * The weight with which rule `m` matches a device and one alternate
+ * setting `alt` of its interface (compatible ID `compat`, "" or NULL when
+ * none), or -1 when a field it names differs. With `alt` NULL only the
+ * device fields can match.
+ */
+int bu_core_match_score(const struct bu_usb_device *dev, const struct bu_usb_alt_info *alt,
+			const char *compat, const struct bu_usb_match *m);
+/**
+ * Parse a port path string ("3.2": decimal 1..255 without leading zeros,
+ * dot-separated) into out; returns its length, 0 when it is malformed.
+ */
+unsigned bu_core_path_parse(const char *path, uint8_t out[BU_USB_MAX_PATH]);
+
+/**
+ * Submit one transfer on ep (control: with the 8 setup bytes) and wait for
+ * it through bu_core_wait: past `timeout_ms` (0: BU_USB_REQUEST_TIMEOUT_MS)
+ * it is cancelled, and waited for until the controller gave it back.
+ * Returns its status, *actual the bytes moved; after BU_ENODEV the device
+ * may be freed. Must not be called from a completion callback.
+ */
+int bu_core_xfer_wait(struct bu_usb_endpoint *ep, const uint8_t *setup, void *buf, size_t len,
+		      uint32_t timeout_ms, size_t *actual);
 
 /** Build dev->ifaces for the active configuration and probe drivers. */
 void bu_core_bind_device(struct bu_usb_device *dev);

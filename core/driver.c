@@ -52,6 +52,7 @@ static void unbind_interface(struct bu_usb_device *dev, struct bu_usb_interface 
 
 		if (o->driver == drv && o->func_first == intf->func_first) {
 			o->driver = NULL;
+			o->owner = NULL;
 			o->primary = false;
 			o->driver_data = NULL;
 		}
@@ -131,18 +132,30 @@ void bu_usb_bus_unregister_driver(struct bu_usb_bus *bus,
  * beats a Microsoft OS compatible ID, which beats a class triple. The tiers
  * must not overlap: the four field matches together (4) stay below one
  * compatible ID (16), and a compatible ID plus every field (20) below one
- * identity field (32). Within a tier the more specific rule wins.
+ * identity field (32). Within a tier the more specific rule wins. A port
+ * path names one device, as an identity field does.
  */
-#define W_IDENT 32  /* each of idVendor, idProduct */
+#define W_IDENT 32  /* each of idVendor, idProduct, the port path */
 #define W_COMPAT 16 /* the device asked for this driver by name */
 #define W_FIELD 1   /* class, subclass, protocol, interface number */
 
-/** The weight of the fields of `m` that match the interface, or -1 when one differs. */
-static int match_score(const struct bu_usb_device *dev,
-		       const struct bu_usb_interface *intf,
-		       const struct bu_usb_match *m)
+/** Whether a device's port path is the one `path` names. */
+static bool path_is(const struct bu_usb_device *dev, const char *path)
 {
-	const struct bu_usb_alt_info *a = intf->info;
+	uint8_t want[BU_USB_MAX_PATH];
+	unsigned n = bu_core_path_parse(path, want);
+
+	if (!n || n != dev->tier)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (dev->path[i] != want[i])
+			return false;
+	return true;
+}
+
+int bu_core_match_score(const struct bu_usb_device *dev, const struct bu_usb_alt_info *a,
+			const char *compat, const struct bu_usb_match *m)
+{
 	int score = 0;
 
 	if (m->flags & BU_MATCH_VENDOR) {
@@ -152,6 +165,11 @@ static int match_score(const struct bu_usb_device *dev,
 	}
 	if (m->flags & BU_MATCH_PRODUCT) {
 		if (dev->desc.idProduct != m->pid)
+			return -1;
+		score += W_IDENT;
+	}
+	if (m->flags & BU_MATCH_PATH) {
+		if (!path_is(dev, m->path))
 			return -1;
 		score += W_IDENT;
 	}
@@ -175,17 +193,24 @@ static int match_score(const struct bu_usb_device *dev,
 		score += W_FIELD;
 	}
 	if (m->flags & BU_MATCH_INTERFACE) {
-		if (intf->number != m->interface)
+		if (!a || a->number != m->interface)
 			return -1;
 		score += W_FIELD;
 	}
 	if (m->flags & BU_MATCH_COMPAT_ID) {
-		if (!m->compat_id || !intf->compat_id[0] ||
-		    bu_strcmp(intf->compat_id, m->compat_id) != 0)
+		if (!m->compat_id || !compat || !compat[0] || bu_strcmp(compat, m->compat_id) != 0)
 			return -1;
 		score += W_COMPAT;
 	}
 	return score;
+}
+
+/** The weight of the fields of `m` that match the interface, or -1 when one differs. */
+static int match_score(const struct bu_usb_device *dev,
+		       const struct bu_usb_interface *intf,
+		       const struct bu_usb_match *m)
+{
+	return bu_core_match_score(dev, intf->info, intf->compat_id, m);
 }
 
 /** Fill dev->ifaces from the active configuration (alt 0) and its IADs. */
@@ -237,6 +262,18 @@ static __attribute__((noinline)) void probe_failed(struct bu_usb_interface *intf
 		    bu_strerror(rc));
 }
 
+/** Whether an application claimed an interface of intf's IAD function. */
+static bool function_claimed(const struct bu_usb_device *dev, const struct bu_usb_interface *intf)
+{
+	for (unsigned k = 0; k < dev->num_ifaces; k++) {
+		const struct bu_usb_interface *o = &dev->ifaces[k];
+
+		if (o->func_first == intf->func_first && o->owner && !o->driver)
+			return true;
+	}
+	return false;
+}
+
 void bu_core_bind_device(struct bu_usb_device *dev)
 {
 	struct bu_usb_bus *bus = dev->bus;
@@ -251,8 +288,9 @@ void bu_core_bind_device(struct bu_usb_device *dev)
 		int best_score = -1;
 		int rc;
 
-		/* Interfaces of a function go to the driver of its first one. */
-		if (intf->driver || intf->number != intf->func_first)
+		/* Interfaces of a function go to the driver of its first one,
+		 * unless an application holds one of them. */
+		if (intf->owner || intf->number != intf->func_first || function_claimed(dev, intf))
 			continue;
 		for (unsigned d = 0; d < bus->num_drivers; d++) {
 			const struct bu_usb_driver *drv = bus->drivers[d];
@@ -270,10 +308,12 @@ void bu_core_bind_device(struct bu_usb_device *dev)
 		if (!best)
 			continue;
 		intf->driver = best;
+		intf->owner = best;
 		intf->primary = true;
 		rc = best->probe(intf, best_m);
 		if (rc) {
 			intf->driver = NULL;
+			intf->owner = NULL;
 			intf->primary = false;
 			intf->driver_data = NULL;
 			if (rc != BU_ENOTSUP)
@@ -283,9 +323,11 @@ void bu_core_bind_device(struct bu_usb_device *dev)
 		for (unsigned k = 0; k < dev->num_ifaces; k++) {
 			struct bu_usb_interface *o = &dev->ifaces[k];
 
-			if (o != intf && !o->driver && o->func_first == intf->func_first &&
-			    intf->func_count > 1)
+			if (o != intf && !o->owner && o->func_first == intf->func_first &&
+			    intf->func_count > 1) {
 				o->driver = best;
+				o->owner = best;
+			}
 		}
 	}
 }
@@ -331,4 +373,61 @@ void bu_core_poll_drivers(struct bu_usb_bus *bus, uint64_t now)
 				intf->driver->poll(intf, now);
 		}
 	}
+}
+
+/* ======================================================================== */
+/* Interface claims: an application's, or a driver's bind                   */
+/* ======================================================================== */
+
+/** The interface `number` of a usable device's active configuration, or why not. */
+static int claim_target(struct bu_usb_device *dev, uint8_t number, struct bu_usb_interface **out)
+{
+	*out = NULL;
+	if (dev->state == BU_DEV_GONE)
+		return BU_ENODEV;
+	for (unsigned i = 0; i < dev->num_ifaces && i < BU_USB_MAX_IFACES; i++) {
+		if (dev->ifaces[i].number == number) {
+			*out = &dev->ifaces[i];
+			return 0;
+		}
+	}
+	return BU_ENOENT;
+}
+
+/** Take (claim) or give back an application's claim, under the bus lock. */
+static int claim_change(struct bu_usb_device *dev, uint8_t number, const void *owner, bool claim)
+{
+	struct bu_usb_interface *intf;
+	int rc;
+
+	if (!dev || !owner)
+		return BU_EINVAL;
+	bu_usb_bus_lock(dev->bus);
+	rc = claim_target(dev, number, &intf);
+	if (!rc && claim) {
+		/* A driver's, or someone else's; claiming one's own again is fine. */
+		if (intf->driver || (intf->owner && intf->owner != owner))
+			rc = BU_EBUSY;
+		else
+			intf->owner = owner;
+	} else if (!rc) {
+		if (!intf->owner)
+			rc = BU_EINVAL; /* nothing to release */
+		else if (intf->driver || intf->owner != owner)
+			rc = BU_EBUSY; /* held by a driver (unregister it) or another owner */
+		else
+			intf->owner = NULL;
+	}
+	bu_usb_bus_unlock(dev->bus);
+	return rc;
+}
+
+int bu_usb_claim_interface(struct bu_usb_device *dev, uint8_t number, const void *owner)
+{
+	return claim_change(dev, number, owner, true);
+}
+
+int bu_usb_release_interface(struct bu_usb_device *dev, uint8_t number, const void *owner)
+{
+	return claim_change(dev, number, owner, false);
 }

@@ -773,6 +773,5 @@ void bu_core_enum_finish(struct bu_usb_device *dev, int err)
 	if (bus->enumerating)
 		bus->enumerating--;
 	bus->stats.t_settled_us = dev->t_done_us;
-	if (bus->events.device_added)
-		bus->events.device_added(bus->events.ctx, dev);
+	bu_core_notify_added(dev);
 }

@@ -406,6 +406,109 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
 	return rc;
 }
 
+/* ======================================================================== */
+/* Synchronous transfers                                                    */
+/* ======================================================================== */
+
+/*
+ * After its deadline a transfer is cancelled (check_timeouts in bus.c) and
+ * comes back once the controller let go of it. The controller driver
+ * bounds that: a Stop Endpoint that does not complete is aborted after
+ * its command timeout, and an abort that does not complete fails the
+ * controller, which gives every transfer back. This is the wait allowed
+ * for it before saying so in the log and waiting on.
+ */
+#define SYNC_CANCEL_WAIT_MS (3u * BU_USB_REQUEST_TIMEOUT_MS)
+
+/** Completion of a synchronous transfer: tell its waiter (on the caller's stack). */
+static void sync_xfer_done(struct bu_usb_xfer *xfer)
+{
+	*(bool *)xfer->ctx = true;
+}
+
+int bu_core_xfer_wait(struct bu_usb_endpoint *ep, const uint8_t *setup, void *buf, size_t len,
+		      uint32_t timeout_ms, size_t *actual)
+{
+	struct bu_usb_bus *bus = ep->dev->bus;
+	struct bu_usb_xfer xfer;
+	bool done = false;
+	int rc;
+
+	bu_memset(&xfer, 0, sizeof(xfer));
+	xfer.ep = ep;
+	if (setup)
+		bu_memcpy(xfer.setup, setup, sizeof(xfer.setup));
+	xfer.buf = buf;
+	xfer.len = len;
+	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
+	xfer.complete = sync_xfer_done;
+	xfer.ctx = &done;
+	rc = bu_usb_xfer_submit(&xfer);
+	if (rc)
+		return rc;
+	/* The transfer's own deadline cancels it (BU_ETIMEDOUT); then wait
+	 * for it to come back, however long the controller takes to let go:
+	 * until then it may still touch buf, and xfer lives on this stack.
+	 * An unplug completes it too (BU_ENODEV), with the device freed
+	 * after: only bus and xfer's results are used from here on. */
+	rc = bu_core_wait(bus, &done, xfer.timeout_ms);
+	/* A failed controller gave everything back; one that did not is
+	 * halted and moves no data any more (xHCI 1.2 §5.4.2). */
+	while (!done && rc != BU_ESHUTDOWN) {
+		rc = bu_core_wait(bus, &done, SYNC_CANCEL_WAIT_MS);
+		if (!done && rc != BU_ESHUTDOWN)
+			bu_core_log(bus, BU_LOG_WARN,
+				    "transfer on ep 0x%02x not back %u ms after its deadline",
+				    xfer.ep->address, SYNC_CANCEL_WAIT_MS);
+	}
+	if (!done)
+		return BU_ESHUTDOWN;
+	*actual = xfer.actual;
+	return xfer.status;
+}
+
+/** bu_usb_bulk and bu_usb_interrupt: one transfer on an endpoint of `type`, waited for. */
+static int sync_xfer(struct bu_usb_device *dev, uint8_t ep_address, uint8_t type, void *buf,
+		     size_t len, size_t *actual, uint32_t timeout_ms)
+{
+	struct bu_usb_endpoint *ep;
+	size_t moved = 0;
+	int rc;
+
+	if (actual)
+		*actual = 0;
+	if (!dev || (len && !buf))
+		return BU_EINVAL;
+	rc = dev_usable(dev);
+	if (rc)
+		return rc;
+	if (bu_core_in_callback(dev->bus))
+		return BU_EBUSY; /* its poll would run inside the poll that called it */
+	if (USB_ENDPOINT_NUMBER(ep_address) == 0 || (ep_address & 0x70))
+		return BU_EINVAL;
+	ep = bu_usb_find_endpoint(dev, ep_address);
+	if (!ep)
+		return BU_ENOENT;
+	if (ep->type != type)
+		return BU_EINVAL;
+	rc = bu_core_xfer_wait(ep, NULL, buf, len, timeout_ms, &moved);
+	if (actual)
+		*actual = moved;
+	return rc;
+}
+
+int bu_usb_bulk(struct bu_usb_device *dev, uint8_t ep_address, void *buf, size_t len,
+		size_t *actual, uint32_t timeout_ms)
+{
+	return sync_xfer(dev, ep_address, BU_EP_BULK, buf, len, actual, timeout_ms);
+}
+
+int bu_usb_interrupt(struct bu_usb_device *dev, uint8_t ep_address, void *buf, size_t len,
+		     size_t *actual, uint32_t timeout_ms)
+{
+	return sync_xfer(dev, ep_address, BU_EP_INTERRUPT, buf, len, actual, timeout_ms);
+}
+
 uint32_t bu_usb_frame_number(struct bu_usb_bus *bus)
 {
 	uint32_t f;

@@ -1,8 +1,9 @@
 /*
  * The smallest useful bareusb embedding: an i686 kernel that finds the
  * xHCI controller on PCI, hands bareusb a platform table, waits for the
- * bus to enumerate, and reads a USB stick's SCSI INQUIRY data with three
- * bulk transfers (USB Mass Storage Class Bulk-Only Transport 1.0, §5).
+ * bus to enumerate, finds a USB stick by its interface class and claims
+ * it, and reads its SCSI INQUIRY data with three synchronous bulk
+ * transfers (USB Mass Storage Class Bulk-Only Transport 1.0, §5).
  *
  * Everything a real kernel would already have is here in its shortest
  * form: a serial console, PCI configuration access, a clock, and memory.
@@ -306,61 +307,53 @@ static uintptr_t find_xhci(struct bu_xhci_pci *id)
 }
 
 /* ------------------------------------------------------------------------ */
-/* A bulk transfer, waited for                                              */
-
-static void xfer_done(struct bu_usb_xfer *x)
-{
-	*(bool *)x->ctx = true;
-}
-
-static int bulk(struct bu_usb_endpoint *ep, void *buf, size_t len, size_t *actual)
-{
-	bool done = false;
-	struct bu_usb_xfer x = {
-		.ep = ep, .buf = buf, .len = len, .timeout_ms = 2000,
-		.complete = xfer_done, .ctx = &done,
-	};
-	int rc = bu_usb_xfer_submit(&x);
-
-	if (rc)
-		return rc;
-	while (!done) /* the transfer's timeout bounds this */
-		bu_usb_bus_poll(ep->dev->bus);
-	*actual = x.actual;
-	return x.status;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Mass storage: INQUIRY over Bulk-Only Transport                           */
 
+/* The stick: its device, bulk endpoint addresses, and our claim on it. */
 struct stick {
-	struct bu_usb_endpoint *in, *out;
+	struct bu_usb_device *dev;
+	uint8_t in, out;
 };
 
-/* Called from poll when a device has finished enumeration. */
+/* Hot-plug listener: called from poll when a device has finished enumeration. */
 static void device_added(void *ctx, struct bu_usb_device *dev)
 {
-	struct stick *s = ctx;
-
+	(void)ctx;
 	kprintf("example: %04x:%04x \"%s\" on port %u: %s\n", dev->desc.idVendor,
 		dev->desc.idProduct, dev->product, dev->port,
 		dev->state == BU_DEV_CONFIGURED ? "configured" : bu_strerror(dev->error));
-	for (unsigned i = 0; i < dev->num_ifaces && !s->in; i++) {
+}
+
+/* Find a Bulk-Only mass-storage interface, claim it, note its endpoints. */
+static bool stick_find(struct bu_usb_bus *bus, struct stick *s)
+{
+	static const struct bu_usb_match bot = {
+		.flags = BU_MATCH_CLASS | BU_MATCH_PROTOCOL, .class_code = 0x08, .protocol = 0x50,
+	};
+	struct bu_usb_device *dev;
+
+	if (bu_usb_find_device(bus, &bot, &dev))
+		return false;
+	for (unsigned i = 0; i < dev->num_ifaces; i++) {
 		const struct bu_usb_alt_info *alt = dev->ifaces[i].info;
 		const struct bu_usb_ep_info *eps =
 			dev->configs[dev->active_config].eps + alt->first_ep;
 
-		if (alt->class_code != 0x08 || alt->protocol != 0x50) /* BOT */
+		if (alt->class_code != 0x08 || alt->protocol != 0x50 ||
+		    bu_usb_claim_interface(dev, alt->number, s))
 			continue;
 		for (unsigned e = 0; e < alt->num_eps; e++) {
-			struct bu_usb_endpoint *ep = bu_usb_find_endpoint(dev, eps[e].address);
-
-			if (ep && ep->type == BU_EP_BULK && (ep->address & 0x80))
-				s->in = ep;
-			else if (ep && ep->type == BU_EP_BULK)
-				s->out = ep;
+			if ((eps[e].attributes & 3) != BU_EP_BULK)
+				continue;
+			if (eps[e].address & 0x80)
+				s->in = eps[e].address;
+			else
+				s->out = eps[e].address;
 		}
+		s->dev = dev;
+		return s->in && s->out;
 	}
+	return false;
 }
 
 static bool inquiry(struct stick *s)
@@ -377,11 +370,11 @@ static bool inquiry(struct stick *s)
 	cbw[14] = 6;			    /* bCBWCBLength */
 	cbw[15] = 0x12;			    /* INQUIRY */
 	cbw[19] = sizeof(data);		    /* allocation length */
-	rc = bulk(s->out, cbw, sizeof(cbw), &got);
+	rc = bu_usb_bulk(s->dev, s->out, cbw, sizeof(cbw), &got, 2000);
 	if (!rc)
-		rc = bulk(s->in, data, sizeof(data), &got);
+		rc = bu_usb_bulk(s->dev, s->in, data, sizeof(data), &got, 2000);
 	if (!rc)
-		rc = bulk(s->in, csw, sizeof(csw), &got);
+		rc = bu_usb_bulk(s->dev, s->in, csw, sizeof(csw), &got, 2000);
 	if (rc) {
 		kprintf("example: INQUIRY failed: %s\n", bu_strerror(rc));
 		return false;
@@ -400,6 +393,7 @@ void kmain(void);
 void kmain(void)
 {
 	struct bu_xhci_options opts = { 0 };
+	static struct bu_usb_listener hotplug = { .device_added = device_added };
 	struct stick stick = { 0 };
 	struct bu_usb_bus *bus;
 	uintptr_t bar;
@@ -417,8 +411,7 @@ void kmain(void)
 		kprintf("example: bu_xhci_create: %s\n", bu_strerror(rc));
 		finish(false);
 	}
-	bus->events.ctx = &stick;
-	bus->events.device_added = device_added;
+	bu_usb_add_listener(bus, &hotplug);
 
 	/* Poll until every port has settled (ports are debounced for 100 ms,
 	 * USB 2.0 §7.1.7.3), at most 5 s. */
@@ -430,7 +423,7 @@ void kmain(void)
 			break;
 	}
 	kprintf("example: bus settled after %u ms\n", (unsigned)bu_div64_u32(clock_now() - start, 1000u, NULL));
-	if (!stick.in || !stick.out) {
+	if (!stick_find(bus, &stick)) {
 		kprintf("example: no mass-storage device\n");
 		finish(false);
 	}

@@ -233,13 +233,17 @@ enum bu_usb_match_flags {
 	BU_MATCH_INTERFACE = 1 << 5, /**< bInterfaceNumber */
 	BU_MATCH_COMPAT_ID = 1 << 6, /**< Microsoft OS compatible ID */
 	BU_MATCH_DEV_CLASS = 1 << 7, /**< bDeviceClass (with class_code) */
+	BU_MATCH_PATH = 1 << 8,      /**< the device's port path (`path`), as usbdev lines print it */
 };
 
 /**
  * One match rule. A driver binds an interface when every field named in
  * `flags` matches. Among several matching rules the heaviest wins, ranked
- * as Windows ranks IDs: VID/PID beats a Microsoft OS compatible ID, which
- * beats class/subclass/protocol (core/driver.c has the weights).
+ * as Windows ranks IDs: VID/PID (and a port path) beats a Microsoft OS
+ * compatible ID, which beats class/subclass/protocol (core/driver.c has
+ * the weights). The same rule finds devices (bu_usb_device_match,
+ * bu_usb_find_device), where the interface fields match any alternate
+ * setting of any interface of the active configuration.
  */
 struct bu_usb_match {
 	uint16_t flags;       /**< BU_MATCH_* */
@@ -248,6 +252,12 @@ struct bu_usb_match {
 	uint8_t interface;
 	const char *compat_id; /**< e.g. "WINUSB" (MS OS descriptors) */
 	const void *data;      /**< driver's own data for this rule */
+	/**
+	 * With BU_MATCH_PATH: the root port number, then each hub port on the
+	 * way down, dot-separated decimal ("3" or "3.2"), exactly as the
+	 * usbdev lines print it; a malformed path matches nothing.
+	 */
+	const char *path;
 };
 
 struct bu_usb_driver;
@@ -263,6 +273,12 @@ struct bu_usb_interface {
 	const struct bu_usb_driver *driver; /**< bound driver or NULL */
 	bool primary;         /**< the driver was probed with this interface */
 	void *driver_data;    /**< the driver's per-interface state */
+	/**
+	 * Who holds the interface: its bound driver (the same pointer as
+	 * `driver`; a bind is a claim), an application's token given to
+	 * bu_usb_claim_interface, or NULL when it is free.
+	 */
+	const void *owner;
 	char compat_id[9];    /**< MS OS compatible ID, "" when none */
 	char subcompat_id[9];
 };
@@ -590,7 +606,11 @@ struct bu_usb_bus_stats {
 	unsigned devices_failed;
 };
 
-/** Event callbacks for the embedder; any may be NULL. */
+/**
+ * Event callbacks for the embedder; any may be NULL. device_added and
+ * device_removed work as one more hot-plug listener, told before those
+ * added with bu_usb_add_listener.
+ */
 struct bu_usb_bus_events {
 	void *ctx;
 	/** A device finished enumeration (configured, or failed with dev->error). */
@@ -624,6 +644,33 @@ struct bu_usb_monitor {
 	void *ctx;
 	void (*urb)(void *ctx, const struct bu_usb_xfer *xfer, enum bu_usb_mon_event ev,
 		    int status);
+};
+
+/**
+ * A hot-plug listener: owned by the embedder (no allocation), put on a bus
+ * with bu_usb_add_listener and kept valid until bu_usb_remove_listener or
+ * the bus's destroy returned. Zero it, then fill the callbacks and ctx.
+ * Both callbacks run from bu_usb_bus_poll (and from bu_usb_bus_destroy,
+ * for the devices it removes), in the order the listeners were added.
+ */
+struct bu_usb_listener {
+	/**
+	 * A device finished enumeration: configured, or failed (dev->error
+	 * says why). May be NULL.
+	 */
+	void (*device_added)(void *ctx, struct bu_usb_device *dev);
+	/**
+	 * A device told as added is going away: its pointer stays valid until
+	 * this returns, and must not be used after. Its queued transfers then
+	 * complete with BU_ENODEV, its class drivers' remove() runs and it is
+	 * freed. May be NULL.
+	 */
+	void (*device_removed)(void *ctx, struct bu_usb_device *dev);
+	void *ctx;            /**< passed back to the callbacks */
+	/** Private: the next listener on the bus (core/bus.c). */
+	struct bu_usb_listener *next;
+	/** Private: the bus it is on, NULL while on none. */
+	struct bu_usb_bus *bus;
 };
 
 /** A USB bus (one per controller). Created by the controller driver. */
@@ -870,6 +917,137 @@ uint32_t bu_usb_frame_number(struct bu_usb_bus *bus);
  * output is truncated when that is >= size.
  */
 size_t bu_usb_device_json(const struct bu_usb_device *dev, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Hot-plug listeners                                                       */
+
+/**
+ * Add a hot-plug listener to a started bus (after the listeners already
+ * there). It is told of devices added and removed from then on, not of
+ * those already on the bus: bu_usb_foreach_device lists them. Returns
+ * BU_EINVAL for a NULL bus or listener, BU_EBUSY when the listener is on
+ * a bus already. Callable from callbacks; a listener added from inside
+ * one may or may not be told of the event in progress.
+ */
+int bu_usb_add_listener(struct bu_usb_bus *bus, struct bu_usb_listener *l);
+/**
+ * Take a listener off its bus; it is not called again once this returns,
+ * and the embedder may reuse or free it. Safe from inside any callback,
+ * the listener's own included, while other listeners are being told.
+ * Returns BU_EINVAL for NULL arguments, BU_ENOENT when it is not on `bus`.
+ */
+int bu_usb_remove_listener(struct bu_usb_bus *bus, struct bu_usb_listener *l);
+
+/* ------------------------------------------------------------------------ */
+/* Finding devices                                                          */
+/*                                                                          */
+/* A device pointer obtained here is valid until the device's removal is   */
+/* told (device_removed, bu_usb_listener) and must not be used once that   */
+/* returned. The core tells it from bu_usb_bus_poll, which every           */
+/* synchronous helper runs: after one returned BU_ENODEV the device may be */
+/* gone. None of these poll the bus; all are callable from callbacks.      */
+
+/**
+ * Called once per device by bu_usb_foreach_device; return 0 to go on, or a
+ * non-zero value to stop the walk (bu_usb_foreach_device returns it).
+ */
+typedef int (*bu_usb_device_fn)(struct bu_usb_device *dev, void *ctx);
+
+/**
+ * Call fn for every device of the bus whose enumeration ended (configured,
+ * or failed: the devices told to device_added and not yet removed), in
+ * tree order: by root port, each hub followed by the devices below it by
+ * port number (the order of their paths). Safe with hot-plug: fn may do
+ * anything, synchronous transfers that poll the bus included; a device
+ * removed meanwhile is not visited, one added meanwhile is visited when
+ * its path comes after the device being visited. Returns 0 once all were
+ * visited, fn's non-zero value when it stopped, BU_EINVAL for a NULL bus
+ * or fn.
+ */
+int bu_usb_foreach_device(struct bu_usb_bus *bus, bu_usb_device_fn fn, void *ctx);
+
+/**
+ * Whether a device matches every field `m` names: BU_MATCH_VENDOR,
+ * _PRODUCT, _DEV_CLASS (bDeviceClass) need its device descriptor,
+ * BU_MATCH_PATH its port path; the interface fields (BU_MATCH_CLASS,
+ * _SUBCLASS, _PROTOCOL, _INTERFACE, _COMPAT_ID) must all hold for one
+ * alternate setting of one interface of its active configuration. A rule
+ * with no flags matches any device. False for NULL arguments, unknown
+ * flags or a malformed path.
+ */
+bool bu_usb_device_match(const struct bu_usb_device *dev, const struct bu_usb_match *m);
+
+/**
+ * The first configured device (state BU_DEV_CONFIGURED) in tree order that
+ * matches `m`, in *dev. Returns 0; BU_ENOENT when none does; BU_EINVAL for
+ * NULL arguments, unknown flags, a NULL or malformed path with
+ * BU_MATCH_PATH, or a NULL compat_id with BU_MATCH_COMPAT_ID (then *dev
+ * is NULL too, when dev is not).
+ */
+int bu_usb_find_device(struct bu_usb_bus *bus, const struct bu_usb_match *m,
+		       struct bu_usb_device **dev);
+
+/* ------------------------------------------------------------------------ */
+/* Interface ownership                                                      */
+
+/**
+ * Claim interface `number` of the active configuration for `owner` (any
+ * non-NULL token the caller chooses, e.g. its handle): no class driver is
+ * bound to a claimed interface (nor to the IAD function it belongs to),
+ * and no one else can claim it. A class driver's bind is a claim too:
+ * an interface with a driver bound is BU_EBUSY. Claiming it again for the
+ * same owner is 0. Claims end when the device goes away or its
+ * configuration changes (bu_usb_set_configuration); bu_usb_set_interface
+ * keeps them. The claim does not guard transfers: endpoints stay open to
+ * anyone holding the device. Callable from callbacks.
+ * Returns 0; BU_EINVAL (NULL dev or owner), BU_ENODEV (device gone),
+ * BU_ENOENT (no such interface in the active configuration), BU_EBUSY
+ * (held by a driver or another owner).
+ */
+int bu_usb_claim_interface(struct bu_usb_device *dev, uint8_t number, const void *owner);
+/**
+ * Give up an application's claim. The interface is free again; class
+ * drivers are offered it at the next binding (a driver registered, a
+ * configuration set), not at once. Returns 0; BU_EINVAL (NULL dev or
+ * owner, or the interface is not claimed), BU_ENODEV, BU_ENOENT (no such
+ * interface), BU_EBUSY (a driver or another owner holds it).
+ */
+int bu_usb_release_interface(struct bu_usb_device *dev, uint8_t number, const void *owner);
+
+/* ------------------------------------------------------------------------ */
+/* Synchronous bulk and interrupt transfers                                 */
+
+/**
+ * Move `len` bytes on bulk endpoint `ep_address` (bEndpointAddress; bit 7
+ * gives the direction: IN reads into buf, OUT writes from it) and wait:
+ * polls the bus (through the core's one wait loop) until the transfer
+ * completes or `timeout_ms` (0: BU_USB_REQUEST_TIMEOUT_MS) passes. On the
+ * timeout the transfer is cancelled and the call waits for the controller
+ * to give it back: it never returns while the controller may still touch
+ * buf. *actual (when not NULL) gets the bytes moved, also on an error; a
+ * short IN transfer is not an error (0, *actual < len). No zero-length
+ * packet is added after an OUT transfer. Returns 0 or:
+ *  - BU_EINVAL: NULL dev, NULL buf with len, EP0, an address with bits
+ *    6:4 set, an endpoint that is not bulk;
+ *  - BU_ENOENT: no such endpoint open in the current configuration and
+ *    alternate settings;
+ *  - BU_EBUSY: called from a callback running inside bu_usb_bus_poll or
+ *    bu_usb_bus_destroy (the synchronous API must not be);
+ *  - BU_ETIMEDOUT, BU_ESTALL, BU_EPROTO, BU_EBABBLE, ...: the transfer's
+ *    completion; BU_ENODEV: the device is gone (also when unplugged
+ *    during the wait: dev must not be used again); BU_ESHUTDOWN: the
+ *    controller failed.
+ */
+int bu_usb_bulk(struct bu_usb_device *dev, uint8_t ep_address, void *buf, size_t len,
+		size_t *actual, uint32_t timeout_ms);
+/**
+ * bu_usb_bulk for an interrupt endpoint: the controller moves the data in
+ * the endpoint's service intervals, and an IN transfer ends at the first
+ * short packet, so a read of wMaxPacketSize bytes usually returns one
+ * report. BU_EINVAL when the endpoint is not an interrupt endpoint.
+ */
+int bu_usb_interrupt(struct bu_usb_device *dev, uint8_t ep_address, void *buf, size_t len,
+		     size_t *actual, uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }

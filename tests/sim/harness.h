@@ -178,6 +178,17 @@ static inline unsigned count_state(struct stack *st, enum bu_usb_dev_state state
 	return n;
 }
 
+/* The interface object of bInterfaceNumber `number` (the test fails without one). */
+static inline const struct bu_usb_interface *iface_no(const struct bu_usb_device *dev,
+						      uint8_t number)
+{
+	for (unsigned i = 0; i < dev->num_ifaces; i++)
+		if (dev->ifaces[i].number == number)
+			return &dev->ifaces[i];
+	ck_abort_msg("no interface %u", number);
+	return NULL;
+}
+
 static inline const char *json_of(const struct bu_usb_device *dev)
 {
 	static char buf[8192];

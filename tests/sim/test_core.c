@@ -609,15 +609,6 @@ T_DRIVER(d_kbd_vidpid, "t-kbd-vidpid",
 	 .flags = BU_MATCH_VENDOR | BU_MATCH_PRODUCT | BU_MATCH_INTERFACE, .vid = 0x1209,
 	 .pid = 0xb030, .interface = 2);
 
-static const struct bu_usb_interface *iface_no(const struct bu_usb_device *dev, uint8_t number)
-{
-	for (unsigned i = 0; i < dev->num_ifaces; i++)
-		if (dev->ifaces[i].number == number)
-			return &dev->ifaces[i];
-	ck_abort_msg("no interface %u", number);
-	return NULL;
-}
-
 /* The interfaces of an IAD function go to one driver, probed once with the first. */
 START_TEST(test_bind_iad_function)
 {
