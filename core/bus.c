@@ -75,6 +75,35 @@ void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size)
 		bus->plat->free(bus->plat->ctx, p, size);
 }
 
+int bu_usb_dma_buf_alloc(struct bu_usb_bus *bus, struct bu_usb_dma_buf *b, size_t len)
+{
+	size_t size = (BU_MAX(len, (size_t)1) + BU_DMA_ALIGN - 1) & ~(size_t)(BU_DMA_ALIGN - 1);
+
+	b->cpu = bus->plat->dma_alloc(bus->plat->ctx, size, BU_DMA_ALIGN, 0, bus->dma_mask,
+				      &b->bus);
+	if (!b->cpu)
+		return BU_ENOMEM;
+	b->size = size;
+	bu_memset(b->cpu, 0, size);
+	return 0;
+}
+
+void bu_usb_dma_buf_free(struct bu_usb_bus *bus, struct bu_usb_dma_buf *b)
+{
+	if (b->cpu)
+		bus->plat->dma_free(bus->plat->ctx, b->cpu, b->bus, b->size);
+	b->cpu = NULL;
+	b->size = 0;
+}
+
+void bu_usb_xfer_set_dma(struct bu_usb_xfer *xfer, const struct bu_usb_dma_buf *b, size_t len)
+{
+	xfer->buf = len ? b->cpu : NULL;
+	xfer->dma = b->bus;
+	xfer->len = len;
+	xfer->flags |= BU_XFER_DMA;
+}
+
 /* ======================================================================== */
 /* Transfers                                                                */
 /* ======================================================================== */
@@ -212,17 +241,28 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
 		   void *data, uint16_t w_length, uint32_t timeout_ms)
 {
+	return bu_core_control(dev, bm_request_type, b_request, w_value, w_index, data, NULL,
+			       w_length, timeout_ms);
+}
+
+int bu_core_control(struct bu_usb_device *dev, uint8_t bm_request_type,
+		    uint8_t b_request, uint16_t w_value, uint16_t w_index,
+		    void *data, const struct bu_usb_dma_buf *dma, uint16_t w_length,
+		    uint32_t timeout_ms)
+{
 	struct bu_usb_xfer xfer;
 	bool done = false;
 	int rc;
 
-	if (!dev || (w_length && !data))
+	if (!dev || (w_length && !data && !dma) || (dma && w_length > dma->size))
 		return BU_EINVAL;
 	bu_memset(&xfer, 0, sizeof(xfer));
 	xfer.ep = &dev->ep0;
 	bu_usb_setup_pack(xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
 	xfer.buf = data;
 	xfer.len = w_length;
+	if (dma)
+		bu_usb_xfer_set_dma(&xfer, dma, w_length);
 	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
 	xfer.complete = sync_done;
 	xfer.ctx = &done;
@@ -252,11 +292,6 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 
 	if (!dev)
 		return NULL;
-	bu_core_dev(dev)->ctrl_buf = bu_core_alloc(bus, BU_CORE_CTRL_BUF_LEN);
-	if (!bu_core_dev(dev)->ctrl_buf) {
-		bu_core_free(bus, cd, sizeof(*cd));
-		return NULL;
-	}
 	dev->bus = bus;
 	dev->parent = parent;
 	dev->port = (uint8_t)port;
@@ -303,7 +338,7 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	bu_core_free(bus, dev->bos_raw, dev->bos_raw_len);
 	bu_core_enum_free(dev);
 	bu_core_free(bus, dev->msos, sizeof(*dev->msos));
-	bu_core_free(bus, bu_core_dev(dev)->ctrl_buf, BU_CORE_CTRL_BUF_LEN);
+	bu_usb_dma_buf_free(bus, &bu_core_dev(dev)->ctrl_dma);
 	bu_core_free(bus, bu_core_dev(dev), sizeof(struct bu_core_device));
 }
 
