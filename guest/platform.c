@@ -22,8 +22,9 @@ static void plat_write32(void *ctx, uintptr_t addr, uint32_t val)
 }
 
 /*
- * x86 DMA is cache-coherent: no dma_sync_* hooks. The arena lies in the
- * first 4 GiB (the guest runs in QEMU's low RAM), so every DMA mask the
+ * QEMU's PCIe DMA is cache-coherent (x86_64, and aarch64 virt, whose host
+ * bridge the device tree marks dma-coherent): no dma_sync_* hooks. The
+ * arena lies in RAM below 4 GiB on both machines, so every DMA mask the
  * library passes is met; the checks say so rather than assume it.
  */
 static void *plat_dma_alloc(void *ctx, size_t size, size_t align,
