@@ -77,6 +77,44 @@ void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size)
 		bus->plat->free(bus->plat->ctx, p, size);
 }
 
+static void bus_lock(struct bu_usb_bus *bus);
+static void bus_unlock(struct bu_usb_bus *bus);
+
+/* The DMA buffers are the bus's memory: taken and given back under its
+ * lock, whoever asks (platform.h's rule). */
+int bu_usb_dma_buf_alloc(struct bu_usb_bus *bus, struct bu_usb_dma_buf *b, size_t len)
+{
+	size_t size = (BU_MAX(len, (size_t)1) + BU_DMA_ALIGN - 1) & ~(size_t)(BU_DMA_ALIGN - 1);
+
+	bus_lock(bus);
+	b->cpu = bus->plat->dma_alloc(bus->plat->ctx, size, BU_DMA_ALIGN, 0, bus->dma_mask,
+				      &b->bus);
+	bus_unlock(bus);
+	if (!b->cpu)
+		return BU_ENOMEM;
+	b->size = size;
+	bu_memset(b->cpu, 0, size);
+	return 0;
+}
+
+void bu_usb_dma_buf_free(struct bu_usb_bus *bus, struct bu_usb_dma_buf *b)
+{
+	bus_lock(bus);
+	if (b->cpu)
+		bus->plat->dma_free(bus->plat->ctx, b->cpu, b->bus, b->size);
+	bus_unlock(bus);
+	b->cpu = NULL;
+	b->size = 0;
+}
+
+void bu_usb_xfer_set_dma(struct bu_usb_xfer *xfer, const struct bu_usb_dma_buf *b, size_t len)
+{
+	xfer->buf = len ? b->cpu : NULL;
+	xfer->dma = b->bus;
+	xfer->len = len;
+	xfer->flags |= BU_XFER_DMA;
+}
+
 /* ======================================================================== */
 /* Transfers                                                                */
 /* ======================================================================== */
@@ -269,11 +307,20 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		   uint8_t b_request, uint16_t w_value, uint16_t w_index,
 		   void *data, uint16_t w_length, uint32_t timeout_ms)
 {
+	return bu_core_control(dev, bm_request_type, b_request, w_value, w_index, data, NULL,
+			       w_length, timeout_ms);
+}
+
+int bu_core_control(struct bu_usb_device *dev, uint8_t bm_request_type,
+		    uint8_t b_request, uint16_t w_value, uint16_t w_index,
+		    void *data, const struct bu_usb_dma_buf *dma, uint16_t w_length,
+		    uint32_t timeout_ms)
+{
 	struct bu_usb_bus *bus;
 	struct sync_req *s;
 	int rc;
 
-	if (!dev || (w_length && !data))
+	if (!dev || (w_length && !data && !dma) || (dma && w_length > dma->size))
 		return BU_EINVAL;
 	bus = dev->bus;
 	BU_UNDER_LOCK(bus, s = bu_core_alloc(bus, sizeof(*s)));
@@ -284,6 +331,8 @@ int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 	bu_usb_setup_pack(s->xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
 	s->xfer.buf = data;
 	s->xfer.len = w_length;
+	if (dma)
+		bu_usb_xfer_set_dma(&s->xfer, dma, w_length);
 	s->xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
 	s->xfer.complete = sync_done;
 	s->xfer.ctx = s;
@@ -422,11 +471,6 @@ static struct bu_usb_device *dev_create(struct bu_usb_bus *bus,
 
 	if (!dev)
 		return NULL;
-	bu_core_dev(dev)->ctrl_buf = bu_core_alloc(bus, BU_CORE_CTRL_BUF_LEN);
-	if (!bu_core_dev(dev)->ctrl_buf) {
-		bu_core_free(bus, cd, sizeof(*cd));
-		return NULL;
-	}
 	dev->bus = bus;
 	dev->parent = parent;
 	dev->port = (uint8_t)port;
@@ -473,7 +517,7 @@ static void dev_destroy(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 	bu_core_free(bus, dev->bos_raw, dev->bos_raw_len);
 	bu_core_enum_free(dev);
 	bu_core_free(bus, dev->msos, sizeof(*dev->msos));
-	bu_core_free(bus, bu_core_dev(dev)->ctrl_buf, BU_CORE_CTRL_BUF_LEN);
+	bu_usb_dma_buf_free(bus, &bu_core_dev(dev)->ctrl_dma);
 	bu_core_free(bus, bu_core_dev(dev), sizeof(struct bu_core_device));
 }
 

@@ -62,7 +62,7 @@ struct bu_core_device {
 	uint64_t wake_us;    /* the step's timer, 0 = none */
 	int step_status;     /* how the step's request or operation ended (enum.c step_later) */
 	struct bu_usb_xfer ctrl; /* the enumeration's control transfer */
-	uint8_t *ctrl_buf;   /* its buffer, BU_CORE_CTRL_BUF_LEN bytes */
+	struct bu_usb_dma_buf ctrl_dma; /* its buffer (bu_core_enum_buf), while enumerating */
 	bool ctrl_busy;
 	int ctrl_status;
 	void *msos_fetch;    /* MS OS descriptor fetch in progress */
@@ -113,6 +113,14 @@ void *bu_core_alloc(struct bu_usb_bus *bus, size_t size);
 void bu_core_free(struct bu_usb_bus *bus, void *p, size_t size);
 /** The platform clock. */
 uint64_t bu_core_now(struct bu_usb_bus *bus);
+/**
+ * bu_usb_control with the data stage in `data` (mapped by the controller
+ * driver) or, when `dma` is given, in that DMA buffer.
+ */
+int bu_core_control(struct bu_usb_device *dev, uint8_t bm_request_type,
+		    uint8_t b_request, uint16_t w_value, uint16_t w_index,
+		    void *data, const struct bu_usb_dma_buf *dma, uint16_t w_length,
+		    uint32_t timeout_ms);
 
 /**
  * Create a device at `port` of `parent` (NULL: a root port) and start its
@@ -307,6 +315,12 @@ struct bu_usb_device *bu_port_child(const struct bu_port_hub *hub, const struct 
  */
 void bu_core_toggle_poll(struct bu_usb_device *dev);
 
+/**
+ * Make the device's enumeration buffer (bu_core_device.ctrl_dma, DMA
+ * memory) hold at least `len` bytes; its contents are not kept when it
+ * grows. 0 or BU_ENOMEM (the old buffer stays).
+ */
+int bu_core_enum_buf(struct bu_usb_device *dev, struct bu_usb_bus *bus, size_t len);
 /** Start enumerating a new device (its port is reset and recovered). */
 void bu_core_enum_start(struct bu_usb_device *dev);
 /** The device's enumeration timer (bu_core_device.wake_us) fired, or its step's request came back (step_status). */

@@ -77,10 +77,9 @@ static const struct enum_step_row steps[ST_COUNT];
 
 static void log_malformed(struct bu_usb_device *dev, const char *why);
 
-/** Temporary state of a Microsoft OS descriptor fetch. */
+/** Temporary state of a Microsoft OS descriptor fetch (its replies land in enum_buf). */
 struct msos_fetch_state {
 	struct bu_msos_fetch f;
-	uint8_t buf[BU_MSOS_MAX_DESC];
 };
 
 /* ======================================================================== */
@@ -124,18 +123,41 @@ static int started(int rc)
 	return rc ? rc : STEP_WAIT;
 }
 
-/** Send `setup` (and its data stage in buf) on EP0 for the current step. */
-static int dev_request(struct bu_usb_device *dev, const uint8_t setup[8], void *buf,
-		       uint16_t len, uint32_t timeout_ms)
+int bu_core_enum_buf(struct bu_usb_device *dev, struct bu_usb_bus *bus, size_t len)
+{
+	struct bu_usb_dma_buf *cur = &bu_core_dev(dev)->ctrl_dma, b;
+
+	if (cur->cpu && cur->size >= len)
+		return 0;
+	if (bu_usb_dma_buf_alloc(bus, &b, BU_MAX(len, (size_t)BU_CORE_CTRL_BUF_LEN)))
+		return BU_ENOMEM;
+	bu_usb_dma_buf_free(bus, cur);
+	*cur = b;
+	return 0;
+}
+
+/** The enumeration buffer: every reply of the enumeration's requests lands here. */
+static uint8_t *enum_buf(const struct bu_usb_device *dev)
+{
+	return bu_core_dev(dev)->ctrl_dma.cpu;
+}
+
+/**
+ * Send `setup` on EP0 for the current step, its data stage in the
+ * enumeration buffer (DMA memory, grown to `len` first).
+ */
+static int dev_request(struct bu_usb_device *dev, const uint8_t setup[8], uint16_t len,
+		       uint32_t timeout_ms)
 {
 	struct bu_usb_xfer *x = &bu_core_dev(dev)->ctrl;
 	int rc;
 
+	if (bu_core_enum_buf(dev, dev->bus, len))
+		return BU_ENOMEM;
 	bu_memset(x, 0, sizeof(*x));
 	bu_memcpy(x->setup, setup, sizeof(x->setup));
 	x->ep = &dev->ep0;
-	x->buf = len ? buf : NULL;
-	x->len = len;
+	bu_usb_xfer_set_dma(x, &bu_core_dev(dev)->ctrl_dma, len);
 	x->timeout_ms = timeout_ms;
 	x->complete = dev_ctrl_done;
 	x->ctx = dev;
@@ -146,15 +168,15 @@ static int dev_request(struct bu_usb_device *dev, const uint8_t setup[8], void *
 	return started(rc);
 }
 
-/** GET_DESCRIPTOR(type, index) into buf. */
+/** GET_DESCRIPTOR(type, index) into the enumeration buffer. */
 static int get_desc(struct bu_usb_device *dev, uint8_t type, uint8_t index, uint16_t lang,
-		    void *buf, uint16_t len)
+		    uint16_t len)
 {
 	uint8_t setup[8];
 
 	bu_usb_setup_pack(setup, USB_DIR_IN | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
 			  USB_REQ_GET_DESCRIPTOR, (uint16_t)(type << 8 | index), lang, len);
-	return dev_request(dev, setup, buf, len, BU_USB_REQUEST_TIMEOUT_MS);
+	return dev_request(dev, setup, len, BU_USB_REQUEST_TIMEOUT_MS);
 }
 
 /* ======================================================================== */
@@ -193,7 +215,7 @@ static int addr_recovery_start(struct bu_usb_device *dev)
 
 static int desc8_start(struct bu_usb_device *dev)
 {
-	return get_desc(dev, USB_DT_DEVICE, 0, 0, bu_core_dev(dev)->ctrl_buf, 8);
+	return get_desc(dev, USB_DT_DEVICE, 0, 0, 8);
 }
 
 /** The first 8 bytes give EP0's max packet size; tell the controller if it differs. */
@@ -203,7 +225,7 @@ static int desc8_done(struct bu_usb_device *dev, int status, const char **why)
 
 	if (status)
 		return status;
-	mps = bu_desc_device_mps0(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, dev->speed, why);
+	mps = bu_desc_device_mps0(enum_buf(dev), bu_core_dev(dev)->ctrl.actual, dev->speed, why);
 	if (mps < 0)
 		return mps;
 	if ((unsigned)mps == dev->ep0.mps)
@@ -219,7 +241,7 @@ static int ep0_update_start(struct bu_usb_device *dev)
 
 static int desc18_start(struct bu_usb_device *dev)
 {
-	return get_desc(dev, USB_DT_DEVICE, 0, 0, bu_core_dev(dev)->ctrl_buf, USB_DT_DEVICE_SIZE);
+	return get_desc(dev, USB_DT_DEVICE, 0, 0, USB_DT_DEVICE_SIZE);
 }
 
 static int desc18_done(struct bu_usb_device *dev, int status, const char **why)
@@ -228,7 +250,7 @@ static int desc18_done(struct bu_usb_device *dev, int status, const char **why)
 
 	if (status)
 		return status;
-	rc = bu_desc_parse_device(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, &dev->desc, why);
+	rc = bu_desc_parse_device(enum_buf(dev), bu_core_dev(dev)->ctrl.actual, &dev->desc, why);
 	if (rc)
 		return rc;
 	dev->have_desc = true;
@@ -310,8 +332,7 @@ static int config_hdr_start(struct bu_usb_device *dev)
 	if (dev->num_configs >= dev->desc.bNumConfigurations ||
 	    dev->num_configs >= BU_USB_MAX_CONFIGS)
 		return ST_BOS_HDR;
-	return get_desc(dev, USB_DT_CONFIG, dev->num_configs, 0, bu_core_dev(dev)->ctrl_buf,
-			USB_DT_CONFIG_SIZE);
+	return get_desc(dev, USB_DT_CONFIG, dev->num_configs, 0, USB_DT_CONFIG_SIZE);
 }
 
 /** The 9-byte header says how much to read: a buffer of that size. */
@@ -326,7 +347,7 @@ static int config_hdr_done(struct bu_usb_device *dev, int status, const char **w
 		return ST_BOS_HDR;
 	if (status)
 		return status;
-	total = bu_desc_total_length(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, USB_DT_CONFIG, why);
+	total = bu_desc_total_length(enum_buf(dev), bu_core_dev(dev)->ctrl.actual, USB_DT_CONFIG, why);
 	if (total < 0)
 		return total;
 	total = BU_MIN(total, BU_USB_MAX_CONFIG_LEN);
@@ -341,8 +362,7 @@ static int config_full_start(struct bu_usb_device *dev)
 {
 	unsigned i = dev->num_configs;
 
-	return get_desc(dev, USB_DT_CONFIG, (uint8_t)i, 0, dev->config_raw[i],
-			dev->config_raw_len[i]);
+	return get_desc(dev, USB_DT_CONFIG, (uint8_t)i, 0, dev->config_raw_len[i]);
 }
 
 static int config_full_done(struct bu_usb_device *dev, int status, const char **why)
@@ -352,6 +372,8 @@ static int config_full_done(struct bu_usb_device *dev, int status, const char **
 
 	if (status)
 		return status;
+	bu_memcpy(dev->config_raw[i], enum_buf(dev),
+		  BU_MIN(bu_core_dev(dev)->ctrl.actual, (size_t)dev->config_raw_len[i]));
 	dev->config_raw[i] = raw_keep(dev->bus, dev->config_raw[i], &dev->config_raw_len[i],
 				      bu_core_dev(dev)->ctrl.actual);
 	rc = dev_parse_config(dev, i, BU_MIN(bu_core_dev(dev)->ctrl.actual, dev->config_raw_len[i]), why);
@@ -390,13 +412,13 @@ static int bos_hdr_start(struct bu_usb_device *dev)
 {
 	if (dev->desc.bcdUSB < 0x0201)
 		return ST_LANGID;
-	return get_desc(dev, USB_DT_BOS, 0, 0, bu_core_dev(dev)->ctrl_buf, USB_DT_BOS_SIZE);
+	return get_desc(dev, USB_DT_BOS, 0, 0, USB_DT_BOS_SIZE);
 }
 
 static int bos_hdr_done(struct bu_usb_device *dev, int status, const char **why)
 {
 	int total = status ? status
-			   : bu_desc_total_length(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, USB_DT_BOS, why);
+			   : bu_desc_total_length(enum_buf(dev), bu_core_dev(dev)->ctrl.actual, USB_DT_BOS, why);
 
 	if (total < 0)
 		return bos_skip(dev, total, why);
@@ -411,7 +433,7 @@ static int bos_hdr_done(struct bu_usb_device *dev, int status, const char **why)
 static int bos_full_start(struct bu_usb_device *dev)
 {
 	const char *why = NULL;
-	int rc = get_desc(dev, USB_DT_BOS, 0, 0, dev->bos_raw, dev->bos_raw_len);
+	int rc = get_desc(dev, USB_DT_BOS, 0, 0, dev->bos_raw_len);
 
 	return rc < 0 ? bos_skip(dev, rc, &why) : rc;
 }
@@ -423,6 +445,8 @@ static int bos_full_done(struct bu_usb_device *dev, int status, const char **why
 
 	if (status)
 		return bos_skip(dev, status, why);
+	bu_memcpy(dev->bos_raw, enum_buf(dev),
+		  BU_MIN(bu_core_dev(dev)->ctrl.actual, (size_t)dev->bos_raw_len));
 	dev->bos_raw = raw_keep(dev->bus, dev->bos_raw, &dev->bos_raw_len, bu_core_dev(dev)->ctrl.actual);
 	len = BU_MIN(bu_core_dev(dev)->ctrl.actual, dev->bos_raw_len);
 	dev->bos = bu_core_alloc(dev->bus, sizeof(*dev->bos));
@@ -441,13 +465,13 @@ static int langid_start(struct bu_usb_device *dev)
 {
 	if (!dev->desc.iManufacturer && !dev->desc.iProduct && !dev->desc.iSerialNumber)
 		return ST_CONFIGURE;
-	return get_desc(dev, USB_DT_STRING, 0, 0, bu_core_dev(dev)->ctrl_buf, 255);
+	return get_desc(dev, USB_DT_STRING, 0, 0, 255);
 }
 
 static int langid_done(struct bu_usb_device *dev, int status, const char **why)
 {
 	/* USB 2.0 §9.6.7: a device without strings may STALL here. */
-	if (status || bu_desc_first_langid(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, &dev->langid, why))
+	if (status || bu_desc_first_langid(enum_buf(dev), bu_core_dev(dev)->ctrl.actual, &dev->langid, why))
 		dev->langid = 0;
 	*why = NULL;
 	bu_core_dev(dev)->str_step = 0;
@@ -470,7 +494,7 @@ static int strings_start(struct bu_usb_device *dev)
 	for (; bu_core_dev(dev)->str_step < 3; bu_core_dev(dev)->str_step++) {
 		uint8_t idx = string_index(dev);
 
-		if (idx && get_desc(dev, USB_DT_STRING, idx, dev->langid, bu_core_dev(dev)->ctrl_buf, 255) ==
+		if (idx && get_desc(dev, USB_DT_STRING, idx, dev->langid, 255) ==
 				   STEP_WAIT)
 			return STEP_WAIT;
 	}
@@ -487,7 +511,7 @@ static int strings_done(struct bu_usb_device *dev, int status, const char **why)
 	char path[32];
 
 	if (!status) {
-		if (bu_desc_string_to_utf8(bu_core_dev(dev)->ctrl_buf, bu_core_dev(dev)->ctrl.actual, outs[k],
+		if (bu_desc_string_to_utf8(enum_buf(dev), bu_core_dev(dev)->ctrl.actual, outs[k],
 					   sizeof(dev->product), why) >= 0)
 			*haves[k] = true;
 		else
@@ -553,7 +577,7 @@ static int set_config_start(struct bu_usb_device *dev)
 	bu_usb_setup_pack(setup, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
 			  USB_REQ_SET_CONFIGURATION, dev->configs[dev->active_config].value, 0,
 			  0);
-	return dev_request(dev, setup, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
+	return dev_request(dev, setup, 0, BU_USB_REQUEST_TIMEOUT_MS);
 }
 
 static int set_config_done(struct bu_usb_device *dev, int status, const char **why)
@@ -593,9 +617,9 @@ static int msos_start(struct bu_usb_device *dev)
 				   (uint8_t)dev->active_config);
 	}
 	len = bu_msos_fetch_next(&st->f, setup);
-	if (len < 0 || len > (int)sizeof(st->buf))
+	if (len < 0 || len > BU_MSOS_MAX_DESC)
 		return ST_DONE;
-	if (dev_request(dev, setup, st->buf, (uint16_t)len, T_MSOS_REQUEST_MS) != STEP_WAIT)
+	if (dev_request(dev, setup, (uint16_t)len, T_MSOS_REQUEST_MS) != STEP_WAIT)
 		return ST_DONE;
 	return STEP_WAIT;
 }
@@ -605,7 +629,7 @@ static int msos_done(struct bu_usb_device *dev, int status, const char **why)
 	struct msos_fetch_state *st = bu_core_dev(dev)->msos_fetch;
 
 	(void)why;
-	bu_msos_fetch_feed(&st->f, status, st->buf, bu_core_dev(dev)->ctrl.actual);
+	bu_msos_fetch_feed(&st->f, status, enum_buf(dev), bu_core_dev(dev)->ctrl.actual);
 	return status == BU_ENODEV ? ST_DONE : ST_MSOS;
 }
 
@@ -746,6 +770,10 @@ void bu_core_enum_finish(struct bu_usb_device *dev, int err)
 	bu_core_dev(dev)->wake_us = 0;
 	if (err)
 		bu_core_step_end(dev, dev->t_done_us);
+	/* The enumeration buffer (up to a 64 KiB configuration) is DMA
+	 * memory only enumeration needs. */
+	if (!bu_core_dev(dev)->ctrl_busy)
+		bu_usb_dma_buf_free(bus, &bu_core_dev(dev)->ctrl_dma);
 	if (err && bu_core_dev(dev)->addr_lock && dev->parent && bu_core_hub_child_failed(dev))
 		bu_core_dev(dev)->addr_lock = false; /* the hub holds the lock now */
 	bu_core_addr_unlock(dev);

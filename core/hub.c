@@ -126,15 +126,24 @@ struct hub {
 	uint8_t ctrl_port;   /* port the request in flight is about */
 	uint8_t ctrl_kind;   /* what the request in flight is */
 	struct bu_usb_xfer ctrl;
-	uint8_t *buf;        /* HUB_BUF_LEN bytes of its own: every reply to `ctrl` */
 	struct bu_usb_xfer intr;
-	uint8_t ibuf[8];
+	/* DMA memory of its own: HUB_BUF_LEN bytes for every reply to `ctrl`
+	 * (buf), then, on a cache line of its own, the status-change bitmap
+	 * `intr` reads (ibuf, HUB_IBUF_LEN bytes). */
+	struct bu_usb_dma_buf dma;
+	uint8_t *buf;
+	uint8_t *ibuf;
 	bool intr_busy;
 	bool settling;       /* counted as enumerating until the first port scan */
 	uint8_t timeouts;    /* requests that timed out in a row */
 	uint64_t intr_retry_us;
 	struct hub_port ports[HUB_MAX_PORTS + 1];
 };
+
+/* The status-change bitmap: ports 1..HUB_MAX_PORTS and the hub's bit 0. */
+#define HUB_IBUF_LEN 8
+/* Where it starts in the hub's DMA buffer: past buf, on its own cache line. */
+#define HUB_IBUF_OFF ((HUB_BUF_LEN + BU_DMA_ALIGN - 1) & ~(BU_DMA_ALIGN - 1))
 
 _Static_assert(HUB_BUF_LEN >= HUB_DESC2_LEN && HUB_BUF_LEN >= HUB_DESC3_LEN &&
 		       HUB_BUF_LEN >= HUB_PORT_STATUS_LEN,
@@ -185,7 +194,7 @@ static void hub_free(struct hub *h)
 {
 	struct bu_usb_bus *bus = h->dev->bus;
 
-	bu_core_free(bus, h->buf, HUB_BUF_LEN);
+	bu_usb_dma_buf_free(bus, &h->dma);
 	bu_core_free(bus, h, sizeof(*h));
 }
 
@@ -225,11 +234,13 @@ static void intr_submit(struct hub *h)
 	if (h->intr_busy || hub_gone(h) || !h->status_ep)
 		return;
 	/* (ports + 1) bits, but never beyond the endpoint's packet size. */
-	len = BU_MIN((h->nports + 8u) / 8u, (unsigned)sizeof(h->ibuf));
+	len = BU_MIN((h->nports + 8u) / 8u, (unsigned)HUB_IBUF_LEN);
 	len = BU_MIN(len, (unsigned)h->status_ep->mps);
 	bu_memset(&h->intr, 0, sizeof(h->intr));
 	h->intr.ep = h->status_ep;
 	h->intr.buf = h->ibuf;
+	h->intr.dma = h->dma.bus + HUB_IBUF_OFF;
+	h->intr.flags = BU_XFER_DMA;
 	h->intr.len = len;
 	h->intr.complete = intr_done;
 	h->intr.ctx = h;
@@ -359,8 +370,7 @@ static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
 	bu_memset(x, 0, sizeof(*x));
 	x->ep = &h->dev->ep0;
 	bu_usb_setup_pack(x->setup, type, req, value, index, len);
-	x->buf = len ? h->buf : NULL;
-	x->len = len;
+	bu_usb_xfer_set_dma(x, &h->dma, len);
 	x->timeout_ms = BU_USB_REQUEST_TIMEOUT_MS;
 	x->complete = ctrl_done;
 	x->ctx = h;
@@ -822,11 +832,12 @@ static int hub_probe(struct bu_usb_interface *intf, const struct bu_usb_match *m
 	if (!h)
 		return BU_ENOMEM;
 	/* Its own block, so a reply can only land where it was asked to. */
-	h->buf = bu_core_alloc(dev->bus, HUB_BUF_LEN);
-	if (!h->buf) {
+	if (bu_usb_dma_buf_alloc(dev->bus, &h->dma, HUB_IBUF_OFF + HUB_IBUF_LEN)) {
 		bu_core_free(dev->bus, h, sizeof(*h));
 		return BU_ENOMEM;
 	}
+	h->buf = h->dma.cpu;
+	h->ibuf = h->buf + HUB_IBUF_OFF;
 	h->intf = intf;
 	h->dev = dev;
 	h->ph.bus = dev->bus;

@@ -11,6 +11,8 @@
  */
 #include "bareusb/msos.h"
 
+#include "core_priv.h"
+
 #include "bareusb/ch9.h"
 #include "bareusb/util.h"
 
@@ -801,30 +803,29 @@ void bu_msos_apply(const struct bu_msos_info *info, struct bu_usb_device *dev)
 
 int bu_msos_fetch(struct bu_usb_device *dev, struct bu_msos_info *info)
 {
-	const struct bu_platform *plat;
 	struct bu_msos_fetch f;
-	uint8_t setup[8], *buf;
+	struct bu_usb_dma_buf buf;
+	uint8_t setup[8];
 	int want, cfg_index;
 
-	if (!dev || !info || !dev->bus || !dev->bus->plat || !dev->bus->plat->alloc)
+	if (!dev || !info || !dev->bus || !dev->bus->plat)
 		return BU_EINVAL;
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
-	plat = dev->bus->plat;
-	buf = plat->alloc(plat->ctx, BU_MSOS_MAX_DESC);
-	if (!buf)
+	/* The replies land in DMA memory (up to Windows' 4 KB per descriptor). */
+	if (bu_usb_dma_buf_alloc(dev->bus, &buf, BU_MSOS_MAX_DESC))
 		return BU_ENOMEM;
 	cfg_index = dev->active_config >= 0 ? dev->active_config : 0;
 	bu_msos_fetch_init(&f, info, dev->desc.bcdUSB, (uint8_t)cfg_index);
-	while ((want = bu_msos_fetch_next(&f, setup)) >= 0) {
-		int rc = bu_usb_control(dev, setup[0], setup[1], bu_get_le16(setup + 2),
-					bu_get_le16(setup + 4), buf, (uint16_t)want, 1000);
+	while ((want = bu_msos_fetch_next(&f, setup)) >= 0 && want <= BU_MSOS_MAX_DESC) {
+		int rc = bu_core_control(dev, setup[0], setup[1], bu_get_le16(setup + 2),
+					 bu_get_le16(setup + 4), NULL, &buf, (uint16_t)want, 1000);
 
-		bu_msos_fetch_feed(&f, rc < 0 ? rc : 0, buf, rc < 0 ? 0 : (size_t)rc);
+		bu_msos_fetch_feed(&f, rc < 0 ? rc : 0, buf.cpu, rc < 0 ? 0 : (size_t)rc);
 		if (rc == BU_ENODEV || rc == BU_ESHUTDOWN)
 			break;
 	}
-	plat->free(plat->ctx, buf, BU_MSOS_MAX_DESC);
+	bu_usb_dma_buf_free(dev->bus, &buf);
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
 	bu_msos_apply(info, dev);

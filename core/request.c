@@ -95,21 +95,24 @@ static int std_out(struct bu_usb_device *dev, uint8_t recipient, uint8_t req,
 static int std_in16(struct bu_usb_device *dev, uint8_t recipient, uint8_t req,
 		    uint16_t index, uint16_t *out)
 {
-	uint8_t b[2];
+	struct bu_usb_dma_buf b;
 	int rc = dev_usable(dev);
 
 	if (rc)
 		return rc;
 	if (!out)
 		return BU_EINVAL;
-	rc = bu_usb_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
-			    req, 0, index, b, 2, BU_USB_REQUEST_TIMEOUT_MS);
+	/* DMA memory of its own (never the stack): a cache line nothing else uses. */
+	if (bu_usb_dma_buf_alloc(dev->bus, &b, 2))
+		return BU_ENOMEM;
+	rc = bu_core_control(dev, USB_DIR_IN | USB_TYPE_STANDARD | (recipient & 3),
+			     req, 0, index, NULL, &b, 2, BU_USB_REQUEST_TIMEOUT_MS);
+	if (rc == 2)
+		*out = bu_get_le16(b.cpu);
+	bu_usb_dma_buf_free(dev->bus, &b);
 	if (rc < 0)
 		return rc;
-	if (rc < 2)
-		return BU_EPROTO;
-	*out = bu_get_le16(b);
-	return 0;
+	return rc < 2 ? BU_EPROTO : 0;
 }
 
 int bu_usb_get_status(struct bu_usb_device *dev, uint8_t recipient,

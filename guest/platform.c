@@ -21,24 +21,37 @@ static void plat_write32(void *ctx, uintptr_t addr, uint32_t val)
 	mmio_write32(addr, val);
 }
 
+/*
+ * QEMU's PCIe DMA is cache-coherent (x86_64, and aarch64 virt, whose host
+ * bridge the device tree marks dma-coherent): no dma_sync_* hooks. The
+ * arena lies in RAM below 4 GiB on both machines, so every DMA mask the
+ * library passes is met; the checks say so rather than assume it.
+ */
 static void *plat_dma_alloc(void *ctx, size_t size, size_t align,
-			    size_t boundary, uint64_t *bus)
+			    size_t boundary, uint64_t dma_mask, uint64_t *bus)
 {
 	void *p = arena_alloc(size, align, boundary);
 
 	(void)ctx;
 	if (!p)
 		return NULL;
+	if ((uint64_t)(uintptr_t)p + size - 1 > dma_mask) {
+		arena_free(p, size);
+		return NULL;
+	}
 	dma_bytes += size;
 	*bus = (uint64_t)(uintptr_t)p;
 	return p;
 }
 
-static void plat_dma_free(void *ctx, void *ptr, size_t size)
+static void plat_dma_free(void *ctx, void *ptr, uint64_t bus, size_t size)
 {
 	(void)ctx;
 	if (!ptr)
 		return;
+	if (bus != (uint64_t)(uintptr_t)ptr)
+		guest_panic("dma_free: bus address %#llx is not that of %p",
+			    (unsigned long long)bus, ptr);
 	if (size > dma_bytes)
 		guest_panic("dma_free: %zu bytes freed, only %zu allocated",
 			    size, dma_bytes);
@@ -47,7 +60,7 @@ static void plat_dma_free(void *ctx, void *ptr, size_t size)
 }
 
 static int plat_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
-			struct bu_dma_chunk *chunks, int max)
+			uint64_t dma_mask, struct bu_dma_chunk *chunks, int max)
 {
 	uintptr_t a = (uintptr_t)buf;
 	extern char __image_start[];
@@ -58,7 +71,8 @@ static int plat_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 		return BU_ENOMEM;
 	/* Identity paging: any RAM address from the image upward is DMA-able.
 	 */
-	if (len && (a < (uintptr_t)__image_start || a + len < a))
+	if (len && (a < (uintptr_t)__image_start || a + len < a ||
+		    (uint64_t)(a + len - 1) > dma_mask))
 		return BU_EFAULT;
 	chunks[0].bus = (uint64_t)a;
 	chunks[0].len = len;

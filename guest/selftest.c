@@ -99,7 +99,7 @@ static void test_platform(void)
 	size_t dma0 = guest_dma_in_use(), obj0 = guest_obj_in_use();
 	struct bu_dma_chunk ch[2];
 	uint64_t bus = 0;
-	void *d = p->dma_alloc(p->ctx, 1024, 64, 65536, &bus);
+	void *d = p->dma_alloc(p->ctx, 1024, 64, 65536, UINT64_MAX, &bus);
 	void *o = p->alloc(p->ctx, 100);
 	char local[32];
 	int n;
@@ -108,13 +108,15 @@ static void test_platform(void)
 	    "dma_alloc: bus address = CPU address");
 	tap(guest_dma_in_use() == dma0 + 1024, "dma_alloc: counted");
 	tap(o && guest_obj_in_use() == obj0 + 100, "alloc: counted");
-	n = p->dma_map(p->ctx, local, sizeof(local), BU_DMA_FROM_DEVICE, ch, 2);
+	n = p->dma_map(p->ctx, local, sizeof(local), BU_DMA_FROM_DEVICE, UINT64_MAX, ch, 2);
 	tap(n == 1 && ch[0].bus == (uint64_t)(uintptr_t)local &&
 		ch[0].len == sizeof(local),
 	    "dma_map: identity, one chunk");
-	n = p->dma_map(p->ctx, (void *)0x1000, 16, BU_DMA_TO_DEVICE, ch, 2);
+	n = p->dma_map(p->ctx, (void *)0x1000, 16, BU_DMA_TO_DEVICE, UINT64_MAX, ch, 2);
 	tap(n < 0, "dma_map: low memory below the image refused (%d)", n);
-	p->dma_free(p->ctx, d, 1024);
+	n = p->dma_map(p->ctx, local, sizeof(local), BU_DMA_FROM_DEVICE, 0xfff, ch, 2);
+	tap(n < 0, "dma_map: a buffer above the DMA mask refused (%d)", n);
+	p->dma_free(p->ctx, d, bus, 1024);
 	p->free(p->ctx, o, 100);
 	tap(guest_dma_in_use() == dma0 && guest_obj_in_use() == obj0,
 	    "dma_free/free: counters back to start");

@@ -300,26 +300,39 @@ static void xhci_legacy_handoff(struct xhci *x)
 /* Memory: DMA and driver allocations, rings                                */
 /* ======================================================================== */
 
+/** Round a DMA structure's size up to whole cache lines (BU_DMA_ALIGN). */
+static size_t dma_size(size_t size)
+{
+	return (size + BU_DMA_ALIGN - 1) & ~(size_t)(BU_DMA_ALIGN - 1);
+}
+
 void *bu_xhci_dma_zalloc(struct xhci *x, size_t size, size_t align,
 			 size_t boundary, uint64_t *bus)
 {
-	void *p = x->plat->dma_alloc(x->plat->ctx, size, align, boundary, bus);
+	void *p;
 
+	/* Whole cache lines, so no structure shares one with another. */
+	size = dma_size(size);
+	align = align < BU_DMA_ALIGN ? BU_DMA_ALIGN : align;
+	p = x->plat->dma_alloc(x->plat->ctx, size, align, boundary, x->dma_mask, bus);
 	if (!p)
 		return NULL;
-	if (!x->ac64 && (*bus >> 32)) {
+	if (*bus + size - 1 > x->dma_mask || *bus + size - 1 < *bus) {
 		/* §5.3.6: without AC64 the controller sees 32 bits only. */
-		x->plat->dma_free(x->plat->ctx, p, size);
+		x->plat->dma_free(x->plat->ctx, p, *bus, size);
 		return NULL;
 	}
 	bu_memset(p, 0, size);
+	/* The zeroes reach memory now: no dirty line of ours is written
+	 * back later over what the controller wrote there. */
+	xhci_sync_dev(x, p, *bus, size, BU_DMA_BIDIR);
 	return p;
 }
 
-void bu_xhci_dma_free(struct xhci *x, void *p, size_t size)
+void bu_xhci_dma_free(struct xhci *x, void *p, uint64_t bus, size_t size)
 {
 	if (p)
-		x->plat->dma_free(x->plat->ctx, p, size);
+		x->plat->dma_free(x->plat->ctx, p, bus, dma_size(size));
 }
 
 void *bu_xhci_zalloc(struct xhci *x, size_t size)
@@ -359,13 +372,41 @@ int bu_xhci_ring_alloc(struct xhci *x, struct xhci_ring *r, uint32_t count)
 	if (!trbs)
 		return BU_ENOMEM;
 	bu_xhci_ring_init(r, trbs, bus, count);
+	xhci_sync_dev(x, trbs, bus, ring_bytes(x, count), BU_DMA_TO_DEVICE);
 	return 0;
 }
 
 void bu_xhci_ring_free(struct xhci *x, struct xhci_ring *r)
 {
-	bu_xhci_dma_free(x, r->trbs, ring_bytes(x, r->count));
+	bu_xhci_dma_free(x, r->trbs, r->bus, ring_bytes(x, r->count));
 	r->trbs = NULL;
+}
+
+/** xhci_sync_dev of the TRBs in slots [from, to) of a ring. */
+static void ring_sync_slots(struct xhci *x, struct xhci_ring *r, uint32_t from, uint32_t to)
+{
+	xhci_sync_dev(x, &r->trbs[from], r->bus + 16ull * from, 16u * (to - from),
+		      BU_DMA_TO_DEVICE);
+}
+
+void bu_xhci_ring_sync(struct xhci *x, struct xhci_ring *r, uint32_t from, uint32_t to)
+{
+	uint32_t n = to - from, s = xhci_ring_slot(r, from);
+
+	if (!x->plat->dma_sync_for_device || !n)
+		return;
+	if (n >= r->count) {
+		ring_sync_slots(x, r, 0, r->count + 1);
+		return;
+	}
+	if (s + n >= r->count) {
+		/* Up to the end, the Link TRB (written on the wrap) included. */
+		ring_sync_slots(x, r, s, r->count + 1);
+		n -= r->count - s;
+		s = 0;
+	}
+	if (n)
+		ring_sync_slots(x, r, s, s + n);
 }
 
 /* ======================================================================== */
@@ -434,14 +475,16 @@ static int xhci_reset(struct xhci *x)
 static void xhci_dcbaa_free(struct xhci *x)
 {
 	if (x->scratch_bufs) {
+		/* A buffer's bus address is its Scratchpad Buffer Array entry. */
 		for (unsigned i = 0; i < x->num_scratch; i++)
-			bu_xhci_dma_free(x, x->scratch_bufs[i], x->page_size);
+			bu_xhci_dma_free(x, x->scratch_bufs[i],
+					 bu_le64_to_cpu(x->scratch_array[i]), x->page_size);
 		bu_xhci_free(x, x->scratch_bufs, x->num_scratch * sizeof(void *));
 		x->scratch_bufs = NULL;
 	}
-	bu_xhci_dma_free(x, x->scratch_array, x->num_scratch * 8u);
+	bu_xhci_dma_free(x, x->scratch_array, x->scratch_array_bus, x->num_scratch * 8u);
 	x->scratch_array = NULL;
-	bu_xhci_dma_free(x, x->dcbaa, (x->max_slots + 1) * 8u);
+	bu_xhci_dma_free(x, x->dcbaa, x->dcbaa_bus, (x->max_slots + 1) * 8u);
 	x->dcbaa = NULL;
 }
 
@@ -462,6 +505,8 @@ static int xhci_scratch_alloc(struct xhci *x)
 			return BU_ENOMEM;
 		x->scratch_array[i] = bu_cpu_to_le64(bus);
 	}
+	xhci_sync_dev(x, x->scratch_array, x->scratch_array_bus, x->num_scratch * 8u,
+		      BU_DMA_TO_DEVICE);
 	return 0;
 }
 
@@ -479,6 +524,7 @@ static int xhci_dcbaa_alloc(struct xhci *x)
 		return BU_ENOMEM;
 	}
 	x->dcbaa[0] = bu_cpu_to_le64(x->scratch_array_bus);
+	xhci_sync_dev(x, x->dcbaa, x->dcbaa_bus, 8, BU_DMA_TO_DEVICE);
 	return 0;
 }
 
@@ -492,10 +538,11 @@ static void event_ring_free(struct xhci *x)
 	struct xhci_event_ring *er = &x->evt;
 
 	for (unsigned i = 0; i < er->nsegs; i++) {
-		bu_xhci_dma_free(x, er->seg[i], er->seg_trbs * sizeof(struct xhci_trb));
+		bu_xhci_dma_free(x, er->seg[i], er->seg_bus[i],
+				 er->seg_trbs * sizeof(struct xhci_trb));
 		er->seg[i] = NULL;
 	}
-	bu_xhci_dma_free(x, er->erst, er->nsegs * sizeof(*er->erst));
+	bu_xhci_dma_free(x, er->erst, er->erst_bus, er->nsegs * sizeof(*er->erst));
 	er->erst = NULL;
 }
 
@@ -536,6 +583,8 @@ static int event_ring_alloc(struct xhci *x)
 		er->erst[i].base = bu_cpu_to_le64(er->seg_bus[i]);
 		er->erst[i].size = bu_cpu_to_le32(er->seg_trbs);
 	}
+	xhci_sync_dev(x, er->erst, er->erst_bus, er->nsegs * sizeof(*er->erst),
+		      BU_DMA_TO_DEVICE);
 	return 0;
 }
 
@@ -590,13 +639,17 @@ static uint64_t event_ring_deq_addr(const struct xhci_event_ring *er)
 /**
  * Whether the controller wrote the TRB at the consumer's position: its
  * cycle bit is the lap's, 1 on even laps. The controller toggles its cycle
- * state after the last segment only (§4.9.4).
+ * state after the last segment only (§4.9.4). On a non-coherent platform
+ * the TRB's line is invalidated first, or the CPU reads a stale copy.
  */
-static bool event_ring_ready(const struct xhci_event_ring *er)
+static bool event_ring_ready(struct xhci *x)
 {
+	const struct xhci_event_ring *er = &x->evt;
 	uint32_t cycle = ((er->deq / event_ring_trbs(er)) & 1) ? 0 : 1;
+	const struct xhci_trb *t = event_ring_trb(er);
 
-	return (bu_le32_to_cpu(event_ring_trb(er)->dw[3]) & XHCI_TRB_C) == cycle;
+	xhci_sync_cpu(x, t, event_ring_deq_addr(er), sizeof(*t), BU_DMA_FROM_DEVICE);
+	return (bu_le32_to_cpu(t->dw[3]) & XHCI_TRB_C) == cycle;
 }
 
 /**
@@ -656,11 +709,12 @@ static bool event_ring_drain(struct xhci *x)
 	struct xhci_event_ring *er = &x->evt;
 	uint32_t budget = event_ring_trbs(er), handled = 0;
 
-	while (handled < budget && event_ring_ready(er)) {
+	while (handled < budget && event_ring_ready(x)) {
 		const struct xhci_trb *t = event_ring_trb(er);
 		uint32_t dw[4];
 
-		bu_rmb();
+		/* The cycle bit first, then the rest of the TRB (§4.9.4). */
+		bu_dma_rmb();
 		for (int i = 0; i < 4; i++)
 			dw[i] = bu_le32_to_cpu(t->dw[i]);
 		bu_xhci_trace_trb(x, BU_XHCI_TRACE_EVENT, 0, 0, event_ring_deq_addr(er), t);
@@ -686,7 +740,7 @@ static bool event_ring_drain(struct xhci *x)
 		iman_ack(x);
 		event_ring_set_erdp(x, true);
 	}
-	return handled == budget && event_ring_ready(er);
+	return handled == budget && event_ring_ready(x);
 }
 
 /** Fail every pending command, then every transfer (controller halted for good). */
@@ -781,7 +835,7 @@ static uint64_t xhci_next_timeout(struct bu_usb_bus *bus)
 	if (x->failed)
 		return BU_USB_NO_TIMEOUT;
 	now = xhci_now_us(x);
-	if (event_ring_ready(&x->evt) || (!x->opts.irq && xhci_owes_event(x)))
+	if (event_ring_ready(x) || (!x->opts.irq && xhci_owes_event(x)))
 		return now;
 	for (const struct xhci_dev *d = x->disabling; d; d = d->next_disable)
 		if (d->slot && !d->disable_queued)
@@ -1013,6 +1067,9 @@ int bu_xhci_create(uintptr_t regs, const struct bu_platform *plat,
 	if (rc)
 		goto err_caps;
 	bu_xhci_quirks_init(x);
+	/* What dma_alloc and dma_map are told to stay below (§5.3.6). */
+	x->dma_mask = x->ac64 ? UINT64_MAX : 0xffffffffu;
+	x->bus.dma_mask = x->dma_mask;
 	rc = xhci_take_over(x);
 	if (rc)
 		goto err_take_over;

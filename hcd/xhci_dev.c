@@ -78,6 +78,13 @@ static void ep_restore_old(struct xhci_dev *d, unsigned dci)
 		old->uep->hc_priv = old;
 }
 
+/** Set a slot's DCBAA entry (§6.1) and hand it to the controller. */
+static void dcbaa_set(struct xhci *x, unsigned slot, uint64_t out_bus)
+{
+	x->dcbaa[slot] = bu_cpu_to_le64(out_bus);
+	xhci_sync_dev(x, &x->dcbaa[slot], x->dcbaa_bus + 8u * slot, 8, BU_DMA_TO_DEVICE);
+}
+
 /** Free a slot's driver state (contexts, rings) and its DCBAA entry. */
 static void dev_free(struct xhci *x, struct xhci_dev *d)
 {
@@ -89,11 +96,11 @@ static void dev_free(struct xhci *x, struct xhci_dev *d)
 		}
 	}
 	if (d->slot) {
-		x->dcbaa[d->slot] = 0;
+		dcbaa_set(x, d->slot, 0);
 		x->slots[d->slot] = NULL;
 	}
-	bu_xhci_dma_free(x, d->out_ctx, 32 * x->csz);
-	bu_xhci_dma_free(x, d->in_ctx, 33 * x->csz);
+	bu_xhci_dma_free(x, d->out_ctx, d->out_bus, 32 * x->csz);
+	bu_xhci_dma_free(x, d->in_ctx, d->in_bus, 33 * x->csz);
 	if (d->udev)
 		d->udev->hc_priv = NULL;
 	bu_xhci_free(x, d, sizeof(*d));
@@ -231,6 +238,7 @@ void bu_xhci_ctx_log(struct xhci *x, struct xhci_dev *d, enum bu_log_level level
 		bu_xhci_icc_decode(dw, buf, sizeof(x->trb_text));
 		bu_xhci_log(x, level, "slot %u %s, Input Context: %s", d->slot, what, buf);
 	} else {
+		xhci_out_ctx_sync(x, d);
 		bu_xhci_log(x, level, "slot %u %s, Output Device Context:", d->slot, what);
 	}
 	ctx_dwords(input ? xhci_in_ctx(x, d, 1) : xhci_out_ctx(x, d, 0), dw, 4);
@@ -256,6 +264,8 @@ static int ctx_cmd(struct xhci *x, struct xhci_dev *d, unsigned trb_type,
 {
 	if (xhci_tracing(x, BU_XHCI_TRACE_CMD, d->slot, 0))
 		bu_xhci_ctx_log(x, d, BU_LOG_TRACE, bu_xhci_trb_type_name(trb_type), true);
+	/* The controller reads the Input Context when it runs the command. */
+	xhci_sync_dev(x, d->in_ctx, d->in_bus, 33 * x->csz, BU_DMA_TO_DEVICE);
 	return bu_xhci_cmd_submit(x, d->in_bus,
 				  XHCI_TRB_TYPE_SET(trb_type) | XHCI_TRB_SLOT(d->slot),
 				  cmd_done, d, NULL, done, ctx);
@@ -322,7 +332,7 @@ static void enable_slot_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		err = BU_ENOMEM;
 		goto err_alloc;
 	}
-	x->dcbaa[slot] = bu_cpu_to_le64(d->out_bus);
+	dcbaa_set(x, slot, d->out_bus);
 	u->slot = (uint8_t)slot;
 	cmd->user_done(u, cmd->user_ctx, 0);
 	return;
@@ -368,7 +378,10 @@ static void address_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	struct xhci_dev *d = cmd->dev;
 
 	if (cc == XHCI_CC_SUCCESS) {
-		uint32_t s3 = bu_le32_to_cpu(xhci_out_ctx(x, d, 0)[3]);
+		uint32_t s3;
+
+		xhci_out_ctx_sync(x, d);
+		s3 = bu_le32_to_cpu(xhci_out_ctx(x, d, 0)[3]);
 
 		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u has address %u", d->slot,
 			    XHCI_SLOT_GET_ADDR(s3));

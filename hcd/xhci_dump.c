@@ -266,6 +266,7 @@ static __attribute__((noinline)) void dump_slot_line(struct xhci *x, enum bu_log
 	if (d->out_ctx) {
 		uint32_t sc[4];
 
+		xhci_out_ctx_sync(x, d);
 		for (int i = 0; i < 4; i++)
 			sc[i] = bu_le32_to_cpu(xhci_out_ctx(x, d, 0)[i]);
 		bu_xhci_slot_ctx_decode(sc, buf, sizeof(buf));

@@ -155,7 +155,7 @@ struct bu_xhci_esit bu_xhci_ep_esit(enum bu_usb_speed speed, unsigned type,
 #define XHCI_MAX_PORTS 255
 #define XHCI_MAX_PROTOCOLS 8
 #define XHCI_MAX_PSI 16
-#define XHCI_MAX_CHUNKS 64      /* DMA chunks per transfer */
+#define XHCI_MAX_CHUNKS 64      /* DMA chunks per TD (a window, xhci_xfer.c) */
 
 /**
  * A TD being laid out on a Transfer Ring from a mapped buffer. The same
@@ -229,9 +229,13 @@ enum xhci_td_state {
 /** The driver's state of one transfer, kept in the transfer's opaque bu_usb_xfer.hc. */
 struct xhci_xfer_state {
 	struct bu_usb_xfer *next; /* endpoint queue link */
+	uint64_t dma;             /* bus address of buf[0]: chunks[0].bus of the
+				   * mapping (dma_unmap's key), or xfer->dma */
 	uint32_t first;           /* ring counter of the TD's first TRB (a No-Op
 				   * when the TD was moved past the Link TRB) */
 	uint32_t end;             /* one past its last TRB */
+	uint32_t win_off;         /* the bytes on the ring now: buf + win_off... */
+	uint32_t win_len;         /* ...this many (mapped; 0 when nothing is) */
 	uint16_t pending;         /* events still expected */
 	uint8_t state;            /* enum xhci_td_state */
 };
@@ -330,6 +334,7 @@ struct xhci {
 	bool lec;  /* HCCPARAMS2.LEC: Max ESIT Payload may exceed 16 bits */
 	unsigned max_slots, max_ports, csz, page_size, num_scratch;
 	bool ac64;
+	uint64_t dma_mask; /* highest bus address it reaches: 4 GiB - 1 without AC64 */
 	uint32_t quirks; /* enum bu_xhci_quirk, from the table and the options */
 	bool routed;     /* Intel port routing switched: fw_* go back on stop */
 	uint32_t fw_xusb2pr, fw_usb3_pssen; /* the routing as firmware left it */
@@ -442,7 +447,37 @@ static inline uint64_t xhci_now_us(struct xhci *x)
 	return x->plat->now_us(x->plat->ctx);
 }
 
-/** Ring a Doorbell (§5.6): DB0 for commands, DB slot with the DCI for transfers. */
+/**
+ * Make the CPU's writes to DMA memory [cpu, cpu+len) at bus address `bus`
+ * visible to the controller (the platform's dma_sync_for_device; nothing
+ * on a coherent platform). Before a doorbell or command that reads them.
+ */
+static inline void xhci_sync_dev(struct xhci *x, const void *cpu, uint64_t bus, size_t len,
+				 enum bu_dma_dir dir)
+{
+	if (x->plat->dma_sync_for_device && len)
+		x->plat->dma_sync_for_device(x->plat->ctx, (void *)(uintptr_t)cpu, bus, len, dir);
+}
+
+/** Make the controller's writes to [cpu, cpu+len) visible to the CPU, before reading them. */
+static inline void xhci_sync_cpu(struct xhci *x, const void *cpu, uint64_t bus, size_t len,
+				 enum bu_dma_dir dir)
+{
+	if (x->plat->dma_sync_for_cpu && len)
+		x->plat->dma_sync_for_cpu(x->plat->ctx, (void *)(uintptr_t)cpu, bus, len, dir);
+}
+
+/** The Output Device Context as the controller last wrote it (§6.2.1), before reading it. */
+static inline void xhci_out_ctx_sync(struct xhci *x, struct xhci_dev *d)
+{
+	xhci_sync_cpu(x, d->out_ctx, d->out_bus, 32 * x->csz, BU_DMA_FROM_DEVICE);
+}
+
+/**
+ * Ring a Doorbell (§5.6): DB0 for commands, DB slot with the DCI for
+ * transfers. bu_wmb orders every TRB and context written before it ahead
+ * of the MMIO write that tells the controller to read them.
+ */
 static inline void xhci_doorbell(struct xhci *x, unsigned slot, unsigned target)
 {
 	if (xhci_tracing(x, BU_XHCI_TRACE_DOORBELL, slot, slot ? target : 0))
@@ -489,8 +524,8 @@ uintptr_t bu_xhci_xcap_find(struct xhci *x, unsigned id, uintptr_t prev);
 /** Zeroed DMA memory the controller can reach; NULL on failure. */
 void *bu_xhci_dma_zalloc(struct xhci *x, size_t size, size_t align,
 			 size_t boundary, uint64_t *bus);
-/** Give back bu_xhci_dma_zalloc memory (NULL is fine). */
-void bu_xhci_dma_free(struct xhci *x, void *p, size_t size);
+/** Give back bu_xhci_dma_zalloc memory at bus address `bus` (NULL is fine). */
+void bu_xhci_dma_free(struct xhci *x, void *p, uint64_t bus, size_t size);
 /** Zeroed driver memory from the platform; NULL on failure. */
 void *bu_xhci_zalloc(struct xhci *x, size_t size);
 /** Give back bu_xhci_zalloc memory (NULL is fine). */
@@ -499,6 +534,12 @@ void bu_xhci_free(struct xhci *x, void *p, size_t size);
 int bu_xhci_ring_alloc(struct xhci *x, struct xhci_ring *r, uint32_t count);
 /** Free a producer ring (one never allocated is fine). */
 void bu_xhci_ring_free(struct xhci *x, struct xhci_ring *r);
+/**
+ * Hand the TRBs at ring counters [from, to) to the controller's view of
+ * memory (xhci_sync_dev), with the Link TRB when they reach the ring's
+ * end; before the doorbell.
+ */
+void bu_xhci_ring_sync(struct xhci *x, struct xhci_ring *r, uint32_t from, uint32_t to);
 
 /* ------------------------------------------------------------------------ */
 /* xhci_cmd.c: the Command Ring (§4.6)                                      */

@@ -57,7 +57,7 @@ uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 	t->dw[2] = bu_cpu_to_le32(dw2);
 	/* The controller may be running this ring: the parameters must be
 	 * visible before the cycle bit hands the TRB over. */
-	bu_wmb();
+	bu_dma_wmb();
 	t->dw[3] = bu_cpu_to_le32((dw3 & ~XHCI_TRB_C) | (hold ? cycle ^ 1 : cycle));
 	if (xhci_ring_slot(r, r->enq) == 0) {
 		/* We just filled the last usable TRB: hand over the Link TRB of
@@ -66,7 +66,7 @@ uint32_t bu_xhci_ring_push(struct xhci_ring *r, uint32_t dw0, uint32_t dw1,
 		uint32_t ldw3 = XHCI_TRB_TYPE_SET(XHCI_TRB_LINK) | XHCI_TRB_TC |
 				(r->link_chain ? XHCI_TRB_CH : dw3 & XHCI_TRB_CH) | cycle;
 
-		bu_wmb();
+		bu_dma_wmb();
 		link->dw[3] = bu_cpu_to_le32(ldw3);
 	}
 	return c;
@@ -76,7 +76,7 @@ void bu_xhci_ring_release(struct xhci_ring *r, uint32_t counter)
 {
 	struct xhci_trb *t = xhci_ring_trb(r, counter);
 
-	bu_wmb();
+	bu_dma_wmb();
 	t->dw[3] = bu_cpu_to_le32(bu_le32_to_cpu(t->dw[3]) ^ XHCI_TRB_C);
 }
 

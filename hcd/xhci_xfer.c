@@ -43,13 +43,35 @@ static bool xfer_is_in(const struct xhci_ep *ep, const struct bu_usb_xfer *xfer)
 	return ep->in;
 }
 
-/** Give a transfer's buffer mapping back to the platform. */
+/** The direction the transfer's data moves, as the platform's DMA calls name it. */
+static enum bu_dma_dir xfer_dir(const struct xhci_ep *ep, const struct bu_usb_xfer *xfer)
+{
+	return xfer_is_in(ep, xfer) ? BU_DMA_FROM_DEVICE : BU_DMA_TO_DEVICE;
+}
+
+/** The first byte of the transfer's window (the part on the ring now). */
+static void *win_buf(const struct bu_usb_xfer *xfer)
+{
+	return (uint8_t *)xfer->buf + xfer_hc(xfer)->win_off;
+}
+
+/**
+ * Give the window's buffer back to the CPU: IN data made visible (before
+ * anyone reads it), then the mapping undone (a platform that bounced
+ * copies it back there).
+ */
 static void xfer_unmap(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer)
 {
-	if (xfer->len && x->plat->dma_unmap)
-		x->plat->dma_unmap(x->plat->ctx, xfer->buf, xfer->len,
-				   xfer_is_in(ep, xfer) ? BU_DMA_FROM_DEVICE
-							: BU_DMA_TO_DEVICE);
+	struct xhci_xfer_state *st = xfer_hc(xfer);
+	enum bu_dma_dir dir = xfer_dir(ep, xfer);
+
+	if (!st->win_len)
+		return;
+	if (dir == BU_DMA_FROM_DEVICE)
+		xhci_sync_cpu(x, win_buf(xfer), st->dma, st->win_len, dir);
+	if (!(xfer->flags & BU_XFER_DMA) && x->plat->dma_unmap)
+		x->plat->dma_unmap(x->plat->ctx, win_buf(xfer), st->win_len, dir, st->dma);
+	st->win_len = 0;
 }
 
 /** Remove `xfer` from its endpoint's queue. */
@@ -69,22 +91,32 @@ static void ep_unlink(struct xhci_ep *ep, struct bu_usb_xfer *xfer)
 	xfer_hc(xfer)->next = NULL;
 }
 
-/** Finish a transfer: unmap, unlink, call back. */
+/**
+ * Finish a transfer: unmap, unlink, call back. `actual` counts the bytes
+ * its current window moved; earlier windows moved all of theirs.
+ */
 static void xfer_finish(struct xhci *x, struct xhci_ep *ep,
 			struct bu_usb_xfer *xfer, int status, size_t actual)
 {
+	struct xhci_xfer_state *st = xfer_hc(xfer);
+	size_t done = st->win_off + BU_MIN(actual, (size_t)st->win_len);
+
 	ep_unlink(ep, xfer);
 	xfer_unmap(x, ep, xfer);
 	xfer->status = status;
-	xfer->actual = BU_MIN(actual, xfer->len);
-	xfer_hc(xfer)->state = XHCI_TD_IDLE;
+	xfer->actual = BU_MIN(done, xfer->len);
+	st->state = XHCI_TD_IDLE;
 	bu_usb_xfer_giveback(xfer);
 }
 
+static int window_next(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
+		       size_t actual);
+
 /**
- * The controller is done with the TD: finish it. The dequeue moves past it
- * only when it is the oldest TD queued: the ring space of a TD still
- * queued is never handed out again.
+ * The controller is done with the TD: finish it, or queue the transfer's
+ * next window after a full one. The dequeue moves past it only when it is
+ * the oldest TD queued: the ring space of a TD still queued is never
+ * handed out again.
  */
 static void td_retire(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
 		      int status, size_t actual)
@@ -92,6 +124,15 @@ static void td_retire(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xf
 	if (xfer == ep->head) {
 		ep->ring.deq = xfer_hc(xfer)->end;
 		ep->soft_retries = 0;
+	}
+	if (!status) {
+		status = window_next(x, ep, xfer, actual);
+		if (status == 0)
+			return;
+		if (status == 1) /* it was the last window */
+			status = 0;
+		else
+			actual = 0; /* the next window failed: what earlier ones moved */
 	}
 	xfer_finish(x, ep, xfer, status, actual);
 }
@@ -373,32 +414,45 @@ static int xfer_check(struct xhci *x, struct xhci_ep *ep, const struct bu_usb_xf
 }
 
 /**
- * Map the transfer's buffer into `chunks`; returns their count or an
- * error. The chunks must cover the buffer exactly, and without AC64 lie
- * below 4 GiB (§5.3.6).
+ * Map the transfer's window of `len` bytes at win_off into at most `max`
+ * `chunks` (BU_XFER_DMA memory needs no mapping: one chunk) and hand its
+ * bytes to the controller's view; returns the chunks' count or an error.
+ * The chunks must cover the window exactly, below the DMA mask (§5.3.6).
  */
-static int xfer_map(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
-		    struct bu_dma_chunk *chunks)
+static int xfer_map(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer, size_t len,
+		    struct bu_dma_chunk *chunks, int max)
 {
+	struct xhci_xfer_state *st = xfer_hc(xfer);
 	size_t total = 0;
-	bool low = true;
-	int n;
+	bool fits = true;
+	int n = 1;
 
-	if (!xfer->len)
+	st->win_len = 0;
+	if (!len)
 		return 0;
-	n = x->plat->dma_map(x->plat->ctx, xfer->buf, xfer->len,
-			     xfer_is_in(ep, xfer) ? BU_DMA_FROM_DEVICE : BU_DMA_TO_DEVICE,
-			     chunks, XHCI_MAX_CHUNKS);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		total += chunks[i].len;
-		low = low && !((chunks[i].bus + chunks[i].len - 1) >> 32);
+	if (xfer->flags & BU_XFER_DMA) {
+		chunks[0].bus = xfer->dma + st->win_off;
+		chunks[0].len = len;
+	} else {
+		n = x->plat->dma_map(x->plat->ctx, win_buf(xfer), len, xfer_dir(ep, xfer),
+				     x->dma_mask, chunks, max);
+		if (n < 0)
+			return n;
 	}
-	if (total == xfer->len && (low || x->ac64))
-		return n;
-	xfer_unmap(x, ep, xfer);
-	return BU_EFAULT;
+	for (int i = 0; i < n && i < max; i++) {
+		uint64_t last = chunks[i].bus + chunks[i].len - 1;
+
+		total += chunks[i].len;
+		fits = fits && chunks[i].len && last >= chunks[i].bus && last <= x->dma_mask;
+	}
+	st->dma = n ? chunks[0].bus : 0;
+	st->win_len = (uint32_t)len;
+	if (total != len || !fits || n > max) {
+		xfer_unmap(x, ep, xfer);
+		return BU_EFAULT;
+	}
+	xhci_sync_dev(x, win_buf(xfer), st->dma, len, xfer_dir(ep, xfer));
+	return n;
 }
 
 /** Put a built TD on the endpoint's queue and hand it to the controller. */
@@ -422,7 +476,11 @@ static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfe
 		for (uint32_t c = first; c != ep->ring.enq; c++)
 			bu_xhci_trace_trb(x, BU_XHCI_TRACE_XFER, ep->dev->slot, ep->dci,
 					  xhci_ring_addr(&ep->ring, c), xhci_ring_trb(&ep->ring, c));
+	/* The whole TD reaches the controller's view, then its first TRB's
+	 * cycle bit hands it over. */
+	bu_xhci_ring_sync(x, &ep->ring, first, ep->ring.enq);
 	bu_xhci_ring_release(&ep->ring, first);
+	bu_xhci_ring_sync(x, &ep->ring, first, first + 1);
 	if (!ep->halted && !ep->stopping && !ep->paused)
 		xhci_doorbell(x, ep->dev->slot, ep->dci);
 	else
@@ -436,30 +494,44 @@ static void td_init(struct xhci_td *td, const struct xhci *x, struct xhci_ep *ep
 {
 	const struct bu_usb_endpoint *uep = xfer->ep;
 
+	const struct xhci_xfer_state *st = xfer_hc(xfer);
+
 	td->ring = &ep->ring;
 	td->chunks = chunks;
 	td->nchunks = nchunks;
-	td->len = xfer->len;
+	td->len = st->win_len;
 	td->mps = uep->mps;
 	td->frag = (size_t)BU_MAX(uep->mps, 1u) * (uep->max_burst + 1u);
 	td->hciversion = x->hciversion;
 	td->in = xfer_is_in(ep, xfer);
+	/* The zero-length packet ends the transfer: after its last window. */
 	td->zlp = !td->in && (xfer->flags & BU_XFER_ZLP) && ep->type == BU_EP_BULK &&
-		  xfer->len && uep->mps && xfer->len % uep->mps == 0;
+		  xfer->len && uep->mps && xfer->len % uep->mps == 0 &&
+		  st->win_off + td->len == xfer->len;
 }
 
-int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
+/**
+ * Chunks one TD may take: XHCI_MAX_CHUNKS, and half a small ring, so that
+ * a window's TD always fits an empty ring.
+ */
+static int td_max_chunks(const struct xhci_ep *ep)
 {
-	struct xhci *x = bus_xhci(xfer->ep->dev->bus);
-	struct xhci_ep *ep = xfer->ep->hc_priv;
+	return (int)BU_MIN((uint32_t)XHCI_MAX_CHUNKS, ep->ring.count / 2);
+}
+
+/**
+ * Map and queue the transfer's window [win_off, win_off + len) as one TD.
+ * 0, or an error with nothing mapped or queued: BU_ENOSPC when the ring
+ * has no room now, BU_EINVAL when it never will.
+ */
+static int window_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
+			size_t len)
+{
 	struct xhci_td *td = &x->td;
 	uint32_t need, pad;
 	int rc;
 
-	rc = xfer_check(x, ep, xfer);
-	if (rc)
-		return rc;
-	rc = xfer_map(x, ep, xfer, x->map);
+	rc = xfer_map(x, ep, xfer, len, x->map, td_max_chunks(ep));
 	if (rc < 0)
 		return rc;
 	bu_memset(td, 0, sizeof(*td));
@@ -479,6 +551,84 @@ int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
 			   (uint32_t)(ep->ring.enq - ep->ring.deq) < ep->ring.count);
 	td_queue(x, ep, xfer, td->first);
 	return 0;
+}
+
+/**
+ * Bytes in one window of a transfer too large for one TD (a mapping of
+ * more chunks than a TD takes, or more TRBs than the ring holds): whole
+ * packets, within max chunks - 1 4 KiB pages, so a platform that maps
+ * page by page fits (include/bareusb/platform.h, dma_map). 0 when the
+ * transfer cannot be split: control and isochronous TDs are one each, and
+ * BU_XFER_DMA memory is one chunk anyway.
+ */
+static size_t window_len(const struct xhci_ep *ep, const struct bu_usb_xfer *xfer)
+{
+	size_t w = (size_t)(td_max_chunks(ep) - 1) * 4096u;
+	unsigned mps = BU_MAX(xfer->ep->mps, 1u);
+
+	if ((ep->type != BU_EP_BULK && ep->type != BU_EP_INTERRUPT) ||
+	    (xfer->flags & BU_XFER_DMA) || xfer->len > UINT32_MAX)
+		return 0;
+	w -= w % mps;
+	return w < xfer->len ? w : 0;
+}
+
+/**
+ * After a window moved all its bytes: queue the next one. Returns 0 when
+ * it is queued, 1 when that was the transfer's last window (or a short
+ * one, which ends it), or the error that stopped the next one.
+ */
+static int window_next(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfer,
+		       size_t actual)
+{
+	struct xhci_xfer_state *st = xfer_hc(xfer);
+	size_t off = (size_t)st->win_off + st->win_len, w = window_len(ep, xfer);
+	int rc;
+
+	if (actual < st->win_len || off >= xfer->len || !w)
+		return 1;
+	xfer_unmap(x, ep, xfer);
+	ep_unlink(ep, xfer);
+	st->win_off = (uint32_t)off;
+	rc = window_queue(x, ep, xfer, BU_MIN(w, xfer->len - off));
+	if (rc) {
+		/* Back on the queue, for xfer_finish to take it off. */
+		xfer_hc(xfer)->next = ep->head;
+		ep->head = xfer;
+		if (!ep->tail)
+			ep->tail = xfer;
+	}
+	return rc;
+}
+
+/** Whether the transfer has windows still to queue after the one on the ring. */
+static bool window_more(const struct bu_usb_xfer *xfer)
+{
+	const struct xhci_xfer_state *st = xfer_hc(xfer);
+
+	return (size_t)st->win_off + st->win_len < xfer->len;
+}
+
+int bu_xhci_xfer_submit(struct bu_usb_xfer *xfer)
+{
+	struct xhci *x = bus_xhci(xfer->ep->dev->bus);
+	struct xhci_ep *ep = xfer->ep->hc_priv;
+	size_t w;
+	int rc;
+
+	rc = xfer_check(x, ep, xfer);
+	if (rc)
+		return rc;
+	/* The windows of a split transfer go on the ring one after the
+	 * other: nothing may overtake them. */
+	if (ep->tail && window_more(ep->tail))
+		return BU_ENOSPC;
+	xfer_hc(xfer)->win_off = 0;
+	rc = window_queue(x, ep, xfer, xfer->len);
+	w = window_len(ep, xfer);
+	if ((rc == BU_ENOMEM || rc == BU_EINVAL) && w)
+		rc = window_queue(x, ep, xfer, w);
+	return rc;
 }
 
 /* ======================================================================== */
@@ -801,8 +951,11 @@ void bu_xhci_transfer_event(struct xhci *x, const uint32_t dw[4])
 /* Recovery of a halted endpoint (§4.6.8, §4.6.10, §4.8.3)                  */
 /* ======================================================================== */
 
-/** Turn a TD's TRBs into No-Ops in place (keeping cycle and chain bits). */
-static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
+/**
+ * Turn a TD's TRBs into No-Ops in place (keeping cycle and chain bits),
+ * for the controller to see before the ring runs again.
+ */
+static void td_to_noop(struct xhci *x, struct xhci_ring *r, struct bu_usb_xfer *xfer)
 {
 	for (uint32_t c = xfer_hc(xfer)->first; c != xfer_hc(xfer)->end; c++) {
 		struct xhci_trb *t = xhci_ring_trb(r, c);
@@ -812,6 +965,7 @@ static void td_to_noop(struct xhci_ring *r, struct bu_usb_xfer *xfer)
 		t->dw[3] = bu_cpu_to_le32((dw3 & (XHCI_TRB_C | XHCI_TRB_CH)) |
 					  XHCI_TRB_TYPE_SET(XHCI_TRB_NOOP));
 	}
+	bu_xhci_ring_sync(x, r, xfer_hc(xfer)->first, xfer_hc(xfer)->end);
 }
 
 /**
@@ -842,7 +996,7 @@ static void ep_retire_cancelled(struct xhci *x, struct xhci_ep *ep)
 		next = xfer_hc(xfer)->next;
 		if (xfer_hc(xfer)->state != XHCI_TD_CANCELLING)
 			continue;
-		td_to_noop(&ep->ring, xfer);
+		td_to_noop(x, &ep->ring, xfer);
 		/* What moved before the Stop (0 for a TD never started). */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
@@ -1050,15 +1204,17 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 	struct xhci_ep *ep = cmd->ep;
 	struct xhci_dev *d = ep->dev;
 	uint32_t *oc = xhci_out_ctx(x, d, ep->dci);
-	uint64_t deq = ((uint64_t)bu_le32_to_cpu(oc[3]) << 32) |
-		       (bu_le32_to_cpu(oc[2]) & ~15u);
-
-	(void)slot;	uint32_t hc_at;
-	bool have_at = bu_xhci_ring_find(&ep->ring, deq, &hc_at);
-	bool move = false;
+	uint64_t deq;
+	uint32_t hc_at;
+	bool have_at, move = false;
 	uint32_t move_to = 0;
 	bool ok = cc == XHCI_CC_SUCCESS || cc == XHCI_CC_CONTEXT_STATE;
 
+	(void)slot;
+	/* Where it stopped: the Endpoint Context the controller wrote. */
+	xhci_sync_cpu(x, oc, d->out_bus + (size_t)ep->dci * x->csz, x->csz, BU_DMA_FROM_DEVICE);
+	deq = ((uint64_t)bu_le32_to_cpu(oc[3]) << 32) | (bu_le32_to_cpu(oc[2]) & ~15u);
+	have_at = bu_xhci_ring_find(&ep->ring, deq, &hc_at);
 	if (!ok)
 		bu_xhci_log(x, BU_LOG_WARN, "slot %u ep %u: Stop Endpoint: %s", d->slot,
 			    ep->dci, bu_xhci_cc_name(cc));
@@ -1075,7 +1231,7 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 			move = true;
 			move_to = past_cancelled(xfer);
 		} else {
-			td_to_noop(&ep->ring, xfer);
+			td_to_noop(x, &ep->ring, xfer);
 		}
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);

@@ -225,6 +225,21 @@ struct sim_config {
 	bool no_timing_checks;   /**< skip USB timing checks (debounce, reset recovery, SET_ADDRESS recovery) */
 	bool violations_fatal;   /**< abort() at the first violation (for debugging) */
 	bool dma_fault_nonfatal; /**< a DMA fault is a violation + HSE (default: also abort) */
+	/**
+	 * Non-coherent DMA, as on most Arm and RISC-V boards: the platform
+	 * table gets dma_sync_for_device/dma_sync_for_cpu, the controller sees
+	 * a separate copy of DMA memory that only a sync for the device
+	 * (clean) updates, and the CPU sees the controller's writes only after
+	 * a sync for the CPU (invalidate), per 64-byte line. A clean of a line
+	 * the controller wrote but the CPU changed, and an invalidate that
+	 * drops CPU writes, are violations. SIM_NONCOHERENT=1 in the
+	 * environment sets it for every sim a test creates.
+	 */
+	bool noncoherent;
+	/** Stay coherent whatever SIM_NONCOHERENT says (a test that writes DMA memory itself). */
+	bool coherent;
+	/** The platform ignores the DMA mask (allocates and maps anywhere). */
+	bool dma_ignore_mask;
 	int log_level;           /**< print messages at or below this bu_log_level (0: WARN; -1: none) */
 	bool trace;              /**< model-side trace from the start (see sim_trace) */
 	/**

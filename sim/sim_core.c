@@ -318,15 +318,22 @@ static struct sim_region *sim_region_find(struct sim *sim, uint64_t bus)
 	return NULL;
 }
 
+/* Make room for one more element in a growing array of `n` of `*cap`. */
+static void *sim_grow(void *arr, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : 256;
+	arr = realloc(arr, *cap * elem);
+	if (!arr)
+		abort();
+	return arr;
+}
+
 static struct sim_region *sim_region_add(struct sim *sim)
 {
-	if (sim->nregions == sim->cap_regions) {
-		sim->cap_regions = sim->cap_regions ? sim->cap_regions * 2 : 256;
-		sim->regions = realloc(sim->regions,
-				       sim->cap_regions * sizeof(*sim->regions));
-		if (!sim->regions)
-			abort();
-	}
+	sim->regions = sim_grow(sim->regions, sim->nregions, &sim->cap_regions,
+				sizeof(*sim->regions));
 	struct sim_region *r = &sim->regions[sim->nregions++];
 	memset(r, 0, sizeof(*r));
 	return r;
@@ -369,7 +376,7 @@ static bool sim_dma_check(struct sim *sim, uint64_t bus, size_t len, uint8_t per
 		return sim_dma_fault(sim, why);
 	}
 	if (r && !r->dead && bus + len <= r->bus + r->len && (r->perm & perm)) {
-		*host = r->host + (bus - r->bus);
+		*host = (r->dev ? r->dev : r->host) + (bus - r->bus);
 		return true;
 	}
 	if (!r)
@@ -428,6 +435,12 @@ bool sim_dma_write(struct sim *sim, uint64_t bus, const void *src, size_t len,
 	if (!sim_dma_check(sim, bus, len, SIM_PERM_W, what, &h))
 		return false;
 	memcpy(h, src, len);
+	if (sim->cfg.noncoherent) {
+		struct sim_region *r = sim_region_find(sim, bus);
+
+		for (uint64_t l = bus / SIM_CACHE_LINE; l <= (bus + len - 1) / SIM_CACHE_LINE; l++)
+			r->dev_wrote[l - r->bus / SIM_CACHE_LINE] = 1;
+	}
 	return true;
 }
 
@@ -441,8 +454,46 @@ static uint64_t sim_align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* Lines of bus address space [bus, bus + len) touches. */
+static size_t sim_lines(uint64_t bus, size_t len)
+{
+	return len ? (size_t)((bus + len - 1) / SIM_CACHE_LINE - bus / SIM_CACHE_LINE + 1) : 0;
+}
+
+/* Non-coherent mode: the controller's copy of a new region, poisoned
+ * until the CPU cleans it (0xa5 has the cycle bit set: an uncleaned TRB
+ * looks like a live one of garbage). */
+static void sim_region_view(struct sim *sim, struct sim_region *r)
+{
+	if (!sim->cfg.noncoherent || !r->len)
+		return;
+	r->dev = malloc(r->len);
+	r->dev_wrote = calloc(sim_lines(r->bus, r->len), 1);
+	if (!r->dev || !r->dev_wrote)
+		abort();
+	memset(r->dev, 0xa5, r->len);
+}
+
+static void sim_region_view_free(struct sim_region *r)
+{
+	free(r->dev);
+	free(r->dev_wrote);
+	r->dev = NULL;
+	r->dev_wrote = NULL;
+}
+
+/* The bus address cursor for `len` bytes within `mask`: the usual one, or
+ * the low one when the usual one lies above the mask (and the platform
+ * honours masks). */
+static uint64_t *sim_bus_cursor(struct sim *sim, size_t len, uint64_t mask)
+{
+	if (sim->cfg.dma_ignore_mask || sim->bus_next + len + 0x20000 - 1 <= mask)
+		return &sim->bus_next;
+	return &sim->bus_low;
+}
+
 static void *sim_p_dma_alloc(void *ctx, size_t size, size_t align, size_t boundary,
-			     uint64_t *bus)
+			     uint64_t mask, uint64_t *bus)
 {
 	struct sim *sim = ctx;
 
@@ -452,12 +503,17 @@ static void *sim_p_dma_alloc(void *ctx, size_t size, size_t align, size_t bounda
 				  size, align, boundary);
 		return NULL;
 	}
+	if (size % SIM_CACHE_LINE || align < SIM_CACHE_LINE)
+		sim_violation_add(sim, "dma_alloc(size=%zu, align=%zu): not whole %u-byte cache "
+				  "lines (BU_DMA_ALIGN): the block shares a line with other data",
+				  size, align, SIM_CACHE_LINE);
 	size_t halign = align < 64 ? 64 : align;
 	void *block = aligned_alloc(halign, sim_align_up(size, halign));
 	if (!block)
 		return NULL;
 	memset(block, 0, size);
-	uint64_t b = sim_align_up(sim->bus_next, align);
+	uint64_t *cur = sim_bus_cursor(sim, size, mask);
+	uint64_t b = sim_align_up(*cur, align);
 	if (boundary && (b / boundary) != ((b + size - 1) / boundary))
 		b = sim_align_up(b, boundary);
 	struct sim_region *r = sim_region_add(sim);
@@ -466,15 +522,16 @@ static void *sim_p_dma_alloc(void *ctx, size_t size, size_t align, size_t bounda
 	r->host = block;
 	r->block = block;
 	r->perm = SIM_PERM_R | SIM_PERM_W;
+	sim_region_view(sim, r);
 	/* Leave an unmapped guard gap so overruns fault. */
-	sim->bus_next = b + size + 0x1000;
+	*cur = b + size + 0x1000;
 	sim->dma_allocs++;
 	sim->dma_bytes += size;
 	*bus = b;
 	return block;
 }
 
-static void sim_p_dma_free(void *ctx, void *ptr, size_t size)
+static void sim_p_dma_free(void *ctx, void *ptr, uint64_t bus, size_t size)
 {
 	struct sim *sim = ctx;
 
@@ -487,10 +544,14 @@ static void sim_p_dma_free(void *ctx, void *ptr, size_t size)
 		if (r->len != size)
 			sim_violation_add(sim, "dma_free(%p, %zu): allocated with size %zu",
 					  ptr, size, r->len);
+		if (r->bus != bus)
+			sim_violation_add(sim, "dma_free(%p, bus %#llx): dma_alloc gave bus %#llx",
+					  ptr, (unsigned long long)bus, (unsigned long long)r->bus);
 		r->dead = true;
 		r->host = NULL;
 		free(r->block);
 		r->block = NULL;
+		sim_region_view_free(r);
 		sim->dma_allocs--;
 		sim->dma_bytes -= r->len;
 		return;
@@ -498,8 +559,26 @@ static void sim_p_dma_free(void *ctx, void *ptr, size_t size)
 	sim_violation_add(sim, "dma_free(%p, %zu): not a live dma_alloc block", ptr, size);
 }
 
+/* A dma_map of the library's own alloc() memory: not DMA memory (it may
+ * share cache lines with CPU-only data, and a platform need not map it). */
+static void sim_heap_dma_check(struct sim *sim, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0; i < sim->nheap_blocks; i++) {
+		const struct sim_heap_block *h = &sim->heap_blocks[i];
+
+		if (p < h->p + h->size && h->p < p + len) {
+			sim_violation_add(sim, "dma_map(%p, %zu): DMA into the library's alloc() "
+					  "memory (a %zu-byte block at %p), which is not DMA memory",
+					  buf, len, h->size, (const void *)h->p);
+			return;
+		}
+	}
+}
+
 static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
-			 struct bu_dma_chunk *chunks, int max)
+			 uint64_t mask, struct bu_dma_chunk *chunks, int max)
 {
 	struct sim *sim = ctx;
 	size_t split = sim->cfg.map_split;
@@ -511,6 +590,7 @@ static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 		sim_violation_add(sim, "dma_map(%p, %zu, dir=%d): bad arguments", buf, len, dir);
 		return BU_EFAULT;
 	}
+	sim_heap_dma_check(sim, buf, len);
 	/* Count chunks first. */
 	uintptr_t p = (uintptr_t)buf, end = p + len;
 	int need = 1;
@@ -526,8 +606,9 @@ static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 		uintptr_t qe = split ? (q / split + 1) * split : end;
 		if (qe > end)
 			qe = end;
+		uint64_t *cur = sim_bus_cursor(sim, qe - q, mask);
 		struct sim_region *r = sim_region_add(sim);
-		uint64_t page = sim_align_up(sim->bus_next, 0x1000);
+		uint64_t page = sim_align_up(*cur, 0x1000);
 		r->bus = page + (q & 0xfff);
 		r->len = qe - q;
 		r->host = (uint8_t *)q;
@@ -537,7 +618,8 @@ static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 		r->dir = (uint8_t)dir;
 		r->perm = (dir & BU_DMA_TO_DEVICE ? SIM_PERM_R : 0) |
 			  (dir & BU_DMA_FROM_DEVICE ? SIM_PERM_W : 0);
-		sim->bus_next = r->bus + r->len + 0x1000;
+		sim_region_view(sim, r);
+		*cur = r->bus + r->len + 0x1000;
 		chunks[n].bus = r->bus;
 		chunks[n].len = r->len;
 		n++;
@@ -545,6 +627,95 @@ static int sim_p_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
 	}
 	sim->dma_maps++;
 	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Non-coherent mode: cache maintenance                                     */
+
+/* Clean (host to controller) or invalidate (controller to host) the lines
+ * of region `r` that [bus, bus + len) touches, clipped to the region. */
+static void sim_region_sync(struct sim *sim, struct sim_region *r, uint64_t bus, size_t len,
+			    bool clean)
+{
+	uint64_t first = bus / SIM_CACHE_LINE, last = (bus + len - 1) / SIM_CACHE_LINE;
+
+	for (uint64_t l = first; l <= last; l++) {
+		uint64_t a = l * SIM_CACHE_LINE > r->bus ? l * SIM_CACHE_LINE : r->bus;
+		uint64_t e = (l + 1) * SIM_CACHE_LINE < r->bus + r->len ? (l + 1) * SIM_CACHE_LINE
+									 : r->bus + r->len;
+		uint8_t *h = r->host + (a - r->bus), *d = r->dev + (a - r->bus);
+		uint8_t *wrote = &r->dev_wrote[l - r->bus / SIM_CACHE_LINE];
+		bool differ = memcmp(h, d, e - a) != 0;
+
+		if (clean && *wrote && differ)
+			sim_violation_add(sim, "dma_sync_for_device at %#llx: the CPU changed a line "
+					  "the controller wrote without invalidating it first: the "
+					  "clean overwrites the controller's data, in a %zu-byte %s at %#llx",
+					  (unsigned long long)a, r->len, r->is_map ? "mapping" : "allocation",
+					  (unsigned long long)r->bus);
+		else if (!clean && !*wrote && differ)
+			sim_violation_add(sim, "dma_sync_for_cpu at %#llx: the invalidate drops CPU "
+					  "writes the controller never saw (no clean after them), "
+					  "in a %zu-byte %s at %#llx",
+					  (unsigned long long)a, r->len, r->is_map ? "mapping" : "allocation",
+					  (unsigned long long)r->bus);
+		if (clean)
+			memcpy(d, h, e - a);
+		else
+			memcpy(h, d, e - a);
+		*wrote = 0;
+	}
+}
+
+/* Sync [cpu, cpu + len) at bus address `bus`: the regions from the one
+ * holding `bus` on, as long as their CPU view continues the range (the
+ * chunks of one mapping, or one dma_alloc block). */
+static void sim_sync(struct sim *sim, const char *what, void *cpu, uint64_t bus, size_t len,
+		     bool clean)
+{
+	struct sim_region *r = sim_region_find(sim, bus);
+	const uint8_t *at = cpu;
+	size_t done = 0;
+
+	if (!len)
+		return;
+	if (!r || r->dead || r->host + (bus - r->bus) != at) {
+		sim_violation_add(sim, "%s(%p, bus %#llx, %zu): no live DMA memory of that CPU "
+				  "address there", what, cpu, (unsigned long long)bus, len);
+		return;
+	}
+	while (done < len) {
+		size_t off = (size_t)(bus - r->bus), n = r->len - off;
+
+		if (n > len - done)
+			n = len - done;
+		if (r->dev)
+			sim_region_sync(sim, r, bus, n, clean);
+		done += n;
+		if (done == len)
+			return;
+		r++;
+		if (r >= sim->regions + sim->nregions || r->dead || r->host != at + done) {
+			sim_violation_add(sim, "%s(%p, bus %#llx, %zu): runs past its DMA memory",
+					  what, cpu, (unsigned long long)bus, len);
+			return;
+		}
+		bus = r->bus;
+	}
+}
+
+static void sim_p_dma_sync_for_device(void *ctx, void *cpu, uint64_t bus, size_t len,
+				      enum bu_dma_dir dir)
+{
+	(void)dir;
+	sim_sync(ctx, "dma_sync_for_device", cpu, bus, len, true);
+}
+
+static void sim_p_dma_sync_for_cpu(void *ctx, void *cpu, uint64_t bus, size_t len,
+				   enum bu_dma_dir dir)
+{
+	(void)dir;
+	sim_sync(ctx, "dma_sync_for_cpu", cpu, bus, len, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -560,7 +731,7 @@ static bool sim_trb_peek(struct sim *sim, uint64_t bus, uint32_t t[4])
 
 	if (!r || r->dead || bus + 16 > r->bus + r->len)
 		return false;
-	memcpy(t, r->host + (bus - r->bus), 16);
+	memcpy(t, (r->dev ? r->dev : r->host) + (bus - r->bus), 16);
 	return true;
 }
 
@@ -636,7 +807,8 @@ static bool sim_unmap_check(struct sim *sim, const void *buf, uint64_t bus, size
 	return false;
 }
 
-static void sim_p_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir dir)
+static void sim_p_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
+			    uint64_t bus)
 {
 	struct sim *sim = ctx;
 	bool found = false, reported = false;
@@ -652,10 +824,14 @@ static void sim_p_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir di
 		if (r->dir != dir)
 			sim_violation_add(sim, "dma_unmap(%p, %zu): mapped with dir %u, unmapped with %d",
 					  buf, len, r->dir, dir);
+		if (!found && r->bus != bus)
+			sim_violation_add(sim, "dma_unmap(%p, bus %#llx): dma_map gave bus %#llx",
+					  buf, (unsigned long long)bus, (unsigned long long)r->bus);
 		if (!reported)
 			reported = sim_unmap_check(sim, buf, r->bus, r->len);
 		r->dead = true;
 		r->host = NULL;
+		sim_region_view_free(r);
 		found = true;
 	}
 	if (found)
@@ -684,6 +860,9 @@ static void *sim_p_alloc(void *ctx, size_t size)
 		return NULL;
 	h->magic = SIM_HEAP_MAGIC;
 	h->size = size;
+	sim->heap_blocks = sim_grow(sim->heap_blocks, sim->nheap_blocks, &sim->cap_heap_blocks,
+				    sizeof(*sim->heap_blocks));
+	sim->heap_blocks[sim->nheap_blocks++] = (struct sim_heap_block){ (uint8_t *)(h + 1), size };
 	sim->heap_allocs++;
 	sim->heap_bytes += size;
 	return h + 1;
@@ -704,6 +883,11 @@ static void sim_p_free(void *ctx, void *ptr, size_t size)
 	if (h->size != size)
 		sim_violation_add(sim, "free(%p, %zu): allocated with size %zu", ptr, size, h->size);
 	h->magic = 0;
+	for (size_t i = 0; i < sim->nheap_blocks; i++)
+		if (sim->heap_blocks[i].p == (uint8_t *)ptr) {
+			sim->heap_blocks[i] = sim->heap_blocks[--sim->nheap_blocks];
+			break;
+		}
 	sim->heap_allocs--;
 	sim->heap_bytes -= h->size;
 	free(h);
@@ -836,6 +1020,8 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 		sim->cfg = *cfg_in;
 	c = &sim->cfg;
 	sim_personality_apply(c);
+	if (getenv("SIM_NONCOHERENT") && atoi(getenv("SIM_NONCOHERENT")) && !c->coherent)
+		c->noncoherent = true;
 	if (c->psi_bogus)
 		c->psi = true;
 	if (!c->usb2_ports && !c->usb3_ports) {
@@ -889,6 +1075,7 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 		sim->bus_next = ((uint64_t)(sim->id % 64) + 1) << 32;
 	else
 		sim->bus_next = 0x10000000ull + (uint64_t)(sim->id % 8) * 0x1000000ull;
+	sim->bus_low = 0x80000000ull + (uint64_t)(sim->id % 8) * 0x4000000ull;
 	sim->next_due = SIM_NEVER;
 	sim->ctrl_due = SIM_NEVER;
 	sim->bios_due = SIM_NEVER;
@@ -902,6 +1089,10 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 	sim->plat.dma_free = sim_p_dma_free;
 	sim->plat.dma_map = sim_p_dma_map;
 	sim->plat.dma_unmap = sim_p_dma_unmap;
+	if (c->noncoherent) {
+		sim->plat.dma_sync_for_device = sim_p_dma_sync_for_device;
+		sim->plat.dma_sync_for_cpu = sim_p_dma_sync_for_cpu;
+	}
 	sim->plat.alloc = sim_p_alloc;
 	sim->plat.free = sim_p_free;
 	sim->plat.now_us = sim_p_now_us;
@@ -938,10 +1129,13 @@ void sim_destroy(struct sim *sim)
 	for (unsigned s = 0; s <= SIM_MAX_SLOTS; s++)
 		for (unsigned d = 0; d < 32; d++)
 			free(sim->slot[s].ep[d].td);
-	for (size_t i = 0; i < sim->nregions; i++)
+	for (size_t i = 0; i < sim->nregions; i++) {
 		if (!sim->regions[i].dead && sim->regions[i].block)
 			free(sim->regions[i].block);
+		sim_region_view_free(&sim->regions[i]);
+	}
 	free(sim->regions);
+	free(sim->heap_blocks);
 	sim_clear_violations(sim);
 	free(sim);
 }

@@ -49,7 +49,15 @@ struct sim_region {
 	uint8_t dir;
 	bool is_map;
 	bool dead;        /* freed / unmapped: any access is a use-after-free */
+	/* Non-coherent mode (sim_config.noncoherent): what the controller
+	 * sees, updated from `host` only by dma_sync_for_device (a cache
+	 * clean) and copied to `host` only by dma_sync_for_cpu (an
+	 * invalidate), per 64-byte line of bus address space. */
+	uint8_t *dev;
+	uint8_t *dev_wrote; /* per line: the controller wrote it since the last invalidate */
 };
+
+#define SIM_CACHE_LINE 64 /* the non-coherent mode's cache line */
 
 /* ------------------------------------------------------------------------ */
 /* Devices                                                                  */
@@ -313,6 +321,12 @@ struct sim {
 	size_t nregions, cap_regions;
 	uint64_t bus_next;
 	size_t dma_allocs, dma_bytes, dma_maps, heap_allocs, heap_bytes;
+	uint64_t bus_low;        /* next bus address below 4 GiB, for a 32-bit DMA mask */
+	struct sim_heap_block {  /* the platform's live alloc() blocks: no DMA there */
+		const uint8_t *p;
+		size_t size;
+	} *heap_blocks;
+	size_t nheap_blocks, cap_heap_blocks;
 
 	/* PCI function (sim_pci.c) */
 	uint32_t pci_command;

@@ -49,8 +49,7 @@ void bu_wu_pipe_drop_carry(struct wu_pipe *p)
 {
 	struct bu_winusb_drv *drv = p->wi->fn->drv;
 
-	if (p->carry)
-		bu_wu_free(drv, p->carry, p->mps);
+	bu_usb_dma_buf_free(drv->bus, &p->carry_dma);
 	p->carry = NULL;
 	p->carry_len = p->carry_off = 0;
 	p->carry_short = false;
@@ -434,15 +433,20 @@ static __attribute__((noinline)) void kick_in(struct wu_pipe *p)
 			continue;
 		}
 		if (tail && !p->carry) {
-			p->carry = bu_wu_zalloc(drv, p->mps);
+			if (bu_usb_dma_buf_alloc(drv->bus, &p->carry_dma, p->mps) == 0)
+				p->carry = p->carry_dma.cpu;
 			if (!p->carry) {
 				bu_wu_req_fail(r, ERROR_NOT_ENOUGH_MEMORY);
 				req_settle(r);
 				continue;
 			}
 		}
-		if (tail)
-			rc = bu_wu_slot_submit(&r->slots[0], p->ep, p->carry, p->mps, SL_TAIL, r->done, 0);
+		if (tail) {
+			/* The pipe's own DMA buffer, not the caller's memory. */
+			r->slots[0].x.dma = p->carry_dma.bus;
+			rc = bu_wu_slot_submit(&r->slots[0], p->ep, p->carry, p->mps, SL_TAIL, r->done,
+					       BU_XFER_DMA);
+		}
 		else
 			rc = bu_wu_slot_submit(&r->slots[0], p->ep, bu_wu_req_at(r, r->done), n, SL_DATA, r->done, 0);
 		if (rc == BU_ENOSPC && p->inflight)

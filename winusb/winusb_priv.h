@@ -146,7 +146,8 @@ struct wu_pipe {
 	bool resetting;             /**< RESET_PIPE_ON_RESUME: transfers pulled back for a reset */
 	struct wu_req *clear_req;   /**< the failed request it holds back */
 	struct bu_usb_xfer clear_xfer;
-	uint8_t *carry;             /**< bounce/carry buffer (one packet) */
+	uint8_t *carry;             /**< bounce/carry buffer (one packet): carry_dma.cpu */
+	struct bu_usb_dma_buf carry_dma; /**< its DMA memory (the tail read lands there) */
 	uint32_t carry_off, carry_len;
 	bool carry_short;           /**< the carried bytes ended a short transfer */
 	uint32_t next_frame;        /**< isoch: frame after the last scheduled */

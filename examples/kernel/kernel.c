@@ -191,26 +191,28 @@ static void plat_write32(void *ctx, uintptr_t addr, uint32_t val)
 	*(volatile uint32_t *)addr = val;
 }
 
+/* An i686 kernel's memory is below 4 GiB: every DMA mask is met. x86 DMA
+ * is cache-coherent: no dma_sync_* hooks. */
 static void *plat_dma_alloc(void *ctx, size_t size, size_t align, size_t boundary,
-			    uint64_t *bus)
+			    uint64_t dma_mask, uint64_t *bus)
 {
 	void *p = arena_alloc(size, align, boundary);
 
-	(void)ctx;
+	(void)ctx, (void)dma_mask;
 	if (p)
 		*bus = (uintptr_t)p; /* paging off: CPU address = bus address */
 	return p;
 }
 
-static void plat_dma_free(void *ctx, void *ptr, size_t size)
+static void plat_dma_free(void *ctx, void *ptr, uint64_t bus, size_t size)
 {
-	(void)ctx, (void)ptr, (void)size;
+	(void)ctx, (void)ptr, (void)bus, (void)size;
 }
 
 static int plat_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
-			struct bu_dma_chunk *chunks, int max)
+			uint64_t dma_mask, struct bu_dma_chunk *chunks, int max)
 {
-	(void)ctx, (void)dir;
+	(void)ctx, (void)dir, (void)dma_mask;
 	if (max < 1)
 		return BU_ENOMEM;
 	chunks[0].bus = (uintptr_t)buf; /* one physically contiguous piece */

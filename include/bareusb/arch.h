@@ -12,7 +12,12 @@
  *     to read them; an MMIO read before DMA reads that depend on it.
  *
  * The per-architecture choices follow the Linux kernel's dma_wmb, wmb,
- * dma_rmb and rmb (arch/<arch>/include/asm/barrier.h). The write32 and
+ * dma_rmb and rmb (arch/<arch>/include/asm/barrier.h). The library uses
+ * them at every hand-over: bu_dma_wmb between a TRB's parameters and its
+ * cycle bit (hcd/xhci_ring.c), bu_wmb before every doorbell write
+ * (xhci_doorbell), bu_dma_rmb between an event's cycle bit and its other
+ * dwords (hcd/xhci.c). None of them is cache maintenance: a non-coherent
+ * platform supplies dma_sync_for_device/dma_sync_for_cpu. The write32 and
  * read32 of the platform table must be plain device accesses that the CPU
  * does not reorder with each other (uncached, device-nGnRE memory on Arm);
  * they need no barrier of their own. An embedder may define any of these
@@ -85,12 +90,14 @@
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define bu_cpu_to_le64(x) __builtin_bswap64(x)
+#define bu_le64_to_cpu(x) __builtin_bswap64(x)
 #define bu_cpu_to_le32(x) __builtin_bswap32(x)
 #define bu_le32_to_cpu(x) __builtin_bswap32(x)
 #define bu_cpu_to_le16(x) __builtin_bswap16(x)
 #define bu_le16_to_cpu(x) __builtin_bswap16(x)
 #else
 #define bu_cpu_to_le64(x) ((uint64_t)(x))
+#define bu_le64_to_cpu(x) ((uint64_t)(x))
 #define bu_cpu_to_le32(x) ((uint32_t)(x))
 #define bu_le32_to_cpu(x) ((uint32_t)(x))
 #define bu_cpu_to_le16(x) ((uint16_t)(x))

@@ -179,6 +179,12 @@ enum bu_usb_xfer_flags {
 	 * Without this flag a TD is scheduled as soon as possible.
 	 */
 	BU_XFER_ISOCH_FRAME = 1 << 3,
+	/**
+	 * `buf` is dma_alloc memory whose bus address is in `dma`: the
+	 * controller driver uses it as it is instead of calling dma_map
+	 * (the core's own buffers: enumeration, hub, MS OS descriptors).
+	 */
+	BU_XFER_DMA = 1 << 4,
 };
 
 /** Completion callback; runs from poll. The xfer may be resubmitted. */
@@ -195,6 +201,7 @@ struct bu_usb_xfer {
 	uint8_t setup[8];     /**< control only: the SETUP packet */
 	void *buf;            /**< data buffer (DMA-mapped by the driver) */
 	size_t len;           /**< bytes to move */
+	uint64_t dma;         /**< with BU_XFER_DMA: the bus address of buf */
 	unsigned flags;       /**< BU_XFER_* */
 	uint32_t timeout_ms;  /**< 0 = none; on expiry cancelled with BU_ETIMEDOUT */
 	uint32_t frame;       /**< isoch with BU_XFER_ISOCH_FRAME: the frame to run in */
@@ -215,8 +222,8 @@ struct bu_usb_xfer {
 	} core;
 	/** Private: the controller driver's per-transfer state, opaque to the core. */
 	union {
-		uint64_t u64[4];
-		void *ptr[4];
+		uint64_t u64[5];
+		void *ptr[5];
 	} hc;
 };
 
@@ -691,7 +698,35 @@ struct bu_usb_bus {
 	bool no_msos;         /**< embedder: do not read Microsoft OS descriptors */
 	bool trace_steps;     /**< log enumeration steps at BU_LOG_TRACE (the trace's enum category) */
 	struct bu_usb_monitor monitor; /**< embedder: transfer monitor, or urb NULL */
+	/**
+	 * The controller driver: the highest bus address its controller
+	 * reaches, passed to dma_alloc and dma_map (include/bareusb/platform.h).
+	 */
+	uint64_t dma_mask;
 };
+
+/**
+ * A buffer from the platform's dma_alloc for transfers (BU_XFER_DMA):
+ * whole BU_DMA_ALIGN cache lines, so it shares none with other data.
+ */
+struct bu_usb_dma_buf {
+	void *cpu;     /**< CPU pointer, NULL when not allocated */
+	uint64_t bus;  /**< bus address */
+	size_t size;   /**< bytes allocated (a multiple of BU_DMA_ALIGN) */
+};
+
+/**
+ * Allocate a DMA buffer of at least `len` bytes for transfers on `bus`
+ * (zeroed, below the bus's DMA mask). 0 or BU_ENOMEM.
+ */
+int bu_usb_dma_buf_alloc(struct bu_usb_bus *bus, struct bu_usb_dma_buf *b, size_t len);
+/** Free a DMA buffer (one never allocated, or already freed, is fine). */
+void bu_usb_dma_buf_free(struct bu_usb_bus *bus, struct bu_usb_dma_buf *b);
+/**
+ * Point a transfer at a DMA buffer: its first `len` bytes (BU_XFER_DMA,
+ * no dma_map). `len` must not exceed b->size.
+ */
+void bu_usb_xfer_set_dma(struct bu_usb_xfer *xfer, const struct bu_usb_dma_buf *b, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Core entry points                                                        */

@@ -411,7 +411,7 @@ START_TEST(test_model_catches_early_unmap)
 	struct bu_usb_device *dev = gb_device(&st, SIM_SPEED_HIGH, &sd);
 	gb_submit(&in, &st, dev, 0x81); /* the loopback has nothing to send yet: NAK */
 	run_ms(&st, 2);
-	sim_platform(st.sim)->dma_unmap(st.sim, in.buf, sizeof(in.buf), BU_DMA_FROM_DEVICE);
+	sim_platform(st.sim)->dma_unmap(st.sim, in.buf, sizeof(in.buf), BU_DMA_FROM_DEVICE, 0);
 	ck_assert_msg(sim_has_violation(st.sim, "is running with a TD"),
 		      "unmapping a running TD's buffer was not caught");
 	ck_assert(!(sim_usbsts(st.sim) & XHCI_USBSTS_HSE));

@@ -72,15 +72,20 @@ static bool wait_bits(struct md *md, uintptr_t a, uint32_t mask, uint32_t want, 
 
 static void *dalloc(struct md *md, size_t n, uint64_t *bus)
 {
-	void *p = md->p->dma_alloc(md->p->ctx, n, 64, 65536, bus);
+	void *p = md->p->dma_alloc(md->p->ctx, (n + 63) & ~(size_t)63, 64, 65536, UINT64_MAX, bus);
 	ck_assert_ptr_nonnull(p);
 	return p;
 }
 
 static void md_setup(struct md *md, const struct sim_config *cfg)
 {
+	struct sim_config c = { 0 };
+
+	if (cfg)
+		c = *cfg;
+	c.coherent = true; /* the test writes rings and contexts itself */
 	memset(md, 0, sizeof(*md));
-	md->sim = sim_create(cfg);
+	md->sim = sim_create(&c);
 	md->p = sim_platform(md->sim);
 	md->base = sim_regs_base(md->sim);
 	md->op = md->base + (rd(md, md->base) & 0xff);

@@ -81,6 +81,39 @@ START_TEST(test_kbd_csz64_psi_legacy)
 }
 END_TEST
 
+/*
+ * The DMA memory docs/platform.md gives, on the model's defaults (32
+ * slots, 4 Event Ring segments since ERST Max allows them, 32-byte
+ * contexts, no scratchpads): every block whole 64-byte lines. Per bus:
+ * DCBAA 33 x 8 -> 320, Command Ring 65 TRBs -> 1088, ERST 64, four
+ * 256-TRB segments 16384. Per device: Output Device Context 1024, Input
+ * Context 1056 -> 1088, and a 257-TRB ring (4160) for EP0 and for each
+ * endpoint; the enumeration buffer is gone once the device is configured.
+ */
+START_TEST(test_dma_budget)
+{
+	struct sim_config cfg = { .personality = SIM_PERSONALITY_NONE };
+	struct stack st;
+	struct sim_stats s0, s1, s2;
+	const size_t ring = 4160, bus = 320 + 1088 + 64 + 4 * 4096;
+
+	stack_up(&st, &cfg, 0);
+	sim_get_stats(st.sim, &s0);
+	ck_assert_uint_eq(s0.dma_bytes, bus);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	ck_assert(settle(&st, 3000));
+	sim_get_stats(st.sim, &s1);
+	/* A keyboard: EP0 and one interrupt IN endpoint. */
+	ck_assert_uint_eq(s1.dma_bytes - s0.dma_bytes, 1024 + 1088 + 2 * ring);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_winusb, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 3000));
+	sim_get_stats(st.sim, &s2);
+	/* The WinUSB loopback: EP0, bulk OUT and IN, interrupt IN. */
+	ck_assert_uint_eq(s2.dma_bytes - s1.dma_bytes, 1024 + 1088 + 4 * ring);
+	stack_down(&st);
+}
+END_TEST
+
 START_TEST(test_keyboard_report)
 {
 	struct stack st;
@@ -714,6 +747,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(e, test_kbd_low);
 	tcase_add_test(e, test_kbd_full);
 	tcase_add_test(e, test_kbd_high);
+	tcase_add_test(e, test_dma_budget);
 	tcase_add_test(e, test_kbd_csz64_psi_legacy);
 	tcase_add_test(e, test_keyboard_report);
 	tcase_add_test(e, test_hotplug_loop_no_leak);

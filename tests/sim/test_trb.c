@@ -470,6 +470,77 @@ START_TEST(test_v095_link_chain)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Transfers larger than one TD: windows of a page-split mapping            */
+
+#define BIG (2u << 20) /* WinUSB's MAXIMUM_TRANSFER_SIZE (BU_WINUSB_MAX_XFER_HS) */
+
+/* An aio on `ep` of `len` bytes at `buf`; asserts the submit went through. */
+static void big_submit(struct aio *a, struct bu_usb_endpoint *ep, uint8_t *buf, size_t len)
+{
+	ck_assert_int_eq(aio_submit(a, ep, buf, len, 0, NULL), 0);
+}
+
+/*
+ * 2 MiB bulk OUT and IN through the loopback, at once (its 256 KiB buffer
+ * NAKs the OUT until the IN drains it), on a platform whose dma_map splits
+ * at every 4 KiB page: 513 chunks, more than a TD takes and than the
+ * 256-TRB ring holds, so each goes on the ring in windows, one after the
+ * other. Both end with every byte, in order; with `ring_trbs` 16 the
+ * windows are 7 pages. A transfer queued behind a windowed one waits
+ * (BU_ENOSPC) rather than overtake its later windows.
+ */
+static void big_echo(uint32_t ring_trbs, enum sim_speed speed)
+{
+	struct sim_config cfg = { .map_split = PAGE };
+	struct bu_xhci_options o = { .xfer_ring_trbs = ring_trbs };
+	struct rig r;
+	struct aio out, in, extra;
+	uint8_t *ob = malloc(BIG + 200), *ib = malloc(BIG + 200), *o8, *i8;
+
+	ck_assert(ob && ib);
+	o8 = ob + 100; /* off the page: 513 pages touched */
+	i8 = ib + 36;
+	for (size_t k = 0; k < BIG; k++)
+		o8[k] = (uint8_t)(k * 13 + (k >> 12));
+	memset(i8, 0, BIG);
+	stack_up_opts(&r.st, &cfg, &o, 0);
+	r.sd = sim_attach(r.st.sim, speed == SIM_SPEED_SUPER ? sim_usb3_port(r.st.sim, 1)
+							      : sim_usb2_port(r.st.sim, 1),
+			  &sim_dev_winusb, speed);
+	ck_assert(settle(&r.st, 5000));
+	r.dev = find_pid(&r.st, 0x1209, 0xb010);
+	ck_assert_ptr_nonnull(r.dev);
+	r.out = bu_usb_find_endpoint(r.dev, 0x01);
+	r.in = bu_usb_find_endpoint(r.dev, 0x81);
+	big_submit(&in, r.in, i8, BIG);
+	big_submit(&out, r.out, o8, BIG);
+	ck_assert_int_eq(aio_submit(&extra, r.out, o8, 512, 0, NULL), BU_ENOSPC);
+	ck_assert_msg(wait_flag(&r.st, &out.done, 20000), "2 MiB OUT did not complete");
+	ck_assert_msg(wait_flag(&r.st, &in.done, 20000), "2 MiB IN did not complete");
+	ck_assert_int_eq(out.x.status, 0);
+	ck_assert_int_eq(in.x.status, 0);
+	ck_assert_uint_eq(out.x.actual, BIG);
+	ck_assert_uint_eq(in.x.actual, BIG);
+	ck_assert_msg(memcmp(i8, o8, BIG) == 0, "2 MiB came back different");
+	check_no_violations(r.st.sim);
+	stack_down(&r.st);
+	free(ob);
+	free(ib);
+}
+
+START_TEST(test_2mib_page_split_hs)
+{
+	big_echo(0, SIM_SPEED_HIGH);
+}
+END_TEST
+
+START_TEST(test_2mib_page_split_ss_small_ring)
+{
+	big_echo(RING_TRBS, SIM_SPEED_SUPER);
+}
+END_TEST
+
 static Suite *trb_suite(void)
 {
 	Suite *s = suite_create("trb");
@@ -490,8 +561,13 @@ static Suite *trb_suite(void)
 	tcase_add_test(old, test_v096_isoch_amd_forced);
 	tcase_add_test(old, test_v096_isoch_amd_pci);
 	tcase_add_test(old, test_v095_link_chain);
+	TCase *big = tcase_create("windows");
+
+	tcase_add_test(big, test_2mib_page_split_hs);
+	tcase_add_test(big, test_2mib_page_split_ss_small_ring);
 	suite_add_tcase(s, frag);
 	suite_add_tcase(s, old);
+	suite_add_tcase(s, big);
 	return s;
 }
 

@@ -100,29 +100,30 @@ static void c_write64(void *ctx, uintptr_t a, uint64_t v)
 	C.inner->write64(ctx, a, v);
 }
 
-static void *c_dma_alloc(void *ctx, size_t size, size_t align, size_t boundary, uint64_t *bus)
+static void *c_dma_alloc(void *ctx, size_t size, size_t align, size_t boundary, uint64_t mask,
+			 uint64_t *bus)
 {
 	chk_change("dma_alloc");
-	return C.inner->dma_alloc(ctx, size, align, boundary, bus);
+	return C.inner->dma_alloc(ctx, size, align, boundary, mask, bus);
 }
 
-static void c_dma_free(void *ctx, void *p, size_t size)
+static void c_dma_free(void *ctx, void *p, uint64_t bus, size_t size)
 {
 	chk_change("dma_free");
-	C.inner->dma_free(ctx, p, size);
+	C.inner->dma_free(ctx, p, bus, size);
 }
 
-static int c_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir,
+static int c_dma_map(void *ctx, void *buf, size_t len, enum bu_dma_dir dir, uint64_t mask,
 		     struct bu_dma_chunk *chunks, int max)
 {
 	chk_change("dma_map");
-	return C.inner->dma_map(ctx, buf, len, dir, chunks, max);
+	return C.inner->dma_map(ctx, buf, len, dir, mask, chunks, max);
 }
 
-static void c_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir dir)
+static void c_dma_unmap(void *ctx, void *buf, size_t len, enum bu_dma_dir dir, uint64_t bus)
 {
 	chk_change("dma_unmap");
-	C.inner->dma_unmap(ctx, buf, len, dir);
+	C.inner->dma_unmap(ctx, buf, len, dir, bus);
 }
 
 static void *c_alloc(void *ctx, size_t size)
