@@ -60,16 +60,10 @@ static int32_t linux_status(int err)
 	}
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	bu_put_le16(p, (uint16_t)v);
-	bu_put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
 static void put64(uint8_t *p, uint64_t v)
 {
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
+	bu_put_le32(p, (uint32_t)v);
+	bu_put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
 size_t bu_usbmon_record(const struct bu_usb_xfer *x, enum bu_usb_mon_event ev, int status,
@@ -114,18 +108,18 @@ size_t bu_usbmon_record(const struct bu_usb_xfer *x, enum bu_usb_mon_event ev, i
 	buf[14] = setup ? 0 : '-';
 	buf[15] = flag_data;
 	put64(buf + 16, bu_div64_u32(t_us, 1000000u, &usec));
-	put32(buf + 24, usec);
-	put32(buf + 28, (uint32_t)(ev == BU_MON_SUBMIT ? -LNX_EINPROGRESS : linux_status(status)));
-	put32(buf + 32, (uint32_t)length);
-	put32(buf + 36, (uint32_t)cap);
+	bu_put_le32(buf + 24, usec);
+	bu_put_le32(buf + 28, (uint32_t)(ev == BU_MON_SUBMIT ? -LNX_EINPROGRESS : linux_status(status)));
+	bu_put_le32(buf + 32, (uint32_t)length);
+	bu_put_le32(buf + 36, (uint32_t)cap);
 	if (setup)
 		bu_memcpy(buf + 40, x->setup, 8);
 	/* The URB's interval: frames at full and low speed, microframes
 	 * (2^(bInterval-1)) above and for every isochronous endpoint. */
 	if (ep->type == BU_EP_INTERRUPT && ep->dev->speed < BU_SPEED_HIGH)
-		put32(buf + 48, ep->interval);
+		bu_put_le32(buf + 48, ep->interval);
 	else if (ep->type == BU_EP_INTERRUPT || ep->type == BU_EP_ISOCH)
-		put32(buf + 48, 1u << (ep->interval >= 1 && ep->interval <= 16 ? ep->interval - 1 : 0));
+		bu_put_le32(buf + 48, 1u << (ep->interval >= 1 && ep->interval <= 16 ? ep->interval - 1 : 0));
 	if (cap)
 		bu_memcpy(buf + BU_USBMON_HDR_LEN, x->buf, cap);
 	return BU_USBMON_HDR_LEN + cap;

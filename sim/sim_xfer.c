@@ -75,11 +75,6 @@ static bool sim_ep_in(const struct sim_ep *ep)
 	return ep->type >= XHCI_EPT_CONTROL;
 }
 
-static uint8_t sim_dci_addr(unsigned dci)
-{
-	return bu_xhci_dci_ep_address(dci);
-}
-
 /* The endpoint the current TD's stage talks to, bit 7 its direction: a
  * control TD's Setup is OUT, its data stage goes the request's way and its
  * status stage the other way (IN when there is no data stage). */
@@ -89,7 +84,7 @@ static uint8_t sim_td_ep(const struct sim_ep *ep, unsigned dci)
 	bool in, data;
 
 	if (sim_xtype(ep) != SIM_EP_CONTROL || !ep->td_n)
-		return sim_dci_addr(dci);
+		return bu_xhci_dci_ep_address(dci);
 	in = ep->td[0].dw[0] & 0x80;
 	data = (ep->td[0].dw[1] >> 16) != 0;
 	if (ep->ctrl_stage == 0)
@@ -707,7 +702,7 @@ static void sim_oracle_check(struct sim *sim, unsigned s, unsigned dci, struct s
 {
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
 	const uint8_t *d = NULL, *comp = NULL;
-	uint8_t addr = sim_dci_addr(dci);
+	uint8_t addr = bu_xhci_dci_ep_address(dci);
 
 	ep->checked = true;
 	if (dci == 1 || !sim_dev_has_ep(dev, addr, &d, &comp))
@@ -927,7 +922,7 @@ static void sim_data_step(struct sim *sim, unsigned s, unsigned dci, struct sim_
 {
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
 	bool in = sim_ep_in(ep), intr = sim_xtype(ep) == SIM_EP_INTR;
-	uint8_t addr = sim_dci_addr(dci);
+	uint8_t addr = bu_xhci_dci_ep_address(dci);
 	uint8_t pkt[1024];
 	uint64_t left = ep->td_len - ep->td_done;
 	unsigned want = left < ep->mps ? (unsigned)left : ep->mps;
@@ -1088,7 +1083,7 @@ static void sim_isoch_td(struct sim *sim, unsigned s, unsigned dci, struct sim_d
 	struct sim_ep *ep = &sim->slot[s].ep[dci];
 	struct sim_td_trb *first = &ep->td[0];
 	bool in = sim_ep_in(ep);
-	uint8_t addr = sim_dci_addr(dci);
+	uint8_t addr = bu_xhci_dci_ep_address(dci);
 	uint8_t pkt[1024];
 	uint64_t per = sim_period_ns(ep);
 	bool toggle = false;

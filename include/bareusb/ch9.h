@@ -139,6 +139,13 @@ static inline uint32_t bu_get_le32(const uint8_t *p)
 	       ((uint32_t)p[3] << 24);
 }
 
+/** Write a 32-bit value little-endian, as on the wire. */
+static inline void bu_put_le32(uint8_t *p, uint32_t v)
+{
+	bu_put_le16(p, (uint16_t)v);
+	bu_put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
 #ifdef __cplusplus
 }
 #endif
