@@ -88,22 +88,44 @@ static bool cmd_has_input(unsigned type)
 }
 
 /**
+ * The device of a failed slot command has left its root port: PORTSC no
+ * longer shows it connected, or shows a connect change the port code has
+ * not taken yet. A command for a device that is gone fails as the
+ * controller likes (USB Transaction Error; QEMU answers Address Device
+ * with TRB Error once the port is empty); the disconnect that follows is
+ * the news, not the failure. Behind a hub the root port cannot tell.
+ */
+static bool cmd_dev_left(struct xhci *x, const struct xhci_dev *d)
+{
+	const struct bu_usb_device *u = d->udev;
+	uint32_t v;
+
+	if (!u || u->route || u->root_port < 1 || u->root_port > x->max_ports)
+		return false;
+	v = xhci_op_rd(x, XHCI_OP_PORTSC(u->root_port));
+	return v != 0xffffffffu && (!(v & XHCI_PORTSC_CCS) || (v & XHCI_PORTSC_CSC));
+}
+
+/**
  * Show the contexts behind a slot command's outcome: on failure always
  * (what was asked and what the controller holds), under trace what the
  * controller made of an Input Context command.
  */
 static void cmd_log_contexts(struct xhci *x, struct xhci_cmd *cmd, unsigned cc)
 {
-	char what[64];
+	char what[80];
 
 	if (!cmd->dev || !cmd->dev->out_ctx)
 		return;
 	if (cc != XHCI_CC_SUCCESS) {
-		bu_snprintf(what, sizeof(what), "%s failed (%s)", bu_xhci_trb_type_name(cmd->type),
-			    bu_xhci_cc_name(cc));
+		bool left = cmd_dev_left(x, cmd->dev);
+		enum bu_log_level level = left ? BU_LOG_DEBUG : BU_LOG_WARN;
+
+		bu_snprintf(what, sizeof(what), "%s failed (%s)%s", bu_xhci_trb_type_name(cmd->type),
+			    bu_xhci_cc_name(cc), left ? ", device unplugged" : "");
 		if (cmd_has_input(cmd->type))
-			bu_xhci_ctx_log(x, cmd->dev, BU_LOG_WARN, what, true);
-		bu_xhci_ctx_log(x, cmd->dev, BU_LOG_WARN, what, false);
+			bu_xhci_ctx_log(x, cmd->dev, level, what, true);
+		bu_xhci_ctx_log(x, cmd->dev, level, what, false);
 	} else if (xhci_tracing(x, BU_XHCI_TRACE_CMD, cmd->dev->slot, 0) &&
 		   cmd_has_input(cmd->type)) {
 		bu_xhci_ctx_log(x, cmd->dev, BU_LOG_TRACE, bu_xhci_trb_type_name(cmd->type),

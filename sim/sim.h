@@ -364,7 +364,7 @@ enum sim_fault_kind {
 	SIM_FAULT_NAK,        /**< NAK (for `count` tries, or forever) */
 	SIM_FAULT_BABBLE,     /**< the device sends more than max packet size */
 	SIM_FAULT_XACT,       /**< a transaction error (CRC/timeout) per try; CErr honoured */
-	SIM_FAULT_DISCONNECT, /**< unplug after `arg` bytes of the next TD */
+	SIM_FAULT_DISCONNECT, /**< unplug after `arg` bytes of the next TD (as a request fault on SET_ADDRESS: during Address Device) */
 	SIM_FAULT_SHORT,      /**< the next IN transfer ends after `arg` bytes */
 	/**
 	 * OUT only: the device takes the packet (its data toggle moves on, or

@@ -512,6 +512,14 @@ static unsigned sim_cmd_address(struct sim *sim, struct sim_cmd_ctx *c)
 					  (unsigned long long)((sim->now - dev->reset_end_ns) / SIM_US));
 		struct usb_setup_packet sa = { 0, USB_REQ_SET_ADDRESS, 0, 0, 0 };
 		int f = sim_dev_req_fault(dev, &sa);
+		if (f == SIM_FAULT_DISCONNECT) {
+			/* Pulled out during the command: no answer to SET_ADDRESS. */
+			sim_log(sim, BU_LOG_INFO, "injected: %s unplugged during Address Device",
+				dev->model->name);
+			sl->dev = NULL;
+			sim_detach(dev);
+			return XHCI_CC_TRANSACTION;
+		}
 		if (f == SIM_FAULT_STALL || f == SIM_FAULT_XACT || f == SIM_FAULT_NAK ||
 		    f == SIM_FAULT_BABBLE) {
 			sim_log(sim, BU_LOG_INFO, "SET_ADDRESS failed (injected fault %d)", f);
