@@ -110,32 +110,52 @@ static int wait_bits(struct xhci *x, uintptr_t addr, uint32_t mask,
 /* Trace                                                                    */
 /* ======================================================================== */
 
-void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci,
-		       uint64_t addr, const struct xhci_trb *t)
+/**
+ * Decode TRB `t` into x->trb_text when category `cat` of `slot` and `dci`
+ * is traced; its dwords in host order into dw. False when not traced.
+ */
+static bool trace_decode(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci,
+			 const struct xhci_trb *t, uint32_t dw[4])
 {
-	char *buf = x->trb_text;
+	for (int i = 0; i < 4; i++)
+		dw[i] = bu_le32_to_cpu(t->dw[i]);
+	if (!xhci_tracing(x, cat, slot, dci))
+		return false;
+	bu_xhci_trb_decode(dw, x->trb_text, sizeof(x->trb_text));
+	return true;
+}
+
+void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, uint64_t addr, const struct xhci_trb *t)
+{
 	uint32_t dw[4];
-	unsigned type;
+	unsigned type, dci;
 
 	if (!(x->trace.categories & cat))
 		return;
-	for (int i = 0; i < 4; i++)
-		dw[i] = bu_le32_to_cpu(t->dw[i]);
-	type = XHCI_TRB_TYPE(dw[3]);
-	if (cat != BU_XHCI_TRACE_XFER) {
-		/* Slot ID in bits 31:24 of a slot command or an event; an
-		 * endpoint's DCI in 20:16 of an endpoint command or a Transfer
-		 * Event (§6.4.2.1, §6.4.3.5 to §6.4.3.9). */
-		slot = XHCI_TRB_GET_SLOT(dw[3]);
-		dci = type == XHCI_TRB_TRANSFER_EVENT || type == XHCI_TRB_RESET_EP ||
-				      type == XHCI_TRB_STOP_EP || type == XHCI_TRB_SET_TR_DEQ
-			      ? XHCI_TRB_GET_EP(dw[3])
-			      : 0;
-	}
-	if (!xhci_tracing(x, cat, slot, dci))
+	/* Slot ID in bits 31:24 of a slot command or an event; an endpoint's
+	 * DCI in 20:16 of an endpoint command or a Transfer Event (§6.4.2.1,
+	 * §6.4.3.5 to §6.4.3.9). */
+	type = XHCI_TRB_TYPE(bu_le32_to_cpu(t->dw[3]));
+	dci = type == XHCI_TRB_TRANSFER_EVENT || type == XHCI_TRB_RESET_EP ||
+			      type == XHCI_TRB_STOP_EP || type == XHCI_TRB_SET_TR_DEQ
+		      ? XHCI_TRB_GET_EP(bu_le32_to_cpu(t->dw[3]))
+		      : 0;
+	if (!trace_decode(x, cat, XHCI_TRB_GET_SLOT(bu_le32_to_cpu(t->dw[3])), dci, t, dw))
 		return;
-	bu_xhci_trb_decode(dw, buf, sizeof(x->trb_text));
-	if (cat == BU_XHCI_TRACE_XFER && type == XHCI_TRB_SETUP) {
+	bu_xhci_log(x, BU_LOG_TRACE, "%s @0x%llx: %s", cat == BU_XHCI_TRACE_CMD ? "cmd" : "event",
+		    (unsigned long long)addr, x->trb_text);
+}
+
+void bu_xhci_trace_xfer_trb(struct xhci *x, unsigned slot, unsigned dci, uint64_t addr,
+			    const struct xhci_trb *t)
+{
+	const char *buf = x->trb_text;
+	uint32_t dw[4];
+
+	if (!(x->trace.categories & BU_XHCI_TRACE_XFER) ||
+	    !trace_decode(x, BU_XHCI_TRACE_XFER, slot, dci, t, dw))
+		return;
+	if (XHCI_TRB_TYPE(dw[3]) == XHCI_TRB_SETUP) {
 		/* The request by name after the type, decoded in turn rather
 		 * than inside the TRB decoder: the trace runs at the bottom of
 		 * the submit path, where stack is scarce. */
@@ -147,13 +167,10 @@ void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci
 		bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: Setup Stage %s%s slot=%u DCI=%u (ep 0x%02x)",
 			    (unsigned long long)addr, x->req_text, buf + sizeof("Setup Stage") - 1,
 			    slot, dci, bu_xhci_dci_ep_address(dci));
-	} else if (cat == BU_XHCI_TRACE_XFER) {
-		bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: %s slot=%u DCI=%u (ep 0x%02x)",
-			    (unsigned long long)addr, buf, slot, dci, bu_xhci_dci_ep_address(dci));
+		return;
 	}
-	if (cat != BU_XHCI_TRACE_XFER)
-		bu_xhci_log(x, BU_LOG_TRACE, "%s @0x%llx: %s",
-			    cat == BU_XHCI_TRACE_CMD ? "cmd" : "event", (unsigned long long)addr, buf);
+	bu_xhci_log(x, BU_LOG_TRACE, "xfer @0x%llx: %s slot=%u DCI=%u (ep 0x%02x)",
+		    (unsigned long long)addr, buf, slot, dci, bu_xhci_dci_ep_address(dci));
 }
 
 void bu_xhci_trace_doorbell(struct xhci *x, unsigned slot, unsigned target)
@@ -717,7 +734,7 @@ static bool event_ring_drain(struct xhci *x)
 		bu_dma_rmb();
 		for (int i = 0; i < 4; i++)
 			dw[i] = bu_le32_to_cpu(t->dw[i]);
-		bu_xhci_trace_trb(x, BU_XHCI_TRACE_EVENT, 0, 0, event_ring_deq_addr(er), t);
+		bu_xhci_trace_trb(x, BU_XHCI_TRACE_EVENT, event_ring_deq_addr(er), t);
 		er->deq++;
 		handled++;
 		handle_event(x, dw);

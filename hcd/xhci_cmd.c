@@ -73,7 +73,7 @@ int bu_xhci_cmd_submit(struct xhci *x, uint64_t param, uint32_t dw3,
 	cmd->active = true;
 	cmd->aborted = false;
 	cmd->deadline_us = cmd_deadline(x);
-	bu_xhci_trace_trb(x, BU_XHCI_TRACE_CMD, 0, 0, xhci_ring_addr(&x->cmd_ring, c),
+	bu_xhci_trace_trb(x, BU_XHCI_TRACE_CMD, xhci_ring_addr(&x->cmd_ring, c),
 			  xhci_ring_trb(&x->cmd_ring, c));
 	bu_xhci_ring_sync(x, &x->cmd_ring, c, c + 1);
 	xhci_doorbell(x, 0, 0);

@@ -401,12 +401,17 @@ static inline bool xhci_tracing(const struct xhci *x, uint32_t cat, unsigned slo
 }
 
 /**
- * Trace a command TRB (BU_XHCI_TRACE_CMD), a transfer TRB (_XFER, of
- * `slot` and `dci`) or an event (_EVENT) when the filter lets it through;
- * commands and events name their slot and endpoint themselves.
+ * Trace a command TRB (BU_XHCI_TRACE_CMD) or an event (_EVENT) when the
+ * filter lets it through; each names its slot and endpoint itself.
  */
-void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, unsigned slot, unsigned dci,
-		       uint64_t addr, const struct xhci_trb *t);
+void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, uint64_t addr, const struct xhci_trb *t);
+/**
+ * Trace a transfer TRB of `slot` and `dci` (BU_XHCI_TRACE_XFER), a Setup
+ * Stage with its request by name. Apart from bu_xhci_trace_trb so that
+ * only the transfer path carries the request decoder's stack.
+ */
+void bu_xhci_trace_xfer_trb(struct xhci *x, unsigned slot, unsigned dci, uint64_t addr,
+			    const struct xhci_trb *t);
 /** Trace a register write (BU_XHCI_TRACE_REG) by the register's name. */
 void bu_xhci_trace_reg(struct xhci *x, uintptr_t addr, uint64_t v, unsigned bits);
 /** Trace a doorbell write (BU_XHCI_TRACE_DOORBELL). */

@@ -474,8 +474,8 @@ static void td_queue(struct xhci *x, struct xhci_ep *ep, struct bu_usb_xfer *xfe
 	ep->tail = xfer;
 	if (xhci_tracing(x, BU_XHCI_TRACE_XFER, ep->dev->slot, ep->dci))
 		for (uint32_t c = first; c != ep->ring.enq; c++)
-			bu_xhci_trace_trb(x, BU_XHCI_TRACE_XFER, ep->dev->slot, ep->dci,
-					  xhci_ring_addr(&ep->ring, c), xhci_ring_trb(&ep->ring, c));
+			bu_xhci_trace_xfer_trb(x, ep->dev->slot, ep->dci, xhci_ring_addr(&ep->ring, c),
+					       xhci_ring_trb(&ep->ring, c));
 	/* The whole TD reaches the controller's view, then its first TRB's
 	 * cycle bit hands it over. */
 	bu_xhci_ring_sync(x, &ep->ring, first, ep->ring.enq);
