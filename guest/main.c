@@ -687,7 +687,7 @@ void guest_main(const struct guest_boot *boot)
 	if (cmdline_has("usbmon")) {
 		usbmon_on = capture_init();
 		if (!usbmon_on)
-			guest_panic("usbmon: no capture line (a second serial port)");
+			guest_panic("usbmon: no capture line (x86_64: a second serial port; aarch64: capture=PATH and semihosting)");
 	}
 	guest_log_buffered = cmdline_has("logbuf");
 	timeout_ms = cmdline_get_u64("timeout", DEFAULT_TIMEOUT_MS);

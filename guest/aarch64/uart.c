@@ -11,6 +11,7 @@
  * QEMU exits with 0: no verdict.
  */
 #include "guest.h"
+#include "bareusb/util.h"
 
 #define VIRT_UART_BASE 0x09000000u /* hw/arm/virt.c VIRT_UART */
 #define UART_CLK_HZ    24000000u   /* virt's apb-pclk ("clk24mhz") */
@@ -30,7 +31,10 @@
 #define UARTIMSC    0x038
 #define UARTICR	    0x044
 
+#define SEMIHOSTING_SYS_OPEN	     0x01
+#define SEMIHOSTING_SYS_WRITE	     0x05
 #define SEMIHOSTING_SYS_EXIT	     0x18
+#define SEMIHOSTING_MODE_WB	     5 /* fopen's "wb" */
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
 #define PSCI_SYSTEM_OFF		     0x84000008u
 
@@ -80,13 +84,39 @@ void guest_exit(uint32_t code)
 		__asm__ volatile("wfi");
 }
 
-/* virt has one PL011 for the normal world: no capture line yet. */
+/*
+ * The capture line. virt has one PL011 for the normal world, so usbmon
+ * records go to a host file through semihosting instead (SYS_OPEN with
+ * mode "wb", then SYS_WRITE; "Semihosting for AArch32 and AArch64"), named
+ * by the guest word capture=PATH, which runner --pcap passes. Without the
+ * word, or without semihosting, there is no capture line.
+ */
+static uint64_t capture_handle;
+static bool capture_open;
+
 bool capture_init(void)
 {
-	return false;
+	const char *path = cmdline_get("capture");
+	uint64_t block[3], h;
+
+	if (!path || !*path)
+		return false;
+	block[0] = (uintptr_t)path;
+	block[1] = SEMIHOSTING_MODE_WB;
+	block[2] = bu_strlen(path);
+	h = semihosting_call(SEMIHOSTING_SYS_OPEN, block);
+	if (h == ~0ull)
+		return false;
+	capture_handle = h;
+	capture_open = true;
+	return true;
 }
 
 void capture_write(const void *p, size_t n)
 {
-	(void)p, (void)n;
+	uint64_t block[3] = { capture_handle, (uintptr_t)p, n };
+
+	/* SYS_WRITE answers the count of bytes not written: 0 when done. */
+	if (capture_open && semihosting_call(SEMIHOSTING_SYS_WRITE, block) != 0)
+		capture_open = false;
 }

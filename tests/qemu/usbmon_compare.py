@@ -2,7 +2,7 @@
 """The image's usbmon capture (runner --pcap, guest word usbmon) against
 QEMU's own (-device ...,pcap=FILE) of the same devices, URB by URB (TAP).
 
-    usbmon_compare.py --runner RUNNER --kernel IMAGE --qemu QEMU [--append W]
+    usbmon_compare.py --runner RUNNER --kernel IMAGE --qemu QEMU [--arch A] [--append W]
                       [--disk ID:MIB] -- QEMU DEVICE ARGS with pcap=@NAME@
 
 Every `pcap=@NAME@` in the device arguments becomes a file in a temporary
@@ -12,8 +12,9 @@ transfer type, endpoint and direction, the SETUP packet of a control
 submission, success or failure, and for completions and OUT submissions
 the length and the data both captured. Known differences, not compared:
 
-  - SeaBIOS enumerates the devices before the image boots; QEMU's file
-    starts with that traffic. The image's records are matched against the
+  - SeaBIOS enumerates the devices before the x86_64 image boots; QEMU's
+    file starts with that traffic (the aarch64 virt machine has no firmware
+    that touches USB). The image's records are matched against the
     tail of QEMU's that begins where they line up.
   - QEMU has no SET_ADDRESS (xHCI addresses with a command), nor has the
     image.
@@ -147,6 +148,7 @@ def main():
     ap.add_argument('--runner', required=True)
     ap.add_argument('--kernel', required=True)
     ap.add_argument('--qemu', required=True)
+    ap.add_argument('--arch', default='x86_64', help="the image's architecture (runner --arch)")
     ap.add_argument('--append', action='append', default=[])
     ap.add_argument('--disk', action='append', default=[])
     ap.add_argument('--min-records', type=int, default=8)
@@ -162,8 +164,8 @@ def main():
             x = x[:i] + os.path.join(tmp, x[i + 1:j] + '.pcap') + x[j + 1:]
         args.append(x)
     ours_path = os.path.join(tmp, 'image.pcap')
-    cmd = [sys.executable, a.runner, '--kernel', a.kernel, '--qemu', a.qemu, '--quiet',
-           '--pcap', ours_path]
+    cmd = [sys.executable, a.runner, '--kernel', a.kernel, '--arch', a.arch, '--qemu', a.qemu,
+           '--quiet', '--pcap', ours_path]
     for w in a.append:
         cmd += ['--append', w]
     for d in a.disk:
