@@ -30,6 +30,7 @@ struct replay_opts {
 	bool behind_hub, trace, sim_trace;
 	int log_level;
 	unsigned timeout_ms;
+	unsigned hub_ports; /* 0: not given */
 };
 
 static void usage(FILE *f)
@@ -37,7 +38,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: bareusb-replay FILE [--speed low|full|high|super] [--behind-hub]\n"
 		"                      [--strings FILE] [--bos FILE] [--trace] [--sim-trace]\n"
-		"                      [--log 0..4] [--timeout MS]\n"
+		"                      [--log 0..4] [--timeout MS] [--hub-ports N]\n"
 		"FILE is a device's /sys/bus/usb/devices/<dev>/descriptors (Linux).\n"
 		"  --speed       the speed to attach it at (default: guessed from the descriptors)\n"
 		"  --behind-hub  attach it behind a sim hub (USB 2, or USB 3 at super speed)\n"
@@ -47,7 +48,9 @@ static void usage(FILE *f)
 		"  --trace       the driver's TRB and event trace, as the test image's `trace`\n"
 		"  --sim-trace   the model's own trace too (register accesses by name, TRBs fetched)\n"
 		"  --log N       driver log level (0 errors .. 4 trace; default 2, info)\n"
-		"  --timeout MS  virtual time to wait for enumeration to settle (default 30000)\n");
+		"  --timeout MS  virtual time to wait for enumeration to settle (default 30000)\n"
+		"  --hub-ports N a hub's downstream ports, 1..15 (Linux's sysfs maxchild;\n"
+		"                default 4): the sim's hub function answers for a hub\n");
 }
 
 /* Read a whole file (at most `max` bytes); NULL and errno-style message on failure. */
@@ -117,7 +120,7 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 		} else if (!strcmp(a, "--sim-trace")) {
 			o->sim_trace = true;
 		} else if (!strcmp(a, "--speed") || !strcmp(a, "--strings") || !strcmp(a, "--bos") ||
-			   !strcmp(a, "--log") || !strcmp(a, "--timeout")) {
+			   !strcmp(a, "--log") || !strcmp(a, "--timeout") || !strcmp(a, "--hub-ports")) {
 			if (!v) {
 				fprintf(stderr, "bareusb-replay: %s needs a value\n", a);
 				return -1;
@@ -141,12 +144,18 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 				char *end;
 				unsigned long n = strtoul(v, &end, 10);
 
-				if (!*v || *end || (!strcmp(a, "--log") ? n > 4 : n == 0 || n > 3600000)) {
+				unsigned long max = !strcmp(a, "--log")	      ? 4
+						    : !strcmp(a, "--hub-ports") ? 15
+										: 3600000;
+
+				if (!*v || *end || n > max || (n == 0 && strcmp(a, "--log"))) {
 					fprintf(stderr, "bareusb-replay: %s %s: out of range\n", a, v);
 					return -1;
 				}
 				if (!strcmp(a, "--log"))
 					o->log_level = (int)n;
+				else if (!strcmp(a, "--hub-ports"))
+					o->hub_ports = (unsigned)n;
 				else
 					o->timeout_ms = (unsigned)n;
 			}
@@ -309,6 +318,11 @@ int main(int argc, char **argv)
 		if (w)
 			printf("# %s: %s\n", o.file, w);
 	}
+	if (o.hub_ports && sim_replay_set_hub_ports(r, o.hub_ports, NULL, 0))
+		return 2; /* parse_args bounds it */
+	if (sim_replay_is_hub(r))
+		printf("# a hub: the sim's hub function answers for it, %u ports%s, all empty\n",
+		       o.hub_ports ? o.hub_ports : 4u, o.hub_ports ? "" : " (assumed; --hub-ports N)");
 	speed = o.speed ? (enum sim_speed)o.speed : sim_replay_guess_speed(r);
 	printf("# replay %s at %s speed%s%s\n", o.file, speed_names[speed],
 	       o.speed ? "" : " (guessed; --speed to choose)", o.behind_hub ? ", behind a hub" : "");

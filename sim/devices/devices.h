@@ -226,7 +226,10 @@ void sim_hostile_free(struct sim_hostile *h);
  * sent short again); strings only when a list was given (else every
  * string request STALLs); BOS only when one was given. Interrupt and bulk
  * IN endpoints NAK, isochronous IN sends zero-length packets, OUT accepts
- * everything, class and vendor requests STALL.
+ * everything, class and vendor requests STALL. A hub (bDeviceClass 9) is
+ * the exception: the sim's hub function answers for it (sim/sim_hub.c:
+ * hub descriptor, port status, an empty port behind every port), USB 3 at
+ * super speed, with the port count of sim_replay_set_hub_ports.
  */
 struct sim_replay;
 #define SIM_REPLAY_MAX_CONFIGS 8 /* Linux's USB_MAXCONFIG */
@@ -242,6 +245,10 @@ int sim_replay_strings(struct sim_replay *r, const char *text, size_t len, char 
 int sim_replay_set_string(struct sim_replay *r, unsigned index, const char *text);
 /** A BOS to answer with (Linux's `bos_descriptors` file); -1 and err if it is not one. */
 int sim_replay_set_bos(struct sim_replay *r, const uint8_t *data, size_t len, char *err, size_t n);
+/** A replayed hub's downstream port count, 1..15 (default 4); -1 and err otherwise. */
+int sim_replay_set_hub_ports(struct sim_replay *r, unsigned ports, char *err, size_t n);
+/** Whether the descriptors are a hub's (bDeviceClass 9, USB 2.0 §11.23.1). */
+bool sim_replay_is_hub(const struct sim_replay *r);
 /** The model for `speed` (valid until sim_replay_free; one speed at a time). */
 const struct sim_device_model *sim_replay_model(struct sim_replay *r, enum sim_speed speed);
 /** After sim_attach / sim_attach_hub with sim_replay_model(r): install the answers. */

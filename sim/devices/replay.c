@@ -53,7 +53,14 @@ struct sim_replay {
 	bool strings;   /* a string list was given (LANGID table answered) */
 	unsigned warnings;
 	char warning[4][160];
+	unsigned hub_ports; /* a hub's downstream ports; 0: the default */
 };
+
+/* A replayed hub's ports when nobody said (Linux's sysfs `maxchild` says). */
+#define REPLAY_HUB_PORTS 4
+/* wHubCharacteristics (USB 2.0 §11.23.2.1): per-port power switching and
+ * over-current protection, the commonest; the file does not say. */
+#define REPLAY_HUB_CHARS 0x0009
 
 /* ------------------------------------------------------------------------ */
 /* Parsing the file                                                         */
@@ -440,9 +447,30 @@ int sim_replay_set_bos(struct sim_replay *r, const uint8_t *data, size_t len, ch
 	return 0;
 }
 
+int sim_replay_set_hub_ports(struct sim_replay *r, unsigned ports, char *err, size_t n)
+{
+	if (ports < 1 || ports > 15)
+		return r_fail(err, n, "%u hub ports: the sim's hubs have 1 to 15 (an xHCI route "
+				      "string's port field)", ports);
+	r->hub_ports = ports;
+	return 0;
+}
+
+bool sim_replay_is_hub(const struct sim_replay *r)
+{
+	return r->device.len >= 5 && r->device.data[4] == USB_CLASS_HUB;
+}
+
 const struct sim_device_model *sim_replay_model(struct sim_replay *r, enum sim_speed speed)
 {
 	struct sim_desc_set set = { .device = r->device };
+
+	r->model.hub = SIM_HUB_NONE;
+	if (sim_replay_is_hub(r)) {
+		r->model.hub = speed == SIM_SPEED_SUPER ? SIM_HUB_USB3 : SIM_HUB_USB2;
+		r->model.hub_ports = (uint8_t)(r->hub_ports ? r->hub_ports : REPLAY_HUB_PORTS);
+		r->model.hub_chars = REPLAY_HUB_CHARS;
+	}
 
 	for (unsigned i = 0; i < r->ncfg && i < 4; i++)
 		set.configs[i] = r->cfg[i];

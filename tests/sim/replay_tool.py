@@ -87,6 +87,23 @@ check('--sim-trace: MMIO lines by register name',
       '[trace] sim: trace: MMIO W DB0 = 0x00000000' in out and
       '[trace] sim: trace: MMIO W IR0.ERDP.lo = 0x' in out, out[-3000:])
 
+# A hub: the sim's hub function answers for it; the port count from
+# --hub-ports (or said to be assumed), checked against the hub descriptor
+# the driver read; out of range refused.
+rc, out, err = run(f('qemu-usb-hub-fs.bin'), '--strings', f('qemu-usb-hub.strings'),
+                   '--hub-ports', '8')
+devs = usbdevs(out)
+check('hub: configured, hub driver bound, no error',
+      rc == 0 and len(devs) == 1 and devs[0]['pid'] == '55aa' and 'error' not in devs[0] and
+      devs[0]['configs'][0]['interfaces'][0]['driver'] == 'hub', out + err)
+check('hub: 8 ports, said', '# a hub: the sim\'s hub function answers for it, 8 ports, '
+      'all empty' in out, out)
+rc, out, err = run(f('qemu-usb-hub-fs.bin'))
+check('hub without --hub-ports: 4 assumed, said', rc == 0 and
+      '4 ports (assumed; --hub-ports N)' in out, out + err)
+rc, out, err = run(f('qemu-usb-hub-fs.bin'), '--hub-ports', '16')
+check('--hub-ports 16: exit 2', rc == 2 and 'out of range' in err, err)
+
 # Forcing a speed the device cannot have at that port kind is still run.
 rc, out, err = run(f('qemu-usb-kbd-fs.bin'), '--speed', 'low')
 check('--speed low: attached at low speed', 'at low speed' in out and

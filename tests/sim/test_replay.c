@@ -205,6 +205,57 @@ START_TEST(test_replay_composite_behind_hub)
 }
 END_TEST
 
+/* QEMU's usb-hub replayed: the sim's hub function answers for it with the
+ * port count given (8, its sysfs maxchild), so the hub driver binds and a
+ * keyboard on its last port enumerates behind it (path ROOT.8, tier 2).
+ * With the default of 4 ports there is no port 8; 0 and 16 ports are
+ * refused. */
+START_TEST(test_replay_hub)
+{
+	struct sim_replay *r = replay_load("qemu-usb-hub-fs", "qemu-usb-hub");
+	struct stack st;
+	struct sim_device *hub;
+	struct bu_usb_device *h, *k;
+	char err[160] = "";
+	const char *j;
+
+	ck_assert(sim_replay_is_hub(r));
+	ck_assert_int_eq(sim_replay_set_hub_ports(r, 0, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "0 hub ports") != NULL, "%s", err);
+	ck_assert_int_eq(sim_replay_set_hub_ports(r, 16, err, sizeof(err)), -1);
+	stack_up(&st, NULL, 0);
+	hub = sim_attach(st.sim, sim_usb2_port(st.sim, 1), sim_replay_model(r, SIM_SPEED_FULL),
+			 SIM_SPEED_FULL);
+	ck_assert_ptr_nonnull(hub);
+	ck_assert_ptr_null(sim_attach_hub(hub, 8, &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	sim_detach(hub);
+	ck_assert(settle(&st, 5000));
+
+	ck_assert_int_eq(sim_replay_set_hub_ports(r, 8, err, sizeof(err)), 0);
+	hub = sim_attach(st.sim, sim_usb2_port(st.sim, 1), sim_replay_model(r, SIM_SPEED_FULL),
+			 SIM_SPEED_FULL);
+	ck_assert_ptr_nonnull(hub);
+	sim_replay_arm(r, hub);
+	ck_assert_ptr_nonnull(sim_attach_hub(hub, 8, &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	ck_assert(settle(&st, 5000));
+	h = find_pid(&st, 0x0409, 0x55aa);
+	ck_assert_ptr_nonnull(h);
+	j = json_of(h);
+	ck_assert_msg(strstr(j, "\"product\":\"QEMU USB Hub\"") && strstr(j, "\"driver\":\"hub\"") &&
+		      !strstr(j, "\"error\""), "%s", j);
+	k = NULL;
+	for (struct bu_usb_device *d = st.bus->devices; d; d = d->next)
+		if (d->parent == h)
+			k = d;
+	ck_assert_ptr_nonnull(k);
+	ck_assert_uint_eq(k->tier, 2);
+	ck_assert_uint_eq(k->port, 8);
+	ck_assert_uint_eq(k->state, BU_DEV_CONFIGURED);
+	stack_down(&st);
+	sim_replay_free(r);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Malformed files                                                          */
 
@@ -564,6 +615,7 @@ static Suite *replay_suite(void)
 	tcase_add_test(t, test_replay_qemu_kbd);
 	tcase_add_test(t, test_replay_storage_super);
 	tcase_add_test(t, test_replay_composite_behind_hub);
+	tcase_add_test(t, test_replay_hub);
 	tcase_add_test(t, test_replay_truncated);
 	tcase_add_test(t, test_replay_malformed);
 	tcase_add_test(t, test_replay_strings_file);

@@ -11,6 +11,10 @@ Run from this directory; the .bin files are committed next to it.
 - qemu-usb-storage-ss.bin: QEMU's usb-storage (hw/usb/dev-storage.c) at
   SuperSpeed: bulk 0x81/0x02 of 1024 bytes with bMaxBurst 15 companions,
   self-powered, bMaxPower 0 (tests/qemu/*.json have QEMU's usbdev line).
+- qemu-usb-hub-fs.bin: QEMU's usb-hub (hw/usb/dev-hub.c), full speed
+  only, 8 ports (its sysfs `maxchild`): bcdUSB 1.10, bMaxPacketSize0 8,
+  self-powered with remote wakeup, the status-change endpoint 0x81 of 2
+  bytes polled every 255 ms. Strings in qemu-usb-hub.strings.
 - composite-iad.bin: a full-speed composite laid out as the Arduino
   Leonardo's (Arduino AVR core USBCore.cpp, CDC.cpp, HID.cpp): an IAD over
   a CDC-ACM function (interfaces 0-1), then a HID interface 2.
@@ -60,6 +64,11 @@ write('qemu-usb-storage-ss.bin',
       config(1, 6, 0xc0, 0, 1, intf(0, 0, 2, 8, 6, 0x50) +
              ep(0x81, 2, 1024, 0) + [6, 0x30, 15, 0] + le16(0) +
              ep(0x02, 2, 1024, 0) + [6, 0x30, 15, 0] + le16(0)))
+
+# QEMU usb-hub: full speed only, bcdUSB 1.10.
+write('qemu-usb-hub-fs.bin',
+      device(0x0110, 9, 0, 0, 8, 0x0409, 0x55aa, 0x0101, 1, 2, 3, 1) +
+      config(1, 0, 0xe0, 0, 1, intf(0, 0, 1, 9, 0, 0) + ep(0x81, 3, 2, 255)))
 
 # Composite: IAD + CDC-ACM (comm with header, call management, ACM and
 # union functional descriptors; data with two bulk endpoints) + HID.
