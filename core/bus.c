@@ -281,26 +281,38 @@ static void check_timeouts(struct bu_usb_bus *bus, uint64_t now)
 	}
 }
 
-/**
- * A synchronous control request, allocated per call rather than kept on
- * the caller's stack: its transfer is 152 bytes, and the caller's stack
- * already carries everything the poll it waits in may run.
- */
-struct sync_req {
-	struct bu_usb_xfer xfer;
-	struct bu_usb_bus *bus;
-	bool done;
-	bool orphan; /* its caller left (controller failed): freed on completion */
-};
-
-/** Completion of the synchronous helper: records that it finished. */
+/** Completion of a synchronous transfer: records that it finished. */
 static void sync_done(struct bu_usb_xfer *xfer)
 {
-	struct sync_req *s = xfer->ctx;
+	struct bu_core_sync *s = xfer->ctx;
 
 	s->done = true;
 	if (s->orphan)
 		bu_core_free(s->bus, s, sizeof(*s));
+}
+
+struct bu_core_sync *bu_core_sync_alloc(struct bu_usb_bus *bus)
+{
+	struct bu_core_sync *s;
+
+	BU_UNDER_LOCK(bus, s = bu_core_alloc(bus, sizeof(*s)));
+	if (!s)
+		return NULL;
+	s->bus = bus;
+	s->xfer.complete = sync_done;
+	s->xfer.ctx = s;
+	return s;
+}
+
+void bu_core_sync_free(struct bu_core_sync *s)
+{
+	struct bu_usb_bus *bus = s->bus;
+
+	if (!s->done) {
+		s->orphan = true; /* still the controller's */
+		return;
+	}
+	BU_UNDER_LOCK(bus, bu_core_free(bus, s, sizeof(*s)));
 }
 
 int bu_usb_control(struct bu_usb_device *dev, uint8_t bm_request_type,
@@ -317,16 +329,15 @@ int bu_core_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 		    uint32_t timeout_ms)
 {
 	struct bu_usb_bus *bus;
-	struct sync_req *s;
+	struct bu_core_sync *s;
 	int rc;
 
 	if (!dev || (w_length && !data && !dma) || (dma && w_length > dma->size))
 		return BU_EINVAL;
 	bus = dev->bus;
-	BU_UNDER_LOCK(bus, s = bu_core_alloc(bus, sizeof(*s)));
+	s = bu_core_sync_alloc(bus);
 	if (!s)
 		return BU_ENOMEM;
-	s->bus = bus;
 	s->xfer.ep = &dev->ep0;
 	bu_usb_setup_pack(s->xfer.setup, bm_request_type, b_request, w_value, w_index, w_length);
 	s->xfer.buf = data;
@@ -334,20 +345,17 @@ int bu_core_control(struct bu_usb_device *dev, uint8_t bm_request_type,
 	if (dma)
 		bu_usb_xfer_set_dma(&s->xfer, dma, w_length);
 	s->xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
-	s->xfer.complete = sync_done;
-	s->xfer.ctx = s;
 	rc = bu_usb_xfer_submit(&s->xfer);
-	if (!rc) {
+	if (rc) {
+		s->done = true; /* never the controller's */
+	} else {
 		/* The transfer's own deadline bounds this wait: check_timeouts
 		 * cancels it, and a failed controller fails it. */
 		rc = bu_core_wait_until(bus, &s->done, BU_USB_NO_TIMEOUT);
-		if (rc && !s->done) {
-			s->orphan = true; /* still the controller's */
-			return rc;
-		}
-		rc = s->xfer.status ? s->xfer.status : (int)s->xfer.actual;
+		if (s->done)
+			rc = s->xfer.status ? s->xfer.status : (int)s->xfer.actual;
 	}
-	BU_UNDER_LOCK(bus, bu_core_free(bus, s, sizeof(*s)));
+	bu_core_sync_free(s);
 	return rc;
 }
 

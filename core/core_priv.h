@@ -188,6 +188,23 @@ int bu_core_match_score(const struct bu_usb_device *dev, const struct bu_usb_alt
 unsigned bu_core_path_parse(const char *path, uint8_t out[BU_USB_MAX_PATH]);
 
 /**
+ * A synchronous transfer, allocated per call rather than kept on the
+ * caller's stack: its transfer is about 250 bytes, and the caller's stack
+ * already carries everything the poll it waits in may run.
+ * bu_core_sync_alloc sets xfer.complete and xfer.ctx (the caller sets the
+ * rest); bu_core_sync_free frees it once it is done, or leaves it to its
+ * completion when the controller still has it (a failed wait).
+ */
+struct bu_core_sync {
+	struct bu_usb_xfer xfer;
+	struct bu_usb_bus *bus;
+	bool done;
+	bool orphan; /* its caller left (controller failed): freed on completion */
+};
+struct bu_core_sync *bu_core_sync_alloc(struct bu_usb_bus *bus);
+void bu_core_sync_free(struct bu_core_sync *s);
+
+/**
  * Submit one transfer on ep (control: with the 8 setup bytes) and wait for
  * it through bu_core_wait: past `timeout_ms` (0: BU_USB_REQUEST_TIMEOUT_MS)
  * it is cancelled, and waited for until the controller gave it back.

@@ -423,51 +423,52 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value)
  */
 #define SYNC_CANCEL_WAIT_MS (3u * BU_USB_REQUEST_TIMEOUT_MS)
 
-/** Completion of a synchronous transfer: tell its waiter (on the caller's stack). */
-static void sync_xfer_done(struct bu_usb_xfer *xfer)
-{
-	*(bool *)xfer->ctx = true;
-}
-
 int bu_core_xfer_wait(struct bu_usb_endpoint *ep, const uint8_t *setup, void *buf, size_t len,
 		      uint32_t timeout_ms, size_t *actual)
 {
 	struct bu_usb_bus *bus = ep->dev->bus;
-	struct bu_usb_xfer xfer;
-	bool done = false;
+	struct bu_core_sync *s = bu_core_sync_alloc(bus);
+	struct bu_usb_xfer *xfer;
 	int rc;
 
-	bu_memset(&xfer, 0, sizeof(xfer));
-	xfer.ep = ep;
+	if (!s)
+		return BU_ENOMEM;
+	xfer = &s->xfer;
+	xfer->ep = ep;
 	if (setup)
-		bu_memcpy(xfer.setup, setup, sizeof(xfer.setup));
-	xfer.buf = buf;
-	xfer.len = len;
-	xfer.timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
-	xfer.complete = sync_xfer_done;
-	xfer.ctx = &done;
-	rc = bu_usb_xfer_submit(&xfer);
-	if (rc)
+		bu_memcpy(xfer->setup, setup, sizeof(xfer->setup));
+	xfer->buf = buf;
+	xfer->len = len;
+	xfer->timeout_ms = timeout_ms ? timeout_ms : BU_USB_REQUEST_TIMEOUT_MS;
+	rc = bu_usb_xfer_submit(xfer);
+	if (rc) {
+		s->done = true; /* never the controller's */
+		bu_core_sync_free(s);
 		return rc;
+	}
 	/* The transfer's own deadline cancels it (BU_ETIMEDOUT); then wait
 	 * for it to come back, however long the controller takes to let go:
-	 * until then it may still touch buf, and xfer lives on this stack.
-	 * An unplug completes it too (BU_ENODEV), with the device freed
-	 * after: only bus and xfer's results are used from here on. */
-	rc = bu_core_wait(bus, &done, xfer.timeout_ms);
+	 * until then it may still touch buf. An unplug completes it too
+	 * (BU_ENODEV), with the device freed after: only bus and the
+	 * transfer's results are used from here on. */
+	rc = bu_core_wait(bus, &s->done, xfer->timeout_ms);
 	/* A failed controller gave everything back; one that did not is
 	 * halted and moves no data any more (xHCI 1.2 §5.4.2). */
-	while (!done && rc != BU_ESHUTDOWN) {
-		rc = bu_core_wait(bus, &done, SYNC_CANCEL_WAIT_MS);
-		if (!done && rc != BU_ESHUTDOWN)
+	while (!s->done && rc != BU_ESHUTDOWN) {
+		rc = bu_core_wait(bus, &s->done, SYNC_CANCEL_WAIT_MS);
+		if (!s->done && rc != BU_ESHUTDOWN)
 			bu_core_log(bus, BU_LOG_WARN,
 				    "transfer on ep 0x%02x not back %u ms after its deadline",
-				    xfer.ep->address, SYNC_CANCEL_WAIT_MS);
+				    xfer->ep->address, SYNC_CANCEL_WAIT_MS);
 	}
-	if (!done)
+	if (!s->done) {
+		bu_core_sync_free(s); /* left to its completion */
 		return BU_ESHUTDOWN;
-	*actual = xfer.actual;
-	return xfer.status;
+	}
+	*actual = xfer->actual;
+	rc = xfer->status;
+	bu_core_sync_free(s);
+	return rc;
 }
 
 /** bu_usb_bulk and bu_usb_interrupt: one transfer on an endpoint of `type`, waited for. */
