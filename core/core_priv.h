@@ -72,7 +72,8 @@ struct bu_core_device {
 	uint64_t pm_wake_us; /* next suspend/resume step */
 	uint32_t pm_paused;  /* endpoints (by index) stopped for the suspend */
 	uint8_t pm_stops;    /* Stop Endpoints still to complete */
-	bool pm_wake;        /* resume asked for while stopping */
+	bool pm_wake;        /* resume asked for while stopping or suspending */
+	uint8_t pm_checks;   /* hub port status reads waiting for a resume to end */
 	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
 	void *waiter;        /* a synchronous caller to tell (request.c) */
 	/* TT buffer clears (tt.c), endpoints by index num * 2 + IN (EP0: 0). */
@@ -264,6 +265,20 @@ bool bu_core_pm_cancel(struct bu_usb_xfer *xfer, int status);
 int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status);
 /** The device is going: finish its held transfers with BU_ENODEV. */
 void bu_core_pm_drop(struct bu_usb_device *dev);
+/** Hub driver: the suspend or resume request for `child`'s port completed. */
+void bu_core_pm_port_done(struct bu_usb_device *child, int status);
+/** Hub driver: a fresh status of `child`'s port says whether it is suspended. */
+void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended);
+/**
+ * pm.c: ask the hub above `child` to suspend or resume its port (sent from
+ * hub_poll; bu_core_pm_port_done reports the result). BU_ENOTSUP when no
+ * running hub driver serves that port.
+ */
+int bu_core_hub_port_pm(struct bu_usb_device *child, bool suspend);
+/** pm.c: have the hub read `child`'s port status (bu_core_pm_port_status). */
+void bu_core_hub_port_check(struct bu_usb_device *child);
+/** True while a hub has a request in flight or one waiting to go out. */
+bool bu_core_hub_busy(struct bu_usb_device *hub);
 /** Suspend/resume timers. */
 void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now);
 

@@ -57,12 +57,15 @@
 /* Hub class requests and features (USB 2.0 §11.24.2, Table 11-17). */
 #define HUB_REQ_SET_HUB_DEPTH 12
 #define HUB_FEAT_PORT_ENABLE 1
+#define HUB_FEAT_PORT_SUSPEND 2     /* USB 2 hubs */
 #define HUB_FEAT_PORT_RESET 4
+#define HUB_FEAT_PORT_LINK_STATE 5  /* USB 3 hubs: target state in wIndex[15:8] */
 #define HUB_FEAT_PORT_POWER 8
 #define HUB_FEAT_BH_PORT_RESET 28
 
 #define PS_CONNECTION 0x0001
 #define PS_ENABLE 0x0002
+#define PS_SUSPEND 0x0004 /* USB 2: suspended or resuming */
 #define PS_OVER_CURRENT 0x0008
 #define PS_RESET 0x0010
 #define PS_LOW_SPEED 0x0200
@@ -94,7 +97,11 @@ struct hub_port {
 	uint16_t change;  /* change bits still to clear */
 	uint8_t errors;   /* requests about it that failed in a row */
 	bool broken;      /* given up: its hub cannot report or clear its state */
+	uint8_t pm_req;   /* HUB_PM_*: a suspend or resume for pm.c waits to go out */
 };
+
+/* Link requests pm.c makes about a hub port (bu_core_hub_port_pm). */
+enum { HUB_PM_NONE = 0, HUB_PM_SUSPEND, HUB_PM_RESUME };
 
 /** Hub setup steps, then RUN. */
 enum hub_step {
@@ -158,9 +165,11 @@ enum ctrl_kind {
 	CK_CONFIGURE, /* not a request: the controller's slot update */
 	CK_POWER,     /* SetPortFeature(PORT_POWER) after an over-current */
 	CK_TT,        /* CLEAR_TT_BUFFER or RESET_TT for an endpoint behind the hub (tt.c) */
+	CK_PM,        /* a port suspend or resume for pm.c */
 };
 
 static void hub_kick(struct hub *h);
+static bool hub_has_work(const struct hub *h);
 
 /** Start a control request to the hub; completion re-enters hub_kick. */
 static int hub_ctrl(struct hub *h, unsigned kind, unsigned port, uint8_t type,
@@ -341,9 +350,15 @@ static void port_act(struct hub *h, unsigned p)
 {
 	struct hub_port *hp = &h->ports[p];
 	struct bu_usb_port_status st;
+	struct bu_usb_device *child;
 	bool timer = hp->timer_fired;
 
 	port_status(h, hp, &st);
+	child = bu_port_child(&h->ph, &hp->port);
+	if (child && st.connected && st.enabled)
+		bu_core_pm_port_status(child, h->usb3 ? PS_SS_LINK_STATE(hp->status) == BU_LINK_U3 ||
+							PS_SS_LINK_STATE(hp->status) == BU_LINK_RESUME
+						      : (hp->status & PS_SUSPEND) != 0);
 	hp->act = false;
 	hp->timer_fired = false;
 	hp->reconnect = false;
@@ -553,6 +568,15 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 			hub_warn(h, "TT request", h->ctrl_port, st);
 		bu_core_tt_sent(h->dev, st);
 		break;
+	case CK_PM: {
+		struct bu_usb_device *child = bu_port_child(&h->ph, &hp->port);
+
+		if (st)
+			hub_warn(h, "port suspend/resume", h->ctrl_port, st);
+		if (child)
+			bu_core_pm_port_done(child, st);
+		break;
+	}
 	case CK_RESET:
 		if (st) {
 			hub_warn(h, "port reset", h->ctrl_port, st);
@@ -586,9 +610,28 @@ static int port_clear_change(struct hub *h, unsigned p)
 }
 
 /**
+ * A suspend or resume of port `p` that pm.c asked for (USB 2.0
+ * §11.24.2.7.1.3: Set/ClearPortFeature(PORT_SUSPEND); USB 3.2
+ * §10.16.2.10: SetPortFeature(PORT_LINK_STATE) U3 or U0).
+ */
+static int port_pm_request(struct hub *h, unsigned p)
+{
+	bool suspend = h->ports[p].pm_req == HUB_PM_SUSPEND;
+	unsigned link = suspend ? BU_LINK_U3 : BU_LINK_U0;
+
+	h->ports[p].pm_req = HUB_PM_NONE;
+	if (h->usb3)
+		return hub_ctrl(h, CK_PM, p, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER,
+				USB_REQ_SET_FEATURE, HUB_FEAT_PORT_LINK_STATE,
+				(uint16_t)(p | link << 8), 0);
+	return port_request(h, CK_PM, p, suspend ? USB_REQ_SET_FEATURE : USB_REQ_CLEAR_FEATURE,
+			    HUB_FEAT_PORT_SUSPEND);
+}
+
+/**
  * The running hub's next request, in priority order: a port to disable,
- * a TT request (an endpoint waits for it, USB 2.0 §11.17.5), a
- * change bit to clear (each before acting on the status, USB 2.0
+ * a TT request (an endpoint waits for it, USB 2.0 §11.17.5), a port
+ * suspend or resume, a change bit to clear (each before acting on the status, USB 2.0
  * §11.24.2.7.2), a fresh status to act on, a status to read. Nothing
  * left: the first scan is done.
  */
@@ -608,6 +651,13 @@ static int hub_run(struct hub *h)
 	if (bu_core_tt_next(h->dev, &req, &value, &index))
 		return hub_ctrl(h, CK_TT, index, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, req,
 				value, index, 0);
+	for (unsigned p = 1; p <= h->nports; p++) {
+		if (!h->ports[p].pm_req)
+			continue;
+		if (bu_port_child(&h->ph, &h->ports[p].port))
+			return port_pm_request(h, p);
+		h->ports[p].pm_req = HUB_PM_NONE; /* its device left meanwhile */
+	}
 	for (unsigned p = 1; p <= h->nports; p++) {
 		if (!h->ports[p].act)
 			continue;
@@ -716,6 +766,46 @@ bool bu_core_hub_child_failed(struct bu_usb_device *child)
 	return true;
 }
 
+/** The hub port a child is on, or NULL when no running hub serves it. */
+static struct hub_port *child_port(struct bu_usb_device *child, struct hub **hub)
+{
+	struct hub *h = hub_of(child->parent);
+
+	if (!h || hub_gone(h) || h->step != HUB_RUN || child->port < 1 || child->port > h->nports ||
+	    h->ports[child->port].broken ||
+	    bu_port_child(&h->ph, &h->ports[child->port].port) != child)
+		return NULL;
+	*hub = h;
+	return &h->ports[child->port];
+}
+
+int bu_core_hub_port_pm(struct bu_usb_device *child, bool suspend)
+{
+	struct hub *h;
+	struct hub_port *hp = child_port(child, &h);
+
+	if (!hp)
+		return BU_ENOTSUP;
+	hp->pm_req = suspend ? HUB_PM_SUSPEND : HUB_PM_RESUME;
+	return 0; /* hub_poll sends it; pm.c hears from bu_core_pm_port_done */
+}
+
+void bu_core_hub_port_check(struct bu_usb_device *child)
+{
+	struct hub *h;
+	struct hub_port *hp = child_port(child, &h);
+
+	if (hp)
+		hp->read = true;
+}
+
+bool bu_core_hub_busy(struct bu_usb_device *hub)
+{
+	struct hub *h = hub_of(hub);
+
+	return h && !hub_gone(h) && (h->ctrl_busy || hub_has_work(h));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Driver entry points                                                      */
 
@@ -727,7 +817,7 @@ static bool hub_has_work(const struct hub *h)
 	for (unsigned p = 1; p <= h->nports; p++) {
 		const struct hub_port *hp = &h->ports[p];
 
-		if (!hp->broken && (hp->read || hp->act || hp->disable))
+		if (!hp->broken && (hp->read || hp->act || hp->disable || hp->pm_req))
 			return true;
 	}
 	for (const struct bu_usb_device *d = h->dev->bus->devices; d; d = d->next)

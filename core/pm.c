@@ -1,10 +1,15 @@
 /*
- * Selective suspend of devices on root ports (USB 2.0 §7.1.7.6-7.1.7.7,
- * xHCI §4.15.2). Asynchronous: every step is a link-state write and a
- * timer checked from bu_usb_bus_poll(), so it may be driven from
- * completion callbacks (the WinUSB power policy does). Transfers submitted
- * while a device is suspended or resuming are held here and go to the
- * controller, in order, once the link is back and recovered.
+ * Selective suspend (USB 2.0 §7.1.7.6-7.1.7.7, §11.9; xHCI §4.15.2) of
+ * devices on root ports and on hub ports at any tier. Asynchronous: every
+ * step is a link-state write or a request the hub driver sends (hub.c:
+ * PORT_SUSPEND on USB 2 hubs, PORT_LINK_STATE on USB 3 hubs) and a timer
+ * checked from bu_usb_bus_poll(), so it may be driven from completion
+ * callbacks (the WinUSB power policy does). Transfers submitted while a
+ * device is suspended or resuming are held here and go to the controller,
+ * in order, once the link is back and recovered. A hub is suspended only
+ * when every device below it is; the request that resumes a port below a
+ * suspended hub is itself a held transfer of that hub, so a resume
+ * anywhere resumes the chain above it first, from the root down.
  */
 #include "core_priv.h"
 
@@ -15,11 +20,19 @@
 enum pm_state {
 	PM_ACTIVE = 0,
 	PM_STOPPING,        /* IN endpoints with queued reads being stopped */
+	PM_SUSPENDING,      /* behind a hub: the port suspend request is out */
 	PM_SUSPENDED,
-	PM_RESUME_SIGNAL,   /* USB 2: Resume driven, then U0 */
+	PM_RESUME_SIGNAL,   /* root USB 2: Resume driven, then U0; hub port: resume under way */
 	PM_RESUME_RECOVERY, /* link back in U0: TRSMRCY before traffic */
 };
 
+
+/*
+ * A hub port's resume is over once its status says so; it is read every
+ * T_RESET_POLL_US from TDRSMDN on, this many times at most before the
+ * device is let go anyway (its hub does not report the end).
+ */
+#define PM_MAX_CHECKS 50
 
 bool bu_usb_device_suspended(const struct bu_usb_device *dev)
 {
@@ -32,10 +45,22 @@ static int pm_resume(struct bu_usb_device *dev)
 	struct bu_usb_bus *bus = dev->bus;
 	int rc;
 
-	if (bu_core_dev(dev)->pm_state == PM_STOPPING)
-		bu_core_dev(dev)->pm_wake = true; /* resume as soon as the stops are done */
+	if (bu_core_dev(dev)->pm_state == PM_STOPPING || bu_core_dev(dev)->pm_state == PM_SUSPENDING)
+		bu_core_dev(dev)->pm_wake = true; /* resume as soon as the suspend is done */
 	if (bu_core_dev(dev)->pm_state != PM_SUSPENDED)
 		return 0;
+	if (dev->parent) {
+		/* The hub drives resume (USB 2.0 §11.24.2.7.1.3) or brings
+		 * the link to U0 (USB 3.2 §10.16.2.10); its request goes out
+		 * once the hub itself is active. */
+		rc = bu_core_hub_port_pm(dev, false);
+		if (rc)
+			return rc;
+		bu_core_dev(dev)->pm_state = PM_RESUME_SIGNAL;
+		bu_core_dev(dev)->pm_wake_us = 0; /* set once the request is done */
+		bu_core_dev(dev)->pm_checks = 0;
+		return 0;
+	}
 	if (dev->speed >= BU_SPEED_SUPER) {
 		/* USB 3: writing U0 starts the U3 exit; allow TRSMRCY for it. */
 		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U0);
@@ -68,9 +93,21 @@ static void pm_unpause(struct bu_usb_device *dev)
 
 static void pm_flush(struct bu_usb_device *dev, int err);
 
+/** Back to active: the stopped endpoints run again and held transfers go out. */
+static void pm_active(struct bu_usb_device *dev)
+{
+	bu_core_dev(dev)->pm_state = PM_ACTIVE;
+	bu_core_dev(dev)->pm_wake = false;
+	bu_core_dev(dev)->pm_wake_us = 0;
+	pm_unpause(dev);
+	if (dev->state != BU_DEV_GONE)
+		pm_flush(dev, 0);
+}
+
 /**
  * One Stop Endpoint of the suspend is done (also called once by pm_set
- * for its own hold on pm_stops): after the last, the link goes to U3, or
+ * for its own hold on pm_stops): after the last, the link goes to U3 (a
+ * root port) or the hub is asked to suspend the port, or the device goes
  * back to active if a resume was asked for meanwhile or a stop failed.
  */
 static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
@@ -82,17 +119,67 @@ static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 		bu_core_dev(dev)->pm_wake = true;
 	if (bu_core_dev(dev)->pm_state != PM_STOPPING || --bu_core_dev(dev)->pm_stops)
 		return;
-	if (!bu_core_dev(dev)->pm_wake && dev->state == BU_DEV_CONFIGURED &&
-	    bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3) == 0) {
-		bu_core_dev(dev)->pm_state = PM_SUSPENDED;
-		return;
+	if (!bu_core_dev(dev)->pm_wake && dev->state == BU_DEV_CONFIGURED) {
+		if (!dev->parent && bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3) == 0) {
+			bu_core_dev(dev)->pm_state = PM_SUSPENDED;
+			return;
+		}
+		if (dev->parent && bu_core_hub_port_pm(dev, true) == 0) {
+			bu_core_dev(dev)->pm_state = PM_SUSPENDING;
+			return;
+		}
 	}
 	/* Not suspended after all: run again at once (the link never left U0). */
-	bu_core_dev(dev)->pm_state = PM_ACTIVE;
-	bu_core_dev(dev)->pm_wake = false;
-	pm_unpause(dev);
-	if (dev->state != BU_DEV_GONE)
-		pm_flush(dev, 0);
+	pm_active(dev);
+}
+
+void bu_core_pm_port_done(struct bu_usb_device *child, int status)
+{
+	struct bu_usb_bus *bus = child->bus;
+
+	if (bu_core_dev(child)->pm_state == PM_SUSPENDING) {
+		if (status) {
+			pm_active(child); /* the hub refused: the port stays active */
+			return;
+		}
+		bu_core_dev(child)->pm_state = PM_SUSPENDED;
+		if (bu_core_dev(child)->pm_wake) {
+			bu_core_dev(child)->pm_wake = false;
+			pm_resume(child);
+		}
+	} else if (bu_core_dev(child)->pm_state == PM_RESUME_SIGNAL) {
+		/* USB 2 hub: it drives resume for TDRSMDN, then clears
+		 * PORT_SUSPEND (USB 2.0 §11.24.2.7.1.3); USB 3: the link
+		 * leaves U3 by itself. Look at the port after that. */
+		bu_core_dev(child)->pm_wake_us =
+			bu_core_now(bus) + (child->parent->speed >= BU_SPEED_SUPER || status
+						    ? T_RESET_POLL_US : T_DRSMDN_US);
+	}
+}
+
+void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended)
+{
+	struct bu_usb_bus *bus = child->bus;
+
+	if (suspended || (bu_core_dev(child)->pm_state != PM_RESUME_SIGNAL &&
+			  bu_core_dev(child)->pm_state != PM_SUSPENDED))
+		return;
+	/* Resume signalling is over: TRSMRCY before traffic (USB 2.0
+	 * §7.1.7.7, §11.5.1.10). */
+	bu_core_dev(child)->pm_state = PM_RESUME_RECOVERY;
+	bu_core_dev(child)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+}
+
+/** True when a hub may be suspended: idle, and every device below it suspended. */
+static bool pm_hub_may_suspend(struct bu_usb_device *hub)
+{
+	if (bu_core_hub_busy(hub))
+		return false;
+	for (const struct bu_usb_device *d = hub->bus->devices; d; d = d->next)
+		if (d->parent == hub && d->state != BU_DEV_GONE &&
+		    (bu_core_dev(d)->pm_state != PM_SUSPENDED || bu_core_dev(d)->pm_wake))
+			return false;
+	return true;
 }
 
 /** bu_usb_device_suspend under the embedder's lock. */
@@ -103,9 +190,7 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
-	if (dev->parent)
-		return BU_ENOTSUP; /* hub ports: not yet */
-	if (!bus->ops->port_set_link)
+	if (!dev->parent && !bus->ops->port_set_link)
 		return BU_ENOTSUP;
 	if (!suspend)
 		return pm_resume(dev);
@@ -115,7 +200,7 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 		return 0;
 	if (bu_core_dev(dev)->pm_state != PM_ACTIVE)
 		return BU_EBUSY;
-	if (bus->ops->ep_queued(&dev->ep0))
+	if (bus->ops->ep_queued(&dev->ep0) || (dev->is_hub && !pm_hub_may_suspend(dev)))
 		return BU_EBUSY;
 	for (unsigned i = 2; i < 32; i++) {
 		struct bu_usb_endpoint *ep = dev->eps[i];
@@ -255,15 +340,22 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 		if (!bu_core_dev(d)->pm_wake_us || now < bu_core_dev(d)->pm_wake_us)
 			continue;
 		bu_core_dev(d)->pm_wake_us = 0;
-		if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL) {
+		if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL && d->parent) {
+			/* Has the hub finished the resume? (bu_core_pm_port_status) */
+			if (++bu_core_dev(d)->pm_checks > PM_MAX_CHECKS) {
+				bu_core_log(bus, BU_LOG_WARN, "hub never reported the end of a resume");
+				pm_active(d);
+				continue;
+			}
+			bu_core_hub_port_check(d);
+			bu_core_dev(d)->pm_wake_us = now + T_RESET_POLL_US;
+		} else if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL) {
 			/* USB 2: end resume signalling (xHCI §4.15.2.2). */
 			bus->ops->port_set_link(bus, d->root_port, BU_LINK_U0);
 			bu_core_dev(d)->pm_state = PM_RESUME_RECOVERY;
 			bu_core_dev(d)->pm_wake_us = now + T_RSMRCY_US;
 		} else if (bu_core_dev(d)->pm_state == PM_RESUME_RECOVERY) {
-			bu_core_dev(d)->pm_state = PM_ACTIVE;
-			pm_unpause(d);
-			pm_flush(d, 0);
+			pm_active(d);
 		}
 	}
 }

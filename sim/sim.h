@@ -325,6 +325,8 @@ void sim_link_error(struct sim *sim, unsigned port);
  * the hub switches the port's power off, USB 2.0 §11.12.5) or ends.
  */
 void sim_hub_overcurrent(struct sim_device *hub, unsigned port, bool on);
+/** True while a hub model's downstream port is suspended (USB 2 PORT_SUSPEND, USB 3 U3) or resuming. */
+bool sim_hub_port_is_suspended(const struct sim_device *hub, unsigned port);
 /** A USB 3 hub's downstream port link fails into SS.Inactive (needs a warm reset). */
 void sim_hub_link_error(struct sim_device *hub, unsigned port);
 

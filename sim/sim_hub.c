@@ -70,6 +70,7 @@ void sim_hub_reset(struct sim_device *dev)
 		h->port[i].status = 0;
 		h->port[i].change = 0;
 		h->port[i].reset_due = SIM_NEVER;
+		h->port[i].resume_due = 0;
 		if (h->port[i].dev) {
 			h->port[i].dev->needs_reset = true;
 			sim_dev_bus_reset(h->port[i].dev);
@@ -94,6 +95,56 @@ bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port)
 	if (sim_hub3(hub))
 		return ((p->status >> 5) & 0xf) == 0; /* U0 */
 	return !(p->status & HP_SUSPEND);
+}
+
+/* Suspended or resuming: USB 2 PORT_SUSPEND, USB 3 link in U3 (or leaving it). */
+static bool sim_hub_port_suspended(const struct sim_device *hub, const struct sim_hub_port *p)
+{
+	if (sim_hub3(hub))
+		return ((p->status >> 5) & 0xf) == 3 || p->resume_due;
+	return (p->status & HP_SUSPEND) != 0;
+}
+
+bool sim_hub_port_is_suspended(const struct sim_device *hub, unsigned port)
+{
+	if (!hub->hub || port < 1 || port > hub->model->hub_ports)
+		return false;
+	return sim_hub_port_suspended(hub, &hub->hub->port[port - 1]);
+}
+
+bool sim_hub_route_suspended(const struct sim_device *dev)
+{
+	for (const struct sim_device *c = dev; c && c->parent; c = c->parent)
+		if (c->parent->hub && c->port >= 1 && c->port <= 16 &&
+		    sim_hub_port_suspended(c->parent, &c->parent->hub->port[c->port - 1]))
+			return true;
+	return false;
+}
+
+void sim_resume_recovery_check(struct sim *sim, const struct sim_device *dev)
+{
+	const struct sim_port *rp;
+	uint64_t at = 0;
+
+	if (sim->cfg.no_timing_checks || !dev)
+		return;
+	for (const struct sim_device *c = dev; c->parent; c = c->parent) {
+		const struct sim_hub_port *p;
+
+		if (!c->parent->hub || c->port < 1 || c->port > 16)
+			continue;
+		p = &c->parent->hub->port[c->port - 1];
+		if (p->resumed_ns > at)
+			at = p->resumed_ns;
+	}
+	if (dev->root_port >= 1 && dev->root_port <= sim->nports) {
+		rp = &sim->port[dev->root_port - 1];
+		if (rp->resumed_ns > at)
+			at = rp->resumed_ns;
+	}
+	if (at && sim->now < at + 10 * SIM_MS)
+		sim_violation_add(sim, "%s: traffic %llu us after its link's resume ended, before the 10 ms resume recovery (USB 2.0 §7.1.7.7 TRSMRCY)",
+				  dev->model->name, (unsigned long long)((sim->now - at) / SIM_US));
 }
 
 static void sim_hub_connect(struct sim_device *hub, unsigned port)
@@ -131,6 +182,7 @@ void sim_hub_detach(struct sim_device *hub, unsigned port)
 		sim_tt_forget(p->dev);
 	p->dev = NULL;
 	p->reset_due = SIM_NEVER;
+	p->resume_due = 0;
 	if (p->status & HP_CONNECTION) {
 		p->status &= (uint16_t)~(HP_CONNECTION | HP_ENABLE | HP_RESET | HP_SUSPEND);
 		/* bit 9 is PORT_POWER on a SuperSpeed hub (USB 3.2 Table 10-13) */
@@ -181,6 +233,23 @@ void sim_hub_work(struct sim_device *dev)
 
 	for (unsigned i = 0; i < dev->model->hub_ports; i++) {
 		struct sim_hub_port *p = &h->port[i];
+		if (p->resume_due && p->resume_due <= sim->now) {
+			/* USB 2.0 §11.24.2.7.1.3: PORT_SUSPEND reads 1 while the
+			 * hub drives resume, then 0 with C_PORT_SUSPEND. USB 3.2
+			 * §10.16.2.10: U3 -> U0 done, C_PORT_LINK_STATE. */
+			p->resume_due = 0;
+			if (sim_hub3(dev)) {
+				p->status &= (uint16_t)~HP3_LINK(0xf);
+				p->change |= HC3_LINK_STATE;
+			} else {
+				p->status &= (uint16_t)~HP_SUSPEND;
+				p->change |= HC_SUSPEND;
+				p->resumed_ns = sim->now;
+			}
+			sim_tracef(sim, "%s port %u: resumed", dev->model->name, i + 1);
+		} else if (p->resume_due && p->resume_due < h->due) {
+			sim_schedule(sim, &h->due, p->resume_due);
+		}
 		if (p->reset_due > sim->now) {
 			if (p->reset_due < h->due)
 				sim_schedule(sim, &h->due, p->reset_due);
@@ -499,6 +568,39 @@ unsigned sim_hub_tt_busy(const struct sim_device *hub)
 /* ------------------------------------------------------------------------ */
 /* Hub class requests (USB 2.0 §11.24, USB 3.2 §10.16)                       */
 
+/*
+ * SetPortFeature(PORT_LINK_STATE) on a USB 3 hub (USB 3.2 §10.16.2.10):
+ * U3 from an enabled port in U0 suspends it; U0 from U3 resumes it (the
+ * exit takes a little while, then C_PORT_LINK_STATE); anything else is
+ * taken as it comes.
+ */
+static int sim_hub3_link_state(struct sim_device *dev, unsigned port, struct sim_hub_port *p,
+			       unsigned target)
+{
+	struct sim *sim = dev->sim;
+	unsigned cur = (p->status >> 5) & 0xf;
+
+	if (target == 3) {
+		if (!(p->status & HP_ENABLE) || cur != 0 || p->resume_due)
+			sim_violation_add(sim, "%s port %u: PORT_LINK_STATE U3 with the link in state %u%s",
+					  dev->model->name, port, cur,
+					  (p->status & HP_ENABLE) ? "" : " (port disabled)");
+		else
+			p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(3));
+		return SIM_ACK;
+	}
+	if (target == 0) {
+		if (cur == 3 && !p->resume_due) {
+			p->resume_due = sim->now + 1 * SIM_MS;
+			if (p->resume_due < dev->hub->due)
+				sim_schedule(sim, &dev->hub->due, p->resume_due);
+		}
+		return SIM_ACK;
+	}
+	p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(target));
+	return SIM_ACK;
+}
+
 int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, uint8_t *data,
 		    uint16_t *len)
 {
@@ -594,16 +696,20 @@ int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, ui
 				sim_schedule(sim, &h->due, p->reset_due);
 			return SIM_ACK;
 		case F_PORT_SUSPEND:
+			/* USB 2.0 §11.24.2.7.1.3: only an enabled port suspends. */
 			if (usb3)
 				return SIM_STALL;
-			if (p->status & HP_ENABLE)
+			if (!(p->status & HP_ENABLE) || (p->status & HP_RESET) || p->resume_due)
+				sim_violation_add(sim, "%s port %u: SetPortFeature(PORT_SUSPEND) on a port that is %s",
+						  dev->model->name, port,
+						  p->resume_due ? "resuming" : "not enabled");
+			else
 				p->status |= HP_SUSPEND;
 			return SIM_ACK;
 		case F_PORT_LINK_STATE:
 			if (!usb3)
 				return SIM_STALL;
-			p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(s->wIndex >> 8));
-			return SIM_ACK;
+			return sim_hub3_link_state(dev, port, p, s->wIndex >> 8);
 		case F_PORT_TEST:
 		case F_PORT_INDICATOR:
 		case F_PORT_U1_TIMEOUT:
@@ -624,9 +730,12 @@ int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, ui
 		case F_PORT_SUSPEND:
 			if (usb3)
 				return SIM_STALL;
-			if (p->status & HP_SUSPEND) {
-				p->status &= (uint16_t)~HP_SUSPEND;
-				p->change |= HC_SUSPEND;
+			/* USB 2.0 §11.24.2.7.1.3, §7.1.7.7: the hub drives
+			 * resume for TDRSMDN (20 ms) itself, then reports it. */
+			if ((p->status & HP_SUSPEND) && !p->resume_due) {
+				p->resume_due = sim->now + 20 * SIM_MS;
+				if (p->resume_due < h->due)
+					sim_schedule(sim, &h->due, p->resume_due);
 			}
 			return SIM_ACK;
 		case F_PORT_POWER:

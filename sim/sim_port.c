@@ -227,6 +227,14 @@ static void sim_port_pls_write(struct sim *sim, unsigned port, unsigned pls)
 
 	switch (pls) {
 	case XHCI_PLS_U0:
+		if (cur == XHCI_PLS_RESUME && !p->usb3) {
+			/* xHCI 1.2 §4.15.2.2, USB 2.0 §7.1.7.7: Resume is
+			 * driven for TDRSMDN (20 ms) before U0 ends it. */
+			if (!sim->cfg.no_timing_checks && sim->now < p->resume_ns + 20 * SIM_MS)
+				sim_violation_add(sim, "port %u: PLS=U0 written %llu us after Resume, before TDRSMDN (20 ms, USB 2.0 §7.1.7.7)",
+						  port, (unsigned long long)((sim->now - p->resume_ns) / SIM_US));
+			p->resumed_ns = sim->now;
+		}
 		if (cur == XHCI_PLS_U3 || cur == XHCI_PLS_RESUME) {
 			p->pending = SIM_PORT_RESUME;
 			sim_schedule(sim, &p->due, sim->now + (p->usb3 ? 2000 : 1000) * SIM_US);
@@ -250,6 +258,7 @@ static void sim_port_pls_write(struct sim *sim, unsigned port, unsigned pls)
 			return;
 		}
 		sim_set_pls(p, XHCI_PLS_RESUME);
+		p->resume_ns = sim->now;
 		return;
 	case XHCI_PLS_DISABLED:
 		if (!p->usb3) {

@@ -81,6 +81,8 @@ struct sim_hub_port {
 	uint64_t reset_due; /* ns; SIM_NEVER when not resetting */
 	bool warm;
 	uint64_t connect_ns;
+	uint64_t resume_due; /* ns: the resume under way ends; 0 when none */
+	uint64_t resumed_ns; /* USB 2: resume signalling ended (TRSMRCY counts from here) */
 };
 
 /*
@@ -169,6 +171,8 @@ struct sim_port {
 	uint64_t due;       /* pending port work */
 	int pending;        /* SIM_PORT_* */
 	uint64_t connect_ns;
+	uint64_t resume_ns;  /* USB 2: PLS=Resume written (TDRSMDN counts from here) */
+	uint64_t resumed_ns; /* USB 2: PLS=U0 written after Resume (TRSMRCY counts from here) */
 };
 enum { SIM_PORT_NONE, SIM_PORT_RESET, SIM_PORT_WARM, SIM_PORT_TRAIN, SIM_PORT_RESUME };
 
@@ -467,6 +471,11 @@ void sim_hub_work(struct sim_device *dev);
 void sim_hub_attach(struct sim_device *hub, unsigned port, struct sim_device *dev);
 void sim_hub_detach(struct sim_device *hub, unsigned port);
 bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port);
+/* True while a hub port on the way to `dev` is suspended or resuming. */
+bool sim_hub_route_suspended(const struct sim_device *dev);
+/* A packet reaches `dev`: flag it when a link above it is still in its
+ * resume recovery (USB 2.0 §7.1.7.7 TRSMRCY). */
+void sim_resume_recovery_check(struct sim *sim, const struct sim_device *dev);
 /** True when `mps` is a legal max packet size for the type at the speed (USB 2.0 §5.5-§5.8, USB 3.2 §9.6.6). */
 bool sim_mps_legal(enum sim_speed sp, unsigned xtype, unsigned mps);
 void sim_hub_reset(struct sim_device *dev);

@@ -1242,9 +1242,10 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 		sim_ep_activate(sim, s, dci, sim->now + 1 * SIM_US);
 		return;
 	}
-	if (sim_port_suspended(sim, (sl->sctx[1] >> 16) & 0xff)) {
-		/* A suspended link carries no packets: the TD waits for the
-		 * resume (USB 2.0 §7.1.7.6), as on a real port in U3. */
+	if (sim_port_suspended(sim, (sl->sctx[1] >> 16) & 0xff) || sim_hub_route_suspended(sl->dev)) {
+		/* A suspended link (root port or hub port on the way)
+		 * carries no packets: the TD waits for the resume (USB 2.0
+		 * §7.1.7.6, §11.9), as on a real port in U3. */
 		if (!ep->held_by_suspend) {
 			sim_log(sim, BU_LOG_INFO, "slot %u dci %u: TD waits, its root port is suspended",
 				s, dci);
@@ -1256,6 +1257,7 @@ void sim_ep_work(struct sim *sim, unsigned s, unsigned dci)
 	}
 	ep->held_by_suspend = false;
 	dev = sim_slot_dev(sim, s);
+	sim_resume_recovery_check(sim, dev);
 	if (!dev) {
 		if (sim_xtype(ep) == SIM_EP_ISOCH) {
 			sim_missed_flush(sim, s, dci);

@@ -153,6 +153,142 @@ START_TEST(test_suspend_resume_super)
 }
 END_TEST
 
+/*
+ * Selective suspend behind hubs: a WinUSB device `tiers` - 1 hubs down
+ * (USB 2 hubs: PORT_SUSPEND; a USB 3 hub: PORT_LINK_STATE U3). A hub is
+ * suspended only after every device below it; a write to the device then
+ * resumes the chain from the root down, each link with its resume
+ * signalling and recovery (the model flags traffic that comes earlier,
+ * and holds any that finds a suspended port on its way, which must not
+ * happen), and the read left pending across the suspend is answered.
+ */
+static void hub_suspend_resume(enum sim_speed speed, unsigned tiers)
+{
+	const bool usb3 = speed == SIM_SPEED_SUPER;
+	/* Per suspended link above the device: USB 2 TDRSMDN + TRSMRCY;
+	 * USB 3 TRSMRCY. */
+	const uint64_t per_link_us = usb3 ? 10000 : 30000;
+	struct stack st;
+	struct sim_device *hubs[4], *sd;
+	struct bu_usb_device *dev, *up[4];
+	struct bu_usb_endpoint *out, *in;
+	struct sim_stats ss;
+	struct aio a, b;
+	uint8_t data[4] = { 0x50, 0x4d, 0x0b, 0x07 }, back[512];
+	unsigned port;
+	uint64_t took;
+
+	stack_up(&st, NULL, 0);
+	port = usb3 ? sim_usb3_port(st.sim, 1) : sim_usb2_port(st.sim, 1);
+	hubs[0] = sim_attach(st.sim, port, usb3 ? &sim_dev_hub3 : &sim_dev_hub2, speed);
+	for (unsigned t = 1; t + 1 < tiers; t++)
+		hubs[t] = sim_attach_hub(hubs[t - 1], 3, usb3 ? &sim_dev_hub3 : &sim_dev_hub2, speed);
+	sd = sim_attach_hub(hubs[tiers - 2], 2, &sim_dev_winusb, speed);
+	ck_assert_ptr_nonnull(sd);
+	ck_assert(settle(&st, 5000));
+	dev = find_pid(&st, 0x1209, 0);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert_uint_eq(dev->tier, tiers);
+	up[tiers - 2] = dev->parent;
+	for (unsigned t = tiers - 2; t > 0; t--)
+		up[t - 1] = up[t]->parent;
+	ck_assert_ptr_null(up[0]->parent);
+	out = bu_usb_find_endpoint(dev, 0x01);
+	in = bu_usb_find_endpoint(dev, 0x81);
+	ck_assert(out && in);
+
+	/* A hub with an active device below it stays up. */
+	ck_assert_int_eq(bu_usb_device_suspend(up[tiers - 2], true), BU_EBUSY);
+
+	/* The device, with a read pending: its hub port is suspended. */
+	ck_assert_int_eq(aio_submit(&b, in, back, sizeof(back), 0, NULL), 0);
+	run_ms(&st, 2);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(&st, 10);
+	ck_assert(bu_usb_device_suspended(dev));
+	ck_assert(sim_hub_port_is_suspended(hubs[tiers - 2], 2));
+	/* Then the hubs, bottom up; the root port goes to U3 last. */
+	for (unsigned t = tiers - 1; t > 0; t--) {
+		ck_assert_int_eq(bu_usb_device_suspend(up[t - 1], true), 0);
+		run_ms(&st, 10);
+		ck_assert(bu_usb_device_suspended(up[t - 1]));
+		if (t > 1)
+			ck_assert(sim_hub_port_is_suspended(hubs[t - 2], 3));
+	}
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+	run_ms(&st, 50);
+	ck_assert(!b.done);
+	ck_assert(bu_usb_device_suspended(dev));
+
+	/* A write resumes the whole chain, root first. */
+	ck_assert_int_eq(aio_submit(&a, out, data, sizeof(data), 0, NULL), 0);
+	took = wait_aio(&st, &b, 1000);
+	fprintf(stderr, "pm: %s tier %u: resumed and looped back after %llu us (minimum %llu)\n",
+		usb3 ? "super" : "high", tiers, (unsigned long long)took,
+		(unsigned long long)(per_link_us * tiers));
+	ck_assert_int_eq(b.x.status, 0);
+	ck_assert_uint_eq(b.x.actual, sizeof(data));
+	ck_assert_mem_eq(back, data, sizeof(data));
+	ck_assert_msg(took >= per_link_us * tiers, "chain of %u links resumed in %llu us", tiers,
+		      (unsigned long long)took);
+	ck_assert(a.done && a.x.status == 0);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U0);
+	for (unsigned t = 0; t + 1 < tiers; t++) {
+		ck_assert(!bu_usb_device_suspended(up[t]));
+		ck_assert(!sim_hub_port_is_suspended(hubs[t], t + 2 < tiers ? 3 : 2));
+	}
+	ck_assert(!bu_usb_device_suspended(dev));
+
+	/* Suspend and an explicit resume of the device alone. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(&st, 10);
+	ck_assert(sim_hub_port_is_suspended(hubs[tiers - 2], 2));
+	ck_assert_int_eq(bu_usb_device_suspend(dev, false), 0);
+	run_ms(&st, 60);
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert(!sim_hub_port_is_suspended(hubs[tiers - 2], 2));
+	ck_assert_int_eq(xfer_sync(&st, out, data, sizeof(data), NULL, 100), 0);
+
+	sim_get_stats(st.sim, &ss);
+	ck_assert_uint_eq(ss.suspended_waits, 0);
+
+	/* Unplugged while suspended behind the hub: the held write fails. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(&st, 10);
+	sim_detach(sd);
+	ck_assert_int_eq(aio_submit(&a, out, data, sizeof(data), 0, NULL), 0);
+	wait_aio(&st, &a, 1000);
+	ck_assert(a.x.status == BU_ENODEV || a.x.status == 0 || a.x.status == BU_EPROTO);
+	ck_assert(settle(&st, 1000));
+	ck_assert_uint_eq(st.removed, 1);
+	stack_down(&st);
+}
+
+START_TEST(test_hub2_suspend_resume)
+{
+	hub_suspend_resume(SIM_SPEED_HIGH, 2);
+}
+END_TEST
+
+START_TEST(test_hub2_chain_suspend_resume)
+{
+	hub_suspend_resume(SIM_SPEED_HIGH, 3);
+}
+END_TEST
+
+START_TEST(test_hub3_suspend_resume)
+{
+	hub_suspend_resume(SIM_SPEED_SUPER, 2);
+}
+END_TEST
+
+START_TEST(test_hub3_chain_suspend_resume)
+{
+	hub_suspend_resume(SIM_SPEED_SUPER, 3);
+}
+END_TEST
+
 static Suite *pm_suite(void)
 {
 	Suite *s = suite_create("pm");
@@ -160,6 +296,12 @@ static Suite *pm_suite(void)
 
 	tcase_add_test(t, test_suspend_resume_high);
 	tcase_add_test(t, test_suspend_resume_super);
+	suite_add_tcase(s, t);
+	t = tcase_create("hub");
+	tcase_add_test(t, test_hub2_suspend_resume);
+	tcase_add_test(t, test_hub2_chain_suspend_resume);
+	tcase_add_test(t, test_hub3_suspend_resume);
+	tcase_add_test(t, test_hub3_chain_suspend_resume);
 	suite_add_tcase(s, t);
 	return s;
 }
