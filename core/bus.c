@@ -757,6 +757,7 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 
 	if (bus->ops->port_status(bus, port, &st))
 		return;
+	bu_core_pm_root_status(bus, port, &st);
 	root_hub(bus, &hub);
 	bus->core->root_ports[port].num = (uint8_t)port;
 	bu_port_update(&hub, &bus->core->root_ports[port], &st, timer);

@@ -74,6 +74,10 @@ struct bu_core_device {
 	uint8_t pm_stops;    /* Stop Endpoints still to complete */
 	bool pm_wake;        /* resume asked for while stopping or suspending */
 	uint8_t pm_checks;   /* hub port status reads waiting for a resume to end */
+	bool pm_armed;       /* remote wakeup enabled for this suspend */
+	bool pm_by_device;   /* this resume was the device's remote wakeup */
+	bool pm_xfer_busy;   /* pm_xfer is out */
+	struct bu_usb_xfer pm_xfer; /* arms and disarms remote wakeup (no data stage) */
 	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
 	void *waiter;        /* a synchronous caller to tell (request.c) */
 	/* TT buffer clears (tt.c), endpoints by index num * 2 + IN (EP0: 0). */
@@ -265,6 +269,9 @@ bool bu_core_pm_cancel(struct bu_usb_xfer *xfer, int status);
 int bu_core_pm_abort(struct bu_usb_endpoint *ep, int status);
 /** The device is going: finish its held transfers with BU_ENODEV. */
 void bu_core_pm_drop(struct bu_usb_device *dev);
+/** A root port's fresh status (bus.c): a remote wakeup shows as PLS=Resume. */
+void bu_core_pm_root_status(struct bu_usb_bus *bus, unsigned port,
+			    const struct bu_usb_port_status *st);
 /** Hub driver: the suspend or resume request for `child`'s port completed. */
 void bu_core_pm_port_done(struct bu_usb_device *child, int status);
 /** Hub driver: a fresh status of `child`'s port says whether it is suspended. */

@@ -13,12 +13,14 @@
  */
 #include "core_priv.h"
 
+#include "bareusb/desc.h"
 #include "bareusb/util.h"
 
 #include "timing.h"
 
 enum pm_state {
 	PM_ACTIVE = 0,
+	PM_ARMING,          /* remote wakeup being enabled before the suspend */
 	PM_STOPPING,        /* IN endpoints with queued reads being stopped */
 	PM_SUSPENDING,      /* behind a hub: the port suspend request is out */
 	PM_SUSPENDED,
@@ -39,13 +41,83 @@ bool bu_usb_device_suspended(const struct bu_usb_device *dev)
 	return dev && bu_core_dev(dev)->pm_state != PM_ACTIVE;
 }
 
+/** Function Suspend options (USB 3.2 §9.4.9, Table 9-9): low power, remote wake. */
+#define PM_FSUSP_LP 0x01
+#define PM_FSUSP_RW 0x02
+#define PM_FEAT_FUNCTION_SUSPEND 0
+
+static int pm_stop_eps(struct bu_usb_device *dev);
+
+/** The active configuration advertises remote wakeup (bmAttributes D5). */
+static bool pm_wake_capable(const struct bu_usb_device *dev)
+{
+	return dev->active_config >= 0 && dev->num_ifaces &&
+	       (dev->configs[dev->active_config].attributes & 0x20);
+}
+
+/** Tell the embedder of a suspend or a finished resume. */
+static void pm_tell(struct bu_usb_device *dev, bool suspended)
+{
+	struct bu_usb_bus *bus = dev->bus;
+
+	if (bus->events.power_changed)
+		bus->events.power_changed(bus->events.ctx, dev, suspended,
+					  !suspended && bu_core_dev(dev)->pm_by_device);
+}
+
+/** Arming (or disarming) remote wakeup is done; a suspend goes on either way. */
+static void pm_wake_req_done(struct bu_usb_xfer *x)
+{
+	struct bu_usb_device *dev = x->ctx;
+
+	bu_core_dev(dev)->pm_xfer_busy = false;
+	if (dev->state == BU_DEV_GONE || bu_core_dev(dev)->pm_state != PM_ARMING)
+		return;
+	bu_core_dev(dev)->pm_armed = x->status == 0;
+	if (x->status)
+		bu_core_log(dev->bus, BU_LOG_WARN, "remote wakeup not enabled: %s",
+			    bu_strerror(x->status));
+	pm_stop_eps(dev);
+}
+
+/**
+ * Enable or disable remote wakeup: USB 2 Set/ClearFeature
+ * (DEVICE_REMOTE_WAKEUP) (USB 2.0 §9.4.1, §9.4.9); USB 3 SetFeature
+ * (FUNCTION_SUSPEND) on the first interface with Function Remote Wake
+ * and low power set, or neither (USB 3.2 §9.4.9).
+ */
+static int pm_wake_request(struct bu_usb_device *dev, bool arm)
+{
+	struct bu_usb_xfer *x = &bu_core_dev(dev)->pm_xfer;
+	int rc;
+
+	bu_memset(x, 0, sizeof(*x));
+	x->ep = &dev->ep0;
+	if (dev->speed >= BU_SPEED_SUPER)
+		bu_usb_setup_pack(x->setup, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
+				  USB_REQ_SET_FEATURE, PM_FEAT_FUNCTION_SUSPEND,
+				  (uint16_t)((arm ? PM_FSUSP_RW | PM_FSUSP_LP : 0) << 8 |
+					     dev->ifaces[0].number), 0);
+	else
+		bu_usb_setup_pack(x->setup, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_DEVICE,
+				  arm ? USB_REQ_SET_FEATURE : USB_REQ_CLEAR_FEATURE,
+				  USB_FEATURE_DEVICE_REMOTE_WAKEUP, 0, 0);
+	x->timeout_ms = BU_USB_REQUEST_TIMEOUT_MS;
+	x->complete = pm_wake_req_done;
+	x->ctx = dev;
+	rc = bu_usb_xfer_submit(x);
+	bu_core_dev(dev)->pm_xfer_busy = rc == 0;
+	return rc;
+}
+
 /** Start resuming a suspended device. */
 static int pm_resume(struct bu_usb_device *dev)
 {
 	struct bu_usb_bus *bus = dev->bus;
 	int rc;
 
-	if (bu_core_dev(dev)->pm_state == PM_STOPPING || bu_core_dev(dev)->pm_state == PM_SUSPENDING)
+	if (bu_core_dev(dev)->pm_state == PM_ARMING || bu_core_dev(dev)->pm_state == PM_STOPPING ||
+	    bu_core_dev(dev)->pm_state == PM_SUSPENDING)
 		bu_core_dev(dev)->pm_wake = true; /* resume as soon as the suspend is done */
 	if (bu_core_dev(dev)->pm_state != PM_SUSPENDED)
 		return 0;
@@ -93,15 +165,40 @@ static void pm_unpause(struct bu_usb_device *dev)
 
 static void pm_flush(struct bu_usb_device *dev, int err);
 
-/** Back to active: the stopped endpoints run again and held transfers go out. */
-static void pm_active(struct bu_usb_device *dev)
+/*
+ * A hub is back: read the ports of its suspended devices at once rather
+ * than when its status-change endpoint is next polled (up to 256 ms), so
+ * a remote wakeup that came through it is seen (Linux hub_activate does
+ * the same on resume).
+ */
+static void pm_hub_look(struct bu_usb_device *hub)
 {
+	for (struct bu_usb_device *d = hub->bus->devices; d; d = d->next)
+		if (d->parent == hub && d->state != BU_DEV_GONE &&
+		    bu_core_dev(d)->pm_state == PM_SUSPENDED)
+			bu_core_hub_port_check(d);
+}
+
+/** Back to active: the stopped endpoints run again and held transfers go out. */
+static void pm_active(struct bu_usb_device *dev, bool resumed)
+{
+	bool armed = bu_core_dev(dev)->pm_armed;
+
 	bu_core_dev(dev)->pm_state = PM_ACTIVE;
 	bu_core_dev(dev)->pm_wake = false;
 	bu_core_dev(dev)->pm_wake_us = 0;
+	bu_core_dev(dev)->pm_armed = false;
 	pm_unpause(dev);
-	if (dev->state != BU_DEV_GONE)
-		pm_flush(dev, 0);
+	if (dev->state == BU_DEV_GONE)
+		return;
+	/* Disarm first: it goes out ahead of what was held. */
+	if (armed && !bu_core_dev(dev)->pm_xfer_busy)
+		pm_wake_request(dev, false);
+	if (resumed)
+		pm_tell(dev, false);
+	if (resumed && dev->is_hub)
+		pm_hub_look(dev);
+	pm_flush(dev, 0);
 }
 
 /**
@@ -122,6 +219,7 @@ static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 	if (!bu_core_dev(dev)->pm_wake && dev->state == BU_DEV_CONFIGURED) {
 		if (!dev->parent && bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U3) == 0) {
 			bu_core_dev(dev)->pm_state = PM_SUSPENDED;
+			pm_tell(dev, true);
 			return;
 		}
 		if (dev->parent && bu_core_hub_port_pm(dev, true) == 0) {
@@ -130,7 +228,7 @@ static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 		}
 	}
 	/* Not suspended after all: run again at once (the link never left U0). */
-	pm_active(dev);
+	pm_active(dev, false);
 }
 
 void bu_core_pm_port_done(struct bu_usb_device *child, int status)
@@ -139,10 +237,11 @@ void bu_core_pm_port_done(struct bu_usb_device *child, int status)
 
 	if (bu_core_dev(child)->pm_state == PM_SUSPENDING) {
 		if (status) {
-			pm_active(child); /* the hub refused: the port stays active */
+			pm_active(child, false); /* the hub refused: the port stays active */
 			return;
 		}
 		bu_core_dev(child)->pm_state = PM_SUSPENDED;
+		pm_tell(child, true);
 		if (bu_core_dev(child)->pm_wake) {
 			bu_core_dev(child)->pm_wake = false;
 			pm_resume(child);
@@ -165,9 +264,38 @@ void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended)
 			  bu_core_dev(child)->pm_state != PM_SUSPENDED))
 		return;
 	/* Resume signalling is over: TRSMRCY before traffic (USB 2.0
-	 * §7.1.7.7, §11.5.1.10). */
+	 * §7.1.7.7, §11.5.1.10). Still marked suspended: the device woke
+	 * the port itself (USB 2.0 §11.9, USB 3.2 §10.16.2.10). */
+	if (bu_core_dev(child)->pm_state == PM_SUSPENDED)
+		bu_core_dev(child)->pm_by_device = true;
 	bu_core_dev(child)->pm_state = PM_RESUME_RECOVERY;
 	bu_core_dev(child)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+}
+
+void bu_core_pm_root_status(struct bu_usb_bus *bus, unsigned port,
+			    const struct bu_usb_port_status *st)
+{
+	struct bu_usb_device *d;
+
+	if (st->link != BU_LINK_RESUME)
+		return;
+	for (d = bus->devices; d; d = d->next)
+		if (!d->parent && d->root_port == port && d->state != BU_DEV_GONE)
+			break;
+	if (!d || bu_core_dev(d)->pm_state != PM_SUSPENDED)
+		return;
+	/* Remote wakeup (xHCI §4.15.2.3): the port went U3 -> Resume. */
+	bu_core_dev(d)->pm_by_device = true;
+	if (d->speed >= BU_SPEED_SUPER) {
+		/* USB 3: write U0 to finish the exit; TRSMRCY as for ours. */
+		bus->ops->port_set_link(bus, port, BU_LINK_U0);
+		bu_core_dev(d)->pm_state = PM_RESUME_RECOVERY;
+		bu_core_dev(d)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+	} else {
+		/* USB 2: the port drives resume; end it after TDRSMDN (§4.15.2.2). */
+		bu_core_dev(d)->pm_state = PM_RESUME_SIGNAL;
+		bu_core_dev(d)->pm_wake_us = bu_core_now(bus) + T_DRSMDN_US;
+	}
 }
 
 /** True when a hub may be suspended: idle, and every device below it suspended. */
@@ -186,7 +314,6 @@ static bool pm_hub_may_suspend(struct bu_usb_device *hub)
 static int pm_set(struct bu_usb_device *dev, bool suspend)
 {
 	struct bu_usb_bus *bus = dev->bus;
-	int rc;
 
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
@@ -209,13 +336,31 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 		    (!pm_may_stay_queued(ep) || !bus->ops->ep_pause))
 			return BU_EBUSY;
 	}
-	/* Stop the endpoints whose reads stay queued (xHCI §4.15.1: no
-	 * endpoint may run while its port is suspended), then U3. */
+	bu_core_dev(dev)->pm_wake = false;
+	bu_core_dev(dev)->pm_by_device = false;
+	bu_core_dev(dev)->pm_armed = false;
+	if (pm_wake_capable(dev) && !bu_core_dev(dev)->pm_xfer_busy) {
+		/* Arm remote wakeup first; the suspend goes on from its completion. */
+		bu_core_dev(dev)->pm_state = PM_ARMING;
+		if (pm_wake_request(dev, true) == 0)
+			return 0;
+		bu_core_dev(dev)->pm_state = PM_ACTIVE;
+	}
+	return pm_stop_eps(dev);
+}
+
+/*
+ * Stop the endpoints whose reads stay queued (xHCI §4.15.1: no endpoint
+ * may run while its port is suspended), then U3 from pm_stopped.
+ */
+static int pm_stop_eps(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus = dev->bus;
+	int rc = 0;
+
 	bu_core_dev(dev)->pm_paused = 0;
 	bu_core_dev(dev)->pm_stops = 1; /* held until every pause is started */
-	bu_core_dev(dev)->pm_wake = false;
 	bu_core_dev(dev)->pm_state = PM_STOPPING;
-	rc = 0;
 	for (unsigned i = 2; i < 32 && !rc; i++) {
 		struct bu_usb_endpoint *ep = dev->eps[i];
 
@@ -254,7 +399,7 @@ bool bu_core_pm_hold(struct bu_usb_xfer *xfer)
 {
 	struct bu_usb_device *dev = xfer->ep->dev;
 
-	if (bu_core_dev(dev)->pm_state == PM_ACTIVE)
+	if (bu_core_dev(dev)->pm_state == PM_ACTIVE || xfer == &bu_core_dev(dev)->pm_xfer)
 		return false;
 	xfer->core.held_next = NULL;
 	xfer->core.held_cancelled = false;
@@ -344,7 +489,7 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 			/* Has the hub finished the resume? (bu_core_pm_port_status) */
 			if (++bu_core_dev(d)->pm_checks > PM_MAX_CHECKS) {
 				bu_core_log(bus, BU_LOG_WARN, "hub never reported the end of a resume");
-				pm_active(d);
+				pm_active(d, true);
 				continue;
 			}
 			bu_core_hub_port_check(d);
@@ -355,7 +500,7 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 			bu_core_dev(d)->pm_state = PM_RESUME_RECOVERY;
 			bu_core_dev(d)->pm_wake_us = now + T_RSMRCY_US;
 		} else if (bu_core_dev(d)->pm_state == PM_RESUME_RECOVERY) {
-			pm_active(d);
+			pm_active(d, true);
 		}
 	}
 }

@@ -325,6 +325,17 @@ void sim_link_error(struct sim *sim, unsigned port);
  * the hub switches the port's power off, USB 2.0 §11.12.5) or ends.
  */
 void sim_hub_overcurrent(struct sim_device *hub, unsigned port, bool on);
+/**
+ * The device signals remote wakeup (USB 2.0 §7.1.7.7, USB 3.2 §8.5.9.3):
+ * only when the host enabled it (DEVICE_REMOTE_WAKEUP, or FUNCTION_SUSPEND
+ * with Function Remote Wake at SuperSpeed) and its link is suspended.
+ * A hub port it is on resumes (C_PORT_SUSPEND / C_PORT_LINK_STATE), and a
+ * suspended hub above passes the wake up when it is enabled for it, up to
+ * the root port (U3 -> Resume). False when nothing was signalled.
+ */
+bool sim_remote_wake(struct sim_device *dev);
+/** True while the host has the device armed for remote wakeup. */
+bool sim_remote_wake_armed(const struct sim_device *dev);
 /** True while a hub model's downstream port is suspended (USB 2 PORT_SUSPEND, USB 3 U3) or resuming. */
 bool sim_hub_port_is_suspended(const struct sim_device *hub, unsigned port);
 /** A USB 3 hub's downstream port link fails into SS.Inactive (needs a warm reset). */

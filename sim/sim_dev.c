@@ -86,6 +86,7 @@ void sim_dev_bus_reset(struct sim_device *dev)
 	dev->halt_in = dev->halt_out = 0;
 	dev->toggle_in = dev->toggle_out = 0;
 	dev->remote_wake = false;
+	dev->func_wake = false;
 	dev->setup_valid = false;
 	dev->set_address_ns = 0;
 	if (dev->hub)
@@ -453,6 +454,14 @@ static uint16_t *sim_halt_word(struct sim_device *dev, uint8_t ep)
 	return (ep & 0x80) ? &dev->halt_in : &dev->halt_out;
 }
 
+/* The configuration in use (else the first) advertises remote wakeup (bmAttributes D5). */
+static bool sim_dev_wake_capable(const struct sim_device *dev)
+{
+	const struct sim_blob *cfg = &dev->desc->configs[dev->config_idx >= 0 ? dev->config_idx : 0];
+
+	return cfg->data && cfg->len > 7 && (cfg->data[7] & 0x20);
+}
+
 static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet *s,
 			   uint8_t *data, uint16_t *len)
 {
@@ -515,14 +524,26 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 		}
 		if (recip == USB_RECIP_DEVICE && s->wValue == USB_FEATURE_DEVICE_REMOTE_WAKEUP &&
 		    dev->speed != SIM_SPEED_SUPER) {
+			/* USB 2.0 §9.4.9: a feature the device lacks is a
+			 * Request Error (bmAttributes D5, §9.6.3). */
+			if (set && !sim_dev_wake_capable(dev))
+				return SIM_STALL;
 			dev->remote_wake = set;
 			return SIM_ACK;
 		}
 		if (recip == USB_RECIP_DEVICE && dev->speed == SIM_SPEED_SUPER &&
 		    (s->wValue == 48 || s->wValue == 49 || s->wValue == 50))
 			return dev->config ? SIM_ACK : SIM_STALL;
-		if (recip == USB_RECIP_INTERFACE && dev->speed == SIM_SPEED_SUPER && s->wValue == 0)
-			return SIM_ACK; /* FUNCTION_SUSPEND */
+		if (recip == USB_RECIP_INTERFACE && dev->speed == SIM_SPEED_SUPER && s->wValue == 0) {
+			/* FUNCTION_SUSPEND (USB 3.2 §9.4.9): options in wIndex[15:8];
+			 * Function Remote Wake (bit 1) only on a capable function. */
+			if (!set)
+				return SIM_STALL; /* ClearFeature(FUNCTION_SUSPEND) does not exist */
+			if ((s->wIndex & 0x200) && !sim_dev_wake_capable(dev))
+				return SIM_STALL;
+			dev->func_wake = (s->wIndex & 0x200) != 0;
+			return SIM_ACK;
+		}
 		return SIM_STALL;
 	}
 	case USB_REQ_GET_CONFIGURATION:

@@ -105,6 +105,55 @@ static bool sim_hub_port_suspended(const struct sim_device *hub, const struct si
 	return (p->status & HP_SUSPEND) != 0;
 }
 
+/* Armed for remote wakeup by the host (USB 2 device feature, USB 3 function). */
+static bool sim_wake_armed(const struct sim_device *dev)
+{
+	return dev->speed == SIM_SPEED_SUPER ? dev->func_wake : dev->remote_wake;
+}
+
+/* Wake signalling from `dev` reaches the link above it. */
+static bool sim_wake_from(struct sim_device *dev)
+{
+	struct sim *sim = dev->sim;
+	struct sim_device *hub = dev->parent;
+	struct sim_hub_port *p;
+	bool woke = false;
+
+	if (!hub)
+		return sim_port_remote_wake(sim, dev->root_port);
+	if (!hub->hub || dev->port < 1 || dev->port > hub->model->hub_ports)
+		return false;
+	p = &hub->hub->port[dev->port - 1];
+	if (sim_hub_port_suspended(hub, p) && !p->resume_due) {
+		/* USB 2.0 §11.9: the port reflects the resume and ends it
+		 * after TDRSMDN; USB 3.2 §10.16.2.10: the link goes to U0. */
+		p->resume_due = sim->now + (sim_hub3(hub) ? 1 : 20) * SIM_MS;
+		if (p->resume_due < hub->hub->due)
+			sim_schedule(sim, &hub->hub->due, p->resume_due);
+		woke = true;
+	}
+	/* A suspended hub passes it on only when enabled for remote wakeup
+	 * (USB 2.0 §11.4.4). */
+	if ((sim_hub_route_suspended(hub) || sim_port_suspended(sim, hub->root_port)) &&
+	    sim_wake_armed(hub))
+		woke = sim_wake_from(hub) || woke;
+	return woke;
+}
+
+bool sim_remote_wake_armed(const struct sim_device *dev)
+{
+	return sim_wake_armed(dev);
+}
+
+bool sim_remote_wake(struct sim_device *dev)
+{
+	if (!dev || !sim_wake_armed(dev))
+		return false;
+	if (!sim_hub_route_suspended(dev) && !sim_port_suspended(dev->sim, dev->root_port))
+		return false; /* its link is up: nothing to wake */
+	return sim_wake_from(dev);
+}
+
 bool sim_hub_port_is_suspended(const struct sim_device *hub, unsigned port)
 {
 	if (!hub->hub || port < 1 || port > hub->model->hub_ports)

@@ -220,6 +220,22 @@ bool sim_port_suspended(const struct sim *sim, unsigned port)
 	return pls == XHCI_PLS_U3 || pls == XHCI_PLS_RESUME;
 }
 
+bool sim_port_remote_wake(struct sim *sim, unsigned port)
+{
+	struct sim_port *p;
+
+	if (port < 1 || port > sim->nports)
+		return false;
+	p = sim_p(sim, port);
+	if (XHCI_PORTSC_PLS(p->sc) != XHCI_PLS_U3)
+		return false;
+	sim_set_pls(p, XHCI_PLS_RESUME);
+	p->resume_ns = sim->now;
+	sim_port_change(sim, port, XHCI_PORTSC_PLC);
+	sim_tracef(sim, "port %u: remote wakeup, U3 -> Resume", port);
+	return true;
+}
+
 static void sim_port_pls_write(struct sim *sim, unsigned port, unsigned pls)
 {
 	struct sim_port *p = sim_p(sim, port);

@@ -134,7 +134,8 @@ struct sim_device {
 	uint8_t alt[32];
 	uint16_t halt_in, halt_out;       /* endpoint Halt feature bits */
 	uint16_t toggle_in, toggle_out;   /* device-side data toggle / seq parity */
-	bool remote_wake;
+	bool remote_wake;                 /* USB 2: DEVICE_REMOTE_WAKEUP set */
+	bool func_wake;                   /* USB 3: FUNCTION_SUSPEND with Function Remote Wake */
 	unsigned slot;                    /* slot bound by Address Device, 0 = none */
 
 	uint64_t connect_ns;              /* when the device became visible */
@@ -471,6 +472,8 @@ void sim_hub_work(struct sim_device *dev);
 void sim_hub_attach(struct sim_device *hub, unsigned port, struct sim_device *dev);
 void sim_hub_detach(struct sim_device *hub, unsigned port);
 bool sim_hub_port_enabled(const struct sim_device *hub, unsigned port);
+/* A root port in U3 sees remote wakeup: U3 -> Resume with PLC (xHCI §4.15.2.3). */
+bool sim_port_remote_wake(struct sim *sim, unsigned port);
 /* True while a hub port on the way to `dev` is suspended or resuming. */
 bool sim_hub_route_suspended(const struct sim_device *dev);
 /* A packet reaches `dev`: flag it when a link above it is still in its

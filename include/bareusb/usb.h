@@ -632,6 +632,14 @@ struct bu_usb_bus_events {
 	 * enumeration; NULL or an out-of-range answer means the first.
 	 */
 	int (*choose_config)(void *ctx, const struct bu_usb_device *dev);
+	/**
+	 * A device's link was suspended (`suspended`) or is back in use after
+	 * a resume; `by_device` when its remote wakeup caused the resume.
+	 * Runs from bu_usb_bus_poll or bu_usb_device_suspend, under the bus
+	 * lock: it may submit transfers but must not wait for them.
+	 */
+	void (*power_changed)(void *ctx, struct bu_usb_device *dev, bool suspended,
+			      bool by_device);
 };
 
 /** What a monitor is told of a transfer (usbmon's event types). */

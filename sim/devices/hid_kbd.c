@@ -32,6 +32,8 @@ static const uint8_t osp_hs[] = { SIM_D_OTHER_SPEED(1, 1, 0, 0xa0, 50),
 void sim_kbd_type(struct sim_device *dev, uint8_t usage)
 {
 	sim_hid_kbd_queue(sim_device_priv(dev), usage);
+	/* A key on a suspended keyboard wakes the host when it may (USB 2.0 §7.1.7.7). */
+	sim_remote_wake(dev);
 }
 
 uint8_t sim_kbd_leds(struct sim_device *dev)

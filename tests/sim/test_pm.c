@@ -186,7 +186,7 @@ static void hub_suspend_resume(enum sim_speed speed, unsigned tiers)
 	sd = sim_attach_hub(hubs[tiers - 2], 2, &sim_dev_winusb, speed);
 	ck_assert_ptr_nonnull(sd);
 	ck_assert(settle(&st, 5000));
-	dev = find_pid(&st, 0x1209, 0);
+	dev = find_pid(&st, 0x1209, 0xb010);
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
 	ck_assert_uint_eq(dev->tier, tiers);
@@ -289,6 +289,191 @@ START_TEST(test_hub3_chain_suspend_resume)
 }
 END_TEST
 
+/* The power_changed events seen, in order. */
+struct pm_event {
+	struct bu_usb_device *dev;
+	bool suspended, by_device;
+};
+static struct pm_event pm_ev[16];
+static unsigned pm_nev;
+
+static void on_power(void *ctx, struct bu_usb_device *dev, bool suspended, bool by_device)
+{
+	(void)ctx;
+	if (pm_nev < 16)
+		pm_ev[pm_nev++] = (struct pm_event){ dev, suspended, by_device };
+}
+
+/* The last event told of `dev`: 1 suspended, 2 resumed by the host, 3 by the device, 0 none. */
+static int last_ev(const struct bu_usb_device *dev)
+{
+	for (unsigned i = pm_nev; i > 0; i--)
+		if (pm_ev[i - 1].dev == dev)
+			return pm_ev[i - 1].suspended ? 1 : pm_ev[i - 1].by_device ? 3 : 2;
+	return 0;
+}
+
+/*
+ * Remote wakeup of a keyboard (bmAttributes D5) `behind_hub` or on a root
+ * port: the core arms it before the suspend (and its hub, which must pass
+ * the wake on), an interrupt read stays pending through the suspend, a key
+ * wakes the chain and the read completes with that key's report; the
+ * device is disarmed after. A device that is not armed cannot wake.
+ */
+static void kbd_remote_wake(bool behind_hub)
+{
+	struct stack st;
+	struct sim_device *hub = NULL, *kbd, *wu;
+	struct bu_usb_device *dev, *hdev = NULL, *wdev;
+	struct bu_usb_endpoint *in;
+	struct sim_stats ss;
+	struct aio r;
+	uint8_t rep[8];
+	unsigned port;
+	uint64_t t0, took;
+
+	stack_up(&st, NULL, 0);
+	st.bus->events.power_changed = on_power;
+	pm_nev = 0;
+	port = sim_usb2_port(st.sim, 1);
+	if (behind_hub) {
+		hub = sim_attach(st.sim, port, &sim_dev_hub2, SIM_SPEED_HIGH);
+		kbd = sim_attach_hub(hub, 1, &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	} else {
+		kbd = sim_attach(st.sim, port, &sim_dev_hid_kbd, SIM_SPEED_FULL);
+	}
+	wu = sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_winusb, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 5000));
+	dev = find_pid(&st, 0x1209, 0xb001);
+	wdev = find_pid(&st, 0x1209, 0xb010);
+	ck_assert(dev && wdev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	if (behind_hub)
+		hdev = dev->parent;
+	in = bu_usb_find_endpoint(dev, 0x81);
+	ck_assert_ptr_nonnull(in);
+
+	/* A device without remote wakeup is never armed and cannot wake. */
+	ck_assert_int_eq(bu_usb_device_suspend(wdev, true), 0);
+	run_ms(&st, 10);
+	ck_assert(bu_usb_device_suspended(wdev));
+	ck_assert(!sim_remote_wake_armed(wu));
+	ck_assert(!sim_remote_wake(wu));
+
+	ck_assert_int_eq(aio_submit(&r, in, rep, sizeof(rep), 0, NULL), 0);
+	run_ms(&st, 20);
+	ck_assert(!sim_remote_wake(kbd)); /* not suspended, not armed */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(&st, 10);
+	ck_assert(bu_usb_device_suspended(dev));
+	ck_assert(sim_remote_wake_armed(kbd));
+	ck_assert_int_eq(last_ev(dev), 1);
+	if (behind_hub) {
+		ck_assert_int_eq(bu_usb_device_suspend(hdev, true), 0);
+		run_ms(&st, 10);
+		ck_assert(bu_usb_device_suspended(hdev));
+		ck_assert(sim_remote_wake_armed(hub));
+	}
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+	run_ms(&st, 100);
+	ck_assert(!r.done);
+
+	/* A key: the keyboard wakes the bus; the pending read gets its report.
+	 * At least TDRSMDN + TRSMRCY of the root port (30 ms), then, behind
+	 * the hub, the keyboard's port's TRSMRCY (its 20 ms of resume ran
+	 * meanwhile). */
+	t0 = sim_now_us(st.sim);
+	sim_kbd_type(kbd, 0x04); /* 'a' */
+	ck_assert_msg(wait_flag(&st, &r.done, 1000), "the read pending across the suspend never completed");
+	took = sim_now_us(st.sim) - t0;
+	fprintf(stderr, "pm: keyboard %s: key to report %llu us (minimum %u)\n",
+		behind_hub ? "behind a hub" : "on a root port", (unsigned long long)took,
+		behind_hub ? 40000 : 30000);
+	ck_assert_int_eq(r.x.status, 0);
+	ck_assert_uint_eq(r.x.actual, 8);
+	ck_assert_uint_eq(rep[2], 0x04);
+	ck_assert(took >= (behind_hub ? 40000u : 30000u));
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert_int_eq(last_ev(dev), 3);
+	if (behind_hub) {
+		ck_assert(!bu_usb_device_suspended(hdev));
+		ck_assert_int_eq(last_ev(hdev), 3);
+	}
+	run_ms(&st, 10);
+	ck_assert(!sim_remote_wake_armed(kbd)); /* disarmed after the resume */
+	if (behind_hub)
+		ck_assert(!sim_remote_wake_armed(hub));
+	ck_assert(bu_usb_device_suspended(wdev)); /* the other device slept on */
+	ck_assert_int_eq(last_ev(wdev), 1);
+
+	/* A host resume is told as one. */
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(&st, 10);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, false), 0);
+	run_ms(&st, 80);
+	ck_assert_int_eq(last_ev(dev), 2);
+	sim_get_stats(st.sim, &ss);
+	ck_assert_uint_eq(ss.suspended_waits, 0);
+	stack_down(&st);
+}
+
+START_TEST(test_kbd_remote_wake_root)
+{
+	kbd_remote_wake(false);
+}
+END_TEST
+
+START_TEST(test_kbd_remote_wake_hub)
+{
+	kbd_remote_wake(true);
+}
+END_TEST
+
+/*
+ * USB 3 remote wakeup through FUNCTION_SUSPEND: the lower of two USB 3
+ * hubs (the only wake-capable SuperSpeed model) wakes; the upper hub's
+ * port leaves U3 with C_PORT_LINK_STATE and the root port goes U3 ->
+ * Resume, which the driver ends with U0.
+ */
+START_TEST(test_usb3_remote_wake)
+{
+	struct stack st;
+	struct sim_device *h1, *h2;
+	struct bu_usb_device *d1, *d2;
+	unsigned port;
+
+	stack_up(&st, NULL, 0);
+	st.bus->events.power_changed = on_power;
+	pm_nev = 0;
+	port = sim_usb3_port(st.sim, 1);
+	h1 = sim_attach(st.sim, port, &sim_dev_hub3, SIM_SPEED_SUPER);
+	h2 = sim_attach_hub(h1, 2, &sim_dev_hub3, SIM_SPEED_SUPER);
+	ck_assert(settle(&st, 5000));
+	d2 = NULL;
+	for (struct bu_usb_device *d = st.bus->devices; d; d = d->next)
+		if (d->tier == 2)
+			d2 = d;
+	ck_assert_ptr_nonnull(d2);
+	d1 = d2->parent;
+	ck_assert_int_eq(bu_usb_device_suspend(d2, true), 0);
+	run_ms(&st, 10);
+	ck_assert_int_eq(bu_usb_device_suspend(d1, true), 0);
+	run_ms(&st, 10);
+	ck_assert(sim_remote_wake_armed(h1) && sim_remote_wake_armed(h2));
+	ck_assert(sim_hub_port_is_suspended(h1, 2));
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+	ck_assert(sim_remote_wake(h2));
+	run_ms(&st, 60);
+	ck_assert(!bu_usb_device_suspended(d1) && !bu_usb_device_suspended(d2));
+	ck_assert_int_eq(last_ev(d1), 3);
+	ck_assert_int_eq(last_ev(d2), 3);
+	ck_assert(!sim_hub_port_is_suspended(h1, 2));
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U0);
+	ck_assert(!sim_remote_wake_armed(h1) && !sim_remote_wake_armed(h2));
+	stack_down(&st);
+}
+END_TEST
+
 static Suite *pm_suite(void)
 {
 	Suite *s = suite_create("pm");
@@ -302,6 +487,11 @@ static Suite *pm_suite(void)
 	tcase_add_test(t, test_hub2_chain_suspend_resume);
 	tcase_add_test(t, test_hub3_suspend_resume);
 	tcase_add_test(t, test_hub3_chain_suspend_resume);
+	suite_add_tcase(s, t);
+	t = tcase_create("wake");
+	tcase_add_test(t, test_kbd_remote_wake_root);
+	tcase_add_test(t, test_kbd_remote_wake_hub);
+	tcase_add_test(t, test_usb3_remote_wake);
 	suite_add_tcase(s, t);
 	return s;
 }
