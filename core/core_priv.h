@@ -274,8 +274,11 @@ void bu_core_pm_root_status(struct bu_usb_bus *bus, unsigned port,
 			    const struct bu_usb_port_status *st);
 /** Hub driver: the suspend or resume request for `child`'s port completed. */
 void bu_core_pm_port_done(struct bu_usb_device *child, int status);
-/** Hub driver: a fresh status of `child`'s port says whether it is suspended. */
-void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended);
+/**
+ * Hub driver: a fresh status of `child`'s port says whether it is
+ * suspended; `woke` when its suspend (USB 3: link state) change was set.
+ */
+void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended, bool woke);
 /**
  * pm.c: ask the hub above `child` to suspend or resume its port (sent from
  * hub_poll; bu_core_pm_port_done reports the result). BU_ENOTSUP when no

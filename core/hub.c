@@ -98,6 +98,7 @@ struct hub_port {
 	uint8_t errors;   /* requests about it that failed in a row */
 	bool broken;      /* given up: its hub cannot report or clear its state */
 	uint8_t pm_req;   /* HUB_PM_*: a suspend or resume for pm.c waits to go out */
+	bool woke;        /* C_PORT_SUSPEND (USB 3: C_PORT_LINK_STATE) in the last read */
 };
 
 /* Link requests pm.c makes about a hub port (bu_core_hub_port_pm). */
@@ -358,7 +359,9 @@ static void port_act(struct hub *h, unsigned p)
 	if (child && st.connected && st.enabled)
 		bu_core_pm_port_status(child, h->usb3 ? PS_SS_LINK_STATE(hp->status) == BU_LINK_U3 ||
 							PS_SS_LINK_STATE(hp->status) == BU_LINK_RESUME
-						      : (hp->status & PS_SUSPEND) != 0);
+						      : (hp->status & PS_SUSPEND) != 0,
+				       hp->woke);
+	hp->woke = false;
 	hp->act = false;
 	hp->timer_fired = false;
 	hp->reconnect = false;
@@ -543,6 +546,7 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 			hp->errors = 0;
 		hp->reconnect |= (hp->change & 1) != 0;
 		hp->disabled |= (hp->change & 2) != 0;
+		hp->woke |= (hp->change & (h->usb3 ? 0x40 : 0x04)) != 0;
 		hp->act = true;
 		break;
 	case CK_CLEAR:

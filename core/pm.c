@@ -256,10 +256,18 @@ void bu_core_pm_port_done(struct bu_usb_device *child, int status)
 	}
 }
 
-void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended)
+void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended, bool woke)
 {
 	struct bu_usb_bus *bus = child->bus;
 
+	if (suspended && woke && bu_core_dev(child)->pm_state == PM_SUSPENDED) {
+		/* A change without the port leaving suspend: some hubs (QEMU's
+		 * usb-hub) report a remote wakeup so and leave the resume to
+		 * the host, as Linux's hub_handle_remote_wakeup does. */
+		bu_core_dev(child)->pm_by_device = true;
+		pm_resume(child);
+		return;
+	}
 	if (suspended || (bu_core_dev(child)->pm_state != PM_RESUME_SIGNAL &&
 			  bu_core_dev(child)->pm_state != PM_SUSPENDED))
 		return;

@@ -278,4 +278,17 @@ __attribute__((noreturn)) void guest_main(const struct guest_boot *boot);
 struct bu_usb_bus;
 void guest_suspendtest(struct bu_usb_bus *bus);
 
+/* `autosuspend=MS` (with `watch`): pmwatch.c. */
+struct bu_usb_device;
+/** Read autosuspend= and pmpoke= from the command line. */
+void guest_pm_init(void);
+/** True with autosuspend= on the command line. */
+bool guest_pm_enabled(void);
+/** Keep HID reads pending, suspend idle devices, poke once: from the watch loop. */
+void guest_pm_poll(struct bu_usb_bus *bus);
+/** bu_usb_bus_events.power_changed: prints the usbpm line. */
+void guest_pm_power(void *ctx, struct bu_usb_device *dev, bool suspended, bool by_device);
+/** The device is going: its slot is freed once its transfers are back. */
+void guest_pm_forget(const struct bu_usb_device *dev);
+
 #endif

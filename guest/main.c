@@ -222,6 +222,7 @@ static void on_device_removed(void *ctx, struct bu_usb_device *dev)
 	char path[32];
 
 	(void)ctx;
+	guest_pm_forget(dev);
 	if (!started)
 		return;
 	dev_path(dev, path, sizeof(path));
@@ -454,6 +455,8 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 	c->bus->events.ctx = c;
 	c->bus->events.device_added = on_device_added;
 	c->bus->events.device_removed = on_device_removed;
+	if (guest_pm_enabled())
+		c->bus->events.power_changed = guest_pm_power;
 	if (cmdline_has("xferload") && xferload_register(c->bus))
 		glog(BU_LOG_WARN, "xferload: cannot register the driver");
 	if (cmdline_has("winusb"))
@@ -636,6 +639,8 @@ __attribute__((noreturn)) static void watch(void)
 			if (!ctrls[i].bus || ctrls[i].bus->failed)
 				continue;
 			bu_usb_bus_poll(ctrls[i].bus);
+			if (guest_pm_enabled())
+				guest_pm_poll(ctrls[i].bus);
 			idle = idle && bu_usb_bus_idle(ctrls[i].bus);
 		}
 		guest_log_flush();
@@ -665,6 +670,7 @@ void guest_main(const struct guest_boot *boot)
 		guest_panic("%s", boot->error);
 	kprintf("# cmdline: %s\n", cmdline_raw());
 
+	guest_pm_init();
 	if (cmdline_has("loglevel"))
 		guest_log_level = (int)cmdline_get_u64("loglevel", BU_LOG_INFO);
 	if (cmdline_has("debug"))

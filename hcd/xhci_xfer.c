@@ -1236,6 +1236,19 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
+	if (!move && ep->paused && ep->head && xfer_hc(ep->head)->state == XHCI_TD_QUEUED &&
+	    (have_at ? hc_at - xfer_hc(ep->head)->first >=
+			       xfer_hc(ep->head)->end - xfer_hc(ep->head)->first
+		     : deq == xhci_ring_addr(&ep->ring, ep->ring.enq))) {
+		/* Paused, and the controller let go of a TD it never finished
+		 * (QEMU's Stop Endpoint leaves the dequeue pointer past a NAKed
+		 * interrupt TD): point it back at that TD (§4.6.10), or the
+		 * TD would never run after the resume. */
+		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: stopped past a queued TD, moved back",
+			    d->slot, ep->dci);
+		move = true;
+		move_to = xfer_hc(ep->head)->first;
+	}
 	if (move && !d->disabling && !ep_set_deq(x, ep, move_to, NULL, NULL))
 		return;
 	ep->stopping = false;
