@@ -162,6 +162,10 @@ struct sim_config {
 	 * bits, low dword first, for the ones that need it.
 	 */
 	bool crcr_high_latch;
+	/** QEMU 7.2: Stop Endpoint leaves the TR Dequeue Pointer past the TD in progress
+	 * (hcd-xhci.c drops its fetched transfer, "data might be lost"); the spec (xHCI 1.2
+	 * §4.6.9) leaves it on the TRB where the endpoint stopped */
+	bool stop_drops_td;
 	/**
 	 * Some RsvdP bits of USBCMD, CONFIG, IMAN and ERSTSZ read as 1 (as a
 	 * real part's may); every write must carry them back unchanged

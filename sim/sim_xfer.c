@@ -1300,6 +1300,10 @@ bool sim_ep_stop(struct sim *sim, unsigned s, unsigned dci)
 			sim_tt_abandon(sim->slot[s].dev, sim_td_ep(ep, dci), sim_xtype(ep));
 		ep->deq = tr->addr;
 		ep->ccs = tr->dw[3] & 1;
+		if (sim->cfg.stop_drops_td && ep->next_deq) {
+			ep->deq = ep->next_deq;
+			ep->ccs = ep->next_ccs;
+		}
 	} else if (sim_dma_read(sim, ep->deq, t, 16, "transfer ring TRB (stop)") &&
 		   (t[3] & XHCI_TRB_C) == (ep->ccs ? 1u : 0u) &&
 		   XHCI_TRB_TYPE(t[3]) != XHCI_TRB_LINK) {
