@@ -77,6 +77,7 @@ struct bu_core_device {
 	bool pm_armed;       /* remote wakeup enabled for this suspend */
 	bool pm_by_device;   /* this resume was the device's remote wakeup */
 	bool pm_xfer_busy;   /* pm_xfer is out */
+	bool pm_disarm;      /* armed, then not suspended after all: disarm from pm_poll */
 	struct bu_usb_xfer pm_xfer; /* arms and disarms remote wakeup (no data stage) */
 	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
 	void *waiter;        /* a synchronous caller to tell (request.c) */

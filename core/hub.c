@@ -99,6 +99,8 @@ struct hub_port {
 	bool broken;      /* given up: its hub cannot report or clear its state */
 	uint8_t pm_req;   /* HUB_PM_*: a suspend or resume for pm.c waits to go out */
 	bool woke;        /* C_PORT_SUSPEND (USB 3: C_PORT_LINK_STATE) in the last read */
+	bool pm_done;     /* the pm request completed with pm_status: hub_poll tells pm.c */
+	int pm_status;
 };
 
 /* Link requests pm.c makes about a hub port (bu_core_hub_port_pm). */
@@ -572,15 +574,12 @@ static void ctrl_done(struct bu_usb_xfer *xfer)
 			hub_warn(h, "TT request", h->ctrl_port, st);
 		bu_core_tt_sent(h->dev, st);
 		break;
-	case CK_PM: {
-		struct bu_usb_device *child = bu_port_child(&h->ph, &hp->port);
-
+	case CK_PM:
 		if (st)
 			hub_warn(h, "port suspend/resume", h->ctrl_port, st);
-		if (child)
-			bu_core_pm_port_done(child, st);
+		hp->pm_done = true; /* told from hub_poll, not from this completion */
+		hp->pm_status = st;
 		break;
-	}
 	case CK_RESET:
 		if (st) {
 			hub_warn(h, "port reset", h->ctrl_port, st);
@@ -821,7 +820,7 @@ static bool hub_has_work(const struct hub *h)
 	for (unsigned p = 1; p <= h->nports; p++) {
 		const struct hub_port *hp = &h->ports[p];
 
-		if (!hp->broken && (hp->read || hp->act || hp->disable || hp->pm_req))
+		if (!hp->broken && (hp->read || hp->act || hp->disable || hp->pm_req || hp->pm_done))
 			return true;
 	}
 	for (const struct bu_usb_device *d = h->dev->bus->devices; d; d = d->next)
@@ -891,6 +890,13 @@ static void hub_poll(struct bu_usb_interface *intf, uint64_t now)
 		if (hp->port.state == BU_PORT_WAIT_LOCK && !bus->core->addr_owner[h->dev->root_port]) {
 			hp->timer_fired = false;
 			hp->read = true;
+		}
+		if (hp->pm_done) {
+			struct bu_usb_device *child = bu_port_child(&h->ph, &hp->port);
+
+			hp->pm_done = false;
+			if (child)
+				bu_core_pm_port_done(child, hp->pm_status);
 		}
 	}
 	hub_kick(h);

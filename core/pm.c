@@ -65,10 +65,14 @@ static void pm_tell(struct bu_usb_device *dev, bool suspended)
 					  !suspended && bu_core_dev(dev)->pm_by_device);
 }
 
-/** Arming (or disarming) remote wakeup is done; a suspend goes on either way. */
+/**
+ * Arming (or disarming) remote wakeup is done; a suspend goes on either
+ * way, from bu_core_pm_poll (not from this completion).
+ */
 static void pm_wake_req_done(struct bu_usb_xfer *x)
 {
 	struct bu_usb_device *dev = x->ctx;
+	uint64_t now = bu_core_now(dev->bus);
 
 	bu_core_dev(dev)->pm_xfer_busy = false;
 	if (dev->state == BU_DEV_GONE || bu_core_dev(dev)->pm_state != PM_ARMING)
@@ -77,7 +81,7 @@ static void pm_wake_req_done(struct bu_usb_xfer *x)
 	if (x->status)
 		bu_core_log(dev->bus, BU_LOG_WARN, "remote wakeup not enabled: %s",
 			    bu_strerror(x->status));
-	pm_stop_eps(dev);
+	bu_core_dev(dev)->pm_wake_us = now ? now : 1;
 }
 
 /**
@@ -86,7 +90,7 @@ static void pm_wake_req_done(struct bu_usb_xfer *x)
  * (FUNCTION_SUSPEND) on the first interface with Function Remote Wake
  * and low power set, or neither (USB 3.2 §9.4.9).
  */
-static int pm_wake_request(struct bu_usb_device *dev, bool arm)
+static __attribute__((noinline)) int pm_wake_request(struct bu_usb_device *dev, bool arm)
 {
 	struct bu_usb_xfer *x = &bu_core_dev(dev)->pm_xfer;
 	int rc;
@@ -227,8 +231,16 @@ static void pm_stopped(struct bu_usb_device *dev, void *ctx, int status)
 			return;
 		}
 	}
-	/* Not suspended after all: run again at once (the link never left U0). */
-	pm_active(dev, false);
+	/* Not suspended after all: run again at once (the link never left U0);
+	 * an armed device is disarmed from bu_core_pm_poll. */
+	bu_core_dev(dev)->pm_state = PM_ACTIVE;
+	bu_core_dev(dev)->pm_wake = false;
+	bu_core_dev(dev)->pm_disarm = bu_core_dev(dev)->pm_armed;
+	bu_core_dev(dev)->pm_armed = false;
+	bu_core_dev(dev)->pm_wake_us = bu_core_dev(dev)->pm_disarm ? bu_core_now(bus) | 1 : 0;
+	pm_unpause(dev);
+	if (dev->state != BU_DEV_GONE)
+		pm_flush(dev, 0);
 }
 
 void bu_core_pm_port_done(struct bu_usb_device *child, int status)
@@ -493,7 +505,13 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 		if (!bu_core_dev(d)->pm_wake_us || now < bu_core_dev(d)->pm_wake_us)
 			continue;
 		bu_core_dev(d)->pm_wake_us = 0;
-		if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL && d->parent) {
+		if (bu_core_dev(d)->pm_disarm) {
+			bu_core_dev(d)->pm_disarm = false;
+			if (bu_core_dev(d)->pm_state == PM_ACTIVE && !bu_core_dev(d)->pm_xfer_busy)
+				pm_wake_request(d, false);
+		} else if (bu_core_dev(d)->pm_state == PM_ARMING) {
+			pm_stop_eps(d); /* armed (or refused): on to the suspend */
+		} else if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL && d->parent) {
 			/* Has the hub finished the resume? (bu_core_pm_port_status) */
 			if (++bu_core_dev(d)->pm_checks > PM_MAX_CHECKS) {
 				bu_core_log(bus, BU_LOG_WARN, "hub never reported the end of a resume");

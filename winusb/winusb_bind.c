@@ -26,6 +26,7 @@ const struct bu_msos_info *bu_winusb_drv_msos(struct bu_winusb_drv *drv,
 void bu_wu_func_apply_msos(struct wu_func *fn, const struct bu_msos_info *info)
 {
 	const struct bu_msos_function *m = bu_msos_find_function(info, fn->first);
+	struct bu_winusb_power_settings ps;
 
 	if (!m)
 		return;
@@ -39,15 +40,9 @@ void bu_wu_func_apply_msos(struct wu_func *fn, const struct bu_msos_info *info)
 		if (!dup)
 			bu_memcpy(fn->guids[fn->num_guids++], m->guids[i], BU_WINUSB_GUID_LEN + 1);
 	}
-	/* Registry-equivalent power defaults ("WinUSB power management"):
-	 * AUTO_SUSPEND from DefaultIdleState, SUSPEND_DELAY from
-	 * DefaultIdleTimeout, both only with DeviceIdleEnabled. */
-	if (m->power_set & BU_MSOS_DEVICE_IDLE_ENABLED)
-		fn->idle_enabled = m->device_idle_enabled != 0;
-	if (fn->idle_enabled && (m->power_set & BU_MSOS_DEFAULT_IDLE_STATE))
-		fn->auto_suspend = m->default_idle_state != 0;
-	if (m->power_set & BU_MSOS_DEFAULT_IDLE_TIMEOUT)
-		fn->suspend_delay = m->default_idle_timeout;
+	/* Registry-equivalent power values ("WinUSB power management"). */
+	bu_winusb_power_from_msos(&ps, m);
+	bu_wu_func_apply_power(fn, &ps);
 }
 
 /**

@@ -193,14 +193,16 @@ static struct wu_func *func_create(struct bu_winusb_drv *drv, struct bu_usb_inte
 	fn->pid = dev->desc.idProduct;
 	fn->bcd = dev->desc.bcdDevice;
 	fn->speed = dev->speed;
-	fn->suspend_delay = 5000; /* WinUsb_SetPowerPolicy's default */
+	fn->pw.suspend_delay = 5000; /* WinUsb_SetPowerPolicy's default */
 	fn->last_busy_us = bu_wu_now_us(drv);
 	dev_location(dev, fn->location, sizeof(fn->location));
 	if (dev->have_product)
 		bu_snprintf(fn->product, sizeof(fn->product), "%s", dev->product);
 	bu_memcpy(fn->compat_id, intf->compat_id, sizeof(fn->compat_id));
-	/* An explicit binding acts as an INF that sets DeviceIdleEnabled. */
-	fn->idle_enabled = b != NULL;
+	/* An explicit binding acts as an INF that sets DeviceIdleEnabled and
+	 * DeviceIdleIgnoreWakeEnable (its device may lack remote wakeup). */
+	fn->pw.idle_enabled = b != NULL;
+	fn->pw.ignore_wake = b != NULL;
 	if (b && b->guid[0]) {
 		bu_memcpy(fn->guids[0], b->guid, sizeof(b->guid));
 		fn->num_guids = 1;

@@ -129,13 +129,13 @@ static uint32_t ioc_set_power_policy(const struct wu_ioctx *c)
 
 	if (prm->type == AUTO_SUSPEND && prm->length == 1) {
 		/* Ignored without DeviceIdleEnabled ("WinUSB power management"). */
-		fn->auto_suspend = (prm->value & 0xff) != 0;
-		if (!fn->auto_suspend)
+		fn->pw.auto_suspend = (prm->value & 0xff) != 0;
+		if (!fn->pw.auto_suspend)
 			bu_wu_func_resume(fn);
 		return 0;
 	}
 	if (prm->type == SUSPEND_DELAY && prm->length == 4) {
-		fn->suspend_delay = prm->value;
+		fn->pw.suspend_delay = prm->value;
 		return 0;
 	}
 	return ERROR_INVALID_PARAMETER;
@@ -145,9 +145,9 @@ static uint32_t ioc_set_power_policy(const struct wu_ioctx *c)
 static uint32_t ioc_get_power_policy(const struct wu_ioctx *c)
 {
 	if (c->prm->type == AUTO_SUSPEND)
-		return give_value(c, 1, c->fn->auto_suspend);
+		return give_value(c, 1, c->fn->pw.auto_suspend);
 	if (c->prm->type == SUSPEND_DELAY)
-		return give_value(c, 4, c->fn->suspend_delay);
+		return give_value(c, 4, c->fn->pw.suspend_delay);
 	return ERROR_INVALID_PARAMETER;
 }
 

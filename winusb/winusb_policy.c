@@ -15,6 +15,48 @@
 /* Pipe policies                                                            */
 /* ======================================================================== */
 
+/* ======================================================================== */
+/* Power values ("WinUSB power management")                                 */
+/* ======================================================================== */
+
+void bu_winusb_power_from_msos(struct bu_winusb_power_settings *s,
+			       const struct bu_msos_function *m)
+{
+	bu_memset(s, 0, sizeof(*s));
+	s->set = m->power_set;
+	s->device_idle_enabled = m->device_idle_enabled;
+	s->default_idle_state = m->default_idle_state;
+	s->default_idle_timeout = m->default_idle_timeout;
+	s->user_set_device_idle_enabled = m->user_set_device_idle_enabled;
+	s->system_wake_enabled = m->system_wake_enabled;
+	s->device_idle_ignore_wake = m->device_idle_ignore_wake;
+}
+
+void bu_wu_power_apply(struct wu_power *p, const struct bu_winusb_power_settings *s)
+{
+	if (s->set & BU_MSOS_DEVICE_IDLE_ENABLED)
+		p->idle_enabled = s->device_idle_enabled != 0;
+	/* DefaultIdleState and UserSetDeviceIdleEnabled are ignored without
+	 * DeviceIdleEnabled; DefaultIdleTimeout, SystemWakeEnabled and
+	 * DeviceIdleIgnoreWakeEnable stand alone. */
+	if (p->idle_enabled && (s->set & BU_MSOS_DEFAULT_IDLE_STATE))
+		p->auto_suspend = s->default_idle_state != 0;
+	if (s->set & BU_MSOS_DEFAULT_IDLE_TIMEOUT)
+		p->suspend_delay = s->default_idle_timeout;
+	if (s->set & BU_MSOS_DEVICE_IDLE_IGNORE_WAKE)
+		p->ignore_wake = s->device_idle_ignore_wake != 0;
+	if (s->set & BU_MSOS_SYSTEM_WAKE_ENABLED)
+		p->system_wake = s->system_wake_enabled != 0;
+	p->user_idle_off = p->idle_enabled && (s->set & BU_MSOS_USER_SET_DEVICE_IDLE) &&
+			   s->user_set_device_idle_enabled && s->user_idle_off;
+}
+
+bool bu_wu_power_may_suspend(const struct wu_power *p, bool remote_wake)
+{
+	return p->idle_enabled && p->auto_suspend && !p->user_idle_off &&
+	       (remote_wake || p->ignore_wake);
+}
+
 void bu_wu_policies_default(struct wu_policies *p, bool control_pipe)
 {
 	bu_memset(p, 0, sizeof(*p));

@@ -1,7 +1,8 @@
 /*
  * WinUSB driver part: power policy. A function whose only pending work is
  * IN reads suspends after SUSPEND_DELAY of idleness when AUTO_SUSPEND and
- * DeviceIdleEnabled allow it, and resumes before new work, resetting the
+ * DeviceIdleEnabled allow it (and the device has remote wakeup, or
+ * DeviceIdleIgnoreWakeEnable says that does not matter), and resumes before new work, resetting the
  * pipes that ask for it (RESET_PIPE_ON_RESUME). Reads top to bottom:
  *   idle rule -> link state -> resume -> timer.
  */
@@ -103,16 +104,33 @@ void bu_wu_func_resume(struct wu_func *fn)
 		}
 }
 
+void bu_wu_func_apply_power(struct wu_func *fn, const struct bu_winusb_power_settings *s)
+{
+	bu_wu_power_apply(&fn->pw, s);
+}
+
+/**
+ * Whether the policy lets the function suspend when idle: AUTO_SUSPEND
+ * under DeviceIdleEnabled, and remote wakeup in the device's configuration
+ * (bmAttributes D5) unless DeviceIdleIgnoreWakeEnable says otherwise.
+ */
+static bool func_may_suspend(const struct wu_func *fn)
+{
+	const struct bu_usb_device *d = fn->dev;
+
+	return bu_wu_power_may_suspend(&fn->pw, d && d->active_config >= 0 &&
+						   (d->configs[d->active_config].attributes & 0x20));
+}
+
 uint64_t bu_wu_func_next_timeout(struct wu_func *fn, uint64_t now)
 {
 	for (unsigned i = 0; i < fn->num_ifaces; i++)
 		for (unsigned k = 0; k < fn->ifaces[i].num_pipes; k++)
 			if (fn->ifaces[i].pipes[k].type == BU_EP_ISOCH && fn->ifaces[i].pipes[k].head)
 				return now + 1000; /* isoch queues are fed frame by frame (1 ms) */
-	if (!fn->present || fn->suspended || !fn->auto_suspend || !fn->idle_enabled ||
-	    !func_idle(fn))
+	if (!fn->present || fn->suspended || !func_may_suspend(fn) || !func_idle(fn))
 		return BU_USB_NO_TIMEOUT; /* a completion (from poll) changes that */
-	return fn->last_busy_us + (uint64_t)fn->suspend_delay * 1000;
+	return fn->last_busy_us + (uint64_t)fn->pw.suspend_delay * 1000;
 }
 
 /** Timer work of a function: selective suspend after SUSPEND_DELAY idle. */
@@ -128,9 +146,15 @@ void bu_wu_func_tick(struct wu_func *fn, uint64_t now)
 			if (p->type == BU_EP_ISOCH && p->head)
 				bu_wu_pipe_kick(p);
 		}
-	if (!fn->present || fn->suspended || !fn->auto_suspend || !fn->idle_enabled)
+	if (fn->suspended && fn->dev && !drv->opts.suspend && !bu_usb_device_suspended(fn->dev)) {
+		/* Resumed under us (its remote wakeup, or another function's
+		 * work on a composite device): awake again, idle from now. */
+		fn->suspended = false;
+		fn->last_busy_us = now;
+	}
+	if (!fn->present || fn->suspended || !func_may_suspend(fn))
 		return;
-	if (!func_idle(fn) || now < fn->last_busy_us + (uint64_t)fn->suspend_delay * 1000)
+	if (!func_idle(fn) || now < fn->last_busy_us + (uint64_t)fn->pw.suspend_delay * 1000)
 		return;
 	fn->suspended = true;
 	rc = func_set_link(fn, true);
@@ -144,5 +168,5 @@ void bu_wu_func_tick(struct wu_func *fn, uint64_t now)
 		return;
 	}
 	fn->suspends++;
-	bu_wu_log(drv, BU_LOG_DEBUG, "%s: idle for %u ms, suspended", fn->location, fn->suspend_delay);
+	bu_wu_log(drv, BU_LOG_DEBUG, "%s: idle for %u ms, suspended", fn->location, fn->pw.suspend_delay);
 }

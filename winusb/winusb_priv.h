@@ -45,6 +45,26 @@ struct wu_policies {
 };
 
 /** Defaults: ALLOW_PARTIAL_READS on, timeout 5000 ms on the control pipe, else all off. */
+/** Idle-suspend state of a function that its power values decide. */
+struct wu_power {
+	bool idle_enabled;    /**< DeviceIdleEnabled */
+	bool ignore_wake;     /**< DeviceIdleIgnoreWakeEnable */
+	bool system_wake;     /**< SystemWakeEnabled (recorded: no system sleep yet) */
+	bool user_idle_off;   /**< the user turned idle off where UserSetDeviceIdleEnabled lets them */
+	uint8_t auto_suspend; /**< AUTO_SUSPEND */
+	uint32_t suspend_delay; /**< SUSPEND_DELAY, ms */
+};
+/** Apply power values over `p` (which holds the defaults) by the documented precedence. */
+void bu_wu_power_apply(struct wu_power *p, const struct bu_winusb_power_settings *s);
+/**
+ * Whether an idle function may be suspended ("WinUSB power management"):
+ * AUTO_SUSPEND counts only with DeviceIdleEnabled and not turned off by the
+ * user; a device without remote wakeup only with DeviceIdleIgnoreWakeEnable.
+ */
+bool bu_wu_power_may_suspend(const struct wu_power *p, bool remote_wake);
+struct wu_func;
+/** Power values (MS OS 2.0 registry properties now, an INF later) over a function's. */
+void bu_wu_func_apply_power(struct wu_func *fn, const struct bu_winusb_power_settings *s);
 void bu_wu_policies_default(struct wu_policies *p, bool control_pipe);
 /** Value size of a pipe policy type (1 or 4), 0 when unknown. */
 unsigned bu_wu_policy_size(uint32_t type);
@@ -194,9 +214,7 @@ struct wu_func {
 	uint8_t num_guids;
 	char guids[BU_WINUSB_MAX_GUIDS][BU_WINUSB_GUID_LEN + 1];
 	/* power policy ("WinUSB power management") */
-	bool idle_enabled;          /**< DeviceIdleEnabled */
-	uint8_t auto_suspend;
-	uint32_t suspend_delay;
+	struct wu_power pw;         /**< AUTO_SUSPEND, SUSPEND_DELAY and what rules them */
 	bool suspended;
 	uint64_t last_busy_us;
 	unsigned resumes, suspends;

@@ -56,6 +56,29 @@ BU_STATIC_ASSERT(BU_WINUSB_MAX_FILES >= 1 && BU_WINUSB_MAX_FILES <= 255,
 #define BU_WINUSB_MAX_XFER_HS (2u << 20)   /**< MAXIMUM_TRANSFER_SIZE at high speed and up */
 #define BU_WINUSB_MAX_XFER_FS (256u << 10) /**< ... at full and low speed */
 
+/**
+ * The power values of a WinUSB function as Microsoft's "WinUSB power
+ * management" lists them: what an INF's AddReg writes under the device's
+ * hardware key and what MS OS 2.0 registry property descriptors carry
+ * (bu_winusb_power_from_msos). `set` holds the BU_MSOS_* bits (msos.h) of
+ * the values given; one not given keeps WinUSB's default.
+ */
+struct bu_winusb_power_settings {
+	uint8_t set;
+	uint32_t device_idle_enabled;  /**< DeviceIdleEnabled: selective suspend supported */
+	uint32_t default_idle_state;   /**< DefaultIdleState: AUTO_SUSPEND's default */
+	uint32_t default_idle_timeout; /**< DefaultIdleTimeout: SUSPEND_DELAY's default, ms */
+	uint32_t user_set_device_idle_enabled; /**< UserSetDeviceIdleEnabled: the user may turn idle off */
+	uint32_t system_wake_enabled;  /**< SystemWakeEnabled: the device may wake the system */
+	uint32_t device_idle_ignore_wake; /**< DeviceIdleIgnoreWakeEnable: suspend without remote wake */
+	/** The user's choice where UserSetDeviceIdleEnabled offers one: idle power-down off. */
+	bool user_idle_off;
+};
+
+/** The power values MS OS 2.0 registry property descriptors gave one function. */
+void bu_winusb_power_from_msos(struct bu_winusb_power_settings *s,
+			       const struct bu_msos_function *m);
+
 /** Driver options; zero means the default. */
 struct bu_winusb_drv_options {
 	uint32_t max_transfer_size; /**< MAXIMUM_TRANSFER_SIZE (rounded down to 64 KiB) */

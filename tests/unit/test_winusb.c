@@ -811,6 +811,83 @@ START_TEST(test_parse_helpers)
 }
 END_TEST
 
+/*
+ * The power values' precedence ("WinUSB power management"): AUTO_SUSPEND
+ * (from DefaultIdleState) counts only with DeviceIdleEnabled; the user's
+ * "off" only where UserSetDeviceIdleEnabled offers it; a device without
+ * remote wakeup is suspended only with DeviceIdleIgnoreWakeEnable.
+ */
+#define PW_IDLE BU_MSOS_DEVICE_IDLE_ENABLED
+#define PW_STATE BU_MSOS_DEFAULT_IDLE_STATE
+#define PW_USER BU_MSOS_USER_SET_DEVICE_IDLE
+#define PW_IGNORE BU_MSOS_DEVICE_IDLE_IGNORE_WAKE
+static const struct power_case {
+	uint8_t set;
+	uint32_t idle, state, user_set, ignore;
+	bool user_off, remote_wake;
+	bool auto_suspend, may_suspend;
+} power_cases[] = {
+	/* nothing given: WinUSB's defaults, no selective suspend */
+	{ 0, 0, 0, 0, 0, false, true, false, false },
+	/* DefaultIdleState without DeviceIdleEnabled is ignored */
+	{ PW_STATE, 0, 1, 0, 0, false, true, false, false },
+	{ PW_IDLE | PW_STATE, 0, 1, 0, 0, false, true, false, false },
+	/* both: suspended when idle, with remote wakeup */
+	{ PW_IDLE | PW_STATE, 1, 1, 0, 0, false, true, true, true },
+	/* DeviceIdleEnabled alone: AUTO_SUSPEND stays off */
+	{ PW_IDLE, 1, 0, 0, 0, false, true, false, false },
+	/* no remote wakeup: only with DeviceIdleIgnoreWakeEnable */
+	{ PW_IDLE | PW_STATE, 1, 1, 0, 0, false, false, true, false },
+	{ PW_IDLE | PW_STATE | PW_IGNORE, 1, 1, 0, 1, false, false, true, true },
+	{ PW_IDLE | PW_STATE | PW_IGNORE, 1, 1, 0, 0, false, false, true, false },
+	/* the user's "off" counts only where UserSetDeviceIdleEnabled offers it */
+	{ PW_IDLE | PW_STATE | PW_USER, 1, 1, 1, 0, true, true, true, false },
+	{ PW_IDLE | PW_STATE | PW_USER, 1, 1, 0, 0, true, true, true, true },
+	{ PW_IDLE | PW_STATE, 1, 1, 0, 0, true, true, true, true },
+};
+
+START_TEST(test_power_rules)
+{
+	const struct power_case *c = &power_cases[_i];
+	struct bu_winusb_power_settings s = { 0 };
+	struct wu_power p = { .suspend_delay = 5000 };
+
+	s.set = c->set;
+	s.device_idle_enabled = c->idle;
+	s.default_idle_state = c->state;
+	s.user_set_device_idle_enabled = c->user_set;
+	s.device_idle_ignore_wake = c->ignore;
+	s.user_idle_off = c->user_off;
+	bu_wu_power_apply(&p, &s);
+	ck_assert_uint_eq(p.auto_suspend, c->auto_suspend);
+	ck_assert_uint_eq(p.suspend_delay, 5000);
+	ck_assert_int_eq(bu_wu_power_may_suspend(&p, c->remote_wake), c->may_suspend);
+	/* AUTO_SUSPEND set by the application is still ignored without
+	 * DeviceIdleEnabled. */
+	p.auto_suspend = 1;
+	if (!(c->set & PW_IDLE) || !c->idle)
+		ck_assert(!bu_wu_power_may_suspend(&p, true));
+}
+END_TEST
+
+START_TEST(test_power_from_msos)
+{
+	struct bu_msos_function m = { 0 };
+	struct bu_winusb_power_settings s;
+	struct wu_power p = { .suspend_delay = 5000 };
+
+	m.power_set = BU_MSOS_DEVICE_IDLE_ENABLED | BU_MSOS_DEFAULT_IDLE_TIMEOUT |
+		      BU_MSOS_SYSTEM_WAKE_ENABLED;
+	m.device_idle_enabled = 1;
+	m.default_idle_timeout = 100;
+	m.system_wake_enabled = 1;
+	bu_winusb_power_from_msos(&s, &m);
+	bu_wu_power_apply(&p, &s);
+	ck_assert(p.idle_enabled && p.system_wake && !p.auto_suspend);
+	ck_assert_uint_eq(p.suspend_delay, 100);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("winusb");
@@ -826,6 +903,8 @@ Suite *unit_suite(void)
 	tcase_add_test(t, test_raw_and_write_rules);
 	tcase_add_test(t, test_isoch_rules);
 	tcase_add_test(t, test_error_mapping);
+	tcase_add_loop_test(t, test_power_rules, 0, BU_ARRAY_SIZE(power_cases));
+	tcase_add_test(t, test_power_from_msos);
 	t = unit_tcase(s, "api");
 	tcase_add_test(t, test_api_discovery);
 	tcase_add_test(t, test_api_handles);
