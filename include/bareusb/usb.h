@@ -911,15 +911,22 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value);
 
 /**
  * Selective suspend (USB 2.0 §7.1.7.6, §11.9) of a configured device on a
- * root port: `suspend` puts its link in U3. Bulk and interrupt IN
- * transfers may stay queued: their endpoints are stopped first and go on
- * after the resume; any other queued transfer (OUT, control, isoch) makes
- * it BU_EBUSY. Resume (`suspend` false, or any transfer submitted
- * meanwhile) drives resume signalling for 20 ms (TDRSMDN), returns the
- * link to U0 and waits the 10 ms resume recovery (TRSMRCY) before the
- * transfers held meanwhile go out (their timeouts start then).
- * Asynchronous: callable from callbacks.
- * Devices behind hubs: BU_ENOTSUP.
+ * root port or a hub port at any tier: `suspend` puts its link in U3 (a
+ * root port's PLS, a USB 2 hub's PORT_SUSPEND, a USB 3 hub's
+ * PORT_LINK_STATE). A device whose configuration advertises remote
+ * wakeup (bmAttributes D5) is armed first (DEVICE_REMOTE_WAKEUP; USB 3:
+ * FUNCTION_SUSPEND with Function Remote Wake) and disarmed after its
+ * resume. A hub is suspended only once every device below it is
+ * (else BU_EBUSY). Bulk and interrupt IN transfers may stay queued: their
+ * endpoints are stopped first and go on after the resume; any other
+ * queued transfer (OUT, control, isoch) makes it BU_EBUSY. Resume
+ * (`suspend` false, any transfer submitted meanwhile, or the device's
+ * remote wakeup) resumes the suspended hubs above it first, root down:
+ * each link gets resume signalling for 20 ms (TDRSMDN; a hub times its
+ * own) and the 10 ms resume recovery (TRSMRCY) before the transfers held
+ * meanwhile go out (their timeouts start then). Asynchronous: callable
+ * from callbacks; bu_usb_bus_events.power_changed tells each suspend and
+ * finished resume.
  */
 int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend);
 /** True while the device is suspended or resuming. */
