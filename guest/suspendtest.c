@@ -77,6 +77,10 @@ void guest_suspendtest(struct bu_usb_bus *bus)
 		if (d->parent || d->state != BU_DEV_CONFIGURED)
 			continue;
 		rc = bu_usb_device_suspend(d, true);
+		/* Asynchronous where remote wakeup is armed first. */
+		for (uint64_t t1 = clock_now_us(); !rc && port_link(bus, d->root_port) != BU_LINK_U3 &&
+						    clock_now_us() - t1 < 100000;)
+			bu_usb_bus_poll(bus);
 		link = port_link(bus, d->root_port);
 		tap(rc == 0 && link == BU_LINK_U3 && bu_usb_device_suspended(d),
 		    "suspend: port %u in U3 (rc %d, link %d)", d->root_port, rc, link);

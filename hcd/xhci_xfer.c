@@ -1236,14 +1236,15 @@ static void stop_ep_done(struct xhci *x, struct xhci_cmd *cmd, unsigned cc,
 		/* xfer->actual: what its Stopped event said it moved, or 0. */
 		xfer_finish(x, ep, xfer, xfer->status, xfer->actual);
 	}
-	if (!move && ep->paused && ep->head && xfer_hc(ep->head)->state == XHCI_TD_QUEUED &&
+	if (!move && ep->head && ep->type != BU_EP_ISOCH &&
+	    xfer_hc(ep->head)->state == XHCI_TD_QUEUED &&
 	    (have_at ? hc_at - xfer_hc(ep->head)->first >=
 			       xfer_hc(ep->head)->end - xfer_hc(ep->head)->first
 		     : deq == xhci_ring_addr(&ep->ring, ep->ring.enq))) {
-		/* Paused, and the controller let go of a TD it never finished
-		 * (QEMU's Stop Endpoint leaves the dequeue pointer past a NAKed
-		 * interrupt TD): point it back at that TD (§4.6.10), or the
-		 * TD would never run after the resume. */
+		/* The controller let go of a TD it never finished (QEMU's
+		 * Stop Endpoint leaves the dequeue pointer past the TD in
+		 * progress): point it back at that TD (§4.6.10), or it would
+		 * never run again after a pause or a cancel behind it. */
 		bu_xhci_log(x, BU_LOG_DEBUG, "slot %u ep %u: stopped past a queued TD, moved back",
 			    d->slot, ep->dci);
 		move = true;
