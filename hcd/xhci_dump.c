@@ -277,10 +277,9 @@ static __attribute__((noinline)) void dump_slot_line(struct xhci *x, enum bu_log
 		    d->disabling ? ", disabling" : "", buf);
 }
 
-/** An endpoint's ring counters, queued TDs and decoded Endpoint Context. */
-static __attribute__((noinline)) void dump_ep_lines(struct xhci *x, enum bu_log_level lv,
-						    const char *who, struct xhci_dev *d,
-						    struct xhci_ep *ep)
+/** An endpoint's ring counters and queued TDs (BU_XHCI_DUMP_RINGS). */
+static __attribute__((noinline)) void dump_ep_ring_line(struct xhci *x, enum bu_log_level lv,
+							const char *who, struct xhci_ep *ep)
 {
 	char buf[200];
 	unsigned tds = 0;
@@ -292,44 +291,82 @@ static __attribute__((noinline)) void dump_ep_lines(struct xhci *x, enum bu_log_
 		    ep->uep ? ep->uep->address : 0, buf, tds, ep->halted ? ", halted" : "",
 		    ep->stopping ? ", stopping" : "", ep->paused ? ", paused" : "",
 		    ep->broken ? ", broken" : "");
-	if (d->out_ctx) {
-		uint32_t ec[5];
-
-		for (int i = 0; i < 5; i++)
-			ec[i] = bu_le32_to_cpu(xhci_out_ctx(x, d, ep->dci)[i]);
-		bu_xhci_ep_ctx_decode(ec, buf, sizeof(buf));
-		bu_xhci_log(x, lv, "dump: %s   context: %s", who, buf);
-	}
 }
 
-static __attribute__((noinline)) void dump_slots(struct xhci *x, enum bu_log_level lv)
+/** An endpoint's decoded Endpoint Context (BU_XHCI_DUMP_CONTEXTS). */
+static __attribute__((noinline)) void dump_ep_ctx_line(struct xhci *x, enum bu_log_level lv,
+						       const char *who, struct xhci_dev *d,
+						       struct xhci_ep *ep)
 {
+	char buf[200];
+	uint32_t ec[5];
+
+	if (!d->out_ctx)
+		return;
+	for (int i = 0; i < 5; i++)
+		ec[i] = bu_le32_to_cpu(xhci_out_ctx(x, d, ep->dci)[i]);
+	bu_xhci_ep_ctx_decode(ec, buf, sizeof(buf));
+	bu_xhci_log(x, lv, "dump: %s   context: %s", who, buf);
+}
+
+/**
+ * One endpoint: its ring line, context line and the TRBs around its
+ * dequeue pointer (two before, it and up to three after; fewer when the
+ * ring is empty), as `parts` asks.
+ */
+static __attribute__((noinline)) void dump_ep(struct xhci *x, enum bu_log_level lv,
+					      unsigned parts, unsigned s, struct xhci_dev *d,
+					      unsigned dci)
+{
+	struct xhci_ep *ep = d->eps[dci];
+	struct xhci_ring *r = &ep->ring;
 	char who[32];
+	uint32_t from, to;
+
+	bu_snprintf(who, sizeof(who), "slot %u DCI %u", s, dci);
+	if (parts & BU_XHCI_DUMP_RINGS)
+		dump_ep_ring_line(x, lv, who, ep);
+	if (parts & BU_XHCI_DUMP_CONTEXTS)
+		dump_ep_ctx_line(x, lv, who, d, ep);
+	if (!(parts & BU_XHCI_DUMP_RINGS))
+		return;
+	from = r->deq - BU_MIN(r->deq, 2u);
+	to = r->deq + BU_MIN(BU_MAX(r->enq - r->deq, 1u), 4u);
+	for (uint32_t c = from; c != to; c++)
+		dump_trb(x, lv, who, r, c);
+}
+
+/**
+ * The slots (`slot` 0: every one) and their endpoints (`ep` < 0: every
+ * one, else the endpoint with that address). BU_ENOENT when a slot or
+ * endpoint asked for by number has nothing to show.
+ */
+static __attribute__((noinline)) int dump_slots(struct xhci *x, enum bu_log_level lv,
+						unsigned parts, unsigned slot, int ep)
+{
+	int rc = BU_ENOENT;
 
 	for (unsigned s = 1; s <= x->max_slots && s < BU_ARRAY_SIZE(x->slots); s++) {
 		struct xhci_dev *d = x->slots[s];
+		unsigned want = 0;
 
-		if (!d)
+		for (unsigned dci = 1; ep >= 0 && !want && dci < 32; dci++)
+			if (bu_xhci_dci_ep_address(dci) == (unsigned)ep)
+				want = dci;
+		if (!d || (slot && s != slot))
 			continue;
+		if (ep >= 0 && (!want || !d->eps[want] || !d->eps[want]->ring.trbs))
+			continue;
+		rc = 0;
 		dump_slot_line(x, lv, s, d);
-		for (unsigned dci = 1; dci < 32; dci++) {
-			struct xhci_ep *ep = d->eps[dci];
-			struct xhci_ring *r;
-			uint32_t from, to;
-
-			if (!ep || !ep->ring.trbs)
-				continue;
-			r = &ep->ring;
-			bu_snprintf(who, sizeof(who), "slot %u DCI %u", s, dci);
-			dump_ep_lines(x, lv, who, d, ep);
-			/* Two TRBs before the dequeue pointer, it and up to
-			 * three after (fewer when the ring is empty). */
-			from = r->deq - BU_MIN(r->deq, 2u);
-			to = r->deq + BU_MIN(BU_MAX(r->enq - r->deq, 1u), 4u);
-			for (uint32_t c = from; c != to; c++)
-				dump_trb(x, lv, who, r, c);
+		for (unsigned dci = want ? want : 1; dci < 32; dci++) {
+			if (d->eps[dci] && d->eps[dci]->ring.trbs)
+				dump_ep(x, lv, parts, s, d, dci);
+			if (want)
+				break;
 		}
 	}
+	return rc;
 }
 
 static __attribute__((noinline)) void dump_event_ring(struct xhci *x, enum bu_log_level lv)
@@ -374,21 +411,46 @@ static __attribute__((noinline)) void dump_enumeration(struct xhci *x, enum bu_l
 /* Entry points                                                             */
 /* ======================================================================== */
 
+/** The parts of the dump `parts` names, at `lv`; see bu_xhci_dump_part. */
+static int dump_parts(struct xhci *x, enum bu_log_level lv, unsigned parts, unsigned slot,
+		      int ep)
+{
+	int rc = 0;
+
+	if (parts & BU_XHCI_DUMP_REGS) {
+		dump_caps(x, lv);
+		dump_op(x, lv);
+	}
+	if (parts & BU_XHCI_DUMP_PORTS)
+		dump_ports(x, lv);
+	if (parts & BU_XHCI_DUMP_REGS) {
+		dump_rt(x, lv);
+		dump_cmd_ring(x, lv);
+		dump_event_ring(x, lv);
+	}
+	if (parts & (BU_XHCI_DUMP_CONTEXTS | BU_XHCI_DUMP_RINGS))
+		rc = dump_slots(x, lv, parts, slot, ep);
+	if (parts & BU_XHCI_DUMP_ENUM)
+		dump_enumeration(x, lv);
+	return rc;
+}
+
 void bu_xhci_dump_at(struct xhci *x, enum bu_log_level lv)
 {
 	bu_xhci_log(x, lv, "dump: controller state%s", x->failed ? " (failed)" : "");
-	dump_caps(x, lv);
-	dump_op(x, lv);
-	dump_ports(x, lv);
-	dump_rt(x, lv);
-	dump_cmd_ring(x, lv);
-	dump_event_ring(x, lv);
-	dump_slots(x, lv);
-	dump_enumeration(x, lv);
+	dump_parts(x, lv, BU_XHCI_DUMP_ALL, 0, -1);
 	bu_xhci_log(x, lv, "dump: end");
 }
 
 void bu_xhci_dump(struct bu_usb_bus *bus)
 {
 	bu_xhci_dump_at(bus_xhci(bus), BU_LOG_INFO);
+}
+
+int bu_xhci_dump_part(struct bu_usb_bus *bus, unsigned parts, unsigned slot, int ep)
+{
+	if (!bus || !parts || (parts & ~(unsigned)BU_XHCI_DUMP_ALL) || slot > 255 || ep > 0xff ||
+	    (ep >= 0 && (ep & 0x70)))
+		return BU_EINVAL;
+	return dump_parts(bus_xhci(bus), BU_LOG_INFO, parts, slot, ep);
 }

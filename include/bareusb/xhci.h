@@ -171,6 +171,32 @@ int bu_xhci_trace_filter_parse(const char *words, struct bu_xhci_trace_filter *f
  */
 void bu_xhci_dump(struct bu_usb_bus *bus);
 
+/** Parts of the state dump, for bu_xhci_dump_part. */
+enum bu_xhci_dump_parts {
+	/** Capability, operational and interrupter-0 registers, the Command
+	 * Ring with its pending commands, the Event Ring's dequeue pointer. */
+	BU_XHCI_DUMP_REGS = 1u << 0,
+	BU_XHCI_DUMP_PORTS = 1u << 1,    /**< PORTSC, PORTPMSC, PORTLI of every root port */
+	BU_XHCI_DUMP_CONTEXTS = 1u << 2, /**< each slot's Slot Context and Endpoint Contexts */
+	/** Each endpoint's Transfer Ring: counters, queued TDs, the TRBs
+	 * around its dequeue pointer. */
+	BU_XHCI_DUMP_RINGS = 1u << 3,
+	BU_XHCI_DUMP_ENUM = 1u << 4, /**< the step of every device still enumerating */
+	BU_XHCI_DUMP_ALL = 0x1fu,
+};
+
+/**
+ * Log parts of bu_xhci_dump's lines (same prefix and format, BU_LOG_INFO):
+ * `parts` is a set of enum bu_xhci_dump_parts. The slot lines are limited
+ * to `slot` (0: every slot) and, with `ep` >= 0, to the endpoint with that
+ * address (0x00 for EP0) and its slot's line. Reads registers and the
+ * Output Device Contexts, writes none. Returns 0; BU_EINVAL for a NULL
+ * bus, no or unknown parts, a slot above 255 or a malformed endpoint
+ * address; BU_ENOENT when the slot asked for is not enabled or has no
+ * such endpoint (the register parts are logged all the same).
+ */
+int bu_xhci_dump_part(struct bu_usb_bus *bus, unsigned parts, unsigned slot, int ep);
+
 #ifdef __cplusplus
 }
 #endif
