@@ -763,6 +763,32 @@ static void port_check(struct bu_usb_bus *bus, unsigned port, bool timer)
 	bu_port_update(&hub, &bus->core->root_ports[port], &st, timer);
 }
 
+int bu_usb_device_reset(struct bu_usb_device *dev)
+{
+	struct bu_usb_bus *bus;
+	struct bu_port_hub hub;
+	int rc;
+
+	if (!dev)
+		return BU_EINVAL;
+	bus = dev->bus;
+	bus_lock(bus);
+	if (bu_core_in_callback(bus))
+		rc = BU_EBUSY;
+	else if (dev->state == BU_DEV_GONE)
+		rc = BU_ENODEV;
+	else if (dev->parent)
+		rc = BU_ENOTSUP;
+	else if (bus->failed)
+		rc = BU_ESHUTDOWN;
+	else {
+		root_hub(bus, &hub);
+		rc = bu_port_reenumerate(&hub, &bus->core->root_ports[dev->root_port]);
+	}
+	bus_unlock(bus);
+	return rc;
+}
+
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
 {
 	if (port < 1 || port > bus->num_ports || port > 255)

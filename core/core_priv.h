@@ -338,6 +338,12 @@ void bu_port_update(struct bu_port_hub *hub, struct bu_port *port,
 /** Set a port's state and timer, keeping the bus's busy count and the lock right. */
 void bu_port_set(struct bu_port_hub *hub, struct bu_port *port, enum bu_port_state st,
 		 uint32_t wait_us);
+/**
+ * Remove the device on a port and reset the port (not warm), so that the
+ * device enumerates again as a new one. BU_EBUSY when the port has no
+ * enumerated device, BU_EIO when the reset could not be started.
+ */
+int bu_port_reenumerate(struct bu_port_hub *hub, struct bu_port *port);
 /** Attach a new device of `speed` to a port that finished reset and recovery. */
 void bu_port_attach(struct bu_port_hub *hub, struct bu_port *port, enum bu_usb_speed speed);
 /** The device attached to a port, or NULL. */

@@ -274,62 +274,75 @@ static bool function_claimed(const struct bu_usb_device *dev, const struct bu_us
 	return false;
 }
 
-void bu_core_bind_device(struct bu_usb_device *dev)
+/**
+ * Probe the best-matching driver on a free interface (the first of its
+ * function): 0 when it bound, BU_ENOTSUP when none matched or it declined,
+ * its probe's error otherwise.
+ */
+static int bind_interface(struct bu_usb_device *dev, struct bu_usb_interface *intf)
 {
 	struct bu_usb_bus *bus = dev->bus;
+	const struct bu_usb_driver *best = NULL;
+	const struct bu_usb_match *best_m = NULL;
+	int best_score = -1;
+	int rc;
 
-	build_interfaces(dev);
-	if (dev->msos)
-		bu_msos_apply(dev->msos, dev);
-	for (unsigned i = 0; i < dev->num_ifaces; i++) {
-		struct bu_usb_interface *intf = &dev->ifaces[i];
-		const struct bu_usb_driver *best = NULL;
-		const struct bu_usb_match *best_m = NULL;
-		int best_score = -1;
-		int rc;
+	for (unsigned d = 0; d < bus->num_drivers; d++) {
+		const struct bu_usb_driver *drv = bus->drivers[d];
 
-		/* Interfaces of a function go to the driver of its first one,
-		 * unless an application holds one of them. */
-		if (intf->owner || intf->number != intf->func_first || function_claimed(dev, intf))
-			continue;
-		for (unsigned d = 0; d < bus->num_drivers; d++) {
-			const struct bu_usb_driver *drv = bus->drivers[d];
+		for (unsigned k = 0; k < drv->num_match; k++) {
+			int s = match_score(dev, intf, &drv->match[k]);
 
-			for (unsigned k = 0; k < drv->num_match; k++) {
-				int s = match_score(dev, intf, &drv->match[k]);
-
-				if (s > best_score) {
-					best_score = s;
-					best = drv;
-					best_m = &drv->match[k];
-				}
-			}
-		}
-		if (!best)
-			continue;
-		intf->driver = best;
-		intf->owner = best;
-		intf->primary = true;
-		rc = best->probe(intf, best_m);
-		if (rc) {
-			intf->driver = NULL;
-			intf->owner = NULL;
-			intf->primary = false;
-			intf->driver_data = NULL;
-			if (rc != BU_ENOTSUP)
-				probe_failed(intf, best, rc);
-			continue;
-		}
-		for (unsigned k = 0; k < dev->num_ifaces; k++) {
-			struct bu_usb_interface *o = &dev->ifaces[k];
-
-			if (o != intf && !o->owner && o->func_first == intf->func_first &&
-			    intf->func_count > 1) {
-				o->driver = best;
-				o->owner = best;
+			if (s > best_score) {
+				best_score = s;
+				best = drv;
+				best_m = &drv->match[k];
 			}
 		}
 	}
+	if (!best)
+		return BU_ENOTSUP;
+	intf->driver = best;
+	intf->owner = best;
+	intf->primary = true;
+	rc = best->probe(intf, best_m);
+	if (rc) {
+		intf->driver = NULL;
+		intf->owner = NULL;
+		intf->primary = false;
+		intf->driver_data = NULL;
+		if (rc != BU_ENOTSUP)
+			probe_failed(intf, best, rc);
+		return rc;
+	}
+	for (unsigned k = 0; k < dev->num_ifaces; k++) {
+		struct bu_usb_interface *o = &dev->ifaces[k];
+
+		if (o != intf && !o->owner && o->func_first == intf->func_first &&
+		    intf->func_count > 1) {
+			o->driver = best;
+			o->owner = best;
+		}
+	}
+	return 0;
+}
+
+/** Whether `intf` may be offered to drivers: free, first of its function, unclaimed. */
+static bool bindable(const struct bu_usb_device *dev, const struct bu_usb_interface *intf)
+{
+	/* Interfaces of a function go to the driver of its first one,
+	 * unless an application holds one of them. */
+	return !intf->owner && intf->number == intf->func_first && !function_claimed(dev, intf);
+}
+
+void bu_core_bind_device(struct bu_usb_device *dev)
+{
+	build_interfaces(dev);
+	if (dev->msos)
+		bu_msos_apply(dev->msos, dev);
+	for (unsigned i = 0; i < dev->num_ifaces; i++)
+		if (bindable(dev, &dev->ifaces[i]))
+			bind_interface(dev, &dev->ifaces[i]);
 }
 
 void bu_core_unbind_device(struct bu_usb_device *dev)
@@ -430,4 +443,53 @@ int bu_usb_claim_interface(struct bu_usb_device *dev, uint8_t number, const void
 int bu_usb_release_interface(struct bu_usb_device *dev, uint8_t number, const void *owner)
 {
 	return claim_change(dev, number, owner, false);
+}
+
+/** The interface `number` for a bind or unbind, or why not (under the lock). */
+static int bind_target(struct bu_usb_device *dev, uint8_t number, struct bu_usb_interface **out)
+{
+	if (bu_core_in_callback(dev->bus))
+		return BU_EBUSY;
+	if (dev->state != BU_DEV_CONFIGURED && dev->state != BU_DEV_GONE)
+		return BU_ENOENT; /* no active configuration: no interfaces */
+	return claim_target(dev, number, out);
+}
+
+/** Bind or unbind interface `number`, under the bus lock. */
+static int bind_change(struct bu_usb_device *dev, uint8_t number, bool bind)
+{
+	struct bu_usb_interface *intf;
+	int rc;
+
+	if (!dev)
+		return BU_EINVAL;
+	bu_usb_bus_lock(dev->bus);
+	rc = bind_target(dev, number, &intf);
+	if (!rc && bind) {
+		rc = bindable(dev, intf) ? bind_interface(dev, intf) : BU_EBUSY;
+	} else if (!rc) {
+		if (!intf->driver)
+			rc = BU_EINVAL;
+		else if (intf->driver == &bu_usb_hub_driver)
+			rc = BU_EBUSY; /* it serves the devices below */
+		/* The function's primary interface is the one its driver was probed with. */
+		for (unsigned i = 0; !rc && i < dev->num_ifaces; i++)
+			if (dev->ifaces[i].primary && dev->ifaces[i].driver == intf->driver &&
+			    dev->ifaces[i].func_first == intf->func_first)
+				intf = &dev->ifaces[i];
+		if (!rc)
+			unbind_interface(dev, intf);
+	}
+	bu_usb_bus_unlock(dev->bus);
+	return rc;
+}
+
+int bu_usb_unbind_interface(struct bu_usb_device *dev, uint8_t number)
+{
+	return bind_change(dev, number, false);
+}
+
+int bu_usb_bind_interface(struct bu_usb_device *dev, uint8_t number)
+{
+	return bind_change(dev, number, true);
 }

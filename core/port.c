@@ -217,6 +217,17 @@ static void port_try_reset(struct bu_port_hub *hub, struct bu_port *port,
 	port_reset(hub, port, st->usb3 && st->link == BU_LINK_INACTIVE);
 }
 
+int bu_port_reenumerate(struct bu_port_hub *hub, struct bu_port *port)
+{
+	const struct bu_usb_port_status st = {.connected = true};
+
+	if (port->state != BU_PORT_DEVICE)
+		return BU_EBUSY;
+	port_remove_child(hub, port, "reset on request");
+	port_try_reset(hub, port, &st);
+	return port->state == BU_PORT_FAILED ? BU_EIO : 0;
+}
+
 void bu_port_attach(struct bu_port_hub *hub, struct bu_port *port, enum bu_usb_speed speed)
 {
 	bu_port_set(hub, port, BU_PORT_DEVICE, 0);

@@ -932,6 +932,20 @@ int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend);
 /** True while the device is suspended or resuming. */
 bool bu_usb_device_suspended(const struct bu_usb_device *dev);
 
+/**
+ * Reset a device on a root port and enumerate it again (USB 2.0 §11.24.2.13
+ * PORT_RESET; xHCI 1.2 §4.19.5): the device is removed at once (its
+ * device_removed is told, its transfers complete with BU_ENODEV, its
+ * drivers' remove runs) and `dev` must not be used after the call; the
+ * port is reset (a hot reset on a USB 3 port) and the device on it
+ * enumerates as a new one, Enable Slot and Address Device included, told
+ * through device_added. Asynchronous: poll the bus. Returns 0; BU_EINVAL
+ * (NULL dev), BU_EBUSY (from a callback, or its port is not serving an
+ * enumerated device), BU_ENODEV (gone), BU_ENOTSUP (behind a hub),
+ * BU_ESHUTDOWN (failed controller), BU_EIO (the reset could not start).
+ */
+int bu_usb_device_reset(struct bu_usb_device *dev);
+
 /** The open endpoint with this bEndpointAddress (0 for EP0), or NULL. */
 struct bu_usb_endpoint *bu_usb_find_endpoint(struct bu_usb_device *dev,
 					     uint8_t address);
@@ -1063,6 +1077,25 @@ int bu_usb_claim_interface(struct bu_usb_device *dev, uint8_t number, const void
  * interface), BU_EBUSY (a driver or another owner holds it).
  */
 int bu_usb_release_interface(struct bu_usb_device *dev, uint8_t number, const void *owner);
+/**
+ * Unbind the class driver bound to interface `number` (and the rest of its
+ * IAD function): its remove() runs now; the interfaces stay free until the
+ * next binding (bu_usb_bind_interface, a driver registered, a
+ * configuration set). Not from a callback. Returns 0; BU_EINVAL (NULL dev,
+ * or no driver is bound), BU_ENODEV, BU_ENOENT (no such interface),
+ * BU_EBUSY (from a callback, or the hub driver, which serves the devices
+ * below it).
+ */
+int bu_usb_unbind_interface(struct bu_usb_device *dev, uint8_t number);
+/**
+ * Offer free interface `number` (the first of its IAD function) to the
+ * bus's class drivers now, the best match probed as at enumeration.
+ * Not from a callback. Returns 0 when a driver bound it; BU_ENOTSUP when
+ * none matches or the best one declined, its probe's error when that
+ * failed; BU_EINVAL (NULL dev), BU_ENODEV, BU_ENOENT (no such interface),
+ * BU_EBUSY (from a callback, or a driver or an application holds it).
+ */
+int bu_usb_bind_interface(struct bu_usb_device *dev, uint8_t number);
 
 /* ------------------------------------------------------------------------ */
 /* Synchronous bulk and interrupt transfers                                 */
