@@ -59,6 +59,8 @@ guest_panic(const char *fmt, ...);
 void console_init(void);
 /** Send one byte once the transmitter has room (bounded wait). (arch) */
 void console_putc(char c);
+/** One received byte, or -1 when none is waiting (never waits). (arch) */
+int console_getc(void);
 /**
  * The capture line (guest word `usbmon`): a second serial port carrying
  * binary usbmon records, which the runner turns into a pcap (--pcap).
@@ -253,6 +255,14 @@ void guest_selftest(void);
 uintptr_t guest_prepare_controller(unsigned i);
 /** Number of xHCI controllers found on PCI. */
 unsigned guest_controller_count(void);
+struct bu_usb_bus;
+/** The bus of controller `i`, NULL when it is not running (or i too big). */
+struct bu_usb_bus *guest_bus(unsigned i);
+/**
+ * `console`: the debug console (shell.c): read commands on the serial
+ * line and answer them, polling every bus meanwhile, until `exit`.
+ */
+void guest_shell(void);
 
 struct bu_usb_bus;
 struct bu_usb_device;

@@ -401,6 +401,11 @@ unsigned guest_controller_count(void)
 	return n_ctrls;
 }
 
+struct bu_usb_bus *guest_bus(unsigned i)
+{
+	return i < n_ctrls ? ctrls[i].bus : NULL;
+}
+
 /** MSI handler (interrupt context): acknowledge, leave the events to poll. */
 static void on_msi(void *ctx)
 {
@@ -771,6 +776,8 @@ void guest_main(const struct guest_boot *boot)
 		for (unsigned i = 0; i < n_ctrls; i++)
 			if (ctrls[i].bus)
 				guest_suspendtest(ctrls[i].bus);
+	if (cmdline_has("console"))
+		guest_shell();
 	if (cmdline_has("watch")) {
 		tap_plan();
 		watch();

@@ -24,6 +24,12 @@ checks the usbdev lines against --expect, and exits with:
 A --script FILE.py defining `run(guest)` can drive a running guest (started
 with `watch`) through QMP: see Guest.wait_for, Guest.qmp, QMP.device_add.
 
+--console FILE boots the image with `console` (its debug console,
+guest/shell.c) and types FILE's commands on its serial input, one a line,
+each once the image prompts for it (`usbsh> `), then `exit`; the answers
+are on the console like every other line (--log keeps them). FILE `-`
+reads the commands from the runner's own standard input.
+
 Python 3 standard library only.
 """
 
@@ -62,6 +68,10 @@ ELF_MACHINES = {3: 'x86_64', 62: 'x86_64', 183: 'aarch64'}
 
 # The first line of the device tree report (guest/main.c report_bus).
 TREE_RE = re.compile(r'^bus \d+: ')
+
+# The debug console's prompt (guest/shell.c): ends a partial line while the
+# image waits for a command.
+CONSOLE_PROMPT = 'usbsh> '
 
 DEFAULT_CONTROLLER = 'qemu-xhci,id=xhci,p2=8,p3=8'
 XHCI_DRIVERS = ('qemu-xhci', 'nec-usb-xhci')
@@ -234,6 +244,9 @@ class Guest:
         self.t0 = None
         self.stderr_lines = []
         self.threads = []
+        self.use_stdin = False  # --console: commands go to the serial input
+        self.partial = ''       # console text after the last newline
+        self.prompts = 0        # times the console prompt was seen
 
     # ---- set-up ----------------------------------------------------------
 
@@ -283,7 +296,9 @@ class Guest:
         cmd = self.command()
         self.emit('# qemu: ' + ' '.join(shlex.quote(c) for c in cmd))
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd,
+                                     stdin=subprocess.PIPE if self.use_stdin
+                                     else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         for target, stream in ((self._read_console, self.proc.stdout),
@@ -308,18 +323,67 @@ class Guest:
             print(line, flush=True)
 
     def _read_console(self, stream):
-        for raw in iter(stream.readline, b''):
-            line = raw.decode('utf-8', 'replace').rstrip('\r\n').replace('\r', '')
-            self.emit(line)
-            if self.log:
-                self.log.write(line + '\n')
+        # Read what arrives (not whole lines) so that a prompt waiting at
+        # the end of a partial line is seen.
+        buf = b''
+        fd = stream.fileno()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            buf += data
+            *done, buf = buf.split(b'\n')
+            for raw in done:
+                self._line(raw)
             with self.cond:
-                self.lines.append(line)
-                self.line_times.append(time.monotonic() - self.t0)
+                partial = buf.decode('utf-8', 'replace').replace('\r', '')
+                if partial == CONSOLE_PROMPT and self.partial != CONSOLE_PROMPT:
+                    self.prompts += 1
+                self.partial = partial
                 self.cond.notify_all()
+        if buf:
+            self._line(buf)
         with self.cond:
             self.eof = True
             self.cond.notify_all()
+
+    def _line(self, raw):
+        line = raw.decode('utf-8', 'replace').rstrip('\r\n').replace('\r', '')
+        self.emit(line)
+        if self.log:
+            self.log.write(line + '\n')
+        with self.cond:
+            self.lines.append(line)
+            self.line_times.append(time.monotonic() - self.t0)
+            self.partial = ''
+            self.cond.notify_all()
+
+    def console(self, commands, timeout=60.0):
+        """Type `commands` (strings) on the debug console, each once the
+        image prompts for it, then `exit` unless the last one was. Returns
+        the index of the first console line of this run."""
+        first = len(self.lines)
+        commands = list(commands)
+        if not commands or commands[-1].split()[:1] != ['exit']:
+            commands.append('exit')
+        seen = self.prompts_seen = getattr(self, 'prompts_seen', 0)
+        for cmd in commands:
+            deadline = time.monotonic() + timeout
+            with self.cond:
+                while self.prompts <= seen:
+                    if self.eof:
+                        raise RunnerError('QEMU ended before the console prompted for %r'
+                                          % cmd)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise RunnerError('no console prompt within %.0f s (for %r)'
+                                          % (timeout, cmd))
+                    self.cond.wait(left)
+                seen = self.prompts
+            self.proc.stdin.write(cmd.encode('utf-8', 'replace') + b'\n')
+            self.proc.stdin.flush()
+        self.prompts_seen = seen
+        return first
 
     def _read_stderr(self, stream):
         for raw in iter(stream.readline, b''):
@@ -588,6 +652,9 @@ def parse_args(argv):
     p.add_argument('--expect', help='JSON file (or inline JSON) of expected devices')
     p.add_argument('--qmp', action='store_true', help='open a QMP socket')
     p.add_argument('--script', help='Python file with run(guest), run after start-up')
+    p.add_argument('--console', metavar='FILE',
+                   help="boot with `console` and type FILE's commands (one a line, `-`: "
+                        'standard input) on the debug console, then exit')
     p.add_argument('--quiet', action='store_true', help='do not echo the console')
     p.add_argument('--timestamps', action='store_true',
                    help='prefix echoed lines with host seconds since QEMU start')
@@ -636,6 +703,17 @@ def usbmon_to_pcap(raw, out_path):
             off += len(rec)
             n += 1
     return n, len(raw) - off
+
+
+def read_console_file(path):
+    """The commands of a --console file (`-`: standard input), one a line;
+    blank lines are dropped, `#` comment lines kept (the console skips them)."""
+    if path == '-':
+        text = sys.stdin.read()
+    else:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    return [l.rstrip('\r') for l in text.split('\n') if l.strip()]
 
 
 def run_script(path, guest):
@@ -717,6 +795,8 @@ def main(argv=None):
         print('runner: cannot read --expect: %s' % e, file=sys.stderr)
         return EXIT_ERROR
     arch = args.arch or elf_arch(args.kernel) or 'x86_64'
+    if args.console:
+        args.append.append('console')
     guest = Guest(args.kernel, qemu=args.qemu, append=' '.join(args.append),
                   mem=args.mem, extra=extra,
                   default_controller=not args.no_default_controller,
@@ -725,6 +805,15 @@ def main(argv=None):
                   arch=arch)
     guest.script_ended = False
     guest.timeout = args.timeout
+    guest.use_stdin = bool(args.console)
+    commands = None
+    if args.console:
+        try:
+            commands = read_console_file(args.console)
+        except OSError as e:
+            print('runner: cannot read --console: %s' % e, file=sys.stderr)
+            guest.finish()
+            return EXIT_ERROR
     if args.pcap:
         guest.capture_path = os.path.join(guest.tmpdir, 'usbmon.raw')
     if args.dry_run:
@@ -743,6 +832,8 @@ def main(argv=None):
     try:
         guest.start()
         watchdog.start()
+        if commands is not None:
+            guest.console(commands, timeout=args.timeout)
         if args.script:
             try:
                 run_script(args.script, guest)

@@ -18,6 +18,7 @@
 
 #define UARTDR	    0x000
 #define UARTFR	    0x018
+#define UARTFR_RXFE (1u << 4) /* receive FIFO empty */
 #define UARTFR_TXFF (1u << 5)
 #define UARTIBRD    0x024
 #define UARTFBRD    0x028
@@ -65,6 +66,13 @@ void console_putc(char c)
 		if (!(mmio_read32(uart + UARTFR) & UARTFR_TXFF))
 			break;
 	mmio_write32(uart + UARTDR, (uint8_t)c);
+}
+
+int console_getc(void)
+{
+	if (mmio_read32(uart + UARTFR) & UARTFR_RXFE)
+		return -1;
+	return (int)(mmio_read32(uart + UARTDR) & 0xffu); /* bits 11:8 are error flags */
 }
 
 void guest_exit(uint32_t code)

@@ -14,6 +14,7 @@
 #define UART_LCR      3
 #define UART_MCR      4
 #define UART_LSR      5
+#define UART_LSR_DR   0x01 /* data ready */
 #define UART_LSR_THRE 0x20
 
 /** 115200 8N1, FIFO on, no interrupts. */
@@ -44,6 +45,13 @@ void console_init(void)
 void console_putc(char c)
 {
 	uart_putc(COM1, (uint8_t)c);
+}
+
+int console_getc(void)
+{
+	if (!(inb(COM1 + UART_LSR) & UART_LSR_DR))
+		return -1;
+	return inb(COM1 + UART_THR); /* RBR: the receive buffer, same offset */
 }
 
 bool capture_init(void)
