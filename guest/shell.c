@@ -23,6 +23,7 @@
 #define DATA_MAX    4096 /* wLength, read and write lengths */
 #define TIMEOUT_DEF 1000 /* read/write timeout, ms */
 #define TIMEOUT_MAX 60000
+#define RESET_WAIT_MS 5000 /* reset: the device back and configured */
 
 static char line[LINE_MAX + 1];
 static unsigned cur_bus;	/* `bus N` */
@@ -282,7 +283,7 @@ static const char *dev_string(struct bu_usb_device *dev, uint8_t idx)
 		size_t len = BU_MIN((size_t)n, (size_t)desc_buf[0]);
 
 		if (len >= 2)
-			bu_utf16le_to_utf8(desc_buf + 2, len - 2, str_buf, sizeof(str_buf));
+			bu_utf16le_to_utf8(desc_buf + 2, (len - 2) / 2, str_buf, sizeof(str_buf));
 	}
 	for (char *p = str_buf; *p; p++)
 		if ((unsigned char)*p < 0x20)
@@ -291,7 +292,7 @@ static const char *dev_string(struct bu_usb_device *dev, uint8_t idx)
 }
 
 /** How a descriptor field is shown. */
-enum fkind { F_DEC, F_HEX, F_BCD, F_STR, F_HEX16 };
+enum fkind { F_DEC, F_HEX, F_BCD, F_STR, F_HEX16, F_CLASS };
 
 /** One field of a descriptor: name, offset, size (1, 2 or 4), kind. */
 struct field {
@@ -328,6 +329,9 @@ static void put_fields(struct bu_usb_device *dev, unsigned indent, const uint8_t
 		case F_BCD:
 			kprintf("%*s%-19s%2x.%02x\n", indent, "", f->name, v >> 8, v & 0xff);
 			break;
+		case F_CLASS:
+			kprintf("%*s%-19s%5u %s\n", indent, "", f->name, v, class_name(v));
+			break;
 		case F_STR:
 			kprintf("%*s%-19s%5u %s\n", indent, "", f->name, v,
 				dev_string(dev, (uint8_t)v));
@@ -341,7 +345,7 @@ static void put_fields(struct bu_usb_device *dev, unsigned indent, const uint8_t
 
 static const struct field device_fields[] = {
 	{"bLength", 0, 1, F_DEC},	    {"bDescriptorType", 1, 1, F_DEC},
-	{"bcdUSB", 2, 2, F_BCD},	    {"bDeviceClass", 4, 1, F_DEC},
+	{"bcdUSB", 2, 2, F_BCD},	    {"bDeviceClass", 4, 1, F_CLASS},
 	{"bDeviceSubClass", 5, 1, F_DEC},   {"bDeviceProtocol", 6, 1, F_DEC},
 	{"bMaxPacketSize0", 7, 1, F_DEC},   {"idVendor", 8, 2, F_HEX},
 	{"idProduct", 10, 2, F_HEX},	    {"bcdDevice", 12, 2, F_BCD},
@@ -357,14 +361,14 @@ static const struct field config_fields[] = {
 static const struct field iface_fields[] = {
 	{"bLength", 0, 1, F_DEC},	      {"bDescriptorType", 1, 1, F_DEC},
 	{"bInterfaceNumber", 2, 1, F_DEC},    {"bAlternateSetting", 3, 1, F_DEC},
-	{"bNumEndpoints", 4, 1, F_DEC},	      {"bInterfaceClass", 5, 1, F_DEC},
+	{"bNumEndpoints", 4, 1, F_DEC},	      {"bInterfaceClass", 5, 1, F_CLASS},
 	{"bInterfaceSubClass", 6, 1, F_DEC},  {"bInterfaceProtocol", 7, 1, F_DEC},
 	{"iInterface", 8, 1, F_STR},
 };
 static const struct field iad_fields[] = {
 	{"bLength", 0, 1, F_DEC},	   {"bDescriptorType", 1, 1, F_DEC},
 	{"bFirstInterface", 2, 1, F_DEC},  {"bInterfaceCount", 3, 1, F_DEC},
-	{"bFunctionClass", 4, 1, F_DEC},   {"bFunctionSubClass", 5, 1, F_DEC},
+	{"bFunctionClass", 4, 1, F_CLASS},   {"bFunctionSubClass", 5, 1, F_DEC},
 	{"bFunctionProtocol", 6, 1, F_DEC}, {"iFunction", 7, 1, F_STR},
 };
 static const struct field hid_fields[] = {
@@ -470,8 +474,6 @@ static void put_config(struct bu_usb_device *dev, const struct bu_usb_config_inf
 		case USB_DT_INTERFACE:
 			kprintf("    Interface Descriptor:\n");
 			put_fields(dev, 6, p, len, iface_fields, BU_ARRAY_SIZE(iface_fields));
-			if (len > 5)
-				kprintf("      (class: %s)\n", class_name(p[5]));
 			indent = 6;
 			break;
 		case USB_DT_ENDPOINT:
@@ -819,6 +821,12 @@ static int cmd_ctrl(unsigned argc, char **argv)
 	for (unsigned i = 0; i < 5; i++)
 		if (!parse_num("ctrl", names[i], argv[2 + i], max[i], &v[i]))
 			return -1;
+	/* USB 2.0 §9.4: standard requests that change the device's state under
+	 * the stack's feet (its address, configuration, alternate settings). */
+	if ((v[0] & 0x60) == 0 && (v[1] == USB_REQ_SET_ADDRESS || v[1] == USB_REQ_SET_CONFIGURATION ||
+				   v[1] == USB_REQ_SET_INTERFACE))
+		return fail("ctrl", "bRequest %u: SET_ADDRESS, SET_CONFIGURATION and SET_INTERFACE "
+				    "would leave the stack out of step with the device", v[1]);
 	if (v[0] & 0x80) {
 		if (argc == 8)
 			return fail("ctrl", "DATA given for an IN request (bmRequestType bit 7)");
@@ -896,6 +904,29 @@ static int cmd_rw(unsigned argc, char **argv)
 }
 
 /**
+ * After `reset PATH`: poll until a device is configured at the path again
+ * (RESET_WAIT_MS at most), and say so.
+ */
+static int reset_wait(const char *path)
+{
+	struct bu_usb_match m = {.flags = BU_MATCH_PATH, .path = path};
+	uint64_t deadline = clock_now_us() + RESET_WAIT_MS * 1000ull;
+	struct bu_usb_device *dev = NULL;
+
+	kprintf("reset: path %s: port reset, enumerating again\n", path);
+	while (bu_usb_find_device(guest_bus(cur_bus), &m, &dev)) {
+		if (clock_now_us() >= deadline)
+			return fail("reset", "path %s: no device configured again within %u ms", path,
+				    RESET_WAIT_MS);
+		poll_buses();
+		cpu_relax();
+	}
+	kprintf("reset: path %s: configured again, slot %u address %u\n", path, dev->slot,
+		dev->address);
+	return 0;
+}
+
+/**
  * What is done to one device: reset PATH, suspend PATH, resume PATH (the
  * core's selective suspend, core/pm.c), bind PATH INTERFACE, unbind PATH
  * INTERFACE.
@@ -927,10 +958,10 @@ static int cmd_device(unsigned argc, char **argv)
 		return fail(cmd, "path %s interface %u: %s", argv[1], num, bu_strerror(rc));
 	if (rc)
 		return fail(cmd, "path %s: %s", argv[1], bu_strerror(rc));
+	if (!bu_strcmp(cmd, "reset"))
+		return reset_wait(argv[1]);
 	if (!iface) {
-		kprintf("%s: path %s: %s\n", cmd, argv[1],
-			cmd[0] == 'r'	? (cmd[2] == 's' ? "port reset, enumerating again" : "resuming")
-			: "suspending");
+		kprintf("%s: path %s: %s\n", cmd, argv[1], cmd[0] == 'r' ? "resuming" : "suspending");
 		return 0;
 	}
 	for (unsigned i = 0; i < dev->num_ifaces; i++)
