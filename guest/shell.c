@@ -1008,6 +1008,16 @@ static int cmd_help(unsigned argc, char **argv)
 	return 0;
 }
 
+/** Blanks (spaces, tabs) at the start of `s`. */
+static size_t blanks(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] == ' ' || s[n] == '\t')
+		n++;
+	return n;
+}
+
 /** Split `line` into words; returns the count, or -1 with too many. */
 static int split(char **argv)
 {
@@ -1043,12 +1053,12 @@ void guest_shell(void)
 			fail("console", "line longer than %u bytes", LINE_MAX);
 			continue;
 		}
-		argc = split(argv);
+		argc = line[blanks(line)] == '#' ? 0 : split(argv); /* a comment */
 		if (argc < 0) {
 			fail("console", "more than %u words", MAX_ARGS);
 			continue;
 		}
-		if (!argc || argv[0][0] == '#')
+		if (!argc)
 			continue;
 		n_cmds++;
 		for (unsigned i = 0; i < BU_ARRAY_SIZE(commands); i++)
