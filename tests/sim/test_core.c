@@ -675,6 +675,123 @@ START_TEST(test_bind_iad_function)
 }
 END_TEST
 
+/* The configured device at port path `path`, or NULL. */
+static struct bu_usb_device *at_path(struct stack *st, const char *path)
+{
+	struct bu_usb_match m = { .flags = BU_MATCH_PATH, .path = path };
+	struct bu_usb_device *dev = NULL;
+
+	return bu_usb_find_device(st->bus, &m, &dev) ? NULL : dev;
+}
+
+/* bu_usb_unbind_interface / bu_usb_bind_interface: a function is unbound
+ * and bound whole, by its first interface; claimed, bound, missing and
+ * hub interfaces are refused. */
+START_TEST(test_bind_on_request)
+{
+	struct stack st;
+	static const char token[] = "app";
+	char hub_path[8];
+
+	memset(&probes, 0, sizeof(probes));
+	stack_up(&st, NULL, 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_cdc), 0);
+	ck_assert_int_eq(bu_usb_bus_register_driver(st.bus, &d_kbd_vidpid), 0);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_composite, SIM_SPEED_HIGH));
+	ck_assert_ptr_nonnull(sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_hub2, SIM_SPEED_HIGH));
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = find_pid(&st, 0x1209, 0xb030);
+	ck_assert_ptr_nonnull(dev);
+	const struct bu_usb_interface *i0 = iface_no(dev, 0), *i1 = iface_no(dev, 1),
+				       *i2 = iface_no(dev, 2);
+	ck_assert_ptr_eq(i0->driver, &d_cdc);
+	/* the second interface of the function unbinds all of it */
+	ck_assert_int_eq(bu_usb_unbind_interface(dev, 1), 0);
+	ck_assert_ptr_null(i0->driver);
+	ck_assert_ptr_null(i1->driver);
+	ck_assert_ptr_null(i0->owner);
+	ck_assert_ptr_eq(i2->driver, &d_kbd_vidpid);
+	ck_assert_int_eq(bu_usb_unbind_interface(dev, 0), BU_EINVAL); /* nothing bound */
+	ck_assert_int_eq(bu_usb_bind_interface(dev, 1), BU_EBUSY);	/* not the first */
+	probes.n = 0;
+	ck_assert_int_eq(bu_usb_bind_interface(dev, 0), 0);
+	ck_assert_uint_eq(probes.n, 1);
+	ck_assert_ptr_eq(i0->driver, &d_cdc);
+	ck_assert_ptr_eq(i1->driver, &d_cdc);
+	ck_assert_int_eq(bu_usb_bind_interface(dev, 0), BU_EBUSY); /* bound already */
+	ck_assert_int_eq(bu_usb_bind_interface(dev, 9), BU_ENOENT);
+	ck_assert_int_eq(bu_usb_unbind_interface(dev, 9), BU_ENOENT);
+	ck_assert_int_eq(bu_usb_bind_interface(NULL, 0), BU_EINVAL);
+	ck_assert_int_eq(bu_usb_unbind_interface(NULL, 0), BU_EINVAL);
+	/* an application's claim keeps drivers off */
+	ck_assert_int_eq(bu_usb_unbind_interface(dev, 2), 0);
+	ck_assert_int_eq(bu_usb_claim_interface(dev, 2, token), 0);
+	ck_assert_int_eq(bu_usb_bind_interface(dev, 2), BU_EBUSY);
+	ck_assert_int_eq(bu_usb_release_interface(dev, 2, token), 0);
+	/* no driver that matches: not supported */
+	bu_usb_bus_unregister_driver(st.bus, &d_kbd_vidpid);
+	ck_assert_int_eq(bu_usb_bind_interface(dev, 2), BU_ENOTSUP);
+	ck_assert_ptr_null(i2->driver);
+	/* the hub driver serves the ports below: it stays */
+	snprintf(hub_path, sizeof(hub_path), "%u", sim_usb2_port(st.sim, 2));
+	struct bu_usb_device *hub = at_path(&st, hub_path);
+	ck_assert_ptr_nonnull(hub);
+	ck_assert_int_eq(bu_usb_unbind_interface(hub, 0), BU_EBUSY);
+	ck_assert_str_eq(iface_no(hub, 0)->driver->name, "hub");
+	stack_down(&st);
+}
+END_TEST
+
+/* bu_usb_device_reset: the device is removed, its port reset, and it
+ * enumerates again (new slot, a reset in its timeline); behind a hub it is
+ * not supported yet. */
+START_TEST(test_reset_on_request)
+{
+	struct stack st;
+	char path[8], below[12];
+	unsigned port;
+
+	stack_up(&st, NULL, 0);
+	port = sim_usb2_port(st.sim, 1);
+	ck_assert_ptr_nonnull(sim_attach(st.sim, port, &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	struct sim_device *hub = sim_attach(st.sim, sim_usb2_port(st.sim, 2), &sim_dev_hub2, SIM_SPEED_HIGH);
+	ck_assert_ptr_nonnull(hub);
+	ck_assert(settle(&st, 5000));
+	ck_assert_ptr_nonnull(sim_attach_hub(hub, 1, &sim_dev_hid_kbd, SIM_SPEED_FULL));
+	snprintf(path, sizeof(path), "%u", port);
+	snprintf(below, sizeof(below), "%u.1", sim_usb2_port(st.sim, 2));
+	for (unsigned ms = 0; ms < 5000 && !at_path(&st, below); ms += 10)
+		run_ms(&st, 10); /* the hub reports its port at its own pace */
+	ck_assert(settle(&st, 5000));
+	struct bu_usb_device *dev = at_path(&st, path);
+	ck_assert_ptr_nonnull(dev);
+	struct sim_stats s0, s1;
+
+	sim_get_stats(st.sim, &s0);
+
+	ck_assert_int_eq(bu_usb_device_reset(NULL), BU_EINVAL);
+	ck_assert_int_eq(bu_usb_device_reset(at_path(&st, below)), BU_ENOTSUP);
+	ck_assert_int_eq(bu_usb_device_reset(dev), 0);
+	/* gone at once, back after the reset */
+	ck_assert_ptr_null(at_path(&st, path));
+	ck_assert(settle(&st, 5000));
+	dev = at_path(&st, path);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	ck_assert_uint_ne(dev->slot, 0);
+	/* Disable Slot, Enable Slot, Address Device, Configure Endpoint */
+	sim_get_stats(st.sim, &s1);
+	ck_assert_uint_ge(s1.commands, s0.commands + 4);
+	ck_assert_uint_eq(s1.slots_enabled, s0.slots_enabled);
+	bool reset = false;
+	for (unsigned i = 0; i < dev->num_steps; i++)
+		reset |= dev->steps[i].step == BU_STEP_RESET;
+	ck_assert_msg(reset, "no port reset in the timeline");
+	ck_assert_ptr_nonnull(at_path(&st, below)); /* the rest of the bus untouched */
+	stack_down(&st);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Configuration choice and switching (sim_dev_dualcfg)                     */
 
@@ -1094,6 +1211,28 @@ START_TEST(test_dump_on_demand)
 	CAP_HAS(&cap, "dump: end");
 	/* nothing enumerating */
 	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "enumerating, step", NULL }));
+	/* parts of it (bu_xhci_dump_part): one endpoint's ring only */
+	cap_free(&cap);
+	ck_assert_int_eq(bu_xhci_dump_part(NULL, BU_XHCI_DUMP_REGS, 0, -1), BU_EINVAL);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, 0, 0, -1), BU_EINVAL);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, 0x100, 0, -1), BU_EINVAL);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, BU_XHCI_DUMP_RINGS, 1, 0x70), BU_EINVAL);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, BU_XHCI_DUMP_CONTEXTS, 9, -1), BU_ENOENT);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, BU_XHCI_DUMP_RINGS, 1, 0x82), BU_ENOENT);
+	ck_assert_uint_eq(cap.n, 0);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, BU_XHCI_DUMP_RINGS, 1, 0x81), 0);
+	CAP_HAS(&cap, "dump: slot 1 DCI 3 (ep 0x81): ring @0x");
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "(ep 0x00)", NULL }));
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "USBCMD=", NULL }));
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "context:", NULL }));
+	cap_free(&cap);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, BU_XHCI_DUMP_RINGS, 1, 0x00), 0);
+	CAP_HAS(&cap, "dump: slot 1 DCI 1 (ep 0x00): ring @0x");
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "(ep 0x81)", NULL }));
+	cap_free(&cap);
+	ck_assert_int_eq(bu_xhci_dump_part(st.bus, BU_XHCI_DUMP_PORTS, 0, -1), 0);
+	CAP_HAS(&cap, "dump: port 1 (USB ", "PORTSC=0x");
+	ck_assert_ptr_null(cap_find(&cap, (const char *const[]){ "slot 1", NULL }));
 	stack_down(&st);
 	cap_free(&cap);
 }
@@ -1229,6 +1368,8 @@ static Suite *core_suite(void)
 	tcase_add_test(e, test_interrupt_nak_timeout);
 	tcase_add_test(b, test_bind_priority);
 	tcase_add_test(b, test_bind_iad_function);
+	tcase_add_test(b, test_bind_on_request);
+	tcase_add_test(p, test_reset_on_request);
 	tcase_add_test(m, test_model_trace);
 	tcase_add_test(m, test_ctx_dump_on_failure);
 	tcase_add_test(m, test_unplug_during_address_device);
