@@ -28,12 +28,14 @@ with `watch`) through QMP: see Guest.wait_for, Guest.qmp, QMP.device_add.
 guest/shell.c) and types FILE's commands on its serial input, one a line,
 each once the image prompts for it (`usbsh> `), then `exit`; the answers
 are on the console like every other line (--log keeps them). FILE `-`
-reads the commands from the runner's own standard input.
+reads the commands from the runner's own standard input as they come, so
+a person can type them (give a --timeout long enough).
 
 Python 3 standard library only.
 """
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -359,15 +361,16 @@ class Guest:
             self.cond.notify_all()
 
     def console(self, commands, timeout=60.0):
-        """Type `commands` (strings) on the debug console, each once the
-        image prompts for it, then `exit` unless the last one was. Returns
-        the index of the first console line of this run."""
+        """Type `commands` (an iterable of strings, read lazily) on the debug
+        console, each once the image prompts for it, up to the first `exit`
+        (sent at the end when none came). Returns the index of the first console line of this
+        run."""
         first = len(self.lines)
-        commands = list(commands)
-        if not commands or commands[-1].split()[:1] != ['exit']:
-            commands.append('exit')
-        seen = self.prompts_seen = getattr(self, 'prompts_seen', 0)
-        for cmd in commands:
+        seen = getattr(self, 'prompts_seen', 0)
+        last = None
+        for cmd in itertools.chain(commands, ['exit']):
+            if last is not None and last.split()[:1] == ['exit']:
+                break  # the console has ended
             deadline = time.monotonic() + timeout
             with self.cond:
                 while self.prompts <= seen:
@@ -382,6 +385,7 @@ class Guest:
                 seen = self.prompts
             self.proc.stdin.write(cmd.encode('utf-8', 'replace') + b'\n')
             self.proc.stdin.flush()
+            last = cmd
         self.prompts_seen = seen
         return first
 
@@ -706,13 +710,13 @@ def usbmon_to_pcap(raw, out_path):
 
 
 def read_console_file(path):
-    """The commands of a --console file (`-`: standard input), one a line;
-    blank lines are dropped, `#` comment lines kept (the console skips them)."""
+    """The commands of a --console file, one a line, blank lines dropped
+    (`#` comment lines are kept: the console skips them). `-`: standard
+    input, read a line at a time as the console asks for them."""
     if path == '-':
-        text = sys.stdin.read()
-    else:
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
+        return (l.rstrip('\r\n') for l in sys.stdin if l.strip())
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
     return [l.rstrip('\r') for l in text.split('\n') if l.strip()]
 
 

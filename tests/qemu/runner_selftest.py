@@ -116,6 +116,63 @@ g.lines, g.line_times = ['# no tree'], [0.5]
 check('boot to tree: None without a tree', g.boot_to_tree() is None)
 g.finish()
 
+# --console: each command goes out only once a fresh `usbsh> ` prompt (a
+# partial line) came, `exit` is added at the end, nothing after an `exit`.
+import io  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+
+class FakeProc:
+    def __init__(self):
+        self.stdin = io.BytesIO()
+
+
+def console_run(commands, replies):
+    """Feed guest output: the first prompt, then after each command the
+    image sends, its reply. Returns (what the runner typed, guest)."""
+    g = runner.Guest('/nonexistent', echo=False)
+    g.t0 = time.monotonic()
+    g.proc = FakeProc()
+    rfd, wfd = os.pipe()
+    reader = threading.Thread(target=g._read_console, args=(os.fdopen(rfd, 'rb'),), daemon=True)
+    reader.start()
+    os.write(wfd, b'# boot\r\nusb')
+    os.write(wfd, b'sh> ')  # a prompt split across reads
+    errs = []
+    typer = threading.Thread(target=lambda: errs.append(g.console(commands, timeout=5)),
+                             daemon=True)
+    typer.start()
+    g.typed_at_reply = []  # commands typed when each reply went out
+    for n, reply in enumerate(replies, 1):
+        deadline = time.monotonic() + 5
+        while g.proc.stdin.getvalue().count(b'\n') < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # room for a runner that would type ahead
+        g.typed_at_reply.append(g.proc.stdin.getvalue().count(b'\n'))
+        os.write(wfd, reply)
+    typer.join(10)
+    os.close(wfd)
+    reader.join(5)
+    return g.proc.stdin.getvalue(), g
+
+
+typed, g = console_run(['lsusb', '# a comment'], [
+    b'lsusb\r\nBus 000 Device 001: ID 0627:0001 QEMU QEMU USB Keyboard\r\nusbsh> ',
+    b'# a comment\r\nusbsh> ', b'exit\r\n# console: 1 command(s), 0 error(s)\r\n'])
+check('console: commands typed one per prompt, exit added',
+      typed == b'lsusb\n# a comment\nexit\n' and g.typed_at_reply == [1, 2, 3])
+check('console: the prompt ends the partial line, echoed commands are lines',
+      'usbsh> lsusb' in g.lines and g.prompts == 3)
+typed, g = console_run(['exit', 'lsusb'], [b'exit\r\n'])
+check('console: nothing typed after exit', typed == b'exit\n')
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, 'cmds.txt'), 'w', newline='') as f:
+        f.write('lsusb -t\n\n   \nctrl 9 0x80 6 0x100 0 18\r\n# note\n')
+    check('console file: one command a line, blank lines dropped',
+          runner.read_console_file(os.path.join(d, 'cmds.txt')) ==
+          ['lsusb -t', 'ctrl 9 0x80 6 0x100 0 18', '# note'])
+
 print('1..%d' % len(results))
 for i, (name, ok) in enumerate(results, 1):
     print('%sok %d - %s' % ('' if ok else 'not ', i, name))
