@@ -777,10 +777,10 @@ int bu_usb_device_reset(struct bu_usb_device *dev)
 		rc = BU_EBUSY;
 	else if (dev->state == BU_DEV_GONE)
 		rc = BU_ENODEV;
-	else if (dev->parent)
-		rc = BU_ENOTSUP;
 	else if (bus->failed)
 		rc = BU_ESHUTDOWN;
+	else if (dev->parent)
+		rc = bu_core_hub_child_reset(dev);
 	else {
 		root_hub(bus, &hub);
 		rc = bu_port_reenumerate(&hub, &bus->core->root_ports[dev->root_port]);

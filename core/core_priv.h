@@ -235,6 +235,12 @@ uint64_t bu_core_drivers_next_timeout(struct bu_usb_bus *bus, uint64_t now);
  * done. Returns false when no hub can (the caller releases the lock).
  */
 bool bu_core_hub_child_failed(struct bu_usb_device *child);
+/**
+ * bu_usb_device_reset of a device below a hub: its hub removes it and
+ * resets its port once its control pipe is free (hub_run). BU_EBUSY when
+ * no running hub serves the port or the port has no enumerated device.
+ */
+int bu_core_hub_child_reset(struct bu_usb_device *child);
 
 /* Transaction translator buffers (tt.c) */
 

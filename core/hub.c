@@ -93,6 +93,7 @@ struct hub_port {
 	bool reconnect;   /* C_PORT_CONNECTION was seen in the last read */
 	bool disable;     /* ClearPortFeature(PORT_ENABLE) pending */
 	bool disabled;    /* C_PORT_ENABLE was seen in the last read */
+	bool reenumerate; /* bu_usb_device_reset asked for its device: reset the port */
 	uint16_t status;
 	uint16_t change;  /* change bits still to clear */
 	uint8_t errors;   /* requests about it that failed in a row */
@@ -651,6 +652,15 @@ static int hub_run(struct hub *h)
 					    HUB_FEAT_PORT_ENABLE);
 		}
 	}
+	for (unsigned p = 1; p <= h->nports; p++) {
+		if (h->ports[p].reenumerate) {
+			h->ports[p].reenumerate = false;
+			/* its reset request is on its way, or the port waits
+			 * for the address lock, or it failed (logged) */
+			bu_port_reenumerate(&h->ph, &h->ports[p].port);
+			return 0;
+		}
+	}
 	if (bu_core_tt_next(h->dev, &req, &value, &index))
 		return hub_ctrl(h, CK_TT, index, USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_OTHER, req,
 				value, index, 0);
@@ -751,6 +761,21 @@ bool bu_core_hub_serves(struct bu_usb_device *hub)
 	return h && !hub_gone(h);
 }
 
+int bu_core_hub_child_reset(struct bu_usb_device *child)
+{
+	struct hub *h = hub_of(child->parent);
+	struct hub_port *hp;
+
+	if (!h || hub_gone(h) || h->step != HUB_RUN || child->port < 1 || child->port > h->nports)
+		return BU_EBUSY;
+	hp = &h->ports[child->port];
+	if (hp->broken || hp->reenumerate || hp->port.state != BU_PORT_DEVICE ||
+	    bu_port_child(&h->ph, &hp->port) != child)
+		return BU_EBUSY;
+	hp->reenumerate = true; /* hub_run, once its control pipe is free */
+	return 0;
+}
+
 bool bu_core_hub_child_failed(struct bu_usb_device *child)
 {
 	struct hub *h = hub_of(child->parent);
@@ -820,7 +845,8 @@ static bool hub_has_work(const struct hub *h)
 	for (unsigned p = 1; p <= h->nports; p++) {
 		const struct hub_port *hp = &h->ports[p];
 
-		if (!hp->broken && (hp->read || hp->act || hp->disable || hp->pm_req || hp->pm_done))
+		if (!hp->broken && (hp->read || hp->act || hp->disable || hp->pm_req || hp->pm_done ||
+				    hp->reenumerate))
 			return true;
 	}
 	for (const struct bu_usb_device *d = h->dev->bus->devices; d; d = d->next)

@@ -904,8 +904,9 @@ static int cmd_rw(unsigned argc, char **argv)
 }
 
 /**
- * After `reset PATH`: poll until a device is configured at the path again
- * (RESET_WAIT_MS at most), and say so.
+ * After `reset PATH`: poll until the device has gone from the path (at
+ * once on a root port; below a hub once its hub got to it) and until one
+ * is configured there again, RESET_WAIT_MS at most in all, and say so.
  */
 static int reset_wait(const char *path)
 {
@@ -914,12 +915,15 @@ static int reset_wait(const char *path)
 	struct bu_usb_device *dev = NULL;
 
 	kprintf("reset: path %s: port reset, enumerating again\n", path);
-	while (bu_usb_find_device(guest_bus(cur_bus), &m, &dev)) {
-		if (clock_now_us() >= deadline)
-			return fail("reset", "path %s: no device configured again within %u ms", path,
-				    RESET_WAIT_MS);
-		poll_buses();
-		cpu_relax();
+	for (int phase = 0; phase < 2; phase++) {
+		/* phase 0: until it is gone; phase 1: until it is back */
+		while (!bu_usb_find_device(guest_bus(cur_bus), &m, &dev) == !phase) {
+			if (clock_now_us() >= deadline)
+				return fail("reset", "path %s: no device configured again within %u ms",
+					    path, RESET_WAIT_MS);
+			poll_buses();
+			cpu_relax();
+		}
 	}
 	kprintf("reset: path %s: configured again, slot %u address %u\n", path, dev->slot,
 		dev->address);

@@ -933,16 +933,19 @@ int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend);
 bool bu_usb_device_suspended(const struct bu_usb_device *dev);
 
 /**
- * Reset a device on a root port and enumerate it again (USB 2.0 §11.24.2.13
- * PORT_RESET; xHCI 1.2 §4.19.5): the device is removed at once (its
+ * Reset a device's port and enumerate it again (USB 2.0 §11.24.2.13
+ * PORT_RESET; xHCI 1.2 §4.19.5): the device is removed (its
  * device_removed is told, its transfers complete with BU_ENODEV, its
  * drivers' remove runs) and `dev` must not be used after the call; the
  * port is reset (a hot reset on a USB 3 port) and the device on it
  * enumerates as a new one, Enable Slot and Address Device included, told
- * through device_added. Asynchronous: poll the bus. Returns 0; BU_EINVAL
- * (NULL dev), BU_EBUSY (from a callback, or its port is not serving an
- * enumerated device), BU_ENODEV (gone), BU_ENOTSUP (behind a hub),
- * BU_ESHUTDOWN (failed controller), BU_EIO (the reset could not start).
+ * through device_added. On a root port the removal happens in the call;
+ * below a hub, from poll once the hub's control pipe is free, and the
+ * reset waits for the root port tree's default-address lock like any
+ * other. Asynchronous: poll the bus. Returns 0; BU_EINVAL (NULL dev),
+ * BU_EBUSY (from a callback, its port is not serving an enumerated device,
+ * or its hub is not running), BU_ENODEV (gone), BU_ESHUTDOWN (failed
+ * controller), BU_EIO (a root port's reset could not start).
  */
 int bu_usb_device_reset(struct bu_usb_device *dev);
 

@@ -170,8 +170,14 @@ def check_reset(r):
           'reset: and the device is configured again (usbdev)', text)
     check(any(re.match(r'^reset: path 9: configured again, slot \d+ address \d+$', l)
               for l in out), 'reset: the console says so', text)
+    out = r.output('reset 11.1') or []
+    check(any(l == 'usbgone {"bus":0,"path":"11.1"}' for l in out) and
+          any(re.match(r'^reset: path 11\.1: configured again, slot \d+ address \d+$', l)
+              for l in out) and
+          any(l.startswith('usbdev ') and json.loads(l[7:])['path'] == '11.1' for l in out),
+          'reset below a hub: gone, reset by its hub, configured again', '\n'.join(out))
     ls = r.output('lsusb') or []
-    check(len([l for l in ls if l.startswith('Bus ')]) == 2, 'lsusb after reset: both devices',
+    check(len([l for l in ls if l.startswith('Bus ')]) == 4, 'lsusb after the resets: all four',
           '\n'.join(ls))
     check(not any(l.startswith('[trace]') for l in r.output('lsusb') or []),
           'trace off: no more trace lines')

@@ -743,8 +743,8 @@ START_TEST(test_bind_on_request)
 END_TEST
 
 /* bu_usb_device_reset: the device is removed, its port reset, and it
- * enumerates again (new slot, a reset in its timeline); behind a hub it is
- * not supported yet. */
+ * enumerates again (new commands, a reset in its timeline), on a root port
+ * and below a hub. */
 START_TEST(test_reset_on_request)
 {
 	struct stack st;
@@ -770,7 +770,6 @@ START_TEST(test_reset_on_request)
 	sim_get_stats(st.sim, &s0);
 
 	ck_assert_int_eq(bu_usb_device_reset(NULL), BU_EINVAL);
-	ck_assert_int_eq(bu_usb_device_reset(at_path(&st, below)), BU_ENOTSUP);
 	ck_assert_int_eq(bu_usb_device_reset(dev), 0);
 	/* gone at once, back after the reset */
 	ck_assert_ptr_null(at_path(&st, path));
@@ -788,6 +787,27 @@ START_TEST(test_reset_on_request)
 		reset |= dev->steps[i].step == BU_STEP_RESET;
 	ck_assert_msg(reset, "no port reset in the timeline");
 	ck_assert_ptr_nonnull(at_path(&st, below)); /* the rest of the bus untouched */
+	/* below a hub: its hub resets the port (SetPortFeature(PORT_RESET)) */
+	dev = at_path(&st, below);
+	sim_get_stats(st.sim, &s0);
+	ck_assert_int_eq(bu_usb_device_reset(dev), 0);
+	ck_assert_int_eq(bu_usb_device_reset(dev), BU_EBUSY); /* asked already */
+	for (unsigned ms = 0; ms < 5000 && at_path(&st, below); ms += 1)
+		run_ms(&st, 1);
+	ck_assert_ptr_null(at_path(&st, below));
+	for (unsigned ms = 0; ms < 5000 && !at_path(&st, below); ms += 10)
+		run_ms(&st, 10);
+	ck_assert(settle(&st, 5000));
+	dev = at_path(&st, below);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	sim_get_stats(st.sim, &s1);
+	ck_assert_uint_ge(s1.commands, s0.commands + 4);
+	reset = false;
+	for (unsigned i = 0; i < dev->num_steps; i++)
+		reset |= dev->steps[i].step == BU_STEP_RESET;
+	ck_assert_msg(reset, "no port reset in the timeline of %s", below);
+	ck_assert_ptr_nonnull(at_path(&st, path));
 	stack_down(&st);
 }
 END_TEST
