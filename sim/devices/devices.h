@@ -49,6 +49,36 @@ uint64_t sim_winusb_bulk_out_bytes(struct sim_device *dev);
 uint64_t sim_winusb_bulk_in_bytes(struct sim_device *dev);
 
 /**
+ * The OSR USB FX2 Learning Kit (FS, HS; VID:PID 0547:1002, bcdUSB 2.00), as
+ * OSR documents the kit: configuration 1, interface 0 (class ff/00/00) with
+ * interrupt IN 0x81 (a one-byte switch report: sent once after
+ * SET_CONFIGURATION and again whenever the switches change, NAK between),
+ * bulk OUT 0x06 looped back to bulk IN 0x88 (packet ends kept, as the
+ * WinUSB test device's), wMaxPacketSize 64 at FS and 512 at HS. Vendor
+ * requests (bmRequestType 0x40/0xc0, device or interface recipient, one
+ * data byte): SET_BARGRAPH_DISPLAY, SET_7SEGMENT_DISPLAY (OUT);
+ * READ_BARGRAPH_DISPLAY, READ_7SEGMENT_DISPLAY, READ_SWITCHES,
+ * IS_HIGH_SPEED (IN). Anything else STALLs.
+ */
+extern const struct sim_device_model sim_dev_osrfx2;
+#define SIM_FX2_INTR_MPS 0x49
+#define SIM_FX2_READ_7SEGMENT_DISPLAY 0xD4
+#define SIM_FX2_READ_SWITCHES 0xD6
+#define SIM_FX2_READ_BARGRAPH_DISPLAY 0xD7
+#define SIM_FX2_SET_BARGRAPH_DISPLAY 0xD8
+#define SIM_FX2_IS_HIGH_SPEED 0xD9
+#define SIM_FX2_SET_7SEGMENT_DISPLAY 0xDB
+/** Flip the DIP switches: READ_SWITCHES and the next interrupt report see them. */
+void sim_fx2_set_switches(struct sim_device *dev, uint8_t switches);
+/** The bar graph and seven-segment bits the host last set. */
+uint8_t sim_fx2_bargraph(struct sim_device *dev);
+uint8_t sim_fx2_segments(struct sim_device *dev);
+/** Interrupt reports sent so far. */
+unsigned sim_fx2_reports(struct sim_device *dev);
+/** Bytes accepted on bulk OUT 0x06 so far. */
+uint64_t sim_fx2_bulk_out_bytes(struct sim_device *dev);
+
+/**
  * Mass storage, bulk-only transport (class 08/06/50), a RAM disk of
  * SIM_MSC_BLOCKS blocks of 512 bytes (FS, HS, SS; VID:PID 1209:b020).
  * Bulk IN 0x81, bulk OUT 0x02. SCSI: TEST UNIT READY, REQUEST SENSE,

@@ -8,6 +8,7 @@ const struct sim_device_model *const sim_device_models[] = {
 	&sim_dev_hid_kbd,
 	&sim_dev_winusb,
 	&sim_dev_winusb_os1,
+	&sim_dev_osrfx2,
 	&sim_dev_msc,
 	&sim_dev_composite,
 	&sim_dev_composite_msos,
