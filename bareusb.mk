@@ -49,6 +49,7 @@ BAREUSB_WINUSB_SRCS := \
 	winusb/winusb_policy.c \
 	winusb/winusb_func.c \
 	winusb/winusb_bind.c \
+	winusb/winusb_inf.c \
 	winusb/winusb_pipe.c \
 	winusb/winusb_isoch.c \
 	winusb/winusb_ctrl.c \

@@ -112,7 +112,7 @@ static void fmt_str(struct fmt_out *o, const char *s, int prec, int width, bool 
 
 	if (!s)
 		s = "(null)";
-	while (s[n] && (prec < 0 || n < prec))
+	while ((prec < 0 || n < prec) && s[n])
 		n++;
 	if (!left)
 		fmt_pad(o, ' ', width - n);

@@ -269,6 +269,36 @@ int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t 
 	return rc;
 }
 
+/** bu_winusb_drv_bind_inf's binding step, under the bus's lock. */
+static int drv_bind_inf(struct bu_winusb_drv *drv, const struct bu_winusb_inf *inf)
+{
+	int rc = 0;
+
+	if (drv->num_bindings + inf->num_models > BU_WINUSB_MAX_BINDINGS)
+		return BU_ENOSPC;
+	for (unsigned m = 0; m < inf->num_models && !rc; m++)
+		rc = drv_bind(drv, inf->model[m].vid, inf->model[m].pid, inf->model[m].iface,
+			      bu_winusb_inf_model_guid(inf, m, 0));
+	return rc;
+}
+
+int bu_winusb_drv_bind_inf(struct bu_winusb_drv *drv, const char *text, size_t len,
+			   struct bu_winusb_inf *inf)
+{
+	int rc;
+
+	if (!drv || !inf)
+		return BU_EINVAL;
+	rc = bu_winusb_inf_parse(text, len, inf);
+	if (rc)
+		return rc;
+	BU_UNDER_LOCK(drv->bus, rc = drv_bind_inf(drv, inf));
+	if (rc == BU_ENOSPC)
+		bu_snprintf(inf->error, sizeof(inf->error), "the binding table has room for %u more",
+			    (unsigned)(BU_WINUSB_MAX_BINDINGS - drv->num_bindings));
+	return rc;
+}
+
 /* ======================================================================== */
 /* Rescan                                                                   */
 /* ======================================================================== */

@@ -32,6 +32,7 @@
 #include "bareusb/compiler.h"
 #include "bareusb/msos.h"
 #include "bareusb/usb.h"
+#include "bareusb/winusb_inf.h"
 #include "bareusb/winusb_ioctl.h"
 
 #ifdef __cplusplus
@@ -131,6 +132,19 @@ int bu_winusb_drv_bind(struct bu_winusb_drv *drv, uint16_t vid, uint16_t pid, in
  * (`winusb.bind=...`). Returns 0 or BU_EINVAL / BU_ENOSPC.
  */
 int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t len);
+/**
+ * Add the bindings a WinUSB INF (text[len]) declares: one per USB hardware
+ * ID of its models sections, with the first device interface GUID its .HW
+ * AddReg writes (bareusb/winusb_inf.h says what is understood). The INF is
+ * parsed into *inf (the caller's: it keeps every model and .HW AddReg
+ * entry, e.g. the power values, and on failure error_line and error).
+ * All or nothing: returns 0, BU_EINVAL (the INF; see inf->error) or
+ * BU_ENOSPC (the binding table has no room for all of them), and binds
+ * nothing on failure. Like bu_winusb_drv_bind, applies to devices
+ * configured from now on (bu_winusb_drv_scan offers the others).
+ */
+int bu_winusb_drv_bind_inf(struct bu_winusb_drv *drv, const char *text, size_t len,
+			   struct bu_winusb_inf *inf);
 
 /**
  * Offer every configured device's unbound interfaces to the drivers again
