@@ -61,7 +61,7 @@ uint64_t sim_winusb_bulk_in_bytes(struct sim_device *dev);
  * IS_HIGH_SPEED (IN). Anything else STALLs.
  */
 extern const struct sim_device_model sim_dev_osrfx2;
-#define SIM_FX2_INTR_MPS 0x49
+#define SIM_FX2_INTR_MPS 64 /* report is one byte; the kit's own value is not reproduced */
 #define SIM_FX2_READ_7SEGMENT_DISPLAY 0xD4
 #define SIM_FX2_READ_SWITCHES 0xD6
 #define SIM_FX2_READ_BARGRAPH_DISPLAY 0xD7

@@ -39,6 +39,12 @@ typedef LPCSTR LPCTSTR, PCTSTR;
 #endif
 #endif
 
+#ifndef __cdecl
+#define __cdecl /* the only convention of the hosts bareusb runs programs on */
+#endif
+#ifndef WINAPIV
+#define WINAPIV
+#endif
 #ifndef ANYSIZE_ARRAY
 #define ANYSIZE_ARRAY 1
 #endif

@@ -40,8 +40,16 @@ static inline int bu_guid_equal(const GUID *a, const GUID *b)
 
 #undef DEFINE_GUID
 #ifdef INITGUID
+/* Weak, as Windows' __declspec(selectany): several units may define it. In
+ * C a file-scope const already has external linkage (no `extern` with an
+ * initializer); in C++ extern "C" gives it. */
+#ifdef __cplusplus
+#define BU_GUID_DEF extern "C" __attribute__((weak))
+#else
+#define BU_GUID_DEF __attribute__((weak))
+#endif
 #define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
-	EXTERN_C const GUID name = { l, w1, w2, { b1, b2, b3, b4, b5, b6, b7, b8 } }
+	BU_GUID_DEF const GUID name = { l, w1, w2, { b1, b2, b3, b4, b5, b6, b7, b8 } }
 #else
 #define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
 	EXTERN_C const GUID name
