@@ -260,6 +260,7 @@ BOOL WINAPI SetupDiGetDeviceInterfaceDetailA(
 	DWORD DeviceInterfaceDetailDataSize, PDWORD RequiredSize, PSP_DEVINFO_DATA DeviceInfoData)
 {
 	DWORD need = 0;
+	const char *path;
 	int i = detail_common(DeviceInfoSet, DeviceInterfaceData, DeviceInterfaceDetailData,
 			      DeviceInterfaceDetailData ? DeviceInterfaceDetailData->cbSize : 0,
 			      sizeof(SP_DEVICE_INTERFACE_DETAIL_DATA_A),
@@ -268,8 +269,10 @@ BOOL WINAPI SetupDiGetDeviceInterfaceDetailA(
 
 	if (i < 0)
 		return FALSE;
-	strcpy(DeviceInterfaceDetailData->DevicePath,
-	       ((struct devinfo_set *)DeviceInfoSet)->item[i].path);
+	path = ((struct devinfo_set *)DeviceInfoSet)->item[i].path;
+	memcpy((char *)DeviceInterfaceDetailData +
+		       offsetof(SP_DEVICE_INTERFACE_DETAIL_DATA_A, DevicePath),
+	       path, strlen(path) + 1);
 	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }
@@ -281,6 +284,7 @@ BOOL WINAPI SetupDiGetDeviceInterfaceDetailW(
 {
 	DWORD need = 0;
 	const char *path;
+	WCHAR *out;
 	size_t k;
 	int i = detail_common(DeviceInfoSet, DeviceInterfaceData, DeviceInterfaceDetailData,
 			      DeviceInterfaceDetailData ? DeviceInterfaceDetailData->cbSize : 0,
@@ -291,9 +295,12 @@ BOOL WINAPI SetupDiGetDeviceInterfaceDetailW(
 	if (i < 0)
 		return FALSE;
 	path = ((struct devinfo_set *)DeviceInfoSet)->item[i].path;
+	/* DevicePath is declared [ANYSIZE_ARRAY]: write through a plain pointer. */
+	out = (WCHAR *)((char *)DeviceInterfaceDetailData +
+			offsetof(SP_DEVICE_INTERFACE_DETAIL_DATA_W, DevicePath));
 	for (k = 0; path[k]; k++)
-		DeviceInterfaceDetailData->DevicePath[k] = (WCHAR)(unsigned char)path[k];
-	DeviceInterfaceDetailData->DevicePath[k] = 0;
+		out[k] = (WCHAR)(unsigned char)path[k];
+	out[k] = 0;
 	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }

@@ -15,6 +15,7 @@
  * ("# violation: ..." on stderr).
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,21 +180,26 @@ static int run_program(int argc, char **argv)
 		fprintf(stderr, "winapp: the program has no main, wmain or _tmain\n");
 		return WINAPP_SETUP_ERROR;
 	}
+	/* The arguments are the environment's multibyte text (UTF-8 by default). */
+	setlocale(LC_CTYPE, "");
+	if (MB_CUR_MAX == 1)
+		setlocale(LC_CTYPE, "C.UTF-8");
 	wargv = calloc((size_t)argc + 1, sizeof(*wargv));
-	for (int i = 0; wargv && i < argc; i++) {
+	rc = wargv ? 0 : WINAPP_SETUP_ERROR;
+	for (int i = 0; !rc && i < argc; i++) {
 		size_t n = mbstowcs(NULL, argv[i], 0);
 
 		wargv[i] = n == (size_t)-1 ? NULL : calloc(n + 1, sizeof(wchar_t));
 		if (!wargv[i]) {
 			fprintf(stderr, "winapp: argument %d: not convertible\n", i);
-			return WINAPP_SETUP_ERROR;
+			rc = WINAPP_SETUP_ERROR;
+			break;
 		}
 		mbstowcs(wargv[i], argv[i], n + 1);
 	}
-	if (!wargv)
-		return WINAPP_SETUP_ERROR;
-	rc = bu_winapp_wmain(argc, wargv);
-	for (int i = 0; i < argc; i++)
+	if (!rc)
+		rc = bu_winapp_wmain(argc, wargv);
+	for (int i = 0; wargv && i < argc; i++)
 		free(wargv[i]);
 	free(wargv);
 	return rc;

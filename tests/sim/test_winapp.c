@@ -9,7 +9,7 @@
  * what it opened (WinUSB is single-client, so the device opens again) and
  * that nothing leaked; and that it fails when given no device.
  */
-#include "harness.h"
+#include "winusb_env.h"
 
 #include "bareusb/winusb.h"
 #include "bareusb/winusb_drv.h"
@@ -41,7 +41,6 @@ struct env {
 /* The stack, the WinUSB driver part and the API instance, with the device. */
 static void env_up(struct env *e, enum sim_speed speed)
 {
-	struct bu_winusb_transport tp;
 	unsigned port;
 
 	memset(e, 0, sizeof(*e));
@@ -50,18 +49,12 @@ static void env_up(struct env *e, enum sim_speed speed)
 	port = speed == SIM_SPEED_SUPER ? sim_usb3_port(e->st.sim, 1) : sim_usb2_port(e->st.sim, 1);
 	e->sd = sim_attach(e->st.sim, port, &sim_dev_winusb, speed);
 	ck_assert_ptr_nonnull(e->sd);
-	ck_assert(settle(&e->st, 5000));
-	bu_winusb_drv_transport(e->drv, &tp);
-	ck_assert_int_eq(bu_winusb_api_create(sim_platform(e->st.sim), &g_api), 0);
-	ck_assert_int_eq(bu_winusb_api_attach(g_api, &tp), 0);
+	winusb_env_api_up(&e->st, e->drv, &g_api);
 }
 
 static void env_down(struct env *e)
 {
-	bu_winusb_api_destroy(g_api);
-	g_api = NULL;
-	bu_winusb_drv_destroy(e->drv);
-	stack_down(&e->st);
+	winusb_env_down(&e->st, e->drv, &g_api);
 }
 
 /* Discovery, the part a Windows program does with SetupAPI: GUID -> path -> file. */
