@@ -276,7 +276,14 @@ struct guest_boot {
 	const char *cmdline; /**< the -append text (no image name), or NULL */
 	uint64_t ram_top;    /**< end of the RAM the image is in; 0: unknown */
 	const char *error;   /**< not started as expected: why; else NULL */
+	/** An INF the loader brought (x86_64: the first multiboot module,
+	 *  runner.py --inf), or NULL; copied by guest_main before use. */
+	const char *inf;
+	size_t inf_len;
 };
+
+/** The INF the image was booted with (a copy), or NULL; its length in *len. */
+const char *guest_inf(size_t *len);
 
 /**
  * The architecture-independent image, called once the console, exception

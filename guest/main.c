@@ -662,6 +662,17 @@ __attribute__((noreturn)) static void watch(void)
 	}
 }
 
+/* The boot INF, copied out of the loader's memory before the arena reuses it. */
+static char inf_copy[32768];
+static size_t inf_copy_len;
+static bool inf_too_big;
+
+const char *guest_inf(size_t *len)
+{
+	*len = inf_copy_len;
+	return inf_copy_len ? inf_copy : NULL;
+}
+
 void guest_main(const struct guest_boot *boot)
 {
 	struct bu_xhci_options opts;
@@ -670,10 +681,19 @@ void guest_main(const struct guest_boot *boot)
 	unsigned n_devs = 0;
 
 	cmdline_parse(boot->cmdline); /* a copy, before the arena reuses it */
+	if (boot->inf && boot->inf_len <= sizeof(inf_copy)) {
+		bu_memcpy(inf_copy, boot->inf, boot->inf_len);
+		inf_copy_len = boot->inf_len;
+	}
+	inf_too_big = boot->inf && boot->inf_len > sizeof(inf_copy);
 	kprintf("\n# bareusb test image %s (%s)\n", GUEST_VERSION, GUEST_ARCH);
 	if (boot->error)
 		guest_panic("%s", boot->error);
 	kprintf("# cmdline: %s\n", cmdline_raw());
+	if (inf_too_big)
+		guest_panic("the boot INF is larger than %u bytes", (unsigned)sizeof(inf_copy));
+	if (inf_copy_len)
+		kprintf("# inf: %u bytes\n", (unsigned)inf_copy_len);
 
 	guest_pm_init();
 	if (cmdline_has("loglevel"))

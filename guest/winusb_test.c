@@ -59,7 +59,9 @@ void guest_winusb_attach(struct bu_usb_bus *bus)
 {
 	struct bu_winusb_drv_options opts;
 	const char *b = cmdline_get("winusb.bind");
+	static struct bu_winusb_inf boot_inf; /* too big for the stack */
 	struct bu_winusb_drv *drv;
+	size_t n_inf = 0;
 	int rc;
 
 	if (n_drvs == MAX_DRVS)
@@ -72,6 +74,16 @@ void guest_winusb_attach(struct bu_usb_bus *bus)
 		return;
 	}
 	drvs[n_drvs++] = drv;
+	if (guest_inf(&n_inf)) {
+		/* The boot INF, as Windows would install it: bindings from its models. */
+		rc = bu_winusb_drv_bind_inf(drv, guest_inf(&n_inf), n_inf, &boot_inf);
+		if (rc)
+			glog(BU_LOG_ERR, "winusb: boot INF line %u: %s", boot_inf.error_line,
+			     boot_inf.error);
+		else
+			glog(BU_LOG_INFO, "winusb: boot INF: %u hardware IDs bound on bus %u",
+			     boot_inf.num_models, bus->index);
+	}
 	while (b && *b) {
 		size_t n = 0;
 

@@ -224,6 +224,7 @@ class Guest:
             raise RunnerError('unknown architecture %r (have: %s)' % (
                 arch, ', '.join(sorted(ARCHES))))
         self.capture_path = None  # usbmon records (--pcap), set before start
+        self.inf = None  # a WinUSB INF handed to the image (--inf), set before start
         self.kernel = kernel
         self.arch = arch
         self.qemu = qemu or ARCHES[arch]['qemu']
@@ -277,6 +278,9 @@ class Guest:
             append = (append + ' usbmon').strip()
         if append:
             cmd += ['-append', append]
+        if self.inf:
+            # The image's first multiboot module is its boot INF.
+            cmd += ['-initrd', self.inf]
         if self.use_qmp:
             cmd += ['-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path()]
         for drive_id, path in self.disks:
@@ -668,6 +672,8 @@ def parse_args(argv):
                         'serial port, on aarch64 a file written through semihosting) and '
                         'write it to FILE as a pcap')
     p.add_argument('--dry-run', action='store_true', help='print the QEMU command and exit')
+    p.add_argument('--inf', metavar='FILE',
+                   help='a WinUSB INF the image binds devices from (x86_64: a multiboot module)')
     args = p.parse_args(argv)
     disks = []
     for d in args.disk:
@@ -820,6 +826,12 @@ def main(argv=None):
             return EXIT_ERROR
     if args.pcap:
         guest.capture_path = os.path.join(guest.tmpdir, 'usbmon.raw')
+    if args.inf:
+        if arch != 'x86_64' or not os.path.isfile(args.inf):
+            print('runner: --inf needs the x86_64 image and a readable file', file=sys.stderr)
+            guest.finish()
+            return EXIT_ERROR
+        guest.inf = os.path.abspath(args.inf)
     if args.dry_run:
         print(' '.join(shlex.quote(c) for c in guest.command()))
         guest.finish()

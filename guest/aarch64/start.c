@@ -39,7 +39,7 @@ static bool node_reg(int node, uint64_t *base, uint64_t *size)
 
 void guest_start(uint64_t x0)
 {
-	struct guest_boot boot = {NULL, 0, NULL};
+	struct guest_boot boot = {NULL, 0, NULL, NULL, 0}; /* no INF module on aarch64 */
 	uint64_t base, size;
 	unsigned len;
 	int node;
