@@ -121,6 +121,16 @@ START_TEST(test_discovery)
 	ck_assert_ptr_eq(SetupDiGetClassDevsA(&FX2_GUID, "PCI", NULL, FLAGS), INVALID_HANDLE_VALUE);
 	ck_assert_uint_eq(GetLastError(), ERROR_NOT_SUPPORTED);
 
+	{
+		static const WCHAR usb[] = { 'U', 's', 'B', 0 }, usbx[] = { 'U', 'S', 'B', 'X', 0 };
+		HDEVINFO wset = SetupDiGetClassDevsW(&FX2_GUID, usb, NULL, FLAGS);
+
+		ck_assert_ptr_ne(wset, INVALID_HANDLE_VALUE);
+		ck_assert(SetupDiDestroyDeviceInfoList(wset));
+		ck_assert_ptr_eq(SetupDiGetClassDevsW(&FX2_GUID, usbx, NULL, FLAGS),
+				 INVALID_HANDLE_VALUE);
+		ck_assert_uint_eq(GetLastError(), ERROR_NOT_SUPPORTED);
+	}
 	set = SetupDiGetClassDevsA(&FX2_GUID, "usb", NULL, FLAGS);
 	ck_assert_ptr_ne(set, INVALID_HANDLE_VALUE);
 	ifd.cbSize = sizeof(ifd) - 1;
