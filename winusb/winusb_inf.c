@@ -785,6 +785,9 @@ int bu_winusb_inf_parse(const char *text, size_t len, struct bu_winusb_inf *inf)
 	c.inf = inf;
 	if (!text)
 		return inf_err(&c, 0, BU_EINVAL, "no text");
+	if (len >= 2 && (((uint8_t)text[0] == 0xff && (uint8_t)text[1] == 0xfe) ||
+			 ((uint8_t)text[0] == 0xfe && (uint8_t)text[1] == 0xff)))
+		return inf_err(&c, 0, BU_EINVAL, "UTF-16 text: save the INF as UTF-8 or ASCII");
 	if (len >= 3 && (uint8_t)text[0] == 0xef && (uint8_t)text[1] == 0xbb &&
 	    (uint8_t)text[2] == 0xbf) {
 		/* UTF-8 BOM: blank it out of the first line's view. */

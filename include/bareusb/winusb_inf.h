@@ -92,8 +92,8 @@ struct bu_winusb_inf {
 };
 
 /**
- * Parse an INF (text[len], UTF-8 or ASCII; a UTF-8 BOM is skipped; lines
- * end with LF or CRLF) into *inf. Returns 0, or BU_EINVAL with
+ * Parse an INF (text[len], UTF-8 or ASCII; a UTF-8 BOM is skipped, a
+ * UTF-16 one is an error; lines end with LF or CRLF) into *inf. Returns 0, or BU_EINVAL with
  * inf->error_line and inf->error set (BU_ENOSPC when it holds more models
  * or .HW AddReg entries than the limits above). Never reads past len.
  */

@@ -104,6 +104,7 @@ static const struct {
 	const char *says; /* a word the message must contain */
 } bad[] = {
 	{ "", BU_EINVAL, 0, "[Version]" },
+	{ "\xff\xfe[\0V\0", BU_EINVAL, 0, "UTF-16" },
 	{ "Signature=x\n[Version]\n", BU_EINVAL, 1, "before the first section" },
 	{ "[Version\n", BU_EINVAL, 1, "section header" },
 	{ "[Version]\nSignature=\"$Windows NT$\n", BU_EINVAL, 2, "unterminated" },
