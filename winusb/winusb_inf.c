@@ -675,7 +675,7 @@ static int model_line(struct inf_ctx *c, const struct inf_line *l)
 	const char *ks, *ke, *vs, *ve, *fs, *fe, *is = NULL, *ie = NULL;
 	bool done = false;
 	unsigned f = 0;
-	char id[96];
+	char id[48]; /* longer than any USB hardware ID the parser takes */
 	int n, rc;
 
 	if (!split_key(l, &ks, &ke, &vs, &ve))
