@@ -269,6 +269,41 @@ int bu_winusb_drv_bind_spec(struct bu_winusb_drv *drv, const char *spec, size_t 
 	return rc;
 }
 
+/**
+ * The power values model `m` of an INF writes under its hardware key
+ * (.HW AddReg, REG_DWORD; "WinUSB power management"), read by the code
+ * that reads MS OS 2.0 registry properties (bu_msos_apply_property): the
+ * same names, case-insensitive as registry names are. DeviceIdleEnabled
+ * and DeviceIdleIgnoreWakeEnable that the INF leaves out are 0, as on
+ * Windows: such a device is not suspended when idle. Not inlined: its
+ * name buffer stays off the parser's path.
+ */
+static __attribute__((noinline)) int inf_power(struct bu_winusb_drv *drv,
+					       const struct bu_winusb_inf *inf, unsigned m,
+					       struct bu_winusb_power_settings *out)
+{
+	struct bu_msos_function *f = bu_wu_zalloc(drv, sizeof(*f));
+	const struct bu_inf_addreg *a;
+	uint8_t name16[2 * BU_INF_NAME_MAX], le[4];
+
+	if (!f)
+		return BU_ENOMEM;
+	for (unsigned i = 0; (a = bu_winusb_inf_model_addreg(inf, m, i)) != NULL; i++) {
+		size_t n = 0;
+
+		if (a->type != BU_INF_TYPE_DWORD)
+			continue;
+		for (; n < BU_INF_NAME_MAX && a->name[n]; n++)
+			bu_put_le16(name16 + 2 * n, (uint8_t)a->name[n]);
+		bu_put_le32(le, a->dword);
+		bu_msos_apply_property(f, BU_REG_DWORD_LITTLE_ENDIAN, name16, 2 * n, le, sizeof(le));
+	}
+	bu_winusb_power_from_msos(out, f);
+	out->set |= BU_MSOS_DEVICE_IDLE_ENABLED | BU_MSOS_DEVICE_IDLE_IGNORE_WAKE;
+	bu_wu_free(drv, f, sizeof(*f));
+	return 0;
+}
+
 /** bu_winusb_drv_bind_inf's binding step, under the bus's lock. */
 static int drv_bind_inf(struct bu_winusb_drv *drv, const struct bu_winusb_inf *inf)
 {
@@ -276,9 +311,12 @@ static int drv_bind_inf(struct bu_winusb_drv *drv, const struct bu_winusb_inf *i
 
 	if (drv->num_bindings + inf->num_models > BU_WINUSB_MAX_BINDINGS)
 		return BU_ENOSPC;
-	for (unsigned m = 0; m < inf->num_models && !rc; m++)
+	for (unsigned m = 0; m < inf->num_models && !rc; m++) {
 		rc = drv_bind(drv, inf->model[m].vid, inf->model[m].pid, inf->model[m].iface,
 			      bu_winusb_inf_model_guid(inf, m, 0));
+		if (!rc)
+			rc = inf_power(drv, inf, m, &drv->bindings[drv->num_bindings - 1].power);
+	}
 	return rc;
 }
 

@@ -199,10 +199,13 @@ static struct wu_func *func_create(struct bu_winusb_drv *drv, struct bu_usb_inte
 	if (dev->have_product)
 		bu_snprintf(fn->product, sizeof(fn->product), "%s", dev->product);
 	bu_memcpy(fn->compat_id, intf->compat_id, sizeof(fn->compat_id));
-	/* An explicit binding acts as an INF that sets DeviceIdleEnabled and
-	 * DeviceIdleIgnoreWakeEnable (its device may lack remote wakeup). */
+	/* An explicit binding without an INF acts as an INF that sets
+	 * DeviceIdleEnabled and DeviceIdleIgnoreWakeEnable (its device may
+	 * lack remote wakeup); an INF's own values come over that. */
 	fn->pw.idle_enabled = b != NULL;
 	fn->pw.ignore_wake = b != NULL;
+	if (b)
+		bu_wu_func_apply_power(fn, &b->power); /* an INF's, when it has them */
 	if (b && b->guid[0]) {
 		bu_memcpy(fn->guids[0], b->guid, sizeof(b->guid));
 		fn->num_guids = 1;

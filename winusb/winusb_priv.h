@@ -247,6 +247,7 @@ struct wu_binding {
 	uint16_t vid, pid;
 	int16_t iface;              /**< -1: the whole device */
 	char guid[BU_WINUSB_GUID_LEN + 1]; /**< "" = none */
+	struct bu_winusb_power_settings power; /**< an INF's .HW values (set 0: none) */
 };
 
 /** One request from the API part, as its handler sees it. */

@@ -344,6 +344,71 @@ START_TEST(test_fx2_model)
 }
 END_TEST
 
+/*
+ * An INF's power values ("WinUSB power management"): its .HW AddReg
+ * DWORDs become the function's AUTO_SUSPEND and SUSPEND_DELAY defaults,
+ * by the documented precedence - DefaultIdleState counts only under
+ * DeviceIdleEnabled. Value names are case-insensitive, as in the registry.
+ */
+static void power_inf(const char *hw, UCHAR want_auto, ULONG want_delay)
+{
+	static const char head[] = "[Version]\nSignature=\"$Windows NT$\"\n[Manufacturer]\n"
+				   "M=Models\n[Models]\nD=I,USB\\VID_0547&PID_1002\n[I]\n"
+				   "Include=winusb.inf\nNeeds=WINUSB.NT\n[I.HW]\nAddReg=R\n[R]\n"
+				   "HKR,,DeviceInterfaceGUIDs,0x10000,"
+				   "\"{3D2E6F1A-8C4B-4F5E-9A7D-1B2C3D4E5F60}\"\n";
+	static char text[2048];
+	struct env e;
+	struct bu_winusb_inf *inf = calloc(1, sizeof(*inf));
+	char path[256];
+	HANDLE file;
+	WINUSB_INTERFACE_HANDLE h;
+	UCHAR b = 0xee;
+	ULONG len, v = 0;
+
+	snprintf(text, sizeof(text), "%s%s", head, hw);
+	memset(&e, 0, sizeof(e));
+	stack_up(&e.st, NULL, 0);
+	ck_assert_int_eq(bu_winusb_drv_create(e.st.bus, NULL, &e.drv), 0);
+	ck_assert_msg(bu_winusb_drv_bind_inf(e.drv, text, strlen(text), inf) == 0, "INF line %u: %s",
+		      inf->error_line, inf->error);
+	e.dev[0] = sim_attach(e.st.sim, sim_usb2_port(e.st.sim, 1), &sim_dev_osrfx2, SIM_SPEED_HIGH);
+	ck_assert_ptr_nonnull(e.dev[0]);
+	winusb_env_api_up(&e.st, e.drv, &g_api);
+	ck_assert(bu_winusb_find_by_guid(g_api, &FX2_GUID, 0, path, sizeof(path), NULL));
+	file = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+			   FILE_FLAG_OVERLAPPED, NULL);
+	ck_assert(WinUsb_Initialize(file, &h));
+	len = 1;
+	ck_assert(WinUsb_GetPowerPolicy(h, AUTO_SUSPEND, &len, &b));
+	ck_assert_msg(b == want_auto, "AUTO_SUSPEND %u, want %u for:\n%s", b, want_auto, hw);
+	len = sizeof(v);
+	ck_assert(WinUsb_GetPowerPolicy(h, SUSPEND_DELAY, &len, &v));
+	ck_assert_msg(v == want_delay, "SUSPEND_DELAY %lu, want %lu for:\n%s", (unsigned long)v,
+		      (unsigned long)want_delay, hw);
+	ck_assert(WinUsb_Free(h));
+	ck_assert(CloseHandle(file));
+	free(inf);
+	env_down(&e);
+}
+
+START_TEST(test_inf_power)
+{
+	power_inf("HKR,,DeviceIdleEnabled,0x00010001,1\nHKR,,DefaultIdleState,0x00010001,1\n"
+		  "HKR,,DefaultIdleTimeout,0x00010001,1234\n", 1, 1234);
+	power_inf("HKR,,deviceidleenabled,0x00010001,1\nHKR,,DEFAULTIDLESTATE,0x00010001,1\n", 1,
+		  5000);
+	/* Without DeviceIdleEnabled, DefaultIdleState is ignored; the timeout stands alone. */
+	power_inf("HKR,,DefaultIdleState,0x00010001,1\nHKR,,DefaultIdleTimeout,0x00010001,700\n",
+		  0, 700);
+	power_inf("HKR,,DeviceIdleEnabled,0x00010001,0\nHKR,,DefaultIdleState,0x00010001,1\n", 0,
+		  5000);
+	/* A string where a DWORD belongs is not a power value. */
+	power_inf("HKR,,DeviceIdleEnabled,0x00010001,1\nHKR,,DefaultIdleState,0,\"1\"\n", 0,
+		  5000);
+}
+END_TEST
+
 /* Bad INFs bind nothing; a full table is BU_ENOSPC with nothing bound. */
 START_TEST(test_bind_inf_errors)
 {
@@ -431,6 +496,7 @@ static Suite *setupapi_suite(void)
 	tcase_add_test(t, test_hotplug);
 	tcase_add_loop_test(t, test_fx2_model, 0, 2);
 	tcase_add_test(t, test_bind_inf_errors);
+	tcase_add_test(t, test_inf_power);
 	tcase_add_test(t, test_kernel32);
 	suite_add_tcase(s, t);
 	return s;
