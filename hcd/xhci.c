@@ -127,7 +127,7 @@ static bool trace_decode(struct xhci *x, uint32_t cat, unsigned slot, unsigned d
 
 void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, uint64_t addr, const struct xhci_trb *t)
 {
-	uint32_t dw[4];
+	uint32_t dw[4], dw3;
 	unsigned type, dci;
 
 	if (!(x->trace.categories & cat))
@@ -135,12 +135,13 @@ void bu_xhci_trace_trb(struct xhci *x, uint32_t cat, uint64_t addr, const struct
 	/* Slot ID in bits 31:24 of a slot command or an event; an endpoint's
 	 * DCI in 20:16 of an endpoint command or a Transfer Event (§6.4.2.1,
 	 * §6.4.3.5 to §6.4.3.9). */
-	type = XHCI_TRB_TYPE(bu_le32_to_cpu(t->dw[3]));
+	dw3 = bu_le32_to_cpu(t->dw[3]);
+	type = XHCI_TRB_TYPE(dw3);
 	dci = type == XHCI_TRB_TRANSFER_EVENT || type == XHCI_TRB_RESET_EP ||
 			      type == XHCI_TRB_STOP_EP || type == XHCI_TRB_SET_TR_DEQ
-		      ? XHCI_TRB_GET_EP(bu_le32_to_cpu(t->dw[3]))
+		      ? XHCI_TRB_GET_EP(dw3)
 		      : 0;
-	if (!trace_decode(x, cat, XHCI_TRB_GET_SLOT(bu_le32_to_cpu(t->dw[3])), dci, t, dw))
+	if (!trace_decode(x, cat, XHCI_TRB_GET_SLOT(dw3), dci, t, dw))
 		return;
 	bu_xhci_log(x, BU_LOG_TRACE, "%s @0x%llx: %s", cat == BU_XHCI_TRACE_CMD ? "cmd" : "event",
 		    (unsigned long long)addr, x->trb_text);
