@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 		return 2; /* parse_args bounds it */
 	if (sim_replay_is_hub(r))
 		printf("# a hub: the sim's hub function answers for it, %u ports%s, all empty\n",
-		       o.hub_ports ? o.hub_ports : 4u, o.hub_ports ? "" : " (assumed; --hub-ports N)");
+		       sim_replay_hub_ports(r), o.hub_ports ? "" : " (assumed; --hub-ports N)");
 	speed = o.speed ? (enum sim_speed)o.speed : sim_replay_guess_speed(r);
 	printf("# replay %s at %s speed%s%s\n", o.file, speed_names[speed],
 	       o.speed ? "" : " (guessed; --speed to choose)", o.behind_hub ? ", behind a hub" : "");

@@ -277,6 +277,8 @@ int sim_replay_set_string(struct sim_replay *r, unsigned index, const char *text
 int sim_replay_set_bos(struct sim_replay *r, const uint8_t *data, size_t len, char *err, size_t n);
 /** A replayed hub's downstream port count, 1..15 (default 4); -1 and err otherwise. */
 int sim_replay_set_hub_ports(struct sim_replay *r, unsigned ports, char *err, size_t n);
+/** The port count a replayed hub gets: the one set, or the default. */
+unsigned sim_replay_hub_ports(const struct sim_replay *r);
 /** Whether the descriptors are a hub's (bDeviceClass 9, USB 2.0 §11.23.1). */
 bool sim_replay_is_hub(const struct sim_replay *r);
 /** The model for `speed` (valid until sim_replay_free; one speed at a time). */

@@ -456,6 +456,11 @@ int sim_replay_set_hub_ports(struct sim_replay *r, unsigned ports, char *err, si
 	return 0;
 }
 
+unsigned sim_replay_hub_ports(const struct sim_replay *r)
+{
+	return r->hub_ports ? r->hub_ports : REPLAY_HUB_PORTS;
+}
+
 bool sim_replay_is_hub(const struct sim_replay *r)
 {
 	return r->device.len >= 5 && r->device.data[4] == USB_CLASS_HUB;
@@ -468,7 +473,7 @@ const struct sim_device_model *sim_replay_model(struct sim_replay *r, enum sim_s
 	r->model.hub = SIM_HUB_NONE;
 	if (sim_replay_is_hub(r)) {
 		r->model.hub = speed == SIM_SPEED_SUPER ? SIM_HUB_USB3 : SIM_HUB_USB2;
-		r->model.hub_ports = (uint8_t)(r->hub_ports ? r->hub_ports : REPLAY_HUB_PORTS);
+		r->model.hub_ports = (uint8_t)sim_replay_hub_ports(r);
 		r->model.hub_chars = REPLAY_HUB_CHARS;
 	}
 
