@@ -303,6 +303,12 @@ void guest_pm_init(void);
 bool guest_pm_enabled(void);
 /** Keep HID reads pending, suspend idle devices, poke once: from the watch loop. */
 void guest_pm_poll(struct bu_usb_bus *bus);
+/**
+ * The guest clock's time (us) at which guest_pm_poll next has work on
+ * `bus`: an idle device's suspend, a failed read's retry, the poke.
+ * UINT64_MAX when none; an `irq` sleep must end by then.
+ */
+uint64_t guest_pm_next_deadline(const struct bu_usb_bus *bus);
 /** bu_usb_bus_events.power_changed: prints the usbpm line. */
 void guest_pm_power(void *ctx, struct bu_usb_device *dev, bool suspended, bool by_device);
 /** The device is going: its slot is freed once its transfers are back. */

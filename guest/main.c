@@ -639,6 +639,7 @@ __attribute__((noreturn)) static void watch(void)
 	kprintf("# watching (hot-plug reported as usbdev/usbgone lines)\n");
 	for (;;) {
 		bool idle = true;
+		uint64_t until;
 
 		for (unsigned i = 0; i < n_ctrls; i++) {
 			if (!ctrls[i].bus || ctrls[i].bus->failed)
@@ -655,8 +656,13 @@ __attribute__((noreturn)) static void watch(void)
 			print_usbmem();
 		}
 		/* With `irq`: sleep until an MSI (a port change, an event),
-		 * the buses' next timeout or the next usbmem; else spin. */
-		irq_sleep(mem_dirty ? last_event_us + MEM_QUIET_US : BU_USB_NO_TIMEOUT);
+		 * the buses' next timeout, the next usbmem or autosuspend's
+		 * next idle deadline; else spin. */
+		until = mem_dirty ? last_event_us + MEM_QUIET_US : BU_USB_NO_TIMEOUT;
+		for (unsigned i = 0; guest_pm_enabled() && i < n_ctrls; i++)
+			if (ctrls[i].bus && !ctrls[i].bus->failed)
+				until = BU_MIN(until, guest_pm_next_deadline(ctrls[i].bus));
+		irq_sleep(until);
 		if (!use_irq)
 			cpu_relax();
 	}

@@ -81,7 +81,8 @@ static struct pm_dev *pm_find(const struct bu_usb_device *d)
 	return NULL;
 }
 
-static struct pm_dev *pm_add(struct bu_usb_device *d)
+/** Take in a device, idle from `now` (the poll's clock, so that idle time never runs negative). */
+static struct pm_dev *pm_add(struct bu_usb_device *d, uint64_t now)
 {
 	for (unsigned i = 0; i < PM_MAX_DEVS; i++) {
 		struct pm_dev *p = &pm_devs[i];
@@ -91,7 +92,7 @@ static struct pm_dev *pm_add(struct bu_usb_device *d)
 		bu_memset(p, 0, sizeof(*p));
 		p->dev = d;
 		p->hid_in = hid_endpoint(d);
-		p->busy_us = clock_now_us();
+		p->busy_us = now;
 		return p;
 	}
 	return NULL;
@@ -193,7 +194,7 @@ void guest_pm_poll(struct bu_usb_bus *bus)
 			continue;
 		p = pm_find(d);
 		if (!p)
-			p = pm_add(d);
+			p = pm_add(d, now);
 		if (!p)
 			continue;
 		if (poke_now && d->parent && bu_usb_device_suspended(d) && !p->poking)
@@ -210,14 +211,46 @@ void guest_pm_poll(struct bu_usb_bus *bus)
 			else
 				p->retry_us = now + PM_READ_RETRY_US;
 		}
-		if (bu_usb_device_suspended(d) || p->poking || now - p->busy_us < pm_idle_us)
+		if (bu_usb_device_suspended(d) || p->poking || now < p->busy_us ||
+		    now - p->busy_us < pm_idle_us)
 			continue;
 		p->t_suspend_us = now;
-		if (bu_usb_device_suspend(d, true))
+		if (bu_usb_device_suspend(d, true)) {
 			p->busy_us = now - pm_idle_us + PM_RETRY_US; /* busy: later */
+		} else {
+			char path[32];
+
+			guest_dev_path(d, path, sizeof(path));
+			kprintf("# pm: %s idle %llu us when suspended (autosuspend %llu us)\n", path,
+				(unsigned long long)(now - p->busy_us), (unsigned long long)pm_idle_us);
+		}
 	}
 	if (poke_now) {
 		pm_poked = true;
 		kprintf("# pm: poked the suspended devices behind hubs\n");
 	}
+}
+
+uint64_t guest_pm_next_deadline(const struct bu_usb_bus *bus)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (!pm_idle_us)
+		return next;
+	if (pm_poke_us && !pm_poked)
+		next = pm_t0 + pm_poke_us;
+	for (const struct bu_usb_device *d = bus->devices; d; d = d->next) {
+		const struct pm_dev *p;
+
+		if (d->state != BU_DEV_CONFIGURED)
+			continue;
+		p = pm_find(d);
+		if (!p)
+			return 0; /* not yet taken in: at once */
+		if (p->hid_in && !p->reading)
+			next = BU_MIN(next, p->retry_us);
+		if (!bu_usb_device_suspended(d) && !p->poking)
+			next = BU_MIN(next, p->busy_us + pm_idle_us);
+	}
+	return next;
 }

@@ -93,3 +93,19 @@ def run(guest):
     report_line(guest, BEHIND, 0x04, start)
     check(w_h < w_b, 'wake order: hub %d, keyboard %d' % (w_h, w_b))
     print('# pm-wake: a key woke the keyboard behind the hub, report printed', flush=True)
+
+    # Every suspend came when its device had been idle for the autosuspend
+    # time, not much later: with `irq` the image halts between polls and
+    # must wake for the idle deadlines (guest_pm_next_deadline), which no
+    # interrupt announces.
+    idle = [re.match(r'^# pm: (\S+) idle (\d+) us when suspended \(autosuspend (\d+) us\)$', ln)
+            for ln in guest.lines]
+    idle = [(m.group(1), int(m.group(2)), int(m.group(3))) for m in idle if m]
+    check(len(idle) >= 5, 'only %d suspend idle lines' % len(idle))
+    for path, us, limit in idle:
+        check(limit <= us <= limit + 50000,
+              '%s suspended after %d us of idle time (autosuspend %d us, at most 50 ms late)' %
+              (path, us, limit))
+    print('# pm-wake: %d suspends, idle %d..%d us at the suspend (guest clock; autosuspend %d us)'
+          % (len(idle), min(u for _, u, _ in idle), max(u for _, u, _ in idle), idle[0][2]),
+          flush=True)
