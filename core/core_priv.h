@@ -78,6 +78,9 @@ struct bu_core_device {
 	bool pm_by_device;   /* this resume was the device's remote wakeup */
 	bool pm_xfer_busy;   /* pm_xfer is out */
 	bool pm_disarm;      /* armed, then not suspended after all: disarm from pm_poll */
+	bool pm_fwake_wait;  /* USB 3 device-initiated U3 exit: its Function Wake is awaited */
+	uint64_t pm_fwake_until; /* ...until then (T_FWAKE_WAIT_US after the link left U3) */
+	uint16_t pm_wake_if1; /* 1 + the interface whose wake resumed it last, 0 none */
 	struct bu_usb_xfer pm_xfer; /* arms and disarms remote wakeup (no data stage) */
 	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
 	void *waiter;        /* a synchronous caller to tell (request.c) */

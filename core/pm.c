@@ -10,6 +10,13 @@
  * when every device below it is; the request that resumes a port below a
  * suspended hub is itself a held transfer of that hub, so a resume
  * anywhere resumes the chain above it first, from the root down.
+ *
+ * A wake arrives three ways: a root port entering Resume with a link
+ * change (xHCI §4.15.2.3), a hub reporting the port's resume
+ * (C_PORT_SUSPEND, C_PORT_LINK_STATE), and at SuperSpeed the woken
+ * function's Function Wake Device Notification (USB 3.2 §8.5.6.1), which
+ * the controller driver hands over through bu_usb_bus_function_wake and
+ * which names the interface (bu_usb_device_wake_interface).
  */
 #include "core_priv.h"
 
@@ -63,6 +70,40 @@ static void pm_tell(struct bu_usb_device *dev, bool suspended)
 	if (bus->events.power_changed)
 		bus->events.power_changed(bus->events.ctx, dev, suspended,
 					  !suspended && bu_core_dev(dev)->pm_by_device);
+}
+
+/** The link is leaving U3: TRSMRCY before traffic (USB 2.0 §7.1.7.7, USB 3.2 §9.2.6.2). */
+static void pm_recover(struct bu_usb_device *dev)
+{
+	bu_core_dev(dev)->pm_state = PM_RESUME_RECOVERY;
+	bu_core_dev(dev)->pm_wake_us = bu_core_now(dev->bus) + T_RSMRCY_US;
+}
+
+/*
+ * A USB 3 root port was told U0 (xHCI §4.15.2.3): the exit from U3 takes
+ * a while (the link goes through Recovery); recovery counts once the
+ * port reports U0 (bu_core_pm_root_status), looked at every
+ * T_RESET_POLL_US meanwhile.
+ */
+static void pm_await_u0(struct bu_usb_device *dev)
+{
+	bu_core_dev(dev)->pm_state = PM_RESUME_SIGNAL;
+	bu_core_dev(dev)->pm_checks = 0;
+	bu_core_dev(dev)->pm_wake_us = bu_core_now(dev->bus) + T_RESET_POLL_US;
+}
+
+/*
+ * The device left U3 by itself. A USB 3 function armed for wake sends
+ * its Function Wake once the link is in U0 (USB 3.2 §8.5.6.1): wait for
+ * it, a bounded time (hubs pass on wakes from below and send none).
+ */
+static void pm_expect_fwake(struct bu_usb_device *dev)
+{
+	bu_core_dev(dev)->pm_by_device = true;
+	if (dev->speed < BU_SPEED_SUPER || dev->is_hub || !bu_core_dev(dev)->pm_armed)
+		return;
+	bu_core_dev(dev)->pm_fwake_wait = true;
+	bu_core_dev(dev)->pm_fwake_until = bu_core_now(dev->bus) + T_FWAKE_WAIT_US;
 }
 
 /**
@@ -138,10 +179,9 @@ static int pm_resume(struct bu_usb_device *dev)
 		return 0;
 	}
 	if (dev->speed >= BU_SPEED_SUPER) {
-		/* USB 3: writing U0 starts the U3 exit; allow TRSMRCY for it. */
+		/* USB 3: writing U0 starts the U3 exit; TRSMRCY once it is done. */
 		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_U0);
-		bu_core_dev(dev)->pm_state = PM_RESUME_RECOVERY;
-		bu_core_dev(dev)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+		pm_await_u0(dev);
 	} else {
 		rc = bus->ops->port_set_link(bus, dev->root_port, BU_LINK_RESUME);
 		bu_core_dev(dev)->pm_state = PM_RESUME_SIGNAL;
@@ -192,6 +232,7 @@ static void pm_active(struct bu_usb_device *dev, bool resumed)
 	bu_core_dev(dev)->pm_wake = false;
 	bu_core_dev(dev)->pm_wake_us = 0;
 	bu_core_dev(dev)->pm_armed = false;
+	bu_core_dev(dev)->pm_fwake_wait = false;
 	pm_unpause(dev);
 	if (dev->state == BU_DEV_GONE)
 		return;
@@ -270,13 +311,11 @@ void bu_core_pm_port_done(struct bu_usb_device *child, int status)
 
 void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended, bool woke)
 {
-	struct bu_usb_bus *bus = child->bus;
-
 	if (suspended && woke && bu_core_dev(child)->pm_state == PM_SUSPENDED) {
 		/* A change without the port leaving suspend: some hubs (QEMU's
 		 * usb-hub) report a remote wakeup so and leave the resume to
 		 * the host, as Linux's hub_handle_remote_wakeup does. */
-		bu_core_dev(child)->pm_by_device = true;
+		pm_expect_fwake(child);
 		pm_resume(child);
 		return;
 	}
@@ -287,9 +326,8 @@ void bu_core_pm_port_status(struct bu_usb_device *child, bool suspended, bool wo
 	 * §7.1.7.7, §11.5.1.10). Still marked suspended: the device woke
 	 * the port itself (USB 2.0 §11.9, USB 3.2 §10.16.2.10). */
 	if (bu_core_dev(child)->pm_state == PM_SUSPENDED)
-		bu_core_dev(child)->pm_by_device = true;
-	bu_core_dev(child)->pm_state = PM_RESUME_RECOVERY;
-	bu_core_dev(child)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+		pm_expect_fwake(child);
+	pm_recover(child);
 }
 
 void bu_core_pm_root_status(struct bu_usb_bus *bus, unsigned port,
@@ -297,20 +335,28 @@ void bu_core_pm_root_status(struct bu_usb_bus *bus, unsigned port,
 {
 	struct bu_usb_device *d;
 
-	if (st->link != BU_LINK_RESUME)
+	if (st->link != BU_LINK_RESUME && st->link != BU_LINK_U0)
 		return;
 	for (d = bus->devices; d; d = d->next)
 		if (!d->parent && d->root_port == port && d->state != BU_DEV_GONE)
 			break;
-	if (!d || bu_core_dev(d)->pm_state != PM_SUSPENDED)
+	if (!d)
+		return;
+	if (st->link == BU_LINK_U0) {
+		/* A USB 3 port's U3 exit is over (PLC with U0, xHCI
+		 * §4.15.2.3): resume recovery from now. */
+		if (d->speed >= BU_SPEED_SUPER && bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL)
+			pm_recover(d);
+		return;
+	}
+	if (bu_core_dev(d)->pm_state != PM_SUSPENDED)
 		return;
 	/* Remote wakeup (xHCI §4.15.2.3): the port went U3 -> Resume. */
-	bu_core_dev(d)->pm_by_device = true;
+	pm_expect_fwake(d);
 	if (d->speed >= BU_SPEED_SUPER) {
-		/* USB 3: write U0 to finish the exit; TRSMRCY as for ours. */
+		/* USB 3: write U0 to finish the exit; TRSMRCY once in U0. */
 		bus->ops->port_set_link(bus, port, BU_LINK_U0);
-		bu_core_dev(d)->pm_state = PM_RESUME_RECOVERY;
-		bu_core_dev(d)->pm_wake_us = bu_core_now(bus) + T_RSMRCY_US;
+		pm_await_u0(d);
 	} else {
 		/* USB 2: the port drives resume; end it after TDRSMDN (§4.15.2.2). */
 		bu_core_dev(d)->pm_state = PM_RESUME_SIGNAL;
@@ -359,6 +405,7 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 	bu_core_dev(dev)->pm_wake = false;
 	bu_core_dev(dev)->pm_by_device = false;
 	bu_core_dev(dev)->pm_armed = false;
+	bu_core_dev(dev)->pm_wake_if1 = 0;
 	if (pm_wake_capable(dev) && !bu_core_dev(dev)->pm_xfer_busy) {
 		/* Arm remote wakeup first; the suspend goes on from its completion. */
 		bu_core_dev(dev)->pm_state = PM_ARMING;
@@ -499,6 +546,65 @@ void bu_core_pm_drop(struct bu_usb_device *dev)
 	pm_flush(dev, BU_ENODEV);
 }
 
+/*
+ * Resume recovery is over: active, once a USB 3 device that woke by
+ * itself has said which function woke it, or has not for T_FWAKE_WAIT_US
+ * (then it was its first interface).
+ */
+static void pm_recovered(struct bu_usb_device *d, uint64_t now)
+{
+	struct bu_core_device *cd = bu_core_dev(d);
+
+	if (cd->pm_fwake_wait && now < cd->pm_fwake_until) {
+		cd->pm_wake_us = BU_MIN(now + T_RESET_POLL_US, cd->pm_fwake_until);
+		return;
+	}
+	if (cd->pm_fwake_wait && d->num_ifaces) {
+		bu_core_log(d->bus, BU_LOG_INFO,
+			    "no Function Wake after the U3 exit: taken as interface %u's",
+			    d->ifaces[0].number);
+		cd->pm_wake_if1 = (uint16_t)(d->ifaces[0].number + 1);
+	}
+	pm_active(d, true);
+}
+
+void bu_usb_bus_function_wake(struct bu_usb_bus *bus, struct bu_usb_device *dev, unsigned iface)
+{
+	struct bu_core_device *cd;
+	unsigned i;
+
+	if (!bus || !dev || dev->bus != bus || dev->state == BU_DEV_GONE)
+		return;
+	cd = bu_core_dev(dev);
+	for (i = 0; i < dev->num_ifaces && dev->ifaces[i].number != iface; i++)
+		;
+	if (i == dev->num_ifaces || dev->speed < BU_SPEED_SUPER) {
+		bu_core_log(bus, BU_LOG_WARN, "Function Wake for interface %u, which %s: ignored",
+			    iface, dev->speed < BU_SPEED_SUPER ? "is not USB 3" : "does not exist");
+		return;
+	}
+	/* USB 3.2 §9.2.5.2: only a function enabled for it may wake. */
+	if (!cd->pm_armed || cd->pm_state == PM_ACTIVE) {
+		bu_core_log(bus, BU_LOG_WARN,
+			    "Function Wake from interface %u, not enabled for remote wake: ignored",
+			    iface);
+		return;
+	}
+	cd->pm_by_device = true;
+	cd->pm_fwake_wait = false;
+	cd->pm_wake_if1 = (uint16_t)(iface + 1);
+	if (cd->pm_state == PM_SUSPENDED || cd->pm_state == PM_ARMING ||
+	    cd->pm_state == PM_STOPPING || cd->pm_state == PM_SUSPENDING)
+		pm_resume(dev); /* its link event is still to come, or the suspend is ending */
+}
+
+int bu_usb_device_wake_interface(const struct bu_usb_device *dev)
+{
+	if (!dev)
+		return BU_EINVAL;
+	return bu_core_dev(dev)->pm_wake_if1 ? bu_core_dev(dev)->pm_wake_if1 - 1 : BU_ENOENT;
+}
+
 void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 {
 	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
@@ -520,13 +626,23 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 			}
 			bu_core_hub_port_check(d);
 			bu_core_dev(d)->pm_wake_us = now + T_RESET_POLL_US;
+		} else if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL && d->speed >= BU_SPEED_SUPER) {
+			/* USB 3 root port: has the link reached U0? */
+			if (++bu_core_dev(d)->pm_checks > PM_MAX_CHECKS) {
+				bu_core_log(bus, BU_LOG_WARN, "port %u never reported U0 after U3",
+					    d->root_port);
+				pm_recover(d);
+				continue;
+			}
+			bu_usb_bus_port_changed(bus, d->root_port);
+			bu_core_dev(d)->pm_wake_us = now + T_RESET_POLL_US;
 		} else if (bu_core_dev(d)->pm_state == PM_RESUME_SIGNAL) {
 			/* USB 2: end resume signalling (xHCI §4.15.2.2). */
 			bus->ops->port_set_link(bus, d->root_port, BU_LINK_U0);
 			bu_core_dev(d)->pm_state = PM_RESUME_RECOVERY;
 			bu_core_dev(d)->pm_wake_us = now + T_RSMRCY_US;
 		} else if (bu_core_dev(d)->pm_state == PM_RESUME_RECOVERY) {
-			pm_active(d, true);
+			pm_recovered(d, now);
 		}
 	}
 }

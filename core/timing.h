@@ -25,6 +25,16 @@
 #define T_DRSMDN_US 20000    /* TDRSMDN: resume signalling, >= 20 ms */
 #define T_RSMRCY_US 10000    /* TRSMRCY: resume recovery, 10 ms */
 
+/*
+ * A USB 3 function that woke the link sends a Function Wake Device
+ * Notification once the link is in U0 (USB 3.2 §8.5.6.1); a device whose
+ * notification has not come this long after its U3 exit is taken as a
+ * wake of its first interface. The bound is ours: the spec sends the
+ * notification at once, and the device goes on after TRSMRCY anyway when
+ * it has come.
+ */
+#define T_FWAKE_WAIT_US 50000
+
 /* A hub's status-change endpoint that failed is tried again after this. */
 #define T_INTR_RETRY_US 100000
 

@@ -686,6 +686,32 @@ static void event_ring_set_erdp(struct xhci *x, bool clear_ehb)
 /* Event dispatch and poll                                                  */
 /* ======================================================================== */
 
+/*
+ * Device Notification Event (§6.4.2.7): the Notification Type in bits 7:4
+ * of DW0, the TP's notification data from bit 8, the slot in DW3 31:24.
+ * Only Function Wake (type 1, USB 3.2 §8.5.6.1: the interface in data
+ * bits 7:0) is enabled (DNCTRL.N1) and used; a bad slot, another type or
+ * a failed completion code is logged and dropped.
+ */
+static __attribute__((noinline)) void device_notification(struct xhci *x, const uint32_t dw[4])
+{
+	unsigned slot = XHCI_TRB_GET_SLOT(dw[3]), type = XHCI_DN_TYPE(dw[0]);
+	const struct xhci_dev *d = slot >= 1 && slot <= x->max_slots ? x->slots[slot] : NULL;
+
+	if (XHCI_EVT_CC(dw[2]) != XHCI_CC_SUCCESS || !d || !d->udev || d->disabling) {
+		bu_xhci_log(x, BU_LOG_WARN, "Device Notification (type %u) for slot %u dropped: %s",
+			    type, slot, XHCI_EVT_CC(dw[2]) != XHCI_CC_SUCCESS
+					? bu_xhci_cc_name(XHCI_EVT_CC(dw[2])) : "no such device");
+		return;
+	}
+	if (type != XHCI_DN_FUNCTION_WAKE) {
+		bu_xhci_log(x, BU_LOG_WARN, "Device Notification type %u from slot %u ignored", type,
+			    slot);
+		return;
+	}
+	bu_usb_bus_function_wake(&x->bus, d->udev, XHCI_DN_DATA(dw[0]) & 0xff);
+}
+
 /** Handle one event TRB. */
 static __attribute__((noinline)) void handle_event(struct xhci *x, const uint32_t dw[4])
 {
@@ -705,6 +731,9 @@ static __attribute__((noinline)) void handle_event(struct xhci *x, const uint32_
 			bu_usb_bus_port_changed(&x->bus, port);
 		break;
 	}
+	case XHCI_TRB_DEVICE_NOTIFY:
+		device_notification(x, dw);
+		break;
 	case XHCI_TRB_HC_EVENT:
 		bu_xhci_log(x, BU_LOG_WARN, "host controller event: %s",
 			    bu_xhci_cc_name(XHCI_EVT_CC(dw[2])));
@@ -1055,6 +1084,8 @@ static int xhci_start(struct xhci *x)
 
 	xhci_op_wr(x, XHCI_OP_CONFIG, (xhci_op_rd(x, XHCI_OP_CONFIG) & XHCI_CONFIG_RSVDP) |
 					      XHCI_CONFIG_SLOTS(x->max_slots));
+	/* §5.4.4: Function Wake notifications only (N1), for USB 3 remote wake. */
+	xhci_op_wr(x, XHCI_OP_DNCTRL, XHCI_DNCTRL_N(XHCI_DN_FUNCTION_WAKE));
 	wr64(x, x->op + XHCI_OP_DCBAAP, x->dcbaa_bus);
 	wr64(x, x->op + XHCI_OP_CRCR, x->cmd_ring.bus | XHCI_CRCR_RCS);
 	event_ring_program(x);

@@ -197,6 +197,13 @@ BU_STATIC_ASSERT(sizeof(struct xhci_trb) == 16, "TRB size");
 #define XHCI_EVT_CC(v) (((v) >> 24) & 0xff)
 #define XHCI_EVT_LEN(v) ((v) & 0xffffff)
 #define XHCI_EVT_PORT(v) (((v) >> 24) & 0xff)
+/* Device Notification Event (§6.4.2.7), DW0: type 7:4, data from bit 8. */
+#define XHCI_DN_TYPE(v) (((v) >> 4) & 0xf)
+#define XHCI_DN_DATA(v) ((v) >> 8)
+/* Notification types (USB 3.2 §8.5.6, Table 8-18): Function Wake. */
+#define XHCI_DN_FUNCTION_WAKE 1
+/* DNCTRL (§5.4.4): bit N enables notification type N. */
+#define XHCI_DNCTRL_N(n) (1u << (n))
 
 enum xhci_trb_type {
 	XHCI_TRB_NORMAL = 1,

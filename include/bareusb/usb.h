@@ -634,7 +634,8 @@ struct bu_usb_bus_events {
 	int (*choose_config)(void *ctx, const struct bu_usb_device *dev);
 	/**
 	 * A device's link was suspended (`suspended`) or is back in use after
-	 * a resume; `by_device` when its remote wakeup caused the resume.
+	 * a resume; `by_device` when its remote wakeup caused the resume
+	 * (a USB 3 device's woken function: bu_usb_device_wake_interface).
 	 * Runs from bu_usb_bus_poll or bu_usb_device_suspend, under the bus
 	 * lock: it may submit transfers but must not wait for them.
 	 */
@@ -763,6 +764,16 @@ int bu_usb_bus_start(struct bu_usb_bus *bus);
  * running now does so after the controller's events.
  */
 void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port);
+/**
+ * Called by a controller driver (from its poll, under the bus lock) with a
+ * USB 3 device's Function Wake Device Notification (USB 3.2 §8.5.6.1):
+ * `iface`, the interface it names, woke the device. A device still
+ * suspended is resumed; one already leaving U3 has its wake reported with
+ * that interface (bu_usb_device_wake_interface). A notification from a
+ * device not armed for remote wake, or naming an interface its
+ * configuration lacks, is logged and ignored.
+ */
+void bu_usb_bus_function_wake(struct bu_usb_bus *bus, struct bu_usb_device *dev, unsigned iface);
 /** Called by a controller driver when a device's slot disappeared. */
 void bu_usb_device_gone(struct bu_usb_device *dev);
 
@@ -931,6 +942,15 @@ int bu_usb_set_configuration(struct bu_usb_device *dev, uint8_t value);
 int bu_usb_device_suspend(struct bu_usb_device *dev, bool suspend);
 /** True while the device is suspended or resuming. */
 bool bu_usb_device_suspended(const struct bu_usb_device *dev);
+/**
+ * The bInterfaceNumber of the function whose wake ended the device's last
+ * suspend: the interface its USB 3 Function Wake named (USB 3.2 §8.5.6.1),
+ * or its first interface when a USB 3 device left U3 by itself and no
+ * Function Wake followed within 50 ms. BU_ENOENT when the host resumed it,
+ * when it is a USB 2 device (whose remote wakeup names no function), or
+ * before any wake; read it from power_changed. BU_EINVAL for NULL.
+ */
+int bu_usb_device_wake_interface(const struct bu_usb_device *dev);
 
 /**
  * Reset a device's port and enumerate it again (USB 2.0 §11.24.2.13
