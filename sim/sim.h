@@ -340,6 +340,13 @@ void sim_hub_overcurrent(struct sim_device *hub, unsigned port, bool on);
 bool sim_remote_wake(struct sim_device *dev);
 /** True while the host has the device armed for remote wakeup. */
 bool sim_remote_wake_armed(const struct sim_device *dev);
+/**
+ * Function Wake Device Notifications (USB 3.2 §8.5.6.1) the device sent and
+ * the controller reported (xHCI 1.2 §6.4.2.7: only with DNCTRL.N1 set).
+ * A USB 3 device that wakes sends one once every link above it is in U0
+ * again, naming the interface its FUNCTION_SUSPEND named.
+ */
+unsigned sim_function_wakes(const struct sim_device *dev);
 /** True while a hub model's downstream port is suspended (USB 2 PORT_SUSPEND, USB 3 U3) or resuming. */
 bool sim_hub_port_is_suspended(const struct sim_device *hub, unsigned port);
 /** A USB 3 hub's downstream port link fails into SS.Inactive (needs a warm reset). */
@@ -374,6 +381,14 @@ enum sim_speed sim_device_speed(const struct sim_device *dev);
 
 /* ------------------------------------------------------------------------ */
 /* Fault injection                                                          */
+
+/**
+ * The controller posts a Device Notification Event (xHCI 1.2 §6.4.2.7) on
+ * interrupter 0 as given, whatever DNCTRL says: `slot` (0-255), `type`
+ * (4 bits) and `data` (the notification data, 56 bits from bit 8), for
+ * tests of a driver's checks.
+ */
+void sim_post_device_notification(struct sim *sim, unsigned slot, unsigned type, uint64_t data);
 
 /** What a device-side fault does. */
 enum sim_fault_kind {

@@ -174,9 +174,11 @@ static uint64_t sim_earliest(struct sim *sim, int *kind, unsigned *arg)
 		SIM_CAND(sim->slot[s].ep[d].due, 6, sim->active[i]);
 	}
 	unsigned n = 0;
-	for (struct sim_device *d = sim->devices; d; d = d->next, n++)
+	for (struct sim_device *d = sim->devices; d; d = d->next, n++) {
 		if (d->hub)
 			SIM_CAND(d->hub->due, 7, n);
+		SIM_CAND(d->wake_due, 8, n);
+	}
 #undef SIM_CAND
 	return t;
 }
@@ -232,6 +234,16 @@ static void sim_run_until(struct sim *sim, uint64_t target)
 			if (d && d->hub) {
 				d->hub->due = SIM_NEVER;
 				sim_hub_work(d);
+			}
+			break;
+		}
+		case 8: {
+			struct sim_device *d = sim->devices;
+			for (unsigned i = 0; i < arg && d; i++)
+				d = d->next;
+			if (d) {
+				d->wake_due = SIM_NEVER;
+				sim_wake_work(d);
 			}
 			break;
 		}

@@ -49,6 +49,7 @@ struct sim_device *sim_dev_new(struct sim *sim, const struct sim_device_model *m
 	dev->speed = speed;
 	dev->config_idx = -1;
 	dev->attached = true;
+	dev->wake_due = SIM_NEVER;
 	if (model->priv_size) {
 		dev->priv = calloc(1, model->priv_size);
 		if (!dev->priv)
@@ -87,6 +88,9 @@ void sim_dev_bus_reset(struct sim_device *dev)
 	dev->toggle_in = dev->toggle_out = 0;
 	dev->remote_wake = false;
 	dev->func_wake = false;
+	dev->func_suspended = false;
+	dev->fwake_pending = false;
+	dev->wake_due = SIM_NEVER;
 	dev->setup_valid = false;
 	dev->set_address_ns = 0;
 	if (dev->hub)
@@ -491,8 +495,19 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 			data[0] = (uint8_t)((self ? 1 : 0) | (dev->remote_wake ? 2 : 0));
 			return SIM_ACK;
 		}
-		if (recip == USB_RECIP_INTERFACE)
-			return dev->config ? SIM_ACK : SIM_STALL;
+		if (recip == USB_RECIP_INTERFACE) {
+			/* USB 3.2 §9.4.5, Figure 9-5: Function Remote Wake
+			 * Capable (bit 0) and Function Remote Wakeup enabled
+			 * (bit 1), kept for the function's first interface;
+			 * zero below SuperSpeed. No such interface: Request
+			 * Error. */
+			if (!dev->config || s->wIndex >= 32 || !sim_alt_exists(dev, (uint8_t)s->wIndex, 0))
+				return SIM_STALL;
+			if (dev->speed == SIM_SPEED_SUPER)
+				data[0] = (uint8_t)((sim_dev_wake_capable(dev) ? 1 : 0) |
+						    (dev->func_wake && s->wIndex == dev->func_iface ? 2 : 0));
+			return SIM_ACK;
+		}
 		if (recip == USB_RECIP_ENDPOINT) {
 			uint8_t ep = (uint8_t)s->wIndex;
 			if (!sim_ep_known(dev, ep))
@@ -539,9 +554,15 @@ static int sim_std_request(struct sim_device *dev, const struct usb_setup_packet
 			 * Function Remote Wake (bit 1) only on a capable function. */
 			if (!set)
 				return SIM_STALL; /* ClearFeature(FUNCTION_SUSPEND) does not exist */
+			if (!dev->config || !sim_alt_exists(dev, (uint8_t)s->wIndex, 0))
+				return SIM_STALL; /* no such interface */
 			if ((s->wIndex & 0x200) && !sim_dev_wake_capable(dev))
 				return SIM_STALL;
 			dev->func_wake = (s->wIndex & 0x200) != 0;
+			dev->func_suspended = (s->wIndex & 0x100) != 0;
+			dev->func_iface = (uint8_t)s->wIndex;
+			if (!dev->func_wake)
+				dev->fwake_pending = false; /* disarmed: no wake left to report */
 			return SIM_ACK;
 		}
 		return SIM_STALL;

@@ -111,6 +111,59 @@ static bool sim_wake_armed(const struct sim_device *dev)
 	return dev->speed == SIM_SPEED_SUPER ? dev->func_wake : dev->remote_wake;
 }
 
+/*
+ * How long `dev` has been suspended: the earliest start among the links
+ * above it that are suspended now (each has been since its own start, so
+ * the device has been since the earliest). SIM_NEVER when none is (links
+ * already resuming do not count).
+ */
+static uint64_t sim_suspended_since(const struct sim_device *dev)
+{
+	const struct sim *sim = dev->sim;
+	uint64_t since = SIM_NEVER;
+
+	for (const struct sim_device *c = dev; c->parent; c = c->parent) {
+		const struct sim_hub_port *p;
+
+		if (!c->parent->hub || c->port < 1 || c->port > 16)
+			continue;
+		p = &c->parent->hub->port[c->port - 1];
+		if (sim_hub_port_suspended(c->parent, p) && !p->resume_due && p->suspend_ns < since)
+			since = p->suspend_ns;
+	}
+	if (dev->root_port >= 1 && dev->root_port <= sim->nports &&
+	    XHCI_PORTSC_PLS(sim->port[dev->root_port - 1].sc) == XHCI_PLS_U3 &&
+	    sim->port[dev->root_port - 1].u3_ns < since)
+		since = sim->port[dev->root_port - 1].u3_ns;
+	return since;
+}
+
+static bool sim_wake_from(struct sim_device *dev);
+
+/*
+ * `dev` (a device, or a hub passing a wake on) is to signal remote wakeup:
+ * held until it has been continuously suspended for 5 ms (USB 2.0
+ * §7.1.7.7; USB 3.2 has no such minimum, and the model keeps the same
+ * hold there, which a device may), then signalled. True when signalled
+ * or held.
+ */
+static bool sim_wake_request(struct sim_device *dev)
+{
+	struct sim *sim = dev->sim;
+	uint64_t since = sim_suspended_since(dev);
+
+	if (since != SIM_NEVER && sim->now < since + 5 * SIM_MS) {
+		if (dev->wake_due == SIM_NEVER) {
+			sim_schedule(sim, &dev->wake_due, since + 5 * SIM_MS);
+			sim_tracef(sim, "%s: remote wakeup held %llu us, until 5 ms of suspend",
+				   dev->model->name,
+				   (unsigned long long)((since + 5 * SIM_MS - sim->now) / SIM_US));
+		}
+		return true;
+	}
+	return sim_wake_from(dev);
+}
+
 /* Wake signalling from `dev` reaches the link above it. */
 static bool sim_wake_from(struct sim_device *dev)
 {
@@ -136,8 +189,51 @@ static bool sim_wake_from(struct sim_device *dev)
 	 * (USB 2.0 §11.4.4). */
 	if ((sim_hub_route_suspended(hub) || sim_port_suspended(sim, hub->root_port)) &&
 	    sim_wake_armed(hub))
-		woke = sim_wake_from(hub) || woke;
+		woke = sim_wake_request(hub) || woke;
 	return woke;
+}
+
+void sim_wake_work(struct sim_device *dev)
+{
+	/* Still armed and still suspended: signal it now. Else the wake
+	 * has no reason left (the host resumed it, or disarmed it). */
+	if (dev->attached && sim_wake_armed(dev) &&
+	    (sim_hub_route_suspended(dev) || sim_port_suspended(dev->sim, dev->root_port))) {
+		sim_tracef(dev->sim, "%s: held remote wakeup signalled", dev->model->name);
+		sim_wake_from(dev);
+	}
+}
+
+void sim_fwake_deliver(struct sim *sim)
+{
+	for (struct sim_device *d = sim->devices; d; d = d->next) {
+		unsigned slot = d->slot;
+		uint32_t dw[4];
+
+		if (!d->fwake_pending || sim_hub_route_suspended(d) ||
+		    sim_port_suspended(sim, d->root_port))
+			continue;
+		d->fwake_pending = false;
+		/* xHCI 1.2 §5.4.4: a notification type whose DNCTRL bit is
+		 * clear is not reported; §6.4.2.7: the event carries the
+		 * type in bits 7:4 and the TP's data (Function Wake: the
+		 * interface, USB 3.2 §8.5.6.1) from bit 8; it goes to the
+		 * slot's Interrupter Target (§6.2.2). */
+		if (!d->attached || !slot || slot > SIM_MAX_SLOTS || !sim->slot[slot].enabled ||
+		    !(sim->dnctrl & (1u << SIM_NOTE_FUNCTION_WAKE))) {
+			sim_tracef(sim, "%s: Function Wake (interface %u) not reported (DNCTRL %#x)",
+				   d->model->name, d->func_iface, sim->dnctrl);
+			continue;
+		}
+		dw[0] = (uint32_t)SIM_NOTE_FUNCTION_WAKE << 4 | (uint32_t)d->func_iface << 8;
+		dw[1] = 0;
+		dw[2] = (uint32_t)XHCI_CC_SUCCESS << 24;
+		dw[3] = XHCI_TRB_TYPE_SET(XHCI_TRB_DEVICE_NOTIFY) | XHCI_TRB_SLOT(slot);
+		d->fwakes++;
+		sim_tracef(sim, "%s: Function Wake, interface %u (slot %u)", d->model->name,
+			   d->func_iface, slot);
+		sim_event_post(sim, sim->slot[slot].sctx[2] >> 22, dw, false);
+	}
 }
 
 bool sim_remote_wake_armed(const struct sim_device *dev)
@@ -148,10 +244,28 @@ bool sim_remote_wake_armed(const struct sim_device *dev)
 bool sim_remote_wake(struct sim_device *dev)
 {
 	if (!dev || !sim_wake_armed(dev))
-		return false;
+		return false; /* not enabled: a device does not signal (USB 2.0 §9.4.5, USB 3.2 §9.2.5.2) */
 	if (!sim_hub_route_suspended(dev) && !sim_port_suspended(dev->sim, dev->root_port))
 		return false; /* its link is up: nothing to wake */
-	return sim_wake_from(dev);
+	/* USB 3.2 §8.5.6.1: once its link is back in U0, the function that
+	 * woke says so with a Function Wake Device Notification. */
+	if (dev->speed == SIM_SPEED_SUPER)
+		dev->fwake_pending = true;
+	return sim_wake_request(dev);
+}
+
+unsigned sim_function_wakes(const struct sim_device *dev)
+{
+	return dev->fwakes;
+}
+
+void sim_post_device_notification(struct sim *sim, unsigned slot, unsigned type, uint64_t data)
+{
+	uint32_t dw[4] = { (uint32_t)(type & 0xf) << 4 | (uint32_t)(data << 8),
+			   (uint32_t)(data >> 24), (uint32_t)XHCI_CC_SUCCESS << 24,
+			   XHCI_TRB_TYPE_SET(XHCI_TRB_DEVICE_NOTIFY) | XHCI_TRB_SLOT(slot & 0xff) };
+
+	sim_event_post(sim, 0, dw, false);
 }
 
 bool sim_hub_port_is_suspended(const struct sim_device *hub, unsigned port)
@@ -192,7 +306,7 @@ void sim_resume_recovery_check(struct sim *sim, const struct sim_device *dev)
 			at = rp->resumed_ns;
 	}
 	if (at && sim->now < at + 10 * SIM_MS)
-		sim_violation_add(sim, "%s: traffic %llu us after its link's resume ended, before the 10 ms resume recovery (USB 2.0 §7.1.7.7 TRSMRCY)",
+		sim_violation_add(sim, "%s: traffic %llu us after its link's resume ended, before the 10 ms resume recovery (TRSMRCY: USB 2.0 §7.1.7.7, USB 3.2 §9.2.6.2)",
 				  dev->model->name, (unsigned long long)((sim->now - at) / SIM_US));
 }
 
@@ -287,13 +401,14 @@ void sim_hub_work(struct sim_device *dev)
 			 * hub drives resume, then 0 with C_PORT_SUSPEND. USB 3.2
 			 * §10.16.2.10: U3 -> U0 done, C_PORT_LINK_STATE. */
 			p->resume_due = 0;
+			p->resumed_ns = sim->now;
 			if (sim_hub3(dev)) {
 				p->status &= (uint16_t)~HP3_LINK(0xf);
 				p->change |= HC3_LINK_STATE;
+				sim_fwake_deliver(sim);
 			} else {
 				p->status &= (uint16_t)~HP_SUSPEND;
 				p->change |= HC_SUSPEND;
-				p->resumed_ns = sim->now;
 			}
 			sim_tracef(sim, "%s port %u: resumed", dev->model->name, i + 1);
 		} else if (p->resume_due && p->resume_due < h->due) {
@@ -634,8 +749,10 @@ static int sim_hub3_link_state(struct sim_device *dev, unsigned port, struct sim
 			sim_violation_add(sim, "%s port %u: PORT_LINK_STATE U3 with the link in state %u%s",
 					  dev->model->name, port, cur,
 					  (p->status & HP_ENABLE) ? "" : " (port disabled)");
-		else
+		else {
 			p->status = (uint16_t)((p->status & ~HP3_LINK(0xf)) | HP3_LINK(3));
+			p->suspend_ns = sim->now;
+		}
 		return SIM_ACK;
 	}
 	if (target == 0) {
@@ -752,8 +869,10 @@ int sim_hub_control(struct sim_device *dev, const struct usb_setup_packet *s, ui
 				sim_violation_add(sim, "%s port %u: SetPortFeature(PORT_SUSPEND) on a port that is %s",
 						  dev->model->name, port,
 						  p->resume_due ? "resuming" : "not enabled");
-			else
+			else if (!(p->status & HP_SUSPEND)) {
 				p->status |= HP_SUSPEND;
+				p->suspend_ns = sim->now;
+			}
 			return SIM_ACK;
 		case F_PORT_LINK_STATE:
 			if (!usb3)

@@ -266,6 +266,7 @@ static void sim_port_pls_write(struct sim *sim, unsigned port, unsigned pls)
 			return;
 		}
 		sim_set_pls(p, XHCI_PLS_U3);
+		p->u3_ns = sim->now;
 		return;
 	case XHCI_PLS_RESUME:
 		if (p->usb3 || cur != XHCI_PLS_U3) {
@@ -444,7 +445,12 @@ void sim_port_work(struct sim *sim, unsigned port)
 	case SIM_PORT_RESUME:
 		if (XHCI_PORTSC_PLS(p->sc) == XHCI_PLS_U3 || XHCI_PORTSC_PLS(p->sc) == XHCI_PLS_RESUME) {
 			sim_set_pls(p, XHCI_PLS_U0);
+			/* USB 3: the link is in U0 now; resume recovery
+			 * (USB 3.2 §9.2.6.2, 10 ms) counts from here. */
+			if (p->usb3)
+				p->resumed_ns = sim->now;
 			sim_port_change(sim, port, XHCI_PORTSC_PLC);
+			sim_fwake_deliver(sim);
 		}
 		break;
 	default:

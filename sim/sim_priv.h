@@ -82,7 +82,8 @@ struct sim_hub_port {
 	bool warm;
 	uint64_t connect_ns;
 	uint64_t resume_due; /* ns: the resume under way ends; 0 when none */
-	uint64_t resumed_ns; /* USB 2: resume signalling ended (TRSMRCY counts from here) */
+	uint64_t resumed_ns; /* resume signalling ended / link back in U0 (TRSMRCY counts from here) */
+	uint64_t suspend_ns; /* the port was suspended (a device's suspend time counts from here) */
 };
 
 /*
@@ -136,6 +137,11 @@ struct sim_device {
 	uint16_t toggle_in, toggle_out;   /* device-side data toggle / seq parity */
 	bool remote_wake;                 /* USB 2: DEVICE_REMOTE_WAKEUP set */
 	bool func_wake;                   /* USB 3: FUNCTION_SUSPEND with Function Remote Wake */
+	bool func_suspended;              /* USB 3: FUNCTION_SUSPEND with Low Power Suspend */
+	uint8_t func_iface;               /* USB 3: the interface FUNCTION_SUSPEND named last */
+	uint64_t wake_due;                /* a remote wakeup held until 5 ms of suspend (SIM_NEVER: none) */
+	bool fwake_pending;               /* USB 3: Function Wake to send once its links are in U0 */
+	unsigned fwakes;                  /* Function Wake notifications it sent */
 	unsigned slot;                    /* slot bound by Address Device, 0 = none */
 
 	uint64_t connect_ns;              /* when the device became visible */
@@ -173,7 +179,8 @@ struct sim_port {
 	int pending;        /* SIM_PORT_* */
 	uint64_t connect_ns;
 	uint64_t resume_ns;  /* USB 2: PLS=Resume written (TDRSMDN counts from here) */
-	uint64_t resumed_ns; /* USB 2: PLS=U0 written after Resume (TRSMRCY counts from here) */
+	uint64_t resumed_ns; /* the link is back from U3 (TRSMRCY counts from here) */
+	uint64_t u3_ns;      /* the link went to U3 (a device's suspend time counts from here) */
 };
 enum { SIM_PORT_NONE, SIM_PORT_RESET, SIM_PORT_WARM, SIM_PORT_TRAIN, SIM_PORT_RESUME };
 
@@ -479,6 +486,12 @@ bool sim_hub_route_suspended(const struct sim_device *dev);
 /* A packet reaches `dev`: flag it when a link above it is still in its
  * resume recovery (USB 2.0 §7.1.7.7 TRSMRCY). */
 void sim_resume_recovery_check(struct sim *sim, const struct sim_device *dev);
+/* A held remote wakeup whose 5 ms are over is signalled (scheduler). */
+void sim_wake_work(struct sim_device *dev);
+/* Device Notification type Function Wake (USB 3.2 §8.5.6, Table 8-18). */
+#define SIM_NOTE_FUNCTION_WAKE 1
+/* A link came back to U0: Function Wakes whose route is up are sent. */
+void sim_fwake_deliver(struct sim *sim);
 /** True when `mps` is a legal max packet size for the type at the speed (USB 2.0 §5.5-§5.8, USB 3.2 §9.6.6). */
 bool sim_mps_legal(enum sim_speed sp, unsigned xtype, unsigned mps);
 void sim_hub_reset(struct sim_device *dev);

@@ -125,6 +125,24 @@ extern const struct sim_device_model sim_dev_composite_msos;
 extern const struct sim_device_model sim_dev_dualcfg;
 /** The frame number the last SYNCH_FRAME was answered with. */
 uint16_t sim_dualcfg_synch_frame(struct sim_device *dev);
+/**
+ * A function that wakes the host (HS, SS; VID:PID 1209:b060, bcdUSB 2.10,
+ * 3.20 at SS): configuration 1 advertises remote wakeup; interface 0
+ * (ff/00/00) has bulk OUT 0x01 looped back to bulk IN 0x81 and interrupt
+ * IN 0x82 (8 bytes), which NAKs until sim_fwake_event queues an event. At
+ * SS its GET_STATUS(interface) says Function Remote Wake Capable and
+ * whether FUNCTION_SUSPEND enabled it (USB 3.2 §9.4.5).
+ */
+extern const struct sim_device_model sim_dev_fwake;
+/**
+ * Something happened on the function: `data` (up to 8 bytes) becomes its
+ * next interrupt IN report, and, while suspended, it asks for a remote
+ * wakeup (sim_remote_wake: only when enabled, after 5 ms of suspend; at SS
+ * the Function Wake notification follows the link's return to U0).
+ * Returns what sim_remote_wake returned.
+ */
+bool sim_fwake_event(struct sim_device *dev, const uint8_t *data, uint8_t len);
+
 /** Queue a key press + release on the composite's keyboard. */
 void sim_composite_key(struct sim_device *dev, uint8_t usage);
 /** The CDC control line state (DTR bit 0, RTS bit 1) last set. */

@@ -17,5 +17,6 @@ const struct sim_device_model *const sim_device_models[] = {
 	&sim_dev_hub2_mtt,
 	&sim_dev_hub3,
 	&sim_dev_qemu_kbd,
+	&sim_dev_fwake,
 	NULL,
 };

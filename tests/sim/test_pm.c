@@ -9,6 +9,8 @@
  */
 #include "harness.h"
 
+#include "bareusb/desc.h"
+
 static unsigned port_link(struct stack *st, unsigned port)
 {
 	struct bu_usb_port_status ps;
@@ -474,6 +476,367 @@ START_TEST(test_usb3_remote_wake)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* USB 3 Function Wake, and the minimum suspend before a wake               */
+
+/* GET_STATUS(interface `intf`) (USB 3.2 §9.4.5): the status word, or a negative error. */
+static int iface_status(struct stack *st, struct bu_usb_device *dev, unsigned intf)
+{
+	struct aio a;
+	uint8_t w[2] = { 0xff, 0xff };
+
+	memset(&a, 0, sizeof(a));
+	a.x.ep = &dev->ep0;
+	bu_usb_setup_pack(a.x.setup, USB_DIR_IN | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
+			  USB_REQ_GET_STATUS, 0, (uint16_t)intf, 2);
+	a.x.buf = w;
+	a.x.len = 2;
+	a.x.complete = aio_complete;
+	a.x.ctx = &a;
+	ck_assert_int_eq(bu_usb_xfer_submit(&a.x), 0);
+	ck_assert(wait_flag(st, &a.done, 200));
+	return a.x.status ? a.x.status : w[0] | w[1] << 8;
+}
+
+/* The function-wake device, SuperSpeed, on a USB 3 root port or behind a USB 3 hub. */
+static struct bu_usb_device *fwake_up(struct stack *st, bool behind_hub, struct sim_device **sd,
+				      struct sim_device **hub)
+{
+	unsigned port;
+	struct bu_usb_device *dev;
+
+	stack_up(st, NULL, 0);
+	st->bus->events.power_changed = on_power;
+	pm_nev = 0;
+	port = sim_usb3_port(st->sim, 1);
+	*hub = NULL;
+	if (behind_hub) {
+		*hub = sim_attach(st->sim, port, &sim_dev_hub3, SIM_SPEED_SUPER);
+		*sd = sim_attach_hub(*hub, 1, &sim_dev_fwake, SIM_SPEED_SUPER);
+	} else {
+		*sd = sim_attach(st->sim, port, &sim_dev_fwake, SIM_SPEED_SUPER);
+	}
+	ck_assert(settle(st, 5000));
+	dev = find_pid(st, 0x1209, 0xb060);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(dev->state, BU_DEV_CONFIGURED);
+	return dev;
+}
+
+/* Suspend `dev` (and its hub, when it has one) and check where the links are. */
+static void fwake_suspend(struct stack *st, struct bu_usb_device *dev, struct sim_device *hub)
+{
+	ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+	run_ms(st, 10);
+	ck_assert(bu_usb_device_suspended(dev));
+	if (hub) {
+		ck_assert(sim_hub_port_is_suspended(hub, 1));
+		ck_assert_int_eq(bu_usb_device_suspend(dev->parent, true), 0);
+		run_ms(st, 10);
+		ck_assert(bu_usb_device_suspended(dev->parent));
+	}
+	ck_assert_uint_eq(port_link(st, sim_usb3_port(st->sim, 1)), BU_LINK_U3);
+	ck_assert_int_eq(last_ev(dev), 1);
+}
+
+/*
+ * USB 3 Function Wake end to end: the core arms the function with
+ * FUNCTION_SUSPEND (LP, RW), an interrupt read stays pending through the
+ * suspend, an event on the device wakes it (the root port goes U3 ->
+ * Resume, or the hub reports C_PORT_LINK_STATE and passes the wake up),
+ * the controller reports its Function Wake for interface 0 (DNCTRL.N1 set
+ * by the driver), the core resumes it, tells power_changed by_device with
+ * that interface, the read completes with the event's bytes, and
+ * FUNCTION_SUSPEND with options 0 disarms it.
+ */
+static void fwake_end_to_end(bool behind_hub)
+{
+	struct stack st;
+	struct sim_device *sd, *hub;
+	struct bu_usb_device *dev;
+	struct bu_usb_endpoint *in;
+	struct aio r;
+	const uint8_t ev[4] = { 0xf0, 0x0d, 0xca, 0xfe };
+	uint8_t buf[8];
+	uint64_t t0, took;
+
+	dev = fwake_up(&st, behind_hub, &sd, &hub);
+	in = bu_usb_find_endpoint(dev, 0x82);
+	ck_assert_ptr_nonnull(in);
+	/* Capable, not enabled (USB 3.2 §9.4.5). */
+	ck_assert_int_eq(iface_status(&st, dev, 0), 0x1);
+	ck_assert_int_eq(bu_usb_device_wake_interface(dev), BU_ENOENT);
+
+	ck_assert_int_eq(aio_submit(&r, in, buf, sizeof(buf), 0, NULL), 0);
+	run_ms(&st, 5);
+	fwake_suspend(&st, dev, hub);
+	ck_assert(sim_remote_wake_armed(sd));
+	run_ms(&st, 50);
+	ck_assert(!r.done);
+
+	t0 = sim_now_us(st.sim);
+	ck_assert(sim_fwake_event(sd, ev, sizeof(ev)));
+	ck_assert_msg(wait_flag(&st, &r.done, 1000), "the read pending across the suspend never completed");
+	took = sim_now_us(st.sim) - t0;
+	fprintf(stderr, "pm: USB 3 function %s: event to data %llu us (TRSMRCY %u)\n",
+		behind_hub ? "behind a USB 3 hub" : "on a root port", (unsigned long long)took,
+		behind_hub ? 20000 : 10000);
+	ck_assert_int_eq(r.x.status, 0);
+	ck_assert_uint_eq(r.x.actual, sizeof(ev));
+	ck_assert_mem_eq(buf, ev, sizeof(ev));
+	ck_assert_uint_ge(took, behind_hub ? 20000 : 10000);
+	ck_assert_uint_lt(took, 50000); /* the Function Wake came: no waiting for it */
+	ck_assert_uint_eq(sim_function_wakes(sd), 1);
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert_int_eq(last_ev(dev), 3);
+	ck_assert_int_eq(bu_usb_device_wake_interface(dev), 0);
+	if (hub) {
+		ck_assert(!sim_hub_port_is_suspended(hub, 1));
+		ck_assert_int_eq(last_ev(dev->parent), 3);
+	}
+
+	/* Disarmed after the resume: FUNCTION_SUSPEND with options 0. */
+	run_ms(&st, 10);
+	ck_assert(!sim_remote_wake_armed(sd));
+	ck_assert_int_eq(iface_status(&st, dev, 0), 0x1);
+
+	/* A host resume next time: no wake interface. */
+	fwake_suspend(&st, dev, hub);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, false), 0);
+	run_ms(&st, 80);
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert_int_eq(last_ev(dev), 2);
+	ck_assert_int_eq(bu_usb_device_wake_interface(dev), BU_ENOENT);
+	ck_assert_uint_eq(sim_function_wakes(sd), 1);
+	stack_down(&st);
+}
+
+START_TEST(test_fwake_root)
+{
+	fwake_end_to_end(false);
+}
+END_TEST
+
+START_TEST(test_fwake_hub)
+{
+	fwake_end_to_end(true);
+}
+END_TEST
+
+/* The driver's copy of the controller's DNCTRL (xHCI §5.4.4), written behind its back. */
+static void sim_dnctrl_set(struct stack *st, uint32_t v)
+{
+	const struct bu_platform *plat = sim_platform(st->sim);
+	uintptr_t base = sim_regs_base(st->sim);
+	uint32_t caplen = plat->read32(plat->ctx, base) & 0xff;
+
+	plat->write32(plat->ctx, base + caplen + XHCI_OP_DNCTRL, v);
+}
+
+/*
+ * A USB 3 device that left U3 by itself with no Function Wake following
+ * (here the controller does not report it: DNCTRL.N1 cleared): the core
+ * waits for it a bounded time (50 ms), then takes the wake as its first
+ * interface's; the data still arrives.
+ */
+START_TEST(test_fwake_missing)
+{
+	struct stack st;
+	struct sim_device *sd, *hub;
+	struct bu_usb_device *dev;
+	struct aio r;
+	const uint8_t ev[2] = { 0x12, 0x34 };
+	uint8_t buf[8];
+	uint64_t t0, took;
+
+	dev = fwake_up(&st, false, &sd, &hub);
+	ck_assert_int_eq(aio_submit(&r, bu_usb_find_endpoint(dev, 0x82), buf, sizeof(buf), 0, NULL), 0);
+	fwake_suspend(&st, dev, NULL);
+	sim_dnctrl_set(&st, 0);
+	run_ms(&st, 10);
+	t0 = sim_now_us(st.sim);
+	ck_assert(sim_fwake_event(sd, ev, sizeof(ev)));
+	ck_assert(wait_flag(&st, &r.done, 1000));
+	took = sim_now_us(st.sim) - t0;
+	fprintf(stderr, "pm: USB 3 function, no Function Wake: event to data %llu us (bound 50000)\n",
+		(unsigned long long)took);
+	ck_assert_int_eq(r.x.status, 0);
+	ck_assert_mem_eq(buf, ev, sizeof(ev));
+	ck_assert_uint_ge(took, 50000);
+	ck_assert_uint_eq(sim_function_wakes(sd), 0);
+	ck_assert_int_eq(last_ev(dev), 3);
+	ck_assert_int_eq(bu_usb_device_wake_interface(dev), 0);
+	stack_down(&st);
+}
+END_TEST
+
+/*
+ * A function whose FUNCTION_SUSPEND(RW) failed is not armed: it does not
+ * wake (a real device may not, USB 3.2 §9.2.5.2), and a Function Wake the
+ * controller reports for it anyway is ignored; the host's own resume
+ * still works.
+ */
+START_TEST(test_fwake_not_armed)
+{
+	struct stack st;
+	struct sim_device *sd, *hub;
+	struct bu_usb_device *dev;
+	struct aio r;
+	const uint8_t ev[1] = { 0x77 };
+	uint8_t buf[8];
+
+	dev = fwake_up(&st, false, &sd, &hub);
+	ck_assert_int_eq(aio_submit(&r, bu_usb_find_endpoint(dev, 0x82), buf, sizeof(buf), 0, NULL), 0);
+	/* SET_FEATURE(FUNCTION_SUSPEND) to the interface STALLs once. */
+	sim_fault_request(sd, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
+			  USB_REQ_SET_FEATURE, 0, SIM_FAULT_STALL, 1);
+	fwake_suspend(&st, dev, NULL);
+	sim_fault_clear(sd);
+	ck_assert(!sim_remote_wake_armed(sd));
+	ck_assert(!sim_fwake_event(sd, ev, sizeof(ev)));
+	sim_post_device_notification(st.sim, dev->slot, 1, 0);
+	run_ms(&st, 100);
+	ck_assert(bu_usb_device_suspended(dev));
+	ck_assert(!r.done);
+	ck_assert_uint_eq(port_link(&st, sim_usb3_port(st.sim, 1)), BU_LINK_U3);
+	ck_assert_uint_eq(sim_function_wakes(sd), 0);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, false), 0);
+	ck_assert(wait_flag(&st, &r.done, 200)); /* the event queued meanwhile */
+	ck_assert_int_eq(r.x.status, 0);
+	ck_assert_uint_eq(buf[0], 0x77);
+	ck_assert_int_eq(last_ev(dev), 2);
+	stack_down(&st);
+}
+END_TEST
+
+/*
+ * Device Notification Events the driver must not trust: slot 0, a slot
+ * not enabled, an unknown notification type, and a Function Wake naming
+ * an interface the configuration lacks, all while the device is
+ * suspended and armed. Each is logged and dropped: the device stays
+ * suspended, and the bus goes on working (a transfer resumes it, as the
+ * host's resume).
+ */
+START_TEST(test_fwake_bad_notifications)
+{
+	struct stack st;
+	struct sim_device *sd, *hub;
+	struct bu_usb_device *dev;
+	struct bu_usb_endpoint *out, *in;
+	uint8_t data[3] = { 1, 2, 3 }, back[16];
+	size_t got = 0;
+
+	dev = fwake_up(&st, false, &sd, &hub);
+	out = bu_usb_find_endpoint(dev, 0x01);
+	in = bu_usb_find_endpoint(dev, 0x81);
+	fwake_suspend(&st, dev, NULL);
+	ck_assert(sim_remote_wake_armed(sd));
+	sim_post_device_notification(st.sim, 0, 1, 0);          /* slot 0 */
+	sim_post_device_notification(st.sim, 40, 1, 0);         /* slot not enabled */
+	sim_post_device_notification(st.sim, 255, 1, 0);        /* beyond MaxSlots */
+	sim_post_device_notification(st.sim, dev->slot, 5, 0);  /* unknown type */
+	sim_post_device_notification(st.sim, dev->slot, 0, 0);  /* reserved type 0 */
+	sim_post_device_notification(st.sim, dev->slot, 1, 7);  /* no interface 7 */
+	run_ms(&st, 100);
+	ck_assert(bu_usb_device_suspended(dev));
+	ck_assert_uint_eq(port_link(&st, sim_usb3_port(st.sim, 1)), BU_LINK_U3);
+	ck_assert_int_eq(last_ev(dev), 1);
+	ck_assert_int_eq(xfer_sync(&st, out, data, sizeof(data), NULL, 200), 0);
+	ck_assert_int_eq(xfer_sync(&st, in, back, sizeof(back), &got, 200), 0);
+	ck_assert_uint_eq(got, sizeof(data));
+	ck_assert_int_eq(last_ev(dev), 2);
+	ck_assert_int_eq(bu_usb_device_wake_interface(dev), BU_ENOENT);
+	stack_down(&st);
+}
+END_TEST
+
+/*
+ * The 5 ms of suspend before a remote wakeup (USB 2.0 §7.1.7.7): a wake
+ * asked for 1 ms after the link went to U3 is held by the device (the
+ * keyboard at high speed, the function at SuperSpeed) until the 5 ms are
+ * over; behind a hub suspended 1 ms ago, the hub holds its upstream
+ * signalling the same way. `speed` picks the device, `behind_hub` the
+ * topology.
+ */
+static void wake_hold(bool usb3, bool behind_hub)
+{
+	struct stack st;
+	struct sim_device *hub = NULL, *sd;
+	struct bu_usb_device *dev, *top;
+	unsigned port;
+	uint64_t t_u3, t_wake;
+	const uint8_t ev[1] = { 0x42 };
+
+	stack_up(&st, NULL, 0);
+	port = usb3 ? sim_usb3_port(st.sim, 1) : sim_usb2_port(st.sim, 1);
+	if (behind_hub) {
+		hub = sim_attach(st.sim, port, usb3 ? &sim_dev_hub3 : &sim_dev_hub2,
+				 usb3 ? SIM_SPEED_SUPER : SIM_SPEED_HIGH);
+		sd = sim_attach_hub(hub, 1, usb3 ? &sim_dev_fwake : &sim_dev_hid_kbd,
+				    usb3 ? SIM_SPEED_SUPER : SIM_SPEED_FULL);
+	} else {
+		sd = sim_attach(st.sim, port, usb3 ? &sim_dev_fwake : &sim_dev_hid_kbd,
+				usb3 ? SIM_SPEED_SUPER : SIM_SPEED_FULL);
+	}
+	ck_assert(settle(&st, 5000));
+	dev = find_pid(&st, 0x1209, usb3 ? 0xb060 : 0xb001);
+	ck_assert_ptr_nonnull(dev);
+	top = behind_hub ? dev->parent : dev;
+	if (behind_hub) {
+		ck_assert_int_eq(bu_usb_device_suspend(dev, true), 0);
+		run_ms(&st, 20);
+		ck_assert(bu_usb_device_suspended(dev));
+	}
+	ck_assert_int_eq(bu_usb_device_suspend(top, true), 0);
+	for (int i = 0; i < 400 && port_link(&st, port) != BU_LINK_U3; i++)
+		run_us(&st, 50, 50);
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
+	t_u3 = sim_now_us(st.sim);
+	run_us(&st, 1000, 50);
+	if (usb3)
+		ck_assert(sim_fwake_event(sd, ev, sizeof(ev)));
+	else
+		sim_kbd_type(sd, 0x04);
+	for (int i = 0; i < 400 && port_link(&st, port) == BU_LINK_U3; i++)
+		run_us(&st, 50, 50);
+	ck_assert_uint_ne(port_link(&st, port), BU_LINK_U3);
+	t_wake = sim_now_us(st.sim);
+	fprintf(stderr, "pm: %s %s: wake asked 1 ms after U3, signalled %llu us after U3 (minimum 5000)\n",
+		usb3 ? "USB 3 function" : "keyboard", behind_hub ? "behind a hub" : "on a root port",
+		(unsigned long long)(t_wake - t_u3));
+	/* Both times are seen in 50 us steps. */
+	ck_assert_uint_ge(t_wake - t_u3, 5000 - 50);
+	ck_assert_uint_lt(t_wake - t_u3, 7000);
+	run_ms(&st, 100);
+	ck_assert(!bu_usb_device_suspended(dev));
+	ck_assert(!bu_usb_device_suspended(top));
+	stack_down(&st);
+}
+
+START_TEST(test_wake_hold_usb2_root)
+{
+	wake_hold(false, false);
+}
+END_TEST
+
+START_TEST(test_wake_hold_usb2_hub)
+{
+	wake_hold(false, true);
+}
+END_TEST
+
+START_TEST(test_wake_hold_usb3_root)
+{
+	wake_hold(true, false);
+}
+END_TEST
+
+START_TEST(test_wake_hold_usb3_hub)
+{
+	wake_hold(true, true);
+}
+END_TEST
+
 static Suite *pm_suite(void)
 {
 	Suite *s = suite_create("pm");
@@ -492,6 +855,19 @@ static Suite *pm_suite(void)
 	tcase_add_test(t, test_kbd_remote_wake_root);
 	tcase_add_test(t, test_kbd_remote_wake_hub);
 	tcase_add_test(t, test_usb3_remote_wake);
+	suite_add_tcase(s, t);
+	t = tcase_create("fwake");
+	tcase_add_test(t, test_fwake_root);
+	tcase_add_test(t, test_fwake_hub);
+	tcase_add_test(t, test_fwake_missing);
+	tcase_add_test(t, test_fwake_not_armed);
+	tcase_add_test(t, test_fwake_bad_notifications);
+	suite_add_tcase(s, t);
+	t = tcase_create("hold");
+	tcase_add_test(t, test_wake_hold_usb2_root);
+	tcase_add_test(t, test_wake_hold_usb2_hub);
+	tcase_add_test(t, test_wake_hold_usb3_root);
+	tcase_add_test(t, test_wake_hold_usb3_hub);
 	suite_add_tcase(s, t);
 	return s;
 }
