@@ -755,7 +755,7 @@ END_TEST
  * asked for 1 ms after the link went to U3 is held by the device (the
  * keyboard at high speed, the function at SuperSpeed) until the 5 ms are
  * over; behind a hub suspended 1 ms ago, the hub holds its upstream
- * signalling the same way. `speed` picks the device, `behind_hub` the
+ * signalling the same way. `usb3` picks the device, `behind_hub` the
  * topology.
  */
 static void wake_hold(bool usb3, bool behind_hub)
@@ -787,11 +787,15 @@ static void wake_hold(bool usb3, bool behind_hub)
 		run_ms(&st, 20);
 		ck_assert(bu_usb_device_suspended(dev));
 	}
+	/* t_u3: the start of the 50 us step in which the link went to U3,
+	 * no later than the model's own time for it. */
 	ck_assert_int_eq(bu_usb_device_suspend(top, true), 0);
-	for (int i = 0; i < 400 && port_link(&st, port) != BU_LINK_U3; i++)
-		run_us(&st, 50, 50);
-	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
 	t_u3 = sim_now_us(st.sim);
+	for (int i = 0; i < 400 && port_link(&st, port) != BU_LINK_U3; i++) {
+		t_u3 = sim_now_us(st.sim);
+		run_us(&st, 50, 50);
+	}
+	ck_assert_uint_eq(port_link(&st, port), BU_LINK_U3);
 	run_us(&st, 1000, 50);
 	if (usb3)
 		ck_assert(sim_fwake_event(sd, ev, sizeof(ev)));
@@ -804,8 +808,7 @@ static void wake_hold(bool usb3, bool behind_hub)
 	fprintf(stderr, "pm: %s %s: wake asked 1 ms after U3, signalled %llu us after U3 (minimum 5000)\n",
 		usb3 ? "USB 3 function" : "keyboard", behind_hub ? "behind a hub" : "on a root port",
 		(unsigned long long)(t_wake - t_u3));
-	/* Both times are seen in 50 us steps. */
-	ck_assert_uint_ge(t_wake - t_u3, 5000 - 50);
+	ck_assert_uint_ge(t_wake - t_u3, 5000);
 	ck_assert_uint_lt(t_wake - t_u3, 7000);
 	run_ms(&st, 100);
 	ck_assert(!bu_usb_device_suspended(dev));
