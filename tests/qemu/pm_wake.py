@@ -102,9 +102,11 @@ def run(guest):
             for ln in guest.lines]
     idle = [(m.group(1), int(m.group(2)), int(m.group(3))) for m in idle if m]
     check(len(idle) >= 5, 'only %d suspend idle lines' % len(idle))
+    # The slack allows for a loaded host delaying QEMU's timer (88 ms seen);
+    # without the deadline the halt lasts up to its 1 s cap.
     for path, us, limit in idle:
-        check(limit <= us <= limit + 50000,
-              '%s suspended after %d us of idle time (autosuspend %d us, at most 50 ms late)' %
+        check(limit <= us <= limit + 250000,
+              '%s suspended after %d us of idle time (autosuspend %d us, at most 250 ms late)' %
               (path, us, limit))
     print('# pm-wake: %d suspends, idle %d..%d us at the suspend (guest clock; autosuspend %d us)'
           % (len(idle), min(u for _, u, _ in idle), max(u for _, u, _ in idle), idle[0][2]),
