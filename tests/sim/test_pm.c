@@ -563,8 +563,9 @@ static void fwake_end_to_end(bool behind_hub)
 	dev = fwake_up(&st, behind_hub, &sd, &hub);
 	in = bu_usb_find_endpoint(dev, 0x82);
 	ck_assert_ptr_nonnull(in);
-	/* Capable, not enabled (USB 3.2 §9.4.5). */
+	/* Capable, not enabled (USB 3.2 §9.4.5); no interface 5: Request Error. */
 	ck_assert_int_eq(iface_status(&st, dev, 0), 0x1);
+	ck_assert_int_eq(iface_status(&st, dev, 5), BU_ESTALL);
 	ck_assert_int_eq(bu_usb_device_wake_interface(dev), BU_ENOENT);
 
 	ck_assert_int_eq(aio_submit(&r, in, buf, sizeof(buf), 0, NULL), 0);
