@@ -47,10 +47,10 @@ static const uint8_t bos[] = {
 
 /** The function's state (model priv). */
 struct fwake {
-	struct sim_loop loop;
-	uint8_t ev[FW_EVENTS][8]; /* events waiting on interrupt IN 0x82 */
-	uint8_t ev_len[FW_EVENTS];
-	unsigned head, tail;
+	struct sim_loop loop;         /* bulk OUT 0x01 -> bulk IN 0x81 */
+	uint8_t ev[FW_EVENTS][8];     /* events waiting on interrupt IN 0x82 */
+	uint8_t ev_len[FW_EVENTS];    /* their lengths */
+	unsigned head, tail;          /* free-running: next to send, next free */
 };
 
 static struct fwake *fw(struct sim_device *dev)
