@@ -21,6 +21,7 @@ BAREUSB_CORE_SRCS := \
 	core/lookup.c \
 	core/hub.c \
 	core/pm.c \
+	core/sleep.c \
 	core/port.c \
 	core/request.c \
 	core/errors.c \
@@ -39,6 +40,7 @@ BAREUSB_HCD_SRCS := \
 	hcd/xhci_cmd.c \
 	hcd/xhci_dev.c \
 	hcd/xhci_port.c \
+	hcd/xhci_pm.c \
 	hcd/xhci_quirks.c \
 	hcd/xhci_xfer.c \
 	hcd/xhci_dump.c \

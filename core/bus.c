@@ -223,6 +223,8 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 		rc = BU_ENODEV;
 	else if (bu_core_pm_hold(xfer))
 		rc = 0; /* goes out once the device has resumed */
+	else if (bu_core_sleep_asleep(bus))
+		rc = BU_ESHUTDOWN; /* the controller is halted for system sleep */
 	else
 		rc = xfer_queue(bus, xfer);
 	if (!rc)
@@ -450,6 +452,7 @@ void bu_core_notify_added(struct bu_usb_device *dev)
 
 void bu_core_notify_removed(struct bu_usb_device *dev)
 {
+	bu_core_sleep_removed(dev);
 	notify(dev, false);
 }
 
@@ -800,6 +803,18 @@ void bu_usb_bus_port_changed(struct bu_usb_bus *bus, unsigned port)
 	bus->core->changed[port / 8] |= (uint8_t)(1u << (port % 8));
 }
 
+void bu_core_root_rescan(struct bu_usb_bus *bus, bool fresh)
+{
+	struct bu_port_hub hub;
+
+	root_hub(bus, &hub);
+	for (unsigned p = 1; p <= bus->num_ports; p++) {
+		if (fresh)
+			bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
+		port_check(bus, p, false);
+	}
+}
+
 int bu_usb_bus_start(struct bu_usb_bus *bus)
 {
 	bus->core = bu_core_alloc(bus, sizeof(*bus->core));
@@ -844,6 +859,12 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	int rc;
 
 	bus_lock(bus);
+	if (bu_core_sleep_asleep(bus)) {
+		/* Halted for system sleep: only a wake is looked for. */
+		bu_core_sleep_poll(bus);
+		bus_unlock(bus);
+		return 0;
+	}
 	bus->core->callback_depth++;
 	rc = bus->ops->poll(bus);
 	if (rc == BU_ESHUTDOWN) {
@@ -898,8 +919,8 @@ uint64_t bu_usb_bus_next_timeout(struct bu_usb_bus *bus)
 	if (!bus || !bus->core)
 		return BU_USB_NO_TIMEOUT;
 	bus_lock(bus);
-	if (bus->failed)
-		goto out; /* nothing will happen any more */
+	if (bus->failed || bu_core_sleep_asleep(bus))
+		goto out; /* nothing will happen any more, or not before the resume */
 	now = bu_core_now(bus);
 	for (unsigned p = 1; p <= bus->num_ports; p++)
 		earliest(&next, bus->core->root_ports[p].wake_us);

@@ -40,6 +40,12 @@ struct bu_core_bus {
 	/* Depth of bu_usb_bus_poll / bu_usb_bus_destroy calls running: while
 	 * non-zero under the bus lock, the caller is one of their callbacks. */
 	unsigned callback_depth;
+	/* System sleep (sleep.c). */
+	uint8_t sleep_state;         /* enum in sleep.c: awake, suspending, asleep, resuming */
+	bool sleep_lost;             /* resume: the controller's state was lost */
+	bool sleep_ever;             /* the bus slept at least once */
+	unsigned sleep_wake;         /* BU_SLEEP_WAKE_* given to the suspend */
+	struct bu_usb_sleep_report sleep_report;
 };
 
 /** One notification walking the listeners (on its caller's stack). */
@@ -83,6 +89,9 @@ struct bu_core_device {
 	uint16_t pm_wake_if1; /* 1 + the interface whose wake resumed it last, 0 none */
 	struct bu_usb_xfer pm_xfer; /* arms and disarms remote wakeup (no data stage) */
 	struct bu_usb_xfer *held, *held_tail; /* submitted while suspended */
+	/* System sleep (sleep.c). */
+	bool sys_wake;       /* may wake the system (bu_usb_device_set_system_wake) */
+	bool sleep_member;   /* on the bus when it went to sleep, verdict not told yet */
 	void *waiter;        /* a synchronous caller to tell (request.c) */
 	/* TT buffer clears (tt.c), endpoints by index num * 2 + IN (EP0: 0). */
 	uint32_t tt_pending; /* CLEAR_TT_BUFFER to send or on its way */
@@ -301,6 +310,34 @@ void bu_core_hub_port_check(struct bu_usb_device *child);
 bool bu_core_hub_busy(struct bu_usb_device *hub);
 /** Suspend/resume timers. */
 void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now);
+
+/**
+ * pm.c: the device is suspended with nothing under way (its link in U3,
+ * no resume asked for); *armed (when not NULL) whether its remote wakeup
+ * is enabled for this suspend.
+ */
+bool bu_core_pm_settled(const struct bu_usb_device *dev, bool *armed);
+
+/* sleep.c: system sleep */
+/**
+ * pm.c: whether a suspend may arm the device's remote wakeup: always
+ * outside a bus suspend; during one only with its (or, for a hub, a
+ * device below it) system-wake flag.
+ */
+bool bu_core_sleep_may_arm(const struct bu_usb_device *dev);
+/** pm.c: while the bus suspends or sleeps, a held transfer does not resume its device. */
+bool bu_core_sleep_holding(const struct bu_usb_bus *bus);
+/** bus.c: the bus is asleep (the controller halted): no transfer may go to it. */
+bool bu_core_sleep_asleep(const struct bu_usb_bus *bus);
+/** bus.c: a device told as added is being removed: tell its resume verdict first. */
+void bu_core_sleep_removed(struct bu_usb_device *dev);
+/** bus.c, poll while asleep: look for a wake; never touches the controller's rings. */
+void bu_core_sleep_poll(struct bu_usb_bus *bus);
+/**
+ * bus.c: read every root port again after a resume (`fresh`: after a
+ * re-initialised controller, every port machine starts from empty).
+ */
+void bu_core_root_rescan(struct bu_usb_bus *bus, bool fresh);
 
 /* Ports (port.c) */
 

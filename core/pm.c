@@ -59,7 +59,7 @@ static int pm_stop_eps(struct bu_usb_device *dev);
 static bool pm_wake_capable(const struct bu_usb_device *dev)
 {
 	return dev->active_config >= 0 && dev->num_ifaces &&
-	       (dev->configs[dev->active_config].attributes & 0x20);
+	       (dev->configs[dev->active_config].attributes & 0x20) && bu_core_sleep_may_arm(dev);
 }
 
 /** Tell the embedder of a suspend or a finished resume. */
@@ -477,7 +477,8 @@ bool bu_core_pm_hold(struct bu_usb_xfer *xfer)
 	else
 		bu_core_dev(dev)->held = xfer;
 	bu_core_dev(dev)->held_tail = xfer;
-	pm_resume(dev);
+	if (!bu_core_sleep_holding(dev->bus))
+		pm_resume(dev); /* during a bus suspend, bu_usb_bus_resume does */
 	return true;
 }
 
@@ -645,4 +646,11 @@ void bu_core_pm_poll(struct bu_usb_bus *bus, uint64_t now)
 			pm_recovered(d, now);
 		}
 	}
+}
+
+bool bu_core_pm_settled(const struct bu_usb_device *dev, bool *armed)
+{
+	if (armed)
+		*armed = bu_core_dev(dev)->pm_armed;
+	return bu_core_dev(dev)->pm_state == PM_SUSPENDED && !bu_core_dev(dev)->pm_wake;
 }

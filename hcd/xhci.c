@@ -947,6 +947,11 @@ static const struct bu_usb_hc_ops xhci_ops = {
 	.ep_pause = bu_xhci_ep_pause,
 	.ep_unpause = bu_xhci_ep_unpause,
 	.ep_queued = bu_xhci_ep_queued,
+	/* system sleep (xhci_pm.c) */
+	.bus_suspend = bu_xhci_bus_suspend,
+	.bus_resume = bu_xhci_bus_resume,
+	.bus_reinit = bu_xhci_bus_reinit,
+	.bus_wake_check = bu_xhci_bus_wake_check,
 };
 
 /** Apply defaults to zero option fields and bound the rest. */
@@ -1158,6 +1163,65 @@ err_dcbaa:
 err_take_over:
 err_caps:
 	plat->free(plat->ctx, x, sizeof(*x));
+	return rc;
+}
+
+/* ======================================================================== */
+/* Services for system sleep (xhci_pm.c)                                    */
+/* ======================================================================== */
+
+int bu_xhci_hc_wait(struct xhci *x, unsigned off, uint32_t mask, uint32_t value,
+		    uint64_t timeout_us)
+{
+	return wait_bits(x, x->op + off, mask, value, timeout_us);
+}
+
+void bu_xhci_hc_wr64(struct xhci *x, uintptr_t addr, uint64_t v)
+{
+	wr64(x, addr, v);
+}
+
+int bu_xhci_hc_halt(struct xhci *x)
+{
+	return xhci_halt(x);
+}
+
+void bu_xhci_cmd_ring_restart(struct xhci *x)
+{
+	bool chain = x->cmd_ring.link_chain;
+
+	bu_xhci_ring_init(&x->cmd_ring, x->cmd_ring.trbs, x->cmd_ring.bus, x->cmd_ring.count);
+	x->cmd_ring.link_chain = chain;
+	xhci_sync_dev(x, x->cmd_ring.trbs, x->cmd_ring.bus, ring_bytes(x, x->cmd_ring.count),
+		      BU_DMA_TO_DEVICE);
+}
+
+int bu_xhci_hc_reinit(struct xhci *x)
+{
+	int rc;
+
+	rc = wait_bits_for(x, "the controller to be ready (CNR)", x->op + XHCI_OP_USBSTS,
+			   XHCI_USBSTS_CNR, 0, x->opts.reset_timeout_ms * 1000ull);
+	if (!rc)
+		rc = xhci_reset(x);
+	if (rc)
+		return rc;
+	/* Nothing of the old set-up survives HCRST but our memory: the
+	 * DCBAA keeps only the scratchpad array, both rings start over. */
+	bu_xhci_dev_free_all(x);
+	bu_memset(&x->dcbaa[1], 0, x->max_slots * 8u);
+	xhci_sync_dev(x, x->dcbaa, x->dcbaa_bus, (x->max_slots + 1) * 8u, BU_DMA_TO_DEVICE);
+	bu_xhci_cmd_fail_all(x);
+	bu_xhci_cmd_ring_restart(x);
+	x->evt.deq = 0;
+	for (unsigned i = 0; i < x->evt.nsegs; i++) {
+		bu_memset(x->evt.seg[i], 0, x->evt.seg_trbs * sizeof(struct xhci_trb));
+		xhci_sync_dev(x, x->evt.seg[i], x->evt.seg_bus[i],
+			      x->evt.seg_trbs * sizeof(struct xhci_trb), BU_DMA_TO_DEVICE);
+	}
+	rc = xhci_start(x);
+	if (!rc)
+		bu_xhci_ports_power_on(x);
 	return rc;
 }
 

@@ -642,7 +642,7 @@ int bu_xhci_dev_disable(struct bu_usb_device *u, bu_usb_done_fn done, void *ctx)
 		return BU_EINVAL;
 	d->disabling = true;
 	dev_forget(d, u);
-	if (x->failed) {
+	if (x->failed || x->pm.lost) {
 		dev_fail_xfers(x, d, BU_ENODEV);
 		dev_free(x, d);
 		return BU_ESHUTDOWN;

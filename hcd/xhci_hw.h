@@ -58,11 +58,17 @@
 #define XHCI_ERSTSZ_RSVDP 0xffff0000u /* 31:16 */
 #define XHCI_USBCMD_INTE (1u << 2)
 #define XHCI_USBCMD_HSEE (1u << 3)
+/* Save/Restore State (§4.23.2, §5.4.1): CSS, CRS read as 0; EWE enables MFINDEX wrap events. */
+#define XHCI_USBCMD_CSS (1u << 8)
+#define XHCI_USBCMD_CRS (1u << 9)
+#define XHCI_USBCMD_EWE (1u << 10)
 
 #define XHCI_USBSTS_HCH (1u << 0)
 #define XHCI_USBSTS_HSE (1u << 2)
 #define XHCI_USBSTS_EINT (1u << 3)
 #define XHCI_USBSTS_PCD (1u << 4)
+#define XHCI_USBSTS_SSS (1u << 8) /* §5.4.2: Save State Status, busy while saving */
+#define XHCI_USBSTS_RSS (1u << 9) /* §5.4.2: Restore State Status, busy while restoring */
 #define XHCI_USBSTS_SRE (1u << 10)
 #define XHCI_USBSTS_CNR (1u << 11)
 #define XHCI_USBSTS_HCE (1u << 12)

@@ -373,6 +373,14 @@ struct xhci {
 	 */
 	struct bu_dma_chunk map[XHCI_MAX_CHUNKS];
 	struct xhci_td td; /* the TD bu_xhci_xfer_submit lays out, likewise */
+	/* System sleep (xhci_pm.c): what software restores (§4.23.2). */
+	struct xhci_pm {
+		bool suspended; /* halted for system sleep */
+		bool saved;     /* Save State succeeded (SRE stayed 0) */
+		bool lost;      /* state lost: slots go at once, bus_reinit next */
+		uint32_t usbcmd, dnctrl, config, iman, imod, erstsz;
+		uint64_t dcbaap, erstba, erdp;
+	} pm;
 };
 
 /** The controller behind a core bus. */
@@ -545,6 +553,39 @@ void bu_xhci_ring_free(struct xhci *x, struct xhci_ring *r);
  * end; before the doorbell.
  */
 void bu_xhci_ring_sync(struct xhci *x, struct xhci_ring *r, uint32_t from, uint32_t to);
+
+/** Bounded wait until (operational register `off` & mask) == value (xhci_pm.c). */
+int bu_xhci_hc_wait(struct xhci *x, unsigned off, uint32_t mask, uint32_t value,
+		    uint64_t timeout_us);
+/** Write a 64-bit register as the driver always does (xhci_pm.c). */
+void bu_xhci_hc_wr64(struct xhci *x, uintptr_t addr, uint64_t v);
+/** Clear R/S and wait for HCH (§5.4.1); 0 when halted. */
+int bu_xhci_hc_halt(struct xhci *x);
+/**
+ * Empty an idle Command Ring and start it over at its first TRB (halted
+ * controller only): CRCR takes only 64-byte aligned pointers (§5.4.5), so
+ * a ring is restarted from its start, not where it stood (Linux's
+ * xhci_clear_command_ring does the same before a suspend).
+ */
+void bu_xhci_cmd_ring_restart(struct xhci *x);
+/**
+ * Set a controller whose state was lost up again as at creation, on the
+ * memory it has (every slot already released): HCRST, an empty DCBAA
+ * but the scratchpads, both rings from their start, then run (§4.2).
+ */
+int bu_xhci_hc_reinit(struct xhci *x);
+
+/* ------------------------------------------------------------------------ */
+/* xhci_pm.c: system sleep (§4.23.2)                                         */
+
+/** ops.bus_suspend: wake enables, halt, Save State and the registers to restore. */
+int bu_xhci_bus_suspend(struct bu_usb_bus *bus, unsigned wake);
+/** ops.bus_resume: restore the registers, Restore State, run; 1 when the state is lost. */
+int bu_xhci_bus_resume(struct bu_usb_bus *bus);
+/** ops.bus_reinit: bu_xhci_hc_reinit after a lost state. */
+int bu_xhci_bus_reinit(struct bu_usb_bus *bus);
+/** ops.bus_wake_check: the root port signalling a wake while halted, or 0. */
+unsigned bu_xhci_bus_wake_check(struct bu_usb_bus *bus, enum bu_usb_wake_kind *kind);
 
 /* ------------------------------------------------------------------------ */
 /* xhci_cmd.c: the Command Ring (§4.6)                                      */

@@ -139,6 +139,10 @@ struct sim_config {
 	uint32_t cnr_us;         /**< CNR after power-on and after HCRST (0: 1000) */
 	uint32_t reset_us;       /**< HCRST duration (0: 300) */
 	uint32_t halt_us;        /**< R/S=0 to HCH=1 (0: 200) */
+	uint32_t save_us;        /**< Save State: USBSTS.SSS busy this long after CSS (0: 1000) */
+	uint32_t restore_us;     /**< Restore State: USBSTS.RSS busy this long after CRS (0: 1000) */
+	/** Restore State always ends with SRE, as on QEMU 7.2, which saves nothing. */
+	bool restore_always_fails;
 	uint32_t cmd_us;         /**< per-command execution time (0: 20) */
 	uint32_t port_reset_us;  /**< USB 2 root port reset (0: 50000, TDRSTR) */
 	uint32_t hot_reset_us;   /**< USB 3 hot reset (0: 10000) */
@@ -460,6 +464,26 @@ void sim_fault_hcrst_stuck(struct sim *sim, bool on);
  * HCE (xHCI §5.4.2): R/S reads 0, HCH 1, nothing runs any more.
  */
 void sim_fault_halt(struct sim *sim);
+/**
+ * Save and Restore State (xHCI 1.2 §4.23.2): the next Save State (`save`)
+ * or Restore State ends with USBSTS.SRE set, as on a controller whose
+ * save or restore failed, while `on`. A Restore State with no Save State
+ * before it (since power-on or HCRST) sets SRE anyway.
+ */
+void sim_fault_save_restore_error(struct sim *sim, bool save, bool on);
+/**
+ * The controller loses power now (system sleep without auxiliary power):
+ * every register back to its power-on value (CNR set for cnr_us, DCBAAP
+ * 0), the saved state gone, the ports' devices reset.
+ */
+void sim_fault_power_lost(struct sim *sim);
+/**
+ * Whether the controller signalled a wake (PME) while halted since the
+ * last call: a root port's remote wakeup (U3 -> Resume), or a connect,
+ * disconnect or over-current its PORTSC WCE, WDE or WOE enables (xHCI 1.2
+ * §4.15, §5.4.8). Clears it.
+ */
+bool sim_pme_take(struct sim *sim);
 /** Behave as if the primary event ring filled up at the next event. */
 void sim_fault_event_ring_full(struct sim *sim);
 /** The next Configure Endpoint that adds a periodic endpoint fails with Bandwidth Error. */

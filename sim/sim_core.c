@@ -1062,6 +1062,10 @@ struct sim *sim_create(const struct sim_config *cfg_in)
 		c->reset_us = 300;
 	if (!c->halt_us)
 		c->halt_us = 200;
+	if (!c->save_us)
+		c->save_us = 1000;
+	if (!c->restore_us)
+		c->restore_us = 1000;
 	if (!c->cmd_us)
 		c->cmd_us = 20;
 	if (!c->port_reset_us)

@@ -45,13 +45,14 @@ enum sim_personality sim_personality_from_name(const char *name)
 			(field) = (value); \
 	} while (0)
 
-/** QEMU 7.2 qemu-xhci: xHCI 1.0, one Event Ring segment, CRCR acted on at the high dword, a Stop that drops the TD in progress. */
+/** QEMU 7.2 qemu-xhci: xHCI 1.0, one Event Ring segment, CRCR acted on at the high dword, a Stop that drops the TD in progress, Restore State always failing (SRE). */
 static void personality_qemu(struct sim_config *c)
 {
 	SET_IF_ZERO(c->hci_version, 0x0100);
 	c->crcr_high_latch = true;
 	c->erst_max_zero = true;
 	c->stop_drops_td = true;
+	c->restore_always_fails = true;
 }
 
 /** What Intel PCHs share: 64-byte contexts, scratchpads, firmware owning the controller. */

@@ -124,6 +124,15 @@ void sim_port_change(struct sim *sim, unsigned port, uint32_t bits)
 	bool was = p->sc & mask;
 
 	p->sc |= bits & mask;
+	if (!sim_running(sim) &&
+	    (((bits & XHCI_PORTSC_PLC) && XHCI_PORTSC_PLS(p->sc) == XHCI_PLS_RESUME) ||
+	     ((bits & XHCI_PORTSC_CSC) && (p->sc & XHCI_PORTSC_CCS) && (p->sc & XHCI_PORTSC_WCE)) ||
+	     ((bits & XHCI_PORTSC_CSC) && !(p->sc & XHCI_PORTSC_CCS) && (p->sc & XHCI_PORTSC_WDE)) ||
+	     ((bits & XHCI_PORTSC_OCC) && (p->sc & XHCI_PORTSC_WOE)))) {
+		/* Halted: no event, but a wake (PME) when enabled (xHCI §4.15). */
+		sim->pme = true;
+		sim_tracef(sim, "port %u: wake signalled while halted", port);
+	}
 	if (!was && (p->sc & mask) && sim_running(sim)) {
 		uint32_t ev[4] = { (uint32_t)port << 24, 0, (uint32_t)XHCI_CC_SUCCESS << 24,
 				   XHCI_TRB_TYPE_SET(XHCI_TRB_PORT_STATUS) };

@@ -312,6 +312,12 @@ struct sim {
 	uint64_t cnr_until;
 	bool cnr_stuck;
 	bool hcrst_stuck;      /* fault: HCRST never completes */
+	/* Save and Restore State (§4.23.2). */
+	bool state_saved;      /* a Save State completed since power-on / HCRST */
+	bool fault_save_sre, fault_restore_sre; /* the next save / restore fails (SRE) */
+	unsigned saved_enq_seg, saved_enq_idx; /* the primary event ring's producer */
+	bool saved_pcs;
+	bool pme;              /* a wake was signalled while halted (sim_pme_take) */
 	uint64_t run_start_ns; /* for MFINDEX */
 	uint32_t mfindex_base;
 
@@ -358,7 +364,8 @@ struct sim {
 	int log_level;
 	uint64_t last_now_us;
 };
-enum { SIM_CTRL_NONE, SIM_CTRL_RESET_DONE, SIM_CTRL_HALT_DONE, SIM_CTRL_RUN_DONE };
+enum { SIM_CTRL_NONE, SIM_CTRL_RESET_DONE, SIM_CTRL_HALT_DONE, SIM_CTRL_RUN_DONE,
+       SIM_CTRL_SAVE_DONE, SIM_CTRL_RESTORE_DONE };
 
 /* sim_core.c */
 void sim_log(struct sim *sim, int level, const char *fmt, ...)

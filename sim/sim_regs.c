@@ -111,6 +111,7 @@ void sim_hc_reset(struct sim *sim)
 	sim->dcbaap_lo = 0;
 	sim->config = 0;
 	sim->mfindex_base = 0;
+	sim->state_saved = false;
 	memset(&sim->cmd, 0, sizeof(sim->cmd));
 	sim->cmd.due = SIM_NEVER;
 	sim_intr_reset(sim);
@@ -127,6 +128,104 @@ void sim_hc_reset(struct sim *sim)
 void sim_fault_hcrst_stuck(struct sim *sim, bool on)
 {
 	sim->hcrst_stuck = on;
+}
+
+void sim_fault_save_restore_error(struct sim *sim, bool save, bool on)
+{
+	if (save)
+		sim->fault_save_sre = on;
+	else
+		sim->fault_restore_sre = on;
+}
+
+void sim_fault_power_lost(struct sim *sim)
+{
+	sim_log(sim, BU_LOG_INFO, "controller loses power (injected)");
+	sim->mfindex_base = sim_mfindex(sim);
+	sim_hc_reset(sim);
+	/* Power-on, not a reset: USBCMD reads 0; ready after cnr_us. */
+	sim->usbcmd = 0;
+	sim->ctrl_pending = SIM_CTRL_NONE;
+	sim->cnr_until = sim->now + sim->cfg.cnr_us * SIM_US;
+	sim_schedule(sim, &sim->ctrl_due, sim->cnr_until);
+}
+
+bool sim_pme_take(struct sim *sim)
+{
+	bool pme = sim->pme;
+
+	sim->pme = false;
+	return pme;
+}
+
+/*
+ * CSS / CRS (§4.23.2, §5.4.1): honoured only while HCH=1 and one at a
+ * time; otherwise ignored, as real parts do, and a violation.
+ */
+static void sim_save_restore(struct sim *sim, uint32_t val)
+{
+	bool css = val & XHCI_USBCMD_CSS, crs = val & XHCI_USBCMD_CRS;
+
+	if (css && crs) {
+		sim_violation_add(sim, "USBCMD written with both CSS and CRS: ignored (xHCI §5.4.1)");
+		return;
+	}
+	if (!(sim->usbsts & XHCI_USBSTS_HCH) || (val & XHCI_USBCMD_RUN)) {
+		sim_violation_add(sim, "%s written while the controller runs (HCH=0 or R/S=1): ignored (xHCI §5.4.1: only when HCHalted)",
+				  css ? "CSS (Save State)" : "CRS (Restore State)");
+		return;
+	}
+	if (sim->usbsts & (XHCI_USBSTS_SSS | XHCI_USBSTS_RSS)) {
+		sim_violation_add(sim, "%s written while a save or restore is still busy (SSS/RSS=1)",
+				  css ? "CSS" : "CRS");
+		return;
+	}
+	sim_tracef(sim, "%s", css ? "Save State" : "Restore State");
+	sim->usbsts |= css ? XHCI_USBSTS_SSS : XHCI_USBSTS_RSS;
+	sim->ctrl_pending = css ? SIM_CTRL_SAVE_DONE : SIM_CTRL_RESTORE_DONE;
+	sim_schedule(sim, &sim->ctrl_due,
+		     sim->now + (css ? sim->cfg.save_us : sim->cfg.restore_us) * SIM_US);
+}
+
+/* The save or restore is done: SRE when it failed (§5.4.2). */
+static void sim_save_restore_done(struct sim *sim, bool save)
+{
+	struct sim_intr *ir = &sim->intr[0];
+
+	if (save) {
+		sim->usbsts &= ~XHCI_USBSTS_SSS;
+		if (sim->fault_save_sre) {
+			sim->fault_save_sre = false;
+			sim->state_saved = false;
+			sim->usbsts |= XHCI_USBSTS_SRE;
+			sim_tracef(sim, "Save State failed (SRE)");
+			return;
+		}
+		sim->saved_enq_seg = ir->enq_seg;
+		sim->saved_enq_idx = ir->enq_idx;
+		sim->saved_pcs = ir->pcs;
+		sim->state_saved = true;
+		sim_tracef(sim, "state saved");
+		return;
+	}
+	sim->usbsts &= ~XHCI_USBSTS_RSS;
+	if (!sim->state_saved || sim->fault_restore_sre || sim->cfg.restore_always_fails) {
+		sim->fault_restore_sre = false;
+		sim->usbsts |= XHCI_USBSTS_SRE;
+		sim_tracef(sim, "Restore State failed (SRE)%s", sim->state_saved ? "" : ": nothing saved");
+		return;
+	}
+	if (!ir->ready)
+		sim_violation_add(sim, "Restore State before the primary interrupter's ERSTSZ/ERSTBA were restored (xHCI §4.23.2)");
+	else if (sim->saved_enq_seg < ir->nsegs) {
+		/* The internal Event Ring producer comes back with the state
+		 * (writing ERSTBA reset it to the start). */
+		ir->enq_seg = sim->saved_enq_seg;
+		ir->enq_idx = sim->saved_enq_idx;
+		ir->pcs = sim->saved_pcs;
+	}
+	sim->state_saved = false;
+	sim_tracef(sim, "state restored");
 }
 
 void sim_fault_halt(struct sim *sim)
@@ -192,6 +291,10 @@ void sim_ctrl_work(struct sim *sim)
 		sim->cmd.crr = false;
 		sim_tracef(sim, "halted");
 		break;
+	case SIM_CTRL_SAVE_DONE:
+	case SIM_CTRL_RESTORE_DONE:
+		sim_save_restore_done(sim, what == SIM_CTRL_SAVE_DONE);
+		break;
 	case SIM_CTRL_RUN_DONE:
 		if (!(sim->usbcmd & XHCI_USBCMD_RUN))
 			break;
@@ -225,7 +328,10 @@ static void sim_usbcmd_write(struct sim *sim, uint32_t val)
 	}
 	if (val & (1u << 7))
 		sim_violation_add(sim, "LHCRST written but HCCPARAMS1.LHRC=0");
-	sim->usbcmd = val & ~(XHCI_USBCMD_HCRST | (1u << 7));
+	if (val & (XHCI_USBCMD_CSS | XHCI_USBCMD_CRS))
+		sim_save_restore(sim, val);
+	/* CSS and CRS read as 0 (§5.4.1). */
+	sim->usbcmd = val & ~(XHCI_USBCMD_HCRST | (1u << 7) | XHCI_USBCMD_CSS | XHCI_USBCMD_CRS);
 	if ((val & XHCI_USBCMD_RUN) && !(old & XHCI_USBCMD_RUN)) {
 		if (sim->usbsts & XHCI_USBSTS_HCE) {
 			sim_violation_add(sim, "R/S=1 while HCE is set: reset the controller first");

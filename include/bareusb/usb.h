@@ -498,6 +498,15 @@ enum bu_usb_link {
 	BU_LINK_RESUME = 15, /**< USB 2: drive resume signalling */
 };
 
+/** What woke a bus from system sleep (bu_usb_bus_wake_source). */
+enum bu_usb_wake_kind {
+	BU_WAKE_NONE = 0,        /**< nothing (yet), or the embedder resumed the bus itself */
+	BU_WAKE_REMOTE = 1,      /**< a device's remote wakeup (USB 2.0 §7.1.7.7; a root port U3 -> Resume) */
+	BU_WAKE_CONNECT = 2,     /**< a connect on a root port with PORTSC.WCE (xHCI 1.2 §5.4.8) */
+	BU_WAKE_DISCONNECT = 3,  /**< a disconnect on a root port with PORTSC.WDE */
+	BU_WAKE_OVERCURRENT = 4, /**< an over-current on a root port with PORTSC.WOE */
+};
+
 /** Root-port state as the core sees it. */
 struct bu_usb_port_status {
 	bool connected;
@@ -603,6 +612,36 @@ struct bu_usb_hc_ops {
 	unsigned (*ep_queued)(struct bu_usb_endpoint *ep);
 	/** The controller's 11-bit frame counter (1 ms frames). */
 	uint32_t (*frame_number)(struct bu_usb_bus *bus);
+
+	/* bus: system sleep (optional; all NULL: bu_usb_bus_suspend is BU_ENOTSUP) */
+	/**
+	 * Stop the controller for system sleep (every device already
+	 * suspended, no command pending): set the root ports' wake enables
+	 * from `wake` (BU_SLEEP_WAKE_*), halt it, save its state and the
+	 * registers software restores. Bounded. 0, or BU_EBUSY (work still
+	 * pending: poll and try again), BU_ETIMEDOUT (it did not halt), a
+	 * failed save is not an error: bus_resume then reports the state lost.
+	 */
+	int (*bus_suspend)(struct bu_usb_bus *bus, unsigned wake);
+	/**
+	 * After system sleep: restore the saved registers and state and run
+	 * the controller again. 0: restored and running; 1: the state is lost
+	 * (the save or the restore failed, or power went away); the controller
+	 * stays halted, every device's dev_disable then completes at once, and
+	 * bus_reinit must follow. BU_ENODEV when the controller is gone.
+	 */
+	int (*bus_resume)(struct bu_usb_bus *bus);
+	/**
+	 * After bus_resume said 1 and every device was removed: reset the
+	 * controller and set it up from scratch as at creation, then run it.
+	 */
+	int (*bus_reinit)(struct bu_usb_bus *bus);
+	/**
+	 * While suspended (after bus_suspend): whether a root port signals a
+	 * wake (a remote wakeup, or a connect, disconnect or over-current its
+	 * wake enables allow); its port number, or 0. Registers only.
+	 */
+	unsigned (*bus_wake_check)(struct bu_usb_bus *bus, enum bu_usb_wake_kind *kind);
 };
 
 /** Per-bus counters a bench or test may read. */
@@ -641,6 +680,16 @@ struct bu_usb_bus_events {
 	 */
 	void (*power_changed)(void *ctx, struct bu_usb_device *dev, bool suspended,
 			      bool by_device);
+	/**
+	 * bu_usb_bus_resume's verdict on each device that was on the bus when
+	 * it went to sleep, told once per device from inside that call (under
+	 * the bus lock; it may submit transfers but must not wait): `how` is
+	 * enum bu_usb_resume_kind. With BU_RESUME_REVALIDATED `dev` stays;
+	 * with the others its device_removed follows (and, for
+	 * BU_RESUME_REENUMERATED, a device_added for whatever enumerates on
+	 * its port).
+	 */
+	void (*device_resumed)(void *ctx, struct bu_usb_device *dev, int how);
 };
 
 /** What a monitor is told of a transfer (usbmon's event types). */
@@ -951,6 +1000,130 @@ bool bu_usb_device_suspended(const struct bu_usb_device *dev);
  * before any wake; read it from power_changed. BU_EINVAL for NULL.
  */
 int bu_usb_device_wake_interface(const struct bu_usb_device *dev);
+
+/* ------------------------------------------------------------------------ */
+/* System sleep (core/sleep.c)                                              */
+
+/**
+ * Whether `dev` may wake the system from a bus suspend (Windows'
+ * SystemWakeEnabled; the WinUSB driver sets it from the device's power
+ * values): at bu_usb_bus_suspend only such devices whose configuration
+ * advertises remote wakeup (bmAttributes D5) are armed
+ * (DEVICE_REMOTE_WAKEUP; USB 3: FUNCTION_SUSPEND with Function Remote
+ * Wake), and a hub is armed when a device below it is; every other device
+ * is suspended disarmed. Off for a new device. Selective suspend
+ * (bu_usb_device_suspend) is not affected. Returns 0, BU_EINVAL (NULL),
+ * BU_ENODEV (gone). Callable from callbacks.
+ */
+int bu_usb_device_set_system_wake(struct bu_usb_device *dev, bool enable);
+/** The flag bu_usb_device_set_system_wake set (false for NULL). */
+bool bu_usb_device_system_wake(const struct bu_usb_device *dev);
+
+/** bu_usb_bus_suspend's `wake`: root ports wake the system on a connect (PORTSC.WCE). */
+#define BU_SLEEP_WAKE_CONNECT 0x1u
+/** ... on a disconnect (PORTSC.WDE, xHCI 1.2 §5.4.8). */
+#define BU_SLEEP_WAKE_DISCONNECT 0x2u
+/** ... on an over-current (PORTSC.WOE). */
+#define BU_SLEEP_WAKE_OVERCURRENT 0x4u
+
+/** How a device came back from system sleep (bu_usb_bus_events.device_resumed). */
+enum bu_usb_resume_kind {
+	/**
+	 * The controller's state was restored, the port still showed it
+	 * connected and enabled, it resumed from U3 and its device and
+	 * active configuration descriptors read back as enumerated: the same
+	 * bu_usb_device goes on, its endpoints and drivers untouched.
+	 */
+	BU_RESUME_REVALIDATED = 1,
+	/**
+	 * Its state was lost (the controller was re-initialised, or it did
+	 * not resume, or its descriptors differ: another device): it is
+	 * removed, and whatever is on its port enumerates as a new device.
+	 */
+	BU_RESUME_REENUMERATED = 2,
+	/** Its port showed no device any more (unplugged while asleep): removed. */
+	BU_RESUME_GONE = 3,
+};
+
+/** What the last bus suspend and resume did (bu_usb_bus_wake_source). */
+struct bu_usb_sleep_report {
+	/** The wake the controller signalled while asleep (the first seen). */
+	enum bu_usb_wake_kind wake;
+	/** Root port that signalled it, 0 when none. */
+	uint8_t wake_port;
+	/**
+	 * The device whose remote wakeup woke the bus (the deepest one that
+	 * reported it: behind an armed hub, the device below it), valid
+	 * until its removal; NULL when no device did or it did not survive
+	 * the resume (then wake_path still names where it was).
+	 */
+	struct bu_usb_device *wake_dev;
+	uint8_t wake_path[BU_USB_MAX_PATH]; /**< its port path (root port first), zeros when none */
+	uint8_t wake_tier;   /**< entries of wake_path in use */
+	bool restored;       /**< the controller's saved state came back (Restore State) */
+	bool saved;          /**< Save State succeeded at suspend */
+	uint32_t suspend_us; /**< bu_usb_bus_suspend's duration */
+	uint32_t resume_us;  /**< bu_usb_bus_resume's duration (revalidation included) */
+	unsigned revalidated, reenumerated, gone; /**< devices by bu_usb_resume_kind */
+};
+
+/**
+ * System sleep, step one: stop the bus for the embedder's sleep state.
+ * Synchronous and bounded (at most about 10 s, the requests' limits): it
+ * waits for running enumerations, then suspends every configured device,
+ * those below a hub before the hub (bu_usb_device_suspend; remote wakeup
+ * armed only where bu_usb_device_set_system_wake allows), then has the
+ * controller set the root ports' wake enables from `wake`
+ * (BU_SLEEP_WAKE_*), stop (xHCI 1.2 §5.4.1: R/S=0 until HCHalted) and
+ * save its state (§4.23.2: CSS until SSS clears). From then until
+ * bu_usb_bus_resume, transfers submitted to a suspended device are held
+ * and go out after the resume (as with selective suspend, but without
+ * waking it); any other submission fails with BU_ESHUTDOWN;
+ * bu_usb_bus_poll only looks for a wake (bu_usb_bus_wake_check). Not
+ * from a callback. Returns 0; BU_EINVAL (NULL), BU_EBUSY (from a
+ * callback, already asleep, or a device could not be suspended in time:
+ * then every device it suspended is resumed and the bus runs on),
+ * BU_ENOTSUP (the controller driver has no system sleep), BU_ESHUTDOWN
+ * (failed controller), or the controller driver's error.
+ */
+int bu_usb_bus_suspend(struct bu_usb_bus *bus, unsigned wake);
+/**
+ * System sleep, step two: bring the bus back. The controller restores its
+ * registers and state (§4.23.2: CRS until RSS clears) and runs; each
+ * root port is read, so devices unplugged or swapped while asleep are
+ * removed (and new ones enumerate); every device still there is resumed
+ * (U3 -> U0 with the resume and recovery times) and re-validated (its
+ * device descriptor and active configuration descriptor read and
+ * compared with those it enumerated with). When the controller reports
+ * a failed restore (USBSTS.SRE), or lost power meanwhile, it is reset and
+ * set up from scratch and every device is re-enumerated: removed, and
+ * enumerated again as a new device (bareusb does not keep the old object
+ * as Linux's reset-resume does). Each device's verdict goes to
+ * bu_usb_bus_events.device_resumed before its removal, if any; held
+ * transfers go out once their device is back (or complete with
+ * BU_ENODEV). Synchronous, bounded by the requests' limits; enumerations
+ * started here run on from bu_usb_bus_poll. Not from a callback. Returns
+ * 0; BU_EINVAL (NULL, or the bus is not asleep), BU_EBUSY (from a
+ * callback), or the controller's error (the bus is then failed).
+ */
+int bu_usb_bus_resume(struct bu_usb_bus *bus);
+/** True between a successful bu_usb_bus_suspend and the next bu_usb_bus_resume. */
+bool bu_usb_bus_asleep(const struct bu_usb_bus *bus);
+/**
+ * While the bus is asleep: look at the root ports for a wake (a remote
+ * wakeup, a connect, disconnect or over-current its wake enables allow;
+ * registers only, no lock taken beyond the bus lock), for an embedder's
+ * wake interrupt (PME) or a periodic check; bu_usb_bus_poll does the same.
+ * Returns the root port that signals one (and records it for
+ * bu_usb_bus_wake_source), 0 when none or the bus is not asleep.
+ */
+unsigned bu_usb_bus_wake_check(struct bu_usb_bus *bus);
+/**
+ * What the last bus suspend and resume did: the wake source and the
+ * per-kind counts (after bu_usb_bus_resume), the restore and timings.
+ * BU_EINVAL for NULL arguments, BU_ENOENT when the bus never slept.
+ */
+int bu_usb_bus_wake_source(struct bu_usb_bus *bus, struct bu_usb_sleep_report *out);
 
 /**
  * Reset a device's port and enumerate it again (USB 2.0 §11.24.2.13
