@@ -107,6 +107,9 @@ void bu_wu_func_resume(struct wu_func *fn)
 void bu_wu_func_apply_power(struct wu_func *fn, const struct bu_winusb_power_settings *s)
 {
 	bu_wu_power_apply(&fn->pw, s);
+	/* SystemWakeEnabled: the core arms the device at a bus suspend. */
+	if (fn->dev)
+		bu_usb_device_set_system_wake(fn->dev, fn->pw.system_wake);
 }
 
 /**

@@ -49,7 +49,7 @@ struct wu_policies {
 struct wu_power {
 	bool idle_enabled;    /**< DeviceIdleEnabled */
 	bool ignore_wake;     /**< DeviceIdleIgnoreWakeEnable */
-	bool system_wake;     /**< SystemWakeEnabled (recorded: no system sleep yet) */
+	bool system_wake;     /**< SystemWakeEnabled: handed to the core (bu_usb_device_set_system_wake) */
 	bool user_idle_off;   /**< the user turned idle off where UserSetDeviceIdleEnabled lets them */
 	uint8_t auto_suspend; /**< AUTO_SUSPEND */
 	uint32_t suspend_delay; /**< SUSPEND_DELAY, ms */

@@ -11,6 +11,9 @@
  */
 #include "harness.h"
 
+#include "bareusb/winusb_drv.h"
+#include "bareusb/winusb_inf.h"
+
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
@@ -530,6 +533,43 @@ START_TEST(test_sleep_wake_connect)
 }
 END_TEST
 
+/*
+ * The WinUSB driver hands an INF's SystemWakeEnabled to the core: the
+ * device's system-wake flag follows it.
+ */
+static void winusb_system_wake(const char *value, bool want)
+{
+	static const char head[] = "[Version]\nSignature=\"$Windows NT$\"\n[Manufacturer]\n"
+				   "M=Models\n[Models]\nD=I,USB\\VID_0547&PID_1002\n[I]\n"
+				   "Include=winusb.inf\nNeeds=WINUSB.NT\n[I.HW]\nAddReg=R\n[R]\n"
+				   "HKR,,DeviceInterfaceGUIDs,0x10000,"
+				   "\"{3D2E6F1A-8C4B-4F5E-9A7D-1B2C3D4E5F60}\"\n";
+	static char text[1024];
+	struct bu_winusb_inf *inf = calloc(1, sizeof(*inf));
+	struct bu_winusb_drv *drv;
+	struct stack st;
+
+	snprintf(text, sizeof(text), "%sHKR,,SystemWakeEnabled,0x00010001,%s\n", head, value);
+	sleep_stack(&st);
+	ck_assert_int_eq(bu_winusb_drv_create(st.bus, NULL, &drv), 0);
+	ck_assert_msg(bu_winusb_drv_bind_inf(drv, text, strlen(text), inf) == 0, "INF line %u: %s",
+		      inf->error_line, inf->error);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_osrfx2, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 3000));
+	ck_assert_ptr_nonnull(st.bus->devices);
+	ck_assert(bu_usb_device_system_wake(st.bus->devices) == want);
+	free(inf);
+	bu_winusb_drv_destroy(drv);
+	stack_down(&st);
+}
+
+START_TEST(test_sleep_winusb_system_wake)
+{
+	winusb_system_wake("1", true);
+	winusb_system_wake("0", false);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* The model's own check                                                     */
 
@@ -573,6 +613,7 @@ static Suite *sleep_suite(void)
 	tcase_add_test(t, test_sleep_no_system_wake);
 	tcase_add_test(t, test_sleep_no_system_wake_hub);
 	tcase_add_test(t, test_sleep_wake_connect);
+	tcase_add_test(t, test_sleep_winusb_system_wake);
 	suite_add_tcase(s, t);
 	t = tcase_create("model");
 	tcase_add_test(t, test_sleep_model_css_running);
