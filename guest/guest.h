@@ -314,4 +314,14 @@ void guest_pm_power(void *ctx, struct bu_usb_device *dev, bool suspended, bool b
 /** The device is going: its slot is freed once its transfers are back. */
 void guest_pm_forget(const struct bu_usb_device *dev);
 
+/* System sleep of a bus (sleep.c, the console's `sleep`). */
+/** bu_usb_bus_events.device_resumed: prints the device's usbsleep line. */
+void guest_sleep_resumed(void *ctx, struct bu_usb_device *dev, int how);
+/**
+ * Suspend the bus, sleep `ms` (with `wake`: boot keyboards may wake it,
+ * and a wake ends the sleep early), resume, let it settle, print the
+ * controller's usbsleep line. 0, or the suspend's or resume's error.
+ */
+int guest_sleep(struct bu_usb_bus *bus, unsigned ms, bool wake);
+
 #endif

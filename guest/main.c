@@ -460,6 +460,7 @@ static void start_controller(unsigned i, const struct bu_xhci_options *opts)
 	c->bus->events.ctx = c;
 	c->bus->events.device_added = on_device_added;
 	c->bus->events.device_removed = on_device_removed;
+	c->bus->events.device_resumed = guest_sleep_resumed;
 	if (guest_pm_enabled())
 		c->bus->events.power_changed = guest_pm_power;
 	if (cmdline_has("xferload") && xferload_register(c->bus))
@@ -637,6 +638,17 @@ __attribute__((noreturn)) static void watch(void)
 {
 	print_usbmem();
 	kprintf("# watching (hot-plug reported as usbdev/usbgone lines)\n");
+	/* `sleep=MS` (`sleepwake`: keyboards may wake it): one system sleep
+	 * of every bus first (sleep.c). */
+	for (unsigned i = 0; cmdline_has("sleep") && i < n_ctrls; i++) {
+		int rc = ctrls[i].bus ? guest_sleep(ctrls[i].bus,
+						    (unsigned)cmdline_get_u64("sleep", 500),
+						    cmdline_has("sleepwake"))
+				      : 0;
+
+		if (rc)
+			kprintf("# sleep: bus %u: %s\n", i, bu_strerror(rc));
+	}
 	for (;;) {
 		bool idle = true;
 		uint64_t until;

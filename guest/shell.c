@@ -975,6 +975,31 @@ static int cmd_device(unsigned argc, char **argv)
 	return 0;
 }
 
+/** `sleep [MS] [wake]`: system sleep of the current bus (sleep.c). */
+static int cmd_sleep(unsigned argc, char **argv)
+{
+	struct bu_usb_bus *bus;
+	uint32_t ms = 500;
+	bool wake = false;
+	int rc;
+
+	if (argc > 3)
+		return fail("sleep", "usage: sleep [MS] [wake]");
+	for (unsigned i = 1; i < argc; i++) {
+		if (!bu_strcmp(argv[i], "wake"))
+			wake = true;
+		else if (!parse_num("sleep", "MS", argv[i], 600000, &ms))
+			return -1;
+	}
+	bus = bus_or_fail("sleep");
+	if (!bus)
+		return -1;
+	rc = guest_sleep(bus, ms, wake);
+	if (rc)
+		return fail("sleep", "bus %u: %s", cur_bus, bu_strerror(rc));
+	return 0;
+}
+
 static int cmd_help(unsigned argc, char **argv);
 
 /** One command: its name and handler (argv[0] is the name). */
@@ -1001,6 +1026,7 @@ static const struct command commands[] = {
 	{"unbind", cmd_device, "unbind PATH INTERFACE"},
 	{"suspend", cmd_device, "suspend PATH"},
 	{"resume", cmd_device, "resume PATH"},
+	{"sleep", cmd_sleep, "sleep [MS] [wake]"},
 	{"exit", NULL, "exit"},
 };
 

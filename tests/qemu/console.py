@@ -7,7 +7,7 @@ TAP.
 
     console.py NAME -- tests/runner.py RUNNER-ARGS... [-- QEMU-ARGS...]
 
-NAME: lsusb, ctrl, reset, regs, trace, badargs, device.
+NAME: lsusb, ctrl, reset, regs, trace, badargs, device, sleep.
 """
 import json
 import os
@@ -287,7 +287,61 @@ def check_device(r):
     check('ctrl: status=ok actual=18' in out, 'the stick answers after its resume', out)
 
 
-CHECKS = {'lsusb': check_lsusb, 'ctrl': check_ctrl, 'reset': check_reset, 'regs': check_regs,
+def check_sleep(r):
+    out = r.output('sleep 300') or []
+    text = '\n'.join(out)
+    first = {}
+    for l in r.lines[:r.first_dev_line() + 64]:
+        if l.startswith('usbdev ') and json.loads(l[7:])['path'] not in first:
+            first[json.loads(l[7:])['path']] = json.loads(l[7:])
+    check(len(first) == 5, 'five devices before the sleep', sorted(first))
+    ctl = [json.loads(l[9:]) for l in out if l.startswith('usbsleep ') and '"restore"' in l]
+    check(len(ctl) == 1, 'sleep: one usbsleep line for the controller', text)
+    c = ctl[0] if ctl else {}
+    check(c.get('restore') == 'failed' and c.get('saved') is True,
+          "QEMU's Restore State fails (SRE): restore failed after a save", c)
+    check('controller state lost (Restore State Error): re-initialising' in text,
+          'the controller is re-initialised', text)
+    devs = {}
+    for l in out:
+        if l.startswith('usbsleep ') and '"how"' in l:
+            d = json.loads(l[9:])
+            devs[d['path']] = d['how']
+    check(devs == {p: 'reenumerated' for p in first},
+          'one usbsleep line per device, each re-enumerated', devs)
+    check(c.get('reenumerated') == 5 and c.get('revalidated') == 0 and c.get('gone') == 0 and
+          c.get('settled') is True, 'the controller line counts them, the bus settled', c)
+    again = {}
+    for l in out:
+        if l.startswith('usbdev '):
+            d = json.loads(l[7:])
+            again[d['path']] = d
+    check(sorted(again) == sorted(first) and
+          all(again[p].get('error') is None and again[p]['vid'] == first[p]['vid'] and
+              again[p]['pid'] == first[p]['pid'] for p in first),
+          'every device is configured again (usbdev), the same vid:pid at the same path',
+          sorted(again))
+    print('# sleep: suspend %d us, resume %d us (controller re-initialised, devices removed), '
+          'every device configured again %d us later (guest clock)' % (
+              c.get('suspend_us', -1), c.get('resume_us', -1), c.get('settle_us', -1)))
+    for path in ('3', '10.1'):
+        o = r.output('ctrl %s 0x80 6 0x100 0 18' % path) or []
+        check('ctrl: status=ok actual=18' in o and
+              data_bytes(o)[8:12] == bytes.fromhex(first[path]['vid'])[::-1] +
+              bytes.fromhex(first[path]['pid'])[::-1],
+              'path %s answers GET_DESCRIPTOR after the sleep' % path, o)
+    o = r.output('read 3 0x81 512') or []
+    check('read: status=ok actual=512' in o, 'the stick reads a block after the sleep', o)
+    o = r.output('read 3 0x81 13') or []
+    csw = data_bytes(o)
+    check(csw[:8] == b'USBS\x44\x33\x22\x11' and len(csw) == 13 and csw[12] == 0,
+          'and its CSW says passed', o)
+    ls = r.output('lsusb') or []
+    check(len([l for l in ls if l.startswith('Bus ')]) == 5, 'lsusb after the sleep: all five',
+          '\n'.join(ls))
+
+
+CHECKS = {'lsusb': check_lsusb, 'sleep': check_sleep, 'ctrl': check_ctrl, 'reset': check_reset, 'regs': check_regs,
           'trace': check_trace, 'badargs': check_badargs, 'device': check_device}
 
 
