@@ -400,6 +400,76 @@ START_TEST(test_sleep_removed)
 }
 END_TEST
 
+/*
+ * Devices behind a USB 2 and a USB 3 hub: all re-validated after a
+ * restore (each hub resumed before the device below it); one unplugged
+ * from its hub while the bus slept is told gone, the other stays.
+ */
+START_TEST(test_sleep_hubs)
+{
+	struct stack st;
+	struct sim_device *h2, *h3, *below2;
+	struct bu_usb_device *d2 = NULL, *d3 = NULL;
+	struct bu_usb_sleep_report r;
+	unsigned p2, p3;
+
+	if (restore_fails())
+		return; /* never re-validated there: test_sleep_restore covers it */
+	sleep_stack(&st);
+	p2 = sim_usb2_port(st.sim, 1);
+	p3 = sim_usb3_port(st.sim, 1);
+	h2 = sim_attach(st.sim, p2, &sim_dev_hub2, SIM_SPEED_HIGH);
+	below2 = sim_attach_hub(h2, 1, &sim_dev_winusb, SIM_SPEED_HIGH);
+	h3 = sim_attach(st.sim, p3, &sim_dev_hub3, SIM_SPEED_SUPER);
+	sim_attach_hub(h3, 2, &sim_dev_winusb, SIM_SPEED_SUPER);
+	ck_assert(settle(&st, 5000));
+	ck_assert_uint_eq(devices(&st), 4);
+	for (struct bu_usb_device *d = st.bus->devices; d; d = d->next) {
+		if (d->tier == 2 && d->root_port == p2)
+			d2 = d;
+		else if (d->tier == 2)
+			d3 = d;
+	}
+	ck_assert(d2 && d3);
+
+	/* Everything comes back as it was. */
+	ck_assert_int_eq(bu_usb_bus_suspend(st.bus, 0), 0);
+	ck_assert(sim_hub_port_is_suspended(h2, 1));
+	ck_assert(sim_hub_port_is_suspended(h3, 2));
+	ck_assert_uint_eq(port_link(&st, p2), XHCI_PLS_U3);
+	ck_assert_uint_eq(port_link(&st, p3), XHCI_PLS_U3);
+	run_ms(&st, 100);
+	ck_assert_int_eq(bu_usb_bus_resume(st.bus), 0);
+	ck_assert_int_eq(bu_usb_bus_wake_source(st.bus, &r), 0);
+	ck_assert(r.restored);
+	ck_assert_uint_eq(r.revalidated, 4);
+	ck_assert_uint_eq(rs.n, 4);
+	/* Hubs are told before the devices below them. */
+	ck_assert_uint_eq(rs.tier[0], 1);
+	ck_assert_uint_eq(rs.tier[1], 1);
+	ck_assert(!sim_hub_port_is_suspended(h2, 1) && !sim_hub_port_is_suspended(h3, 2));
+	loop_ok(&st, d2);
+	loop_ok(&st, d3);
+
+	/* The device below the USB 2 hub leaves while the bus sleeps. */
+	memset(&rs, 0, sizeof(rs));
+	ck_assert_int_eq(bu_usb_bus_suspend(st.bus, 0), 0);
+	sim_detach(below2);
+	run_ms(&st, 50);
+	ck_assert_int_eq(bu_usb_bus_resume(st.bus), 0);
+	ck_assert(settle(&st, 3000));
+	ck_assert_int_eq(bu_usb_bus_wake_source(st.bus, &r), 0);
+	ck_assert_uint_eq(r.revalidated, 3);
+	ck_assert_uint_eq(r.gone, 1);
+	ck_assert_int_eq(how_of(d2), BU_RESUME_GONE);
+	ck_assert_int_eq(how_of(d3), BU_RESUME_REVALIDATED);
+	ck_assert_uint_eq(devices(&st), 3);
+	ck_assert_uint_eq(st.removed, 1);
+	loop_ok(&st, d3);
+	stack_down(&st);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* System wake                                                              */
 
@@ -606,6 +676,7 @@ static Suite *sleep_suite(void)
 	tcase_add_test(t, test_sleep_swapped);
 	tcase_add_test(t, test_sleep_descriptors_differ);
 	tcase_add_test(t, test_sleep_removed);
+	tcase_add_test(t, test_sleep_hubs);
 	suite_add_tcase(s, t);
 	t = tcase_create("wake");
 	tcase_add_test(t, test_sleep_wake_kbd);
