@@ -108,7 +108,7 @@ static void pm_save_regs(struct xhci *x)
 int bu_xhci_bus_suspend(struct bu_usb_bus *bus, unsigned wake)
 {
 	struct xhci *x = bus_xhci(bus);
-	uint32_t bits = 0;
+	uint32_t bits = 0, usbcmd;
 	int rc;
 
 	if (x->failed)
@@ -123,6 +123,8 @@ int bu_xhci_bus_suspend(struct bu_usb_bus *bus, unsigned wake)
 	if (wake & BU_SLEEP_WAKE_OVERCURRENT)
 		bits |= XHCI_PORTSC_WOE;
 	ports_wake_set(x, bits);
+	/* USBCMD as it runs: the halt clears INTE along with R/S. */
+	usbcmd = xhci_op_rd(x, XHCI_OP_USBCMD);
 	rc = bu_xhci_hc_halt(x);
 	if (rc) {
 		bu_xhci_log(x, BU_LOG_ERR, "did not halt for suspend (%s)", bu_strerror(rc));
@@ -130,6 +132,7 @@ int bu_xhci_bus_suspend(struct bu_usb_bus *bus, unsigned wake)
 		return rc;
 	}
 	pm_save_regs(x);
+	x->pm.usbcmd = usbcmd & ~(XHCI_USBCMD_RUN | XHCI_USBCMD_CSS | XHCI_USBCMD_CRS);
 	/* The Command Ring is idle: it starts over at its first TRB, the
 	 * only place CRCR can point at on the way back. */
 	bu_xhci_cmd_ring_restart(x);

@@ -470,6 +470,48 @@ START_TEST(test_sleep_hubs)
 }
 END_TEST
 
+/* Interrupt-driven: the restored controller interrupts again (USBCMD.INTE, IMAN.IE). */
+static struct bu_usb_bus *irq_bus;
+
+static void on_irq(void *ctx)
+{
+	(void)ctx;
+	bu_xhci_irq(irq_bus);
+}
+
+START_TEST(test_sleep_irq)
+{
+	struct sim_config c = { 0 };
+	struct bu_xhci_options o = { 0 };
+	struct bu_usb_sleep_report r;
+	struct sim_stats ss;
+	struct stack st;
+	uint64_t irqs;
+
+	c.wait_hook = true;
+	o.irq = true;
+	stack_up_opts(&st, &c, &o, 0);
+	irq_bus = st.bus;
+	sim_set_irq_handler(st.sim, on_irq, NULL);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_winusb, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 3000));
+	ck_assert(op_rd(&st, XHCI_OP_USBCMD) & XHCI_USBCMD_INTE);
+	ck_assert_int_eq(bu_usb_bus_suspend(st.bus, 0), 0);
+	ck_assert_int_eq(bu_usb_bus_resume(st.bus), 0);
+	ck_assert_int_eq(bu_usb_bus_wake_source(st.bus, &r), 0);
+	ck_assert(settle(&st, 3000));
+	ck_assert_msg(op_rd(&st, XHCI_OP_USBCMD) & XHCI_USBCMD_INTE,
+		      "USBCMD.INTE lost across the sleep (restored: %d)", r.restored);
+	sim_get_stats(st.sim, &ss);
+	irqs = ss.irqs;
+	/* A synchronous transfer now waits in the wait hook for the interrupt. */
+	ck_assert_int_eq(bu_usb_control(st.bus->devices, 0x80, 6, 0x100, 0, NULL, 0, 1000), 0);
+	sim_get_stats(st.sim, &ss);
+	ck_assert_uint_gt(ss.irqs, irqs);
+	stack_down(&st);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* System wake                                                              */
 
@@ -671,6 +713,7 @@ static Suite *sleep_suite(void)
 	tcase_add_test(t, test_sleep_restore_error);
 	tcase_add_test(t, test_sleep_save_error);
 	tcase_add_test(t, test_sleep_power_lost);
+	tcase_add_test(t, test_sleep_irq);
 	suite_add_tcase(s, t);
 	t = tcase_create("changed");
 	tcase_add_test(t, test_sleep_swapped);
