@@ -616,7 +616,10 @@ START_TEST(test_sleep_no_system_wake_hub)
 }
 END_TEST
 
-/* Wake on connect (PORTSC.WCE): a device plugged in while asleep wakes the bus. */
+/*
+ * Wake on connect (PORTSC.WCE): a device plugged in while asleep wakes the
+ * bus; wake on disconnect (WDE) likewise, and only when enabled.
+ */
 START_TEST(test_sleep_wake_connect)
 {
 	struct stack st;
@@ -641,6 +644,24 @@ START_TEST(test_sleep_wake_connect)
 	ck_assert_uint_eq(r.wake_port, port);
 	ck_assert(settle(&st, 3000));
 	ck_assert_uint_eq(devices(&st), 2);
+
+	/* Without WDE an unplug while asleep signals nothing; with it, it wakes. */
+	for (int wde = 0; wde < 2; wde++) {
+		struct sim_device *sd;
+
+		sd = sim_attach(st.sim, sim_usb2_port(st.sim, 4), &sim_dev_winusb, SIM_SPEED_HIGH);
+		ck_assert(settle(&st, 3000));
+		ck_assert_int_eq(bu_usb_bus_suspend(st.bus, wde ? BU_SLEEP_WAKE_DISCONNECT
+								: BU_SLEEP_WAKE_CONNECT), 0);
+		sim_detach(sd);
+		ck_assert(sim_pme_take(st.sim) == (wde != 0));
+		ck_assert_uint_eq(bu_usb_bus_wake_check(st.bus), wde ? sim_usb2_port(st.sim, 4) : 0);
+		ck_assert_int_eq(bu_usb_bus_resume(st.bus), 0);
+		ck_assert_int_eq(bu_usb_bus_wake_source(st.bus, &r), 0);
+		ck_assert_int_eq(r.wake, wde ? BU_WAKE_DISCONNECT : BU_WAKE_NONE);
+		ck_assert(settle(&st, 3000));
+		ck_assert_uint_eq(devices(&st), 2);
+	}
 	stack_down(&st);
 }
 END_TEST
