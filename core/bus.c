@@ -115,6 +115,8 @@ void bu_usb_xfer_set_dma(struct bu_usb_xfer *xfer, const struct bu_usb_dma_buf *
 	xfer->flags |= BU_XFER_DMA;
 }
 
+static void sync_done(struct bu_usb_xfer *xfer);
+
 /* ======================================================================== */
 /* Transfers                                                                */
 /* ======================================================================== */
@@ -221,6 +223,8 @@ int bu_usb_xfer_submit(struct bu_usb_xfer *xfer)
 		rc = BU_ESHUTDOWN;
 	else if (dev->state == BU_DEV_GONE)
 		rc = BU_ENODEV;
+	else if (xfer->complete == sync_done && bu_core_sleep_asleep(bus))
+		rc = BU_ESHUTDOWN; /* a synchronous caller would wait for the resume */
 	else if (bu_core_pm_hold(xfer))
 		rc = 0; /* goes out once the device has resumed */
 	else if (bu_core_sleep_asleep(bus))
@@ -782,6 +786,8 @@ int bu_usb_device_reset(struct bu_usb_device *dev)
 		rc = BU_ENODEV;
 	else if (bus->failed)
 		rc = BU_ESHUTDOWN;
+	else if (bu_core_sleep_asleep(bus))
+		rc = BU_EBUSY; /* the controller is halted for system sleep */
 	else if (dev->parent)
 		rc = bu_core_hub_child_reset(dev);
 	else {

@@ -383,6 +383,8 @@ static int pm_set(struct bu_usb_device *dev, bool suspend)
 
 	if (dev->state == BU_DEV_GONE)
 		return BU_ENODEV;
+	if (bu_core_sleep_asleep(bus))
+		return BU_EBUSY; /* bu_usb_bus_resume resumes every device */
 	if (!dev->parent && !bus->ops->port_set_link)
 		return BU_ENOTSUP;
 	if (!suspend)

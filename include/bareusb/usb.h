@@ -1078,8 +1078,11 @@ struct bu_usb_sleep_report {
  * save its state (§4.23.2: CSS until SSS clears). From then until
  * bu_usb_bus_resume, transfers submitted to a suspended device are held
  * and go out after the resume (as with selective suspend, but without
- * waking it); any other submission fails with BU_ESHUTDOWN;
- * bu_usb_bus_poll only looks for a wake (bu_usb_bus_wake_check). Not
+ * waking it); any other submission fails with BU_ESHUTDOWN, and so does
+ * every synchronous call (bu_usb_control, bu_usb_bulk, ...: it would wait
+ * for the resume); bu_usb_device_suspend and bu_usb_device_reset are
+ * BU_EBUSY; bu_usb_bus_poll only looks for a wake
+ * (bu_usb_bus_wake_check). Not
  * from a callback. Returns 0; BU_EINVAL (NULL), BU_EBUSY (from a
  * callback, already asleep, or a device could not be suspended in time:
  * then every device it suspended is resumed and the bus runs on),
@@ -1137,7 +1140,7 @@ int bu_usb_bus_wake_source(struct bu_usb_bus *bus, struct bu_usb_sleep_report *o
  * reset waits for the root port tree's default-address lock like any
  * other. Asynchronous: poll the bus. Returns 0; BU_EINVAL (NULL dev),
  * BU_EBUSY (from a callback, its port is not serving an enumerated device,
- * or its hub is not running), BU_ENODEV (gone), BU_ESHUTDOWN (failed
+ * its hub is not running, or the bus is asleep), BU_ENODEV (gone), BU_ESHUTDOWN (failed
  * controller), BU_EIO (a root port's reset could not start).
  */
 int bu_usb_device_reset(struct bu_usb_device *dev);

@@ -470,6 +470,52 @@ START_TEST(test_sleep_hubs)
 }
 END_TEST
 
+/*
+ * What the API does while the bus sleeps: a synchronous call fails at
+ * once (it would wait for the resume), a device cannot be resumed or reset
+ * on its own, the bus cannot sleep twice; poll and next_timeout leave the
+ * halted controller alone; destroying the bus asleep gives everything
+ * back.
+ */
+START_TEST(test_sleep_asleep_api)
+{
+	struct stack st;
+	struct bu_usb_device *dev;
+	struct aio a;
+	uint8_t buf[18];
+	unsigned viol;
+
+	sleep_stack(&st);
+	sim_attach(st.sim, sim_usb2_port(st.sim, 1), &sim_dev_winusb, SIM_SPEED_HIGH);
+	ck_assert(settle(&st, 3000));
+	dev = st.bus->devices;
+	ck_assert_int_eq(bu_usb_bus_resume(st.bus), BU_EINVAL);
+	ck_assert_int_eq(bu_usb_bus_suspend(NULL, 0), BU_EINVAL);
+	ck_assert(!bu_usb_bus_asleep(st.bus));
+	ck_assert_int_eq(bu_usb_bus_suspend(st.bus, 0), 0);
+	ck_assert(bu_usb_bus_asleep(st.bus));
+	ck_assert_int_eq(bu_usb_control(dev, 0x80, 6, 0x100, 0, buf, 18, 1000), BU_ESHUTDOWN);
+	ck_assert_int_eq(bu_usb_device_suspend(dev, false), BU_EBUSY);
+	ck_assert_int_eq(bu_usb_device_reset(dev), BU_EBUSY);
+	ck_assert_int_eq(bu_usb_bus_suspend(st.bus, 0), BU_EBUSY);
+	ck_assert_uint_eq(bu_usb_bus_next_timeout(st.bus), BU_USB_NO_TIMEOUT);
+	/* Held, not sent, however long it is polled. */
+	ck_assert_int_eq(aio_submit(&a, bu_usb_find_endpoint(dev, 0x81), buf, sizeof(buf), 100,
+				    NULL), 0);
+	viol = sim_violations(st.sim);
+	run_ms(&st, 500);
+	ck_assert(!a.done);
+	ck_assert_uint_eq(sim_violations(st.sim), viol);
+	ck_assert(sim_usbsts(st.sim) & XHCI_USBSTS_HCH);
+	/* Destroyed asleep: the held read ends, nothing leaks (stack_down). */
+	bu_usb_bus_destroy(st.bus);
+	st.bus = NULL;
+	ck_assert(a.done);
+	ck_assert_int_eq(a.x.status, BU_ENODEV);
+	stack_down(&st);
+}
+END_TEST
+
 /* Interrupt-driven: the restored controller interrupts again (USBCMD.INTE, IMAN.IE). */
 static struct bu_usb_bus *irq_bus;
 
@@ -735,6 +781,7 @@ static Suite *sleep_suite(void)
 	tcase_add_test(t, test_sleep_save_error);
 	tcase_add_test(t, test_sleep_power_lost);
 	tcase_add_test(t, test_sleep_irq);
+	tcase_add_test(t, test_sleep_asleep_api);
 	suite_add_tcase(s, t);
 	t = tcase_create("changed");
 	tcase_add_test(t, test_sleep_swapped);
