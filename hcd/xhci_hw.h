@@ -35,6 +35,7 @@
 #define XHCI_HCCPARAMS1_CSZ (1u << 2)
 #define XHCI_HCCPARAMS1_PPC (1u << 3)
 #define XHCI_HCCPARAMS1_XECP(v) (((v) >> 16) & 0xffff)
+#define XHCI_HCCPARAMS2_FSC (1u << 2) /* Force Save Context Capability (1.1+, §4.23.2) */
 #define XHCI_HCCPARAMS2_LEC (1u << 4) /* Large ESIT Payload Capability (1.1+) */
 
 /* Operational registers (§5.4), offsets from CAPLENGTH */

@@ -1,8 +1,9 @@
 /*
  * System sleep of the controller (xHCI 1.2 §4.23.2, Suspend-Resume): the
  * controller half of bu_usb_bus_suspend / bu_usb_bus_resume (core/sleep.c
- * suspends and resumes the devices). Suspend: the root ports' wake
- * enables (PORTSC WCE/WDE/WOE, §4.15, §5.4.8), R/S=0 until HCHalted, the
+ * suspends and resumes the devices). Suspend: every Running endpoint
+ * stopped (without Force Save Context), the root ports' wake enables
+ * (PORTSC WCE/WDE/WOE, §4.15, §5.4.8), R/S=0 until HCHalted, the
  * Operational and interrupter registers software must restore read and
  * kept, then Save State (USBCMD.CSS; USBSTS.SSS busy; SRE on failure).
  * Resume: those registers written back while halted, Restore State
@@ -86,6 +87,54 @@ unsigned bu_xhci_bus_wake_check(struct bu_usb_bus *bus, enum bu_usb_wake_kind *k
 /* Suspend (§4.23.2 steps 1-4)                                              */
 /* ======================================================================== */
 
+/**
+ * §4.23.2 step 1: without Force Save Context (HCCPARAMS2.FSC; no
+ * HCCPARAMS2 before xHCI 1.1) every Running endpoint, idle ones too, is
+ * stopped before Save State, so that its context in memory is current.
+ * Those not stopped yet get a Stop Endpoint (held paused, marked to be
+ * let go after the restore); BU_EBUSY while any went out.
+ */
+static int pm_stop_endpoints(struct xhci *x)
+{
+	bool sent = false;
+
+	if (x->hccparams2 & XHCI_HCCPARAMS2_FSC)
+		return 0;
+	for (unsigned s = 1; s <= x->max_slots && s < 256; s++) {
+		struct xhci_dev *d = x->slots[s];
+
+		for (unsigned dci = 1; d && d->udev && dci < 32; dci++) {
+			struct xhci_ep *ep = d->eps[dci];
+
+			if (!ep || !ep->uep || ep->paused)
+				continue;
+			if (bu_xhci_ep_pause(ep->uep, NULL, NULL) == 0) {
+				ep->sleep_paused = true;
+				sent = true;
+			}
+		}
+	}
+	return sent ? BU_EBUSY : 0;
+}
+
+/** After a restore: the endpoints pm_stop_endpoints stopped may run again. */
+static void pm_restart_endpoints(struct xhci *x)
+{
+	for (unsigned s = 1; s <= x->max_slots && s < 256; s++) {
+		struct xhci_dev *d = x->slots[s];
+
+		for (unsigned dci = 1; d && dci < 32; dci++) {
+			struct xhci_ep *ep = d->eps[dci];
+
+			if (!ep || !ep->sleep_paused)
+				continue;
+			ep->sleep_paused = false;
+			if (ep->uep)
+				bu_xhci_ep_unpause(ep->uep);
+		}
+	}
+}
+
 /** Read what §4.23.2 has software restore: USBCMD, DNCTRL, CONFIG, DCBAAP, interrupter 0. */
 static void pm_save_regs(struct xhci *x)
 {
@@ -114,7 +163,7 @@ int bu_xhci_bus_suspend(struct bu_usb_bus *bus, unsigned wake)
 	if (x->failed)
 		return BU_ESHUTDOWN;
 	/* Nothing may be owed: a command or a Disable Slot still out. */
-	if (x->cmd_ring.enq != x->cmd_ring.deq || x->disabling)
+	if (x->cmd_ring.enq != x->cmd_ring.deq || x->disabling || pm_stop_endpoints(x))
 		return BU_EBUSY;
 	if (wake & BU_SLEEP_WAKE_CONNECT)
 		bits |= XHCI_PORTSC_WCE;
@@ -237,6 +286,7 @@ int bu_xhci_bus_resume(struct bu_usb_bus *bus)
 		bu_xhci_log(x, BU_LOG_ERR, "did not run after Restore State");
 		return pm_lost(x, "not running");
 	}
+	pm_restart_endpoints(x);
 	return 0;
 }
 

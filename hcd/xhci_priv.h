@@ -260,6 +260,7 @@ struct xhci_ep {
 	bool halted;         /* controller halted it; recovery pending */
 	bool stopping;       /* Stop Endpoint in flight (cancel) */
 	bool paused;         /* held stopped for a suspend: no doorbell until unpaused */
+	bool sleep_paused;   /* paused by a bus suspend (xhci_pm.c): unpaused after the restore */
 	bool restart;        /* ring the doorbell once recovery is done */
 	bool broken;         /* recovery failed: the endpoint refuses work */
 	bool skip_valid;     /* drop one event at skip_counter (after a short) */

@@ -180,6 +180,15 @@ static void sim_save_restore(struct sim *sim, uint32_t val)
 				  css ? "CSS" : "CRS");
 		return;
 	}
+	if (css && !(sim->hccparams2 & XHCI_HCCPARAMS2_FSC)) {
+		/* Without Force Save Context the contexts in memory are only
+		 * current for stopped endpoints (§4.23.2 step 1). */
+		for (unsigned s = 1; s <= sim->nslots; s++)
+			for (unsigned dci = 1; sim->slot[s].enabled && dci < 32; dci++)
+				if (sim->slot[s].ep[dci].state == XHCI_EP_STATE_RUNNING)
+					sim_violation_add(sim, "CSS (Save State) with slot %u DCI %u Running: with HCCPARAMS2.FSC=0 every Running endpoint is stopped first (xHCI 1.2 §4.23.2)",
+							  s, dci);
+	}
 	sim_tracef(sim, "%s", css ? "Save State" : "Restore State");
 	sim->usbsts |= css ? XHCI_USBSTS_SSS : XHCI_USBSTS_RSS;
 	sim->ctrl_pending = css ? SIM_CTRL_SAVE_DONE : SIM_CTRL_RESTORE_DONE;
