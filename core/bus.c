@@ -594,6 +594,7 @@ static void dev_remove_one(struct bu_usb_bus *bus, struct bu_usb_device *dev)
 		w->done = true;
 		bu_core_dev(dev)->waiter = NULL;
 	}
+	bu_core_req_ops_gone(dev);
 	if (was_enumerating && bus->enumerating)
 		bus->enumerating--;
 	bu_core_addr_unlock(dev);
@@ -859,6 +860,84 @@ static __attribute__((noinline)) void bus_failed(struct bu_usb_bus *bus)
 			bu_port_set(&hub, &bus->core->root_ports[p], BU_PORT_EMPTY, 0);
 }
 
+/* ======================================================================== */
+/* Deferred work                                                            */
+/* ======================================================================== */
+
+void bu_usb_work_queue(struct bu_usb_bus *bus, struct bu_usb_work *w)
+{
+	struct bu_core_bus *core;
+
+	if (!bus || !bus->core || !w || !w->fn)
+		return;
+	bus_lock(bus);
+	core = bus->core;
+	if (!w->queued) {
+		w->queued = true;
+		w->next = NULL;
+		if (core->work_tail)
+			core->work_tail->next = w;
+		else
+			core->work = w;
+		core->work_tail = w;
+	}
+	bus_unlock(bus);
+}
+
+/** Take `w` off the list at *head (tail pointer `tail`, or NULL); true when it
+ * was there. */
+static bool work_unlink(struct bu_usb_work **head, struct bu_usb_work **tail,
+			struct bu_usb_work *w)
+{
+	struct bu_usb_work *prev = NULL;
+	struct bu_usb_work **pp;
+
+	for (pp = head; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			if (tail && *tail == w)
+				*tail = prev;
+			return true;
+		}
+		prev = *pp;
+	}
+	return false;
+}
+
+void bu_usb_work_cancel(struct bu_usb_bus *bus, struct bu_usb_work *w)
+{
+	if (!bus || !bus->core || !w)
+		return;
+	bus_lock(bus);
+	if (!work_unlink(&bus->core->work, &bus->core->work_tail, w))
+		work_unlink(&bus->core->work_running, NULL, w);
+	w->queued = false;
+	w->next = NULL;
+	bus_unlock(bus);
+}
+
+/**
+ * Run the work queued before this call, oldest first, at the poll's own
+ * depth; work queued meanwhile waits for the next poll (next_timeout says
+ * "at once" while any is queued), so a work item that queues itself again
+ * cannot keep one poll from returning. A work item may cancel any other.
+ */
+static void run_work(struct bu_usb_bus *bus)
+{
+	struct bu_core_bus *core = bus->core;
+
+	core->work_running = core->work;
+	core->work = core->work_tail = NULL;
+	while (core->work_running) {
+		struct bu_usb_work *w = core->work_running;
+
+		core->work_running = w->next;
+		w->queued = false;
+		w->next = NULL;
+		w->fn(w);
+	}
+}
+
 int bu_usb_bus_poll(struct bu_usb_bus *bus)
 {
 	uint64_t now;
@@ -901,6 +980,7 @@ int bu_usb_bus_poll(struct bu_usb_bus *bus)
 	bu_core_pm_poll(bus, now);
 	bu_core_poll_drivers(bus, now);
 out:
+	run_work(bus);
 	bus->core->callback_depth--;
 	bus_unlock(bus);
 	return rc;
@@ -925,9 +1005,13 @@ uint64_t bu_usb_bus_next_timeout(struct bu_usb_bus *bus)
 	if (!bus || !bus->core)
 		return BU_USB_NO_TIMEOUT;
 	bus_lock(bus);
-	if (bus->failed || bu_core_sleep_asleep(bus))
-		goto out; /* nothing will happen any more, or not before the resume */
+	if (bu_core_sleep_asleep(bus))
+		goto out; /* nothing, queued work included, runs before the resume */
 	now = bu_core_now(bus);
+	if (bus->core->work)
+		next = now; /* deferred work waits for the next poll */
+	if (bus->failed)
+		goto out; /* nothing will happen any more */
 	for (unsigned p = 1; p <= bus->num_ports; p++)
 		earliest(&next, bus->core->root_ports[p].wake_us);
 	for (struct bu_usb_device *d = bus->devices; d; d = d->next) {
@@ -1014,6 +1098,8 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 			d = d->parent;
 		bu_core_dev_remove(bus, d);
 	}
+	/* What the removals queued, while the bus is still there. */
+	run_work(bus);
 	/* The controller driver halts the controller first (after HCH=1 it
 	 * moves no data, xHCI 1.2 §5.4.2), then gives back what is still
 	 * queued, which finishes the removals above, then frees itself and

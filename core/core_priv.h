@@ -46,6 +46,10 @@ struct bu_core_bus {
 	bool sleep_ever;             /* the bus slept at least once */
 	unsigned sleep_wake;         /* BU_SLEEP_WAKE_* given to the suspend */
 	struct bu_usb_sleep_report sleep_report;
+	/* Deferred work queued for the next bu_usb_bus_poll (bu_usb_work_queue), oldest first. */
+	struct bu_usb_work *work, *work_tail;
+	/* The part of it the poll in progress runs now (run_work). */
+	struct bu_usb_work *work_running;
 };
 
 /** One notification walking the listeners (on its caller's stack). */
@@ -93,6 +97,7 @@ struct bu_core_device {
 	bool sys_wake;       /* may wake the system (bu_usb_device_set_system_wake) */
 	bool sleep_member;   /* on the bus when it went to sleep, verdict not told yet */
 	void *waiter;        /* a synchronous caller to tell (request.c) */
+	void *req_ops;       /* SET_INTERFACE / endpoint resets waiting for Configure Endpoint (request.c) */
 	/* TT buffer clears (tt.c), endpoints by index num * 2 + IN (EP0: 0). */
 	uint32_t tt_pending; /* CLEAR_TT_BUFFER to send or on its way */
 	uint32_t tt_held;    /* paused for it: unpaused when it is done */
@@ -164,6 +169,13 @@ void bu_core_dev_remove(struct bu_usb_bus *bus, struct bu_usb_device *dev);
 uint32_t bu_core_open_alt(struct bu_usb_device *dev,
 			  const struct bu_usb_config_info *cfg,
 			  const struct bu_usb_alt_info *alt);
+
+/**
+ * The device is being removed: the SET_INTERFACEs and endpoint resets
+ * still waiting for their Configure Endpoint end with BU_ENODEV now (the
+ * controller driver does not call back for a removed device).
+ */
+void bu_core_req_ops_gone(struct bu_usb_device *dev);
 
 /** A synchronous caller waiting for a device operation (on its stack). */
 struct bu_core_waiter {

@@ -184,33 +184,6 @@ static unsigned ep_index(uint8_t address)
 	return USB_ENDPOINT_NUMBER(address) * 2u + ((address & USB_DIR_IN) ? 1u : 0u);
 }
 
-/** bu_usb_reset_endpoint under the lock. */
-static int reset_endpoint(struct bu_usb_endpoint *ep)
-{
-	struct bu_usb_device *dev;
-	int rc;
-
-	if (!ep || !ep->dev)
-		return BU_EINVAL;
-	dev = ep->dev;
-	rc = dev_usable(dev);
-	if (rc)
-		return rc;
-	if (bu_usb_endpoint_busy(ep))
-		return BU_EBUSY;
-	if (ep == &dev->ep0)
-		return 0; /* EP0 clears its halt on the next SETUP (USB 2.0 §8.5.3.4) */
-	/* Drop and add in one Configure Endpoint: the controller's sequence
-	 * number/toggle restarts at 0 (xHCI §4.6.6), matching the device
-	 * after CLEAR_FEATURE(ENDPOINT_HALT) (USB 2.0 §9.4.5). */
-	rc = configure_sync(dev, 1u << ep_index(ep->address), 1u << ep_index(ep->address));
-	if (rc)
-		return rc; /* BU_ENODEV: dev and ep are gone */
-	ep->halted = false;
-	return bu_usb_clear_feature(dev, USB_RECIP_ENDPOINT, USB_FEATURE_ENDPOINT_HALT,
-				    ep->address);
-}
-
 /** The interface object for bInterfaceNumber `number`, or NULL. */
 static struct bu_usb_interface *find_iface(struct bu_usb_device *dev, uint8_t number)
 {
@@ -277,12 +250,242 @@ static void ep_swap_end(struct bu_usb_device *dev, uint32_t opened, uint32_t dro
 	}
 }
 
-/** bu_usb_set_interface under the lock. */
-static int set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
+/* ======================================================================== */
+/* SET_INTERFACE and endpoint reset, asynchronous                           */
+/* ======================================================================== */
+
+/**
+ * An asynchronous SET_INTERFACE or endpoint reset: a Configure Endpoint
+ * (xHCI 1.2 §4.6.6), then the standard request on EP0. Allocated at the
+ * start, freed when it ends, just before its `done` runs.
+ */
+struct req_op {
+	struct bu_usb_device *dev;
+	/* SET_INTERFACE or CLEAR_FEATURE(ENDPOINT_HALT) */
+	struct bu_usb_xfer xfer;
+	struct bu_usb_endpoint *ep;    /* reset: the endpoint */
+	struct bu_usb_interface *intf; /* set_interface: the interface */
+	const struct bu_usb_alt_info *new_alt;
+	uint32_t opened, drop; /* set_interface: endpoint indexes swapped */
+	uint8_t alt;
+	bu_usb_done_fn done; /* NULL once a synchronous caller gave up */
+	void *ctx;
+	uint32_t cfg_add, cfg_drop; /* its Configure Endpoint's masks */
+	/* the device's operations waiting for Configure Endpoint */
+	struct req_op *next;
+};
+
+/** Take `op` off its device's list of operations waiting for the controller;
+ * false when it was not there. */
+static bool req_op_unlink(struct req_op *op)
+{
+	struct req_op **pp = (struct req_op **)&bu_core_dev(op->dev)->req_ops;
+
+	for (; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			op->next = NULL;
+			return true;
+		}
+	}
+	return false;
+}
+
+/** Queue the Configure Endpoint of an operation (0, or why it could not start).
+ */
+static int req_op_configure(struct req_op *op, uint32_t add, uint32_t drop);
+/** Start the Configure Endpoint of the device's oldest operation waiting for
+ * one. */
+static void req_op_next(struct bu_usb_device *dev);
+
+/** The end of an operation: free it, then tell its caller. */
+static void req_op_finish(struct req_op *op, int status)
+{
+	struct bu_usb_device *dev = op->dev;
+	bu_usb_done_fn done = op->done;
+	void *ctx = op->ctx;
+
+	bu_core_free(dev->bus, op, sizeof(*op));
+	if (done)
+		done(dev, ctx, status);
+}
+
+/** The standard request of an operation came back. */
+static void req_op_sent(struct bu_usb_xfer *x)
+{
+	struct req_op *op = x->ctx;
+	int rc = x->status;
+
+	/* USB 2.0 §9.4.10: a device with only alt 0 may STALL; that is fine. */
+	if (rc == BU_ESTALL && op->intf && op->alt == 0)
+		rc = 0;
+	req_op_finish(op, rc);
+}
+
+/** The Configure Endpoint of an operation completed: the standard request next.
+ */
+static void req_op_configured(struct bu_usb_device *dev, void *ctx, int status)
+{
+	struct req_op *op = ctx;
+	struct bu_usb_xfer *x = &op->xfer;
+	int rc;
+
+	if (!req_op_unlink(op))
+		return; /* ended by the device's removal already */
+	req_op_next(dev);
+	if (dev->state == BU_DEV_GONE) {
+		req_op_finish(op, BU_ENODEV); /* its endpoints went with it */
+		return;
+	}
+	if (op->intf) {
+		/* Free the old endpoints, or put everything back as the
+		 * controller still has it. */
+		ep_swap_end(dev, op->opened, op->drop, status);
+		if (!status) {
+			op->intf->alt = op->alt;
+			op->intf->info = op->new_alt;
+		}
+	} else if (!status) {
+		op->ep->halted = false;
+	}
+	if (status) {
+		req_op_finish(op, status);
+		return;
+	}
+	x->ep = &dev->ep0;
+	if (op->intf)
+		bu_usb_setup_pack(
+		    x->setup,
+		    USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
+		    USB_REQ_SET_INTERFACE, op->alt, op->intf->number, 0);
+	else
+		bu_usb_setup_pack(
+		    x->setup,
+		    USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_ENDPOINT,
+		    USB_REQ_CLEAR_FEATURE, USB_FEATURE_ENDPOINT_HALT,
+		    op->ep->address, 0);
+	x->timeout_ms = BU_USB_REQUEST_TIMEOUT_MS;
+	x->complete = req_op_sent;
+	x->ctx = op;
+	rc = bu_usb_xfer_submit(x);
+	if (rc)
+		req_op_finish(op, rc);
+}
+
+/*
+ * A device's operations take their turns: one Configure Endpoint at a
+ * time per slot (the controller driver builds each in the slot's one
+ * Input Context, xHCI 1.2 §4.6.6), oldest first. The list's head is the
+ * one whose command is out.
+ */
+static int req_op_configure(struct req_op *op, uint32_t add, uint32_t drop)
+{
+	struct bu_usb_device *dev = op->dev;
+	struct req_op **pp = (struct req_op **)&bu_core_dev(dev)->req_ops;
+	int rc;
+
+	op->cfg_add = add;
+	op->cfg_drop = drop;
+	op->next = NULL;
+	if (*pp) {
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = op; /* after the ones before it */
+		return 0;
+	}
+	*pp = op;
+	rc =
+	    dev->bus->ops->dev_configure(dev, add, drop, req_op_configured, op);
+	if (rc)
+		req_op_unlink(op);
+	return rc;
+}
+
+static void req_op_next(struct bu_usb_device *dev)
+{
+	struct req_op *op;
+	int rc;
+
+	while ((op = bu_core_dev(dev)->req_ops) != NULL &&
+	       dev->state != BU_DEV_GONE) {
+		rc = dev->bus->ops->dev_configure(
+		    dev, op->cfg_add, op->cfg_drop, req_op_configured, op);
+		if (!rc)
+			return;
+		req_op_unlink(op);
+		if (op->intf)
+			ep_swap_end(dev, op->opened, op->drop, rc);
+		req_op_finish(op, rc);
+	}
+}
+
+void bu_core_req_ops_gone(struct bu_usb_device *dev)
+{
+	struct req_op *op;
+
+	while ((op = bu_core_dev(dev)->req_ops) != NULL) {
+		req_op_unlink(op);
+		req_op_finish(op, BU_ENODEV);
+	}
+}
+
+/** A new operation on `dev`, or NULL without memory. */
+static struct req_op *req_op_alloc(struct bu_usb_device *dev,
+				   bu_usb_done_fn done, void *ctx)
+{
+	struct req_op *op = bu_core_alloc(dev->bus, sizeof(*op));
+
+	if (op) {
+		op->dev = dev;
+		op->done = done;
+		op->ctx = ctx;
+	}
+	return op;
+}
+
+/** Start an endpoint reset (not EP0); *out gets the operation. */
+static int reset_endpoint_start(struct bu_usb_endpoint *ep, bu_usb_done_fn done,
+				void *ctx, struct req_op **out)
+{
+	struct bu_usb_device *dev;
+	struct req_op *op;
+	uint32_t mask;
+	int rc;
+
+	if (!ep || !ep->dev || ep == &ep->dev->ep0)
+		return BU_EINVAL;
+	dev = ep->dev;
+	rc = dev_usable(dev);
+	if (rc)
+		return rc;
+	if (bu_usb_endpoint_busy(ep))
+		return BU_EBUSY;
+	op = req_op_alloc(dev, done, ctx);
+	if (!op)
+		return BU_ENOMEM;
+	op->ep = ep;
+	/* Drop and add in one Configure Endpoint: the controller's sequence
+	 * number/toggle restarts at 0 (xHCI §4.6.6), matching the device
+	 * after CLEAR_FEATURE(ENDPOINT_HALT) (USB 2.0 §9.4.5). */
+	mask = 1u << ep_index(ep->address);
+	rc = req_op_configure(op, mask, mask);
+	if (rc) {
+		bu_core_free(dev->bus, op, sizeof(*op));
+		return rc;
+	}
+	*out = op;
+	return 0;
+}
+
+/** Start a SET_INTERFACE; *out gets the operation. */
+static int set_interface_start(struct bu_usb_device *dev, uint8_t number,
+			       uint8_t alt, bu_usb_done_fn done, void *ctx,
+			       struct req_op **out)
 {
 	const struct bu_usb_config_info *cfg;
 	const struct bu_usb_alt_info *new_alt;
 	struct bu_usb_interface *intf;
+	struct req_op *op;
 	uint32_t drop = 0, opened;
 	int rc = dev_usable(dev);
 
@@ -300,26 +503,90 @@ static int set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 	for (unsigned idx = 2; idx < 32; idx++)
 		if ((drop & (1u << idx)) && bu_usb_endpoint_busy(dev->eps[idx]))
 			return BU_EBUSY;
+	op = req_op_alloc(dev, done, ctx);
+	if (!op)
+		return BU_ENOMEM;
 	for (unsigned idx = 2; idx < 32; idx++)
 		if (drop & (1u << idx))
 			dev->eps[idx] = NULL;
 	opened = bu_core_open_alt(dev, cfg, new_alt);
-	rc = configure_sync(dev, opened, drop);
-	if (rc == BU_ENODEV)
-		return rc; /* unplugged: dev is gone */
-	/* Free the old endpoints, or put everything back as the controller
-	 * still has it. */
-	ep_swap_end(dev, opened, drop, rc);
-	if (rc)
+	op->intf = intf;
+	op->new_alt = new_alt;
+	op->alt = alt;
+	op->opened = opened;
+	op->drop = drop;
+	rc = req_op_configure(op, opened, drop);
+	if (rc) {
+		ep_swap_end(dev, opened, drop, rc);
+		bu_core_free(dev->bus, op, sizeof(*op));
 		return rc;
-	intf->alt = alt;
-	intf->info = new_alt;
-	rc = bu_usb_control(dev, USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE,
-			    USB_REQ_SET_INTERFACE, alt, number, NULL, 0, BU_USB_REQUEST_TIMEOUT_MS);
-	/* USB 2.0 §9.4.10: a device with only alt 0 may STALL; that is fine. */
-	if (rc == BU_ESTALL && alt == 0)
-		rc = 0;
-	return rc < 0 ? rc : 0;
+	}
+	*out = op;
+	return 0;
+}
+
+/** A synchronous caller's record of an operation (on its stack). */
+struct req_op_wait {
+	bool done;
+	int status;
+};
+
+static void req_op_waited(struct bu_usb_device *dev, void *ctx, int status)
+{
+	struct req_op_wait *w = ctx;
+
+	(void)dev;
+	w->status = status;
+	w->done = true;
+}
+
+/**
+ * Wait for an operation started with req_op_waited and `w`. Its request
+ * and command carry their own timeouts; a failed controller gives
+ * everything back. After BU_ENODEV the device is gone.
+ */
+static int req_op_wait(struct bu_usb_bus *bus, struct req_op *op,
+		       struct req_op_wait *w)
+{
+	int rc = 0;
+
+	while (!w->done && rc != BU_ESHUTDOWN)
+		rc = bu_core_wait(bus, &w->done, 2 * BU_USB_REQUEST_TIMEOUT_MS);
+	if (!w->done) {
+		op->done = NULL; /* its end must not reach this stack */
+		return rc;
+	}
+	return w->status;
+}
+
+/** bu_usb_reset_endpoint under the lock. */
+static int reset_endpoint(struct bu_usb_endpoint *ep)
+{
+	struct req_op_wait w = {false, 0};
+	struct bu_usb_bus *bus = ep->dev->bus;
+	struct req_op *op;
+	int rc;
+
+	if (ep == &ep->dev->ep0) {
+		rc = dev_usable(ep->dev);
+		if (!rc && bu_usb_endpoint_busy(ep))
+			rc = BU_EBUSY;
+		return rc; /* EP0 clears its halt on the next SETUP (USB 2.0
+			      §8.5.3.4) */
+	}
+	rc = reset_endpoint_start(ep, req_op_waited, &w, &op);
+	return rc ? rc : req_op_wait(bus, op, &w);
+}
+
+/** bu_usb_set_interface under the lock. */
+static int set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
+{
+	struct req_op_wait w = {false, 0};
+	struct bu_usb_bus *bus = dev->bus;
+	struct req_op *op;
+	int rc = set_interface_start(dev, number, alt, req_op_waited, &w, &op);
+
+	return rc ? rc : req_op_wait(bus, op, &w);
 }
 
 /** bu_usb_set_configuration under the lock. */
@@ -397,6 +664,30 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
 
 	if (dev)
 		BU_UNDER_LOCK(dev->bus, rc = set_interface(dev, number, alt));
+	return rc;
+}
+
+int bu_usb_reset_endpoint_async(struct bu_usb_endpoint *ep, bu_usb_done_fn done,
+				void *ctx)
+{
+	struct req_op *op;
+	int rc = BU_EINVAL;
+
+	if (ep && ep->dev)
+		BU_UNDER_LOCK(ep->dev->bus,
+			      rc = reset_endpoint_start(ep, done, ctx, &op));
+	return rc;
+}
+
+int bu_usb_set_interface_async(struct bu_usb_device *dev, uint8_t number,
+			       uint8_t alt, bu_usb_done_fn done, void *ctx)
+{
+	struct req_op *op;
+	int rc = BU_EINVAL;
+
+	if (dev)
+		BU_UNDER_LOCK(dev->bus, rc = set_interface_start(
+					    dev, number, alt, done, ctx, &op));
 	return rc;
 }
 

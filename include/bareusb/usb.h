@@ -878,6 +878,34 @@ void bu_usb_bus_unlock(struct bu_usb_bus *bus);
 		bu_usb_bus_unlock(bu_locked_);                                             \
 	} while (0)
 /**
+ * Deferred work: a callback bu_usb_bus_poll runs after the controller's
+ * events, timers and class drivers' poll, at the poll's own depth rather
+ * than under an event handler. A completion callback that wants to
+ * submit more (a class driver refilling its queue) queues its work
+ * instead of submitting from inside the completion, so the stack a
+ * completion runs on stays shallow. Owned by the caller, zeroed, `fn`
+ * set; it must stay valid while queued (bu_usb_work_cancel before freeing
+ * it).
+ */
+struct bu_usb_work {
+	/** Runs once per queueing, from bu_usb_bus_poll under the bus lock; may queue work (for the next poll). */
+	void (*fn)(struct bu_usb_work *w);
+	struct bu_usb_work *next; /**< Private: the bus's list */
+	bool queued;              /**< Private: on a list, not yet run */
+};
+/**
+ * Queue `w` on `bus`: it runs once, from the next bu_usb_bus_poll (the one
+ * running now when queued before its work ran: its events' completions
+ * queue work the same poll runs), or from bu_usb_bus_destroy before the
+ * controller goes. Queued again before it ran, it still runs once. While
+ * work is queued bu_usb_bus_next_timeout says "at once". Callable from
+ * callbacks.
+ */
+void bu_usb_work_queue(struct bu_usb_bus *bus, struct bu_usb_work *w);
+/** Take `w` off the bus's queue: it does not run (nothing when it is not queued). Callable from callbacks. */
+void bu_usb_work_cancel(struct bu_usb_bus *bus, struct bu_usb_work *w);
+
+/**
  * The one wait loop of the synchronous API: poll the bus until
  * done(arg) is true (returns 0), `deadline_us` passes (BU_ETIMEDOUT) or
  * the controller fails (BU_ESHUTDOWN). Between polls it sleeps through
@@ -958,9 +986,23 @@ int bu_usb_synch_frame(struct bu_usb_device *dev, uint8_t ep_address,
  * Select alternate setting `alt` of interface `number`: the controller's
  * endpoints are dropped and added to match (one Configure Endpoint), then
  * SET_INTERFACE is sent. The interface's endpoints must be idle (BU_EBUSY).
- * Endpoint pointers of the old setting become invalid.
+ * Endpoint pointers of the old setting become invalid. Synchronous:
+ * bu_usb_set_interface_async, then the wait.
  */
 int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt);
+/**
+ * bu_usb_set_interface without the wait: 0 when started, then
+ * done(dev, ctx, status) runs exactly once from bu_usb_bus_poll (or
+ * bu_usb_bus_destroy) with the result - BU_ENODEV when the device went
+ * away meanwhile (dev is still readable in done, and must not be used
+ * after it returns); a negative error when it could not start (done never
+ * runs). The old setting's endpoint pointers are invalid from the call on,
+ * the new ones valid once done runs with 0 (with an error the old ones
+ * may be back: look them up again). Callable from callbacks. The core
+ * holds about 300 bytes from the platform's alloc until done (BU_ENOMEM).
+ */
+int bu_usb_set_interface_async(struct bu_usb_device *dev, uint8_t number, uint8_t alt,
+			       bu_usb_done_fn done, void *ctx);
 
 /**
  * Choose configuration `value` (bConfigurationValue; 0 unconfigures):
@@ -1153,8 +1195,19 @@ struct bu_usb_endpoint *bu_usb_find_endpoint(struct bu_usb_device *dev,
  * Reset an endpoint on both sides: the controller's sequence/toggle state
  * and ring are reset, then CLEAR_FEATURE(ENDPOINT_HALT) is sent (for EP0
  * only the controller side). The endpoint must be idle (BU_EBUSY).
+ * Synchronous: bu_usb_reset_endpoint_async, then the wait.
  */
 int bu_usb_reset_endpoint(struct bu_usb_endpoint *ep);
+/**
+ * bu_usb_reset_endpoint without the wait: 0 when started, then
+ * done(dev, ctx, status) runs exactly once from bu_usb_bus_poll (or
+ * bu_usb_bus_destroy), BU_ENODEV when the device went away meanwhile; a
+ * negative error when it could not start (done never runs: BU_EINVAL,
+ * BU_ENODEV, BU_ESHUTDOWN, BU_EBUSY when transfers are queued, BU_ENOMEM).
+ * EP0 has nothing to reset on the controller: done still runs from poll.
+ * Callable from callbacks.
+ */
+int bu_usb_reset_endpoint_async(struct bu_usb_endpoint *ep, bu_usb_done_fn done, void *ctx);
 
 /**
  * Cancel every queued transfer of an endpoint; each completes with
