@@ -68,6 +68,20 @@ struct api_isoch {
 	struct api_iface *h;
 };
 
+/** A discovery search in progress (bu_winusb_find_by_guid, _vidpid). */
+struct find_ctx {
+	const char *guid; /**< upper case, or NULL */
+	bool by_vidpid;
+	uint16_t vid, pid;
+	DWORD index, seen;
+	const struct bu_winusb_devinfo *found; /**< api->walk once found */
+	const char *found_guid;		       /**< in *found */
+	unsigned tp;
+	char *path;    /**< the caller's path buffer */
+	DWORD size;    /**< its size */
+	DWORD *needed; /**< the caller's, or NULL */
+};
+
 struct bu_winusb_api {
 	const struct bu_platform *plat;
 	struct bu_winusb_transport tps[BU_WINUSB_API_MAX_TRANSPORTS];
@@ -81,6 +95,13 @@ struct bu_winusb_api {
 	struct api_event events[BU_WINUSB_API_MAX_EVENTS];
 	struct api_isoch isoch[BU_WINUSB_API_MAX_ISOCH];
 	struct bu_winusb_devinfo walk; /**< for_each_function's current function */
+	/**
+	 * The discovery search in progress and its GUID text: kept here, not
+	 * on the stack, which the driver parts' query (it may read MS OS
+	 * descriptors, polling the bus) runs on top of.
+	 */
+	struct find_ctx find;
+	char find_guid[BU_WINUSB_GUID_LEN + 1];
 };
 
 /** The pool element `h` points at, or NULL when it is not one. */
@@ -442,24 +463,6 @@ static struct bu_winusb_transport *tp_of(struct bu_winusb_api *api, struct api_f
 	return &api->tps[f->tp];
 }
 
-/** A request that completes inline (no transfer): returns the Win32 status. */
-static uint32_t io_now(struct bu_winusb_api *api, struct api_file *f, uint32_t code,
-		       struct bu_winusb_ioparams *prm, void *buf, uint32_t len,
-		       struct bu_winusb_iores *res)
-{
-	struct bu_winusb_io io;
-	struct bu_winusb_iores tmp;
-
-	bu_memset(&io, 0, sizeof(io));
-	io.file = f->file;
-	io.code = code;
-	io.params = prm;
-	io.params_len = sizeof(*prm);
-	io.buf = buf;
-	io.buf_len = len;
-	return tp_of(api, f)->ioctl(tp_of(api, f)->ctx, &io, res ? res : &tmp);
-}
-
 /*
  * How long a cancelled request may take to come back: the controller
  * driver's Stop Endpoint and its own command timeout and abort fit well
@@ -473,11 +476,12 @@ static uint32_t io_now(struct bu_winusb_api *api, struct api_file *f, uint32_t c
  * while the controller may still write into the caller's buffer. The
  * request block `io` and result `res` are the caller's, reused.
  */
-static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct api_sync *s,
-			struct bu_winusb_io *io, struct bu_winusb_iores *res)
+static void sync_cancel(struct bu_winusb_api *api, struct api_file *f,
+			struct api_sync *s, struct bu_winusb_io *io)
 {
 	static const struct bu_winusb_ioparams none; /* the driver copies it */
 	struct bu_winusb_transport *tp = tp_of(api, f);
+	struct bu_winusb_iores res;
 
 	bu_memset(io, 0, sizeof(*io));
 	io->file = f->file;
@@ -485,10 +489,74 @@ static void sync_cancel(struct bu_winusb_api *api, struct api_file *f, struct ap
 	io->params = &none;
 	io->params_len = sizeof(none);
 	io->done_cookie = s;
-	if (tp->ioctl(tp->ctx, io, res) != 0 && !s->done)
+	if (tp->ioctl(tp->ctx, io, &res) != 0 && !s->done)
 		return;
 	api_wait(api, tp, sync_finished, s, api_now(api) + (uint64_t)API_CANCEL_WAIT_MS * 1000);
 	BU_ASSERT(api->plat, s->done);
+}
+
+/**
+ * Run request `io` synchronously: the driver finishes it inline or pends
+ * it, and then the wait is here, at the API part's own level (the driver
+ * never waits inside a request). Past the wait cap the request is
+ * cancelled and waited for. Returns the Win32 status; res->bytes holds
+ * the bytes moved; *frame (optional) the driver's frame result.
+ */
+static uint32_t io_sync(struct bu_winusb_api *api, struct api_file *f,
+			struct bu_winusb_io *io, struct bu_winusb_iores *res,
+			ULONG *frame)
+{
+	struct bu_winusb_transport *tp = tp_of(api, f);
+	struct api_sync *s = api->plat->alloc(api->plat->ctx, sizeof(*s));
+	uint64_t deadline;
+	uint32_t st;
+
+	if (!s)
+		return ERROR_NOT_ENOUGH_MEMORY;
+	bu_memset(s, 0, sizeof(*s));
+	s->api = api;
+	io->done = sync_done;
+	io->done_cookie = s;
+	st = tp->ioctl(tp->ctx, io, res);
+	if (frame && (st == 0 || st == ERROR_IO_PENDING))
+		*frame = res->frame;
+	if (st == ERROR_IO_PENDING) {
+		deadline = api_now(api) + (uint64_t)api->wait_cap_ms * 1000;
+		if (!api_wait(api, tp, sync_finished, s, deadline))
+			sync_cancel(api, f, s, io);
+		if (!s->done) {
+			s->orphan = true; /* sync_done frees it */
+			return ERROR_SEM_TIMEOUT;
+		}
+		st = s->status == ERROR_OPERATION_ABORTED &&
+			     api_now(api) >= deadline
+			 ? ERROR_SEM_TIMEOUT
+			 : s->status;
+		res->bytes = s->bytes;
+	}
+	api->plat->free(api->plat->ctx, s, sizeof(*s));
+	return st;
+}
+
+/**
+ * A request without a transfer of the caller's (it may still pend on the
+ * bus: a pipe reset, an alternate setting): returns the Win32 status.
+ */
+static uint32_t io_now(struct bu_winusb_api *api, struct api_file *f,
+		       uint32_t code, struct bu_winusb_ioparams *prm, void *buf,
+		       uint32_t len, struct bu_winusb_iores *res)
+{
+	struct bu_winusb_io io;
+	struct bu_winusb_iores tmp;
+
+	bu_memset(&io, 0, sizeof(io));
+	io.file = f->file;
+	io.code = code;
+	io.params = prm;
+	io.params_len = sizeof(*prm);
+	io.buf = buf;
+	io.buf_len = len;
+	return io_sync(api, f, &io, res ? res : &tmp, NULL);
 }
 
 /**
@@ -503,8 +571,6 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 	struct bu_winusb_transport *tp = tp_of(api, h->f);
 	struct bu_winusb_iores res;
 	struct bu_winusb_io io;
-	struct api_sync *s;
-	uint64_t deadline;
 	uint32_t st;
 
 	bu_memset(&io, 0, sizeof(io));
@@ -544,30 +610,8 @@ static BOOL io_transfer(struct bu_winusb_api *api, struct api_iface *h, uint32_t
 			*transferred = res.bytes;
 		return ok(api);
 	}
-	s = api->plat->alloc(api->plat->ctx, sizeof(*s));
-	if (!s)
-		return fail(api, ERROR_NOT_ENOUGH_MEMORY);
-	bu_memset(s, 0, sizeof(*s));
-	s->api = api;
-	io.done = sync_done;
-	io.done_cookie = s;
-	st = tp->ioctl(tp->ctx, &io, &res);
-	if (frame && (st == 0 || st == ERROR_IO_PENDING))
-		*frame = res.frame;
-	if (st == ERROR_IO_PENDING) {
-		deadline = api_now(api) + (uint64_t)api->wait_cap_ms * 1000;
-		if (!api_wait(api, tp, sync_finished, s, deadline))
-			sync_cancel(api, h->f, s, &io, &res);
-		if (!s->done) {
-			s->orphan = true; /* sync_done frees it */
-			return fail(api, ERROR_SEM_TIMEOUT);
-		}
-		st = s->status == ERROR_OPERATION_ABORTED && api_now(api) >= deadline
-			     ? ERROR_SEM_TIMEOUT
-			     : s->status;
-		res.bytes = s->bytes;
-	}
-	api->plat->free(api->plat->ctx, s, sizeof(*s));
+	res.bytes = 0;
+	st = io_sync(api, h->f, &io, &res, frame);
 	if (transferred)
 		*transferred = st == 0 || st == ERROR_SEM_TIMEOUT ||
 					       st == ERROR_OPERATION_ABORTED
@@ -588,8 +632,14 @@ static void params_for(struct bu_winusb_ioparams *prm, const struct api_iface *h
 /* Discovery and files                                                      */
 /* ======================================================================== */
 
-/** A GUID as text: braces around 8-4-4-4-12 upper-case hex digits. */
-static void guid_string(const GUID *g, char out[BU_WINUSB_GUID_LEN + 1])
+/*
+ * The formatting helpers below stay out of line: the discovery calls query
+ * the driver parts (which may read MS OS descriptors, polling the bus), and
+ * a formatter inlined into them would sit on that path's stack unused.
+ */
+
+/* A GUID as text: braces around 8-4-4-4-12 upper-case hex digits. */
+void bu_wu_guid_string(const GUID *g, char out[BU_WINUSB_GUID_LEN + 1])
 {
 	bu_snprintf(out, BU_WINUSB_GUID_LEN + 1,
 		    "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", (unsigned)g->Data1,
@@ -608,8 +658,9 @@ static void guid_lower(const char *in, char *out, size_t size)
 }
 
 /** The device path of a function (Windows' form, plus our instance id). */
-static uint32_t make_path(const struct bu_winusb_devinfo *d, const char *guid, char *path,
-			  DWORD size, DWORD *needed)
+static __attribute__((noinline)) uint32_t
+make_path(const struct bu_winusb_devinfo *d, const char *guid, char *path,
+	  DWORD size, DWORD *needed)
 {
 	char mi[8] = "", g[BU_WINUSB_GUID_LEN + 2] = "";
 	int n;
@@ -644,15 +695,6 @@ static bool for_each_function(struct bu_winusb_api *api,
 	return false;
 }
 
-struct find_ctx {
-	const char *guid;      /**< upper case, or NULL */
-	bool by_vidpid;
-	uint16_t vid, pid;
-	DWORD index, seen;
-	const struct bu_winusb_devinfo *found; /**< api->walk once found */
-	const char *found_guid; /**< in *found */
-	unsigned tp;
-};
 
 static bool find_visit(void *arg, unsigned tp, const struct bu_winusb_devinfo *d)
 {
@@ -677,49 +719,63 @@ static bool find_visit(void *arg, unsigned tp, const struct bu_winusb_devinfo *d
 	return false;
 }
 
-static BOOL find_common(struct bu_winusb_api *api, struct find_ctx *c, char *path, DWORD size,
-			DWORD *needed)
+/** A new search in api->find for the `index`-th match, its path into the
+ * caller's buffer. */
+static struct find_ctx *find_start(struct bu_winusb_api *api, DWORD index,
+				   char *path, DWORD size, DWORD *needed)
 {
+	struct find_ctx *c = &api->find;
+
+	bu_memset(c, 0, sizeof(*c));
+	c->index = index;
+	c->path = path;
+	c->size = size;
+	c->needed = needed;
+	return c;
+}
+
+/** Run the search in api->find: the path of the function it names, or why not.
+ */
+static BOOL find_common(struct bu_winusb_api *api)
+{
+	struct find_ctx *c = &api->find;
 	uint32_t st;
 
 	if (!for_each_function(api, find_visit, c))
 		return fail(api, ERROR_NO_MORE_ITEMS);
-	st = make_path(c->found, c->found_guid, path, size, needed);
+	st = make_path(c->found, c->found_guid, c->path, c->size, c->needed);
 	return st ? fail(api, st) : ok(api);
 }
 
 BOOL bu_winusb_find_by_guid(struct bu_winusb_api *api, const GUID *guid, DWORD index,
 			    char *path, DWORD size, DWORD *needed)
 {
-	struct find_ctx c;
-	char g[BU_WINUSB_GUID_LEN + 1];
+	struct find_ctx *c;
 
 	if (!api)
 		return FALSE;
 	if (!guid || (!path && size))
 		return fail(api, ERROR_INVALID_PARAMETER);
-	bu_memset(&c, 0, sizeof(c));
-	guid_string(guid, g);
-	c.guid = g;
-	c.index = index;
-	return find_common(api, &c, path, size, needed);
+	c = find_start(api, index, path, size, needed);
+	bu_wu_guid_string(guid, api->find_guid);
+	c->guid = api->find_guid;
+	return find_common(api);
 }
 
 BOOL bu_winusb_find_by_vidpid(struct bu_winusb_api *api, USHORT vid, USHORT pid, DWORD index,
 			      char *path, DWORD size, DWORD *needed)
 {
-	struct find_ctx c;
+	struct find_ctx *c;
 
 	if (!api)
 		return FALSE;
 	if (!path && size)
 		return fail(api, ERROR_INVALID_PARAMETER);
-	bu_memset(&c, 0, sizeof(c));
-	c.by_vidpid = true;
-	c.vid = vid;
-	c.pid = pid;
-	c.index = index;
-	return find_common(api, &c, path, size, needed);
+	c = find_start(api, index, path, size, needed);
+	c->by_vidpid = true;
+	c->vid = vid;
+	c->pid = pid;
+	return find_common(api);
 }
 
 /**

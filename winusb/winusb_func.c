@@ -62,6 +62,53 @@ bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *
 }
 
 /* ======================================================================== */
+/* Deferred work                                                            */
+/* ======================================================================== */
+
+void bu_wu_defer(struct bu_winusb_drv *drv)
+{
+	bu_usb_work_queue(drv->bus, &drv->work);
+}
+
+/** The work of one function: due kicks and endpoint resets, then its pending
+ * requests. */
+static void func_work(struct wu_func *fn)
+{
+	for (unsigned i = 0; i < fn->num_ifaces; i++) {
+		struct wu_iface *wi = &fn->ifaces[i];
+
+		for (unsigned k = 0; k < wi->num_pipes; k++) {
+			struct wu_pipe *p = &wi->pipes[k];
+
+			bu_wu_pipe_reset_step(p);
+			if (p->kick_due) {
+				p->kick_due = false;
+				bu_wu_pipe_kick(p);
+			}
+		}
+	}
+	bu_wu_ops_run(fn);
+	bu_wu_func_maybe_free(fn);
+}
+
+/**
+ * The driver's deferred work (struct bu_usb_work, run by bu_usb_bus_poll
+ * after the controller's events): completions only mark what is due, and
+ * the next transfers go down from here, at the poll's depth, whether the
+ * function is still bound or not.
+ */
+static void drv_work(struct bu_usb_work *w)
+{
+	struct bu_winusb_drv *drv =
+	    (struct bu_winusb_drv *)((char *)w -
+				     offsetof(struct bu_winusb_drv, work));
+
+	for (unsigned i = 0; i < BU_WINUSB_MAX_FUNCS; i++)
+		if (drv->funcs[i])
+			func_work(drv->funcs[i]);
+}
+
+/* ======================================================================== */
 /* Functions                                                                */
 /* ======================================================================== */
 
@@ -427,6 +474,13 @@ static void drv_close(struct bu_winusb_drv *drv, uint32_t id)
 		bu_wu_req_fail(r, ERROR_OPERATION_ABORTED);
 		bu_wu_req_cancel_inflight(r);
 	}
+	for (struct wu_req *r = fn->op_reqs; r; r = r->next) {
+		r->cancelled = true;
+		bu_wu_req_fail(r, ERROR_OPERATION_ABORTED);
+	}
+	bu_wu_defer(drv);
+	/* The transport's close is synchronous: it waits here, in its own
+	 * call, never inside a request. */
 	if (fn->outstanding && !bu_wu_wait_while(drv, func_outstanding, fn, WU_WAIT_MS))
 		bu_wu_log(drv, BU_LOG_WARN, "%s: requests still outstanding at close", fn->location);
 	gen = f->gen;
@@ -477,6 +531,7 @@ static int drv_create(struct bu_usb_bus *bus, const struct bu_winusb_drv_options
 	drv->driver.remove = wu_remove;
 	drv->driver.poll = wu_poll;
 	drv->driver.next_timeout = wu_next_timeout;
+	drv->work.fn = drv_work;
 	drv->kick.name = "winusb-rescan";
 	drv->kick.probe = kick_probe;
 	bu_wu_rebuild_matches(drv);
@@ -523,6 +578,7 @@ static void drv_destroy(struct bu_winusb_drv *drv)
 			bu_wu_func_maybe_free(fn);
 		}
 	}
+	bu_usb_work_cancel(drv->bus, &drv->work);
 	bu_wu_free(drv, drv, sizeof(*drv));
 }
 

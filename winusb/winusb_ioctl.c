@@ -177,14 +177,25 @@ static uint32_t ioc_open_interface(const struct wu_ioctx *c)
 	return 0;
 }
 
-/** CLOSE_INTERFACE: abort its pipes, drop its idle isoch buffers, release it. */
+/**
+ * CLOSE_INTERFACE: abort its pipes; once they are quiet, drop its idle
+ * isoch buffers and release it (pending until then).
+ */
 static uint32_t ioc_close_interface(const struct wu_ioctx *c)
 {
 	struct wu_iface *wi = c->wi;
 	struct wu_file *f = c->f;
+	bool quiet = !wi->alt_busy;
 
-	for (unsigned k = 0; k < wi->num_pipes; k++)
-		bu_wu_pipe_abort_wait(&wi->pipes[k]);
+	if (!c->io->done)
+		return ERROR_INVALID_PARAMETER; /* it may pend: a completion
+						   routine is needed */
+	for (unsigned k = 0; k < wi->num_pipes; k++) {
+		bu_wu_pipe_abort_marked(&wi->pipes[k]);
+		quiet = quiet && bu_wu_pipe_quiet(&wi->pipes[k]);
+	}
+	if (!quiet)
+		return bu_wu_op_pend(c, OP_CLOSE, NULL, NULL);
 	for (unsigned i = 0; i < WU_MAX_ISOCH; i++)
 		if (f->isoch[i].used && f->isoch[i].iface == wi->index && !f->isoch[i].busy)
 			f->isoch[i].used = false;
@@ -294,6 +305,11 @@ static uint32_t drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *
 		c.wi = bu_wu_file_iface(c.f, prm.iface);
 		if (!c.wi)
 			return ERROR_INVALID_HANDLE;
+		/* Its pipes are being replaced: nothing but closing until then.
+		 */
+		if (c.wi->alt_busy &&
+		    io->code != BU_WINUSB_IOCTL_CLOSE_INTERFACE)
+			return ERROR_BUSY;
 	}
 	if ((row->flags & IOF_PRESENT) && !c.fn->present)
 		return ERROR_DEVICE_NOT_CONNECTED;

@@ -127,11 +127,6 @@ static struct wu_isoch_buf *isoch_get(struct wu_file *f, uint32_t id)
 	return &f->isoch[idx];
 }
 
-static bool isoch_busy(void *arg)
-{
-	return ((struct wu_isoch_buf *)arg)->busy != 0;
-}
-
 /** ISOCH_REGISTER. */
 uint32_t bu_wu_ioc_isoch_register(const struct wu_ioctx *c)
 {
@@ -162,8 +157,8 @@ uint32_t bu_wu_ioc_isoch_register(const struct wu_ioctx *c)
 }
 
 /**
- * ISOCH_UNREGISTER: blocks until the transfers using the buffer are done
- * ("WinUsb_UnregisterIsochBuffer function (winusb.h)").
+ * ISOCH_UNREGISTER: done once the transfers using the buffer are
+ * ("WinUsb_UnregisterIsochBuffer function (winusb.h)"): pending until then.
  */
 uint32_t bu_wu_ioc_isoch_unregister(const struct wu_ioctx *c)
 {
@@ -171,10 +166,17 @@ uint32_t bu_wu_ioc_isoch_unregister(const struct wu_ioctx *c)
 
 	if (!ib)
 		return ERROR_INVALID_HANDLE;
-	if (ib->busy && !bu_wu_wait_while(c->drv, isoch_busy, ib, WU_WAIT_MS))
-		return ERROR_BUSY;
-	ib->used = false;
-	return 0;
+	if (!ib->busy) {
+		ib->used = false;
+		return 0;
+	}
+	if (!c->io->done)
+		return ERROR_INVALID_PARAMETER; /* it pends: a completion
+						   routine is needed */
+	for (const struct wu_req *r = c->fn->op_reqs; r; r = r->next)
+		if (r->target == ib)
+			return ERROR_BUSY;
+	return bu_wu_op_pend(c, OP_UNREGISTER, NULL, ib);
 }
 
 /* ======================================================================== */

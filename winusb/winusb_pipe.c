@@ -460,10 +460,12 @@ static __attribute__((noinline)) void kick_in(struct wu_pipe *p)
 	}
 }
 
-/** Submit what a pipe's queue allows (not while it is failed or recovering). */
+/** Submit what a pipe's queue allows (not while it is failed, recovering or
+ * being reset). */
 void bu_wu_pipe_kick(struct wu_pipe *p)
 {
-	if (!p->ep || p->clearing || p->resetting || !p->wi->fn->present) {
+	if (!p->ep || p->clearing || p->resetting || p->reset_want ||
+	    p->reset_busy || !p->wi->fn->present) {
 		pipe_retire(p);
 		return;
 	}
@@ -489,11 +491,11 @@ static void clear_done(struct bu_usb_xfer *x)
 		     p->id, bu_strerror(x->status));
 	if (r) {
 		r->held = false;
-		r->fn->outstanding--;
+		r->fn->outstanding--; /* r itself keeps the function until its
+					 giveback */
 		req_settle(r);
 	}
-	bu_wu_pipe_kick(p);
-	bu_wu_func_maybe_free(p->wi->fn);
+	bu_wu_pipe_kick_later(p);
 }
 
 /**
@@ -566,7 +568,7 @@ static __attribute__((noinline)) void data_done(struct wu_slot *s)
 	} else if (s->kind == SL_DATA) {
 		r->done = BU_MAX(r->done, s->off + actual);
 	}
-	if (x->status == BU_ECANCELED && p->resetting) {
+	if (x->status == BU_ECANCELED && p->resetting && !r->status) {
 		/* Taken back for RESET_PIPE_ON_RESUME: not a failure; the
 		 * rest goes down again once the endpoint is reset. */
 		if (p->pol.raw_io && !r->done) {
@@ -627,8 +629,16 @@ static void xfer_done(struct bu_usb_xfer *x)
 		bu_wu_isoch_done(s);
 	else
 		data_done(s);
-	bu_wu_pipe_kick(p);
-	bu_wu_func_maybe_free(p->wi->fn);
+	/* The next transfers go down from the driver's work, at the poll's
+	 * depth, not from under the controller's event handler; the request
+	 * keeps the function until its giveback there. */
+	bu_wu_pipe_kick_later(p);
+}
+
+void bu_wu_pipe_kick_later(struct wu_pipe *p)
+{
+	p->kick_due = true;
+	bu_wu_defer(p->wi->fn->drv);
 }
 
 /* ======================================================================== */
@@ -672,6 +682,17 @@ uint32_t bu_wu_file_cancel(struct wu_file *f, const void *cookie)
 			return 0;
 		}
 	}
+	for (struct wu_req *r = fn->op_reqs; r; r = r->next) {
+		if (r->file == f && r->cb_cookie == cookie) {
+			/* Given back from the work (once the core called back,
+			 * when an operation of its is under way); what it
+			 * started goes on. */
+			r->cancelled = true;
+			bu_wu_req_fail(r, ERROR_OPERATION_ABORTED);
+			bu_wu_defer(fn->drv);
+			return 0;
+		}
+	}
 	for (unsigned i = 0; i < fn->num_ifaces; i++) {
 		struct wu_iface *wi = &fn->ifaces[i];
 
@@ -691,59 +712,190 @@ uint32_t bu_wu_file_cancel(struct wu_file *f, const void *cookie)
 	return ERROR_NOT_FOUND;
 }
 
-static bool pipe_busy(void *arg)
+void bu_wu_pipe_abort_marked(struct wu_pipe *p)
 {
-	struct wu_pipe *p = arg;
-
-	return p->head != NULL || p->clearing;
-}
-
-/** Abort a pipe and wait for its requests to come back (AbortPipe is synchronous). */
-void bu_wu_pipe_abort_wait(struct wu_pipe *p)
-{
+	for (struct wu_req *r = p->head; r; r = r->next)
+		r->op_wait = true;
 	bu_wu_pipe_abort(p, ERROR_OPERATION_ABORTED);
-	if (pipe_busy(p) && !bu_wu_wait_while(p->wi->fn->drv, pipe_busy, p, WU_WAIT_MS))
-		bu_wu_log(p->wi->fn->drv, BU_LOG_WARN, "pipe 0x%02x: abort did not finish", p->id);
 }
 
-static bool ep_busy(void *arg)
+bool bu_wu_pipe_quiet(const struct wu_pipe *p)
 {
-	return bu_usb_endpoint_busy(arg);
+	if (p->clearing || p->reset_want || p->resetting || p->reset_busy)
+		return false;
+	for (const struct wu_req *r = p->head; r; r = r->next)
+		if (r->op_wait)
+			return false;
+	return true;
 }
 
-/** Wait (bounded) until the controller is done with an endpoint. */
-void bu_wu_ep_wait_idle(struct bu_winusb_drv *drv, struct bu_usb_endpoint *ep)
+/** The core's endpoint reset of a pipe ended. */
+static void pipe_reset_done(struct bu_usb_device *dev, void *ctx, int status)
 {
-	bu_wu_wait_while(drv, ep_busy, ep, WU_WAIT_MS);
+	struct wu_pipe *p = ctx;
+	struct wu_func *fn = p->wi->fn;
+
+	(void)dev;
+	if (status && status != BU_ENODEV)
+		bu_wu_log(fn->drv, BU_LOG_WARN, "pipe 0x%02x: reset failed: %s",
+			  p->id, bu_strerror(status));
+	p->reset_busy = false;
+	p->reset_status = status;
+	fn->outstanding--; /* the reset kept the function; the work may free it
+			    */
+	bu_wu_pipe_kick_later(p);
+}
+
+/**
+ * Reset a pipe's endpoint on both sides (RESET_PIPE, or
+ * RESET_PIPE_ON_RESUME) once none of its transfers is on the bus and the
+ * controller is done with the endpoint: the controller's toggle/sequence
+ * and ring, CLEAR_FEATURE(ENDPOINT_HALT) on the device, asynchronously.
+ */
+void bu_wu_pipe_reset_step(struct wu_pipe *p)
+{
+	struct wu_func *fn = p->wi->fn;
+	int rc;
+
+	if ((!p->reset_want && !p->resetting) || p->reset_busy || p->inflight ||
+	    p->clearing)
+		return;
+	if (!p->ep || !fn->present) {
+		p->reset_want = p->resetting = false;
+		p->reset_status = 0;
+		bu_wu_pipe_kick_later(p);
+		return;
+	}
+	if (bu_usb_endpoint_busy(p->ep)) {
+		bu_wu_defer(fn->drv); /* the controller may still be recovering:
+					 next poll */
+		return;
+	}
+	p->reset_want = p->resetting = false;
+	p->reset_busy = true;
+	fn->outstanding++;
+	rc = bu_usb_reset_endpoint_async(p->ep, pipe_reset_done, p);
+	if (rc)
+		pipe_reset_done(fn->dev, p, rc);
+}
+
+/** Whether a pending request's wait is over (its result set when it is). */
+static bool op_ready(struct wu_func *fn, struct wu_req *r)
+{
+	struct wu_iface *wi = &fn->ifaces[r->iface];
+
+	if (r->inflight)
+		return false; /* the core's operation has not called back */
+	if (r->cancelled)
+		return true;
+	switch (r->op) {
+	case OP_ABORT:
+		return bu_wu_pipe_quiet(r->pipe);
+	case OP_RESET:
+		if (!bu_wu_pipe_quiet(r->pipe))
+			return false;
+		if (r->pipe->reset_status && r->pipe->reset_status != BU_ENODEV)
+			bu_wu_req_fail(
+			    r, bu_winusb_err_to_win32(r->pipe->reset_status));
+		return true;
+	case OP_CLOSE:
+		if (wi->alt_busy)
+			return false;
+		for (unsigned k = 0; k < wi->num_pipes; k++)
+			if (!bu_wu_pipe_quiet(&wi->pipes[k]))
+				return false;
+		/* Drop the interface's idle isoch buffers, then release it. */
+		for (unsigned i = 0; i < WU_MAX_ISOCH; i++)
+			if (r->file->isoch[i].used &&
+			    r->file->isoch[i].iface == wi->index &&
+			    !r->file->isoch[i].busy)
+				r->file->isoch[i].used = false;
+		r->file->open_mask &= ~(1u << wi->index);
+		return true;
+	case OP_UNREGISTER:
+		if (((struct wu_isoch_buf *)r->target)->busy)
+			return false;
+		((struct wu_isoch_buf *)r->target)->used = false;
+		return true;
+	default:
+		return true; /* OP_SET_ALT: its done set the result */
+	}
+}
+
+void bu_wu_ops_run(struct wu_func *fn)
+{
+	struct wu_req **pp = &fn->op_reqs;
+
+	while (*pp) {
+		struct wu_req *r = *pp;
+
+		if (!op_ready(fn, r)) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		r->finished = true;
+		bu_wu_req_giveback(r);
+		pp = &fn->op_reqs; /* the completion may have pended another */
+	}
+}
+
+uint32_t bu_wu_op_pend(const struct wu_ioctx *c, uint8_t op, struct wu_pipe *p,
+		       void *target)
+{
+	struct wu_req *r = bu_wu_req_alloc(c->fn, 0);
+	struct wu_req **pp = &c->fn->op_reqs;
+
+	if (!r)
+		return ERROR_NOT_ENOUGH_MEMORY;
+	bu_wu_req_bind(r, c->f, RQ_OP, c->wi ? c->wi->index : 0, c->io);
+	r->op = op;
+	r->pipe = p;
+	r->target = target;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp =
+	    r; /* completes in order with the others that are ready together */
+	bu_wu_defer(c->drv);
+	return ERROR_IO_PENDING;
+}
+
+/** A pending request of the file for the pipe, the interface or the buffer (one
+ * at a time). */
+static bool op_pending(const struct wu_func *fn, const struct wu_pipe *p)
+{
+	for (const struct wu_req *r = fn->op_reqs; r; r = r->next)
+		if (r->pipe == p)
+			return true;
+	return false;
 }
 
 /**
  * ResetPipe: abort what is queued, then reset both sides - the
  * controller's toggle/sequence and ring, CLEAR_FEATURE(ENDPOINT_HALT) on
  * the device (not for isochronous endpoints: "WinUsb_ResetPipe function
- * (winusb.h)").
+ * (winusb.h)"). AbortPipe: only the first half. Both pend until done.
  */
-static uint32_t pipe_reset(struct wu_pipe *p)
+static uint32_t pipe_abort_reset(const struct wu_ioctx *c, struct wu_pipe *p,
+				 bool reset)
 {
-	struct bu_winusb_drv *drv = p->wi->fn->drv;
-	int rc;
-
-	bu_wu_pipe_abort_wait(p);
-	p->halted = false;
-	if (!p->ep)
-		return 0;
-	if (p->type == BU_EP_ISOCH) {
-		p->stream = false;
-		return 0;
+	if (!c->io->done)
+		return ERROR_INVALID_PARAMETER; /* it may pend: a completion
+						   routine is needed */
+	if (op_pending(c->fn, p))
+		return ERROR_BUSY;
+	bu_wu_pipe_abort_marked(p);
+	if (reset) {
+		p->halted = false;
+		p->reset_status = 0;
+		if (p->type == BU_EP_ISOCH)
+			p->stream = false;
+		else if (p->ep)
+			p->reset_want = true;
 	}
-	/* The controller may still be recovering from the stall. */
-	bu_wu_ep_wait_idle(drv, p->ep);
-	rc = bu_usb_reset_endpoint(p->ep);
-	if (rc) {
-		bu_wu_log(drv, BU_LOG_WARN, "pipe 0x%02x: reset failed: %s", p->id, bu_strerror(rc));
-		return bu_winusb_err_to_win32(rc);
-	}
-	return 0;
+	if (bu_wu_pipe_quiet(p))
+		return 0;
+	return bu_wu_op_pend(c, reset ? OP_RESET : OP_ABORT, p, NULL);
 }
 
 /* ======================================================================== */
@@ -834,8 +986,7 @@ uint32_t bu_wu_ioc_pipe_op(const struct wu_ioctx *c)
 	}
 	switch (c->io->code) {
 	case BU_WINUSB_IOCTL_ABORT_PIPE:
-		bu_wu_pipe_abort_wait(p);
-		return 0;
+		return pipe_abort_reset(c, p, false);
 	case BU_WINUSB_IOCTL_FLUSH_PIPE:
 		/* Drops the excess kept by ALLOW_PARTIAL_READS ("WinUsb_FlushPipe
 		 * function (winusb.h)"). */
@@ -844,6 +995,6 @@ uint32_t bu_wu_ioc_pipe_op(const struct wu_ioctx *c)
 		return 0;
 	default:
 		bu_wu_func_resume(fn);
-		return pipe_reset(p);
+		return pipe_abort_reset(c, p, true);
 	}
 }

@@ -54,33 +54,23 @@ static int func_set_link(struct wu_func *fn, bool suspend)
 	return bu_usb_device_suspend(fn->dev, suspend);
 }
 
-static bool pipe_inflight(void *arg)
-{
-	return ((struct wu_pipe *)arg)->inflight != 0;
-}
-
 /**
  * RESET_PIPE_ON_RESUME on an IN pipe whose reads waited through
- * the suspend: take their transfers off the bus without completing them,
- * reset the endpoint, and let the queue carry on where it was.
+ * the suspend: take their transfers off the bus without completing them;
+ * once they are back the driver's work resets the endpoint
+ * (bu_wu_pipe_reset_step) and the queue carries on where it was. Nothing
+ * here waits: new work queues behind the reset.
  */
-static __attribute__((noinline)) void pipe_reset_on_resume(struct wu_pipe *p)
+static void pipe_reset_on_resume(struct wu_pipe *p)
 {
-	struct bu_winusb_drv *drv = p->wi->fn->drv;
-
 	if (p->head) {
 		if (!bu_wu_pipe_in(p) || p->type == BU_EP_ISOCH || p->clearing)
 			return; /* writes and isoch keep a device awake: never here */
-		p->resetting = true;
 		for (struct wu_req *r = p->head; r; r = r->next)
 			bu_wu_req_cancel_inflight(r);
-		bu_wu_wait_while(drv, pipe_inflight, p, WU_WAIT_MS);
 	}
-	bu_wu_ep_wait_idle(drv, p->ep);
-	if (!bu_usb_endpoint_busy(p->ep))
-		bu_usb_reset_endpoint(p->ep);
-	p->resetting = false;
-	bu_wu_pipe_kick(p);
+	p->resetting = true;
+	bu_wu_defer(p->wi->fn->drv);
 }
 
 /** Resume a suspended function before new work (writes, control, reads). */

@@ -164,6 +164,10 @@ struct wu_pipe {
 	bool halted;                /**< a stall seen, no ResetPipe yet */
 	bool clearing;              /**< AUTO_CLEAR_STALL: CLEAR_FEATURE under way */
 	bool resetting;             /**< RESET_PIPE_ON_RESUME: transfers pulled back for a reset */
+	bool reset_want;            /**< RESET_PIPE: reset once its aborted transfers are back */
+	bool reset_busy;            /**< the core's endpoint reset is under way (bu_usb_reset_endpoint_async) */
+	int reset_status;           /**< how the last endpoint reset ended (BU_E*) */
+	bool kick_due;              /**< a completion asked for a kick: the driver's work runs it */
 	struct wu_req *clear_req;   /**< the failed request it holds back */
 	struct bu_usb_xfer clear_xfer;
 	uint8_t *carry;             /**< bounce/carry buffer (one packet): carry_dma.cpu */
@@ -183,6 +187,7 @@ struct wu_iface {
 	uint8_t num_pipes;
 	struct wu_pipe ctrl;           /**< PipeID 0: its policies */
 	struct wu_pipe pipes[WU_MAX_PIPES];
+	bool alt_busy;                 /**< SET_ALT under way (bu_usb_set_interface_async) */
 	/** bu_wu_iface_build_pipes' scratch: the previous pipes' IDs and policies. */
 	struct wu_pipe_keep {
 		uint8_t id;
@@ -207,6 +212,7 @@ struct wu_func {
 	struct wu_file *file;       /**< the single client, or NULL */
 	unsigned outstanding;       /**< requests not given back yet */
 	struct wu_req *ctrl_reqs;   /**< control requests in flight */
+	struct wu_req *op_reqs;     /**< pending requests that wait for the bus (RQ_OP) */
 	char location[24];
 	char product[64];
 	char compat_id[9];
@@ -277,6 +283,8 @@ struct bu_winusb_drv {
 	struct wu_file files[BU_WINUSB_MAX_FILES];
 	uint32_t next_instance;
 	struct bu_log_line log;           /**< bu_wu_log's line */
+	/** Deferred work (bu_usb_work_queue): kicks and pending requests, run at poll depth. */
+	struct bu_usb_work work;
 };
 
 /* ======================================================================== */
@@ -284,7 +292,19 @@ struct bu_winusb_drv {
 /* ======================================================================== */
 
 /** What a request does. */
-enum wu_req_kind { RQ_READ, RQ_WRITE, RQ_CONTROL, RQ_ISOCH };
+enum wu_req_kind { RQ_READ, RQ_WRITE, RQ_CONTROL, RQ_ISOCH, RQ_OP };
+/**
+ * What a pending RQ_OP request waits for before it completes (the IRP
+ * marked pending; the driver's work completes it, never a wait inside the
+ * request).
+ */
+enum wu_op {
+	OP_ABORT = 1,  /**< ABORT_PIPE: the pipe's aborted requests are back */
+	OP_RESET,      /**< RESET_PIPE: those, then the endpoint reset */
+	OP_SET_ALT,    /**< SET_ALT: bu_usb_set_interface_async's done */
+	OP_CLOSE,      /**< CLOSE_INTERFACE: every pipe of the interface quiet */
+	OP_UNREGISTER, /**< ISOCH_UNREGISTER: the buffer's requests are back */
+};
 /** What one transfer of a request carries. */
 enum wu_slot_kind { SL_DATA, SL_TAIL, SL_ZLP, SL_ISOCH };
 
@@ -316,6 +336,9 @@ struct wu_req {
 	bool started;
 	bool finished;
 	bool held;                 /**< failed read waiting for AUTO_CLEAR_STALL */
+	bool op_wait;              /**< queued before a pending ABORT/RESET/CLOSE, which waits for it */
+	uint8_t op;                /**< RQ_OP: enum wu_op */
+	void *target;              /**< RQ_OP: the isoch buffer of OP_UNREGISTER */
 	uint32_t status;           /**< Win32 result */
 	uint64_t deadline_us;      /**< 0 = no timeout */
 	unsigned inflight;
@@ -361,6 +384,8 @@ void bu_wu_free(struct bu_winusb_drv *drv, void *p, size_t size);
  * it stopped being busy. Completions run from inside.
  */
 bool bu_wu_wait_while(struct bu_winusb_drv *drv, bool (*busy)(void *arg), void *arg, uint32_t ms);
+/** Ask for the driver's deferred work (kicks, pending requests) at the next poll's end. */
+void bu_wu_defer(struct bu_winusb_drv *drv);
 /** Free a function once nothing (device, binding, file, request) refers to it. */
 void bu_wu_func_maybe_free(struct wu_func *fn);
 /** The open file with id `id`, or NULL (ids carry a generation). */
@@ -412,10 +437,21 @@ void bu_wu_pipe_enqueue(struct wu_pipe *p, struct wu_req *r);
 void bu_wu_pipe_kick(struct wu_pipe *p);
 /** Abort every request of a pipe; they complete with `status`. */
 void bu_wu_pipe_abort(struct wu_pipe *p, uint32_t status);
-/** Abort a pipe and wait (bounded) until its requests are back. */
-void bu_wu_pipe_abort_wait(struct wu_pipe *p);
-/** Wait (bounded) until the controller has no transfer or recovery under way on `ep`. */
-void bu_wu_ep_wait_idle(struct bu_winusb_drv *drv, struct bu_usb_endpoint *ep);
+/** Have a pipe kicked from the driver's work (completions never submit from inside). */
+void bu_wu_pipe_kick_later(struct wu_pipe *p);
+/** Abort a pipe's requests; a pending request (OP_ABORT, OP_CLOSE) waits for them. */
+void bu_wu_pipe_abort_marked(struct wu_pipe *p);
+/** True when nothing a pending request waits for is left on the pipe. */
+bool bu_wu_pipe_quiet(const struct wu_pipe *p);
+/** Start the endpoint reset a pipe waits for, once nothing is on the bus (from the work). */
+void bu_wu_pipe_reset_step(struct wu_pipe *p);
+/**
+ * Pend a request that waits for the bus (RQ_OP, enum wu_op): it completes
+ * from the driver's work. Returns ERROR_IO_PENDING or an error.
+ */
+uint32_t bu_wu_op_pend(const struct wu_ioctx *c, uint8_t op, struct wu_pipe *p, void *target);
+/** Complete the pending requests of a function whose wait is over (from the work). */
+void bu_wu_ops_run(struct wu_func *fn);
 /** Abort the file's pending request started with `cookie`: 0 or ERROR_NOT_FOUND. */
 uint32_t bu_wu_file_cancel(struct wu_file *f, const void *cookie);
 
@@ -433,12 +469,21 @@ void bu_wu_ctrl_done(struct wu_slot *s);
 
 /* winusb_power.c: power policy */
 
-/** Resume a suspended function before new work. */
+/** Resume a suspended function before new work (asynchronous: the work resets pipes). */
 void bu_wu_func_resume(struct wu_func *fn);
 /** Timer work of a function: isochronous requests waiting for their frame, selective suspend. */
 void bu_wu_func_tick(struct wu_func *fn, uint64_t now);
 /** By when bu_wu_func_tick must run again (BU_USB_NO_TIMEOUT: nothing due). */
 uint64_t bu_wu_func_next_timeout(struct wu_func *fn, uint64_t now);
+
+/* winusb_api.c: helpers of the API part */
+
+/**
+ * A GUID as text, "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" upper case.
+ * Out of line (not static) so that the discovery calls, whose stack the
+ * driver parts' query runs on, do not carry its formatting frame.
+ */
+void bu_wu_guid_string(const GUID *g, char out[BU_WINUSB_GUID_LEN + 1]);
 
 /* winusb_ioctl.c: checks shared by the request handlers */
 

@@ -110,7 +110,14 @@ struct bu_winusb_io {
 	uint32_t buf_len;
 	void *aux;       /**< isoch read: packet descriptors (out) */
 	uint32_t aux_len;
-	bu_winusb_io_done_fn done; /**< NULL: the request must finish inline */
+	/**
+	 * NULL: the request must finish inline. Requests that need the bus
+	 * (transfers, RESET_PIPE, ABORT_PIPE, SET_ALT, CLOSE_INTERFACE,
+	 * ISOCH_UNREGISTER, GET_DESCRIPTOR from the device) may pend, so they
+	 * need one (ERROR_INVALID_PARAMETER without): the driver part never
+	 * waits inside a request.
+	 */
+	bu_winusb_io_done_fn done;
 	void *done_ctx;
 	void *done_cookie;
 };
