@@ -1881,9 +1881,12 @@ static bool probe_deny(void *ctx, const void *p, size_t len, bool write)
 	return p != (const void *)0x1000; /* "user" memory at 0x1000 is not mapped */
 }
 
-static uint32_t raw_io(struct env *e, uint32_t file, uint32_t code,
-		       const struct bu_winusb_ioparams *prm, uint32_t plen, void *buf,
-		       uint32_t blen, void *aux, uint32_t alen, bool with_done)
+/* One request block, straight to the driver part, with completion routine
+ * `done`. */
+static uint32_t raw_io_done(struct env *e, uint32_t file, uint32_t code,
+			    const struct bu_winusb_ioparams *prm, uint32_t plen,
+			    void *buf, uint32_t blen, void *aux, uint32_t alen,
+			    bu_winusb_io_done_fn done, void *cookie)
 {
 	struct bu_winusb_io io;
 	struct bu_winusb_iores res;
@@ -1897,9 +1900,292 @@ static uint32_t raw_io(struct env *e, uint32_t file, uint32_t code,
 	io.buf_len = blen;
 	io.aux = aux;
 	io.aux_len = alen;
-	io.done = with_done ? (bu_winusb_io_done_fn)(uintptr_t)1 : NULL;
+	io.done = done;
+	io.done_cookie = cookie;
 	return bu_winusb_drv_ioctl(e->drv, &io, &res);
 }
+
+static uint32_t raw_io(struct env *e, uint32_t file, uint32_t code,
+		       const struct bu_winusb_ioparams *prm, uint32_t plen,
+		       void *buf, uint32_t blen, void *aux, uint32_t alen,
+		       bool with_done)
+{
+	return raw_io_done(
+	    e, file, code, prm, plen, buf, blen, aux, alen,
+	    with_done ? (bu_winusb_io_done_fn)(uintptr_t)1 : NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The driver's requests never wait; completions never resubmit inside      */
+
+/* A deferred-work probe (bu_usb_work): it can only run inside bu_usb_bus_poll.
+ */
+struct probe {
+	struct bu_usb_work w; /* first: the callback gets it back */
+	unsigned runs;
+};
+
+static void probe_run(struct bu_usb_work *w)
+{
+	((struct probe *)w)->runs++;
+}
+
+/* A request's completion, as the driver part calls it. */
+struct io_rec {
+	unsigned calls;
+	uint32_t status;
+	bool done;
+};
+
+static void rec_done(void *ctx, void *cookie, uint32_t status, uint32_t bytes)
+{
+	struct io_rec *r = cookie;
+
+	(void)ctx;
+	(void)bytes;
+	r->calls++;
+	r->status = status;
+	r->done = true;
+}
+
+/* One request straight to the driver part; with `rec`, a completion routine. */
+static uint32_t drv_io(struct env *e, uint32_t file, uint32_t code,
+		       const struct bu_winusb_ioparams *prm, void *buf,
+		       uint32_t len, struct io_rec *rec)
+{
+	if (rec)
+		memset(rec, 0, sizeof(*rec));
+	return raw_io_done(e, file, code, prm, sizeof(*prm), buf, len, NULL, 0,
+			   rec ? rec_done : NULL, rec);
+}
+
+/*
+ * Issue `code`: it must pend, and return without having polled the bus
+ * (the probe queued before it has not run) or slept in the platform's
+ * wait hook, its completion not run yet.
+ */
+static void pends_without_poll(struct env *e, uint32_t file, uint32_t code,
+			       const struct bu_winusb_ioparams *p,
+			       struct io_rec *rec)
+{
+	struct probe pr = {.w.fn = probe_run};
+	struct sim_stats before, after;
+
+	bu_usb_work_queue(e->st.bus, &pr.w);
+	sim_get_stats(e->st.sim, &before);
+	ck_assert_uint_eq(drv_io(e, file, code, p, NULL, 0, rec),
+			  ERROR_IO_PENDING);
+	sim_get_stats(e->st.sim, &after);
+	ck_assert_msg(pr.runs == 0,
+		      "request 0x%08x polled the bus inside the driver", code);
+	ck_assert_uint_eq(after.waits, before.waits);
+	ck_assert_uint_eq(rec->calls, 0);
+	bu_usb_work_cancel(e->st.bus, &pr.w);
+}
+
+/* The driver part's file on the first function, interface 0 claimed. */
+static uint32_t drv_file(struct env *e)
+{
+	struct bu_winusb_devinfo info;
+	struct bu_winusb_ioparams p;
+	uint32_t file = 0;
+
+	ck_assert_uint_eq(bu_winusb_drv_query(e->drv, 0, &info), 0);
+	ck_assert_uint_eq(bu_winusb_drv_open(e->drv, info.instance, &file), 0);
+	memset(&p, 0, sizeof(p));
+	ck_assert_uint_eq(
+	    drv_io(e, file, BU_WINUSB_IOCTL_OPEN_INTERFACE, &p, NULL, 0, NULL),
+	    0);
+	return file;
+}
+
+/* RESET_PIPE and SET_ALT pend like IRPs and complete from bu_usb_bus_poll. */
+START_TEST(test_ioctl_pends)
+{
+	struct env e;
+	struct bu_winusb_ioparams p;
+	struct sim_stats before, after;
+	struct io_rec rec;
+	uint8_t alt = 0xff;
+	uint32_t file;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	file = drv_file(&e);
+	memset(&p, 0, sizeof(p));
+	/* RESET_PIPE: its Configure Endpoint and CLEAR_FEATURE(ENDPOINT_HALT)
+	 * go out from the poll. */
+	p.pipe = 0x81;
+	sim_get_stats(e.st.sim, &before);
+	pends_without_poll(&e, file, BU_WINUSB_IOCTL_RESET_PIPE, &p, &rec);
+	ck_assert(wait_flag(&e.st, &rec.done, 2000));
+	sim_get_stats(e.st.sim, &after);
+	ck_assert_uint_eq(rec.calls, 1);
+	ck_assert_uint_eq(rec.status, 0);
+	ck_assert_uint_gt(after.commands, before.commands);
+	/* SET_ALT: the same, then the new setting's pipes. */
+	p.pipe = 0;
+	p.index = 1;
+	pends_without_poll(&e, file, BU_WINUSB_IOCTL_SET_ALT, &p, &rec);
+	ck_assert(wait_flag(&e.st, &rec.done, 2000));
+	ck_assert_uint_eq(rec.calls, 1);
+	ck_assert_uint_eq(rec.status, 0);
+	ck_assert_uint_eq(
+	    drv_io(&e, file, BU_WINUSB_IOCTL_GET_ALT, &p, &alt, 1, NULL), 0);
+	ck_assert_uint_eq(alt, 1);
+	/* The isochronous pipe of alt 1 is there; resetting it needs no bus. */
+	p.pipe = 0x83;
+	ck_assert_uint_eq(
+	    drv_io(&e, file, BU_WINUSB_IOCTL_RESET_PIPE, &p, NULL, 0, &rec), 0);
+	bu_winusb_drv_close(e.drv, file);
+	env_down(&e);
+}
+END_TEST
+
+/*
+ * A pending RESET_PIPE or SET_ALT when it is cancelled, the device goes
+ * away or the file is closed: its completion runs exactly once, nothing
+ * leaks (stack_down), nothing completes into freed memory (ASan).
+ */
+START_TEST(test_ioctl_pending_ends)
+{
+	struct env e;
+	struct bu_winusb_ioparams p, none;
+	struct io_rec rec;
+	uint32_t file;
+	bool reset = _i == 0 || _i == 3;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	file = drv_file(&e);
+	memset(&p, 0, sizeof(p));
+	memset(&none, 0, sizeof(none));
+	if (reset)
+		p.pipe = 0x81;
+	else
+		p.index = 1;
+	pends_without_poll(&e, file,
+			   reset ? BU_WINUSB_IOCTL_RESET_PIPE
+				 : BU_WINUSB_IOCTL_SET_ALT,
+			   &p, &rec);
+	switch (_i) {
+	case 0: { /* CANCEL (CancelIoEx) */
+		struct bu_winusb_io io;
+		struct bu_winusb_iores res;
+
+		memset(&io, 0, sizeof(io));
+		io.file = file;
+		io.code = BU_WINUSB_IOCTL_CANCEL;
+		io.params = &none;
+		io.params_len = sizeof(none);
+		io.done_cookie = &rec;
+		ck_assert_uint_eq(bu_winusb_drv_ioctl(e.drv, &io, &res), 0);
+		ck_assert(wait_flag(&e.st, &rec.done, 2000));
+		ck_assert_uint_eq(rec.status, ERROR_OPERATION_ABORTED);
+		run_ms(&e.st, 50);
+		bu_winusb_drv_close(e.drv, file);
+		break;
+	}
+	case 1:
+	case 3: /* unplug */
+		sim_detach(e.sd);
+		ck_assert(wait_flag(&e.st, &rec.done, 2000));
+		run_ms(&e.st, 50);
+		bu_winusb_drv_close(e.drv, file);
+		break;
+	default: /* close: the transport's close waits for it */
+		bu_winusb_drv_close(e.drv, file);
+		ck_assert(rec.done);
+		break;
+	}
+	ck_assert_uint_eq(rec.calls, 1);
+	run_ms(&e.st, 20);
+	ck_assert_uint_eq(rec.calls, 1);
+	env_down(&e);
+}
+END_TEST
+
+/*
+ * Completions of WinUSB transfers do not put the next transfers on the bus
+ * from under the controller's event handler: a monitor sees each SUBMIT
+ * of the pipe only after the poll's deferred work began (a probe queued at
+ * the COMPLETE runs first), never between a COMPLETE and it.
+ */
+struct resubmit_watch {
+	struct probe pr;
+	struct bu_usb_bus *bus;
+	bool complete_unprobed; /* a COMPLETE, and the poll's work has not begun
+				   since */
+	bool seen_complete;
+	unsigned nested;   /* SUBMITs from inside a completion */
+	unsigned deferred; /* SUBMITs after a completion, from the work */
+};
+
+static void resubmit_probe(struct bu_usb_work *w)
+{
+	struct resubmit_watch *rw = (struct resubmit_watch *)w;
+
+	rw->pr.runs++;
+	rw->complete_unprobed = false;
+}
+
+static void resubmit_mon(void *ctx, const struct bu_usb_xfer *x,
+			 enum bu_usb_mon_event ev, int status)
+{
+	struct resubmit_watch *rw = ctx;
+
+	(void)status;
+	if (x->ep->address != 0x81)
+		return;
+	if (ev == BU_MON_COMPLETE) {
+		rw->complete_unprobed = true;
+		rw->seen_complete = true;
+		/* Queued before the completion runs, so ahead of anything
+		 * the completion queues. */
+		bu_usb_work_queue(rw->bus, &rw->pr.w);
+	} else if (ev == BU_MON_SUBMIT && rw->complete_unprobed) {
+		rw->nested++;
+	} else if (ev == BU_MON_SUBMIT && rw->seen_complete) {
+		rw->deferred++;
+	}
+}
+
+START_TEST(test_no_resubmit_in_completion)
+{
+	struct env e;
+	struct resubmit_watch rw = {.pr.w.fn = resubmit_probe};
+	uint8_t out[8][512], in[8][512];
+	OVERLAPPED ro[8];
+	DWORD n;
+
+	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
+	env_open(&e, &sim_guid);
+	rw.bus = e.st.bus;
+	e.st.bus->monitor.ctx = &rw;
+	e.st.bus->monitor.urb = resubmit_mon;
+	/* Eight reads queued: one on the bus at a time (no RAW_IO), each
+	 * completion lets the next one go. */
+	for (int i = 0; i < 8; i++) {
+		fill(out[i], sizeof(out[i]), 40u + (unsigned)i);
+		ov_open(&ro[i]);
+		CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x81, in[i], sizeof(in[i]),
+					     NULL, &ro[i]),
+			     ERROR_IO_PENDING);
+	}
+	for (int i = 0; i < 8; i++)
+		ck_assert_uint_eq(write_sync(e.h, 0x01, out[i], 100), 100);
+	for (int i = 0; i < 8; i++) {
+		CK_OK(WinUsb_GetOverlappedResult(e.h, &ro[i], &n, TRUE));
+		ck_assert_uint_eq(n, 100);
+		ck_assert_mem_eq(in[i], out[i], n);
+		CloseHandle(ro[i].hEvent);
+	}
+	e.st.bus->monitor.urb = NULL;
+	bu_usb_work_cancel(e.st.bus, &rw.pr.w);
+	ck_assert_msg(rw.nested == 0,
+		      "%u reads submitted from inside a completion", rw.nested);
+	ck_assert_uint_ge(rw.deferred, 7);
+	env_down(&e);
+}
+END_TEST
 
 START_TEST(test_hostile_requests)
 {
@@ -2045,6 +2331,9 @@ Suite *winusb_suite(void)
 	tcase_add_loop_test(t, test_reset_on_resume, 0, 3);
 	tcase_add_test(t, test_bad_arguments);
 	tcase_add_test(t, test_hostile_requests);
+	tcase_add_test(t, test_ioctl_pends);
+	tcase_add_loop_test(t, test_ioctl_pending_ends, 0, 4);
+	tcase_add_test(t, test_no_resubmit_in_completion);
 	suite_add_tcase(s, t);
 	return s;
 }
