@@ -2052,7 +2052,7 @@ START_TEST(test_ioctl_pending_ends)
 	struct bu_winusb_ioparams p, none;
 	struct io_rec rec;
 	uint32_t file;
-	bool reset = _i == 0 || _i == 3;
+	bool reset = _i == 0 || _i >= 3;
 
 	env_up(&e, &sim_dev_winusb, SIM_SPEED_HIGH, NULL);
 	file = drv_file(&e);
@@ -2066,24 +2066,24 @@ START_TEST(test_ioctl_pending_ends)
 			   reset ? BU_WINUSB_IOCTL_RESET_PIPE
 				 : BU_WINUSB_IOCTL_SET_ALT,
 			   &p, &rec);
+	if (_i == 4)
+		bu_usb_bus_poll(e.st.bus); /* the endpoint reset is on its way */
 	switch (_i) {
-	case 0: { /* CANCEL (CancelIoEx) */
-		struct bu_winusb_io io;
-		struct bu_winusb_iores res;
-
-		memset(&io, 0, sizeof(io));
-		io.file = file;
-		io.code = BU_WINUSB_IOCTL_CANCEL;
-		io.params = &none;
-		io.params_len = sizeof(none);
-		io.done_cookie = &rec;
-		ck_assert_uint_eq(bu_winusb_drv_ioctl(e.drv, &io, &res), 0);
+	case 0:
+	case 4: /* CANCEL (CancelIoEx); then, with the reset out, unplug and close */
+		ck_assert_uint_eq(raw_io_done(&e, file, BU_WINUSB_IOCTL_CANCEL, &none, sizeof(none),
+					      NULL, 0, NULL, 0, NULL, &rec), 0);
 		ck_assert(wait_flag(&e.st, &rec.done, 2000));
 		ck_assert_uint_eq(rec.status, ERROR_OPERATION_ABORTED);
+		if (_i == 4) {
+			/* The reset still runs: the function must outlive it. */
+			sim_detach(e.sd);
+			bu_winusb_drv_close(e.drv, file);
+		}
 		run_ms(&e.st, 50);
-		bu_winusb_drv_close(e.drv, file);
+		if (_i == 0)
+			bu_winusb_drv_close(e.drv, file);
 		break;
-	}
 	case 1:
 	case 3: /* unplug */
 		sim_detach(e.sd);
@@ -2332,7 +2332,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_bad_arguments);
 	tcase_add_test(t, test_hostile_requests);
 	tcase_add_test(t, test_ioctl_pends);
-	tcase_add_loop_test(t, test_ioctl_pending_ends, 0, 4);
+	tcase_add_loop_test(t, test_ioctl_pending_ends, 0, 5);
 	tcase_add_test(t, test_no_resubmit_in_completion);
 	suite_add_tcase(s, t);
 	return s;
