@@ -999,7 +999,7 @@ int bu_usb_set_interface(struct bu_usb_device *dev, uint8_t number, uint8_t alt)
  * runs). The old setting's endpoint pointers are invalid from the call on,
  * the new ones valid once done runs with 0 (with an error the old ones
  * may be back: look them up again). Callable from callbacks. The core
- * holds about 300 bytes from the platform's alloc until done (BU_ENOMEM).
+ * holds about 250 bytes from the platform's alloc until done (BU_ENOMEM).
  */
 int bu_usb_set_interface_async(struct bu_usb_device *dev, uint8_t number, uint8_t alt,
 			       bu_usb_done_fn done, void *ctx);

@@ -19,8 +19,13 @@
  *
  * Execution: requests come in from the caller's context (never from a
  * completion callback); transfers complete from bu_usb_bus_poll(), which
- * runs the request completions. Synchronous requests (abort, reset,
- * alternate setting, descriptors) poll the bus with a deadline.
+ * runs the request completions. A request never waits inside the driver:
+ * one that needs the bus (transfers, abort, reset, alternate setting,
+ * interface close, isoch unregister, descriptors read from the device)
+ * pends and completes from poll, through the driver's deferred work
+ * (struct bu_usb_work), which also puts each pipe's next transfers on the
+ * bus after a completion. Only the discovery query (MS OS descriptors the
+ * core did not read), close and destroy poll the bus, in their own call.
  */
 #ifndef BAREUSB_WINUSB_DRV_H
 #define BAREUSB_WINUSB_DRV_H
