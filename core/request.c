@@ -571,8 +571,8 @@ static int reset_endpoint(struct bu_usb_endpoint *ep)
 		rc = dev_usable(ep->dev);
 		if (!rc && bu_usb_endpoint_busy(ep))
 			rc = BU_EBUSY;
-		return rc; /* EP0 clears its halt on the next SETUP (USB 2.0
-			      §8.5.3.4) */
+		/* EP0 clears its halt on the next SETUP (USB 2.0 §8.5.3.4). */
+		return rc;
 	}
 	rc = reset_endpoint_start(ep, req_op_waited, &w, &op);
 	return rc ? rc : req_op_wait(bus, op, &w);

@@ -135,8 +135,7 @@ uint32_t bu_wu_ioc_get_descriptor(const struct wu_ioctx *c)
 	if (prm->flags & BU_WINUSB_IOF_CACHED)
 		return ERROR_INVALID_PARAMETER;
 	if (!len || !c->io->done)
-		return ERROR_INVALID_PARAMETER; /* a live one pends: it needs a
-						   completion routine */
+		return ERROR_INVALID_PARAMETER; /* it pends: needs `done` */
 	/* GET_DESCRIPTOR from the device (USB 2.0 §9.4.3), pending like
 	 * CONTROL. */
 	bu_usb_setup_pack(
@@ -187,11 +186,9 @@ uint32_t bu_wu_ioc_set_alt(const struct wu_ioctx *c)
 			return ERROR_BUSY; /* "fails if I/O is outstanding" (code: a gap) */
 	for (r = fn->op_reqs; r; r = r->next)
 		if (r->iface == wi->index && r->op != OP_UNREGISTER)
-			return ERROR_BUSY; /* a reset or close of it is pending
-					    */
+			return ERROR_BUSY; /* a reset or close of it pends */
 	if (!c->io->done)
-		return ERROR_INVALID_PARAMETER; /* it pends: a completion
-						   routine is needed */
+		return ERROR_INVALID_PARAMETER; /* it pends: needs `done` */
 	bu_wu_func_resume(fn);
 	/* The new setting's endpoints start fresh on both sides (Configure
 	 * Endpoint, and SET_INTERFACE resets the device's toggles, USB 2.0

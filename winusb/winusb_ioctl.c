@@ -188,8 +188,7 @@ static uint32_t ioc_close_interface(const struct wu_ioctx *c)
 	bool quiet = !wi->alt_busy;
 
 	if (!c->io->done)
-		return ERROR_INVALID_PARAMETER; /* it may pend: a completion
-						   routine is needed */
+		return ERROR_INVALID_PARAMETER; /* it may pend: needs `done` */
 	for (unsigned k = 0; k < wi->num_pipes; k++) {
 		bu_wu_pipe_abort_marked(&wi->pipes[k]);
 		quiet = quiet && bu_wu_pipe_quiet(&wi->pipes[k]);
@@ -305,8 +304,7 @@ static uint32_t drv_ioctl(struct bu_winusb_drv *drv, const struct bu_winusb_io *
 		c.wi = bu_wu_file_iface(c.f, prm.iface);
 		if (!c.wi)
 			return ERROR_INVALID_HANDLE;
-		/* Its pipes are being replaced: nothing but closing until then.
-		 */
+		/* Its pipes are being replaced: only closing until then. */
 		if (c.wi->alt_busy &&
 		    io->code != BU_WINUSB_IOCTL_CLOSE_INTERFACE)
 			return ERROR_BUSY;

@@ -171,8 +171,7 @@ uint32_t bu_wu_ioc_isoch_unregister(const struct wu_ioctx *c)
 		return 0;
 	}
 	if (!c->io->done)
-		return ERROR_INVALID_PARAMETER; /* it pends: a completion
-						   routine is needed */
+		return ERROR_INVALID_PARAMETER; /* it pends: needs `done` */
 	for (const struct wu_req *r = c->fn->op_reqs; r; r = r->next)
 		if (r->target == ib)
 			return ERROR_BUSY;

@@ -491,8 +491,8 @@ static void clear_done(struct bu_usb_xfer *x)
 		     p->id, bu_strerror(x->status));
 	if (r) {
 		r->held = false;
-		r->fn->outstanding--; /* r itself keeps the function until its
-					 giveback */
+		/* r itself keeps the function until its giveback. */
+		r->fn->outstanding--;
 		req_settle(r);
 	}
 	bu_wu_pipe_kick_later(p);
@@ -741,8 +741,8 @@ static void pipe_reset_done(struct bu_usb_device *dev, void *ctx, int status)
 			  p->id, bu_strerror(status));
 	p->reset_busy = false;
 	p->reset_status = status;
-	fn->outstanding--; /* the reset kept the function; the work may free it
-			    */
+	/* The reset kept the function; the work may free it. */
+	fn->outstanding--;
 	bu_wu_pipe_kick_later(p);
 }
 
@@ -767,8 +767,8 @@ void bu_wu_pipe_reset_step(struct wu_pipe *p)
 		return;
 	}
 	if (bu_usb_endpoint_busy(p->ep)) {
-		bu_wu_defer(fn->drv); /* the controller may still be recovering:
-					 next poll */
+		/* The controller may still be recovering: the next poll. */
+		bu_wu_defer(fn->drv);
 		return;
 	}
 	p->reset_want = p->resetting = false;
@@ -854,14 +854,13 @@ uint32_t bu_wu_op_pend(const struct wu_ioctx *c, uint8_t op, struct wu_pipe *p,
 	r->target = target;
 	while (*pp)
 		pp = &(*pp)->next;
-	*pp =
-	    r; /* completes in order with the others that are ready together */
+	/* It completes in order with the others that are ready together. */
+	*pp = r;
 	bu_wu_defer(c->drv);
 	return ERROR_IO_PENDING;
 }
 
-/** A pending request of the file for the pipe, the interface or the buffer (one
- * at a time). */
+/** Whether a request is pending on pipe `p` already (one at a time). */
 static bool op_pending(const struct wu_func *fn, const struct wu_pipe *p)
 {
 	for (const struct wu_req *r = fn->op_reqs; r; r = r->next)
@@ -880,8 +879,7 @@ static uint32_t pipe_abort_reset(const struct wu_ioctx *c, struct wu_pipe *p,
 				 bool reset)
 {
 	if (!c->io->done)
-		return ERROR_INVALID_PARAMETER; /* it may pend: a completion
-						   routine is needed */
+		return ERROR_INVALID_PARAMETER; /* it may pend: needs `done` */
 	if (op_pending(c->fn, p))
 		return ERROR_BUSY;
 	bu_wu_pipe_abort_marked(p);
