@@ -62,6 +62,10 @@ static int dev_usable(const struct bu_usb_device *dev)
 		return BU_ENODEV;
 	if (dev->bus->failed)
 		return BU_ESHUTDOWN;
+	/* Halted for system sleep: a command queued now would be lost with
+	 * the ring the suspend restarts (bu_usb_bus_suspend). */
+	if (bu_core_sleep_asleep(dev->bus))
+		return BU_ESHUTDOWN;
 	return 0;
 }
 

@@ -477,6 +477,14 @@ END_TEST
  * halted controller alone; destroying the bus asleep gives everything
  * back.
  */
+/** A done callback for a call that must not start. */
+static void never_done(struct bu_usb_device *dev, void *ctx, int status)
+{
+	(void)dev;
+	(void)ctx;
+	ck_abort_msg("done ran (status %d) for a call refused while asleep", status);
+}
+
 START_TEST(test_sleep_asleep_api)
 {
 	struct stack st;
@@ -497,6 +505,12 @@ START_TEST(test_sleep_asleep_api)
 	ck_assert_int_eq(bu_usb_control(dev, 0x80, 6, 0x100, 0, buf, 18, 1000), BU_ESHUTDOWN);
 	ck_assert_int_eq(bu_usb_device_suspend(dev, false), BU_EBUSY);
 	ck_assert_int_eq(bu_usb_device_reset(dev), BU_EBUSY);
+	/* The asynchronous forms too: their Configure Endpoint would go to a
+	 * halted controller's command ring. */
+	ck_assert_int_eq(bu_usb_reset_endpoint_async(bu_usb_find_endpoint(dev, 0x81),
+						     never_done, NULL),
+			 BU_ESHUTDOWN);
+	ck_assert_int_eq(bu_usb_set_interface_async(dev, 0, 0, never_done, NULL), BU_ESHUTDOWN);
 	ck_assert_int_eq(bu_usb_bus_suspend(st.bus, 0), BU_EBUSY);
 	ck_assert_uint_eq(bu_usb_bus_next_timeout(st.bus), BU_USB_NO_TIMEOUT);
 	/* Held, not sent, however long it is polled. */
