@@ -1594,12 +1594,13 @@ START_TEST(test_suspend)
 }
 END_TEST
 
-/* The link state of USB 2 root port 1, read through the controller driver. */
-static unsigned root_link(struct env *e)
+/* The link state of the device's root port, USB 2 or USB 3, through the controller driver. */
+static unsigned env_link(struct env *e, enum sim_speed speed)
 {
 	struct bu_usb_port_status ps;
 
-	ck_assert_int_eq(e->st.bus->ops->port_status(e->st.bus, sim_usb2_port(e->st.sim, 1), &ps), 0);
+	ck_assert_int_eq(e->st.bus->ops->port_status(e->st.bus, port_for(e->st.sim, speed, 1), &ps),
+			 0);
 	return ps.link;
 }
 
@@ -1619,10 +1620,10 @@ START_TEST(test_suspend_link)
 	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
 	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
 	Sleep(60);
-	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
+	ck_assert_uint_eq(env_link(&e, SIM_SPEED_HIGH), BU_LINK_U3);
 	/* The next write resumes it and the data loops back. */
 	ck_assert_uint_eq(write_sync(e.h, 0x01, out, sizeof(out)), sizeof(out));
-	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
+	ck_assert_uint_eq(env_link(&e, SIM_SPEED_HIGH), BU_LINK_U0);
 	ck_assert_uint_eq(read_sync(e.h, 0x81, in, sizeof(in)), sizeof(out));
 	ck_assert_mem_eq(in, out, sizeof(out));
 	/* A pending read does not keep it awake ("WinUSB power management":
@@ -1633,16 +1634,60 @@ START_TEST(test_suspend_link)
 	ck_assert(!WinUsb_ReadPipe(e.h, 0x81, in, sizeof(in), &n, &ov));
 	ck_assert_uint_eq(GetLastError(), ERROR_IO_PENDING);
 	Sleep(60);
-	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
+	ck_assert_uint_eq(env_link(&e, SIM_SPEED_HIGH), BU_LINK_U3);
 	ck_assert(!HasOverlappedIoCompleted(&ov));
 	ck_assert_uint_eq(write_sync(e.h, 0x01, out, sizeof(out)), sizeof(out));
 	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
 	ck_assert_uint_eq(n, sizeof(out));
 	ck_assert_mem_eq(in, out, sizeof(out));
-	ck_assert_uint_eq(root_link(&e), BU_LINK_U0);
+	ck_assert_uint_eq(env_link(&e, SIM_SPEED_HIGH), BU_LINK_U0);
 	CloseHandle(ov.hEvent);
 	Sleep(60);
-	ck_assert_uint_eq(root_link(&e), BU_LINK_U3);
+	ck_assert_uint_eq(env_link(&e, SIM_SPEED_HIGH), BU_LINK_U3);
+	env_down(&e);
+}
+END_TEST
+
+/*
+ * Remote wakeup under the WinUSB power policy ("WinUSB power management":
+ * a device that supports remote wakeup is armed when it is selectively
+ * suspended): a WinUSB function with a read pending on its interrupt pipe
+ * is suspended when idle, armed (USB 2: DEVICE_REMOTE_WAKEUP; USB 3:
+ * FUNCTION_SUSPEND with Remote Wake Enabled), wakes the host by itself
+ * (USB 2 resume signalling; USB 3 U3 exit and a Function Wake
+ * notification), and the pending WinUsb_ReadPipe completes with the
+ * report that woke it; the device is disarmed after the resume.
+ * _i: 0 = high speed, 1 = SuperSpeed.
+ */
+START_TEST(test_remote_wake)
+{
+	struct bu_winusb_drv_options o = { .ctx = (void *)&core_link };
+	enum sim_speed speed = _i ? SIM_SPEED_SUPER : SIM_SPEED_HIGH;
+	const uint8_t report[3] = { 0x5a, 0x01, 0xc3 };
+	uint8_t in[8] = { 0 };
+	struct env e;
+	OVERLAPPED ov;
+	UCHAR on = 1;
+	ULONG delay = 20, n = 0;
+
+	env_up_opts(&e, &sim_dev_fwake, speed, "1209:b060:" BIND_GUID, &o);
+	env_open(&e, &bind_guid);
+	CK_OK(WinUsb_SetPowerPolicy(e.h, SUSPEND_DELAY, sizeof(delay), &delay));
+	CK_OK(WinUsb_SetPowerPolicy(e.h, AUTO_SUSPEND, sizeof(on), &on));
+	ov_open(&ov);
+	CK_FAIL_WITH(WinUsb_ReadPipe(e.h, 0x82, in, sizeof(in), NULL, &ov), ERROR_IO_PENDING);
+	Sleep(60);
+	ck_assert_uint_eq(env_link(&e, speed), BU_LINK_U3);
+	ck_assert(sim_remote_wake_armed(e.sd));
+	ck_assert(!HasOverlappedIoCompleted(&ov));
+	/* The device has something to say: it wakes the host itself. */
+	ck_assert(sim_fwake_event(e.sd, report, sizeof(report)));
+	CK_OK(WinUsb_GetOverlappedResult(e.h, &ov, &n, TRUE));
+	ck_assert_uint_eq(n, sizeof(report));
+	ck_assert_mem_eq(in, report, sizeof(report));
+	ck_assert_uint_eq(env_link(&e, speed), BU_LINK_U0);
+	ck_assert(!sim_remote_wake_armed(e.sd));
+	CloseHandle(ov.hEvent);
 	env_down(&e);
 }
 END_TEST
@@ -2328,6 +2373,7 @@ Suite *winusb_suite(void)
 	tcase_add_test(t, test_composite_msos2);
 	tcase_add_test(t, test_suspend);
 	tcase_add_test(t, test_suspend_link);
+	tcase_add_loop_test(t, test_remote_wake, 0, 2);
 	tcase_add_loop_test(t, test_reset_on_resume, 0, 3);
 	tcase_add_test(t, test_bad_arguments);
 	tcase_add_test(t, test_hostile_requests);
