@@ -822,13 +822,19 @@ void bu_core_root_rescan(struct bu_usb_bus *bus, bool fresh)
 	}
 }
 
+/** Bytes of a bus's core state: the fixed part and its root ports (1..num_ports). */
+static size_t core_bus_size(const struct bu_usb_bus *bus)
+{
+	return sizeof(struct bu_core_bus) + (bus->num_ports + 1u) * sizeof(struct bu_port);
+}
+
 int bu_usb_bus_start(struct bu_usb_bus *bus)
 {
-	bus->core = bu_core_alloc(bus, sizeof(*bus->core));
-	if (!bus->core)
-		return BU_ENOMEM;
 	if (bus->num_ports > 255)
 		bus->num_ports = 255;
+	bus->core = bu_core_alloc(bus, core_bus_size(bus));
+	if (!bus->core)
+		return BU_ENOMEM;
 	bu_usb_bus_register_driver(bus, &bu_usb_hub_driver);
 	for (unsigned p = 1; p <= bus->num_ports; p++)
 		port_check(bus, p, false);
@@ -1086,6 +1092,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 {
 	struct bu_core_bus *core;
 	const struct bu_platform *plat;
+	size_t core_size;
 
 	if (!bus)
 		return;
@@ -1105,6 +1112,7 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 	 * queued, which finishes the removals above, then frees itself and
 	 * the bus with it. */
 	core = bus->core;
+	core_size = core_bus_size(bus);
 	plat = bus->plat;
 	bus->ops->destroy(bus);
 	BU_ASSERT(plat, !core->dying);
@@ -1116,5 +1124,5 @@ void bu_usb_bus_destroy(struct bu_usb_bus *bus)
 		l->next = NULL;
 		l->bus = NULL;
 	}
-	plat->free(plat->ctx, core, sizeof(*core));
+	plat->free(plat->ctx, core, core_size);
 }

@@ -25,7 +25,6 @@ struct bu_core_bus {
 	uint32_t frame_hi;           /* frame number extension (bu_usb_frame_number) */
 	uint32_t frame_last;
 	const void *addr_owner[256]; /* per root port: who has a device at address 0 */
-	struct bu_port root_ports[256]; /* root ports by number */
 	uint8_t changed[32];         /* root ports reported changed, by bit (bu_usb_bus_poll checks them) */
 	/* Removed devices whose transfers the controller driver has not all
 	 * given back yet (bu_core_dev_remove), linked by `next`. */
@@ -50,6 +49,9 @@ struct bu_core_bus {
 	struct bu_usb_work *work, *work_tail;
 	/* The part of it the poll in progress runs now (run_work). */
 	struct bu_usb_work *work_running;
+	/* Root ports by number, 1..num_ports (entry 0 unused): bu_usb_bus_start
+	 * sizes the allocation by the controller's port count (core_bus_size). */
+	struct bu_port root_ports[];
 };
 
 /** One notification walking the listeners (on its caller's stack). */
