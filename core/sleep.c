@@ -23,12 +23,6 @@
 
 #include "bareusb/util.h"
 
-/** A little-endian 16-bit field of a descriptor. */
-static uint16_t sleep_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 enum sleep_state {
 	SLEEP_AWAKE = 0,
 	SLEEP_SUSPENDING, /* devices being suspended, the controller stopped */
@@ -297,11 +291,11 @@ static bool sleep_same_device(const struct bu_usb_device *dev, const uint8_t *d)
 {
 	const struct usb_device_descriptor *e = &dev->desc;
 
-	return d[0] == 18 && d[1] == USB_DT_DEVICE && sleep_le16(d + 2) == e->bcdUSB &&
+	return d[0] == 18 && d[1] == USB_DT_DEVICE && bu_get_le16(d + 2) == e->bcdUSB &&
 	       d[4] == e->bDeviceClass && d[5] == e->bDeviceSubClass &&
 	       d[6] == e->bDeviceProtocol && d[7] == e->bMaxPacketSize0 &&
-	       sleep_le16(d + 8) == e->idVendor && sleep_le16(d + 10) == e->idProduct &&
-	       sleep_le16(d + 12) == e->bcdDevice && d[14] == e->iManufacturer &&
+	       bu_get_le16(d + 8) == e->idVendor && bu_get_le16(d + 10) == e->idProduct &&
+	       bu_get_le16(d + 12) == e->bcdDevice && d[14] == e->iManufacturer &&
 	       d[15] == e->iProduct && d[16] == e->iSerialNumber &&
 	       d[17] == e->bNumConfigurations;
 }

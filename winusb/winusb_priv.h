@@ -479,7 +479,8 @@ uint64_t bu_wu_func_next_timeout(struct wu_func *fn, uint64_t now);
 /* winusb_api.c: helpers of the API part */
 
 /**
- * A GUID as text, "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" upper case.
+ * A GUID as text in registry form: braces, 8-4-4-4-12 upper-case hex
+ * digits (e.g. "{88BAE032-5A81-49F0-BC3D-A4FF138216D6}").
  * Out of line (not static) so that the discovery calls, whose stack the
  * driver parts' query runs on, do not carry its formatting frame.
  */
