@@ -242,6 +242,21 @@ void bu_xhci_cmd_check_timeout(struct xhci *x)
 	xhci_op_wr(x, XHCI_OP_CRCR + 4, (uint32_t)(crcr >> 32));
 }
 
+void bu_xhci_cmd_forget_dev(struct xhci *x, const struct xhci_dev *d)
+{
+	for (uint32_t c = x->cmd_ring.deq; c != x->cmd_ring.enq; c++) {
+		struct xhci_cmd *cmd = cmd_at(x, c);
+
+		if (cmd->active && cmd->dev == d) {
+			/* Its completion still comes (commands complete in
+			 * order), but finds nothing to log or finish. */
+			cmd->dev = NULL;
+			cmd->done = NULL;
+			cmd->user_done = NULL;
+		}
+	}
+}
+
 void bu_xhci_cmd_fail_all(struct xhci *x)
 {
 	for (uint32_t c = x->cmd_ring.deq; c != x->cmd_ring.enq; c++) {

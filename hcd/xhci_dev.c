@@ -103,6 +103,7 @@ static void dev_free(struct xhci *x, struct xhci_dev *d)
 	bu_xhci_dma_free(x, d->in_ctx, d->in_bus, 33 * x->csz);
 	if (d->udev)
 		d->udev->hc_priv = NULL;
+	bu_xhci_cmd_forget_dev(x, d);
 	bu_xhci_free(x, d, sizeof(*d));
 }
 

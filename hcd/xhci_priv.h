@@ -609,6 +609,12 @@ void bu_xhci_cmd_check_timeout(struct xhci *x);
 /** The deadline of the command at the ring's head, or BU_USB_NO_TIMEOUT. */
 uint64_t bu_xhci_cmd_next_timeout(struct xhci *x);
 /** Fail every pending command with BU_ESHUTDOWN (controller dead). */
+/**
+ * `d` is being freed: commands still on the ring for it keep their place
+ * but lose their device and completion functions (nothing may reach freed
+ * memory when they complete).
+ */
+void bu_xhci_cmd_forget_dev(struct xhci *x, const struct xhci_dev *d);
 void bu_xhci_cmd_fail_all(struct xhci *x);
 
 /* ------------------------------------------------------------------------ */
